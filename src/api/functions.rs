@@ -1,0 +1,125 @@
+//! Server functions: the UI's API. Each authenticates inside its body, because SSR calls them
+//! in-process, past any router layer. Every type returned here ends up serialized into the page,
+//! so none of them can hold a credential.
+
+use crate::catalog::ConnectorDef;
+use crate::error::ApiError;
+use crate::model::{CheckResult, ConnectorView, SessionInfo};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What the sources page renders: the tenant's connectors and the server's clock, so relative
+/// times ("5 minutes ago") come out the same on the server and in the browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sources {
+    pub connectors: Vec<ConnectorView>,
+    pub now_ms: i64,
+}
+
+#[cfg(feature = "ssr")]
+fn client() -> String {
+    use_context::<http::request::Parts>()
+        .map(|p| crate::server::client_addr(&p))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[server]
+pub async fn catalog_entries() -> Result<Vec<ConnectorDef>, ApiError> {
+    Ok(crate::catalog::catalog().entries().to_vec())
+}
+
+/// The signed-in tenant and user, or `None` without a valid session.
+#[server]
+pub async fn current_session() -> Result<Option<SessionInfo>, ApiError> {
+    use crate::server::AppState;
+    let state = use_context::<AppState>()
+        .ok_or_else(|| ApiError::from_code(crate::error::ErrorCode::Internal))?;
+    let parts: Option<http::request::Parts> = use_context();
+    Ok(parts
+        .and_then(|p| crate::auth::extract::authenticate(&state, &p.headers).ok())
+        .map(|p| SessionInfo {
+            tenant_id: p.tenant.as_str().to_owned(),
+            user_id: p.user,
+        }))
+}
+
+#[server]
+pub async fn list_sources(status: Option<String>) -> Result<Sources, ApiError> {
+    let (state, p) = crate::auth::require_principal().await?;
+    let status = status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(crate::model::ConnectorStatus::parse);
+    let mut connectors = Vec::new();
+    let mut cursor = None;
+    // The sources page shows everything; pages of the maximum size keep each query bounded.
+    loop {
+        let page = state
+            .service
+            .list(
+                &p,
+                status,
+                Some(crate::service::MAX_PAGE),
+                cursor.as_deref(),
+            )
+            .await?;
+        connectors.extend(page.connectors);
+        match page.next_cursor {
+            Some(next) if connectors.len() < 5_000 => cursor = Some(next),
+            _ => break,
+        }
+    }
+    Ok(Sources {
+        connectors,
+        now_ms: crate::service::now_ms(),
+    })
+}
+
+#[server]
+pub async fn test_source(connector_id: String) -> Result<CheckResult, ApiError> {
+    let (state, p) = crate::auth::require_principal().await?;
+    state.service.test_saved(&p, &connector_id, &client()).await
+}
+
+#[server]
+pub async fn update_source(
+    connector_id: String,
+    display_name: Option<String>,
+    sync_frequency: Option<String>,
+) -> Result<ConnectorView, ApiError> {
+    let (state, p) = crate::auth::require_principal().await?;
+    let sync_frequency = match sync_frequency.filter(|s| !s.is_empty()) {
+        Some(f) => Some(crate::model::SyncFrequency::parse(&f).ok_or_else(|| {
+            ApiError::new(
+                crate::error::ErrorCode::InvalidRequest,
+                "Choose how often to sync.",
+            )
+            .with_field("sync_frequency")
+        })?),
+        None => None,
+    };
+    let changes = crate::service::ConnectorChanges {
+        display_name: display_name.filter(|n| !n.trim().is_empty()),
+        sync_frequency,
+        config: None,
+    };
+    state
+        .service
+        .update(&p, &connector_id, changes, &client())
+        .await
+}
+
+#[server]
+pub async fn delete_source(connector_id: String) -> Result<(), ApiError> {
+    let (state, p) = crate::auth::require_principal().await?;
+    state.service.delete(&p, &connector_id, &client()).await
+}
+
+#[server]
+pub async fn clear_source_error(connector_id: String) -> Result<ConnectorView, ApiError> {
+    let (state, p) = crate::auth::require_principal().await?;
+    state
+        .service
+        .clear_error(&p, &connector_id, &client())
+        .await
+}

@@ -1,0 +1,5 @@
+//! The two API surfaces: server functions (for the UI, both builds) and the REST API (server).
+
+pub mod functions;
+#[cfg(feature = "ssr")]
+pub mod rest;

@@ -1,0 +1,395 @@
+//! The `/v1` REST API and the browser session endpoints: thin adapters over `ConnectorService`.
+
+use crate::auth::{Authenticated, SESSION_COOKIE};
+use crate::catalog::catalog;
+use crate::error::{ApiError, ErrorCode};
+use crate::model::{ConnectorStatus, SyncFrequency};
+use crate::server::http_error::HttpError;
+use crate::server::{client_addr, AppState};
+use crate::service::{ConnectorChanges, NewConnector};
+use crate::store::AuditQuery;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::request::Parts;
+use http::{header, HeaderValue, StatusCode};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+type ApiResult<T> = Result<T, HttpError>;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/catalog", get(get_catalog))
+        .route("/v1/connectors", post(create).get(list))
+        .route("/v1/connectors/test", post(test_unsaved))
+        .route(
+            "/v1/connectors/{id}",
+            get(read).patch(update).delete(remove),
+        )
+        .route("/v1/connectors/{id}/test", post(test_saved))
+        .route("/v1/connectors/{id}/clear-error", post(clear_error))
+        .route("/v1/audit", get(audit))
+        .route("/session", get(sign_in))
+        .route("/session/logout", post(sign_out))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+}
+
+/// Parses a JSON body into `T`, with our error shape. serde's messages can quote the offending
+/// value (which may be a secret), so only its category and position are reported.
+fn json_body<T: for<'de> Deserialize<'de>>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            HttpError(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "The request body is larger than this server accepts.",
+            ))
+        } else {
+            HttpError(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "The request body could not be read.",
+            ))
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Syntax | Category::Eof => "The body is not valid JSON",
+            Category::Data => {
+                "The body has a field of the wrong type, or is missing a required field"
+            }
+            Category::Io => "The body could not be read",
+        };
+        HttpError(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("{what} (line {}, column {}).", e.line(), e.column()),
+        ))
+    })
+}
+
+/// Config values arrive as JSON; strings, numbers and booleans are accepted as text.
+fn config_map(config: Map<String, Value>) -> ApiResult<BTreeMap<String, String>> {
+    config
+        .into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k, s)),
+            Value::Number(n) => Ok((k, n.to_string())),
+            Value::Bool(b) => Ok((k, b.to_string())),
+            _ => Err(HttpError(ApiError::invalid_config(
+                &k,
+                format!(
+                    "{} must be a string.",
+                    k.chars().take(64).collect::<String>()
+                ),
+            ))),
+        })
+        .collect()
+}
+
+fn frequency(value: Option<String>) -> ApiResult<Option<SyncFrequency>> {
+    value
+        .map(|v| {
+            SyncFrequency::parse(&v).ok_or_else(|| {
+                HttpError(
+                    ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        "sync_frequency must be manual, hourly, daily or weekly.",
+                    )
+                    .with_field("sync_frequency"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn query_map(raw: Option<String>) -> BTreeMap<String, String> {
+    let raw = raw.unwrap_or_default();
+    reqwest::Url::parse(&format!("http://q/?{raw}"))
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}
+
+async fn get_catalog() -> impl IntoResponse {
+    Json(serde_json::json!({ "connectors": catalog().entries() }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    connector_type: String,
+    display_name: Option<String>,
+    #[serde(default)]
+    config: Map<String, Value>,
+    sync_frequency: Option<String>,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    parts: Parts,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body: CreateBody = json_body(body)?;
+    let input = NewConnector {
+        connector_type: body.connector_type,
+        display_name: body.display_name,
+        config: config_map(body.config)?,
+        sync_frequency: frequency(body.sync_frequency)?,
+    };
+    let view = state
+        .service
+        .create(&p, input, &client_addr(&parts))
+        .await?;
+    let location = format!("/v1/connectors/{}", view.connector_id);
+    let mut response = (StatusCode::CREATED, Json(view)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let q = query_map(q);
+    let status = match q.get("status").filter(|s| !s.is_empty()) {
+        Some(s) => Some(ConnectorStatus::parse(s).ok_or_else(|| {
+            HttpError(
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "status must be pending, active, error or authorization_required.",
+                )
+                .with_field("status"),
+            )
+        })?),
+        None => None,
+    };
+    let limit = match q.get("limit") {
+        Some(l) => Some(l.parse::<usize>().map_err(|_| {
+            HttpError(
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "limit must be a whole number from 1 to 200.",
+                )
+                .with_field("limit"),
+            )
+        })?),
+        None => None,
+    };
+    let page = state
+        .service
+        .list(&p, status, limit, q.get("cursor").map(String::as_str))
+        .await?;
+    Ok(Json(page).into_response())
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> ApiResult<Response> {
+    Ok(Json(state.service.get(&p, &id, &client_addr(&parts)).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    display_name: Option<String>,
+    sync_frequency: Option<String>,
+    config: Option<Map<String, Value>>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+    parts: Parts,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body: UpdateBody = json_body(body)?;
+    let changes = ConnectorChanges {
+        display_name: body.display_name,
+        sync_frequency: frequency(body.sync_frequency)?,
+        config: body.config.map(config_map).transpose()?,
+    };
+    Ok(Json(
+        state
+            .service
+            .update(&p, &id, changes, &client_addr(&parts))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> ApiResult<StatusCode> {
+    state.service.delete(&p, &id, &client_addr(&parts)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestBody {
+    connector_type: String,
+    #[serde(default)]
+    config: Map<String, Value>,
+}
+
+async fn test_unsaved(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    parts: Parts,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let body: TestBody = json_body(body)?;
+    let config = config_map(body.config)?;
+    Ok(Json(
+        state
+            .service
+            .test_unsaved(&p, &body.connector_type, &config, &client_addr(&parts))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn test_saved(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> ApiResult<Response> {
+    Ok(Json(
+        state
+            .service
+            .test_saved(&p, &id, &client_addr(&parts))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn clear_error(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> ApiResult<Response> {
+    Ok(Json(
+        state
+            .service
+            .clear_error(&p, &id, &client_addr(&parts))
+            .await?,
+    )
+    .into_response())
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let q = query_map(q);
+    let number = |name: &str| -> ApiResult<Option<i64>> {
+        q.get(name)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    HttpError(
+                        ApiError::new(
+                            ErrorCode::InvalidRequest,
+                            format!("{name} must be a number."),
+                        )
+                        .with_field(name),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let limit = number("limit")?.unwrap_or(50).clamp(1, 200);
+    let query = AuditQuery {
+        connector_id: q.get("connector_id").cloned(),
+        action: q.get("action").cloned(),
+        outcome: q.get("outcome").cloned(),
+        before_seq: number("before")?,
+        limit: usize::try_from(limit).unwrap_or(50),
+    };
+    let entries = state.service.audit_log(&p, &query).await?;
+    let next = (entries.len() == query.limit)
+        .then(|| entries.last().map(|e| e.seq))
+        .flatten();
+    Ok(Json(serde_json::json!({ "entries": entries, "next_before": next })).into_response())
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.service.store().ping().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(serde_json::json!({"status": "ready", "store": state.service.store().name()})),
+        )
+            .into_response(),
+        Err(_) => HttpError(ApiError::new(
+            ErrorCode::StorageUnavailable,
+            "The store is not reachable.",
+        ))
+        .into_response(),
+    }
+}
+
+/// `GET /session?token=<JWT>`: verifies the token, sets the HttpOnly cookie, and redirects to `/`
+/// so the token leaves the address bar and the history.
+async fn sign_in(State(state): State<AppState>, RawQuery(q): RawQuery, parts: Parts) -> Response {
+    let token = query_map(q).remove("token").unwrap_or_default();
+    let Some(principal) = state.auth.verify(&token) else {
+        state
+            .service
+            .audit_refusal(
+                None,
+                "sign_in",
+                &ApiError::unauthenticated(),
+                &client_addr(&parts),
+                "/session",
+            )
+            .await;
+        return Redirect::to("/signin?error=invalid").into_response();
+    };
+    let max_age = principal
+        .expires_at
+        .saturating_sub(crate::auth::now_secs())
+        .min(state.settings.auth.session_hours * 3600);
+    let secure = if state.settings.public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    );
+    let mut response = Redirect::to("/").into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+async fn sign_out() -> Response {
+    let mut response = Redirect::to("/signin?signed_out=1").into_response();
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}

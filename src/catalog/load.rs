@@ -1,0 +1,380 @@
+//! Loading and checking the compiled-in catalog (server only).
+
+use super::{ConnectorDef, FieldKind};
+use crate::error::ApiError;
+use regex::Regex;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
+
+const CATALOG_TOML: &str = include_str!("connectors.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("the connector catalog is not valid TOML: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("the connector catalog is inconsistent: {0}")]
+    Invalid(String),
+}
+
+#[derive(serde::Deserialize)]
+struct CatalogFile {
+    connector: Vec<ConnectorDef>,
+}
+
+/// The parsed catalog with every validation pattern compiled once.
+#[derive(Debug)]
+pub struct Catalog {
+    entries: Vec<ConnectorDef>,
+    patterns: HashMap<(String, String), Regex>,
+}
+
+/// The compiled-in catalog. It is checked by the test suite, so a failure here is a build defect.
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    CATALOG.get_or_init(|| {
+        Catalog::parse(CATALOG_TOML).unwrap_or_else(|e| panic!("compiled-in catalog: {e}"))
+    })
+}
+
+impl Catalog {
+    pub fn parse(text: &str) -> Result<Self, CatalogError> {
+        let file: CatalogFile = toml::from_str(text)?;
+        let mut ids = HashSet::new();
+        let mut patterns = HashMap::new();
+        for def in &file.connector {
+            let invalid = |what: String| CatalogError::Invalid(format!("{}: {what}", def.id));
+            if !ids.insert(def.id.clone()) {
+                return Err(invalid("duplicate id".into()));
+            }
+            if def.fields.is_empty() {
+                return Err(invalid("has no fields".into()));
+            }
+            if def.regions.is_empty() {
+                return Err(invalid("has no regions".into()));
+            }
+            let mut names = HashSet::new();
+            for field in &def.fields {
+                if !names.insert(field.name.as_str()) {
+                    return Err(invalid(format!("duplicate field {}", field.name)));
+                }
+                if field.kind == FieldKind::Select && field.options.is_empty() {
+                    return Err(invalid(format!(
+                        "select field {} has no options",
+                        field.name
+                    )));
+                }
+                if field.kind != FieldKind::Select && field.pattern.is_none() {
+                    return Err(invalid(format!("field {} has no pattern", field.name)));
+                }
+                if let Some(other) = &field.when_field {
+                    if !def.fields.iter().any(|f| &f.name == other) {
+                        return Err(invalid(format!(
+                            "field {} depends on unknown {other}",
+                            field.name
+                        )));
+                    }
+                }
+                if let Some(pattern) = &field.pattern {
+                    let regex = Regex::new(pattern)
+                        .map_err(|e| invalid(format!("field {} pattern: {e}", field.name)))?;
+                    if let Some(default) = &field.default {
+                        if !regex.is_match(default) {
+                            return Err(invalid(format!(
+                                "field {} default fails its pattern",
+                                field.name
+                            )));
+                        }
+                    }
+                    patterns.insert((def.id.clone(), field.name.clone()), regex);
+                }
+            }
+        }
+        Ok(Self {
+            entries: file.connector,
+            patterns,
+        })
+    }
+
+    pub fn entries(&self) -> &[ConnectorDef] {
+        &self.entries
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ConnectorDef> {
+        self.entries.iter().find(|d| d.id == id)
+    }
+
+    /// Checks a submitted configuration against the connector's fields and returns it normalised:
+    /// defaults filled in, fields that do not apply dropped. Errors name the field to blame and
+    /// never repeat the submitted value (it may be a secret).
+    pub fn validate(
+        &self,
+        def: &ConnectorDef,
+        submitted: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
+        if let Some(unknown) = submitted.keys().find(|k| def.field(k).is_none()) {
+            return Err(ApiError::invalid_config(
+                unknown,
+                format!(
+                    "{} has no field named “{}”.",
+                    def.name,
+                    truncate(unknown, 64)
+                ),
+            ));
+        }
+        let mut config = BTreeMap::new();
+        // Fields without conditions first, so that conditions can see their values.
+        let mut ordered: Vec<_> = def.fields.iter().collect();
+        ordered.sort_by_key(|f| f.when_field.is_some());
+        for field in ordered {
+            if !field.applies(&config) {
+                continue;
+            }
+            let value = submitted
+                .get(&field.name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .or_else(|| field.default.clone());
+            let Some(value) = value else {
+                if field.required {
+                    return Err(ApiError::invalid_config(
+                        &field.name,
+                        format!("{} is required.", field.label),
+                    ));
+                }
+                continue;
+            };
+            if field.kind == FieldKind::Select && !field.options.contains(&value) {
+                return Err(ApiError::invalid_config(
+                    &field.name,
+                    format!(
+                        "{} must be one of: {}.",
+                        field.label,
+                        field.options.join(", ")
+                    ),
+                ));
+            }
+            if let Some(regex) = self.patterns.get(&(def.id.clone(), field.name.clone())) {
+                if !regex.is_match(&value) {
+                    let example = field
+                        .example
+                        .as_deref()
+                        .map(|e| format!(" For example: {e}"))
+                        .unwrap_or_default();
+                    return Err(ApiError::invalid_config(
+                        &field.name,
+                        format!(
+                            "{} is not in the expected format. {}{example}",
+                            field.label, field.help
+                        ),
+                    ));
+                }
+            }
+            config.insert(field.name.clone(), value);
+        }
+        Ok(config)
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn compiled_catalog_has_the_eleven_connectors() {
+        let ids: Vec<&str> = catalog().entries().iter().map(|d| d.id.as_str()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            [
+                "google_drive",
+                "hubspot",
+                "postgresql",
+                "quickbooks",
+                "rest_api",
+                "sage",
+                "shopify",
+                "square",
+                "stripe",
+                "woocommerce",
+                "xero"
+            ]
+        );
+    }
+
+    #[test]
+    fn field_names_follow_the_contract() {
+        let expect = [
+            ("stripe", vec!["api_key"]),
+            ("shopify", vec!["shop_domain", "access_token"]),
+            ("square", vec!["access_token", "environment"]),
+            (
+                "woocommerce",
+                vec!["store_url", "consumer_key", "consumer_secret"],
+            ),
+            ("hubspot", vec!["access_token"]),
+            ("xero", vec!["access_token"]),
+            ("quickbooks", vec!["access_token", "realm_id"]),
+            ("sage", vec!["access_token"]),
+            ("google_drive", vec!["access_token"]),
+            (
+                "rest_api",
+                vec![
+                    "base_url",
+                    "auth_type",
+                    "header_name",
+                    "api_key",
+                    "username",
+                    "password",
+                    "test_path",
+                ],
+            ),
+            (
+                "postgresql",
+                vec![
+                    "host", "port", "database", "username", "password", "sslmode",
+                ],
+            ),
+        ];
+        for (id, fields) in expect {
+            let def = catalog().get(id).expect(id);
+            let names: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
+            assert_eq!(names, fields, "{id}");
+        }
+    }
+
+    #[test]
+    fn secrets_are_flagged() {
+        let secret =
+            |id: &str, f: &str| catalog().get(id).and_then(|d| d.field(f)).map(|f| f.secret);
+        assert_eq!(secret("stripe", "api_key"), Some(true));
+        assert_eq!(secret("postgresql", "password"), Some(true));
+        assert_eq!(secret("postgresql", "host"), Some(false));
+        assert_eq!(secret("woocommerce", "consumer_secret"), Some(true));
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused() {
+        let one = r#"
+[[connector]]
+id = "a"
+name = "A"
+category = "Custom"
+regions = ["Global"]
+auth = "custom"
+description = "d"
+docs_url = "https://example.com"
+auth_help = "h"
+check_label = "c"
+[[connector.fields]]
+name = "x"
+label = "X"
+help = "h"
+pattern = "^x$"
+"#;
+        assert!(Catalog::parse(one).is_ok());
+        let err = Catalog::parse(&format!("{one}{one}")).expect_err("duplicate");
+        assert!(err.to_string().contains("duplicate id"), "{err}");
+        let bad_pattern = one.replace("^x$", "(unclosed");
+        assert!(Catalog::parse(&bad_pattern).is_err());
+        let no_fields = one
+            .split("[[connector.fields]]")
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(Catalog::parse(&no_fields).is_err());
+    }
+
+    #[test]
+    fn validate_fills_defaults_and_checks_patterns() {
+        let def = catalog().get("postgresql").expect("postgresql");
+        let ok = catalog()
+            .validate(
+                def,
+                &map(&[
+                    ("host", "db.example.com"),
+                    ("database", "app"),
+                    ("username", "u"),
+                    ("password", "p"),
+                ]),
+            )
+            .expect("valid");
+        assert_eq!(ok.get("port").map(String::as_str), Some("5432"));
+        assert_eq!(ok.get("sslmode").map(String::as_str), Some("prefer"));
+
+        let err = catalog()
+            .validate(
+                def,
+                &map(&[("host", "db"), ("database", "app"), ("username", "u")]),
+            )
+            .expect_err("password missing");
+        assert_eq!(err.code, ErrorCode::InvalidConfig);
+        assert_eq!(err.field.as_deref(), Some("password"));
+
+        let err = catalog()
+            .validate(
+                def,
+                &map(&[
+                    ("host", "db"),
+                    ("database", "a"),
+                    ("username", "u"),
+                    ("password", "p"),
+                    ("sslmode", "maybe"),
+                ]),
+            )
+            .expect_err("bad option");
+        assert_eq!(err.field.as_deref(), Some("sslmode"));
+    }
+
+    #[test]
+    fn validate_refuses_unknown_fields_and_never_echoes_values() {
+        let def = catalog().get("stripe").expect("stripe");
+        let err = catalog()
+            .validate(def, &map(&[("api_key", "sk_test_abcdef"), ("extra", "1")]))
+            .expect_err("unknown");
+        assert_eq!(err.field.as_deref(), Some("extra"));
+        let err = catalog()
+            .validate(def, &map(&[("api_key", "pk_test_SECRETVALUE")]))
+            .expect_err("publishable key");
+        assert_eq!(err.field.as_deref(), Some("api_key"));
+        assert!(!err.message.contains("SECRETVALUE"));
+    }
+
+    #[test]
+    fn conditional_fields_follow_auth_type() {
+        let def = catalog().get("rest_api").expect("rest_api");
+        let cfg = catalog()
+            .validate(
+                def,
+                &map(&[
+                    ("base_url", "https://api.example.com"),
+                    ("auth_type", "none"),
+                    ("api_key", "ignored"),
+                ]),
+            )
+            .expect("none needs no key");
+        assert!(!cfg.contains_key("api_key"));
+        let err = catalog()
+            .validate(
+                def,
+                &map(&[
+                    ("base_url", "https://api.example.com"),
+                    ("auth_type", "basic"),
+                ]),
+            )
+            .expect_err("basic needs a username");
+        assert_eq!(err.field.as_deref(), Some("username"));
+    }
+}

@@ -1,0 +1,198 @@
+//! The connector catalog: every connector described as data, read by the server and the UI.
+//!
+//! The definitions live in `connectors.toml`, compiled into the server binary. The browser never
+//! parses that file; it receives the definitions through a server function.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[cfg(feature = "ssr")]
+mod load;
+#[cfg(feature = "ssr")]
+pub use load::{catalog, Catalog, CatalogError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Category {
+    Storage,
+    Finance,
+    #[serde(rename = "E-commerce")]
+    Ecommerce,
+    #[serde(rename = "POS")]
+    Pos,
+    #[serde(rename = "CRM")]
+    Crm,
+    Custom,
+    Database,
+}
+
+impl Category {
+    pub const ALL: [Category; 7] = [
+        Self::Storage,
+        Self::Finance,
+        Self::Ecommerce,
+        Self::Pos,
+        Self::Crm,
+        Self::Custom,
+        Self::Database,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Storage => "Storage",
+            Self::Finance => "Finance",
+            Self::Ecommerce => "E-commerce",
+            Self::Pos => "POS",
+            Self::Crm => "CRM",
+            Self::Custom => "Custom",
+            Self::Database => "Database",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.label().eq_ignore_ascii_case(s))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Region {
+    #[serde(rename = "UK")]
+    Uk,
+    #[serde(rename = "US")]
+    Us,
+    Global,
+}
+
+impl Region {
+    pub const ALL: [Region; 3] = [Self::Uk, Self::Us, Self::Global];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Uk => "UK",
+            Self::Us => "US",
+            Self::Global => "Global",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.label().eq_ignore_ascii_case(s))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    #[serde(rename = "oauth2")]
+    OAuth2,
+    ApiKey,
+    Basic,
+    Custom,
+}
+
+impl AuthKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::OAuth2 => "OAuth2",
+            Self::ApiKey => "API key",
+            Self::Basic => "Username & password",
+            Self::Custom => "Custom",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    #[default]
+    Text,
+    Url,
+    Number,
+    Select,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldDef {
+    pub name: String,
+    pub label: String,
+    pub help: String,
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default = "yes")]
+    pub required: bool,
+    #[serde(default)]
+    pub kind: FieldKind,
+    #[serde(default)]
+    pub pattern: Option<String>,
+    #[serde(default)]
+    pub example: Option<String>,
+    #[serde(default)]
+    pub options: Vec<String>,
+    #[serde(default)]
+    pub default: Option<String>,
+    /// The field only applies when another field has one of `when_in`'s values.
+    #[serde(default)]
+    pub when_field: Option<String>,
+    #[serde(default)]
+    pub when_in: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl FieldDef {
+    /// Whether this field is asked for, given the answers so far.
+    pub fn applies(&self, answers: &BTreeMap<String, String>) -> bool {
+        match &self.when_field {
+            None => true,
+            Some(other) => answers
+                .get(other)
+                .is_some_and(|value| self.when_in.iter().any(|v| v == value)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorDef {
+    pub id: String,
+    pub name: String,
+    pub category: Category,
+    pub regions: Vec<Region>,
+    pub auth: AuthKind,
+    pub description: String,
+    pub docs_url: String,
+    pub auth_help: String,
+    pub check_label: String,
+    pub fields: Vec<FieldDef>,
+}
+
+impl ConnectorDef {
+    pub fn field(&self, name: &str) -> Option<&FieldDef> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// A short "you will need" line for the marketplace card.
+    pub fn needs(&self) -> String {
+        let labels: Vec<&str> = self
+            .fields
+            .iter()
+            .filter(|f| f.required && f.when_field.is_none() && f.kind != FieldKind::Select)
+            .map(|f| f.label.as_str())
+            .collect();
+        labels.join(", ")
+    }
+
+    /// Whether the definition matches a free-text search over name, id and category.
+    pub fn matches(&self, query: &str) -> bool {
+        let query = query.trim().to_lowercase();
+        query.is_empty()
+            || self.name.to_lowercase().contains(&query)
+            || self.id.contains(&query)
+            || self.category.label().to_lowercase().contains(&query)
+    }
+}

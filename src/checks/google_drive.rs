@@ -1,0 +1,43 @@
+//! Google Drive: `GET /drive/v3/about?fields=user` (`fields` is required by the API).
+
+use super::*;
+
+pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+    let reply = ctx
+        .bearer_get(
+            "google_drive",
+            "/drive/v3/about?fields=user",
+            "access_token",
+        )
+        .await?;
+    if reply.status == 401 {
+        return Err(Failure::new(
+            ErrorCode::InvalidCredentials,
+            "Google did not accept this access token. Google access tokens expire after one hour.",
+        )
+        .field("access_token"));
+    }
+    if reply.status == 403 {
+        let text = lower_text(&reply);
+        if text.contains("ratelimitexceeded") || text.contains("userratelimitexceeded") {
+            return Err(Failure {
+                retry_after: reply.retry_after(),
+                ..Failure::new(
+                    ErrorCode::RateLimited,
+                    "Google Drive is limiting requests right now.",
+                )
+            });
+        }
+        return Err(Failure::new(
+            ErrorCode::InsufficientPermissions,
+            "This token was not granted Google Drive access. Authorise again with the drive.readonly scope.",
+        )
+        .field("access_token"));
+    }
+    let body = success_json(&reply, "Google Drive", "access_token")?;
+    let user = body.get("user").ok_or_else(|| unexpected("Google Drive"))?;
+    Ok(details([
+        ("account", str_at(user, "/emailAddress")),
+        ("name", str_at(user, "/displayName")),
+    ]))
+}

@@ -1,0 +1,313 @@
+//! The one HTTP client every check uses: connect and total timeouts, no redirects (credentials are
+//! never carried to another host), a cap on the response size, and the egress policy for
+//! destinations a tenant chose.
+
+use super::egress::EgressPolicy;
+use super::Failure;
+use crate::error::ErrorCode;
+use crate::server::config::CheckSettings;
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Url};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+pub struct Http {
+    trusted: Client,
+    tls: Arc<rustls::ClientConfig>,
+    settings: CheckSettings,
+    pub egress: EgressPolicy,
+}
+
+/// Who chose the destination: the operator (provider base URLs) or a tenant (REST API base URL,
+/// WooCommerce store, Shopify shop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    Operator,
+    Tenant,
+}
+
+pub struct Probe {
+    pub url: Url,
+    pub headers: Vec<(&'static str, String)>,
+    pub custom_header: Option<(String, String)>,
+    pub basic: Option<(String, String)>,
+    pub bearer: Option<String>,
+    pub destination: Destination,
+    /// The field to blame when the address itself is wrong.
+    pub url_field: Option<&'static str>,
+}
+
+impl Probe {
+    pub fn get(url: Url, destination: Destination) -> Self {
+        Self {
+            url,
+            headers: Vec::new(),
+            custom_header: None,
+            basic: None,
+            bearer: None,
+            destination,
+            url_field: None,
+        }
+    }
+
+    fn carries_secret(&self) -> bool {
+        self.basic.is_some()
+            || self.bearer.is_some()
+            || self.custom_header.is_some()
+            || self
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("x-shopify-access-token"))
+            || self.url.query().is_some_and(|q| !q.is_empty())
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.contains("json"))
+            || self.json().is_some()
+    }
+
+    /// `Retry-After` in seconds, from either of its two forms.
+    pub fn retry_after(&self) -> Option<u64> {
+        let value = self
+            .headers
+            .get(reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?
+            .trim()
+            .to_owned();
+        if let Ok(secs) = value.parse::<u64>() {
+            return Some(secs);
+        }
+        let when = chrono::DateTime::parse_from_rfc2822(&value).ok()?;
+        let secs = (when.timestamp() - chrono::Utc::now().timestamp()).max(0);
+        u64::try_from(secs).ok()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// TLS settings shared by every client: the Mozilla root store, through ring.
+pub fn tls_config() -> Arc<rustls::ClientConfig> {
+    // Installing twice is harmless; the first provider installed wins.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+impl Http {
+    pub fn new(settings: &CheckSettings) -> Self {
+        let tls = tls_config();
+        let trusted = Self::builder(settings, &tls).build().unwrap_or_default();
+        Self {
+            trusted,
+            tls,
+            settings: settings.clone(),
+            egress: EgressPolicy::new(settings.egress_allow.clone()),
+        }
+    }
+
+    fn builder(
+        settings: &CheckSettings,
+        tls: &Arc<rustls::ClientConfig>,
+    ) -> reqwest::ClientBuilder {
+        Client::builder()
+            .use_preconfigured_tls((**tls).clone())
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!("connector-hub/", env!("CARGO_PKG_VERSION")))
+    }
+
+    /// Sends a GET and returns the reply, or the transport failure as a check failure.
+    pub async fn send(&self, probe: Probe) -> Result<Reply, Failure> {
+        let client = match probe.destination {
+            Destination::Operator => self.trusted.clone(),
+            Destination::Tenant => self.guarded_client(&probe).await?,
+        };
+        let mut request = client.get(probe.url.clone());
+        for (name, value) in &probe.headers {
+            request = request.header(*name, value);
+        }
+        if let Some((name, value)) = &probe.custom_header {
+            request = request.header(name.as_str(), value);
+        }
+        if let Some(token) = &probe.bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some((user, password)) = &probe.basic {
+            request = request.basic_auth(user, Some(password));
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| transport_failure(&e, probe.url_field))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = self.settings.max_response_bytes.saturating_sub(body.len());
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if chunk.len() > room {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return Err(transport_failure(&e, probe.url_field)),
+            }
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// A client that can only connect to the addresses we checked, so a DNS answer that changes
+    /// between the check and the connection cannot bypass the policy.
+    async fn guarded_client(&self, probe: &Probe) -> Result<Client, Failure> {
+        let host = probe
+            .url
+            .host_str()
+            .unwrap_or_default()
+            .trim_matches(['[', ']'])
+            .to_owned();
+        let port = probe.url.port_or_known_default().unwrap_or(443);
+        let addrs = self.resolve_checked(&host, port, probe.url_field).await?;
+        if probe.url.scheme() == "http"
+            && probe.carries_secret()
+            && !addrs.iter().all(|a| self.egress.explicitly_allowed(a.ip()))
+        {
+            return Err(Failure::new(
+                ErrorCode::HttpsRequired,
+                "Credentials are only sent over https://. Use an https:// address.",
+            )
+            .field_opt(probe.url_field));
+        }
+        let mut builder = Self::builder(&self.settings, &self.tls);
+        if host.parse::<IpAddr>().is_err() {
+            builder = builder.resolve_to_addrs(&host, &addrs);
+        }
+        builder.build().map_err(|_| {
+            Failure::new(
+                ErrorCode::Internal,
+                "The HTTP client could not be prepared.",
+            )
+        })
+    }
+
+    /// Resolves a tenant-chosen host and keeps only the addresses the egress policy allows.
+    pub async fn resolve_checked(
+        &self,
+        host: &str,
+        port: u16,
+        field: Option<&'static str>,
+    ) -> Result<Vec<SocketAddr>, Failure> {
+        let resolved: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => {
+                let lookup = tokio::time::timeout(
+                    self.settings.connect_timeout,
+                    tokio::net::lookup_host((host, port)),
+                );
+                match lookup.await {
+                    Ok(Ok(addrs)) => addrs.collect(),
+                    Ok(Err(_)) => {
+                        return Err(Failure::new(
+                            ErrorCode::HostUnreachable,
+                            format!("The host name “{host}” could not be found."),
+                        )
+                        .field_opt(field))
+                    }
+                    Err(_) => {
+                        return Err(Failure::new(
+                            ErrorCode::Timeout,
+                            "Looking up the host name took too long.",
+                        )
+                        .field_opt(field))
+                    }
+                }
+            }
+        };
+        let allowed: Vec<SocketAddr> = resolved
+            .iter()
+            .copied()
+            .filter(|a| self.egress.allows(a.ip()))
+            .collect();
+        if allowed.is_empty() {
+            return Err(Failure::new(
+                ErrorCode::EgressBlocked,
+                format!("“{host}” points to a private or internal address, which Connector Hub does not connect to."),
+            )
+            .field_opt(field));
+        }
+        Ok(allowed)
+    }
+}
+
+/// Classifies a transport error without ever quoting it: reqwest's messages contain the URL, and a
+/// URL can carry an API key in its query string.
+fn transport_failure(e: &reqwest::Error, field: Option<&'static str>) -> Failure {
+    if e.is_timeout() {
+        return Failure::new(ErrorCode::Timeout, "The server did not answer in time.")
+            .field_opt(field);
+    }
+    let chain = error_chain(e);
+    if chain.contains("certificate")
+        || chain.contains("tls")
+        || chain.contains("handshake")
+        || chain.contains("invalidcontenttype")
+    {
+        return Failure::new(
+            ErrorCode::TlsError,
+            "A secure connection could not be established (TLS certificate or handshake failed).",
+        )
+        .field_opt(field);
+    }
+    if e.is_connect() || chain.contains("dns") || chain.contains("connection refused") {
+        return Failure::new(
+            ErrorCode::HostUnreachable,
+            "The server refused the connection or could not be reached.",
+        )
+        .field_opt(field);
+    }
+    Failure::new(
+        ErrorCode::UnexpectedResponse,
+        "The connection broke before a complete answer arrived.",
+    )
+    .field_opt(field)
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut current = e.source();
+    while let Some(source) = current {
+        text.push_str(&format!("{source:?} ").to_lowercase());
+        current = source.source();
+    }
+    text
+}

@@ -1,0 +1,45 @@
+//! HubSpot: `GET /crm/v3/objects/contacts?limit=1`.
+
+use super::*;
+
+pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+    let reply = ctx
+        .bearer_get(
+            "hubspot",
+            "/crm/v3/objects/contacts?limit=1",
+            "access_token",
+        )
+        .await?;
+    if !(200..300).contains(&reply.status) {
+        let category = reply
+            .json()
+            .and_then(|b| str_at(&b, "/category"))
+            .unwrap_or_default();
+        return Err(match category.as_str() {
+            "EXPIRED_AUTHENTICATION" => Failure::new(
+                ErrorCode::ExpiredCredentials,
+                "This HubSpot access token has expired.",
+            )
+            .field("access_token"),
+            "INVALID_AUTHENTICATION" => Failure::new(
+                ErrorCode::InvalidCredentials,
+                "HubSpot did not accept this token.",
+            )
+            .field("access_token"),
+            "MISSING_SCOPES" => Failure::new(
+                ErrorCode::InsufficientPermissions,
+                "This token lacks the crm.objects.contacts.read scope.",
+            )
+            .field("access_token"),
+            _ => status_failure(&reply, "HubSpot", "access_token"),
+        });
+    }
+    let body = reply.json().ok_or_else(|| unexpected("HubSpot"))?;
+    if !body.get("results").is_some_and(|r| r.is_array()) {
+        return Err(unexpected("HubSpot"));
+    }
+    Ok(details([(
+        "portal",
+        reply.header("x-hubspot-portal-id").map(str::to_owned),
+    )]))
+}

@@ -1,0 +1,236 @@
+//! Connection checks: one small module per provider, each calling that provider's cheapest
+//! authenticated endpoint and mapping its documented answers onto the shared error vocabulary.
+
+pub mod egress;
+pub mod http;
+
+mod google_drive;
+mod hubspot;
+mod postgresql;
+mod quickbooks;
+mod rest_api;
+mod sage;
+mod shopify;
+mod square;
+mod stripe;
+mod woocommerce;
+mod xero;
+
+use crate::error::ErrorCode;
+use crate::secret::SecretConfig;
+use crate::server::config::{CheckSettings, ProviderUrls};
+use http::{Destination, Http, Probe, Reply};
+use reqwest::Url;
+use std::collections::BTreeMap;
+
+/// Non-secret facts a successful check learned.
+pub type Details = BTreeMap<String, String>;
+
+/// Why a check failed, in the shared vocabulary. Messages are ours, never the provider's text
+/// (providers echo parts of keys back).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub code: ErrorCode,
+    pub message: String,
+    pub field: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+impl Failure {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn field(mut self, field: &str) -> Self {
+        self.field = Some(field.to_owned());
+        self
+    }
+
+    pub fn field_opt(mut self, field: Option<&str>) -> Self {
+        self.field = field.map(str::to_owned);
+        self
+    }
+
+    pub fn invalid_config(field: &str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidConfig, message).field(field)
+    }
+}
+
+pub type Outcome = Result<Details, Failure>;
+
+pub struct Checker {
+    http: Http,
+    providers: ProviderUrls,
+    settings: CheckSettings,
+}
+
+/// What a provider module gets to work with.
+pub struct Ctx<'a> {
+    pub http: &'a Http,
+    pub providers: &'a ProviderUrls,
+    pub settings: &'a CheckSettings,
+    pub config: &'a SecretConfig,
+}
+
+impl Ctx<'_> {
+    /// A field the catalog validation guarantees is present.
+    pub fn field(&self, name: &str) -> Result<&str, Failure> {
+        self.config
+            .get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| Failure::invalid_config(name, format!("{name} is required.")))
+    }
+
+    /// The operator-configured base URL of a provider plus a path.
+    pub fn provider_url(&self, provider: &str, path: &str) -> Result<Url, Failure> {
+        let base = self.providers.get(provider);
+        Url::parse(&format!("{base}{path}")).map_err(|_| {
+            Failure::new(
+                ErrorCode::InvalidConfig,
+                format!("The configured {provider} address is not a valid URL."),
+            )
+        })
+    }
+
+    /// A GET to an operator-configured provider with a bearer token.
+    pub async fn bearer_get(
+        &self,
+        provider: &str,
+        path: &str,
+        token_field: &str,
+    ) -> Result<Reply, Failure> {
+        let mut probe = Probe::get(self.provider_url(provider, path)?, Destination::Operator);
+        probe.bearer = Some(self.field(token_field)?.to_owned());
+        probe.headers.push(("accept", "application/json".into()));
+        self.http.send(probe).await
+    }
+}
+
+impl Checker {
+    pub fn new(settings: &CheckSettings, providers: &ProviderUrls) -> Self {
+        Self {
+            http: Http::new(settings),
+            providers: providers.clone(),
+            settings: settings.clone(),
+        }
+    }
+
+    /// Runs the check for `connector_type` with an already validated configuration.
+    pub async fn check(&self, connector_type: &str, config: &SecretConfig) -> Outcome {
+        let ctx = Ctx {
+            http: &self.http,
+            providers: &self.providers,
+            settings: &self.settings,
+            config,
+        };
+        match connector_type {
+            "stripe" => stripe::check(&ctx).await,
+            "shopify" => shopify::check(&ctx).await,
+            "square" => square::check(&ctx).await,
+            "xero" => xero::check(&ctx).await,
+            "quickbooks" => quickbooks::check(&ctx).await,
+            "sage" => sage::check(&ctx).await,
+            "woocommerce" => woocommerce::check(&ctx).await,
+            "hubspot" => hubspot::check(&ctx).await,
+            "google_drive" => google_drive::check(&ctx).await,
+            "rest_api" => rest_api::check(&ctx).await,
+            "postgresql" => postgresql::check(&ctx).await,
+            other => Err(Failure::new(
+                ErrorCode::UnknownConnectorType,
+                format!("No check exists for “{other}”."),
+            )),
+        }
+    }
+}
+
+/// The mapping every HTTP provider shares; provider modules refine it where their answers say
+/// more (expired tokens, missing scopes).
+pub fn status_failure(reply: &Reply, provider: &str, credential_field: &str) -> Failure {
+    match reply.status {
+        401 => Failure::new(
+            ErrorCode::InvalidCredentials,
+            format!("{provider} did not accept this credential."),
+        )
+        .field(credential_field),
+        403 => Failure::new(
+            ErrorCode::InsufficientPermissions,
+            format!("{provider} accepted the credential but does not allow it to read this data."),
+        )
+        .field(credential_field),
+        404 => Failure::new(
+            ErrorCode::NotFound,
+            format!("{provider} says this account or address does not exist."),
+        ),
+        429 => Failure {
+            retry_after: reply.retry_after(),
+            ..Failure::new(
+                ErrorCode::RateLimited,
+                format!("{provider} is limiting requests right now."),
+            )
+        },
+        500..=599 => Failure::new(
+            ErrorCode::ProviderError,
+            format!(
+                "{provider} is having problems (HTTP {}). Try again in a few minutes.",
+                reply.status
+            ),
+        ),
+        300..=399 => Failure::new(
+            ErrorCode::UnexpectedResponse,
+            format!(
+                "{provider} answered with a redirect (HTTP {}) instead of data.",
+                reply.status
+            ),
+        ),
+        status => Failure::new(
+            ErrorCode::UnexpectedResponse,
+            format!("{provider} answered with HTTP {status}."),
+        ),
+    }
+}
+
+/// A 2xx whose body is not the JSON the API documents.
+pub fn unexpected(provider: &str) -> Failure {
+    Failure::new(
+        ErrorCode::UnexpectedResponse,
+        format!("The address answered, but not like the {provider} API (the response was not the expected JSON)."),
+    )
+}
+
+/// Parses a successful JSON reply or explains why it is not one.
+pub fn success_json(
+    reply: &Reply,
+    provider: &str,
+    credential_field: &str,
+) -> Result<serde_json::Value, Failure> {
+    if !(200..300).contains(&reply.status) {
+        return Err(status_failure(reply, provider, credential_field));
+    }
+    reply.json().ok_or_else(|| unexpected(provider))
+}
+
+/// Lower-cased text of a reply, for matching documented error markers.
+pub fn lower_text(reply: &Reply) -> String {
+    String::from_utf8_lossy(&reply.body).to_lowercase()
+}
+
+pub fn details<const N: usize>(pairs: [(&str, Option<String>); N]) -> Details {
+    pairs
+        .into_iter()
+        .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k.to_owned(), v)))
+        .collect()
+}
+
+pub fn str_at(value: &serde_json::Value, pointer: &str) -> Option<String> {
+    value.pointer(pointer).and_then(|v| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    })
+}

@@ -1,0 +1,49 @@
+//! QuickBooks Online: `GET /v3/company/{realmId}/companyinfo/{realmId}`.
+
+use super::*;
+
+pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+    let realm = ctx.field("realm_id")?;
+    if !realm.chars().all(|c| c.is_ascii_digit()) {
+        return Err(Failure::invalid_config(
+            "realm_id",
+            "The Realm ID is a number.",
+        ));
+    }
+    let reply = ctx
+        .bearer_get(
+            "quickbooks",
+            &format!("/v3/company/{realm}/companyinfo/{realm}"),
+            "access_token",
+        )
+        .await?;
+    if !(200..300).contains(&reply.status) {
+        let body = reply.json().unwrap_or_default();
+        let code = str_at(&body, "/fault/error/0/code")
+            .or_else(|| str_at(&body, "/Fault/Error/0/code"))
+            .unwrap_or_default();
+        let text = lower_text(&reply);
+        return Err(match (reply.status, code.as_str()) {
+            (401, _) | (_, "3200") if text.contains("expired") => {
+                Failure::new(ErrorCode::ExpiredCredentials, "This QuickBooks access token has expired (they last one hour).")
+                    .field("access_token")
+            }
+            (401, _) | (_, "3200") => {
+                Failure::new(ErrorCode::InvalidCredentials, "QuickBooks did not accept this access token.").field("access_token")
+            }
+            (403, _) | (_, "3100") => Failure::new(
+                ErrorCode::InsufficientPermissions,
+                "This token is not authorised for that company. Check the Realm ID, or authorise the company again.",
+            )
+            .field("realm_id"),
+            (404, _) => Failure::new(ErrorCode::NotFound, "QuickBooks has no company with this Realm ID.").field("realm_id"),
+            _ => status_failure(&reply, "QuickBooks", "access_token"),
+        });
+    }
+    let body = reply.json().ok_or_else(|| unexpected("QuickBooks"))?;
+    let name = str_at(&body, "/CompanyInfo/CompanyName").ok_or_else(|| unexpected("QuickBooks"))?;
+    Ok(details([
+        ("company", Some(name)),
+        ("country", str_at(&body, "/CompanyInfo/Country")),
+    ]))
+}

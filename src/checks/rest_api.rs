@@ -1,0 +1,72 @@
+//! Any REST API: `GET {base_url}{test_path}` with the authentication the tenant chose. The
+//! destination is the tenant's, so the egress policy applies.
+
+use super::*;
+
+pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+    let base = ctx.field("base_url")?.trim_end_matches('/');
+    let path = ctx.config.get("test_path").unwrap_or("/");
+    let mut url = Url::parse(&format!("{base}{path}"))
+        .map_err(|_| Failure::invalid_config("base_url", "The base URL is not a valid address."))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(Failure::invalid_config(
+            "base_url",
+            "The base URL must start with https://.",
+        ));
+    }
+    let auth_type = ctx.config.get("auth_type").unwrap_or("none");
+    let mut probe_headers = None;
+    let mut bearer = None;
+    let mut basic = None;
+    match auth_type {
+        "none" => {}
+        "api_key_header" => {
+            probe_headers = Some((
+                ctx.field("header_name")?.to_owned(),
+                ctx.field("api_key")?.to_owned(),
+            ))
+        }
+        "api_key_query" => {
+            let (name, key) = (ctx.field("header_name")?, ctx.field("api_key")?);
+            url.query_pairs_mut().append_pair(name, key);
+        }
+        "bearer" => bearer = Some(ctx.field("api_key")?.to_owned()),
+        "basic" => {
+            basic = Some((
+                ctx.field("username")?.to_owned(),
+                ctx.field("password")?.to_owned(),
+            ))
+        }
+        _ => {
+            return Err(Failure::invalid_config(
+                "auth_type",
+                "Unknown authentication type.",
+            ))
+        }
+    }
+    let mut probe = Probe::get(url, Destination::Tenant);
+    probe.custom_header = probe_headers;
+    probe.bearer = bearer;
+    probe.basic = basic;
+    probe.url_field = Some("base_url");
+    let reply = ctx.http.send(probe).await?;
+    if !(200..300).contains(&reply.status) {
+        let credential = match auth_type {
+            "basic" => "password",
+            "none" => "auth_type",
+            _ => "api_key",
+        };
+        let mut failure = status_failure(&reply, "The API", credential);
+        if reply.status == 404 {
+            failure = failure.field("test_path");
+        }
+        return Err(failure);
+    }
+    let content_type = reply
+        .header("content-type")
+        .map(|c| c.split(';').next().unwrap_or(c).trim().to_owned());
+    Ok(details([
+        ("http_status", Some(reply.status.to_string())),
+        ("content_type", content_type),
+    ]))
+}

@@ -1,0 +1,67 @@
+//! Square: `GET /v2/locations` with a bearer token and a pinned `Square-Version`.
+
+use super::*;
+
+const SQUARE_VERSION: &str = "2025-07-16";
+
+pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+    let provider = match ctx.config.get("environment") {
+        Some("sandbox") => "square_sandbox",
+        _ => "square",
+    };
+    let mut probe = Probe::get(
+        ctx.provider_url(provider, "/v2/locations")?,
+        Destination::Operator,
+    );
+    probe.bearer = Some(ctx.field("access_token")?.to_owned());
+    probe
+        .headers
+        .push(("square-version", SQUARE_VERSION.into()));
+    probe.headers.push(("accept", "application/json".into()));
+    let reply = ctx.http.send(probe).await?;
+    if !(200..300).contains(&reply.status) {
+        let code = reply
+            .json()
+            .and_then(|b| str_at(&b, "/errors/0/code"))
+            .unwrap_or_default();
+        return Err(match code.as_str() {
+            "ACCESS_TOKEN_EXPIRED" => Failure::new(ErrorCode::ExpiredCredentials, "This Square access token has expired.")
+                .field("access_token"),
+            "ACCESS_TOKEN_REVOKED" => Failure::new(ErrorCode::InvalidCredentials, "This Square access token was revoked.")
+                .field("access_token"),
+            "INSUFFICIENT_SCOPES" => Failure::new(
+                ErrorCode::InsufficientPermissions,
+                "This token lacks the MERCHANT_PROFILE_READ permission needed to list locations.",
+            )
+            .field("access_token"),
+            _ if reply.status == 401 => Failure::new(
+                ErrorCode::InvalidCredentials,
+                "Square did not accept this access token. Check that it belongs to the environment you chose.",
+            )
+            .field("access_token"),
+            _ => status_failure(&reply, "Square", "access_token"),
+        });
+    }
+    let body = reply.json().ok_or_else(|| unexpected("Square"))?;
+    let locations = match body.get("locations") {
+        Some(serde_json::Value::Array(items)) => items.clone(),
+        None if body.is_object() => Vec::new(),
+        _ => return Err(unexpected("Square")),
+    };
+    Ok(details([
+        (
+            "business",
+            locations.first().and_then(|l| str_at(l, "/business_name")),
+        ),
+        ("locations", Some(locations.len().to_string())),
+        (
+            "environment",
+            Some(
+                ctx.config
+                    .get("environment")
+                    .unwrap_or("production")
+                    .to_owned(),
+            ),
+        ),
+    ]))
+}

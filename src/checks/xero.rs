@@ -1,0 +1,49 @@
+//! Xero: `GET /connections` lists the organisations the token reaches (it also feeds the
+//! organisation picker).
+
+use super::*;
+
+pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+    let reply = ctx
+        .bearer_get("xero", "/connections", "access_token")
+        .await?;
+    if reply.status == 401 {
+        let expired = lower_text(&reply).contains("tokenexpired")
+            || reply
+                .header("www-authenticate")
+                .is_some_and(|h| h.to_lowercase().contains("expired"));
+        return Err(if expired {
+            Failure::new(
+                ErrorCode::ExpiredCredentials,
+                "This Xero access token has expired (they last 30 minutes).",
+            )
+            .field("access_token")
+        } else {
+            Failure::new(
+                ErrorCode::InvalidCredentials,
+                "Xero did not accept this access token.",
+            )
+            .field("access_token")
+        });
+    }
+    let body = success_json(&reply, "Xero", "access_token")?;
+    let serde_json::Value::Array(connections) = body else {
+        return Err(unexpected("Xero"));
+    };
+    let organisations: Vec<String> = connections
+        .iter()
+        .filter(|c| str_at(c, "/tenantType").as_deref() == Some("ORGANISATION"))
+        .filter_map(|c| str_at(c, "/tenantName"))
+        .collect();
+    if organisations.is_empty() {
+        return Err(Failure::new(
+            ErrorCode::InsufficientPermissions,
+            "This token works but reaches no Xero organisation. Connect an organisation when you authorise.",
+        )
+        .field("access_token"));
+    }
+    Ok(details([
+        ("organisations", Some(organisations.join(", "))),
+        ("organisation_count", Some(organisations.len().to_string())),
+    ]))
+}

@@ -1,0 +1,261 @@
+//! The one error vocabulary shared by the server, the REST API and the UI.
+//!
+//! Every failure a client can see is an [`ErrorCode`] with a human message, an optional hint and,
+//! where one field of a connector's configuration is to blame, that field's name.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    // Connection-check outcomes (see the provider reference).
+    InvalidConfig,
+    InvalidCredentials,
+    ExpiredCredentials,
+    InsufficientPermissions,
+    NotFound,
+    RateLimited,
+    ProviderError,
+    UnexpectedResponse,
+    HostUnreachable,
+    TlsError,
+    Timeout,
+    EgressBlocked,
+    HttpsRequired,
+    AuthorizationRequired,
+    // Store and request outcomes.
+    DecryptionFailed,
+    Unauthenticated,
+    Forbidden,
+    InvalidRequest,
+    UnknownConnectorType,
+    PayloadTooLarge,
+    Conflict,
+    StorageUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub const ALL: [ErrorCode; 23] = [
+        Self::InvalidConfig,
+        Self::InvalidCredentials,
+        Self::ExpiredCredentials,
+        Self::InsufficientPermissions,
+        Self::NotFound,
+        Self::RateLimited,
+        Self::ProviderError,
+        Self::UnexpectedResponse,
+        Self::HostUnreachable,
+        Self::TlsError,
+        Self::Timeout,
+        Self::EgressBlocked,
+        Self::HttpsRequired,
+        Self::AuthorizationRequired,
+        Self::DecryptionFailed,
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::InvalidRequest,
+        Self::UnknownConnectorType,
+        Self::PayloadTooLarge,
+        Self::Conflict,
+        Self::StorageUnavailable,
+        Self::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidConfig => "INVALID_CONFIG",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::ExpiredCredentials => "EXPIRED_CREDENTIALS",
+            Self::InsufficientPermissions => "INSUFFICIENT_PERMISSIONS",
+            Self::NotFound => "NOT_FOUND",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::ProviderError => "PROVIDER_ERROR",
+            Self::UnexpectedResponse => "UNEXPECTED_RESPONSE",
+            Self::HostUnreachable => "HOST_UNREACHABLE",
+            Self::TlsError => "TLS_ERROR",
+            Self::Timeout => "TIMEOUT",
+            Self::EgressBlocked => "EGRESS_BLOCKED",
+            Self::HttpsRequired => "HTTPS_REQUIRED",
+            Self::AuthorizationRequired => "AUTHORIZATION_REQUIRED",
+            Self::DecryptionFailed => "DECRYPTION_FAILED",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::InvalidRequest => "INVALID_REQUEST",
+            Self::UnknownConnectorType => "UNKNOWN_CONNECTOR_TYPE",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::Conflict => "CONFLICT",
+            Self::StorageUnavailable => "STORAGE_UNAVAILABLE",
+            Self::Internal => "INTERNAL",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+
+    /// What went wrong, in words a non-engineer understands.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::InvalidConfig => {
+                "Some of the connection details are missing or not in the expected format."
+            }
+            Self::InvalidCredentials => "The provider did not accept these credentials.",
+            Self::ExpiredCredentials => "These credentials have expired.",
+            Self::InsufficientPermissions => {
+                "The credentials work, but they are not allowed to read this account."
+            }
+            Self::NotFound => "The account, shop, database or address could not be found.",
+            Self::RateLimited => "Too many requests right now. Please wait a moment and try again.",
+            Self::ProviderError => "The provider is having trouble right now.",
+            Self::UnexpectedResponse => "The address answered, but not like the expected service.",
+            Self::HostUnreachable => "The server could not be reached.",
+            Self::TlsError => "A secure (TLS) connection could not be established.",
+            Self::Timeout => "The server took too long to answer.",
+            Self::EgressBlocked => {
+                "This address is not allowed: it points inside a private network."
+            }
+            Self::HttpsRequired => {
+                "Credentials can only be sent over a secure https:// connection."
+            }
+            Self::AuthorizationRequired => {
+                "This connection needs to be authorised (again) with the provider."
+            }
+            Self::DecryptionFailed => "The stored credentials could not be decrypted.",
+            Self::Unauthenticated => "You are not signed in, or your session has expired.",
+            Self::Forbidden => "This request is not allowed.",
+            Self::InvalidRequest => "The request could not be understood.",
+            Self::UnknownConnectorType => "There is no connector of that type.",
+            Self::PayloadTooLarge => "The request is too large.",
+            Self::Conflict => {
+                "Someone else changed this connector at the same time. Please try again."
+            }
+            Self::StorageUnavailable => "Connector Hub cannot save changes right now.",
+            Self::Internal => "Something went wrong on our side.",
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(self) -> Option<&'static str> {
+        Some(match self {
+            Self::InvalidConfig => "Check the highlighted field against the example.",
+            Self::InvalidCredentials => "Copy the credential again from the provider's dashboard; make sure nothing was cut off.",
+            Self::ExpiredCredentials => "Create a new token (or reconnect) and enter it again.",
+            Self::InsufficientPermissions => "Give the key or app read access in the provider's settings.",
+            Self::NotFound => "Check the spelling of the shop, account, database or path.",
+            Self::RateLimited => "Wait for the time shown, then retry.",
+            Self::ProviderError => "This is usually temporary: retry in a few minutes.",
+            Self::UnexpectedResponse => "Check that the address points at the right service (for WooCommerce, that pretty permalinks are on).",
+            Self::HostUnreachable => "Check the host name and port, and that the server accepts connections from here.",
+            Self::TlsError => "Check the server's certificate, or choose a different SSL mode.",
+            Self::Timeout => "Check that the server is up and not behind a firewall, then retry.",
+            Self::EgressBlocked => "Use a public address, or ask your operator to allow this network.",
+            Self::HttpsRequired => "Use an https:// address.",
+            Self::AuthorizationRequired => "Use “Reconnect” to authorise again.",
+            Self::DecryptionFailed => "Has the encryption key changed? If keys were rotated, the old key must stay in CONNECTOR_ENCRYPTION_KEY (after the new one) until `connector-hub rotate-keys` has run.",
+            Self::Unauthenticated => "Sign in again.",
+            Self::PayloadTooLarge => "Send less data.",
+            Self::Conflict => "Reload and try again.",
+            Self::StorageUnavailable => "Try again shortly; your data is safe.",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The error every API surface returns: `{"error": {"code", "message", "field", "hint"}}` on REST,
+/// and the same value through server functions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default)]
+    pub field: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+            hint: code.hint().map(str::to_owned),
+            retry_after: None,
+            request_id: None,
+        }
+    }
+
+    pub fn from_code(code: ErrorCode) -> Self {
+        Self::new(code, code.message())
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn invalid_config(field: &str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidConfig, message).with_field(field)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(ErrorCode::NotFound, "No connector with that id.")
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::from_code(ErrorCode::Unauthenticated)
+    }
+}
+
+impl leptos::server_fn::error::FromServerFnError for ApiError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        use leptos::server_fn::error::ServerFnErrorErr as E;
+        match value {
+            E::Args(msg) | E::Deserialization(msg) | E::MissingArg(msg) => Self::new(
+                ErrorCode::InvalidRequest,
+                format!("The request could not be read: {msg}"),
+            ),
+            E::Request(_) | E::Response(_) => Self::new(
+                ErrorCode::StorageUnavailable,
+                "Connector Hub could not be reached. Check your connection and try again.",
+            ),
+            _ => Self::from_code(ErrorCode::Internal),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_through_their_names_and_serde() {
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+            let json = serde_json::to_string(&code).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+
+    #[test]
+    fn every_code_has_a_message() {
+        for code in ErrorCode::ALL {
+            assert!(code.message().ends_with('.'), "{code}");
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Connector Hub: a self-hosted, multi-tenant hub for business data-source credentials.
+//!
+//! Shared modules (`app`, `ui`, `api`, `catalog`, `model`, `error`) build for both the server and
+//! the browser; everything that touches secrets is server-only (`feature = "ssr"`), so the WASM
+//! bundle cannot contain it.
+
+pub mod api;
+pub mod app;
+pub mod catalog;
+pub mod error;
+pub mod model;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod checks;
+#[cfg(feature = "ssr")]
+pub mod secret;
+#[cfg(feature = "ssr")]
+pub mod server;
+#[cfg(feature = "ssr")]
+pub mod service;
+#[cfg(feature = "ssr")]
+pub mod store;
+#[cfg(feature = "ssr")]
+pub mod vault;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,91 @@
+//! Secrets as types: they print as `[redacted]`, cannot be serialized, and are only ever turned
+//! back into text by the code that must send them to a provider.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A string that refuses to print itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The plaintext, for the one place that has to use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// A connector's decrypted configuration: every value is treated as secret, whether the catalog
+/// flags it or not, so that no part of it is logged or returned by accident.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretConfig(BTreeMap<String, String>);
+
+impl SecretConfig {
+    pub fn new(values: BTreeMap<String, String>) -> Self {
+        Self(values)
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.get(field).map(String::as_str)
+    }
+
+    pub fn field_names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    pub fn expose(&self) -> &BTreeMap<String, String> {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> BTreeMap<String, String> {
+        self.0
+    }
+
+    pub fn set(&mut self, field: &str, value: String) {
+        self.0.insert(field.to_owned(), value);
+    }
+}
+
+impl fmt::Debug for SecretConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "[redacted]")))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = SecretString::new("sk_live_CANARY");
+        assert_eq!(format!("{s} {s:?}"), "[redacted] [redacted]");
+        let c = SecretConfig::new(BTreeMap::from([(
+            "api_key".into(),
+            "sk_live_CANARY".into(),
+        )]));
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("api_key") && !shown.contains("CANARY"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,489 @@
+//! Runtime settings: `Leptos.toml` with environment overrides, loaded once into one typed struct.
+//!
+//! A wrong value stops the server with a message naming the key and its variable, and saying what
+//! is expected. Secret values are never repeated in those messages.
+
+use crate::secret::SecretString;
+use ipnet::IpNet;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub site_addr: SocketAddr,
+    pub site_root: PathBuf,
+    pub public_url: String,
+    pub environment: Environment,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub max_body_bytes: usize,
+    pub mongo_uri: Option<SecretString>,
+    pub mongo_db: String,
+    pub auth: AuthSettings,
+    pub encryption_key: Option<SecretString>,
+    pub encryption_key_file: Option<PathBuf>,
+    pub checks: CheckSettings,
+    pub providers: ProviderUrls,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub jwt_secret: Option<SecretString>,
+    pub jwt_public_key_file: Option<PathBuf>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    pub session_hours: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct CheckSettings {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub max_response_bytes: usize,
+    pub egress_allow: Vec<IpNet>,
+}
+
+/// Base URLs of the providers' APIs, by key (`stripe`, `square_sandbox`, …).
+#[derive(Debug, Clone, Default)]
+pub struct ProviderUrls(BTreeMap<String, String>);
+
+impl ProviderUrls {
+    pub fn get(&self, key: &str) -> &str {
+        self.0.get(key).map(String::as_str).unwrap_or_default()
+    }
+
+    /// Whether the operator pointed this provider somewhere other than its public default, e.g. a
+    /// local fake or a sandbox. Operator-chosen destinations are trusted by the egress policy.
+    pub fn is_overridden(&self, key: &str) -> bool {
+        PROVIDER_DEFAULTS
+            .iter()
+            .find(|(k, _)| *k == key)
+            .is_some_and(|(_, default)| self.get(key) != *default)
+    }
+}
+
+pub const PROVIDER_DEFAULTS: [(&str, &str); 9] = [
+    ("stripe", "https://api.stripe.com"),
+    ("shopify", "https://{shop}"),
+    ("square", "https://connect.squareup.com"),
+    ("square_sandbox", "https://connect.squareupsandbox.com"),
+    ("xero", "https://api.xero.com"),
+    ("quickbooks", "https://quickbooks.api.intuit.com"),
+    ("sage", "https://api.accounting.sage.com"),
+    ("hubspot", "https://api.hubapi.com"),
+    ("google_drive", "https://www.googleapis.com"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read the settings file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the settings file {path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("invalid setting {key} ({env}): expected {expected}")]
+    Invalid {
+        key: String,
+        env: String,
+        expected: String,
+    },
+}
+
+/// Where a setting's raw text comes from: the environment first, then the file.
+struct Source<'a> {
+    file: toml::Table,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Source<'_> {
+    fn raw(&self, key: &str, env: &str) -> Option<String> {
+        if let Some(value) = (self.env)(env) {
+            return Some(value);
+        }
+        let (section, name) = key.split_once('.')?;
+        let value = self.file.get(section)?.get(name)?;
+        Some(match value {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    }
+
+    fn text(&self, key: &str, env: &str, default: &str) -> String {
+        self.raw(key, env).unwrap_or_else(|| default.to_owned())
+    }
+
+    /// An optional value; empty counts as unset.
+    fn optional(&self, key: &str, env: &str) -> Option<String> {
+        self.raw(key, env)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T: std::str::FromStr>(
+        &self,
+        key: &str,
+        env: &str,
+        default: &str,
+        expected: &str,
+    ) -> Result<T, SettingsError> {
+        let text = self.text(key, env, default);
+        text.trim()
+            .parse()
+            .map_err(|_| invalid(key, env, &format!("{expected}, got {text:?}")))
+    }
+}
+
+fn invalid(key: &str, env: &str, expected: &str) -> SettingsError {
+    SettingsError::Invalid {
+        key: key.into(),
+        env: env.into(),
+        expected: expected.into(),
+    }
+}
+
+impl Settings {
+    /// Loads from `CONNECTOR_HUB_CONFIG`, else `./Leptos.toml` when present, else defaults; the
+    /// process environment overrides every key.
+    pub fn from_environment() -> Result<Self, SettingsError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let path = match env("CONNECTOR_HUB_CONFIG") {
+            Some(path) => Some(PathBuf::from(path)),
+            None => Some(PathBuf::from("Leptos.toml")).filter(|p| p.is_file()),
+        };
+        Self::load(path.as_deref(), &env)
+    }
+
+    pub fn load(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, SettingsError> {
+        let file = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| SettingsError::Syntax {
+                        path: path.to_owned(),
+                        message: e.message().to_owned(),
+                    })?
+            }
+            None => toml::Table::new(),
+        };
+        let src = Source { file, env };
+
+        let site_addr: SocketAddr = src.parse(
+            "server.site_addr",
+            "LEPTOS_SITE_ADDR",
+            "127.0.0.1:3000",
+            "an address and port such as 127.0.0.1:3000",
+        )?;
+        let public_url = match src.optional("server.public_url", "CONNECTOR_HUB_PUBLIC_URL") {
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(invalid(
+                        "server.public_url",
+                        "CONNECTOR_HUB_PUBLIC_URL",
+                        &format!("an http:// or https:// URL, got {url:?}"),
+                    ));
+                }
+                url.trim_end_matches('/').to_owned()
+            }
+            None => format!("http://{site_addr}"),
+        };
+        let environment = match src
+            .text("server.environment", "CONNECTOR_HUB_ENV", "development")
+            .as_str()
+        {
+            "development" | "dev" => Environment::Development,
+            "production" | "prod" => Environment::Production,
+            other => {
+                return Err(invalid(
+                    "server.environment",
+                    "CONNECTOR_HUB_ENV",
+                    &format!("development or production, got {other:?}"),
+                ))
+            }
+        };
+        let log_format = match src
+            .text("server.log_format", "CONNECTOR_HUB_LOG_FORMAT", "text")
+            .as_str()
+        {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(invalid(
+                    "server.log_format",
+                    "CONNECTOR_HUB_LOG_FORMAT",
+                    &format!("text or json, got {other:?}"),
+                ))
+            }
+        };
+        let max_body_bytes: usize = src.parse(
+            "server.max_body_bytes",
+            "CONNECTOR_HUB_MAX_BODY_BYTES",
+            "65536",
+            "a size in bytes",
+        )?;
+
+        let jwt_public_key_file = src
+            .optional("auth.jwt_public_key_file", "JWT_PUBLIC_KEY_FILE")
+            .map(PathBuf::from);
+        let auth = AuthSettings {
+            jwt_secret: src
+                .optional("auth.jwt_secret", "JWT_SECRET")
+                .map(SecretString::new),
+            jwt_public_key_file,
+            jwt_issuer: src.optional("auth.jwt_issuer", "JWT_ISSUER"),
+            jwt_audience: src.optional("auth.jwt_audience", "JWT_AUDIENCE"),
+            session_hours: src.parse(
+                "auth.session_hours",
+                "CONNECTOR_HUB_SESSION_HOURS",
+                "12",
+                "a whole number of hours",
+            )?,
+        };
+        if let Some(secret) = &auth.jwt_secret {
+            if secret.expose().len() < 32 {
+                return Err(invalid(
+                    "auth.jwt_secret",
+                    "JWT_SECRET",
+                    "at least 32 characters for HS256",
+                ));
+            }
+        }
+
+        let millis = |key: &str, env: &str, default: &str| -> Result<Duration, SettingsError> {
+            let ms: u64 = src.parse(key, env, default, "a whole number of milliseconds")?;
+            if ms == 0 {
+                return Err(invalid(key, env, "a number of milliseconds above zero"));
+            }
+            Ok(Duration::from_millis(ms))
+        };
+        let egress_allow = src
+            .text("checks.egress_allow", "CONNECTOR_HUB_EGRESS_ALLOW", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|cidr| {
+                cidr.parse::<IpNet>()
+                    .or_else(|_| cidr.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        invalid(
+                            "checks.egress_allow",
+                            "CONNECTOR_HUB_EGRESS_ALLOW",
+                            &format!("comma-separated CIDRs such as 10.0.0.0/8, got {cidr:?}"),
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let checks = CheckSettings {
+            connect_timeout: millis(
+                "checks.connect_timeout_ms",
+                "CONNECTOR_HUB_CHECK_CONNECT_TIMEOUT_MS",
+                "3000",
+            )?,
+            timeout: millis(
+                "checks.timeout_ms",
+                "CONNECTOR_HUB_CHECK_TIMEOUT_MS",
+                "10000",
+            )?,
+            max_response_bytes: src.parse(
+                "checks.max_response_bytes",
+                "CONNECTOR_HUB_CHECK_MAX_RESPONSE_BYTES",
+                "1048576",
+                "a size in bytes",
+            )?,
+            egress_allow,
+        };
+
+        let mut providers = BTreeMap::new();
+        for (name, default) in PROVIDER_DEFAULTS {
+            let key = format!("providers.{name}_url");
+            let env = format!("CONNECTOR_HUB_PROVIDER_{}_URL", name.to_uppercase());
+            let url = src
+                .text(&key, &env, default)
+                .trim()
+                .trim_end_matches('/')
+                .to_owned();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid(
+                    &key,
+                    &env,
+                    &format!("an http:// or https:// URL, got {url:?}"),
+                ));
+            }
+            if name == "shopify" && !url.contains("{shop}") {
+                return Err(invalid(
+                    &key,
+                    &env,
+                    "a URL containing {shop}, e.g. https://{shop}",
+                ));
+            }
+            providers.insert(name.to_owned(), url);
+        }
+
+        Ok(Self {
+            site_addr,
+            site_root: PathBuf::from(src.text(
+                "server.site_root",
+                "LEPTOS_SITE_ROOT",
+                "target/site",
+            )),
+            public_url,
+            environment,
+            data_dir: PathBuf::from(src.text(
+                "server.data_dir",
+                "CONNECTOR_HUB_DATA_DIR",
+                "./data",
+            )),
+            log_format,
+            max_body_bytes,
+            mongo_uri: src
+                .optional("storage.mongo_uri", "MONGO_URI")
+                .map(SecretString::new),
+            mongo_db: src.text("storage.mongo_db", "MONGO_DB", "connector_hub"),
+            auth,
+            encryption_key: src
+                .optional("vault.encryption_key", "CONNECTOR_ENCRYPTION_KEY")
+                .map(SecretString::new),
+            encryption_key_file: src
+                .optional("vault.encryption_key_file", "CONNECTOR_ENCRYPTION_KEY_FILE")
+                .map(PathBuf::from),
+            checks,
+            providers: ProviderUrls(providers),
+        })
+    }
+
+    pub fn is_development(&self) -> bool {
+        self.environment == Environment::Development
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn repo_file() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("Leptos.toml")
+    }
+
+    #[test]
+    fn the_shipped_file_loads() {
+        let s = Settings::load(Some(&repo_file()), &env(&[])).expect("Leptos.toml loads");
+        assert_eq!(s.site_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.environment, Environment::Development);
+        assert_eq!(s.public_url, "http://127.0.0.1:3000");
+        assert_eq!(s.checks.timeout, Duration::from_secs(10));
+        assert_eq!(s.providers.get("stripe"), "https://api.stripe.com");
+        assert!(!s.providers.is_overridden("stripe"));
+        assert!(s.mongo_uri.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let s = Settings::load(
+            Some(&repo_file()),
+            &env(&[
+                ("LEPTOS_SITE_ADDR", "127.0.0.1:4010"),
+                ("CONNECTOR_HUB_ENV", "production"),
+                ("CONNECTOR_HUB_DATA_DIR", "/var/lib/hub"),
+                (
+                    "CONNECTOR_HUB_EGRESS_ALLOW",
+                    "127.0.0.0/8, ::1/128,10.1.2.3",
+                ),
+                (
+                    "CONNECTOR_HUB_PROVIDER_STRIPE_URL",
+                    "http://127.0.0.1:9101/",
+                ),
+            ]),
+        )
+        .expect("loads");
+        assert_eq!(s.site_addr.port(), 4010);
+        assert_eq!(s.environment, Environment::Production);
+        assert_eq!(s.data_dir, PathBuf::from("/var/lib/hub"));
+        assert_eq!(s.checks.egress_allow.len(), 3);
+        assert_eq!(s.providers.get("stripe"), "http://127.0.0.1:9101");
+        assert!(s.providers.is_overridden("stripe"));
+    }
+
+    #[test]
+    fn a_bad_value_names_the_key_and_what_is_expected() {
+        let cases = [
+            (
+                "CONNECTOR_HUB_CHECK_TIMEOUT_MS",
+                "soon",
+                "checks.timeout_ms",
+            ),
+            ("CONNECTOR_HUB_ENV", "staging", "server.environment"),
+            ("LEPTOS_SITE_ADDR", "localhost", "server.site_addr"),
+            (
+                "CONNECTOR_HUB_EGRESS_ALLOW",
+                "10.0.0.0/33",
+                "checks.egress_allow",
+            ),
+            (
+                "CONNECTOR_HUB_PROVIDER_SHOPIFY_URL",
+                "http://127.0.0.1:1",
+                "providers.shopify_url",
+            ),
+            ("JWT_SECRET", "short", "auth.jwt_secret"),
+        ];
+        for (var, value, key) in cases {
+            let err = Settings::load(None, &env(&[(var, value)]))
+                .expect_err(var)
+                .to_string();
+            assert!(
+                err.contains(key) && err.contains(var) && err.contains("expected"),
+                "{err}"
+            );
+        }
+        let err = Settings::load(None, &env(&[("JWT_SECRET", "short")]))
+            .expect_err("short")
+            .to_string();
+        assert!(
+            !err.contains("short\""),
+            "a secret value is never echoed: {err}"
+        );
+    }
+
+    #[test]
+    fn a_broken_file_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("Leptos.toml");
+        std::fs::write(&path, "[server\nsite_addr = 1").expect("write");
+        let err = Settings::load(Some(&path), &env(&[]))
+            .expect_err("syntax")
+            .to_string();
+        assert!(
+            err.contains("Leptos.toml") && err.contains("not valid TOML"),
+            "{err}"
+        );
+    }
+}

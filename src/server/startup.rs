@@ -1,0 +1,198 @@
+//! Building and running the application: what `main` and the tests both call.
+
+use super::config::Settings;
+use super::AppState;
+use crate::api::rest;
+use crate::app::{shell, App};
+use crate::auth::{origin_guard, AuthSetupError, Authenticator};
+use crate::checks::Checker;
+use crate::service::ConnectorService;
+use crate::store::{MongoStore, SqliteStore, Store, StoreError};
+use crate::vault::{Vault, VaultError};
+use axum::extract::DefaultBodyLimit;
+use axum::{middleware, Router};
+use http::{header, HeaderValue};
+use leptos::config::{Env, LeptosOptions};
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Vault(#[from] VaultError),
+    #[error("{0}")]
+    Auth(#[from] AuthSetupError),
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Loads the vault as configured; in development a missing key is created in the data directory.
+pub fn load_vault(settings: &Settings) -> Result<(Vault, bool), VaultError> {
+    if let Some(keys) = &settings.encryption_key {
+        return Ok((
+            Vault::from_key_list(keys, "CONNECTOR_ENCRYPTION_KEY")?,
+            false,
+        ));
+    }
+    if let Some(path) = &settings.encryption_key_file {
+        return Ok((Vault::from_key_file(path)?, false));
+    }
+    if settings.is_development() {
+        return Vault::development_key(&settings.data_dir);
+    }
+    Err(VaultError::Missing {
+        var: "CONNECTOR_ENCRYPTION_KEY",
+    })
+}
+
+pub async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match &settings.mongo_uri {
+        Some(uri) => Arc::new(MongoStore::connect(uri.expose(), &settings.mongo_db).await?),
+        None => Arc::new(SqliteStore::open(&settings.data_dir).await?),
+    })
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    pub state: AppState,
+    /// Whether a development encryption key was created on this start.
+    pub created_dev_key: bool,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let (vault, created_dev_key) = load_vault(&settings)?;
+        let auth = Authenticator::from_settings(&settings)?;
+        let store = open_store(&settings).await?;
+        let checker = Checker::new(&settings.checks, &settings.providers);
+        let service = ConnectorService::new(store, Arc::new(vault), checker);
+
+        let listener = TcpListener::bind(settings.site_addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: settings.site_addr,
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: settings.site_addr,
+            source,
+        })?;
+
+        let env = match std::env::var("LEPTOS_ENV").ok().as_deref() {
+            Some("PROD") | Some("prod") | Some("production") => Env::PROD,
+            Some(_) => Env::DEV,
+            None if settings.is_development() => Env::DEV,
+            None => Env::PROD,
+        };
+        let reload_port = std::env::var("LEPTOS_RELOAD_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(3001);
+        let leptos_options = LeptosOptions::builder()
+            .output_name("connector-hub")
+            .site_root(settings.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(local)
+            .env(env)
+            .reload_port(reload_port)
+            .build();
+
+        let state = AppState {
+            settings: Arc::new(settings),
+            auth: Arc::new(auth),
+            service: Arc::new(service),
+            leptos_options: leptos_options.clone(),
+        };
+        let router = router(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+            created_dev_key,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.state.settings.site_addr)
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    let options = state.leptos_options.clone();
+    Router::new()
+        .merge(rest::router())
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), origin_guard))
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .with_state(state)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,709 @@
+//! `ConnectorService`: the one place connector operations happen. REST handlers and server
+//! functions are thin adapters over it. Every method takes the authenticated principal, and every
+//! operation is audited before it takes effect (fail closed).
+
+use crate::auth::{Principal, TenantId};
+use crate::catalog::{catalog, Catalog, ConnectorDef};
+use crate::checks::{Checker, Failure};
+use crate::error::{ApiError, ErrorCode};
+use crate::model::{CheckResult, ConnectorPage, ConnectorStatus, ConnectorView, SyncFrequency};
+use crate::secret::SecretConfig;
+use crate::store::{
+    AuditQuery, AuditRecord, ConnectorRecord, DraftRecord, ListQuery, Store, StoreError,
+};
+use crate::vault::Vault;
+use base64::Engine;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub const DEFAULT_PAGE: usize = 50;
+pub const MAX_PAGE: usize = 200;
+const MAX_NAME_CHARS: usize = 100;
+const DRAFT_TTL_MS: i64 = 30 * 60 * 1000;
+
+pub struct ConnectorService {
+    store: Arc<dyn Store>,
+    vault: Arc<Vault>,
+    checker: Checker,
+    catalog: &'static Catalog,
+}
+
+#[derive(Debug, Default)]
+pub struct NewConnector {
+    pub connector_type: String,
+    pub display_name: Option<String>,
+    pub config: BTreeMap<String, String>,
+    pub sync_frequency: Option<SyncFrequency>,
+}
+
+#[derive(Debug, Default)]
+pub struct ConnectorChanges {
+    pub display_name: Option<String>,
+    pub sync_frequency: Option<SyncFrequency>,
+    /// New credentials; a secret field left out keeps its stored value.
+    pub config: Option<BTreeMap<String, String>>,
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+pub fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+pub fn store_error(e: StoreError) -> ApiError {
+    tracing::error!(error = %e, "store operation failed");
+    let message = match e {
+        StoreError::Full => "Connector Hub cannot save changes: the server's disk is full. Nothing was changed.",
+        StoreError::ReadOnly => "Connector Hub cannot save changes: its data directory is read-only. Nothing was changed.",
+        StoreError::Duplicate => "A connector with this id already exists.",
+        StoreError::Unavailable(_) => "Connector Hub's storage is unavailable right now. Nothing was changed.",
+    };
+    ApiError::new(ErrorCode::StorageUnavailable, message)
+}
+
+/// Connector ids are `conn-` and 20 lower-case hex digits; anything else cannot exist.
+pub fn valid_connector_id(id: &str) -> bool {
+    id.strip_prefix("conn-").is_some_and(|rest| {
+        rest.len() == 20
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
+}
+
+fn clean_display_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("The display name must be 1 to {MAX_NAME_CHARS} characters, without control characters."),
+        )
+        .with_field("display_name"));
+    }
+    Ok(name.to_owned())
+}
+
+impl ConnectorService {
+    pub fn new(store: Arc<dyn Store>, vault: Arc<Vault>, checker: Checker) -> Self {
+        Self {
+            store,
+            vault,
+            checker,
+            catalog: catalog(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn vault(&self) -> &Arc<Vault> {
+        &self.vault
+    }
+
+    fn definition(&self, connector_type: &str) -> Result<&'static ConnectorDef, ApiError> {
+        self.catalog.get(connector_type).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownConnectorType,
+                format!(
+                    "There is no connector type “{}”. Known types: {}.",
+                    connector_type.chars().take(40).collect::<String>(),
+                    self.catalog
+                        .entries()
+                        .iter()
+                        .map(|d| d.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .with_field("connector_type")
+        })
+    }
+
+    pub fn view(&self, r: &ConnectorRecord) -> ConnectorView {
+        let undecryptable = !self.vault.has_key(&r.key_id);
+        ConnectorView {
+            connector_id: r.connector_id.clone(),
+            connector_type: r.connector_type.clone(),
+            display_name: r.display_name.clone(),
+            status: if undecryptable {
+                ConnectorStatus::Error
+            } else {
+                r.status
+            },
+            sync_frequency: r.sync_frequency,
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+            created_by: r.created_by.clone(),
+            updated_by: r.updated_by.clone(),
+            last_tested_at: r.last_tested_at.map(rfc3339),
+            last_sync_at: r.last_sync_at.map(rfc3339),
+            error_code: if undecryptable {
+                Some(ErrorCode::DecryptionFailed)
+            } else {
+                r.error_code.as_deref().and_then(ErrorCode::parse)
+            },
+            error_message: if undecryptable {
+                Some(format!(
+                    "{} {}",
+                    ErrorCode::DecryptionFailed.message(),
+                    ErrorCode::DecryptionFailed.hint().unwrap_or_default()
+                ))
+            } else {
+                r.error_message.clone()
+            },
+        }
+    }
+
+    // ---- audit -------------------------------------------------------------------------------
+
+    /// Writes an audit entry; when that fails the caller must not go on.
+    pub async fn audit(
+        &self,
+        p: &Principal,
+        action: &str,
+        connector_id: Option<&str>,
+        outcome: &str,
+        error_code: Option<ErrorCode>,
+        client: &str,
+    ) -> Result<(), ApiError> {
+        let entry = AuditRecord {
+            seq: 0,
+            tenant_id: p.tenant.as_str().to_owned(),
+            at: now_ms(),
+            user_id: p.user.clone(),
+            action: action.to_owned(),
+            connector_id: connector_id.map(str::to_owned),
+            outcome: outcome.to_owned(),
+            error_code: error_code.map(|c| c.as_str().to_owned()),
+            client: client.to_owned(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        self.store.append_audit(entry).await.map(|_| ()).map_err(|e| {
+            tracing::error!(error = %e, action, "audit entry could not be written; refusing the operation");
+            ApiError::new(ErrorCode::StorageUnavailable, "The audit log cannot be written, so the operation was not performed.")
+        })
+    }
+
+    /// Records a refused request (401, 403, 404 across tenants, 429). Best effort: the request is
+    /// refused whether or not this is written.
+    pub async fn audit_refusal(
+        &self,
+        p: Option<&Principal>,
+        action: &str,
+        error: &ApiError,
+        client: &str,
+        path: &str,
+    ) {
+        let anonymous = Principal {
+            tenant: TenantId::unauthenticated(),
+            user: "-".into(),
+            via_cookie: false,
+            expires_at: 0,
+        };
+        let who = p.unwrap_or(&anonymous);
+        tracing::info!(tenant = %who.tenant, action, code = %error.code, path, "request refused");
+        let _ = self
+            .audit(who, action, None, "refused", Some(error.code), client)
+            .await;
+    }
+
+    pub async fn audit_log(
+        &self,
+        p: &Principal,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditRecord>, ApiError> {
+        self.store
+            .list_audit(&p.tenant, query)
+            .await
+            .map_err(store_error)
+    }
+
+    // ---- connectors --------------------------------------------------------------------------
+
+    pub async fn create(
+        &self,
+        p: &Principal,
+        input: NewConnector,
+        client: &str,
+    ) -> Result<ConnectorView, ApiError> {
+        let def = self.definition(&input.connector_type)?;
+        let config = self.catalog.validate(def, &input.config)?;
+        let display_name = clean_display_name(input.display_name.as_deref().unwrap_or(&def.name))?;
+        let (encrypted_config, key_id) = self.vault.encrypt(&SecretConfig::new(config));
+        let now = now_ms();
+        let record = ConnectorRecord {
+            tenant_id: p.tenant.as_str().to_owned(),
+            connector_id: format!("conn-{}", crate::server::random_hex(10)),
+            connector_type: def.id.clone(),
+            display_name,
+            status: ConnectorStatus::Pending,
+            sync_frequency: input.sync_frequency.unwrap_or_default(),
+            encrypted_config,
+            key_id,
+            created_at: now,
+            updated_at: now,
+            created_by: p.user.clone(),
+            updated_by: p.user.clone(),
+            last_tested_at: None,
+            last_sync_at: None,
+            error_code: None,
+            error_message: None,
+            version: 1,
+        };
+        self.audit(p, "create", Some(&record.connector_id), "ok", None, client)
+            .await?;
+        self.store
+            .insert(&p.tenant, &record)
+            .await
+            .map_err(store_error)?;
+        tracing::info!(tenant = %p.tenant, connector_id = %record.connector_id, connector_type = %record.connector_type, "connector created");
+        Ok(self.view(&record))
+    }
+
+    pub async fn list(
+        &self,
+        p: &Principal,
+        status: Option<ConnectorStatus>,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<ConnectorPage, ApiError> {
+        let limit = limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+        let before = cursor.map(decode_cursor).transpose()?;
+        let records = self
+            .store
+            .list(
+                &p.tenant,
+                &ListQuery {
+                    status,
+                    limit: limit + 1,
+                    before,
+                },
+            )
+            .await
+            .map_err(store_error)?;
+        let more = records.len() > limit;
+        let page: Vec<_> = records.into_iter().take(limit).collect();
+        let next_cursor = more.then(|| page.last().map(encode_cursor)).flatten();
+        Ok(ConnectorPage {
+            connectors: page.iter().map(|r| self.view(r)).collect(),
+            next_cursor,
+        })
+    }
+
+    async fn record(
+        &self,
+        p: &Principal,
+        id: &str,
+        action: &str,
+        client: &str,
+    ) -> Result<ConnectorRecord, ApiError> {
+        let found = if valid_connector_id(id) {
+            self.store.get(&p.tenant, id).await.map_err(store_error)?
+        } else {
+            None
+        };
+        match found {
+            Some(record) => Ok(record),
+            None => {
+                let error = ApiError::not_found();
+                // Missing and other-tenant look the same to the caller; the audit records both.
+                self.audit_refusal(Some(p), action, &error, client, "")
+                    .await;
+                Err(error)
+            }
+        }
+    }
+
+    pub async fn get(
+        &self,
+        p: &Principal,
+        id: &str,
+        client: &str,
+    ) -> Result<ConnectorView, ApiError> {
+        let record = self.record(p, id, "read", client).await?;
+        self.audit(p, "read", Some(id), "ok", None, client).await?;
+        Ok(self.view(&record))
+    }
+
+    pub async fn update(
+        &self,
+        p: &Principal,
+        id: &str,
+        changes: ConnectorChanges,
+        client: &str,
+    ) -> Result<ConnectorView, ApiError> {
+        for _attempt in 0..3 {
+            let current = self.record(p, id, "update", client).await?;
+            let mut next = current.clone();
+            if let Some(name) = &changes.display_name {
+                next.display_name = clean_display_name(name)?;
+            }
+            if let Some(frequency) = changes.sync_frequency {
+                next.sync_frequency = frequency;
+            }
+            let replacing = changes.config.is_some();
+            if let Some(submitted) = &changes.config {
+                let def = self.definition(&current.connector_type)?;
+                let mut merged = submitted.clone();
+                // A secret left out keeps its stored value, so a form never needs to hold one.
+                if let Ok(stored) = self.vault.decrypt(&current.encrypted_config) {
+                    for field in def.fields.iter().filter(|f| f.secret) {
+                        if merged.get(&field.name).is_none_or(|v| v.is_empty()) {
+                            if let Some(old) = stored.get(&field.name) {
+                                merged.insert(field.name.clone(), old.to_owned());
+                            }
+                        }
+                    }
+                }
+                let config = self.catalog.validate(def, &merged)?;
+                let (token, key_id) = self.vault.encrypt(&SecretConfig::new(config));
+                next.encrypted_config = token;
+                next.key_id = key_id;
+                next.status = ConnectorStatus::Pending;
+                next.error_code = None;
+                next.error_message = None;
+            }
+            next.updated_at = now_ms();
+            next.updated_by = p.user.clone();
+            next.version = current.version + 1;
+            let action = if replacing {
+                "replace_credentials"
+            } else {
+                "update"
+            };
+            self.audit(p, action, Some(id), "ok", None, client).await?;
+            if self
+                .store
+                .update(&p.tenant, &next, current.version)
+                .await
+                .map_err(store_error)?
+            {
+                return Ok(self.view(&next));
+            }
+        }
+        Err(ApiError::from_code(ErrorCode::Conflict))
+    }
+
+    pub async fn delete(&self, p: &Principal, id: &str, client: &str) -> Result<(), ApiError> {
+        self.record(p, id, "delete", client).await?;
+        self.audit(p, "delete", Some(id), "ok", None, client)
+            .await?;
+        self.store
+            .delete(&p.tenant, id)
+            .await
+            .map_err(store_error)?;
+        // Secure deletion with verification: answer only once the record is really gone.
+        if self
+            .store
+            .get(&p.tenant, id)
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
+            return Err(ApiError::new(
+                ErrorCode::StorageUnavailable,
+                "The connector could not be deleted. Please retry.",
+            ));
+        }
+        tracing::info!(tenant = %p.tenant, connector_id = %id, "connector deleted");
+        Ok(())
+    }
+
+    /// Clears a connector's error state without testing it again.
+    pub async fn clear_error(
+        &self,
+        p: &Principal,
+        id: &str,
+        client: &str,
+    ) -> Result<ConnectorView, ApiError> {
+        let current = self.record(p, id, "clear_error", client).await?;
+        let mut next = current.clone();
+        next.status = if current.last_tested_at.is_some() && current.error_code.is_none() {
+            current.status
+        } else {
+            ConnectorStatus::Pending
+        };
+        next.error_code = None;
+        next.error_message = None;
+        next.version += 1;
+        next.updated_at = now_ms();
+        next.updated_by = p.user.clone();
+        self.audit(p, "clear_error", Some(id), "ok", None, client)
+            .await?;
+        if !self
+            .store
+            .update(&p.tenant, &next, current.version)
+            .await
+            .map_err(store_error)?
+        {
+            return Err(ApiError::from_code(ErrorCode::Conflict));
+        }
+        Ok(self.view(&next))
+    }
+
+    // ---- connection tests --------------------------------------------------------------------
+
+    /// Tests a configuration that is not saved.
+    pub async fn test_unsaved(
+        &self,
+        p: &Principal,
+        connector_type: &str,
+        config: &BTreeMap<String, String>,
+        client: &str,
+    ) -> Result<CheckResult, ApiError> {
+        let def = self.definition(connector_type)?;
+        let started = Instant::now();
+        let outcome = match self.catalog.validate(def, config) {
+            Ok(valid) => {
+                self.audit(p, "test_unsaved", None, "ok", None, client)
+                    .await?;
+                self.checker.check(&def.id, &SecretConfig::new(valid)).await
+            }
+            Err(e) => Err(Failure {
+                code: e.code,
+                message: e.message,
+                field: e.field,
+                retry_after: None,
+            }),
+        };
+        Ok(result(outcome, started))
+    }
+
+    /// Tests a saved connector and records the outcome on it.
+    pub async fn test_saved(
+        &self,
+        p: &Principal,
+        id: &str,
+        client: &str,
+    ) -> Result<CheckResult, ApiError> {
+        let record = self.record(p, id, "test", client).await?;
+        self.audit(p, "test", Some(id), "ok", None, client).await?;
+        let started = Instant::now();
+        let outcome = match self.vault.decrypt(&record.encrypted_config) {
+            Ok(config) => self.checker.check(&record.connector_type, &config).await,
+            Err(_) => Err(Failure::new(
+                ErrorCode::DecryptionFailed,
+                ErrorCode::DecryptionFailed.message(),
+            )),
+        };
+        let result = result(outcome, started);
+        self.record_test(p, id, &result).await?;
+        tracing::info!(tenant = %p.tenant, connector_id = %id, success = result.success, code = ?result.error_code, "connector tested");
+        Ok(result)
+    }
+
+    async fn record_test(
+        &self,
+        p: &Principal,
+        id: &str,
+        result: &CheckResult,
+    ) -> Result<(), ApiError> {
+        for _attempt in 0..5 {
+            let Some(current) = self.store.get(&p.tenant, id).await.map_err(store_error)? else {
+                return Ok(()); // deleted while testing
+            };
+            let mut next = current.clone();
+            next.status = match result.error_code {
+                None => ConnectorStatus::Active,
+                Some(ErrorCode::AuthorizationRequired) => ConnectorStatus::AuthorizationRequired,
+                Some(_) => ConnectorStatus::Error,
+            };
+            next.last_tested_at = Some(now_ms());
+            next.error_code = result.error_code.map(|c| c.as_str().to_owned());
+            next.error_message = (!result.success).then(|| result.message.clone());
+            next.version += 1;
+            if self
+                .store
+                .update(&p.tenant, &next, current.version)
+                .await
+                .map_err(store_error)?
+            {
+                return Ok(());
+            }
+        }
+        Err(ApiError::from_code(ErrorCode::Conflict))
+    }
+
+    // ---- wizard drafts -----------------------------------------------------------------------
+
+    /// Seals a wizard draft (it may hold secrets) and stores it for this user, expiring.
+    pub async fn save_draft(
+        &self,
+        p: &Principal,
+        draft_id: &str,
+        plaintext: &[u8],
+    ) -> Result<(), ApiError> {
+        let record = DraftRecord {
+            tenant_id: p.tenant.as_str().to_owned(),
+            user_id: p.user.clone(),
+            draft_id: draft_id.to_owned(),
+            sealed: self.vault.seal(plaintext),
+            expires_at: now_ms() + DRAFT_TTL_MS,
+        };
+        self.store
+            .put_draft(&p.tenant, &record)
+            .await
+            .map_err(store_error)
+    }
+
+    pub async fn load_draft(
+        &self,
+        p: &Principal,
+        draft_id: &str,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
+        let found = self
+            .store
+            .get_draft(&p.tenant, &p.user, draft_id, now_ms())
+            .await
+            .map_err(store_error)?;
+        Ok(found.and_then(|d| self.vault.open(&d.sealed).ok()))
+    }
+
+    pub async fn drop_draft(&self, p: &Principal, draft_id: &str) -> Result<(), ApiError> {
+        self.store
+            .delete_draft(&p.tenant, &p.user, draft_id)
+            .await
+            .map_err(store_error)
+    }
+
+    // ---- operator maintenance ----------------------------------------------------------------
+
+    /// Re-encrypts every credential not yet under the first key. Safe to interrupt and re-run:
+    /// each record is rewritten on its own, compare-and-swap on its version.
+    pub async fn rotate_keys(
+        &self,
+        mut progress: impl FnMut(RotationProgress),
+    ) -> Result<RotationProgress, ApiError> {
+        let mut stats = RotationProgress::default();
+        let mut after = None;
+        loop {
+            let batch = self
+                .store
+                .scan_all(after.clone(), 500)
+                .await
+                .map_err(store_error)?;
+            let Some(last) = batch.last() else { break };
+            after = Some((last.tenant_id.clone(), last.connector_id.clone()));
+            for record in batch {
+                stats.seen += 1;
+                if record.key_id == self.vault.encrypting_key_id() {
+                    stats.already_current += 1;
+                    continue;
+                }
+                let Ok(config) = self.vault.decrypt(&record.encrypted_config) else {
+                    stats.undecryptable += 1;
+                    continue;
+                };
+                let Some(tenant) = TenantId::parse(&record.tenant_id) else {
+                    continue;
+                };
+                let (token, key_id) = self.vault.encrypt(&config);
+                let mut next = record.clone();
+                next.encrypted_config = token;
+                next.key_id = key_id;
+                next.version += 1;
+                if self
+                    .store
+                    .update(&tenant, &next, record.version)
+                    .await
+                    .map_err(store_error)?
+                {
+                    stats.rotated += 1;
+                    let system = Principal {
+                        tenant,
+                        user: "system:rotate-keys".into(),
+                        via_cookie: false,
+                        expires_at: 0,
+                    };
+                    let _ = self
+                        .audit(
+                            &system,
+                            "rotate_key",
+                            Some(&record.connector_id),
+                            "ok",
+                            None,
+                            "cli",
+                        )
+                        .await;
+                } else {
+                    stats.conflicts += 1;
+                }
+            }
+            progress(stats.clone());
+        }
+        Ok(stats)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotationProgress {
+    pub seen: u64,
+    pub rotated: u64,
+    pub already_current: u64,
+    pub undecryptable: u64,
+    pub conflicts: u64,
+}
+
+fn result(outcome: Result<crate::checks::Details, Failure>, started: Instant) -> CheckResult {
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let tested_at = rfc3339(now_ms());
+    match outcome {
+        Ok(details) => CheckResult {
+            success: true,
+            error_code: None,
+            message: "Connection works.".into(),
+            hint: None,
+            field: None,
+            details,
+            retry_after: None,
+            tested_at,
+            duration_ms,
+        },
+        Err(f) => CheckResult {
+            success: false,
+            error_code: Some(f.code),
+            message: f.message,
+            hint: f.code.hint().map(str::to_owned),
+            field: f.field,
+            details: BTreeMap::new(),
+            retry_after: f.retry_after,
+            tested_at,
+            duration_ms,
+        },
+    }
+}
+
+fn encode_cursor(r: &ConnectorRecord) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{}:{}", r.created_at, r.connector_id))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
+    let bad = || {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            "The cursor is not one this server handed out.",
+        )
+        .with_field("cursor")
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (at, id) = text.split_once(':').ok_or_else(bad)?;
+    let at = at.parse().map_err(|_| bad())?;
+    if !valid_connector_id(id) {
+        return Err(bad());
+    }
+    Ok((at, id.to_owned()))
+}

@@ -1,0 +1,224 @@
+//! One contract every store must honour; run against SQLite always and against MongoDB when
+//! `TEST_MONGO_URI` names a server.
+
+use super::*;
+use std::sync::Arc;
+
+fn record(tenant: &str, id: &str, created_at: i64) -> ConnectorRecord {
+    ConnectorRecord {
+        tenant_id: tenant.into(),
+        connector_id: id.into(),
+        connector_type: "stripe".into(),
+        display_name: format!("Stripe {id}"),
+        status: ConnectorStatus::Pending,
+        sync_frequency: SyncFrequency::Daily,
+        encrypted_config: "gAAAAA-ciphertext".into(),
+        key_id: "k1".into(),
+        created_at,
+        updated_at: created_at,
+        created_by: "u".into(),
+        updated_by: "u".into(),
+        last_tested_at: None,
+        last_sync_at: None,
+        error_code: None,
+        error_message: None,
+        version: 1,
+    }
+}
+
+fn tenant(name: &str) -> TenantId {
+    TenantId::parse(name).expect("tenant")
+}
+
+pub async fn run(store: Arc<dyn Store>, prefix: &str) {
+    let a = tenant(&format!("{prefix}-a"));
+    let b = tenant(&format!("{prefix}-b"));
+    store.ping().await.expect("ping");
+
+    // Insert, get, tenant isolation.
+    let one = record(a.as_str(), "conn-1", 1_000);
+    store.insert(&a, &one).await.expect("insert");
+    assert_eq!(
+        store.get(&a, "conn-1").await.expect("get").as_ref(),
+        Some(&one)
+    );
+    assert!(
+        store.get(&b, "conn-1").await.expect("get b").is_none(),
+        "tenant B sees nothing"
+    );
+    assert!(matches!(
+        store.insert(&a, &one).await,
+        Err(StoreError::Duplicate)
+    ));
+
+    // Listing: newest first, keyset pages, status filter, tenant scoping.
+    for (i, at) in [(2, 2_000), (3, 3_000), (4, 3_000)] {
+        store
+            .insert(&a, &record(a.as_str(), &format!("conn-{i}"), at))
+            .await
+            .expect("insert");
+    }
+    store
+        .insert(&b, &record(b.as_str(), "conn-b", 5_000))
+        .await
+        .expect("insert b");
+    let page = |before| ListQuery {
+        status: None,
+        limit: 2,
+        before,
+    };
+    let first = store.list(&a, &page(None)).await.expect("list");
+    let ids: Vec<_> = first.iter().map(|r| r.connector_id.as_str()).collect();
+    assert_eq!(ids, ["conn-4", "conn-3"]);
+    let last = first.last().map(|r| (r.created_at, r.connector_id.clone()));
+    let second = store.list(&a, &page(last)).await.expect("list 2");
+    let ids: Vec<_> = second.iter().map(|r| r.connector_id.as_str()).collect();
+    assert_eq!(ids, ["conn-2", "conn-1"]);
+
+    // Compare-and-swap updates.
+    let mut changed = one.clone();
+    changed.status = ConnectorStatus::Active;
+    changed.version = 2;
+    assert!(store.update(&a, &changed, 1).await.expect("cas"));
+    assert!(
+        !store.update(&a, &changed, 1).await.expect("stale cas"),
+        "a stale version loses"
+    );
+    assert!(
+        !store.update(&b, &changed, 2).await.expect("other tenant"),
+        "tenant B cannot update"
+    );
+    let active = ListQuery {
+        status: Some(ConnectorStatus::Active),
+        limit: 10,
+        before: None,
+    };
+    let listed = store.list(&a, &active).await.expect("status filter");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].version, 2);
+
+    // Delete.
+    assert!(
+        !store.delete(&b, "conn-1").await.expect("b delete"),
+        "tenant B cannot delete"
+    );
+    assert!(store.delete(&a, "conn-1").await.expect("delete"));
+    assert!(store.get(&a, "conn-1").await.expect("gone").is_none());
+    assert!(!store.delete(&a, "conn-1").await.expect("twice"));
+
+    // Drafts expire and belong to one user.
+    let draft = DraftRecord {
+        tenant_id: a.as_str().into(),
+        user_id: "u".into(),
+        draft_id: "d1".into(),
+        sealed: "sealed".into(),
+        expires_at: 10_000,
+    };
+    store.put_draft(&a, &draft).await.expect("draft");
+    assert!(store
+        .get_draft(&a, "u", "d1", 5_000)
+        .await
+        .expect("get")
+        .is_some());
+    assert!(store
+        .get_draft(&a, "other", "d1", 5_000)
+        .await
+        .expect("other user")
+        .is_none());
+    assert!(store
+        .get_draft(&b, "u", "d1", 5_000)
+        .await
+        .expect("other tenant")
+        .is_none());
+    assert!(store
+        .get_draft(&a, "u", "d1", 20_000)
+        .await
+        .expect("expired")
+        .is_none());
+    store
+        .delete_draft(&a, "u", "d1")
+        .await
+        .expect("delete draft");
+    assert!(store
+        .get_draft(&a, "u", "d1", 5_000)
+        .await
+        .expect("deleted")
+        .is_none());
+
+    // Audit: a hash chain per tenant.
+    let entry = |t: &TenantId, action: &str| AuditRecord {
+        seq: 0,
+        tenant_id: t.as_str().into(),
+        at: 1,
+        user_id: "u".into(),
+        action: action.into(),
+        connector_id: Some("conn-2".into()),
+        outcome: "ok".into(),
+        error_code: None,
+        client: "127.0.0.1".into(),
+        prev_hash: String::new(),
+        hash: String::new(),
+    };
+    let e1 = store
+        .append_audit(entry(&a, "create"))
+        .await
+        .expect("audit 1");
+    let e2 = store
+        .append_audit(entry(&a, "test"))
+        .await
+        .expect("audit 2");
+    let f1 = store
+        .append_audit(entry(&b, "create"))
+        .await
+        .expect("audit b");
+    assert_eq!((e1.seq, e2.seq, f1.seq), (1, 2, 1));
+    assert_eq!(e1.prev_hash, AUDIT_GENESIS);
+    assert_eq!(e2.prev_hash, e1.hash);
+    assert_eq!(e2.hash, audit_hash(&e2, &e1.hash));
+    let q = AuditQuery {
+        action: Some("test".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(
+        store.list_audit(&a, &q).await.expect("audit list"),
+        vec![e2.clone()]
+    );
+    let all = AuditQuery {
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.list_audit(&b, &all).await.expect("b audit").len(), 1);
+
+    // Operator scans see every tenant, in order.
+    let scanned = store.scan_all(None, 100).await.expect("scan");
+    assert!(scanned.iter().any(|r| r.tenant_id == b.as_str()));
+    assert!(scanned
+        .windows(2)
+        .all(|w| (&w[0].tenant_id, &w[0].connector_id) < (&w[1].tenant_id, &w[1].connector_id)));
+}
+
+#[tokio::test]
+async fn sqlite_store_honours_the_contract() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path()).await.expect("open");
+    run(Arc::new(store), "t").await;
+    let reopened = SqliteStore::open(dir.path())
+        .await
+        .expect("reopen runs no migration twice");
+    assert_eq!(reopened.integrity_check().await.expect("check"), "ok");
+}
+
+#[tokio::test]
+async fn mongo_store_honours_the_contract() {
+    let Some(uri) = std::env::var("TEST_MONGO_URI")
+        .ok()
+        .or_else(|| std::env::var("MONGO_URI").ok())
+    else {
+        eprintln!("SKIPPED mongo_store_honours_the_contract: TEST_MONGO_URI is not set (MongoDB is not installable on this machine)");
+        return;
+    };
+    let db = format!("connector_hub_test_{}", std::process::id());
+    let store = MongoStore::connect(&uri, &db).await.expect("connect");
+    run(Arc::new(store), &format!("m{}", std::process::id())).await;
+}

@@ -1,0 +1,194 @@
+//! The storage port. Every method that touches a tenant's data takes the tenant: there is no way
+//! to ask for a connector without saying whose it is.
+
+mod mongo;
+mod sqlite;
+
+pub use mongo::MongoStore;
+pub use sqlite::SqliteStore;
+
+use crate::auth::TenantId;
+use crate::model::{ConnectorStatus, SyncFrequency};
+use async_trait::async_trait;
+
+/// A connector as stored: metadata plus the Fernet token of its configuration.
+#[derive(Clone, PartialEq)]
+pub struct ConnectorRecord {
+    pub tenant_id: String,
+    pub connector_id: String,
+    pub connector_type: String,
+    pub display_name: String,
+    pub status: ConnectorStatus,
+    pub sync_frequency: SyncFrequency,
+    pub encrypted_config: String,
+    /// Id of the vault key that wrote `encrypted_config`.
+    pub key_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub created_by: String,
+    pub updated_by: String,
+    pub last_tested_at: Option<i64>,
+    pub last_sync_at: Option<i64>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// Bumped on every write; updates are compare-and-swap on it.
+    pub version: i64,
+}
+
+impl std::fmt::Debug for ConnectorRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorRecord")
+            .field("tenant_id", &self.tenant_id)
+            .field("connector_id", &self.connector_id)
+            .field("connector_type", &self.connector_type)
+            .field("status", &self.status)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keyset pagination: newest first, by (created_at, connector_id).
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub status: Option<ConnectorStatus>,
+    pub limit: usize,
+    pub before: Option<(i64, String)>,
+}
+
+/// A setup-wizard draft: answers so far, sealed by the vault, tied to one user and expiring.
+#[derive(Clone)]
+pub struct DraftRecord {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub draft_id: String,
+    pub sealed: String,
+    pub expires_at: i64,
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub tenant_id: String,
+    pub at: i64,
+    pub user_id: String,
+    pub action: String,
+    pub connector_id: Option<String>,
+    pub outcome: String,
+    pub error_code: Option<String>,
+    pub client: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub connector_id: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    pub before_seq: Option<i64>,
+    pub limit: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the disk is full")]
+    Full,
+    #[error("the data directory is read-only")]
+    ReadOnly,
+    #[error("a record with this id already exists")]
+    Duplicate,
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn insert(&self, tenant: &TenantId, record: &ConnectorRecord) -> Result<(), StoreError>;
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+    ) -> Result<Option<ConnectorRecord>, StoreError>;
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Vec<ConnectorRecord>, StoreError>;
+    /// Writes `record` if the stored version is still `expected_version`; false when it moved on.
+    async fn update(
+        &self,
+        tenant: &TenantId,
+        record: &ConnectorRecord,
+        expected_version: i64,
+    ) -> Result<bool, StoreError>;
+    async fn delete(&self, tenant: &TenantId, connector_id: &str) -> Result<bool, StoreError>;
+
+    async fn put_draft(&self, tenant: &TenantId, draft: &DraftRecord) -> Result<(), StoreError>;
+    async fn get_draft(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        draft_id: &str,
+        now: i64,
+    ) -> Result<Option<DraftRecord>, StoreError>;
+    async fn delete_draft(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        draft_id: &str,
+    ) -> Result<(), StoreError>;
+
+    /// Appends to the tenant's hash chain: the store fills `seq`, `prev_hash` and `hash`
+    /// atomically with the chain's head.
+    async fn append_audit(&self, entry: AuditRecord) -> Result<AuditRecord, StoreError>;
+    async fn list_audit(
+        &self,
+        tenant: &TenantId,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Operator maintenance (key rotation, audit verification): every connector across tenants,
+    /// in (tenant, id) order after `after`.
+    async fn scan_all(
+        &self,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError>;
+    /// Operator maintenance: one tenant's whole audit chain in order, or every tenant's.
+    async fn audit_chain(
+        &self,
+        after: Option<(String, i64)>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// The chained hash of an audit entry: SHA-256 over the previous hash and the entry's fields.
+pub fn audit_hash(entry: &AuditRecord, prev_hash: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [
+        prev_hash,
+        &entry.seq.to_string(),
+        &entry.tenant_id,
+        &entry.at.to_string(),
+        &entry.user_id,
+        &entry.action,
+        entry.connector_id.as_deref().unwrap_or(""),
+        &entry.outcome,
+        entry.error_code.as_deref().unwrap_or(""),
+        &entry.client,
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[cfg(test)]
+pub mod contract;

@@ -1,0 +1,435 @@
+//! The MongoDB store, selected when `MONGO_URI` is set. It creates its indexes at start; every
+//! query is scoped by `tenant_id`, and updates are compare-and-swap on `version`, so several
+//! server processes can share one replica set.
+
+use super::*;
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, IndexModel};
+
+pub struct MongoStore {
+    connectors: Collection<Document>,
+    drafts: Collection<Document>,
+    audit: Collection<Document>,
+}
+
+fn map_error(e: mongodb::error::Error) -> StoreError {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match *e.kind {
+        ErrorKind::Write(WriteFailure::WriteError(ref w)) if w.code == 11000 => {
+            StoreError::Duplicate
+        }
+        ErrorKind::InsertMany(_) | ErrorKind::Write(_) if e.to_string().contains("E11000") => {
+            StoreError::Duplicate
+        }
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+impl MongoStore {
+    pub async fn connect(uri: &str, database: &str) -> Result<Self, StoreError> {
+        let client = mongodb::Client::with_uri_str(uri)
+            .await
+            .map_err(map_error)?;
+        let db = client.database(database);
+        let store = Self {
+            connectors: db.collection("connectors"),
+            drafts: db.collection("wizard_drafts"),
+            audit: db.collection("audit_log"),
+        };
+        store.create_indexes().await?;
+        Ok(store)
+    }
+
+    async fn create_indexes(&self) -> Result<(), StoreError> {
+        let unique = || IndexOptions::builder().unique(true).build();
+        let index = |keys: Document, unique_index: bool| {
+            let builder = IndexModel::builder().keys(keys);
+            if unique_index {
+                builder.options(unique()).build()
+            } else {
+                builder.build()
+            }
+        };
+        self.connectors
+            .create_indexes([
+                index(doc! {"tenant_id": 1, "connector_id": 1}, true),
+                index(doc! {"tenant_id": 1, "status": 1}, false),
+                index(
+                    doc! {"tenant_id": 1, "created_at": -1, "connector_id": -1},
+                    false,
+                ),
+            ])
+            .await
+            .map_err(map_error)?;
+        self.drafts
+            .create_index(index(
+                doc! {"tenant_id": 1, "user_id": 1, "draft_id": 1},
+                true,
+            ))
+            .await
+            .map_err(map_error)?;
+        self.audit
+            .create_index(index(doc! {"tenant_id": 1, "seq": 1}, true))
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+}
+
+fn opt_i64(v: Option<i64>) -> Bson {
+    v.map(Bson::Int64).unwrap_or(Bson::Null)
+}
+
+fn opt_str(v: &Option<String>) -> Bson {
+    v.clone().map(Bson::String).unwrap_or(Bson::Null)
+}
+
+fn to_doc(r: &ConnectorRecord) -> Document {
+    doc! {
+        "tenant_id": &r.tenant_id,
+        "connector_id": &r.connector_id,
+        "connector_type": &r.connector_type,
+        "display_name": &r.display_name,
+        "status": r.status.as_str(),
+        "sync_frequency": r.sync_frequency.as_str(),
+        "encrypted_config": &r.encrypted_config,
+        "key_id": &r.key_id,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+        "created_by": &r.created_by,
+        "updated_by": &r.updated_by,
+        "last_tested_at": opt_i64(r.last_tested_at),
+        "last_sync_at": opt_i64(r.last_sync_at),
+        "error_code": opt_str(&r.error_code),
+        "error_message": opt_str(&r.error_message),
+        "version": r.version,
+    }
+}
+
+fn from_doc(d: &Document) -> Result<ConnectorRecord, StoreError> {
+    let bad =
+        |field: &str| StoreError::Unavailable(format!("malformed connector document: {field}"));
+    let s = |field: &str| d.get_str(field).map(str::to_owned).map_err(|_| bad(field));
+    let i = |field: &str| d.get_i64(field).map_err(|_| bad(field));
+    let oi = |field: &str| d.get_i64(field).ok();
+    let os = |field: &str| d.get_str(field).ok().map(str::to_owned);
+    Ok(ConnectorRecord {
+        tenant_id: s("tenant_id")?,
+        connector_id: s("connector_id")?,
+        connector_type: s("connector_type")?,
+        display_name: s("display_name")?,
+        status: ConnectorStatus::parse(&s("status")?).ok_or_else(|| bad("status"))?,
+        sync_frequency: SyncFrequency::parse(&s("sync_frequency")?)
+            .ok_or_else(|| bad("sync_frequency"))?,
+        encrypted_config: s("encrypted_config")?,
+        key_id: s("key_id")?,
+        created_at: i("created_at")?,
+        updated_at: i("updated_at")?,
+        created_by: s("created_by")?,
+        updated_by: s("updated_by")?,
+        last_tested_at: oi("last_tested_at"),
+        last_sync_at: oi("last_sync_at"),
+        error_code: os("error_code"),
+        error_message: os("error_message"),
+        version: i("version")?,
+    })
+}
+
+fn audit_to_doc(e: &AuditRecord) -> Document {
+    doc! {
+        "tenant_id": &e.tenant_id, "seq": e.seq, "at": e.at, "user_id": &e.user_id, "action": &e.action,
+        "connector_id": opt_str(&e.connector_id), "outcome": &e.outcome, "error_code": opt_str(&e.error_code),
+        "client": &e.client, "prev_hash": &e.prev_hash, "hash": &e.hash,
+    }
+}
+
+fn audit_from_doc(d: &Document) -> Result<AuditRecord, StoreError> {
+    let bad = |field: &str| StoreError::Unavailable(format!("malformed audit document: {field}"));
+    let s = |field: &str| d.get_str(field).map(str::to_owned).map_err(|_| bad(field));
+    let i = |field: &str| d.get_i64(field).map_err(|_| bad(field));
+    Ok(AuditRecord {
+        tenant_id: s("tenant_id")?,
+        seq: i("seq")?,
+        at: i("at")?,
+        user_id: s("user_id")?,
+        action: s("action")?,
+        connector_id: d.get_str("connector_id").ok().map(str::to_owned),
+        outcome: s("outcome")?,
+        error_code: d.get_str("error_code").ok().map(str::to_owned),
+        client: s("client")?,
+        prev_hash: s("prev_hash")?,
+        hash: s("hash")?,
+    })
+}
+
+async fn collect<T>(
+    cursor: mongodb::Cursor<Document>,
+    convert: fn(&Document) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let docs: Vec<Document> = cursor.try_collect().await.map_err(map_error)?;
+    docs.iter().map(convert).collect()
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    fn name(&self) -> &'static str {
+        "mongodb"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.connectors
+            .find_one(doc! {"tenant_id": "\u{0}ping"})
+            .await
+            .map(|_| ())
+            .map_err(map_error)
+    }
+
+    async fn insert(&self, tenant: &TenantId, r: &ConnectorRecord) -> Result<(), StoreError> {
+        let mut d = to_doc(r);
+        d.insert("tenant_id", tenant.as_str());
+        self.connectors
+            .insert_one(d)
+            .await
+            .map(|_| ())
+            .map_err(map_error)
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<ConnectorRecord>, StoreError> {
+        let found = self
+            .connectors
+            .find_one(doc! {"tenant_id": tenant.as_str(), "connector_id": id})
+            .await
+            .map_err(map_error)?;
+        found.as_ref().map(from_doc).transpose()
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        q: &ListQuery,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        let mut filter = doc! {"tenant_id": tenant.as_str()};
+        if let Some(status) = q.status {
+            filter.insert("status", status.as_str());
+        }
+        if let Some((at, id)) = &q.before {
+            filter.insert(
+                "$or",
+                vec![
+                    doc! {"created_at": {"$lt": at}},
+                    doc! {"created_at": at, "connector_id": {"$lt": id}},
+                ],
+            );
+        }
+        let cursor = self
+            .connectors
+            .find(filter)
+            .sort(doc! {"created_at": -1, "connector_id": -1})
+            .limit(limit(q.limit))
+            .await
+            .map_err(map_error)?;
+        collect(cursor, from_doc).await
+    }
+
+    async fn update(
+        &self,
+        tenant: &TenantId,
+        r: &ConnectorRecord,
+        expected: i64,
+    ) -> Result<bool, StoreError> {
+        let mut set = to_doc(r);
+        for immutable in [
+            "tenant_id",
+            "connector_id",
+            "connector_type",
+            "created_at",
+            "created_by",
+        ] {
+            set.remove(immutable);
+        }
+        let result = self
+            .connectors
+            .update_one(
+                doc! {"tenant_id": tenant.as_str(), "connector_id": &r.connector_id, "version": expected},
+                doc! {"$set": set},
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(result.matched_count == 1)
+    }
+
+    async fn delete(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+        let result = self
+            .connectors
+            .delete_one(doc! {"tenant_id": tenant.as_str(), "connector_id": id})
+            .await
+            .map_err(map_error)?;
+        Ok(result.deleted_count == 1)
+    }
+
+    async fn put_draft(&self, tenant: &TenantId, d: &DraftRecord) -> Result<(), StoreError> {
+        self.drafts
+            .delete_many(doc! {"expires_at": {"$lt": d.expires_at - 2 * 86_400_000}})
+            .await
+            .map_err(map_error)?;
+        self.drafts
+            .update_one(
+                doc! {"tenant_id": tenant.as_str(), "user_id": &d.user_id, "draft_id": &d.draft_id},
+                doc! {"$set": {"sealed": &d.sealed, "expires_at": d.expires_at}},
+            )
+            .upsert(true)
+            .await
+            .map(|_| ())
+            .map_err(map_error)
+    }
+
+    async fn get_draft(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<DraftRecord>, StoreError> {
+        let found = self
+            .drafts
+            .find_one(doc! {"tenant_id": tenant.as_str(), "user_id": user, "draft_id": id, "expires_at": {"$gt": now}})
+            .await
+            .map_err(map_error)?;
+        Ok(found.and_then(|d| {
+            Some(DraftRecord {
+                tenant_id: tenant.as_str().to_owned(),
+                user_id: user.to_owned(),
+                draft_id: id.to_owned(),
+                sealed: d.get_str("sealed").ok()?.to_owned(),
+                expires_at: d.get_i64("expires_at").ok()?,
+            })
+        }))
+    }
+
+    async fn delete_draft(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        self.drafts
+            .delete_one(doc! {"tenant_id": tenant.as_str(), "user_id": user, "draft_id": id})
+            .await
+            .map(|_| ())
+            .map_err(map_error)
+    }
+
+    async fn append_audit(&self, mut e: AuditRecord) -> Result<AuditRecord, StoreError> {
+        // Optimistic: read the chain's head, insert the next link; the unique (tenant, seq) index
+        // turns a concurrent append into a retry rather than a fork.
+        for _ in 0..32 {
+            let head = self
+                .audit
+                .find_one(doc! {"tenant_id": &e.tenant_id})
+                .sort(doc! {"seq": -1})
+                .await
+                .map_err(map_error)?;
+            let (seq, prev) = match head {
+                Some(d) => {
+                    let h = audit_from_doc(&d)?;
+                    (h.seq + 1, h.hash)
+                }
+                None => (1, AUDIT_GENESIS.to_owned()),
+            };
+            e.seq = seq;
+            e.hash = audit_hash(&e, &prev);
+            e.prev_hash = prev;
+            match self
+                .audit
+                .insert_one(audit_to_doc(&e))
+                .await
+                .map_err(map_error)
+            {
+                Ok(_) => return Ok(e),
+                Err(StoreError::Duplicate) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(StoreError::Unavailable("audit chain contention".into()))
+    }
+
+    async fn list_audit(
+        &self,
+        tenant: &TenantId,
+        q: &AuditQuery,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let mut filter = doc! {"tenant_id": tenant.as_str()};
+        if let Some(c) = &q.connector_id {
+            filter.insert("connector_id", c);
+        }
+        if let Some(a) = &q.action {
+            filter.insert("action", a);
+        }
+        if let Some(o) = &q.outcome {
+            filter.insert("outcome", o);
+        }
+        if let Some(s) = q.before_seq {
+            filter.insert("seq", doc! {"$lt": s});
+        }
+        let cursor = self
+            .audit
+            .find(filter)
+            .sort(doc! {"seq": -1})
+            .limit(limit(q.limit))
+            .await
+            .map_err(map_error)?;
+        collect(cursor, audit_from_doc).await
+    }
+
+    async fn scan_all(
+        &self,
+        after: Option<(String, String)>,
+        n: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        let filter = match after {
+            Some((t, i)) => {
+                doc! {"$or": [{"tenant_id": {"$gt": &t}}, {"tenant_id": &t, "connector_id": {"$gt": i}}]}
+            }
+            None => doc! {},
+        };
+        let cursor = self
+            .connectors
+            .find(filter)
+            .sort(doc! {"tenant_id": 1, "connector_id": 1})
+            .limit(limit(n))
+            .await
+            .map_err(map_error)?;
+        collect(cursor, from_doc).await
+    }
+
+    async fn audit_chain(
+        &self,
+        after: Option<(String, i64)>,
+        n: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let filter = match after {
+            Some((t, s)) => {
+                doc! {"$or": [{"tenant_id": {"$gt": &t}}, {"tenant_id": &t, "seq": {"$gt": s}}]}
+            }
+            None => doc! {},
+        };
+        let cursor = self
+            .audit
+            .find(filter)
+            .sort(doc! {"tenant_id": 1, "seq": 1})
+            .limit(limit(n))
+            .await
+            .map_err(map_error)?;
+        collect(cursor, audit_from_doc).await
+    }
+}

@@ -1,0 +1,515 @@
+//! The embedded default: one SQLite file in the data directory, WAL mode, migrations at start.
+//!
+//! rusqlite is synchronous, so every call runs on tokio's blocking pool. Writes go through one
+//! connection (SQLite has one writer anyway); reads use a small pool of their own connections,
+//! which WAL lets run beside the writer.
+
+use super::*;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE connectors (
+    tenant_id        TEXT NOT NULL,
+    connector_id     TEXT NOT NULL,
+    connector_type   TEXT NOT NULL,
+    display_name     TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    sync_frequency   TEXT NOT NULL,
+    encrypted_config TEXT NOT NULL,
+    key_id           TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    created_by       TEXT NOT NULL,
+    updated_by       TEXT NOT NULL,
+    last_tested_at   INTEGER,
+    last_sync_at     INTEGER,
+    error_code       TEXT,
+    error_message    TEXT,
+    version          INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, connector_id)
+) WITHOUT ROWID;
+CREATE INDEX connectors_by_created ON connectors (tenant_id, created_at DESC, connector_id DESC);
+CREATE INDEX connectors_by_status ON connectors (tenant_id, status, created_at DESC, connector_id DESC);
+
+CREATE TABLE drafts (
+    tenant_id  TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    draft_id   TEXT NOT NULL,
+    sealed     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, draft_id)
+) WITHOUT ROWID;
+
+CREATE TABLE audit_log (
+    tenant_id    TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    at           INTEGER NOT NULL,
+    user_id      TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    connector_id TEXT,
+    outcome      TEXT NOT NULL,
+    error_code   TEXT,
+    client       TEXT NOT NULL,
+    prev_hash    TEXT NOT NULL,
+    hash         TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#];
+
+const READERS: usize = 4;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `connector-hub.db` in `data_dir` and runs the migrations.
+    pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let dir = data_dir.to_owned();
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(io_error)?;
+            let path = dir.join("connector-hub.db");
+            let mut writer = Connection::open(&path).map_err(map_error)?;
+            configure(&writer)?;
+            migrate(&mut writer)?;
+            Ok(Self {
+                path,
+                writer: Arc::new(Mutex::new(writer)),
+                readers: Arc::new(Mutex::new(Vec::new())),
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().ok().and_then(|mut pool| pool.pop());
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => {
+                    let conn = Connection::open_with_flags(
+                        &path,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                    .map_err(map_error)?;
+                    conn.busy_timeout(std::time::Duration::from_secs(5))
+                        .map_err(map_error)?;
+                    conn
+                }
+            };
+            let result = f(&conn).map_err(map_error);
+            if let Ok(mut pool) = readers.lock() {
+                if pool.len() < READERS {
+                    pool.push(conn);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = writer
+                .lock()
+                .map_err(|_| StoreError::Unavailable("writer lock poisoned".into()))?;
+            f(&mut conn).map_err(map_error)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+
+    /// `PRAGMA integrity_check` — "ok" when the file is sound.
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        self.read(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0)))
+            .await
+    }
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    // FULL: an acknowledged write survives a crash or power loss, not only a process kill.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )
+    .map_err(map_error)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(map_error)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: usize = conn
+        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map_err(map_error)?
+        .try_into()
+        .unwrap_or(0);
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction().map_err(map_error)?;
+        tx.execute_batch(sql).map_err(map_error)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))
+            .map_err(map_error)?;
+        tx.commit().map_err(map_error)?;
+    }
+    Ok(())
+}
+
+fn io_error(e: std::io::Error) -> StoreError {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            StoreError::ReadOnly
+        }
+        std::io::ErrorKind::StorageFull => StoreError::Full,
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+fn map_error(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::DiskFull) => StoreError::Full,
+        Some(C::ReadOnly) | Some(C::CannotOpen) | Some(C::PermissionDenied) => StoreError::ReadOnly,
+        Some(C::ConstraintViolation) => StoreError::Duplicate,
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+const COLUMNS: &str = "tenant_id, connector_id, connector_type, display_name, status, sync_frequency, \
+    encrypted_config, key_id, created_at, updated_at, created_by, updated_by, last_tested_at, last_sync_at, \
+    error_code, error_message, version";
+
+fn record(row: &Row<'_>) -> rusqlite::Result<ConnectorRecord> {
+    let text_enum = |index: usize, value: String| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, value.into())
+    };
+    let status: String = row.get(4)?;
+    let frequency: String = row.get(5)?;
+    Ok(ConnectorRecord {
+        tenant_id: row.get(0)?,
+        connector_id: row.get(1)?,
+        connector_type: row.get(2)?,
+        display_name: row.get(3)?,
+        status: ConnectorStatus::parse(&status).ok_or_else(|| text_enum(4, status))?,
+        sync_frequency: SyncFrequency::parse(&frequency).ok_or_else(|| text_enum(5, frequency))?,
+        encrypted_config: row.get(6)?,
+        key_id: row.get(7)?,
+        created_at: row.get(8)?,
+        updated_at: row.get(9)?,
+        created_by: row.get(10)?,
+        updated_by: row.get(11)?,
+        last_tested_at: row.get(12)?,
+        last_sync_at: row.get(13)?,
+        error_code: row.get(14)?,
+        error_message: row.get(15)?,
+        version: row.get(16)?,
+    })
+}
+
+fn audit_record(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
+    Ok(AuditRecord {
+        tenant_id: row.get(0)?,
+        seq: row.get(1)?,
+        at: row.get(2)?,
+        user_id: row.get(3)?,
+        action: row.get(4)?,
+        connector_id: row.get(5)?,
+        outcome: row.get(6)?,
+        error_code: row.get(7)?,
+        client: row.get(8)?,
+        prev_hash: row.get(9)?,
+        hash: row.get(10)?,
+    })
+}
+
+const AUDIT_COLUMNS: &str =
+    "tenant_id, seq, at, user_id, action, connector_id, outcome, error_code, client, prev_hash, hash";
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    async fn insert(&self, tenant: &TenantId, r: &ConnectorRecord) -> Result<(), StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        let r = r.clone();
+        self.write(move |c| {
+            c.prepare_cached(&format!(
+                "INSERT INTO connectors ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+            ))?
+            .execute(params![
+                tenant, r.connector_id, r.connector_type, r.display_name, r.status.as_str(),
+                r.sync_frequency.as_str(), r.encrypted_config, r.key_id, r.created_at, r.updated_at,
+                r.created_by, r.updated_by, r.last_tested_at, r.last_sync_at, r.error_code,
+                r.error_message, r.version
+            ])
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<ConnectorRecord>, StoreError> {
+        let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM connectors WHERE tenant_id = ?1 AND connector_id = ?2"
+            ))?
+            .query_row(params![tenant, id], record)
+            .optional()
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        q: &ListQuery,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        let q = q.clone();
+        self.read(move |c| {
+            let mut sql = format!("SELECT {COLUMNS} FROM connectors WHERE tenant_id = ?1");
+            let status = q.status.map(|s| s.as_str());
+            sql.push_str(if status.is_some() {
+                " AND status = ?2"
+            } else {
+                " AND ?2 IS NULL"
+            });
+            let (before_at, before_id) = match q.before {
+                Some((at, id)) => (Some(at), Some(id)),
+                None => (None, None),
+            };
+            if before_at.is_some() {
+                sql.push_str(" AND (created_at, connector_id) < (?3, ?4)");
+            } else {
+                sql.push_str(" AND ?3 IS NULL AND ?4 IS NULL");
+            }
+            sql.push_str(" ORDER BY created_at DESC, connector_id DESC LIMIT ?5");
+            let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows =
+                stmt.query_map(params![tenant, status, before_at, before_id, limit], record)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        tenant: &TenantId,
+        r: &ConnectorRecord,
+        expected: i64,
+    ) -> Result<bool, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        let r = r.clone();
+        self.write(move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE connectors SET display_name = ?3, status = ?4, sync_frequency = ?5, encrypted_config = ?6,
+                        key_id = ?7, updated_at = ?8, updated_by = ?9, last_tested_at = ?10, last_sync_at = ?11,
+                        error_code = ?12, error_message = ?13, version = ?14
+                     WHERE tenant_id = ?1 AND connector_id = ?2 AND version = ?15",
+                )?
+                .execute(params![
+                    tenant, r.connector_id, r.display_name, r.status.as_str(), r.sync_frequency.as_str(),
+                    r.encrypted_config, r.key_id, r.updated_at, r.updated_by, r.last_tested_at, r.last_sync_at,
+                    r.error_code, r.error_message, r.version, expected
+                ])?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn delete(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+        let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "DELETE FROM connectors WHERE tenant_id = ?1 AND connector_id = ?2",
+                )?
+                .execute(params![tenant, id])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn put_draft(&self, tenant: &TenantId, d: &DraftRecord) -> Result<(), StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        let d = d.clone();
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM drafts WHERE expires_at < ?1", params![d.expires_at - 2 * 86_400_000])?;
+            tx.execute(
+                "INSERT INTO drafts (tenant_id, user_id, draft_id, sealed, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant_id, user_id, draft_id) DO UPDATE SET sealed = excluded.sealed, expires_at = excluded.expires_at",
+                params![tenant, d.user_id, d.draft_id, d.sealed, d.expires_at],
+            )?;
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn get_draft(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<DraftRecord>, StoreError> {
+        let (tenant, user, id) = (tenant.as_str().to_owned(), user.to_owned(), id.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT tenant_id, user_id, draft_id, sealed, expires_at FROM drafts
+                 WHERE tenant_id = ?1 AND user_id = ?2 AND draft_id = ?3 AND expires_at > ?4",
+            )?
+            .query_row(params![tenant, user, id, now], |r| {
+                Ok(DraftRecord {
+                    tenant_id: r.get(0)?,
+                    user_id: r.get(1)?,
+                    draft_id: r.get(2)?,
+                    sealed: r.get(3)?,
+                    expires_at: r.get(4)?,
+                })
+            })
+            .optional()
+        })
+        .await
+    }
+
+    async fn delete_draft(
+        &self,
+        tenant: &TenantId,
+        user: &str,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let (tenant, user, id) = (tenant.as_str().to_owned(), user.to_owned(), id.to_owned());
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM drafts WHERE tenant_id = ?1 AND user_id = ?2 AND draft_id = ?3",
+                params![tenant, user, id],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn append_audit(&self, mut e: AuditRecord) -> Result<AuditRecord, StoreError> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let head: Option<(i64, String)> = tx
+                .prepare_cached("SELECT seq, hash FROM audit_log WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT 1")?
+                .query_row(params![e.tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let (seq, prev) = head.map(|(s, h)| (s + 1, h)).unwrap_or((1, AUDIT_GENESIS.to_owned()));
+            e.seq = seq;
+            e.hash = audit_hash(&e, &prev);
+            e.prev_hash = prev;
+            tx.prepare_cached(&format!(
+                "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            ))?
+            .execute(params![
+                e.tenant_id, e.seq, e.at, e.user_id, e.action, e.connector_id, e.outcome, e.error_code,
+                e.client, e.prev_hash, e.hash
+            ])?;
+            tx.commit()?;
+            Ok(e)
+        })
+        .await
+    }
+
+    async fn list_audit(
+        &self,
+        tenant: &TenantId,
+        q: &AuditQuery,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let tenant = tenant.as_str().to_owned();
+        let q = q.clone();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE tenant_id = ?1
+                   AND (?2 IS NULL OR connector_id = ?2) AND (?3 IS NULL OR action = ?3)
+                   AND (?4 IS NULL OR outcome = ?4) AND (?5 IS NULL OR seq < ?5)
+                 ORDER BY seq DESC LIMIT ?6"
+            );
+            let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(
+                params![
+                    tenant,
+                    q.connector_id,
+                    q.action,
+                    q.outcome,
+                    q.before_seq,
+                    limit
+                ],
+                audit_record,
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn scan_all(
+        &self,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        self.read(move |c| {
+            let (t, i) = after.unwrap_or_default();
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM connectors WHERE (tenant_id, connector_id) > (?1, ?2)
+                 ORDER BY tenant_id, connector_id LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![t, i, limit], record)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn audit_chain(
+        &self,
+        after: Option<(String, i64)>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        self.read(move |c| {
+            let (t, s) = after.unwrap_or_else(|| (String::new(), 0));
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE (tenant_id, seq) > (?1, ?2) ORDER BY tenant_id, seq LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![t, s, limit], audit_record)?;
+            rows.collect()
+        })
+        .await
+    }
+}

@@ -1,0 +1,5 @@
+use leptos::prelude::*;
+#[component]
+pub fn SourcesPage() -> impl IntoView {
+    view! { <p>"sources"</p> }
+}
