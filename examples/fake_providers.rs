@@ -1,0 +1,22 @@
+//! The fake provider APIs as a standalone server, for the browser tests and for trying the wizard
+//! by hand: `cargo run --features ssr --example fake_providers -- 127.0.0.1:9100`.
+
+#[path = "../tests/support/fakes.rs"]
+mod fakes;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:9100".into());
+    let addr = addr
+        .parse()
+        .map_err(|_| std::io::Error::other(format!("not an address: {addr}")))?;
+    let local = fakes::start(addr).await?;
+    println!("fake providers listening on http://{local}");
+    for (name, value) in fakes::provider_env(&format!("http://{local}")) {
+        println!("{name}={value}");
+    }
+    std::future::pending::<()>().await;
+    Ok(())
+}

@@ -1,0 +1,610 @@
+//! The connectors REST API end to end: CRUD, tenant isolation, authentication, bad input.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::{expect_error, spawn_app, spawn_app_with};
+
+fn stripe(name: &str) -> Value {
+    json!({"connector_type": "stripe", "display_name": name, "config": {"api_key": "sk_test_good_4242"}, "sync_frequency": "hourly"})
+}
+
+#[tokio::test]
+async fn full_crud_round_trip() {
+    let app = spawn_app().await;
+    let t = app.token("acme", "ana@acme.test");
+
+    let created = app.post("/v1/connectors", &t, &stripe("Main Stripe")).await;
+    assert_eq!(created.status(), 201);
+    let location = created
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let view: Value = created.json().await.expect("json");
+    let id = view["connector_id"].as_str().expect("id").to_owned();
+    assert!(id.starts_with("conn-"));
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("/v1/connectors/{id}").as_str())
+    );
+    assert_eq!(view["status"], "pending");
+    assert_eq!(view["sync_frequency"], "hourly");
+    assert_eq!(view["created_by"], "ana@acme.test");
+    assert!(view.get("config").is_none() && view.get("encrypted_config").is_none());
+
+    let got: Value = app
+        .get(&format!("/v1/connectors/{id}"), &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(got["display_name"], "Main Stripe");
+
+    let list: Value = app
+        .get("/v1/connectors", &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list["connectors"].as_array().map(Vec::len), Some(1));
+    let pending: Value = app
+        .get("/v1/connectors?status=pending", &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(pending["connectors"].as_array().map(Vec::len), Some(1));
+    let active: Value = app
+        .get("/v1/connectors?status=active", &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(active["connectors"].as_array().map(Vec::len), Some(0));
+
+    let patched = app
+        .patch(
+            &format!("/v1/connectors/{id}"),
+            &t,
+            &json!({"display_name": "Stripe — UK 🇬🇧", "sync_frequency": "weekly"}),
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let patched: Value = patched.json().await.expect("json");
+    assert_eq!(patched["display_name"], "Stripe — UK 🇬🇧");
+    assert_eq!(patched["sync_frequency"], "weekly");
+
+    let deleted = app.delete(&format!("/v1/connectors/{id}"), &t).await;
+    assert_eq!(deleted.status(), 204);
+    expect_error(
+        app.get(&format!("/v1/connectors/{id}"), &t).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    expect_error(
+        app.delete(&format!("/v1/connectors/{id}"), &t).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn replacing_credentials_keeps_secrets_left_out() {
+    let app = spawn_app().await;
+    let t = app.token("acme", "ana");
+    let id = app
+        .create(&t, json!({"connector_type": "rest_api", "config": {
+            "base_url": format!("{}/rest", app.fakes), "auth_type": "api_key_header", "header_name": "X-API-Key", "api_key": "good-key-1"}}))
+        .await;
+    // Change only the non-secret path; the stored key must survive.
+    let r = app.patch(&format!("/v1/connectors/{id}"), &t, &json!({"config": {
+        "base_url": format!("{}/rest", app.fakes), "auth_type": "api_key_header", "header_name": "X-API-Key", "test_path": "/v2"}})).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let store = connector_hub::store::SqliteStore::open(&app.data_dir)
+        .await
+        .expect("store");
+    let tenant = connector_hub::auth::TenantId::parse("acme").expect("tenant");
+    use connector_hub::store::Store;
+    let record = store.get(&tenant, &id).await.expect("get").expect("exists");
+    let vault = connector_hub::vault::Vault::from_key_list(
+        &connector_hub::secret::SecretString::new(app.encryption_key.clone()),
+        "K",
+    )
+    .expect("vault");
+    let config = vault.decrypt(&record.encrypted_config).expect("decrypts");
+    assert_eq!(config.get("api_key"), Some("good-key-1"));
+    assert_eq!(config.get("test_path"), Some("/v2"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn tenants_cannot_see_each_other() {
+    let app = spawn_app().await;
+    let a = app.token("tenant-a", "alice");
+    let b = app.token("tenant-b", "bob");
+    let id = app.create(&a, stripe("A's Stripe")).await;
+
+    expect_error(
+        app.get(&format!("/v1/connectors/{id}"), &b).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    expect_error(
+        app.post(&format!("/v1/connectors/{id}/test"), &b, &json!({}))
+            .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    expect_error(
+        app.patch(
+            &format!("/v1/connectors/{id}"),
+            &b,
+            &json!({"display_name": "mine"}),
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    expect_error(
+        app.delete(&format!("/v1/connectors/{id}"), &b).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    let missing = expect_error(
+        app.get("/v1/connectors/conn-00000000000000000000", &b)
+            .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    let foreign = expect_error(
+        app.get(&format!("/v1/connectors/{id}"), &b).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    assert_eq!(
+        missing, foreign,
+        "another tenant's connector looks exactly like a missing one"
+    );
+
+    let list: Value = app
+        .get("/v1/connectors", &b)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list["connectors"], json!([]));
+    // A still has it, untouched.
+    let still: Value = app
+        .get(&format!("/v1/connectors/{id}"), &a)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(still["display_name"], "A's Stripe");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn jwt_attacks_are_refused_with_401() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    let exp = connector_hub::auth::now_secs() + 600;
+    let sign = |alg: jsonwebtoken::Algorithm, claims: Value, secret: &str| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(alg),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("sign")
+    };
+    let good_claims = json!({"sub": "u", "tenant_id": "t", "exp": exp});
+    let attacks = [
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(json!({"alg": "none", "typ": "JWT"})),
+                b64(good_claims.clone())
+            ),
+        ),
+        (
+            "wrong algorithm",
+            sign(
+                jsonwebtoken::Algorithm::HS384,
+                good_claims.clone(),
+                support::JWT_SECRET,
+            ),
+        ),
+        (
+            "bad signature",
+            sign(
+                jsonwebtoken::Algorithm::HS256,
+                good_claims.clone(),
+                "not-the-secret-not-the-secret-123",
+            ),
+        ),
+        (
+            "expired",
+            sign(
+                jsonwebtoken::Algorithm::HS256,
+                json!({"sub": "u", "tenant_id": "t", "exp": exp - 3600}),
+                support::JWT_SECRET,
+            ),
+        ),
+        (
+            "not yet valid",
+            sign(
+                jsonwebtoken::Algorithm::HS256,
+                json!({"sub": "u", "tenant_id": "t", "exp": exp, "nbf": exp}),
+                support::JWT_SECRET,
+            ),
+        ),
+        (
+            "no tenant",
+            sign(
+                jsonwebtoken::Algorithm::HS256,
+                json!({"sub": "u", "exp": exp}),
+                support::JWT_SECRET,
+            ),
+        ),
+        ("garbage", "not.a.jwt".to_owned()),
+    ];
+    for (name, token) in attacks {
+        let r = app.get("/v1/connectors", &token).await;
+        assert_eq!(r.status(), 401, "{name}");
+        let e = expect_error(r, 401, "UNAUTHENTICATED").await;
+        assert!(e["message"].is_string(), "{name}");
+    }
+    let none = app
+        .http
+        .get(app.url("/v1/connectors"))
+        .send()
+        .await
+        .expect("request");
+    expect_error(none, 401, "UNAUTHENTICATED").await;
+    let control = sign(
+        jsonwebtoken::Algorithm::HS256,
+        good_claims,
+        support::JWT_SECRET,
+    );
+    assert_eq!(app.get("/v1/connectors", &control).await.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx() {
+    let app = spawn_app_with(&[("CONNECTOR_HUB_MAX_BODY_BYTES", "8192")]).await;
+    let t = app.token("acme", "ana");
+    let raw = |body: &'static str| {
+        app.http
+            .post(app.url("/v1/connectors"))
+            .bearer_auth(&t)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    expect_error(raw("{not json").await.expect("r"), 400, "INVALID_REQUEST").await;
+    expect_error(raw("[]").await.expect("r"), 400, "INVALID_REQUEST").await;
+    expect_error(
+        raw(r#"{"connector_type": 5}"#).await.expect("r"),
+        400,
+        "INVALID_REQUEST",
+    )
+    .await;
+    let e = expect_error(
+        raw(r#"{"connector_type": "stripe", "config": "sk_live_SECRETSTRING"}"#)
+            .await
+            .expect("r"),
+        400,
+        "INVALID_REQUEST",
+    )
+    .await;
+    assert!(
+        !e.to_string().contains("SECRETSTRING"),
+        "serde must not echo values: {e}"
+    );
+    expect_error(
+        raw(r#"{"connector_type": "stripe", "config": {}, "extra": 1}"#)
+            .await
+            .expect("r"),
+        400,
+        "INVALID_REQUEST",
+    )
+    .await;
+
+    let unknown = app
+        .post(
+            "/v1/connectors",
+            &t,
+            &json!({"connector_type": "../../etc/passwd", "config": {}}),
+        )
+        .await;
+    let e = expect_error(unknown, 422, "UNKNOWN_CONNECTOR_TYPE").await;
+    assert_eq!(e["field"], "connector_type");
+
+    let missing = app
+        .post(
+            "/v1/connectors",
+            &t,
+            &json!({"connector_type": "stripe", "config": {}}),
+        )
+        .await;
+    assert_eq!(
+        expect_error(missing, 422, "INVALID_CONFIG").await["field"],
+        "api_key"
+    );
+    let bad_key = app
+        .post(
+            "/v1/connectors",
+            &t,
+            &json!({"connector_type": "stripe", "config": {"api_key": "pk_live_abc"}}),
+        )
+        .await;
+    assert_eq!(
+        expect_error(bad_key, 422, "INVALID_CONFIG").await["field"],
+        "api_key"
+    );
+    let nested = app
+        .post(
+            "/v1/connectors",
+            &t,
+            &json!({"connector_type": "stripe", "config": {"api_key": {"a": 1}}}),
+        )
+        .await;
+    assert_eq!(
+        expect_error(nested, 422, "INVALID_CONFIG").await["field"],
+        "api_key"
+    );
+    let unknown_field = app.post("/v1/connectors", &t, &json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good", "admin": "1"}})).await;
+    assert_eq!(
+        expect_error(unknown_field, 422, "INVALID_CONFIG").await["field"],
+        "admin"
+    );
+    let freq = app.post("/v1/connectors", &t, &json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good"}, "sync_frequency": "yearly"})).await;
+    expect_error(freq, 400, "INVALID_REQUEST").await;
+    let empty_name = app.post("/v1/connectors", &t, &json!({"connector_type": "stripe", "display_name": "  ", "config": {"api_key": "sk_test_good"}})).await;
+    expect_error(empty_name, 400, "INVALID_REQUEST").await;
+    let long_name = app.post("/v1/connectors", &t, &json!({"connector_type": "stripe", "display_name": "é".repeat(101), "config": {"api_key": "sk_test_good"}})).await;
+    expect_error(long_name, 400, "INVALID_REQUEST").await;
+
+    let huge = json!({"connector_type": "stripe", "config": {"api_key": "x".repeat(20_000)}});
+    expect_error(
+        app.post("/v1/connectors", &t, &huge).await,
+        413,
+        "PAYLOAD_TOO_LARGE",
+    )
+    .await;
+
+    expect_error(
+        app.get("/v1/connectors?status=bogus", &t).await,
+        400,
+        "INVALID_REQUEST",
+    )
+    .await;
+    expect_error(
+        app.get("/v1/connectors?limit=-3", &t).await,
+        400,
+        "INVALID_REQUEST",
+    )
+    .await;
+    expect_error(
+        app.get("/v1/connectors?cursor=%%%", &t).await,
+        400,
+        "INVALID_REQUEST",
+    )
+    .await;
+    expect_error(
+        app.get("/v1/connectors/..%2F..%2Fetc", &t).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    expect_error(
+        app.get("/v1/connectors/conn-%00", &t).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+
+    // Unicode names are fine.
+    let ok = app.post("/v1/connectors", &t, &json!({"connector_type": "stripe", "display_name": "Ñandú 支付 ✓", "config": {"api_key": "sk_test_good"}})).await;
+    assert_eq!(ok.status(), 201);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pagination_walks_every_connector_once() {
+    let app = spawn_app().await;
+    let t = app.token("acme", "ana");
+    let mut created = Vec::new();
+    for i in 0..7 {
+        created.push(app.create(&t, stripe(&format!("S{i}"))).await);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/connectors?limit=3&cursor={c}"),
+            None => "/v1/connectors?limit=3".into(),
+        };
+        let page: Value = app.get(&path, &t).await.json().await.expect("json");
+        for c in page["connectors"].as_array().expect("array") {
+            seen.push(c["connector_id"].as_str().expect("id").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    seen.sort();
+    created.sort();
+    assert_eq!(seen, created);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn browser_session_cookie_flow_and_origin_check() {
+    let app = spawn_app().await;
+    let token = app.token("acme", "ana");
+    let signin = app
+        .http
+        .get(app.url(&format!("/session?token={token}")))
+        .send()
+        .await
+        .expect("signin");
+    assert!(signin.status().is_redirection());
+    assert_eq!(
+        signin
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some("/")
+    );
+    let cookie = signin
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().expect("pair").to_owned();
+
+    let bad = app
+        .http
+        .get(app.url("/session?token=forged"))
+        .send()
+        .await
+        .expect("bad signin");
+    assert_eq!(
+        bad.headers().get("location").and_then(|v| v.to_str().ok()),
+        Some("/signin?error=invalid")
+    );
+    assert!(bad.headers().get("set-cookie").is_none());
+
+    // Cookie-authenticated reads work.
+    let list = app
+        .http
+        .get(app.url("/v1/connectors"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(list.status(), 200);
+    // Cookie-authenticated writes must come from our own origin.
+    let body = stripe("x");
+    let cross = app
+        .http
+        .post(app.url("/v1/connectors"))
+        .header("cookie", &pair)
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .json(&body)
+        .send()
+        .await
+        .expect("cross");
+    expect_error(cross, 403, "FORBIDDEN").await;
+    let no_origin = app
+        .http
+        .post(app.url("/v1/connectors"))
+        .header("cookie", &pair)
+        .json(&body)
+        .send()
+        .await
+        .expect("none");
+    expect_error(no_origin, 403, "FORBIDDEN").await;
+    let same = app
+        .http
+        .post(app.url("/v1/connectors"))
+        .header("cookie", &pair)
+        .header("origin", &app.base)
+        .header("sec-fetch-site", "same-origin")
+        .json(&body)
+        .send()
+        .await
+        .expect("same");
+    assert_eq!(same.status(), 201);
+
+    let logout = app
+        .http
+        .post(app.url("/session/logout"))
+        .header("cookie", &pair)
+        .header("origin", &app.base)
+        .send()
+        .await
+        .expect("logout");
+    let cleared = logout
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn catalog_lists_eleven_connectors_with_secret_fields_flagged() {
+    let app = spawn_app().await;
+    let catalog: Value = app
+        .http
+        .get(app.url("/v1/catalog"))
+        .send()
+        .await
+        .expect("catalog")
+        .json()
+        .await
+        .expect("json");
+    let entries = catalog["connectors"].as_array().expect("array");
+    assert_eq!(entries.len(), 11);
+    let stripe = entries
+        .iter()
+        .find(|e| e["id"] == "stripe")
+        .expect("stripe");
+    assert_eq!(stripe["fields"][0]["name"], "api_key");
+    assert_eq!(stripe["fields"][0]["secret"], true);
+    let pg = entries
+        .iter()
+        .find(|e| e["id"] == "postgresql")
+        .expect("pg");
+    let host = pg["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .find(|f| f["name"] == "host")
+        .expect("host");
+    assert_eq!(host["secret"], false);
+    assert_eq!(
+        app.http
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .expect("h")
+            .status(),
+        200
+    );
+    let ready: Value = app
+        .http
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("r")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(ready["store"], "sqlite");
+    app.stop().await;
+}
