@@ -1,0 +1,647 @@
+//! Connection checks against fake providers that answer as each provider documents, a real
+//! PostgreSQL server, and the egress policy.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::{spawn_app, spawn_app_with, TestApp};
+
+fn assert_outcome(result: &Value, code: Option<&str>, field: Option<&str>, label: &str) {
+    match code {
+        None => assert_eq!(result["success"], true, "{label}: {result}"),
+        Some(code) => {
+            assert_eq!(result["success"], false, "{label}: {result}");
+            assert_eq!(result["error_code"], code, "{label}: {result}");
+            assert!(
+                result["message"].as_str().is_some_and(|m| m.len() > 10),
+                "{label}: {result}"
+            );
+        }
+    }
+    if let Some(field) = field {
+        assert_eq!(result["field"], field, "{label}: {result}");
+    }
+    assert!(
+        result["tested_at"].is_string() && result["duration_ms"].is_u64(),
+        "{label}: {result}"
+    );
+}
+
+/// The scenarios every bearer-token provider answers, and what each must map to.
+async fn bearer_scenarios(app: &TestApp, t: &str, connector: &str, extra: Value) {
+    let cases = [
+        ("good", None),
+        ("wrong", Some("INVALID_CREDENTIALS")),
+        ("expired", Some("EXPIRED_CREDENTIALS")),
+        ("noperm", Some("INSUFFICIENT_PERMISSIONS")),
+        ("ratelimit", Some("RATE_LIMITED")),
+        ("down", Some("PROVIDER_ERROR")),
+        ("html", Some("UNEXPECTED_RESPONSE")),
+    ];
+    for (scenario, code) in cases {
+        let mut config = extra.clone();
+        config["access_token"] = json!(format!("tok_{scenario}_1234567890abcdef"));
+        let result = app.check(t, connector, config).await;
+        let field = match code {
+            Some("INVALID_CREDENTIALS" | "EXPIRED_CREDENTIALS") => Some("access_token"),
+            _ => None,
+        };
+        assert_outcome(&result, code, field, &format!("{connector}/{scenario}"));
+        if scenario == "ratelimit" {
+            assert_eq!(
+                result["retry_after"], 7,
+                "{connector}: Retry-After is carried"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn stripe_mappings() {
+    let app = spawn_app().await;
+    let t = app.token("acme", "ana");
+    let ok = app
+        .check(&t, "stripe", json!({"api_key": "sk_test_good_4242"}))
+        .await;
+    assert_outcome(&ok, None, None, "good");
+    assert_eq!(ok["details"]["mode"], "test");
+    let live = app
+        .check(&t, "stripe", json!({"api_key": "rk_live_good_4242"}))
+        .await;
+    assert_eq!(live["details"]["mode"], "live");
+    assert_eq!(live["details"]["key_type"], "restricted");
+    let cases = [
+        ("sk_test_wrong_4242", "INVALID_CREDENTIALS"),
+        ("sk_test_expired_4242", "EXPIRED_CREDENTIALS"),
+        ("rk_test_noperm_4242", "INSUFFICIENT_PERMISSIONS"),
+        ("sk_test_ratelimit_4242", "RATE_LIMITED"),
+        ("sk_test_down_4242", "PROVIDER_ERROR"),
+        ("sk_test_html_4242", "UNEXPECTED_RESPONSE"),
+    ];
+    for (key, code) in cases {
+        let r = app.check(&t, "stripe", json!({"api_key": key})).await;
+        assert_outcome(&r, Some(code), None, key);
+        assert!(
+            !r.to_string().contains(&key[8..]),
+            "the key never comes back: {r}"
+        );
+    }
+    let publishable = app
+        .check(&t, "stripe", json!({"api_key": "pk_test_abc"}))
+        .await;
+    assert_outcome(
+        &publishable,
+        Some("INVALID_CONFIG"),
+        Some("api_key"),
+        "publishable",
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn timeouts_and_closed_ports() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    let closed_url = format!("http://{closed}");
+    let app = spawn_app_with(&[("CONNECTOR_HUB_PROVIDER_HUBSPOT_URL", &closed_url)]).await;
+    let t = app.token("acme", "ana");
+    let started = std::time::Instant::now();
+    let hang = app
+        .check(&t, "stripe", json!({"api_key": "sk_test_hang_4242"}))
+        .await;
+    assert_outcome(&hang, Some("TIMEOUT"), None, "hang");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the configured 1.5 s bound holds"
+    );
+    let refused = app
+        .check(&t, "hubspot", json!({"access_token": "pat-good-1234567"}))
+        .await;
+    assert_outcome(&refused, Some("HOST_UNREACHABLE"), None, "closed port");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bearer_token_providers_map_every_documented_answer() {
+    let app = spawn_app().await;
+    let t = app.token("acme", "ana");
+    bearer_scenarios(&app, &t, "square", json!({"environment": "production"})).await;
+    bearer_scenarios(&app, &t, "xero", json!({})).await;
+    bearer_scenarios(
+        &app,
+        &t,
+        "quickbooks",
+        json!({"realm_id": "9130355478302457"}),
+    )
+    .await;
+    bearer_scenarios(&app, &t, "sage", json!({})).await;
+    bearer_scenarios(&app, &t, "hubspot", json!({})).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn provider_specific_details_and_cases() {
+    let app = spawn_app().await;
+    let t = app.token("acme", "ana");
+
+    let xero = app
+        .check(&t, "xero", json!({"access_token": "tok_good_123456"}))
+        .await;
+    assert_eq!(
+        xero["details"]["organisations"],
+        "Demo Company (UK), Acme Ltd"
+    );
+    let no_orgs = app
+        .check(&t, "xero", json!({"access_token": "tok_empty_123456"}))
+        .await;
+    assert_outcome(
+        &no_orgs,
+        Some("INSUFFICIENT_PERMISSIONS"),
+        Some("access_token"),
+        "xero without organisations",
+    );
+
+    let sandbox = app
+        .check(
+            &t,
+            "square",
+            json!({"access_token": "EAAA_good_sandbox_token_123", "environment": "sandbox"}),
+        )
+        .await;
+    assert_eq!(sandbox["details"]["environment"], "sandbox");
+    assert_eq!(sandbox["details"]["business"], "Acme Coffee");
+
+    let qb_other_company = app
+        .check(
+            &t,
+            "quickbooks",
+            json!({"access_token": "tok_good_123456", "realm_id": "1234567"}),
+        )
+        .await;
+    assert_outcome(
+        &qb_other_company,
+        Some("INSUFFICIENT_PERMISSIONS"),
+        Some("realm_id"),
+        "quickbooks wrong realm",
+    );
+    let qb = app
+        .check(
+            &t,
+            "quickbooks",
+            json!({"access_token": "tok_good_123456", "realm_id": "9130355478302457"}),
+        )
+        .await;
+    assert_eq!(qb["details"]["company"], "Acme Books Inc");
+
+    let drive = app
+        .check(
+            &t,
+            "google_drive",
+            json!({"access_token": "ya29.good_token_123"}),
+        )
+        .await;
+    assert_eq!(drive["details"]["account"], "ana@acme.test");
+    let drive_bad = app
+        .check(
+            &t,
+            "google_drive",
+            json!({"access_token": "ya29.bad_token_123"}),
+        )
+        .await;
+    assert_outcome(
+        &drive_bad,
+        Some("INVALID_CREDENTIALS"),
+        Some("access_token"),
+        "drive bad",
+    );
+    let drive_scope = app
+        .check(
+            &t,
+            "google_drive",
+            json!({"access_token": "ya29.noperm_token_123"}),
+        )
+        .await;
+    assert_outcome(
+        &drive_scope,
+        Some("INSUFFICIENT_PERMISSIONS"),
+        None,
+        "drive scope",
+    );
+
+    let shop = app
+        .check(
+            &t,
+            "shopify",
+            json!({"shop_domain": "acme-goods.myshopify.com", "access_token": "shpat_good12345"}),
+        )
+        .await;
+    assert_eq!(shop["details"]["shop"], "Acme Goods");
+    let unknown_shop = app
+        .check(
+            &t,
+            "shopify",
+            json!({"shop_domain": "nobody.myshopify.com", "access_token": "shpat_good12345"}),
+        )
+        .await;
+    assert_outcome(
+        &unknown_shop,
+        Some("NOT_FOUND"),
+        Some("shop_domain"),
+        "unknown shop",
+    );
+    let bad_token = app
+        .check(
+            &t,
+            "shopify",
+            json!({"shop_domain": "acme-goods.myshopify.com", "access_token": "shpat_wrong12345"}),
+        )
+        .await;
+    assert_outcome(
+        &bad_token,
+        Some("INVALID_CREDENTIALS"),
+        Some("access_token"),
+        "shopify token",
+    );
+    let not_shopify = app
+        .check(
+            &t,
+            "shopify",
+            json!({"shop_domain": "acme.example.com", "access_token": "shpat_good12345"}),
+        )
+        .await;
+    assert_outcome(
+        &not_shopify,
+        Some("INVALID_CONFIG"),
+        Some("shop_domain"),
+        "shop domain format",
+    );
+
+    let hub = app
+        .check(&t, "hubspot", json!({"access_token": "pat-na1-good-123"}))
+        .await;
+    assert_eq!(hub["details"]["portal"], "4242");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn woocommerce_and_rest_api_respect_the_egress_policy() {
+    let app = spawn_app().await;
+    let t = app.token("acme", "ana");
+    // Tenant-chosen destinations on loopback are refused by default.
+    let woo = app.check(&t, "woocommerce", json!({
+        "store_url": format!("{}/woo", app.fakes), "consumer_key": "ck_good12345", "consumer_secret": "cs_good12345"})).await;
+    assert_outcome(
+        &woo,
+        Some("EGRESS_BLOCKED"),
+        Some("store_url"),
+        "woo on loopback",
+    );
+    for host in [
+        "127.0.0.1",
+        "10.0.0.1",
+        "169.254.169.254",
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "localhost",
+        "2130706433",
+    ] {
+        let r = app
+            .check(
+                &t,
+                "rest_api",
+                json!({"base_url": format!("http://{host}:9"), "auth_type": "none"}),
+            )
+            .await;
+        assert_outcome(&r, Some("EGRESS_BLOCKED"), Some("base_url"), host);
+    }
+    app.stop().await;
+
+    // Allowed once the operator lists the network.
+    let app = spawn_app_with(&[("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8,::1/128")]).await;
+    let t = app.token("acme", "ana");
+    let woo = |key: &str, secret: &str, path: &str| {
+        json!({
+        "store_url": format!("{}{path}", app.fakes), "consumer_key": key, "consumer_secret": secret})
+    };
+    assert_outcome(
+        &app.check(
+            &t,
+            "woocommerce",
+            woo("ck_good12345", "cs_good12345", "/woo"),
+        )
+        .await,
+        None,
+        None,
+        "woo good",
+    );
+    assert_outcome(
+        &app.check(
+            &t,
+            "woocommerce",
+            woo("ck_wrong12345", "cs_good12345", "/woo"),
+        )
+        .await,
+        Some("INVALID_CREDENTIALS"),
+        Some("consumer_key"),
+        "woo key",
+    );
+    assert_outcome(
+        &app.check(
+            &t,
+            "woocommerce",
+            woo("ck_good12345", "cs_wrong12345", "/woo"),
+        )
+        .await,
+        Some("INVALID_CREDENTIALS"),
+        Some("consumer_secret"),
+        "woo secret",
+    );
+    assert_outcome(
+        &app.check(
+            &t,
+            "woocommerce",
+            woo("ck_good12345", "cs_noperm12345", "/woo"),
+        )
+        .await,
+        Some("INSUFFICIENT_PERMISSIONS"),
+        None,
+        "woo cannot view",
+    );
+    assert_outcome(
+        &app.check(
+            &t,
+            "woocommerce",
+            woo("ck_good12345", "cs_good12345", "/woo-html"),
+        )
+        .await,
+        Some("UNEXPECTED_RESPONSE"),
+        Some("store_url"),
+        "woo permalinks",
+    );
+
+    let rest = |auth: Value, path: &str| {
+        let mut c = json!({"base_url": format!("{}/rest", app.fakes), "test_path": path});
+        for (k, v) in auth.as_object().expect("object") {
+            c[k] = v.clone();
+        }
+        c
+    };
+    let good = [
+        json!({"auth_type": "none"}),
+        json!({"auth_type": "api_key_header", "header_name": "X-API-Key", "api_key": "good-key"}),
+        json!({"auth_type": "api_key_query", "header_name": "api_key", "api_key": "good-key"}),
+        json!({"auth_type": "bearer", "api_key": "good-token"}),
+        json!({"auth_type": "basic", "username": "reporting", "password": "good-pass"}),
+    ];
+    for (i, auth) in good.into_iter().enumerate() {
+        let path = if i == 0 { "/open" } else { "/me" };
+        assert_outcome(
+            &app.check(&t, "rest_api", rest(auth.clone(), path)).await,
+            None,
+            None,
+            &auth.to_string(),
+        );
+    }
+    assert_outcome(
+        &app.check(
+            &t,
+            "rest_api",
+            rest(json!({"auth_type": "bearer", "api_key": "wrong"}), "/me"),
+        )
+        .await,
+        Some("INVALID_CREDENTIALS"),
+        Some("api_key"),
+        "rest bad key",
+    );
+    assert_outcome(
+        &app.check(
+            &t,
+            "rest_api",
+            rest(
+                json!({"auth_type": "basic", "username": "u", "password": "noperm"}),
+                "/me",
+            ),
+        )
+        .await,
+        Some("INSUFFICIENT_PERMISSIONS"),
+        Some("password"),
+        "rest forbidden",
+    );
+    assert_outcome(
+        &app.check(
+            &t,
+            "rest_api",
+            rest(json!({"auth_type": "none"}), "/missing"),
+        )
+        .await,
+        Some("NOT_FOUND"),
+        Some("test_path"),
+        "rest 404",
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn secrets_never_travel_over_plain_http_to_hosts_the_operator_did_not_allow() {
+    let app = spawn_app().await;
+    let t = app.token("acme", "ana");
+    // A public address (documentation range excluded): allowed by the egress policy, but plain
+    // http with a credential is refused before any connection is made.
+    let with_secret = app
+        .check(
+            &t,
+            "rest_api",
+            json!({"base_url": "http://93.184.216.34", "auth_type": "bearer", "api_key": "good"}),
+        )
+        .await;
+    assert_outcome(
+        &with_secret,
+        Some("HTTPS_REQUIRED"),
+        Some("base_url"),
+        "bearer over http",
+    );
+    let query_key = app
+        .check(&t, "woocommerce", json!({"store_url": "http://93.184.216.34", "consumer_key": "ck_good12345", "consumer_secret": "cs_good12345"}))
+        .await;
+    assert_outcome(
+        &query_key,
+        Some("HTTPS_REQUIRED"),
+        Some("store_url"),
+        "basic over http",
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn saved_connector_tests_update_its_status() {
+    let app = spawn_app().await;
+    let t = app.token("acme", "ana");
+    let id = app
+        .create(
+            &t,
+            json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good_4242"}}),
+        )
+        .await;
+    let r: Value = app
+        .post(&format!("/v1/connectors/{id}/test"), &t, &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["success"], true);
+    let view: Value = app
+        .get(&format!("/v1/connectors/{id}"), &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["status"], "active");
+    assert!(view["last_tested_at"].is_string());
+    assert!(view["error_code"].is_null());
+
+    let bad = app
+        .create(
+            &t,
+            json!({"connector_type": "stripe", "config": {"api_key": "sk_test_expired_4242"}}),
+        )
+        .await;
+    let r: Value = app
+        .post(&format!("/v1/connectors/{bad}/test"), &t, &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["error_code"], "EXPIRED_CREDENTIALS");
+    let view: Value = app
+        .get(&format!("/v1/connectors/{bad}"), &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["status"], "error");
+    assert_eq!(view["error_code"], "EXPIRED_CREDENTIALS");
+    assert!(view["error_message"]
+        .as_str()
+        .is_some_and(|m| m.contains("expired")));
+
+    let cleared: Value = app
+        .post(&format!("/v1/connectors/{bad}/clear-error"), &t, &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(cleared["status"], "pending");
+    assert!(cleared["error_code"].is_null());
+    app.stop().await;
+}
+
+/// A PostgreSQL server started by the test command (`scripts/test-postgres.sh`).
+fn postgres() -> Option<(String, String, String, String)> {
+    let var = |k: &str| std::env::var(k).ok();
+    match (
+        var("TEST_PG_PORT"),
+        var("TEST_PG_USER"),
+        var("TEST_PG_PASSWORD"),
+        var("TEST_PG_DATABASE"),
+    ) {
+        (Some(port), Some(user), Some(password), Some(db)) => Some((port, user, password, db)),
+        _ => {
+            assert!(
+                var("CONNECTOR_HUB_REQUIRE_PG").is_none(),
+                "CONNECTOR_HUB_REQUIRE_PG is set but no TEST_PG_* server was given"
+            );
+            eprintln!("SKIPPED postgres checks: no TEST_PG_PORT (run through `make test`, which starts PostgreSQL)");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn postgresql_against_a_real_server() {
+    let Some((port, user, password, db)) = postgres() else {
+        return;
+    };
+    let app = spawn_app_with(&[("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8")]).await;
+    let t = app.token("acme", "ana");
+    let config = |password: &str, db: &str, port: &str, sslmode: &str| {
+        json!({
+        "host": "127.0.0.1", "port": port, "database": db, "username": user, "password": password, "sslmode": sslmode})
+    };
+
+    let ok = app
+        .check(&t, "postgresql", config(&password, &db, &port, "disable"))
+        .await;
+    assert_outcome(&ok, None, None, "good");
+    assert!(
+        ok["details"]["server_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with(char::is_numeric)),
+        "{ok}"
+    );
+    let prefer = app
+        .check(&t, "postgresql", config(&password, &db, &port, "prefer"))
+        .await;
+    assert_outcome(
+        &prefer,
+        None,
+        None,
+        "prefer falls back to plaintext on a server without TLS",
+    );
+    assert_outcome(
+        &app.check(
+            &t,
+            "postgresql",
+            config("wrong-password", &db, &port, "disable"),
+        )
+        .await,
+        Some("INVALID_CREDENTIALS"),
+        Some("password"),
+        "wrong password",
+    );
+    assert_outcome(
+        &app.check(
+            &t,
+            "postgresql",
+            config(&password, "no_such_db", &port, "disable"),
+        )
+        .await,
+        Some("NOT_FOUND"),
+        Some("database"),
+        "missing database",
+    );
+    assert_outcome(
+        &app.check(&t, "postgresql", config(&password, &db, &port, "require"))
+            .await,
+        Some("TLS_ERROR"),
+        Some("sslmode"),
+        "require without TLS",
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+        .to_string();
+    assert_outcome(
+        &app.check(&t, "postgresql", config(&password, &db, &closed, "disable"))
+            .await,
+        Some("HOST_UNREACHABLE"),
+        Some("host"),
+        "closed port",
+    );
+    app.stop().await;
+
+    let strict = spawn_app().await;
+    let t = strict.token("acme", "ana");
+    assert_outcome(
+        &strict
+            .check(&t, "postgresql", config(&password, &db, &port, "disable"))
+            .await,
+        Some("EGRESS_BLOCKED"),
+        Some("host"),
+        "loopback database blocked by default",
+    );
+    strict.stop().await;
+}
