@@ -502,7 +502,7 @@ impl ConnectorService {
         Ok(result)
     }
 
-    async fn record_test(
+    pub async fn record_test(
         &self,
         p: &Principal,
         id: &str,
@@ -532,6 +532,21 @@ impl ConnectorService {
             }
         }
         Err(ApiError::from_code(ErrorCode::Conflict))
+    }
+
+    /// The decrypted configuration of a connector, for server-side use only (the wizard's
+    /// "replace credentials" starts from it; it never leaves the server).
+    pub async fn stored_config(
+        &self,
+        p: &Principal,
+        id: &str,
+    ) -> Result<(ConnectorRecord, SecretConfig), ApiError> {
+        let record = self.record(p, id, "read", "server").await?;
+        let config = self
+            .vault
+            .decrypt(&record.encrypted_config)
+            .map_err(|_| ApiError::from_code(ErrorCode::DecryptionFailed))?;
+        Ok((record, config))
     }
 
     // ---- wizard drafts -----------------------------------------------------------------------

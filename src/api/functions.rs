@@ -23,13 +23,13 @@ fn client() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-#[server]
+#[server(endpoint = "catalog_entries")]
 pub async fn catalog_entries() -> Result<Vec<ConnectorDef>, ApiError> {
     Ok(crate::catalog::catalog().entries().to_vec())
 }
 
 /// The signed-in tenant and user, or `None` without a valid session.
-#[server]
+#[server(endpoint = "current_session")]
 pub async fn current_session() -> Result<Option<SessionInfo>, ApiError> {
     use crate::server::AppState;
     let state = use_context::<AppState>()
@@ -43,7 +43,7 @@ pub async fn current_session() -> Result<Option<SessionInfo>, ApiError> {
         }))
 }
 
-#[server]
+#[server(endpoint = "list_sources")]
 pub async fn list_sources(status: Option<String>) -> Result<Sources, ApiError> {
     let (state, p) = crate::auth::require_principal().await?;
     let status = status
@@ -75,13 +75,13 @@ pub async fn list_sources(status: Option<String>) -> Result<Sources, ApiError> {
     })
 }
 
-#[server]
+#[server(endpoint = "test_source")]
 pub async fn test_source(connector_id: String) -> Result<CheckResult, ApiError> {
     let (state, p) = crate::auth::require_principal().await?;
     state.service.test_saved(&p, &connector_id, &client()).await
 }
 
-#[server]
+#[server(endpoint = "update_source")]
 pub async fn update_source(
     connector_id: String,
     display_name: Option<String>,
@@ -109,13 +109,13 @@ pub async fn update_source(
         .await
 }
 
-#[server]
+#[server(endpoint = "delete_source")]
 pub async fn delete_source(connector_id: String) -> Result<(), ApiError> {
     let (state, p) = crate::auth::require_principal().await?;
     state.service.delete(&p, &connector_id, &client()).await
 }
 
-#[server]
+#[server(endpoint = "clear_source_error")]
 pub async fn clear_source_error(connector_id: String) -> Result<ConnectorView, ApiError> {
     let (state, p) = crate::auth::require_principal().await?;
     state

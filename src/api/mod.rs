@@ -3,3 +3,4 @@
 pub mod functions;
 #[cfg(feature = "ssr")]
 pub mod rest;
+pub mod wizard;

@@ -175,6 +175,55 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// Checks one answer of the setup wizard against its field, before the whole config exists.
+    pub fn validate_field(
+        &self,
+        def: &ConnectorDef,
+        field: &super::FieldDef,
+        value: &str,
+    ) -> Result<String, ApiError> {
+        let value = value.trim();
+        if value.is_empty() {
+            return match &field.default {
+                Some(default) => Ok(default.clone()),
+                None if field.required => Err(ApiError::invalid_config(
+                    &field.name,
+                    format!("{} is required.", field.label),
+                )),
+                None => Ok(String::new()),
+            };
+        }
+        if field.kind == FieldKind::Select && !field.options.iter().any(|o| o == value) {
+            return Err(ApiError::invalid_config(
+                &field.name,
+                format!(
+                    "{} must be one of: {}.",
+                    field.label,
+                    field.options.join(", ")
+                ),
+            ));
+        }
+        if let Some(regex) = self.patterns.get(&(def.id.clone(), field.name.clone())) {
+            if !regex.is_match(value) {
+                let example = field
+                    .example
+                    .as_deref()
+                    .map(|e| format!(" For example: {e}"))
+                    .unwrap_or_default();
+                return Err(ApiError::invalid_config(
+                    &field.name,
+                    format!(
+                        "{} is not in the expected format. {}{example}",
+                        field.label, field.help
+                    ),
+                ));
+            }
+        }
+        Ok(value.to_owned())
+    }
+}
+
 fn truncate(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
