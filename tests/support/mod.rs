@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fakes;
+pub mod process;
 
 use connector_hub::auth::Authenticator;
 use connector_hub::secret::SecretString;

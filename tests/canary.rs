@@ -1,0 +1,368 @@
+//! A credential never appears anywhere it could leak: REST responses, SSR HTML and hydration
+//! data, server-function responses, the server's logs, or the database files in plaintext.
+//! Proven with canary secrets, through the real binary.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::process::{spawn_server, ServerProcess};
+
+const CANARY: &str = "CANARYq7Zx9";
+
+fn env(fakes: &str, data: &std::path::Path, key: &str) -> Vec<(String, String)> {
+    let mut env = vec![
+        ("CONNECTOR_HUB_ENV".to_owned(), "production".to_owned()),
+        ("CONNECTOR_HUB_DATA_DIR".into(), data.display().to_string()),
+        ("CONNECTOR_ENCRYPTION_KEY".into(), key.into()),
+        ("JWT_SECRET".into(), support::JWT_SECRET.into()),
+        ("CONNECTOR_HUB_EGRESS_ALLOW".into(), "127.0.0.0/8".into()),
+        ("CONNECTOR_HUB_CHECK_TIMEOUT_MS".into(), "1500".into()),
+        ("CONNECTOR_HUB_LOG".into(), "debug".into()),
+        ("CONNECTOR_HUB_LOG_FORMAT".into(), "json".into()),
+        ("LEPTOS_SITE_ROOT".into(), "target/site".into()),
+    ];
+    env.extend(support::fakes::provider_env(fakes));
+    env
+}
+
+struct Collector {
+    seen: Vec<(String, String)>,
+}
+
+impl Collector {
+    fn add(&mut self, what: impl Into<String>, body: String) {
+        self.seen.push((what.into(), body));
+    }
+}
+
+async fn text(r: reqwest::Response) -> String {
+    r.text().await.unwrap_or_default()
+}
+
+#[tokio::test]
+async fn canary_secrets_never_leak() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fakes = format!(
+        "http://{}",
+        support::fakes::start("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("fakes")
+    );
+    let key = connector_hub::vault::generate_key();
+    let log = dir.path().join("server.log");
+    let server: ServerProcess =
+        spawn_server(&env(&fakes, &dir.path().join("data"), &key), &log).await;
+    let base = server.base.clone();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let auth = connector_hub::auth::Authenticator::from_secret(
+        &connector_hub::secret::SecretString::new(support::JWT_SECRET),
+        &connector_hub::server::config::Settings::load(None, &|_: &str| None)
+            .expect("defaults")
+            .auth,
+    );
+    let token = auth
+        .mint("canary-tenant", "ana@acme.test", 600)
+        .expect("token");
+    let mut out = Collector { seen: Vec::new() };
+
+    // Secrets carrying the canary, for several connector kinds and both outcomes of a test.
+    let configs = [
+        json!({"connector_type": "stripe", "display_name": "Good Stripe", "config": {"api_key": format!("sk_test_good_{CANARY}1")}}),
+        json!({"connector_type": "stripe", "display_name": "Expired Stripe", "config": {"api_key": format!("sk_test_expired_{CANARY}2")}}),
+        json!({"connector_type": "shopify", "config": {"shop_domain": "acme-goods.myshopify.com", "access_token": format!("shpat_good{CANARY}3")}}),
+        json!({"connector_type": "rest_api", "config": {"base_url": format!("{fakes}/rest"), "auth_type": "api_key_query",
+            "header_name": "api_key", "api_key": format!("good-{CANARY}4"), "test_path": "/me"}}),
+        json!({"connector_type": "rest_api", "config": {"base_url": format!("{fakes}/rest"), "auth_type": "basic",
+            "username": "reporting", "password": format!("wrong-{CANARY}5"), "test_path": "/me"}}),
+        json!({"connector_type": "postgresql", "config": {"host": "127.0.0.1", "port": "1", "database": "db", "username": "u",
+            "password": format!("pw-{CANARY}6"), "sslmode": "disable"}}),
+    ];
+    let mut ids = Vec::new();
+    for body in &configs {
+        let r = http
+            .post(format!("{base}/v1/connectors"))
+            .bearer_auth(&token)
+            .json(body)
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.expect("json");
+        ids.push(v["connector_id"].as_str().expect("id").to_owned());
+        out.add("create", v.to_string());
+        let unsaved = http
+            .post(format!("{base}/v1/connectors/test"))
+            .bearer_auth(&token)
+            .json(&json!({"connector_type": body["connector_type"], "config": body["config"]}))
+            .send()
+            .await
+            .expect("test");
+        out.add("test unsaved", text(unsaved).await);
+    }
+    // A config that fails validation must not echo the secret in its error.
+    let invalid = http.post(format!("{base}/v1/connectors")).bearer_auth(&token)
+        .json(&json!({"connector_type": "stripe", "config": {"api_key": format!("pk_live_{CANARY}7")}})).send().await.expect("invalid");
+    assert_eq!(invalid.status(), 422);
+    out.add("invalid create", text(invalid).await);
+    let wrong_type = http
+        .post(format!("{base}/v1/connectors"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(format!(
+            r#"{{"connector_type": "stripe", "config": "sk_live_{CANARY}8"}}"#
+        ))
+        .send()
+        .await
+        .expect("wrong type");
+    out.add("wrong type", text(wrong_type).await);
+
+    for id in &ids {
+        out.add(
+            "get",
+            text(
+                http.get(format!("{base}/v1/connectors/{id}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("get"),
+            )
+            .await,
+        );
+        out.add(
+            "test saved",
+            text(
+                http.post(format!("{base}/v1/connectors/{id}/test"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("t"),
+            )
+            .await,
+        );
+    }
+    let replaced = http
+        .patch(format!("{base}/v1/connectors/{}", ids[0]))
+        .bearer_auth(&token)
+        .json(&json!({"config": {"api_key": format!("sk_test_good_{CANARY}9")}}))
+        .send()
+        .await
+        .expect("patch");
+    out.add("patch", text(replaced).await);
+    out.add(
+        "list",
+        text(
+            http.get(format!("{base}/v1/connectors"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("list"),
+        )
+        .await,
+    );
+    out.add(
+        "audit",
+        text(
+            http.get(format!("{base}/v1/audit"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("audit"),
+        )
+        .await,
+    );
+    out.add(
+        "catalog",
+        text(
+            http.get(format!("{base}/v1/catalog"))
+                .send()
+                .await
+                .expect("catalog"),
+        )
+        .await,
+    );
+
+    // The browser: cookie session, wizard steps through server functions, every page's HTML.
+    let signin = http
+        .get(format!("{base}/session?token={token}"))
+        .send()
+        .await
+        .expect("signin");
+    let cookie = signin
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_owned();
+    let form = |pairs: &[(&str, &str)]| {
+        http.post(format!("{base}/api/wizard_step"))
+            .header("cookie", &cookie)
+            .header("origin", &base)
+            .header("accept", "application/json")
+            .form(pairs)
+    };
+    let r = form(&[("connector_type", "stripe"), ("action", "start")])
+        .send()
+        .await
+        .expect("start");
+    let url: String = r.json().await.expect("url");
+    let draft = url
+        .split("draft=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .expect("draft")
+        .to_owned();
+    let step = |action: &'static str, value: Option<String>| {
+        let mut pairs = vec![
+            ("connector_type", "stripe".to_owned()),
+            ("draft", draft.clone()),
+            ("action", action.to_owned()),
+        ];
+        if let Some(v) = value {
+            pairs.push(("value", v));
+        }
+        http.post(format!("{base}/api/wizard_step"))
+            .header("cookie", &cookie)
+            .header("origin", &base)
+            .header("accept", "application/json")
+            .form(&pairs)
+    };
+    out.add(
+        "wizard continue",
+        text(step("continue", None).send().await.expect("continue")).await,
+    );
+    out.add(
+        "wizard bad answer",
+        text(
+            step("answer", Some(format!("pk_{CANARY}10")))
+                .send()
+                .await
+                .expect("bad"),
+        )
+        .await,
+    );
+    out.add(
+        "wizard answer",
+        text(
+            step("answer", Some(format!("sk_test_expired_{CANARY}11")))
+                .send()
+                .await
+                .expect("answer"),
+        )
+        .await,
+    );
+    // Name and test: the expired key sends the user back to the key field.
+    let named = http
+        .post(format!("{base}/api/wizard_step"))
+        .header("cookie", &cookie)
+        .header("origin", &base)
+        .header("accept", "application/json")
+        .form(&[
+            ("connector_type", "stripe"),
+            ("draft", draft.as_str()),
+            ("action", "name"),
+            ("display_name", "Wizard Stripe"),
+            ("sync_frequency", "daily"),
+        ])
+        .send()
+        .await
+        .expect("name");
+    out.add("wizard name+test", text(named).await);
+    let view = http
+        .post(format!("{base}/api/wizard_view"))
+        .header("cookie", &cookie)
+        .header("origin", &base)
+        .form(&[("connector_type", "stripe"), ("draft", draft.as_str())])
+        .send()
+        .await
+        .expect("view");
+    let view_text = text(view).await;
+    assert!(
+        view_text.contains("EXPIRED_CREDENTIALS"),
+        "the wizard reports the failure: {view_text}"
+    );
+    out.add("wizard view", view_text);
+
+    for (name, path) in [
+        ("marketplace", "/".to_owned()),
+        ("sources", "/sources".to_owned()),
+        ("wizard page", format!("/connect/stripe?draft={draft}")),
+        (
+            "replace page",
+            format!("/connect/stripe?replace={}", ids[0]),
+        ),
+        ("signin", "/signin".to_owned()),
+    ] {
+        let html = text(
+            http.get(format!("{base}{path}"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .expect("page"),
+        )
+        .await;
+        assert!(html.contains("</html>"), "{name} rendered");
+        out.add(name, html);
+    }
+    let sources_html = &out
+        .seen
+        .iter()
+        .find(|(n, _)| n == "sources")
+        .expect("sources")
+        .1;
+    assert!(
+        sources_html.contains("Good Stripe"),
+        "the sources page really lists the connectors"
+    );
+    for endpoint in ["list_sources", "catalog_entries", "current_session"] {
+        let r = http
+            .post(format!("{base}/api/{endpoint}"))
+            .header("cookie", &cookie)
+            .header("origin", &base)
+            .send()
+            .await
+            .expect("fn");
+        out.add(format!("server fn {endpoint}"), text(r).await);
+    }
+    let tested = http
+        .post(format!("{base}/api/test_source"))
+        .header("cookie", &cookie)
+        .header("origin", &base)
+        .form(&[("connector_id", ids[1].as_str())])
+        .send()
+        .await
+        .expect("fn");
+    out.add("server fn test_source", text(tested).await);
+
+    let status = server.stop();
+    assert!(status.success(), "clean shutdown");
+
+    let mut leaks = Vec::new();
+    for (what, body) in &out.seen {
+        if body.contains(CANARY) {
+            leaks.push(what.clone());
+        }
+    }
+    let logs = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        logs.contains("connector created"),
+        "the log was really captured"
+    );
+    if logs.contains(CANARY) {
+        leaks.push("server log".into());
+    }
+    let mut db_bytes = 0;
+    for entry in std::fs::read_dir(dir.path().join("data")).expect("data dir") {
+        let path = entry.expect("entry").path();
+        let bytes = std::fs::read(&path).expect("read");
+        db_bytes += bytes.len();
+        if bytes.windows(CANARY.len()).any(|w| w == CANARY.as_bytes()) {
+            leaks.push(format!("file {}", path.display()));
+        }
+    }
+    assert!(db_bytes > 4096, "the database files were really read");
+    assert!(leaks.is_empty(), "the canary leaked into: {leaks:?}");
+}
