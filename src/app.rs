@@ -9,7 +9,7 @@ use crate::ui::{
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 
 /// The session as the pages see it: `Ok(None)` when nobody is signed in.
 pub type SessionResource = Resource<Result<Option<SessionInfo>, crate::error::ApiError>>;
@@ -49,11 +49,12 @@ pub fn App() -> impl IntoView {
             </a>
             <Header/>
             <main id="main" class="mx-auto w-full max-w-6xl px-4 pb-16 pt-6 sm:px-6">
+                // Async SSR: pages arrive complete, so they work without JavaScript.
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=Marketplace/>
-                    <Route path=path!("/signin") view=SignIn/>
-                    <Route path=path!("/sources") view=SourcesPage/>
-                    <Route path=path!("/connect/:connector_type") view=Wizard/>
+                    <Route path=path!("/") view=Marketplace ssr=SsrMode::Async/>
+                    <Route path=path!("/signin") view=SignIn ssr=SsrMode::Async/>
+                    <Route path=path!("/sources") view=SourcesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/connect/:connector_type") view=Wizard ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -31,4 +31,10 @@ pub mod vault;
 pub fn hydrate() {
     console_error_panic_hook::set_once();
     leptos::mount::hydrate_body(app::App);
+    // Lets browser tests wait for hydration instead of guessing.
+    let _ = js_sys::Reflect::set(
+        &leptos::prelude::window(),
+        &"__hydrated".into(),
+        &true.into(),
+    );
 }

@@ -379,12 +379,12 @@ mod server {
             let applicable: Vec<String> =
                 self.applicable().iter().map(|f| f.name.clone()).collect();
             self.draft.answers.retain(|k, _| applicable.contains(k));
-            let fields = self.applicable();
-            let next = fields
-                .iter()
-                .position(|f| f.name == field.name)
-                .and_then(|i| fields.get(i + 1))
-                .copied();
+            // On to the first field still unanswered: after a correction the user goes straight
+            // back to the test instead of walking through answers that are already there.
+            let next = self
+                .applicable()
+                .into_iter()
+                .find(|f| !self.draft.answers.contains_key(&f.name));
             self.goto_field(next);
         }
 

@@ -108,7 +108,7 @@ fn Conversation(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVi
 
     view! {
         <Title text=title.clone()/>
-        <div class="mx-auto max-w-2xl">
+        <div class="mx-auto max-w-2xl" data-testid="wizard" data-revision=v.revision.to_string()>
             <nav aria-label="Breadcrumb" class="text-sm text-slate-600"><a href="/" class="underline">"Marketplace"</a>" / "{name.clone()}</nav>
             <div class="mt-2 flex items-baseline justify-between gap-4">
                 <h1 class="text-2xl font-semibold tracking-tight">{title}</h1>

@@ -1,0 +1,27 @@
+# The two commands: `make run` serves the app on its embedded default; `make test` runs every test.
+# Both install whatever is missing first (scripts/setup.sh) and are fast when it is all there.
+.PHONY: run test setup release bench clippy fmt
+
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+
+run:
+	@scripts/setup.sh
+	cargo leptos serve
+
+test:
+	@scripts/setup.sh --test
+	@scripts/run-tests.sh
+
+setup:
+	@scripts/setup.sh --test
+
+release:
+	@scripts/setup.sh
+	cargo leptos build --release
+
+clippy:
+	cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+fmt:
+	cargo fmt --check

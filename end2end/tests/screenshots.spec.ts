@@ -1,0 +1,28 @@
+import { expect, test } from '@playwright/test';
+import { createConnector, freshTenant, hydrated, ready, signIn } from './helpers';
+
+// Screenshots of the three pages at desktop and phone width, linked from the README.
+for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]] as const) {
+  test(`screenshots (${label})`, async ({ page, request }, info) => {
+    test.skip(!hydrated(info), 'taken once, hydrated');
+    await page.setViewportSize(viewport);
+    const token = await signIn(page, freshTenant(info));
+    await createConnector(request, token, { connector_type: 'stripe', display_name: 'Payments', config: { api_key: 'sk_test_good_4242' } });
+    const id = await createConnector(request, token, { connector_type: 'xero', display_name: 'Xero (UK)', config: { access_token: 'tok_expired_123456' } });
+    await request.post(`/v1/connectors/${id}/test`, { headers: { authorization: `Bearer ${token}` } });
+    const dir = '../docs/screenshots';
+    await page.goto('/');
+    await ready(page, info);
+    await page.screenshot({ path: `${dir}/marketplace-${label}.png`, fullPage: true });
+    await page.goto('/connect/stripe');
+    await ready(page, info);
+    await page.getByRole('button', { name: "Let's start" }).click();
+    await page.getByRole('button', { name: 'I have it ready' }).click();
+    await expect(page.locator('[name="value"]')).toBeVisible();
+    await page.screenshot({ path: `${dir}/wizard-${label}.png`, fullPage: true });
+    await page.goto('/sources');
+    await ready(page, info);
+    await expect(page.getByRole('heading', { name: 'Xero (UK)' })).toBeVisible();
+    await page.screenshot({ path: `${dir}/sources-${label}.png`, fullPage: true });
+  });
+}

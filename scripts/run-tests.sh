@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit and integration tests, then Playwright (hydrated and without
+# JavaScript) in Debian's Chromium against the real built server. Starts its own PostgreSQL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# The same flags cargo-leptos uses for debug builds, so both share one set of compiled dependencies.
+export RUSTFLAGS="--cfg erase_components"
+export CARGO_TERM_COLOR=never
+
+say() { printf '\n\033[1m[test]\033[0m %s\n' "$*"; }
+
+pg_env=$(scripts/test-postgres.sh)
+eval "$(printf '%s\n' "$pg_env" | sed 's/^/export /')"
+trap 'scripts/test-postgres.sh stop "$TEST_PG_DIR"' EXIT
+export CONNECTOR_HUB_REQUIRE_PG=1
+say "PostgreSQL $(basename "$(dirname "$(cat "$TEST_PG_DIR/bindir")")") listening on 127.0.0.1:$TEST_PG_PORT"
+
+say "building the site (server, WASM, CSS)"
+cargo leptos build
+cargo build --features ssr --example fake_providers
+
+say "Rust unit and integration tests"
+cargo test --features ssr --no-fail-fast
+
+say "Playwright in Chromium, hydrated and without JavaScript"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+export APP_PORT=${APP_PORT:-$(free_port)} FAKE_PORT=${FAKE_PORT:-$(free_port)}
+(cd end2end && npx playwright test)
