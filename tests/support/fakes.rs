@@ -328,7 +328,7 @@ async fn hubspot_contacts(headers: HeaderMap) -> Response {
 
 // ---- Google Drive: GET /drive/v3/about?fields=user -------------------------------------------
 async fn drive_about(Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
-    if q.get("fields").is_none() {
+    if !q.contains_key("fields") {
         return json_status(
             400,
             json!({"error": {"code": 400, "message": "The 'fields' parameter is required for this method.", "status": "INVALID_ARGUMENT"}}),

@@ -28,16 +28,6 @@ pub struct TestApp {
     pub server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
-pub struct Options {
-    pub env: Vec<(String, String)>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self { env: Vec::new() }
-    }
-}
-
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
