@@ -15,6 +15,9 @@ test:
 setup:
 	@scripts/setup.sh --test
 
+bench:
+	bench/run.sh
+
 release:
 	@scripts/setup.sh
 	cargo leptos build --release

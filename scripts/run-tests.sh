@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-# The same flags cargo-leptos uses for debug builds, so both share one set of compiled dependencies.
-export RUSTFLAGS="--cfg erase_components"
+# cargo-leptos builds with `--cfg erase_components` in debug; giving cargo's own commands the same
+# flag lets them share its compiled dependencies. (Not exported: cargo-leptos appends its flag to
+# an inherited RUSTFLAGS, which would make every build different.)
+shared_flags="--cfg erase_components"
 export CARGO_TERM_COLOR=never
 
 say() { printf '\n\033[1m[test]\033[0m %s\n' "$*"; }
@@ -18,10 +20,10 @@ say "PostgreSQL $(basename "$(dirname "$(cat "$TEST_PG_DIR/bindir")")") listenin
 
 say "building the site (server, WASM, CSS)"
 cargo leptos build
-cargo build --features ssr --example fake_providers
+RUSTFLAGS="$shared_flags" cargo build --features ssr --example fake_providers
 
 say "Rust unit and integration tests"
-cargo test --features ssr --no-fail-fast
+RUSTFLAGS="$shared_flags" cargo test --features ssr --no-fail-fast
 
 say "Playwright in Chromium, hydrated and without JavaScript"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

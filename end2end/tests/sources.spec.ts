@@ -71,3 +71,27 @@ test('the last list is shown, marked stale, when the server cannot be reached', 
   await expect(page.getByTestId('source-list')).toHaveAttribute('data-stale', 'true');
   await expect(page.getByRole('heading', { name: 'Cached Stripe' })).toBeVisible();
 });
+
+test('replacing credentials reuses the wizard and keeps the connector', async ({ page, request }, info) => {
+  const token = await signIn(page, freshTenant(info));
+  const id = await createConnector(request, token, { connector_type: 'stripe', display_name: 'Rotated key', config: { api_key: 'sk_test_expired_4242' } });
+  await page.goto('/sources');
+  await ready(page, info);
+  await page.locator(`li[data-connector-id="${id}"]`).getByRole('link', { name: 'Replace credentials' }).click();
+  await expect(page.getByRole('heading', { name: 'Replace Stripe credentials' })).toBeVisible();
+  await ready(page, info);
+  for (const step of ["Let's start", 'I have it ready']) {
+    const before = page.url();
+    await page.getByRole('button', { name: step, exact: true }).click();
+    await page.waitForURL((u) => u.toString() !== before);
+  }
+  await expect(page.locator('[name="value"]')).toHaveAttribute('placeholder', 'Leave empty to keep what you entered');
+  await page.locator('[name="value"]').fill('sk_test_good_5555');
+  await page.getByRole('button', { name: 'Continue', exact: true }).click();
+  await expect(page.getByLabel('Name', { exact: true })).toHaveValue('Rotated key');
+  await page.getByRole('button', { name: 'Test and save', exact: true }).click();
+  await expect(page.getByTestId('wizard-done')).toContainText("You're connected");
+  await page.goto('/sources');
+  await expect(page.locator('li[data-connector-id]')).toHaveCount(1);
+  await expect(page.locator(`li[data-connector-id="${id}"] [data-status]`)).toHaveText('Connected');
+});
