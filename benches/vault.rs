@@ -7,10 +7,16 @@ use std::collections::BTreeMap;
 
 fn typical_config() -> SecretConfig {
     SecretConfig::new(BTreeMap::from([
-        ("base_url".to_owned(), "https://api.example.com/v2".to_owned()),
+        (
+            "base_url".to_owned(),
+            "https://api.example.com/v2".to_owned(),
+        ),
         ("auth_type".to_owned(), "api_key_header".to_owned()),
         ("header_name".to_owned(), "X-API-Key".to_owned()),
-        ("api_key".to_owned(), "sk_live_51H8kP2CjQwzXyT4aBcDeFgHiJkLmNoPqRsTuVwXyZ012345".to_owned()),
+        (
+            "api_key".to_owned(),
+            "sk_live_51H8kP2CjQwzXyT4aBcDeFgHiJkLmNoPqRsTuVwXyZ012345".to_owned(),
+        ),
         ("test_path".to_owned(), "/me".to_owned()),
     ]))
 }
@@ -27,7 +33,9 @@ fn bench(c: &mut Criterion) {
         })
     });
     let (token, _) = vault.encrypt(&config);
-    group.bench_function("decrypt", |b| b.iter(|| vault.decrypt(&token).expect("decrypts")));
+    group.bench_function("decrypt", |b| {
+        b.iter(|| vault.decrypt(&token).expect("decrypts"))
+    });
     group.finish();
 }
 

@@ -15,17 +15,30 @@ use std::collections::BTreeMap;
 async fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
     let [_, dir, tenant, own, others] = args.as_slice() else {
-        return Err("usage: seed <data_dir> <tenant> <tenant_connectors> <other_connectors>".into());
+        return Err(
+            "usage: seed <data_dir> <tenant> <tenant_connectors> <other_connectors>".into(),
+        );
     };
-    let own: usize = own.parse().map_err(|_| "tenant_connectors must be a number")?;
-    let others: usize = others.parse().map_err(|_| "other_connectors must be a number")?;
-    let key = std::env::var("CONNECTOR_ENCRYPTION_KEY").map_err(|_| "CONNECTOR_ENCRYPTION_KEY is not set")?;
-    let vault = Vault::from_key_list(&SecretString::new(key), "CONNECTOR_ENCRYPTION_KEY").map_err(|e| e.to_string())?;
-    let store = SqliteStore::open(std::path::Path::new(dir)).await.map_err(|e| e.to_string())?;
+    let own: usize = own
+        .parse()
+        .map_err(|_| "tenant_connectors must be a number")?;
+    let others: usize = others
+        .parse()
+        .map_err(|_| "other_connectors must be a number")?;
+    let key = std::env::var("CONNECTOR_ENCRYPTION_KEY")
+        .map_err(|_| "CONNECTOR_ENCRYPTION_KEY is not set")?;
+    let vault = Vault::from_key_list(&SecretString::new(key), "CONNECTOR_ENCRYPTION_KEY")
+        .map_err(|e| e.to_string())?;
+    let store = SqliteStore::open(std::path::Path::new(dir))
+        .await
+        .map_err(|e| e.to_string())?;
     let path = store.path().to_owned();
     drop(store);
 
-    let config = SecretConfig::new(BTreeMap::from([("api_key".to_owned(), "sk_test_good_4242424242".to_owned())]));
+    let config = SecretConfig::new(BTreeMap::from([(
+        "api_key".to_owned(),
+        "sk_test_good_4242424242".to_owned(),
+    )]));
     let mut db = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
     let tx = db.transaction().map_err(|e| e.to_string())?;
     {
@@ -38,10 +51,21 @@ async fn main() -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         let base = chrono::Utc::now().timestamp_millis() - 10_000_000;
         for i in 0..own + others {
-            let owner = if i < own { tenant.clone() } else { format!("other-{}", i % 997) };
+            let owner = if i < own {
+                tenant.clone()
+            } else {
+                format!("other-{}", i % 997)
+            };
             let (token, key_id) = vault.encrypt(&config);
             insert
-                .execute(rusqlite::params![owner, format!("conn-{i:020x}"), format!("Stripe {i}"), token, key_id, base + i as i64])
+                .execute(rusqlite::params![
+                    owner,
+                    format!("conn-{i:020x}"),
+                    format!("Stripe {i}"),
+                    token,
+                    key_id,
+                    base + i as i64
+                ])
                 .map_err(|e| e.to_string())?;
         }
     }
@@ -49,6 +73,10 @@ async fn main() -> Result<(), String> {
 
     let settings = Settings::from_environment().map_err(|e| e.to_string())?;
     let auth = Authenticator::from_settings(&settings).map_err(|e| e.to_string())?;
-    println!("{}", auth.mint(tenant, "bench@example.com", 3600).ok_or("cannot mint with this JWT configuration")?);
+    println!(
+        "{}",
+        auth.mint(tenant, "bench@example.com", 3600)
+            .ok_or("cannot mint with this JWT configuration")?
+    );
     Ok(())
 }

@@ -3,8 +3,8 @@
 use crate::api::functions::current_session;
 use crate::model::SessionInfo;
 use crate::ui::{
-    layout::Header, marketplace::Marketplace, signin::SignIn, sources::SourcesPage, wizard::Wizard,
-    NotFound,
+    audit::AuditPage, layout::Header, marketplace::Marketplace, signin::SignIn,
+    sources::SourcesPage, wizard::Wizard, NotFound,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -55,6 +55,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/signin") view=SignIn ssr=SsrMode::Async/>
                     <Route path=path!("/sources") view=SourcesPage ssr=SsrMode::Async/>
                     <Route path=path!("/connect/:connector_type") view=Wizard ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -194,7 +194,7 @@ impl ApiError {
             field: None,
             hint: code.hint().map(str::to_owned),
             retry_after: None,
-            request_id: None,
+            request_id: current_request_id(),
         }
     }
 
@@ -212,12 +212,25 @@ impl ApiError {
     }
 
     pub fn not_found() -> Self {
-        Self::new(ErrorCode::NotFound, "No connector with that id.")
+        let mut error = Self::new(ErrorCode::NotFound, "No connector with that id.");
+        error.hint =
+            Some("Check the connector id; the connector may have been deleted.".to_owned());
+        error
     }
 
     pub fn unauthenticated() -> Self {
         Self::from_code(ErrorCode::Unauthenticated)
     }
+}
+
+#[cfg(feature = "ssr")]
+fn current_request_id() -> Option<String> {
+    crate::server::request_id::current()
+}
+
+#[cfg(not(feature = "ssr"))]
+fn current_request_id() -> Option<String> {
+    None
 }
 
 impl leptos::server_fn::error::FromServerFnError for ApiError {

@@ -139,3 +139,24 @@ pub struct SessionInfo {
     pub tenant_id: String,
     pub user_id: String,
 }
+
+/// One audit log entry as the tenant sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntryView {
+    pub seq: i64,
+    pub at: String,
+    pub user_id: String,
+    pub action: String,
+    pub connector_id: Option<String>,
+    pub outcome: String,
+    pub error_code: Option<String>,
+    pub client: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntryView>,
+    /// Pass as `before` for older entries; absent on the last page.
+    pub next_before: Option<i64>,
+    pub now_ms: i64,
+}

@@ -8,6 +8,8 @@ use crate::checks::{Checker, Failure};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{CheckResult, ConnectorPage, ConnectorStatus, ConnectorView, SyncFrequency};
 use crate::secret::SecretConfig;
+use crate::server::config::LimitSettings;
+use crate::server::metrics::Metrics;
 use crate::store::{
     AuditQuery, AuditRecord, ConnectorRecord, DraftRecord, ListQuery, Store, StoreError,
 };
@@ -27,6 +29,26 @@ pub struct ConnectorService {
     vault: Arc<Vault>,
     checker: Checker,
     catalog: &'static Catalog,
+    limits: LimitSettings,
+    metrics: Metrics,
+}
+
+/// What a request costs against the tenant's rate limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateClass {
+    Reads,
+    Writes,
+    Tests,
+}
+
+impl RateClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reads => "reads",
+            Self::Writes => "writes",
+            Self::Tests => "tests",
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -98,6 +120,66 @@ impl ConnectorService {
             vault,
             checker,
             catalog: catalog(),
+            limits: LimitSettings::UNLIMITED,
+            metrics: Metrics::default(),
+        }
+    }
+
+    pub fn with_limits(mut self, limits: LimitSettings, metrics: Metrics) -> Self {
+        self.limits = limits;
+        self.metrics = metrics;
+        self
+    }
+
+    /// Counts the request against the tenant's limit for its class; 429 past it. If the counters
+    /// cannot be reached the request is allowed (and logged): a rate limiter must not take the
+    /// whole service down with it.
+    pub async fn limit(
+        &self,
+        p: &Principal,
+        class: RateClass,
+        client: &str,
+    ) -> Result<(), ApiError> {
+        let max = match class {
+            RateClass::Reads => self.limits.reads_per_min,
+            RateClass::Writes => self.limits.writes_per_min,
+            RateClass::Tests => self.limits.tests_per_min,
+        };
+        if max == u64::MAX {
+            return Ok(());
+        }
+        let now = now_ms();
+        let window = now - now.rem_euclid(60_000);
+        match self
+            .store
+            .hit(&format!("{}:{}", p.tenant, class.as_str()), window)
+            .await
+        {
+            Ok(hits) if hits > max => {
+                self.metrics.rate_limited(class.as_str());
+                let mut error = ApiError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "Your organisation has made too many {} requests this minute. Please wait a moment.",
+                        class.as_str()
+                    ),
+                );
+                error.retry_after = u64::try_from((window + 60_000 - now) / 1000 + 1).ok();
+                self.audit_refusal(
+                    Some(p),
+                    &format!("rate_limit:{}", class.as_str()),
+                    &error,
+                    client,
+                    "",
+                )
+                .await;
+                Err(error)
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "rate-limit counters unavailable; allowing the request");
+                Ok(())
+            }
         }
     }
 
@@ -236,6 +318,7 @@ impl ConnectorService {
         input: NewConnector,
         client: &str,
     ) -> Result<ConnectorView, ApiError> {
+        self.limit(p, RateClass::Writes, client).await?;
         let def = self.definition(&input.connector_type)?;
         let config = self.catalog.validate(def, &input.config)?;
         let display_name = clean_display_name(input.display_name.as_deref().unwrap_or(&def.name))?;
@@ -276,7 +359,9 @@ impl ConnectorService {
         status: Option<ConnectorStatus>,
         limit: Option<usize>,
         cursor: Option<&str>,
+        client: &str,
     ) -> Result<ConnectorPage, ApiError> {
+        self.limit(p, RateClass::Reads, client).await?;
         let limit = limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
         let before = cursor.map(decode_cursor).transpose()?;
         let records = self
@@ -342,6 +427,7 @@ impl ConnectorService {
         changes: ConnectorChanges,
         client: &str,
     ) -> Result<ConnectorView, ApiError> {
+        self.limit(p, RateClass::Writes, client).await?;
         for _attempt in 0..3 {
             let current = self.record(p, id, "update", client).await?;
             let mut next = current.clone();
@@ -395,6 +481,7 @@ impl ConnectorService {
     }
 
     pub async fn delete(&self, p: &Principal, id: &str, client: &str) -> Result<(), ApiError> {
+        self.limit(p, RateClass::Writes, client).await?;
         self.record(p, id, "delete", client).await?;
         self.audit(p, "delete", Some(id), "ok", None, client)
             .await?;
@@ -426,6 +513,7 @@ impl ConnectorService {
         id: &str,
         client: &str,
     ) -> Result<ConnectorView, ApiError> {
+        self.limit(p, RateClass::Writes, client).await?;
         let current = self.record(p, id, "clear_error", client).await?;
         let mut next = current.clone();
         next.status = if current.last_tested_at.is_some() && current.error_code.is_none() {
@@ -465,6 +553,8 @@ impl ConnectorService {
         let started = Instant::now();
         let outcome = match self.catalog.validate(def, config) {
             Ok(valid) => {
+                // Only a check that reaches a provider counts against the tighter test limit.
+                self.limit(p, RateClass::Tests, client).await?;
                 self.audit(p, "test_unsaved", None, "ok", None, client)
                     .await?;
                 self.checker.check(&def.id, &SecretConfig::new(valid)).await
@@ -476,7 +566,16 @@ impl ConnectorService {
                 retry_after: None,
             }),
         };
-        Ok(result(outcome, started))
+        let result = result(outcome, started);
+        self.count_check(&def.id, &result);
+        Ok(result)
+    }
+
+    fn count_check(&self, connector_type: &str, result: &CheckResult) {
+        self.metrics.check(
+            connector_type,
+            result.error_code.map(|c| c.as_str()).unwrap_or("ok"),
+        );
     }
 
     /// Tests a saved connector and records the outcome on it.
@@ -486,7 +585,31 @@ impl ConnectorService {
         id: &str,
         client: &str,
     ) -> Result<CheckResult, ApiError> {
+        self.limit(p, RateClass::Tests, client).await?;
         let record = self.record(p, id, "test", client).await?;
+        self.run_saved_test(p, &record, client).await
+    }
+
+    /// The health monitor's re-test: recorded like a manual one, by a system user, outside the
+    /// tenant's rate limit.
+    pub async fn monitor_test(&self, record: &ConnectorRecord) -> Result<CheckResult, ApiError> {
+        let tenant = TenantId::parse(&record.tenant_id).ok_or_else(ApiError::not_found)?;
+        let system = Principal {
+            tenant,
+            user: "system:monitor".into(),
+            via_cookie: false,
+            expires_at: 0,
+        };
+        self.run_saved_test(&system, record, "monitor").await
+    }
+
+    async fn run_saved_test(
+        &self,
+        p: &Principal,
+        record: &ConnectorRecord,
+        client: &str,
+    ) -> Result<CheckResult, ApiError> {
+        let id = record.connector_id.as_str();
         self.audit(p, "test", Some(id), "ok", None, client).await?;
         let started = Instant::now();
         let outcome = match self.vault.decrypt(&record.encrypted_config) {
@@ -497,6 +620,7 @@ impl ConnectorService {
             )),
         };
         let result = result(outcome, started);
+        self.count_check(&record.connector_type, &result);
         self.record_test(p, id, &result).await?;
         tracing::info!(tenant = %p.tenant, connector_id = %id, success = result.success, code = ?result.error_code, "connector tested");
         Ok(result)

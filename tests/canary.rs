@@ -15,6 +15,7 @@ fn env(fakes: &str, data: &std::path::Path, key: &str) -> Vec<(String, String)> 
         ("CONNECTOR_HUB_DATA_DIR".into(), data.display().to_string()),
         ("CONNECTOR_ENCRYPTION_KEY".into(), key.into()),
         ("JWT_SECRET".into(), support::JWT_SECRET.into()),
+        ("CONNECTOR_HUB_MONITOR".into(), "false".into()),
         ("CONNECTOR_HUB_EGRESS_ALLOW".into(), "127.0.0.0/8".into()),
         ("CONNECTOR_HUB_CHECK_TIMEOUT_MS".into(), "1500".into()),
         ("CONNECTOR_HUB_LOG".into(), "debug".into()),

@@ -37,9 +37,20 @@ fn rs256_tokens_verify_and_confusion_is_refused() {
     assert_eq!(principal.tenant.as_str(), "acme");
     // The classic confusion: an HS256 token "signed" with the public key as the HMAC secret.
     let public = read("rsa-public.pem");
-    let confused = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims(), &EncodingKey::from_secret(&public)).expect("sign");
-    assert!(auth.verify(&confused).is_none(), "HS256 with the public key must be refused");
-    assert!(auth.mint("acme", "ana", 60).is_none(), "a public-key deployment cannot mint");
+    let confused = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims(),
+        &EncodingKey::from_secret(&public),
+    )
+    .expect("sign");
+    assert!(
+        auth.verify(&confused).is_none(),
+        "HS256 with the public key must be refused"
+    );
+    assert!(
+        auth.mint("acme", "ana", 60).is_none(),
+        "a public-key deployment cannot mint"
+    );
 }
 
 #[test]
@@ -49,16 +60,26 @@ fn es256_tokens_verify() {
     let good = jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims(), &key).expect("sign");
     assert!(auth.verify(&good).is_some());
     let rsa = EncodingKey::from_rsa_pem(&read("rsa-private.pem")).expect("rsa key");
-    let other = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims(), &rsa).expect("sign");
+    let other =
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims(), &rsa).expect("sign");
     assert!(auth.verify(&other).is_none(), "only ES256 is accepted");
 }
 
 #[test]
 fn a_missing_or_bad_public_key_is_a_clear_startup_error() {
-    for (value, expect) in [("/nonexistent/key.pem", "JWT_PUBLIC_KEY_FILE"), (fixture("README.md").as_str(), "not an RSA or EC public key")] {
+    for (value, expect) in [
+        ("/nonexistent/key.pem", "JWT_PUBLIC_KEY_FILE"),
+        (fixture("README.md").as_str(), "not an RSA or EC public key"),
+    ] {
         let v = value.to_owned();
-        let settings = Settings::load(None, &|k: &str| (k == "JWT_PUBLIC_KEY_FILE").then(|| v.clone())).expect("settings");
-        let err = Authenticator::from_settings(&settings).err().expect("refused").to_string();
+        let settings = Settings::load(None, &|k: &str| {
+            (k == "JWT_PUBLIC_KEY_FILE").then(|| v.clone())
+        })
+        .expect("settings");
+        let err = Authenticator::from_settings(&settings)
+            .err()
+            .expect("refused")
+            .to_string();
         assert!(err.contains(expect), "{err}");
     }
 }

@@ -6,8 +6,13 @@ fn quoted_env_names(source: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for part in source.split('"').skip(1).step_by(2) {
         let looks_like_env = part.len() > 3
-            && part.chars().all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())
-            && (part.starts_with("CONNECTOR_") || part.starts_with("LEPTOS_") || part.starts_with("JWT_") || part.starts_with("MONGO_"));
+            && part
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())
+            && (part.starts_with("CONNECTOR_")
+                || part.starts_with("LEPTOS_")
+                || part.starts_with("JWT_")
+                || part.starts_with("MONGO_"));
         if looks_like_env {
             names.insert(part.to_owned());
         }
@@ -20,13 +25,37 @@ fn every_environment_variable_is_documented() {
     let root = env!("CARGO_MANIFEST_DIR");
     let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README.md");
     let mut names = BTreeSet::new();
-    for file in ["src/server/config.rs", "src/server/startup.rs", "src/main.rs"] {
-        names.extend(quoted_env_names(&std::fs::read_to_string(format!("{root}/{file}")).expect(file)));
+    for file in [
+        "src/server/config.rs",
+        "src/server/startup.rs",
+        "src/main.rs",
+    ] {
+        names.extend(quoted_env_names(
+            &std::fs::read_to_string(format!("{root}/{file}")).expect(file),
+        ));
     }
-    assert!(names.contains("CONNECTOR_HUB_EGRESS_ALLOW") && names.contains("MONGO_URI"), "the scan finds names: {names:?}");
-    let missing: Vec<_> = names.iter().filter(|n| !readme.contains(n.as_str())).collect();
-    assert!(missing.is_empty(), "README.md does not document: {missing:?}");
-    for provider in ["STRIPE", "SHOPIFY", "SQUARE_SANDBOX", "GOOGLE_DRIVE", "QUICKBOOKS"] {
-        assert!(readme.contains(&format!("`{provider}`")), "provider {provider} listed");
+    assert!(
+        names.contains("CONNECTOR_HUB_EGRESS_ALLOW") && names.contains("MONGO_URI"),
+        "the scan finds names: {names:?}"
+    );
+    let missing: Vec<_> = names
+        .iter()
+        .filter(|n| !readme.contains(n.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "README.md does not document: {missing:?}"
+    );
+    for provider in [
+        "STRIPE",
+        "SHOPIFY",
+        "SQUARE_SANDBOX",
+        "GOOGLE_DRIVE",
+        "QUICKBOOKS",
+    ] {
+        assert!(
+            readme.contains(&format!("`{provider}`")),
+            "provider {provider} listed"
+        );
     }
 }

@@ -11,6 +11,7 @@ fn env(fakes: &str, data: &std::path::Path, keys: &str) -> Vec<(String, String)>
         ("CONNECTOR_HUB_DATA_DIR".into(), data.display().to_string()),
         ("CONNECTOR_ENCRYPTION_KEY".into(), keys.into()),
         ("JWT_SECRET".into(), support::JWT_SECRET.into()),
+        ("CONNECTOR_HUB_MONITOR".into(), "false".into()),
     ];
     env.extend(support::fakes::provider_env(fakes));
     env

@@ -4,7 +4,7 @@
 
 use crate::catalog::ConnectorDef;
 use crate::error::ApiError;
-use crate::model::{CheckResult, ConnectorView, SessionInfo};
+use crate::model::{AuditPage, CheckResult, ConnectorView, SessionInfo};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +61,7 @@ pub async fn list_sources(status: Option<String>) -> Result<Sources, ApiError> {
                 status,
                 Some(crate::service::MAX_PAGE),
                 cursor.as_deref(),
+                &client(),
             )
             .await?;
         connectors.extend(page.connectors);
@@ -122,4 +123,44 @@ pub async fn clear_source_error(connector_id: String) -> Result<ConnectorView, A
         .service
         .clear_error(&p, &connector_id, &client())
         .await
+}
+
+/// The tenant's audit log, newest first, filtered; `before` pages back.
+#[server(endpoint = "list_audit")]
+pub async fn list_audit(
+    connector_id: Option<String>,
+    action: Option<String>,
+    outcome: Option<String>,
+    before: Option<i64>,
+) -> Result<AuditPage, ApiError> {
+    let (state, p) = crate::auth::require_principal().await?;
+    let some = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let query = crate::store::AuditQuery {
+        connector_id: some(connector_id),
+        action: some(action),
+        outcome: some(outcome),
+        before_seq: before,
+        limit: 50,
+    };
+    let entries = state.service.audit_log(&p, &query).await?;
+    let next_before = (entries.len() == query.limit)
+        .then(|| entries.last().map(|e| e.seq))
+        .flatten();
+    Ok(AuditPage {
+        entries: entries
+            .into_iter()
+            .map(|e| crate::model::AuditEntryView {
+                seq: e.seq,
+                at: crate::service::rfc3339(e.at),
+                user_id: e.user_id,
+                action: e.action,
+                connector_id: e.connector_id,
+                outcome: e.outcome,
+                error_code: e.error_code,
+                client: e.client,
+            })
+            .collect(),
+        next_before,
+        now_ms: crate::service::now_ms(),
+    })
 }

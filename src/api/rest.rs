@@ -157,6 +157,7 @@ async fn list(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     RawQuery(q): RawQuery,
+    parts: Parts,
 ) -> ApiResult<Response> {
     let q = query_map(q);
     let status = match q.get("status").filter(|s| !s.is_empty()) {
@@ -185,7 +186,13 @@ async fn list(
     };
     let page = state
         .service
-        .list(&p, status, limit, q.get("cursor").map(String::as_str))
+        .list(
+            &p,
+            status,
+            limit,
+            q.get("cursor").map(String::as_str),
+            &client_addr(&parts),
+        )
         .await?;
     Ok(Json(page).into_response())
 }

@@ -38,6 +38,32 @@ pub struct Settings {
     pub encryption_key_file: Option<PathBuf>,
     pub checks: CheckSettings,
     pub providers: ProviderUrls,
+    pub limits: LimitSettings,
+    pub monitor: MonitorSettings,
+}
+
+/// Per-tenant requests per minute, by route class. Connection tests reach external providers and
+/// are limited separately, more tightly.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitSettings {
+    pub reads_per_min: u64,
+    pub writes_per_min: u64,
+    pub tests_per_min: u64,
+}
+
+impl LimitSettings {
+    pub const UNLIMITED: Self = Self {
+        reads_per_min: u64::MAX,
+        writes_per_min: u64::MAX,
+        tests_per_min: u64::MAX,
+    };
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct MonitorSettings {
+    pub enabled: bool,
+    pub interval: Duration,
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -340,6 +366,65 @@ impl Settings {
             providers.insert(name.to_owned(), url);
         }
 
+        let per_min = |key: &str, env: &str, default: &str| -> Result<u64, SettingsError> {
+            let n: u64 = src.parse(key, env, default, "a whole number of requests per minute")?;
+            if n == 0 {
+                return Err(invalid(
+                    key,
+                    env,
+                    "a number of requests per minute above zero",
+                ));
+            }
+            Ok(n)
+        };
+        let limits = LimitSettings {
+            reads_per_min: per_min(
+                "limits.reads_per_min",
+                "CONNECTOR_HUB_RATE_READS_PER_MIN",
+                "600",
+            )?,
+            writes_per_min: per_min(
+                "limits.writes_per_min",
+                "CONNECTOR_HUB_RATE_WRITES_PER_MIN",
+                "120",
+            )?,
+            tests_per_min: per_min(
+                "limits.tests_per_min",
+                "CONNECTOR_HUB_RATE_TESTS_PER_MIN",
+                "20",
+            )?,
+        };
+        let enabled = match src
+            .text("monitor.enabled", "CONNECTOR_HUB_MONITOR", "true")
+            .trim()
+        {
+            "true" | "1" | "on" | "yes" => true,
+            "false" | "0" | "off" | "no" => false,
+            other => {
+                return Err(invalid(
+                    "monitor.enabled",
+                    "CONNECTOR_HUB_MONITOR",
+                    &format!("true or false, got {other:?}"),
+                ))
+            }
+        };
+        let monitor = MonitorSettings {
+            enabled,
+            interval: millis(
+                "monitor.interval_ms",
+                "CONNECTOR_HUB_MONITOR_INTERVAL_MS",
+                "60000",
+            )?,
+            concurrency: src
+                .parse::<usize>(
+                    "monitor.concurrency",
+                    "CONNECTOR_HUB_MONITOR_CONCURRENCY",
+                    "4",
+                    "a whole number of parallel tests",
+                )?
+                .max(1),
+        };
+
         Ok(Self {
             site_addr,
             site_root: PathBuf::from(src.text(
@@ -369,6 +454,8 @@ impl Settings {
                 .map(PathBuf::from),
             checks,
             providers: ProviderUrls(providers),
+            limits,
+            monitor,
         })
     }
 

@@ -10,7 +10,9 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
 #[derive(Default, Clone)]
 struct Histogram {
@@ -60,11 +62,20 @@ impl Metrics {
     }
 
     pub fn request(&self, route: String, method: String, status: u16, elapsed: Duration) {
-        self.with(|m| m.requests.entry((route, method, status)).or_default().observe(elapsed.as_secs_f64()));
+        self.with(|m| {
+            m.requests
+                .entry((route, method, status))
+                .or_default()
+                .observe(elapsed.as_secs_f64())
+        });
     }
 
     pub fn check(&self, provider: &str, outcome: &str) {
-        self.with(|m| *m.checks.entry((provider.to_owned(), outcome.to_owned())).or_default() += 1);
+        self.with(|m| {
+            *m.checks
+                .entry((provider.to_owned(), outcome.to_owned()))
+                .or_default() += 1
+        });
     }
 
     pub fn rate_limited(&self, class: &str) {
@@ -72,7 +83,12 @@ impl Metrics {
     }
 
     pub fn store(&self, operation: &'static str, elapsed: Duration) {
-        self.with(|m| m.store.entry(operation).or_default().observe(elapsed.as_secs_f64()));
+        self.with(|m| {
+            m.store
+                .entry(operation)
+                .or_default()
+                .observe(elapsed.as_secs_f64())
+        });
     }
 
     pub fn refresh(&self, outcome: &str) {
@@ -80,33 +96,59 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
-        let Ok(m) = self.0.lock() else { return String::new() };
+        let Ok(m) = self.0.lock() else {
+            return String::new();
+        };
         let mut out = String::new();
         out.push_str("# HELP connector_hub_http_request_duration_seconds HTTP requests by route, method and status.\n");
         out.push_str("# TYPE connector_hub_http_request_duration_seconds histogram\n");
         for ((route, method, status), h) in &m.requests {
-            let labels = format!("route=\"{}\",method=\"{method}\",status=\"{status}\"", escape(route));
-            h.render(&mut out, "connector_hub_http_request_duration_seconds", &labels);
+            let labels = format!(
+                "route=\"{}\",method=\"{method}\",status=\"{status}\"",
+                escape(route)
+            );
+            h.render(
+                &mut out,
+                "connector_hub_http_request_duration_seconds",
+                &labels,
+            );
         }
         out.push_str("# HELP connector_hub_checks_total Connection tests by provider and outcome (ok or error code).\n");
         out.push_str("# TYPE connector_hub_checks_total counter\n");
         for ((provider, outcome), n) in &m.checks {
-            let _ = writeln!(out, "connector_hub_checks_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "connector_hub_checks_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {n}"
+            );
         }
         out.push_str("# HELP connector_hub_rate_limited_total Requests refused by the per-tenant rate limit, by route class.\n");
         out.push_str("# TYPE connector_hub_rate_limited_total counter\n");
         for (class, n) in &m.rate_limited {
-            let _ = writeln!(out, "connector_hub_rate_limited_total{{class=\"{class}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "connector_hub_rate_limited_total{{class=\"{class}\"}} {n}"
+            );
         }
-        out.push_str("# HELP connector_hub_token_refreshes_total OAuth token refreshes by outcome.\n");
+        out.push_str(
+            "# HELP connector_hub_token_refreshes_total OAuth token refreshes by outcome.\n",
+        );
         out.push_str("# TYPE connector_hub_token_refreshes_total counter\n");
         for (outcome, n) in &m.refreshes {
-            let _ = writeln!(out, "connector_hub_token_refreshes_total{{outcome=\"{outcome}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "connector_hub_token_refreshes_total{{outcome=\"{outcome}\"}} {n}"
+            );
         }
-        out.push_str("# HELP connector_hub_store_operation_duration_seconds Store operations by name.\n");
+        out.push_str(
+            "# HELP connector_hub_store_operation_duration_seconds Store operations by name.\n",
+        );
         out.push_str("# TYPE connector_hub_store_operation_duration_seconds histogram\n");
         for (op, h) in &m.store {
-            h.render(&mut out, "connector_hub_store_operation_duration_seconds", &format!("operation=\"{op}\""));
+            h.render(
+                &mut out,
+                "connector_hub_store_operation_duration_seconds",
+                &format!("operation=\"{op}\""),
+            );
         }
         out
     }
@@ -123,7 +165,13 @@ pub async fn middleware(State(metrics): State<Metrics>, request: Request, next: 
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| if request.uri().path().starts_with("/pkg/") { "/pkg/*".into() } else { "other".into() });
+        .unwrap_or_else(|| {
+            if request.uri().path().starts_with("/pkg/") {
+                "/pkg/*".into()
+            } else {
+                "other".into()
+            }
+        });
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
@@ -131,6 +179,9 @@ pub async fn middleware(State(metrics): State<Metrics>, request: Request, next: 
     response
 }
 
-pub async fn handler(State(metrics): State<Metrics>) -> impl IntoResponse {
-    ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics.render())
+pub async fn handler(State(state): State<super::AppState>) -> impl IntoResponse {
+    (
+        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
 }

@@ -3,6 +3,9 @@
 pub mod cli;
 pub mod config;
 pub mod http_error;
+pub mod metrics;
+pub mod monitor;
+pub mod request_id;
 pub mod startup;
 
 use crate::auth::Authenticator;
@@ -21,6 +24,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub auth: Arc<Authenticator>,
     pub service: Arc<ConnectorService>,
+    pub metrics: metrics::Metrics,
     pub leptos_options: LeptosOptions,
 }
 

@@ -17,7 +17,10 @@ pub fn current() -> Option<String> {
 }
 
 fn acceptable(id: &str) -> bool {
-    (8..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (8..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub async fn middleware(request: Request, next: Next) -> Response {
@@ -31,7 +34,10 @@ pub async fn middleware(request: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = {
         use tracing::Instrument;
-        REQUEST_ID.scope(id.clone(), next.run(request)).instrument(span).await
+        REQUEST_ID
+            .scope(id.clone(), next.run(request))
+            .instrument(span)
+            .await
     };
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);

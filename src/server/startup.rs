@@ -1,13 +1,14 @@
 //! Building and running the application: what `main` and the tests both call.
 
 use super::config::Settings;
+use super::metrics::{self, Metrics};
 use super::AppState;
 use crate::api::rest;
 use crate::app::{shell, App};
 use crate::auth::{origin_guard, AuthSetupError, Authenticator};
 use crate::checks::Checker;
 use crate::service::ConnectorService;
-use crate::store::{MongoStore, SqliteStore, Store, StoreError};
+use crate::store::{MeteredStore, MongoStore, SqliteStore, Store, StoreError};
 use crate::vault::{Vault, VaultError};
 use axum::extract::DefaultBodyLimit;
 use axum::{middleware, Router};
@@ -68,15 +69,22 @@ pub struct Application {
     pub state: AppState,
     /// Whether a development encryption key was created on this start.
     pub created_dev_key: bool,
+    /// Identifies this process as a holder of store leases.
+    pub instance_id: String,
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let (vault, created_dev_key) = load_vault(&settings)?;
         let auth = Authenticator::from_settings(&settings)?;
-        let store = open_store(&settings).await?;
+        let metrics = Metrics::default();
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(
+            open_store(&settings).await?,
+            metrics.clone(),
+        ));
         let checker = Checker::new(&settings.checks, &settings.providers);
-        let service = ConnectorService::new(store, Arc::new(vault), checker);
+        let service = ConnectorService::new(store, Arc::new(vault), checker)
+            .with_limits(settings.limits, metrics.clone());
 
         let listener = TcpListener::bind(settings.site_addr)
             .await
@@ -112,6 +120,7 @@ impl Application {
             settings: Arc::new(settings),
             auth: Arc::new(auth),
             service: Arc::new(service),
+            metrics,
             leptos_options: leptos_options.clone(),
         };
         let router = router(state.clone());
@@ -120,6 +129,7 @@ impl Application {
             router,
             state,
             created_dev_key,
+            instance_id: super::random_hex(8),
         })
     }
 
@@ -130,17 +140,30 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+    /// The health monitor runs beside it when enabled.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(
+        let monitor = self.state.settings.monitor;
+        let background = monitor.enabled.then(|| {
+            tokio::spawn(super::monitor::run(
+                self.state.service.clone(),
+                monitor,
+                self.instance_id.clone(),
+            ))
+        });
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+        if let Some(task) = background {
+            task.abort();
+        }
+        served
     }
 }
 
@@ -156,6 +179,11 @@ pub fn router(state: AppState) -> Router {
             move || provide_context(context_state.clone()),
             move || shell(options.clone()),
         )
+        .route("/metrics", axum::routing::get(metrics::handler))
+        .route_layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::middleware,
+        ))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(state.clone(), origin_guard))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
@@ -171,6 +199,7 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+        .layer(middleware::from_fn(super::request_id::middleware))
         .with_state(state)
 }
 

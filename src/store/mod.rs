@@ -1,9 +1,11 @@
 //! The storage port. Every method that touches a tenant's data takes the tenant: there is no way
 //! to ask for a connector without saying whose it is.
 
+mod metered;
 mod mongo;
 mod sqlite;
 
+pub use metered::MeteredStore;
 pub use mongo::MongoStore;
 pub use sqlite::SqliteStore;
 
@@ -151,6 +153,25 @@ pub trait Store: Send + Sync + 'static {
         query: &AuditQuery,
     ) -> Result<Vec<AuditRecord>, StoreError>;
 
+    /// Counts one hit on `key` in the fixed window starting at `window_start`; returns the hits
+    /// so far, this one included. Counters are shared by every server process on the store.
+    async fn hit(&self, key: &str, window_start: i64) -> Result<u64, StoreError>;
+    /// Takes or renews the lease `name` for `holder` until `now + ttl_ms`; false while another
+    /// holder's lease is still running.
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError>;
+    /// Background monitor: connectors across tenants whose scheduled re-test is due, oldest first.
+    async fn due_for_test(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError>;
+
     /// Operator maintenance (key rotation, audit verification): every connector across tenants,
     /// in (tenant, id) order after `after`.
     async fn scan_all(
@@ -186,6 +207,16 @@ pub fn audit_hash(entry: &AuditRecord, prev_hash: &str) -> String {
         h.update(part.as_bytes());
     }
     hex::encode(h.finalize())
+}
+
+/// How often a connector is re-tested by the monitor, by its sync frequency.
+pub fn retest_interval_ms(frequency: SyncFrequency) -> Option<i64> {
+    match frequency {
+        SyncFrequency::Manual => None,
+        SyncFrequency::Hourly => Some(3_600_000),
+        SyncFrequency::Daily => Some(86_400_000),
+        SyncFrequency::Weekly => Some(7 * 86_400_000),
+    }
 }
 
 pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

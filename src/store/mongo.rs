@@ -12,6 +12,8 @@ pub struct MongoStore {
     connectors: Collection<Document>,
     drafts: Collection<Document>,
     audit: Collection<Document>,
+    rate_windows: Collection<Document>,
+    leases: Collection<Document>,
 }
 
 fn map_error(e: mongodb::error::Error) -> StoreError {
@@ -37,6 +39,8 @@ impl MongoStore {
             connectors: db.collection("connectors"),
             drafts: db.collection("wizard_drafts"),
             audit: db.collection("audit_log"),
+            rate_windows: db.collection("rate_windows"),
+            leases: db.collection("leases"),
         };
         store.create_indexes().await?;
         Ok(store)
@@ -72,6 +76,26 @@ impl MongoStore {
             .map_err(map_error)?;
         self.audit
             .create_index(index(doc! {"tenant_id": 1, "seq": 1}, true))
+            .await
+            .map_err(map_error)?;
+        self.rate_windows
+            .create_index(index(doc! {"key": 1, "window_start": 1}, true))
+            .await
+            .map_err(map_error)?;
+        let expire = IndexOptions::builder()
+            .expire_after(std::time::Duration::from_secs(0))
+            .build();
+        self.rate_windows
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"expire_at": 1})
+                    .options(expire)
+                    .build(),
+            )
+            .await
+            .map_err(map_error)?;
+        self.leases
+            .create_index(index(doc! {"name": 1}, true))
             .await
             .map_err(map_error)?;
         Ok(())
@@ -389,6 +413,76 @@ impl Store for MongoStore {
             .await
             .map_err(map_error)?;
         collect(cursor, audit_from_doc).await
+    }
+
+    async fn hit(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
+        let expire_at = mongodb::bson::DateTime::from_millis(window_start + 10 * 60_000);
+        let updated = self
+            .rate_windows
+            .find_one_and_update(
+                doc! {"key": key, "window_start": window_start},
+                doc! {"$inc": {"hits": 1_i64}, "$setOnInsert": {"expire_at": expire_at}},
+            )
+            .upsert(true)
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await
+            .map_err(map_error)?;
+        Ok(updated
+            .and_then(|d| d.get_i64("hits").ok())
+            .and_then(|h| u64::try_from(h).ok())
+            .unwrap_or(1))
+    }
+
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        // Matches our own lease or an expired one; otherwise the upsert collides with the unique
+        // name index, which means somebody else holds it.
+        let result = self
+            .leases
+            .update_one(
+                doc! {"name": name, "$or": [{"holder": holder}, {"expires_at": {"$lt": now}}]},
+                doc! {"$set": {"holder": holder, "expires_at": now + ttl_ms}},
+            )
+            .upsert(true)
+            .await
+            .map_err(map_error);
+        match result {
+            Ok(_) => Ok(true),
+            Err(StoreError::Duplicate) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn due_for_test(&self, now: i64, n: usize) -> Result<Vec<ConnectorRecord>, StoreError> {
+        let mut due = Vec::new();
+        for frequency in [
+            SyncFrequency::Hourly,
+            SyncFrequency::Daily,
+            SyncFrequency::Weekly,
+        ] {
+            let Some(interval) = retest_interval_ms(frequency) else {
+                continue;
+            };
+            let filter = doc! {
+                "sync_frequency": frequency.as_str(),
+                "$or": [{"last_tested_at": Bson::Null}, {"last_tested_at": {"$lte": now - interval}}],
+            };
+            let cursor = self
+                .connectors
+                .find(filter)
+                .limit(limit(n))
+                .await
+                .map_err(map_error)?;
+            due.extend(collect(cursor, from_doc).await?);
+        }
+        due.sort_by_key(|r| r.last_tested_at.unwrap_or(0));
+        due.truncate(n);
+        Ok(due)
     }
 
     async fn scan_all(

@@ -62,6 +62,22 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 "#];
 
+/// Rate-limit windows and leases: shared between processes but not worth an fsync each, so they
+/// live in a second file attached to every connection, written without synchronous flushes.
+const EPHEMERAL: &str = r#"
+CREATE TABLE IF NOT EXISTS ephemeral.rate_windows (
+    key          TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    hits         INTEGER NOT NULL,
+    PRIMARY KEY (key, window_start)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ephemeral.leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
 const READERS: usize = 4;
 
 pub struct SqliteStore {
@@ -80,6 +96,8 @@ impl SqliteStore {
             let mut writer = Connection::open(&path).map_err(map_error)?;
             configure(&writer)?;
             migrate(&mut writer)?;
+            attach_ephemeral(&writer, &dir)?;
+            writer.execute_batch(EPHEMERAL).map_err(map_error)?;
             Ok(Self {
                 path,
                 writer: Arc::new(Mutex::new(writer)),
@@ -156,6 +174,17 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     )
     .map_err(map_error)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(map_error)
+}
+
+fn attach_ephemeral(conn: &Connection, dir: &Path) -> Result<(), StoreError> {
+    let path = dir.join("connector-hub-ephemeral.db");
+    conn.execute(
+        "ATTACH DATABASE ?1 AS ephemeral",
+        params![path.to_string_lossy()],
+    )
+    .map_err(map_error)?;
+    conn.execute_batch("PRAGMA ephemeral.journal_mode = WAL; PRAGMA ephemeral.synchronous = OFF;")
         .map_err(map_error)
 }
 
@@ -473,6 +502,67 @@ impl Store for SqliteStore {
                 ],
                 audit_record,
             )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn hit(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
+        let key = key.to_owned();
+        self.write(move |c| {
+            let hits: i64 = c
+                .prepare_cached(
+                    "INSERT INTO ephemeral.rate_windows (key, window_start, hits) VALUES (?1, ?2, 1)
+                     ON CONFLICT (key, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
+                )?
+                .query_row(params![key, window_start], |r| r.get(0))?;
+            if hits == 1 {
+                c.prepare_cached(
+                    "DELETE FROM ephemeral.rate_windows WHERE key = ?1 AND window_start < ?2",
+                )?
+                .execute(params![key, window_start])?;
+            }
+            Ok(u64::try_from(hits).unwrap_or_default())
+        })
+        .await
+    }
+
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let (name, holder) = (name.to_owned(), holder.to_owned());
+        self.write(move |c| {
+            let changed = c
+                .prepare_cached(
+                    "INSERT INTO ephemeral.leases (name, holder, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                     WHERE leases.holder = excluded.holder OR leases.expires_at < ?4",
+                )?
+                .execute(params![name, holder, now + ttl_ms, now])?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn due_for_test(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        self.read(move |c| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM connectors
+                 WHERE sync_frequency != 'manual'
+                   AND COALESCE(last_tested_at, 0) <= ?1 - CASE sync_frequency
+                         WHEN 'hourly' THEN 3600000 WHEN 'daily' THEN 86400000 ELSE 604800000 END
+                 ORDER BY COALESCE(last_tested_at, 0) LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![now, limit], record)?;
             rows.collect()
         })
         .await

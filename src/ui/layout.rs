@@ -35,6 +35,7 @@ pub fn Header() -> impl IntoView {
                 <nav aria-label="Main" class="flex flex-1 flex-wrap gap-1">
                     {link("/", "Marketplace")}
                     {link("/sources", "Connected sources")}
+                    {link("/audit", "Audit log")}
                 </nav>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {

@@ -22,6 +22,7 @@ pub struct TestApp {
     pub http: Client,
     pub data_dir: PathBuf,
     pub encryption_key: String,
+    pub instance_id: String,
     auth: Authenticator,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -55,6 +56,14 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         ),
     ]);
     env.extend(fakes::provider_env(&fakes));
+    // Off unless a test asks: background re-tests and tight limits would race the assertions.
+    env.insert("CONNECTOR_HUB_MONITOR".into(), "false".into());
+    for class in ["READS", "WRITES", "TESTS"] {
+        env.insert(
+            format!("CONNECTOR_HUB_RATE_{class}_PER_MIN"),
+            "1000000".into(),
+        );
+    }
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
     }
@@ -62,6 +71,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let auth = Authenticator::from_secret(&SecretString::new(JWT_SECRET), &settings.auth);
     let data_dir = settings.data_dir.clone();
     let app = Application::build(settings).await.expect("app builds");
+    let instance_id = app.instance_id.clone();
     let base = format!("http://{}", app.local_addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
@@ -76,7 +86,11 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         fakes,
         http,
         data_dir,
-        encryption_key,
+        encryption_key: env
+            .get("CONNECTOR_ENCRYPTION_KEY")
+            .cloned()
+            .unwrap_or(encryption_key),
+        instance_id,
         auth,
         _dir: dir,
         shutdown: Some(tx),
@@ -160,6 +174,17 @@ impl TestApp {
             response.text().await.unwrap_or_default()
         );
         response.json().await.expect("json")
+    }
+
+    /// Stops the server but hands back its data directory, for another process sharing it.
+    pub async fn stop_keeping_data(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self._dir
     }
 
     pub async fn stop(mut self) {

@@ -1,0 +1,109 @@
+//! A store decorator that times every operation for the metrics.
+
+use super::*;
+use crate::server::metrics::Metrics;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct MeteredStore {
+    inner: Arc<dyn Store>,
+    metrics: Metrics,
+}
+
+impl MeteredStore {
+    pub fn new(inner: Arc<dyn Store>, metrics: Metrics) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+macro_rules! timed {
+    ($self:ident, $op:literal, $call:expr) => {{
+        let started = Instant::now();
+        let result = $call.await;
+        $self.metrics.store($op, started.elapsed());
+        result
+    }};
+}
+
+#[async_trait]
+impl Store for MeteredStore {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        timed!(self, "ping", self.inner.ping())
+    }
+    async fn insert(&self, t: &TenantId, r: &ConnectorRecord) -> Result<(), StoreError> {
+        timed!(self, "insert", self.inner.insert(t, r))
+    }
+    async fn get(&self, t: &TenantId, id: &str) -> Result<Option<ConnectorRecord>, StoreError> {
+        timed!(self, "get", self.inner.get(t, id))
+    }
+    async fn list(&self, t: &TenantId, q: &ListQuery) -> Result<Vec<ConnectorRecord>, StoreError> {
+        timed!(self, "list", self.inner.list(t, q))
+    }
+    async fn update(&self, t: &TenantId, r: &ConnectorRecord, v: i64) -> Result<bool, StoreError> {
+        timed!(self, "update", self.inner.update(t, r, v))
+    }
+    async fn delete(&self, t: &TenantId, id: &str) -> Result<bool, StoreError> {
+        timed!(self, "delete", self.inner.delete(t, id))
+    }
+    async fn put_draft(&self, t: &TenantId, d: &DraftRecord) -> Result<(), StoreError> {
+        timed!(self, "put_draft", self.inner.put_draft(t, d))
+    }
+    async fn get_draft(
+        &self,
+        t: &TenantId,
+        u: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<DraftRecord>, StoreError> {
+        timed!(self, "get_draft", self.inner.get_draft(t, u, id, now))
+    }
+    async fn delete_draft(&self, t: &TenantId, u: &str, id: &str) -> Result<(), StoreError> {
+        timed!(self, "delete_draft", self.inner.delete_draft(t, u, id))
+    }
+    async fn append_audit(&self, e: AuditRecord) -> Result<AuditRecord, StoreError> {
+        timed!(self, "append_audit", self.inner.append_audit(e))
+    }
+    async fn list_audit(
+        &self,
+        t: &TenantId,
+        q: &AuditQuery,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        timed!(self, "list_audit", self.inner.list_audit(t, q))
+    }
+    async fn hit(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
+        timed!(self, "rate_hit", self.inner.hit(key, window_start))
+    }
+    async fn lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        ttl_ms: i64,
+    ) -> Result<bool, StoreError> {
+        timed!(self, "lease", self.inner.lease(name, holder, now, ttl_ms))
+    }
+    async fn due_for_test(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        timed!(self, "due_for_test", self.inner.due_for_test(now, limit))
+    }
+    async fn scan_all(
+        &self,
+        after: Option<(String, String)>,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        timed!(self, "scan_all", self.inner.scan_all(after, limit))
+    }
+    async fn audit_chain(
+        &self,
+        after: Option<(String, i64)>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        timed!(self, "audit_chain", self.inner.audit_chain(after, limit))
+    }
+}

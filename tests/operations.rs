@@ -1,0 +1,484 @@
+//! Running it for real: rate limits, the audit log and its fail-closed rule, metrics, request
+//! ids, the health monitor's lease, graceful shutdown.
+
+mod support;
+
+use connector_hub::auth::TenantId;
+use connector_hub::store::{AuditQuery, SqliteStore, Store};
+use serde_json::{json, Value};
+use std::time::Duration;
+use support::{expect_error, spawn_app, spawn_app_with};
+
+fn stripe() -> Value {
+    json!({"connector_type": "stripe", "display_name": "S", "config": {"api_key": "sk_test_good_4242"}})
+}
+
+async fn audit(app: &support::TestApp, tenant: &str) -> Vec<connector_hub::store::AuditRecord> {
+    let store = SqliteStore::open(&app.data_dir).await.expect("store");
+    let tenant = TenantId::parse(tenant).expect("tenant");
+    store
+        .list_audit(
+            &tenant,
+            &AuditQuery {
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("audit")
+}
+
+#[tokio::test]
+async fn rate_limits_are_per_tenant_and_per_class() {
+    let app = spawn_app_with(&[
+        ("CONNECTOR_HUB_RATE_READS_PER_MIN", "5"),
+        ("CONNECTOR_HUB_RATE_TESTS_PER_MIN", "2"),
+    ])
+    .await;
+    let (a, b) = (app.token("tenant-a", "u"), app.token("tenant-b", "u"));
+    for _ in 0..5 {
+        assert_eq!(app.get("/v1/connectors", &a).await.status(), 200);
+    }
+    let limited = app.get("/v1/connectors", &a).await;
+    let retry_after: u64 = limited
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=61).contains(&retry_after), "{retry_after}");
+    let e = expect_error(limited, 429, "RATE_LIMITED").await;
+    assert!(e["retry_after"].is_u64());
+    assert_eq!(
+        app.get("/v1/connectors", &b).await.status(),
+        200,
+        "another tenant is unaffected"
+    );
+
+    // Connection tests are limited on their own, more tightly.
+    for _ in 0..2 {
+        let r = app
+            .post(
+                "/v1/connectors/test",
+                &b,
+                &json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good_4242"}}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    let r = app
+        .post(
+            "/v1/connectors/test",
+            &b,
+            &json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good_4242"}}),
+        )
+        .await;
+    expect_error(r, 429, "RATE_LIMITED").await;
+    // An invalid config never reaches a provider and does not count.
+    let r = app
+        .post(
+            "/v1/connectors/test",
+            &b,
+            &json!({"connector_type": "stripe", "config": {"api_key": "nope"}}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    let entries = audit(&app, "tenant-a").await;
+    assert!(entries.iter().any(|e| e.action == "rate_limit:reads"
+        && e.outcome == "refused"
+        && e.error_code.as_deref() == Some("RATE_LIMITED")));
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("connector_hub_rate_limited_total{class=\"reads\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("connector_hub_rate_limited_total{class=\"tests\"} 1"),
+        "{metrics}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_limit_holds_across_two_server_processes_on_one_store() {
+    let first = spawn_app_with(&[("CONNECTOR_HUB_RATE_WRITES_PER_MIN", "4")]).await;
+    let dir = first.data_dir.display().to_string();
+    let second = spawn_app_with(&[
+        ("CONNECTOR_HUB_RATE_WRITES_PER_MIN", "4"),
+        ("CONNECTOR_HUB_DATA_DIR", &dir),
+        ("CONNECTOR_ENCRYPTION_KEY", &first.encryption_key),
+    ])
+    .await;
+    let t = first.token("shared", "u");
+    for app in [&first, &second, &first, &second] {
+        assert_eq!(
+            app.post("/v1/connectors", &t, &stripe()).await.status(),
+            201
+        );
+    }
+    expect_error(
+        second.post("/v1/connectors", &t, &stripe()).await,
+        429,
+        "RATE_LIMITED",
+    )
+    .await;
+    expect_error(
+        first.post("/v1/connectors", &t, &stripe()).await,
+        429,
+        "RATE_LIMITED",
+    )
+    .await;
+    second.stop().await;
+    first.stop().await;
+}
+
+#[tokio::test]
+async fn every_operation_and_refusal_is_audited() {
+    let app = spawn_app().await;
+    let (a, b) = (app.token("acme", "ana"), app.token("other", "olga"));
+    let id = app.create(&a, stripe()).await;
+    app.get(&format!("/v1/connectors/{id}"), &a).await;
+    app.patch(
+        &format!("/v1/connectors/{id}"),
+        &a,
+        &json!({"display_name": "Renamed"}),
+    )
+    .await;
+    app.patch(
+        &format!("/v1/connectors/{id}"),
+        &a,
+        &json!({"config": {"api_key": "sk_test_good_9999"}}),
+    )
+    .await;
+    app.post(&format!("/v1/connectors/{id}/test"), &a, &json!({}))
+        .await;
+    app.post(
+        "/v1/connectors/test",
+        &a,
+        &json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good_4242"}}),
+    )
+    .await;
+    app.post(&format!("/v1/connectors/{id}/clear-error"), &a, &json!({}))
+        .await;
+    // Refusals: another tenant's 404, a forged token, a cross-site cookie post.
+    expect_error(
+        app.get(&format!("/v1/connectors/{id}"), &b).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    expect_error(
+        app.get("/v1/connectors", "forged").await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    let cookie = format!("ch_session={a}");
+    let cross = app
+        .http
+        .delete(app.url(&format!("/v1/connectors/{id}")))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("cross");
+    expect_error(cross, 403, "FORBIDDEN").await;
+    assert_eq!(
+        app.delete(&format!("/v1/connectors/{id}"), &a)
+            .await
+            .status(),
+        204
+    );
+
+    let entries = audit(&app, "acme").await;
+    for action in [
+        "create",
+        "read",
+        "update",
+        "replace_credentials",
+        "test",
+        "test_unsaved",
+        "clear_error",
+        "delete",
+    ] {
+        let e = entries
+            .iter()
+            .find(|e| e.action == action)
+            .unwrap_or_else(|| panic!("{action} audited"));
+        assert_eq!(e.user_id, "ana");
+        assert_eq!(e.outcome, "ok");
+        assert_eq!(e.client, "127.0.0.1");
+    }
+    let origin = entries
+        .iter()
+        .find(|e| e.action == "origin_check")
+        .expect("403 audited under the cookie's tenant");
+    assert_eq!(origin.error_code.as_deref(), Some("FORBIDDEN"));
+    let other = audit(&app, "other").await;
+    assert!(other.iter().any(|e| e.action == "read"
+        && e.outcome == "refused"
+        && e.error_code.as_deref() == Some("NOT_FOUND")));
+    let anonymous = audit(&app, "_unauthenticated").await;
+    assert!(anonymous
+        .iter()
+        .any(|e| e.error_code.as_deref() == Some("UNAUTHENTICATED")));
+
+    // The tenant reads its own log through the API, filtered.
+    let log: Value = app
+        .get(&format!("/v1/audit?connector_id={id}&action=delete"), &a)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(log["entries"].as_array().map(Vec::len), Some(1));
+    let theirs: Value = app.get("/v1/audit", &b).await.json().await.expect("json");
+    assert!(theirs["entries"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .all(|e| e["tenant_id"] == "other"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_operation_whose_audit_entry_cannot_be_written_does_not_happen() {
+    let app = spawn_app().await;
+    let t = app.token("acme", "ana");
+    let id = app.create(&t, stripe()).await;
+    {
+        let db = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("db");
+        db.execute_batch("CREATE TRIGGER audit_down BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk trouble'); END;")
+            .expect("break the audit log");
+    }
+    expect_error(
+        app.post("/v1/connectors", &t, &stripe()).await,
+        503,
+        "STORAGE_UNAVAILABLE",
+    )
+    .await;
+    expect_error(
+        app.delete(&format!("/v1/connectors/{id}"), &t).await,
+        503,
+        "STORAGE_UNAVAILABLE",
+    )
+    .await;
+    {
+        let db = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("db");
+        db.execute_batch("DROP TRIGGER audit_down;")
+            .expect("repair");
+    }
+    let list: Value = app
+        .get("/v1/connectors", &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let ids: Vec<&str> = list["connectors"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|c| c["connector_id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [id.as_str()],
+        "nothing was created and nothing deleted while the audit log was down"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_and_request_ids() {
+    let app = spawn_app().await;
+    let t = app.token("acme", "ana");
+    let id = app.create(&t, stripe()).await;
+    app.post(&format!("/v1/connectors/{id}/test"), &t, &json!({}))
+        .await;
+    app.post(
+        "/v1/connectors/test",
+        &t,
+        &json!({"connector_type": "stripe", "config": {"api_key": "sk_test_expired_4242"}}),
+    )
+    .await;
+
+    let missing = app
+        .get("/v1/connectors/conn-00000000000000000000", &t)
+        .await;
+    let header = missing
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("request id header")
+        .to_owned();
+    let body = expect_error(missing, 404, "NOT_FOUND").await;
+    assert_eq!(
+        body["request_id"],
+        header.as_str(),
+        "the error names the request"
+    );
+    let echoed = app
+        .http
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-abc-12345")
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(
+        echoed
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("trace-abc-12345")
+    );
+
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics");
+    assert!(metrics
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("text/plain")));
+    let text = metrics.text().await.expect("text");
+    for needle in [
+        "connector_hub_http_request_duration_seconds_bucket{route=\"/v1/connectors\",method=\"POST\",status=\"201\",le=\"+Inf\"} 1",
+        "connector_hub_http_request_duration_seconds_count{route=\"/v1/connectors/{id}\",method=\"GET\",status=\"404\"} 1",
+        "connector_hub_checks_total{provider=\"stripe\",outcome=\"ok\"} 1",
+        "connector_hub_checks_total{provider=\"stripe\",outcome=\"EXPIRED_CREDENTIALS\"} 1",
+        "connector_hub_store_operation_duration_seconds_count{operation=\"insert\"} 1",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+    assert!(!text.contains(&id), "metrics never carry ids");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_health_monitor_runs_across_two_processes_and_the_other_takes_over() {
+    let env = [
+        ("CONNECTOR_HUB_MONITOR", "true"),
+        ("CONNECTOR_HUB_MONITOR_INTERVAL_MS", "300"),
+    ];
+    let first = spawn_app_with(&env).await;
+    let dir = first.data_dir.display().to_string();
+    let second = spawn_app_with(&[
+        env[0],
+        env[1],
+        ("CONNECTOR_HUB_DATA_DIR", &dir),
+        ("CONNECTOR_ENCRYPTION_KEY", &first.encryption_key),
+    ])
+    .await;
+    let t = first.token("acme", "ana");
+    let hourly = json!({"connector_type": "stripe", "display_name": "Hourly", "config": {"api_key": "sk_test_good_4242"}, "sync_frequency": "hourly"});
+    let manual = json!({"connector_type": "stripe", "display_name": "Manual", "config": {"api_key": "sk_test_good_4242"}, "sync_frequency": "manual"});
+    let due = first.create(&t, hourly.clone()).await;
+    let never = first.create(&t, manual).await;
+
+    let monitor_tests = |entries: &[connector_hub::store::AuditRecord], id: &str| {
+        entries
+            .iter()
+            .filter(|e| {
+                e.action == "test"
+                    && e.user_id == "system:monitor"
+                    && e.connector_id.as_deref() == Some(id)
+            })
+            .count()
+    };
+    let mut tested = 0;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tested = monitor_tests(&audit(&first, "acme").await, &due);
+        if tested > 0 {
+            break;
+        }
+    }
+    assert_eq!(tested, 1, "the due connector was re-tested once");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let entries = audit(&first, "acme").await;
+    assert_eq!(
+        monitor_tests(&entries, &due),
+        1,
+        "no second process tested it again"
+    );
+    assert_eq!(
+        monitor_tests(&entries, &never),
+        0,
+        "manual connectors are left alone"
+    );
+    let view: Value = first
+        .get(&format!("/v1/connectors/{due}"), &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["status"], "active", "recorded like a manual test");
+
+    // Whoever holds the lease, stop it: the other takes over once the lease lapses.
+    let holder = {
+        let db = rusqlite::Connection::open(first.data_dir.join("connector-hub-ephemeral.db"))
+            .expect("db");
+        db.query_row(
+            "SELECT holder FROM leases WHERE name = 'health-monitor'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .expect("lease row")
+    };
+    let (stopping, staying) = if holder == first.instance_id {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert_eq!(holder, stopping.instance_id);
+    let _shared_dir = stopping.stop_keeping_data().await;
+    let later = staying.create(&t, hourly).await;
+    let mut tested = 0;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        tested = monitor_tests(&audit(&staying, "acme").await, &later);
+        if tested > 0 {
+            break;
+        }
+    }
+    assert_eq!(tested, 1, "the remaining process took the lease over");
+    staying.stop().await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_the_request_in_flight() {
+    let mut app = spawn_app().await;
+    let t = app.token("acme", "ana");
+    let http = app.http.clone();
+    let url = app.url("/v1/connectors/test");
+    // A check that waits on a provider that never answers: about 1.5 s, the configured bound.
+    let in_flight = tokio::spawn(async move {
+        http.post(url)
+            .bearer_auth(t)
+            .json(&json!({"connector_type": "stripe", "config": {"api_key": "sk_test_hang_4242"}}))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let server = app.server.take().expect("server");
+    app.stop().await;
+    let response = in_flight
+        .await
+        .expect("join")
+        .expect("the request in flight got its answer");
+    assert_eq!(response.status(), 200);
+    let result: Value = response.json().await.expect("json");
+    assert_eq!(result["error_code"], "TIMEOUT");
+    assert!(server.await.is_ok());
+}
