@@ -272,7 +272,15 @@ impl ConnectorService {
         };
         self.store.append_audit(entry).await.map(|_| ()).map_err(|e| {
             tracing::error!(error = %e, action, "audit entry could not be written; refusing the operation");
-            ApiError::new(ErrorCode::StorageUnavailable, "The audit log cannot be written, so the operation was not performed.")
+            let cause = match e {
+                StoreError::Full => " (the server's disk is full)",
+                StoreError::ReadOnly => " (the data directory is read-only)",
+                _ => "",
+            };
+            ApiError::new(
+                ErrorCode::StorageUnavailable,
+                format!("The audit log cannot be written{cause}, so the operation was not performed."),
+            )
         })
     }
 

@@ -62,3 +62,28 @@ impl IntoResponse for HttpError {
         response
     }
 }
+
+/// Server functions answer every error with 500, even a malformed argument or a missing
+/// connector. Their error bodies are `ApiError` JSON, so the status is restored from its code.
+pub async fn server_fn_status(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let is_server_fn = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    if !is_server_fn || response.status() != http::StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({"error": ApiError::from_code(ErrorCode::Internal)})),
+        )
+            .into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<ApiError>(&bytes) {
+        parts.status = status_of(error.code);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}

@@ -163,6 +163,9 @@ impl Application {
         if let Some(task) = background {
             task.abort();
         }
+        if let Err(e) = self.state.service.store().flush().await {
+            tracing::warn!(error = %e, "could not checkpoint the store on shutdown");
+        }
         served
     }
 }
@@ -185,6 +188,7 @@ pub fn router(state: AppState) -> Router {
             metrics::middleware,
         ))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(super::http_error::server_fn_status))
         .layer(middleware::from_fn_with_state(state.clone(), origin_guard))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(SetResponseHeaderLayer::overriding(

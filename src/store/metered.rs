@@ -33,6 +33,9 @@ impl Store for MeteredStore {
     async fn ping(&self) -> Result<(), StoreError> {
         timed!(self, "ping", self.inner.ping())
     }
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.inner.flush().await
+    }
     async fn insert(&self, t: &TenantId, r: &ConnectorRecord) -> Result<(), StoreError> {
         timed!(self, "insert", self.inner.insert(t, r))
     }

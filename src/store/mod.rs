@@ -108,6 +108,10 @@ pub enum StoreError {
 pub trait Store: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     async fn ping(&self) -> Result<(), StoreError>;
+    /// On graceful shutdown: make everything written durable in its final place.
+    async fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     async fn insert(&self, tenant: &TenantId, record: &ConnectorRecord) -> Result<(), StoreError>;
     async fn get(

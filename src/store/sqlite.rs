@@ -82,7 +82,8 @@ const READERS: usize = 4;
 
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Arc<Mutex<Connection>>,
+    /// `None` when the data directory is read-only: reads are served, every write is refused.
+    writer: Option<Arc<Mutex<Connection>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
 }
 
@@ -93,16 +94,16 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(io_error)?;
             let path = dir.join("connector-hub.db");
-            let mut writer = Connection::open(&path).map_err(map_error)?;
-            configure(&writer)?;
-            migrate(&mut writer)?;
-            attach_ephemeral(&writer, &dir)?;
-            writer.execute_batch(EPHEMERAL).map_err(map_error)?;
-            Ok(Self {
-                path,
-                writer: Arc::new(Mutex::new(writer)),
-                readers: Arc::new(Mutex::new(Vec::new())),
-            })
+            let writer = match open_writer(&path, &dir) {
+                Ok(writer) => Some(Arc::new(Mutex::new(writer))),
+                // An existing database on a read-only directory is still worth serving.
+                Err(StoreError::ReadOnly) if path.is_file() => {
+                    tracing::warn!(path = %path.display(), "the data directory is read-only: serving reads, refusing writes");
+                    None
+                }
+                Err(other) => return Err(other),
+            };
+            Ok(Self { path, writer, readers: Arc::new(Mutex::new(Vec::new())) })
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?
@@ -118,14 +119,25 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let readers = self.readers.clone();
         let path = self.path.clone();
+        let read_only = self.writer.is_none();
         tokio::task::spawn_blocking(move || {
             let pooled = readers.lock().ok().and_then(|mut pool| pool.pop());
             let conn = match pooled {
                 Some(conn) => conn,
                 None => {
+                    // On a read-only directory nobody can change the file, and WAL's shared
+                    // memory file cannot be created: open it as immutable.
+                    let (target, extra) = if read_only {
+                        (
+                            format!("file:{}?immutable=1", path.display()),
+                            OpenFlags::SQLITE_OPEN_URI,
+                        )
+                    } else {
+                        (path.display().to_string(), OpenFlags::empty())
+                    };
                     let conn = Connection::open_with_flags(
-                        &path,
-                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        target,
+                        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra,
                     )
                     .map_err(map_error)?;
                     conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -149,7 +161,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let writer = self.writer.clone();
+        let writer = self.writer.clone().ok_or(StoreError::ReadOnly)?;
         tokio::task::spawn_blocking(move || {
             let mut conn = writer
                 .lock()
@@ -175,6 +187,15 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     .map_err(map_error)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(map_error)
+}
+
+fn open_writer(path: &Path, dir: &Path) -> Result<Connection, StoreError> {
+    let mut writer = Connection::open(path).map_err(map_error)?;
+    configure(&writer)?;
+    migrate(&mut writer)?;
+    attach_ephemeral(&writer, dir)?;
+    writer.execute_batch(EPHEMERAL).map_err(map_error)?;
+    Ok(writer)
 }
 
 fn attach_ephemeral(conn: &Connection, dir: &Path) -> Result<(), StoreError> {
@@ -282,6 +303,20 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        if self.writer.is_none() {
+            return Ok(());
+        }
+        // Fold the WAL into the database file, so a stopped server leaves one complete file
+        // (readable even from read-only media).
+        self.write(|c| {
+            c.execute_batch(
+                "PRAGMA main.wal_checkpoint(TRUNCATE); PRAGMA ephemeral.wal_checkpoint(TRUNCATE);",
+            )
+        })
+        .await
     }
 
     async fn insert(&self, tenant: &TenantId, r: &ConnectorRecord) -> Result<(), StoreError> {
