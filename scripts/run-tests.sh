@@ -28,4 +28,12 @@ RUSTFLAGS="$shared_flags" cargo test --features ssr --no-fail-fast
 say "Playwright in Chromium, hydrated and without JavaScript"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export APP_PORT=${APP_PORT:-$(free_port)} FAKE_PORT=${FAKE_PORT:-$(free_port)}
-(cd end2end && npx playwright test)
+results="$PWD/end2end/test-results.json"
+status=0
+(cd end2end && PLAYWRIGHT_JSON_OUTPUT_NAME="$results" npx playwright test --reporter=list,json) || status=$?
+# One plain closing line for the browser suite: "playwright: N passed, N failed, N skipped".
+node -e '
+  const s = require(process.argv[1]).stats;
+  console.log(`playwright: ${s.expected + s.flaky} passed, ${s.unexpected} failed, ${s.skipped} skipped`);
+' "$results" || true
+exit "$status"
