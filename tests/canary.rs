@@ -10,19 +10,16 @@ use support::process::{spawn_server, ServerProcess};
 const CANARY: &str = "CANARYq7Zx9";
 
 fn env(fakes: &str, data: &std::path::Path, key: &str) -> Vec<(String, String)> {
-    let mut env = vec![
-        ("CONNECTOR_HUB_ENV".to_owned(), "production".to_owned()),
-        ("CONNECTOR_HUB_DATA_DIR".into(), data.display().to_string()),
-        ("CONNECTOR_ENCRYPTION_KEY".into(), key.into()),
-        ("JWT_SECRET".into(), support::JWT_SECRET.into()),
-        ("CONNECTOR_HUB_MONITOR".into(), "false".into()),
-        ("CONNECTOR_HUB_EGRESS_ALLOW".into(), "127.0.0.0/8".into()),
-        ("CONNECTOR_HUB_CHECK_TIMEOUT_MS".into(), "1500".into()),
-        ("CONNECTOR_HUB_LOG".into(), "debug".into()),
-        ("CONNECTOR_HUB_LOG_FORMAT".into(), "json".into()),
-        ("LEPTOS_SITE_ROOT".into(), "target/site".into()),
-    ];
-    env.extend(support::fakes::provider_env(fakes));
+    let mut env = support::process::server_env(fakes, data, key);
+    for (k, v) in [
+        ("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8"),
+        ("CONNECTOR_HUB_CHECK_TIMEOUT_MS", "1500"),
+        ("CONNECTOR_HUB_LOG", "debug"),
+        ("CONNECTOR_HUB_LOG_FORMAT", "json"),
+        ("LEPTOS_SITE_ROOT", "target/site"),
+    ] {
+        env.push((k.to_owned(), v.to_owned()));
+    }
     env
 }
 
@@ -58,15 +55,7 @@ async fn canary_secrets_never_leak() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let auth = connector_hub::auth::Authenticator::from_secret(
-        &connector_hub::secret::SecretString::new(support::JWT_SECRET),
-        &connector_hub::server::config::Settings::load(None, &|_: &str| None)
-            .expect("defaults")
-            .auth,
-    );
-    let token = auth
-        .mint("canary-tenant", "ana@acme.test", 600)
-        .expect("token");
+    let token = support::process::token("canary-tenant", "ana@acme.test");
     let mut out = Collector { seen: Vec::new() };
 
     // Secrets carrying the canary, for several connector kinds and both outcomes of a test.

@@ -107,29 +107,10 @@ async fn load_no_5xx_nothing_lost_nothing_shared() {
     eprintln!("load: {total} requests in 30 s across 20 tenants: {counts:?}");
 }
 
-fn server_env(fakes: &str, data: &std::path::Path, key: &str) -> Vec<(String, String)> {
-    let mut env = vec![
-        ("CONNECTOR_HUB_ENV".to_owned(), "production".to_owned()),
-        ("CONNECTOR_HUB_DATA_DIR".into(), data.display().to_string()),
-        ("CONNECTOR_ENCRYPTION_KEY".into(), key.into()),
-        ("JWT_SECRET".into(), support::JWT_SECRET.into()),
-        ("CONNECTOR_HUB_MONITOR".into(), "false".into()),
-        ("CONNECTOR_HUB_RATE_WRITES_PER_MIN".into(), "1000000".into()),
-        ("CONNECTOR_HUB_RATE_READS_PER_MIN".into(), "1000000".into()),
-    ];
-    env.extend(support::fakes::provider_env(fakes));
-    env
-}
+use support::process::server_env;
 
 fn token() -> String {
-    let settings =
-        connector_hub::server::config::Settings::load(None, &|_: &str| None).expect("defaults");
-    connector_hub::auth::Authenticator::from_secret(
-        &connector_hub::secret::SecretString::new(support::JWT_SECRET),
-        &settings.auth,
-    )
-    .mint("crash", "u", 600)
-    .expect("token")
+    support::process::token("crash", "u")
 }
 
 /// `kill -9` during a burst of creates and updates: every acknowledged write survives the

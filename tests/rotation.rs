@@ -6,26 +6,11 @@ use serde_json::{json, Value};
 use support::process::{run_cli, spawn_server};
 
 fn env(fakes: &str, data: &std::path::Path, keys: &str) -> Vec<(String, String)> {
-    let mut env = vec![
-        ("CONNECTOR_HUB_ENV".to_owned(), "production".to_owned()),
-        ("CONNECTOR_HUB_DATA_DIR".into(), data.display().to_string()),
-        ("CONNECTOR_ENCRYPTION_KEY".into(), keys.into()),
-        ("JWT_SECRET".into(), support::JWT_SECRET.into()),
-        ("CONNECTOR_HUB_MONITOR".into(), "false".into()),
-    ];
-    env.extend(support::fakes::provider_env(fakes));
-    env
+    support::process::server_env(fakes, data, keys)
 }
 
 fn token() -> String {
-    let settings =
-        connector_hub::server::config::Settings::load(None, &|_: &str| None).expect("defaults");
-    connector_hub::auth::Authenticator::from_secret(
-        &connector_hub::secret::SecretString::new(support::JWT_SECRET),
-        &settings.auth,
-    )
-    .mint("acme", "ops@acme.test", 600)
-    .expect("token")
+    support::process::token("acme", "ops@acme.test")
 }
 
 #[tokio::test]

@@ -129,47 +129,11 @@ impl Catalog {
             if !field.applies(&config) {
                 continue;
             }
-            let value = submitted
-                .get(&field.name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .or_else(|| field.default.clone());
-            let Some(value) = value else {
-                if field.required {
-                    return Err(ApiError::invalid_config(
-                        &field.name,
-                        format!("{} is required.", field.label),
-                    ));
-                }
-                continue;
-            };
-            if field.kind == FieldKind::Select && !field.options.contains(&value) {
-                return Err(ApiError::invalid_config(
-                    &field.name,
-                    format!(
-                        "{} must be one of: {}.",
-                        field.label,
-                        field.options.join(", ")
-                    ),
-                ));
+            let submitted_value = submitted.get(&field.name).map(String::as_str).unwrap_or("");
+            let value = self.validate_field(def, field, submitted_value)?;
+            if !value.is_empty() {
+                config.insert(field.name.clone(), value);
             }
-            if let Some(regex) = self.patterns.get(&(def.id.clone(), field.name.clone())) {
-                if !regex.is_match(&value) {
-                    let example = field
-                        .example
-                        .as_deref()
-                        .map(|e| format!(" For example: {e}"))
-                        .unwrap_or_default();
-                    return Err(ApiError::invalid_config(
-                        &field.name,
-                        format!(
-                            "{} is not in the expected format. {}{example}",
-                            field.label, field.help
-                        ),
-                    ));
-                }
-            }
-            config.insert(field.name.clone(), value);
         }
         Ok(config)
     }

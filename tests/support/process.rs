@@ -101,3 +101,35 @@ pub fn run_cli(env: &[(String, String)], args: &[&str]) -> (bool, String) {
     );
     (output.status.success(), text)
 }
+
+/// A production-mode server on `data` with `key`, pointed at the fake providers at `fakes`; the
+/// monitor off and limits out of the way unless a test adds its own settings.
+pub fn server_env(fakes: &str, data: &Path, key: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("CONNECTOR_HUB_ENV", "production"),
+        ("JWT_SECRET", super::JWT_SECRET),
+        ("CONNECTOR_HUB_MONITOR", "false"),
+        ("CONNECTOR_HUB_RATE_READS_PER_MIN", "1000000"),
+        ("CONNECTOR_HUB_RATE_WRITES_PER_MIN", "1000000"),
+        ("CONNECTOR_HUB_RATE_TESTS_PER_MIN", "1000000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    env.push(("CONNECTOR_HUB_DATA_DIR".into(), data.display().to_string()));
+    env.push(("CONNECTOR_ENCRYPTION_KEY".into(), key.to_owned()));
+    env.extend(super::fakes::provider_env(fakes));
+    env
+}
+
+/// A token for `tenant` signed with the tests' JWT secret.
+pub fn token(tenant: &str, user: &str) -> String {
+    let settings =
+        connector_hub::server::config::Settings::load(None, &|_: &str| None).expect("defaults");
+    connector_hub::auth::Authenticator::from_secret(
+        &connector_hub::secret::SecretString::new(super::JWT_SECRET),
+        &settings.auth,
+    )
+    .mint(tenant, user, 600)
+    .expect("token")
+}
