@@ -16,8 +16,9 @@ pub struct Sources {
     pub now_ms: i64,
 }
 
+/// The caller's address, for the audit log, inside a server function.
 #[cfg(feature = "ssr")]
-fn client() -> String {
+pub(crate) fn client() -> String {
     use_context::<http::request::Parts>()
         .map(|p| crate::server::client_addr(&p))
         .unwrap_or_else(|| "unknown".into())

@@ -102,6 +102,7 @@ mod server {
     use crate::catalog::catalog;
     use crate::error::ErrorCode;
     use crate::server::AppState;
+    use crate::api::functions::client;
     use crate::service::{ConnectorChanges, NewConnector};
     use std::collections::BTreeMap;
 
@@ -126,12 +127,6 @@ mod server {
         id: Option<String>,
         replace: Option<String>,
         draft: Draft,
-    }
-
-    fn client() -> String {
-        use_context::<http::request::Parts>()
-            .map(|p| crate::server::client_addr(&p))
-            .unwrap_or_else(|| "unknown".into())
     }
 
     impl<'a> Flow<'a> {

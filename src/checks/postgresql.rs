@@ -27,7 +27,9 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let sslmode = ctx.config.get("sslmode").unwrap_or("prefer");
 
     let addrs = ctx.http.resolve_checked(&host, port, Some("host")).await?;
-    let addr = addrs[0];
+    let addr = addrs.first().copied().ok_or_else(|| {
+        Failure::new(ErrorCode::HostUnreachable, "The host name has no address.").field("host")
+    })?;
 
     let mut config = tokio_postgres::Config::new();
     config
