@@ -98,11 +98,11 @@ pub async fn advance_wizard(
 #[cfg(feature = "ssr")]
 mod server {
     use super::*;
+    use crate::api::functions::client;
     use crate::auth::Principal;
     use crate::catalog::catalog;
     use crate::error::ErrorCode;
     use crate::server::AppState;
-    use crate::api::functions::client;
     use crate::service::{ConnectorChanges, NewConnector};
     use std::collections::BTreeMap;
 
