@@ -365,6 +365,30 @@ async fn metrics_and_request_ids() {
     app.stop().await;
 }
 
+/// How many times the monitor (not a person) tested `id`.
+fn monitor_tests(entries: &[connector_hub::store::AuditRecord], id: &str) -> usize {
+    entries
+        .iter()
+        .filter(|e| {
+            e.action == "test"
+                && e.user_id == "system:monitor"
+                && e.connector_id.as_deref() == Some(id)
+        })
+        .count()
+}
+
+/// Polls the audit log (every 100 ms, `tries` times) until the monitor has tested `id`.
+async fn wait_for_monitor_test(app: &support::TestApp, id: &str, tries: usize) -> usize {
+    for _ in 0..tries {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let tested = monitor_tests(&audit(app, "acme").await, id);
+        if tested > 0 {
+            return tested;
+        }
+    }
+    0
+}
+
 #[tokio::test]
 async fn one_health_monitor_runs_across_two_processes_and_the_other_takes_over() {
     let env = [
@@ -386,25 +410,11 @@ async fn one_health_monitor_runs_across_two_processes_and_the_other_takes_over()
     let due = first.create(&t, hourly.clone()).await;
     let never = first.create(&t, manual).await;
 
-    let monitor_tests = |entries: &[connector_hub::store::AuditRecord], id: &str| {
-        entries
-            .iter()
-            .filter(|e| {
-                e.action == "test"
-                    && e.user_id == "system:monitor"
-                    && e.connector_id.as_deref() == Some(id)
-            })
-            .count()
-    };
-    let mut tested = 0;
-    for _ in 0..40 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        tested = monitor_tests(&audit(&first, "acme").await, &due);
-        if tested > 0 {
-            break;
-        }
-    }
-    assert_eq!(tested, 1, "the due connector was re-tested once");
+    assert_eq!(
+        wait_for_monitor_test(&first, &due, 40).await,
+        1,
+        "the due connector was re-tested once"
+    );
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let entries = audit(&first, "acme").await;
     assert_eq!(
@@ -444,15 +454,11 @@ async fn one_health_monitor_runs_across_two_processes_and_the_other_takes_over()
     assert_eq!(holder, stopping.instance_id);
     let _shared_dir = stopping.stop_keeping_data().await;
     let later = staying.create(&t, hourly).await;
-    let mut tested = 0;
-    for _ in 0..60 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        tested = monitor_tests(&audit(&staying, "acme").await, &later);
-        if tested > 0 {
-            break;
-        }
-    }
-    assert_eq!(tested, 1, "the remaining process took the lease over");
+    assert_eq!(
+        wait_for_monitor_test(&staying, &later, 60).await,
+        1,
+        "the remaining process took the lease over"
+    );
     staying.stop().await;
 }
 
