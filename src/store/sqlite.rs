@@ -78,13 +78,16 @@ CREATE TABLE IF NOT EXISTS ephemeral.leases (
 ) WITHOUT ROWID;
 "#;
 
-const READERS: usize = 4;
+/// Read connections kept open. Reads wait for one of them rather than opening a new connection
+/// (which costs more than the query, and starts with an empty statement cache).
+const READERS: usize = 8;
 
 pub struct SqliteStore {
     path: PathBuf,
     /// `None` when the data directory is read-only: reads are served, every write is refused.
     writer: Option<Arc<Mutex<Connection>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    read_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl SqliteStore {
@@ -103,7 +106,12 @@ impl SqliteStore {
                 }
                 Err(other) => return Err(other),
             };
-            Ok(Self { path, writer, readers: Arc::new(Mutex::new(Vec::new())) })
+            Ok(Self {
+                path,
+                writer,
+                readers: Arc::new(Mutex::new(Vec::new())),
+                read_slots: Arc::new(tokio::sync::Semaphore::new(READERS)),
+            })
         })
         .await
         .map_err(|e| StoreError::Unavailable(e.to_string()))?
@@ -117,10 +125,18 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
+        // At most READERS reads at once, so each finds a pooled connection after warm-up.
+        let permit = self
+            .read_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("the read pool is closed".into()))?;
         let readers = self.readers.clone();
         let path = self.path.clone();
         let read_only = self.writer.is_none();
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let pooled = readers.lock().ok().and_then(|mut pool| pool.pop());
             let conn = match pooled {
                 Some(conn) => conn,
