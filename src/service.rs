@@ -77,13 +77,23 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// What a user may be told about a store failure, where it is their operator's to fix.
+fn store_cause(e: &StoreError) -> Option<&'static str> {
+    match e {
+        StoreError::Full => Some("the server's disk is full"),
+        StoreError::ReadOnly => Some("its data directory is read-only"),
+        StoreError::Duplicate | StoreError::Unavailable(_) => None,
+    }
+}
+
 pub fn store_error(e: StoreError) -> ApiError {
     tracing::error!(error = %e, "store operation failed");
-    let message = match e {
-        StoreError::Full => "Connector Hub cannot save changes: the server's disk is full. Nothing was changed.",
-        StoreError::ReadOnly => "Connector Hub cannot save changes: its data directory is read-only. Nothing was changed.",
-        StoreError::Duplicate => "A connector with this id already exists.",
-        StoreError::Unavailable(_) => "Connector Hub's storage is unavailable right now. Nothing was changed.",
+    let message = match (&e, store_cause(&e)) {
+        (_, Some(cause)) => {
+            format!("Connector Hub cannot save changes: {cause}. Nothing was changed.")
+        }
+        (StoreError::Duplicate, None) => "A connector with this id already exists.".to_owned(),
+        _ => "Connector Hub's storage is unavailable right now. Nothing was changed.".to_owned(),
     };
     ApiError::new(ErrorCode::StorageUnavailable, message)
 }
@@ -272,11 +282,7 @@ impl ConnectorService {
         };
         self.store.append_audit(entry).await.map(|_| ()).map_err(|e| {
             tracing::error!(error = %e, action, "audit entry could not be written; refusing the operation");
-            let cause = match e {
-                StoreError::Full => " (the server's disk is full)",
-                StoreError::ReadOnly => " (the data directory is read-only)",
-                _ => "",
-            };
+            let cause = store_cause(&e).map(|c| format!(" ({c})")).unwrap_or_default();
             ApiError::new(
                 ErrorCode::StorageUnavailable,
                 format!("The audit log cannot be written{cause}, so the operation was not performed."),

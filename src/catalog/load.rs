@@ -137,9 +137,7 @@ impl Catalog {
         }
         Ok(config)
     }
-}
 
-impl Catalog {
     /// Checks one answer of the setup wizard against its field, before the whole config exists.
     pub fn validate_field(
         &self,

@@ -73,14 +73,6 @@ impl Reply {
         serde_json::from_slice(&self.body).ok()
     }
 
-    pub fn is_json(&self) -> bool {
-        self.headers
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.contains("json"))
-            || self.json().is_some()
-    }
-
     /// `Retry-After` in seconds, from either of its two forms.
     pub fn retry_after(&self) -> Option<u64> {
         let value = self
@@ -103,8 +95,13 @@ impl Reply {
     }
 }
 
-/// TLS settings shared by every client: the Mozilla root store, through ring.
+/// TLS settings shared by every client: the Mozilla root store, through ring. Built once.
 pub fn tls_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG.get_or_init(build_tls_config).clone()
+}
+
+fn build_tls_config() -> Arc<rustls::ClientConfig> {
     // Installing twice is harmless; the first provider installed wins.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut roots = rustls::RootCertStore::empty();

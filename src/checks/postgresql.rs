@@ -150,14 +150,17 @@ fn verifying_tls() -> tokio_postgres_rustls::MakeRustlsConnect {
     tokio_postgres_rustls::MakeRustlsConnect::new((*http::tls_config()).clone())
 }
 
-/// libpq's `require`: encrypt, but do not verify the certificate.
+/// libpq's `require`: encrypt, but do not verify the certificate. Built once.
 fn encrypting_only_tls() -> tokio_postgres_rustls::MakeRustlsConnect {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = rustls::ClientConfig::builder()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate))
-        .with_no_client_auth();
-    tokio_postgres_rustls::MakeRustlsConnect::new(config)
+    static CONFIG: std::sync::OnceLock<rustls::ClientConfig> = std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        rustls::ClientConfig::builder()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate))
+            .with_no_client_auth()
+    });
+    tokio_postgres_rustls::MakeRustlsConnect::new(config.clone())
 }
 
 #[derive(Debug)]

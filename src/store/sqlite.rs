@@ -205,6 +205,15 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
         .map_err(map_error)
 }
 
+/// `retest_interval_ms` as an SQL expression over `sync_frequency` (manual never matches).
+fn interval_sql() -> String {
+    let arms: String = SyncFrequency::ALL
+        .into_iter()
+        .filter_map(|f| retest_interval_ms(f).map(|ms| format!(" WHEN '{}' THEN {ms}", f.as_str())))
+        .collect();
+    format!("CASE sync_frequency{arms} END")
+}
+
 fn open_writer(path: &Path, dir: &Path) -> Result<Connection, StoreError> {
     let mut writer = Connection::open(path).map_err(map_error)?;
     configure(&writer)?;
@@ -609,9 +618,9 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM connectors
                  WHERE sync_frequency != 'manual'
-                   AND COALESCE(last_tested_at, 0) <= ?1 - CASE sync_frequency
-                         WHEN 'hourly' THEN 3600000 WHEN 'daily' THEN 86400000 ELSE 604800000 END
-                 ORDER BY COALESCE(last_tested_at, 0) LIMIT ?2"
+                   AND COALESCE(last_tested_at, 0) <= ?1 - {}
+                 ORDER BY COALESCE(last_tested_at, 0) LIMIT ?2",
+                interval_sql()
             ))?;
             let rows = stmt.query_map(params![now, limit], record)?;
             rows.collect()
