@@ -36,7 +36,10 @@ npm_install() {
   local dir=$1
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     say "installing npm packages in $dir"
-    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+    # `npm install`, not `npm ci`: it honours the lockfile's pins, while npm 11 against this
+    # registry leaves Tailwind's other-platform optional packages out of the lock and then
+    # refuses that same lock in `npm ci`.
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error)
   fi
 }
 npm_install .
