@@ -9,8 +9,25 @@ export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # an inherited RUSTFLAGS, which would make every build different.)
 shared_flags="--cfg erase_components"
 export CARGO_TERM_COLOR=never
+# A test build is not edited and rebuilt in a loop; incremental caches only cost disk here.
+export CARGO_INCREMENTAL=0
 
 say() { printf '\n\033[1m[test]\033[0m %s\n' "$*"; }
+
+# Runs one build step, keeping its output; when it fails, the causes are repeated last, where a
+# CI log's tail shows them, with the free disk space (a full disk fails builds without a hint).
+build_step() {
+  local log
+  log=$(mktemp)
+  if ! "$@" 2>&1 | tee "$log"; then
+    say "FAILED: $*"
+    grep -E '^(error|warning: .*(space|memory))|No space left|panicked|Error:' "$log" | tail -n 40 || true
+    df -h . | tail -n 1 | awk '{print "[test] disk: " $4 " free of " $2}'
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
+}
 
 pg_env=$(scripts/test-postgres.sh)
 eval "$(printf '%s\n' "$pg_env" | sed 's/^/export /')"
@@ -19,8 +36,8 @@ export CONNECTOR_HUB_REQUIRE_PG=1
 say "PostgreSQL $(basename "$(dirname "$(cat "$TEST_PG_DIR/bindir")")") listening on 127.0.0.1:$TEST_PG_PORT"
 
 say "building the site (server, WASM, CSS)"
-cargo leptos build
-RUSTFLAGS="$shared_flags" cargo build --features ssr --example fake_providers
+build_step cargo leptos build
+RUSTFLAGS="$shared_flags" build_step cargo build --features ssr --example fake_providers
 
 say "Rust unit and integration tests"
 RUSTFLAGS="$shared_flags" cargo test --features ssr --no-fail-fast

@@ -106,6 +106,13 @@ pub struct ConnectorView {
     pub last_sync_at: Option<String>,
     pub error_code: Option<ErrorCode>,
     pub error_message: Option<String>,
+    /// When the OAuth2 access token expires (renewed automatically when it can be).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_expires_at: Option<String>,
+    /// Things that will break soon unless someone acts: a sign-in about to be revoked for
+    /// disuse, a token that expires and cannot be renewed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One page of a tenant's connectors.

@@ -7,11 +7,13 @@ use crate::catalog::{catalog, Catalog, ConnectorDef};
 use crate::checks::{Checker, Failure};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{CheckResult, ConnectorPage, ConnectorStatus, ConnectorView, SyncFrequency};
+use crate::oauth::{state_hash, OAuth, Pkce, TokenError, TokenSet, STATE_TTL_MS};
 use crate::secret::SecretConfig;
 use crate::server::config::LimitSettings;
 use crate::server::metrics::Metrics;
 use crate::store::{
-    AuditQuery, AuditRecord, ConnectorRecord, DraftRecord, ListQuery, Store, StoreError,
+    AuditQuery, AuditRecord, ConnectorRecord, DraftRecord, ListQuery, OAuthStateRecord, Store,
+    StoreError,
 };
 use crate::vault::Vault;
 use base64::Engine;
@@ -23,11 +25,35 @@ pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_PAGE: usize = 200;
 const MAX_NAME_CHARS: usize = 100;
 const DRAFT_TTL_MS: i64 = 30 * 60 * 1000;
+/// How long one process may hold a connector's refresh lease, and how long others wait for it.
+const REFRESH_LEASE_MS: i64 = 30_000;
+const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A started sign-in, read back from its `state`.
+pub struct PendingAuthorization {
+    pub connector_type: String,
+    pub draft_id: String,
+    verifier: Option<String>,
+    shop: Option<String>,
+}
+
+/// The sealed part of a stored `state`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingSecrets {
+    verifier: Option<String>,
+    shop: Option<String>,
+}
+
+fn store_failure(e: StoreError) -> Failure {
+    let error = store_error(e);
+    Failure::new(error.code, error.message)
+}
 
 pub struct ConnectorService {
     store: Arc<dyn Store>,
     vault: Arc<Vault>,
     checker: Checker,
+    oauth: OAuth,
     catalog: &'static Catalog,
     limits: LimitSettings,
     metrics: Metrics,
@@ -57,6 +83,8 @@ pub struct NewConnector {
     pub display_name: Option<String>,
     pub config: BTreeMap<String, String>,
     pub sync_frequency: Option<SyncFrequency>,
+    /// Set when the credentials came from signing in (OAuth2), never from a client's request.
+    pub tokens: Option<TokenTimes>,
 }
 
 #[derive(Debug, Default)]
@@ -65,10 +93,26 @@ pub struct ConnectorChanges {
     pub sync_frequency: Option<SyncFrequency>,
     /// New credentials; a secret field left out keeps its stored value.
     pub config: Option<BTreeMap<String, String>>,
+    /// With `config`: set when the new credentials came from signing in (OAuth2).
+    pub tokens: Option<TokenTimes>,
+}
+
+/// When an OAuth2 access token expires, and when its refresh token (if any) was issued.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenTimes {
+    pub expires_at: Option<i64>,
+    pub refreshed_at: Option<i64>,
 }
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// A date for people: 24 Nov 2026.
+fn day(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.format("%-d %b %Y").to_string())
+        .unwrap_or_default()
 }
 
 pub fn rfc3339(ms: i64) -> String {
@@ -129,10 +173,20 @@ impl ConnectorService {
             store,
             vault,
             checker,
+            oauth: OAuth::default(),
             catalog: catalog(),
             limits: LimitSettings::UNLIMITED,
             metrics: Metrics::default(),
         }
+    }
+
+    pub fn with_oauth(mut self, oauth: OAuth) -> Self {
+        self.oauth = oauth;
+        self
+    }
+
+    pub fn oauth(&self) -> &OAuth {
+        &self.oauth
     }
 
     pub fn with_limits(mut self, limits: LimitSettings, metrics: Metrics) -> Self {
@@ -252,7 +306,44 @@ impl ConnectorService {
             } else {
                 r.error_message.clone()
             },
+            token_expires_at: r.token_expires_at.map(rfc3339),
+            warnings: self.token_warnings(r, now_ms()),
         }
+    }
+
+    /// Sign-ins that will stop working unless someone acts, from the stored token times.
+    fn token_warnings(&self, r: &ConnectorRecord, now: i64) -> Vec<String> {
+        const DAY: i64 = 86_400_000;
+        let Some(def) = self.catalog.get(&r.connector_type) else {
+            return Vec::new();
+        };
+        let mut warnings = Vec::new();
+        match (r.token_refreshed_at, r.token_expires_at) {
+            (Some(refreshed), _) => {
+                let idle_days = def.oauth.as_ref().and_then(|o| o.refresh_idle_days);
+                if let Some(limit) = idle_days.map(|d| i64::from(d) * DAY) {
+                    let idle = now - refreshed;
+                    // Warn in the last quarter of the allowed idle time (at least a week).
+                    if idle >= limit - (limit / 4).max(7 * DAY) {
+                        let dies = refreshed + limit;
+                        warnings.push(if now >= dies {
+                            format!("{} revokes sign-ins unused for {} days, and this one has not been used since {}. Reconnect to sign in again.", def.name, limit / DAY, day(refreshed))
+                        } else {
+                            format!("{} revokes sign-ins unused for {} days: this one stops working around {} unless it is used. Test it now or give it a sync schedule to keep it alive.", def.name, limit / DAY, day(dies))
+                        });
+                    }
+                }
+            }
+            (None, Some(expires)) if expires - now < DAY => {
+                warnings.push(if expires <= now {
+                    format!("The access token expired on {} and cannot be renewed automatically. Reconnect to sign in again.", day(expires))
+                } else {
+                    format!("The access token expires on {} and cannot be renewed automatically. Reconnect before then.", day(expires))
+                });
+            }
+            _ => {}
+        }
+        warnings
     }
 
     // ---- audit -------------------------------------------------------------------------------
@@ -356,6 +447,8 @@ impl ConnectorService {
             error_code: None,
             error_message: None,
             version: 1,
+            token_expires_at: input.tokens.and_then(|t| t.expires_at),
+            token_refreshed_at: input.tokens.and_then(|t| t.refreshed_at),
         };
         self.audit(p, "create", Some(&record.connector_id), "ok", None, client)
             .await?;
@@ -456,9 +549,17 @@ impl ConnectorService {
                 let def = self.definition(&current.connector_type)?;
                 let mut merged = submitted.clone();
                 // A secret left out keeps its stored value, so a form never needs to hold one.
-                if let Ok(stored) = self.vault.decrypt(&current.encrypted_config) {
+                // A refresh token belongs to the access token it came with: it is kept only
+                // while that access token is.
+                let stored = self.vault.decrypt(&current.encrypted_config).ok();
+                let new_access = submitted.get("access_token").is_some_and(|v| {
+                    !v.is_empty()
+                        && Some(v.as_str()) != stored.as_ref().and_then(|s| s.get("access_token"))
+                });
+                if let Some(stored) = stored {
                     for field in def.fields.iter().filter(|f| f.secret) {
-                        if merged.get(&field.name).is_none_or(|v| v.is_empty()) {
+                        let keep = !(new_access && field.ask == crate::catalog::Ask::Never);
+                        if keep && merged.get(&field.name).is_none_or(|v| v.is_empty()) {
                             if let Some(old) = stored.get(&field.name) {
                                 merged.insert(field.name.clone(), old.to_owned());
                             }
@@ -472,6 +573,10 @@ impl ConnectorService {
                 next.status = ConnectorStatus::Pending;
                 next.error_code = None;
                 next.error_message = None;
+                if new_access || changes.tokens.is_some() {
+                    next.token_expires_at = changes.tokens.and_then(|t| t.expires_at);
+                    next.token_refreshed_at = changes.tokens.and_then(|t| t.refreshed_at);
+                }
             }
             next.updated_at = now_ms();
             next.updated_by = p.user.clone();
@@ -626,13 +731,20 @@ impl ConnectorService {
         let id = record.connector_id.as_str();
         self.audit(p, "test", Some(id), "ok", None, client).await?;
         let started = Instant::now();
-        let outcome = match self.vault.decrypt(&record.encrypted_config) {
+        let mut outcome = match self.fresh_config(p, record, false, client).await {
             Ok(config) => self.checker.check(&record.connector_type, &config).await,
-            Err(_) => Err(Failure::new(
-                ErrorCode::DecryptionFailed,
-                ErrorCode::DecryptionFailed.message(),
-            )),
+            Err(failure) => Err(failure),
         };
+        // A token that died before its announced expiry: renew once and check again.
+        if matches!(&outcome, Err(f) if f.code == ErrorCode::ExpiredCredentials) {
+            match self.fresh_config(p, record, true, client).await {
+                Ok(config) if config.get("refresh_token").is_some() => {
+                    outcome = self.checker.check(&record.connector_type, &config).await;
+                }
+                Err(f) if f.code == ErrorCode::AuthorizationRequired => outcome = Err(f),
+                _ => {}
+            }
+        }
         let result = result(outcome, started);
         self.count_check(&record.connector_type, &result);
         self.record_test(p, id, &result).await?;
@@ -727,6 +839,315 @@ impl ConnectorService {
             .delete_draft(&p.tenant, &p.user, draft_id)
             .await
             .map_err(store_error)
+    }
+
+    // ---- OAuth2 ------------------------------------------------------------------------------
+
+    /// Begins signing in at the provider: stores a single-use `state`, bound to this user and
+    /// wizard draft, with its PKCE verifier, and returns the provider's consent page address.
+    pub async fn oauth_start(
+        &self,
+        p: &Principal,
+        connector_type: &str,
+        draft_id: &str,
+        shop: Option<&str>,
+        client: &str,
+    ) -> Result<String, ApiError> {
+        self.limit(p, RateClass::Writes, client).await?;
+        let def = self.definition(connector_type)?;
+        let pkce = def.oauth.as_ref().is_some_and(|o| o.pkce).then(Pkce::new);
+        // The draft id rides along so that a refused callback can still land in its wizard;
+        // the random part is what proves the callback.
+        let state = format!("{}.{draft_id}.{}", def.id, crate::server::random_token(32));
+        let url = self.oauth.authorize_url(def, &state, pkce.as_ref(), shop)?;
+        let pending = PendingSecrets {
+            verifier: pkce.map(|p| p.verifier),
+            shop: shop.map(str::to_owned),
+        };
+        let sealed =
+            serde_json::to_vec(&pending).map_err(|_| ApiError::from_code(ErrorCode::Internal))?;
+        self.audit(p, "oauth_start", None, "ok", None, client)
+            .await?;
+        let record = OAuthStateRecord {
+            state_hash: state_hash(&state),
+            tenant_id: p.tenant.as_str().to_owned(),
+            user_id: p.user.clone(),
+            connector_type: def.id.clone(),
+            draft_id: draft_id.to_owned(),
+            sealed: self.vault.seal(&sealed),
+            expires_at: now_ms() + STATE_TTL_MS,
+        };
+        self.store
+            .put_oauth_state(&record)
+            .await
+            .map_err(store_error)?;
+        Ok(url.to_string())
+    }
+
+    /// Takes a callback's `state` (it works once) and checks it belongs to this user and is
+    /// still fresh.
+    pub async fn oauth_take_state(
+        &self,
+        p: &Principal,
+        state: &str,
+    ) -> Result<PendingAuthorization, ApiError> {
+        let refused =
+            |message: &str| ApiError::new(ErrorCode::InvalidRequest, message).with_field("state");
+        let taken = self
+            .store
+            .take_oauth_state(&state_hash(state))
+            .await
+            .map_err(store_error)?;
+        let Some(record) = taken else {
+            return Err(refused(
+                "This sign-in answer was already used, or was never asked for here. Start the sign-in again.",
+            ));
+        };
+        if record.tenant_id != p.tenant.as_str() || record.user_id != p.user {
+            return Err(refused(
+                "This sign-in was started by someone else, so it cannot finish in your session. Start the sign-in again.",
+            ));
+        }
+        if record.expires_at < now_ms() {
+            return Err(refused(
+                "This sign-in took longer than ten minutes, so it was cancelled. Start the sign-in again.",
+            ));
+        }
+        let secrets: PendingSecrets = self
+            .vault
+            .open(&record.sealed)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| ApiError::from_code(ErrorCode::DecryptionFailed))?;
+        Ok(PendingAuthorization {
+            connector_type: record.connector_type,
+            draft_id: record.draft_id,
+            verifier: secrets.verifier,
+            shop: secrets.shop,
+        })
+    }
+
+    /// Trades the authorization code for tokens.
+    pub async fn oauth_exchange(
+        &self,
+        p: &Principal,
+        pending: &PendingAuthorization,
+        code: &str,
+        client: &str,
+    ) -> Result<TokenSet, ApiError> {
+        let def = self.definition(&pending.connector_type)?;
+        self.limit(p, RateClass::Tests, client).await?;
+        let exchanged = self
+            .oauth
+            .exchange_code(
+                self.checker.http(),
+                def,
+                code,
+                pending.verifier.as_deref(),
+                pending.shop.as_deref(),
+            )
+            .await;
+        let error = match exchanged {
+            Ok(tokens) => {
+                self.audit(p, "oauth_connect", None, "ok", None, client)
+                    .await?;
+                return Ok(tokens);
+            }
+            Err(TokenError::InvalidGrant) => ApiError::new(
+                ErrorCode::AuthorizationRequired,
+                format!(
+                    "{} did not accept the approval (it was already used or has expired). Sign in again.",
+                    def.name
+                ),
+            ),
+            Err(TokenError::Failure(f)) => ApiError::new(f.code, f.message),
+        };
+        tracing::info!(tenant = %p.tenant, connector_type = %def.id, code = %error.code, "OAuth2 code exchange failed");
+        self.audit(p, "oauth_connect", None, "error", Some(error.code), client)
+            .await?;
+        Err(error)
+    }
+
+    /// The organisations or businesses a new token can reach (Xero, Sage), as (id, name).
+    pub async fn oauth_choices(
+        &self,
+        connector_type: &str,
+        access_token: &str,
+    ) -> Result<Vec<(String, String)>, ApiError> {
+        let def = self.definition(connector_type)?;
+        self.oauth
+            .choices(
+                self.checker.http(),
+                self.checker.providers(),
+                def,
+                access_token,
+            )
+            .await
+            .map_err(|f| ApiError::new(f.code, f.message))
+    }
+
+    /// The configuration a check should use: when the access token expires within the margin
+    /// (or `force`), it is renewed first. Exactly one process renews a connector at a time (a
+    /// store lease); the others wait for its result. The new pair is saved with a
+    /// compare-and-swap before it is used, keeping the old refresh token when none comes back.
+    async fn fresh_config(
+        &self,
+        p: &Principal,
+        record: &ConnectorRecord,
+        force: bool,
+        client: &str,
+    ) -> Result<SecretConfig, Failure> {
+        let decrypt = |r: &ConnectorRecord| {
+            self.vault.decrypt(&r.encrypted_config).map_err(|_| {
+                Failure::new(
+                    ErrorCode::DecryptionFailed,
+                    ErrorCode::DecryptionFailed.message(),
+                )
+            })
+        };
+        let config = decrypt(record)?;
+        let stale = |r: &ConnectorRecord| self.oauth.due(r.token_expires_at, now_ms());
+        if config.get("refresh_token").is_none() || !(force || stale(record)) {
+            return Ok(config);
+        }
+        let lease = format!("refresh:{}:{}", record.tenant_id, record.connector_id);
+        let holder = crate::server::random_hex(8);
+        let deadline = Instant::now() + REFRESH_WAIT;
+        loop {
+            if self
+                .store
+                .lease(&lease, &holder, now_ms(), REFRESH_LEASE_MS)
+                .await
+                .map_err(store_failure)?
+            {
+                let outcome = self.refresh_locked(p, record, force, client).await;
+                let _ = self.store.release_lease(&lease, &holder, now_ms()).await;
+                return outcome;
+            }
+            // Somebody else is renewing it: use their result once it is saved.
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let latest = self
+                .store
+                .get(&p.tenant, &record.connector_id)
+                .await
+                .map_err(store_failure)?
+                .ok_or_else(|| Failure::new(ErrorCode::NotFound, "This connector was deleted."))?;
+            if latest.token_refreshed_at != record.token_refreshed_at {
+                return decrypt(&latest);
+            }
+            if Instant::now() > deadline {
+                return Err(Failure::new(
+                    ErrorCode::Timeout,
+                    "Another server is renewing this connection's access and has not finished. Try again in a moment.",
+                ));
+            }
+        }
+    }
+
+    async fn refresh_locked(
+        &self,
+        p: &Principal,
+        seen: &ConnectorRecord,
+        force: bool,
+        client: &str,
+    ) -> Result<SecretConfig, Failure> {
+        let id = seen.connector_id.as_str();
+        let gone = || Failure::new(ErrorCode::NotFound, "This connector was deleted.");
+        let undecryptable = |_| {
+            Failure::new(
+                ErrorCode::DecryptionFailed,
+                ErrorCode::DecryptionFailed.message(),
+            )
+        };
+        // Read again under the lease: another process may have renewed it just before.
+        let mut current = self
+            .store
+            .get(&p.tenant, id)
+            .await
+            .map_err(store_failure)?
+            .ok_or_else(gone)?;
+        let config = self
+            .vault
+            .decrypt(&current.encrypted_config)
+            .map_err(undecryptable)?;
+        let renewed_meanwhile = current.token_refreshed_at != seen.token_refreshed_at;
+        if renewed_meanwhile || !(force || self.oauth.due(current.token_expires_at, now_ms())) {
+            return Ok(config);
+        }
+        let def = self
+            .definition(&current.connector_type)
+            .map_err(|e| Failure::new(e.code, e.message))?;
+        let used = config.get("refresh_token").unwrap_or_default().to_owned();
+        let tokens = match self
+            .oauth
+            .refresh(self.checker.http(), def, &used, config.get("shop_domain"))
+            .await
+        {
+            Ok(tokens) => tokens,
+            Err(error) => {
+                let failure = match error {
+                    TokenError::InvalidGrant => Failure::new(
+                        ErrorCode::AuthorizationRequired,
+                        format!(
+                            "{} no longer accepts this connection's authorization (the refresh was refused: it was revoked, or unused for too long). Reconnect to sign in again.",
+                            def.name
+                        ),
+                    ),
+                    TokenError::Failure(f) => f,
+                };
+                self.metrics.refresh(failure.code.as_str());
+                self.audit(p, "refresh", Some(id), "error", Some(failure.code), client)
+                    .await
+                    .map_err(|e| Failure::new(e.code, e.message))?;
+                return Err(failure);
+            }
+        };
+        let issued_at = now_ms();
+        // Save before use: a rotated refresh token that is not stored is a dead connection.
+        for _attempt in 0..5 {
+            let mut next_config = self
+                .vault
+                .decrypt(&current.encrypted_config)
+                .map_err(undecryptable)?;
+            if next_config.get("refresh_token") != Some(used.as_str()) {
+                // The credentials were replaced meanwhile; theirs win.
+                return Ok(next_config);
+            }
+            next_config.set("access_token", tokens.access_token.expose().to_owned());
+            if let Some(rotated) = &tokens.refresh_token {
+                next_config.set("refresh_token", rotated.expose().to_owned());
+            }
+            let (encrypted, key_id) = self.vault.encrypt(&next_config);
+            let mut next = current.clone();
+            next.encrypted_config = encrypted;
+            next.key_id = key_id;
+            next.token_expires_at = tokens.expires_at;
+            next.token_refreshed_at = Some(issued_at);
+            next.version = current.version + 1;
+            if self
+                .store
+                .update(&p.tenant, &next, current.version)
+                .await
+                .map_err(store_failure)?
+            {
+                self.metrics.refresh("ok");
+                self.audit(p, "refresh", Some(id), "ok", None, client)
+                    .await
+                    .map_err(|e| Failure::new(e.code, e.message))?;
+                tracing::info!(tenant = %p.tenant, connector_id = %id, rotated = tokens.refresh_token.is_some(), "OAuth2 tokens renewed");
+                return Ok(next_config);
+            }
+            current = self
+                .store
+                .get(&p.tenant, id)
+                .await
+                .map_err(store_failure)?
+                .ok_or_else(gone)?;
+        }
+        Err(Failure::new(
+            ErrorCode::Conflict,
+            "The connector kept changing while its access was renewed. Try again.",
+        ))
     }
 
     // ---- operator maintenance ----------------------------------------------------------------

@@ -103,7 +103,7 @@ pub async fn update_source(
     let changes = crate::service::ConnectorChanges {
         display_name: display_name.filter(|n| !n.trim().is_empty()),
         sync_frequency,
-        config: None,
+        ..Default::default()
     };
     state
         .service

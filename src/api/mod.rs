@@ -2,5 +2,7 @@
 
 pub mod functions;
 #[cfg(feature = "ssr")]
+pub mod oauth;
+#[cfg(feature = "ssr")]
 pub mod rest;
 pub mod wizard;

@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/session/logout", post(sign_out))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .merge(super::oauth::router())
 }
 
 /// Parses a JSON body into `T`, with our error shape. serde's messages can quote the offending
@@ -107,7 +108,7 @@ fn frequency(value: Option<String>) -> ApiResult<Option<SyncFrequency>> {
         .transpose()
 }
 
-fn query_map(raw: Option<String>) -> BTreeMap<String, String> {
+pub(crate) fn query_map(raw: Option<String>) -> BTreeMap<String, String> {
     let raw = raw.unwrap_or_default();
     reqwest::Url::parse(&format!("http://q/?{raw}"))
         .map(|u| u.query_pairs().into_owned().collect())
@@ -140,6 +141,7 @@ async fn create(
         display_name: body.display_name,
         config: config_map(body.config)?,
         sync_frequency: frequency(body.sync_frequency)?,
+        tokens: None,
     };
     let view = state
         .service
@@ -226,6 +228,7 @@ async fn update(
         display_name: body.display_name,
         sync_frequency: frequency(body.sync_frequency)?,
         config: body.config.map(config_map).transpose()?,
+        tokens: None,
     };
     Ok(Json(
         state

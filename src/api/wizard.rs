@@ -2,7 +2,7 @@
 //! to the user, so the same flow works hydrated (ActionForm) and without JavaScript (one form post
 //! per step), and a secret typed in one step is never sent back in a later page.
 
-use crate::catalog::{ConnectorDef, FieldDef};
+use crate::catalog::{AuthMode, ConnectorDef, FieldDef};
 use crate::error::ApiError;
 use crate::model::{CheckResult, SyncFrequency};
 use leptos::prelude::*;
@@ -13,6 +13,10 @@ pub enum WizardStep {
     Intro,
     Auth,
     Field,
+    /// Sign in at the provider (OAuth2).
+    Authorize,
+    /// Pick the organisation or business the sign-in can reach.
+    Choose,
     Name,
     Test,
     Done,
@@ -46,6 +50,13 @@ pub struct WizardView {
     pub saved_connector: Option<String>,
     pub display_name: String,
     pub sync_frequency: SyncFrequency,
+    pub mode: AuthMode,
+    /// Whether the operator registered an OAuth2 client for this provider.
+    pub oauth_available: bool,
+    /// Signed in at the provider; the name of what was chosen there, if anything.
+    pub signed_in: Option<String>,
+    /// The organisations or businesses to choose from, as (id, name).
+    pub choices: Vec<(String, String)>,
 }
 
 pub const SECRET_MASK: &str = "•••••••• (hidden)";
@@ -96,19 +107,31 @@ pub async fn advance_wizard(
 }
 
 #[cfg(feature = "ssr")]
-mod server {
+pub(crate) mod server {
     use super::*;
     use crate::api::functions::client;
     use crate::auth::Principal;
     use crate::catalog::catalog;
     use crate::error::ErrorCode;
+    use crate::oauth::TokenSet;
     use crate::server::AppState;
-    use crate::service::{ConnectorChanges, NewConnector};
+    use crate::service::{ConnectorChanges, NewConnector, TokenTimes};
     use std::collections::BTreeMap;
 
     /// The sealed part: may hold secrets, never leaves the server in clear.
     #[derive(Serialize, Deserialize, Default)]
     struct Draft {
+        #[serde(default)]
+        mode: AuthMode,
+        #[serde(default)]
+        replace: Option<String>,
+        /// After signing in: when the access token expires, when the refresh token was issued.
+        #[serde(default)]
+        tokens: Option<(Option<i64>, Option<i64>)>,
+        #[serde(default)]
+        signed_in: Option<String>,
+        #[serde(default)]
+        choices: Vec<(String, String)>,
         step: Option<WizardStep>,
         field: Option<String>,
         answers: BTreeMap<String, String>,
@@ -118,6 +141,16 @@ mod server {
         result: Option<CheckResult>,
         saved: Option<String>,
         revision: u32,
+    }
+
+    /// What came back from the provider's consent page.
+    pub enum SignIn {
+        /// Declined, refused or failed: the message says which.
+        Refused(ApiError),
+        Tokens {
+            tokens: TokenSet,
+            realm_id: Option<String>,
+        },
     }
 
     pub struct Flow<'a> {
@@ -165,12 +198,13 @@ mod server {
             } else {
                 draft_id.map(str::to_owned)
             };
+            let replace = replace.map(str::to_owned).or_else(|| draft.replace.clone());
             Ok(Flow {
                 state,
                 p,
                 def,
                 id,
-                replace: replace.map(str::to_owned),
+                replace,
                 draft,
             })
         }
@@ -179,12 +213,17 @@ mod server {
             self.draft.step.unwrap_or(WizardStep::Intro)
         }
 
+        /// The fields the user is asked for, in order, given the answers and how they sign in.
         fn applicable(&self) -> Vec<&'static FieldDef> {
             self.def
                 .fields
                 .iter()
-                .filter(|f| f.applies(&self.draft.answers))
+                .filter(|f| f.applies(&self.draft.answers) && f.ask.asked_in(self.draft.mode))
                 .collect()
+        }
+
+        fn oauth_available(&self) -> bool {
+            self.state.service.oauth().is_configured(self.def)
         }
 
         fn current_field(&self) -> Option<&'static FieldDef> {
@@ -203,6 +242,7 @@ mod server {
                     .position(|x| x.name == f.name)
                     .unwrap_or(fields.len()),
                 (WizardStep::Intro | WizardStep::Auth, _) => 0,
+                (WizardStep::Authorize, _) if self.draft.mode == AuthMode::OAuth => fields.len(),
                 _ => fields.len(),
             };
             let answered = fields
@@ -249,6 +289,10 @@ mod server {
                     .clone()
                     .unwrap_or_else(|| self.def.name.clone()),
                 sync_frequency: self.draft.sync_frequency,
+                mode: self.draft.mode,
+                oauth_available: self.oauth_available(),
+                signed_in: self.draft.signed_in.clone(),
+                choices: self.draft.choices.clone(),
             }
         }
 
@@ -259,10 +303,32 @@ mod server {
                     self.draft.field = Some(f.name.clone());
                 }
                 None => {
-                    self.draft.step = Some(WizardStep::Name);
                     self.draft.field = None;
+                    self.draft.step = Some(if self.needs_sign_in() {
+                        WizardStep::Authorize
+                    } else if !self.draft.choices.is_empty() {
+                        WizardStep::Choose
+                    } else {
+                        WizardStep::Name
+                    });
                 }
             }
+        }
+
+        fn needs_sign_in(&self) -> bool {
+            self.draft.mode == AuthMode::OAuth && !self.draft.answers.contains_key("access_token")
+        }
+
+        /// Forgets what signing in gave (tokens, choices), e.g. when the shop it was for changes.
+        fn forget_sign_in(&mut self) {
+            for field in &self.def.fields {
+                if field.ask != crate::catalog::Ask::Always {
+                    self.draft.answers.remove(&field.name);
+                }
+            }
+            self.draft.tokens = None;
+            self.draft.signed_in = None;
+            self.draft.choices.clear();
         }
 
         async fn start_replacing(&mut self) -> Result<(), ApiError> {
@@ -297,9 +363,31 @@ mod server {
                     self.draft.step = Some(WizardStep::Auth);
                 }
                 "continue" => {
+                    if self.draft.mode == AuthMode::OAuth {
+                        self.forget_sign_in();
+                    }
+                    self.draft.mode = AuthMode::Manual;
                     let first = self.applicable().first().copied();
                     self.goto_field(first);
                 }
+                "oauth" => {
+                    if !self.oauth_available() {
+                        return Err(ApiError::new(
+                            ErrorCode::InvalidRequest,
+                            format!("Signing in with {} is not set up on this server, so paste a token instead.", self.def.name),
+                        ));
+                    }
+                    if self.draft.mode != AuthMode::OAuth {
+                        self.forget_sign_in();
+                    }
+                    self.draft.mode = AuthMode::OAuth;
+                    let next = self
+                        .applicable()
+                        .into_iter()
+                        .find(|f| !self.draft.answers.contains_key(&f.name));
+                    self.goto_field(next);
+                }
+                "pick" => self.pick(value.unwrap_or_default()),
                 "answer" => self.answer(value.unwrap_or_default()),
                 "back" => self.back(),
                 "name" => {
@@ -362,6 +450,11 @@ mod server {
                         self.draft.answers.remove(&field.name);
                     }
                     Ok(valid) => {
+                        let changed = self.draft.answers.get(&field.name) != Some(&valid);
+                        if changed && self.draft.mode == AuthMode::OAuth {
+                            // A sign-in belongs to the shop (or environment) it was made for.
+                            self.forget_sign_in();
+                        }
                         self.draft.answers.insert(field.name.clone(), valid);
                     }
                     Err(e) => {
@@ -371,8 +464,13 @@ mod server {
                 }
             }
             // Answers to fields that no longer apply (another auth type chosen) are dropped.
-            let applicable: Vec<String> =
-                self.applicable().iter().map(|f| f.name.clone()).collect();
+            let applicable: Vec<String> = self
+                .def
+                .fields
+                .iter()
+                .filter(|f| f.applies(&self.draft.answers))
+                .map(|f| f.name.clone())
+                .collect();
             self.draft.answers.retain(|k, _| applicable.contains(k));
             // On to the first field still unanswered: after a correction the user goes straight
             // back to the test instead of walking through answers that are already there.
@@ -399,8 +497,21 @@ mod server {
                         self.goto_field(fields.get(index - 1).copied());
                     }
                 }
+                WizardStep::Authorize | WizardStep::Choose => match fields.last() {
+                    Some(last) => self.goto_field(Some(last)),
+                    None => self.draft.step = Some(WizardStep::Auth),
+                },
                 WizardStep::Name | WizardStep::Test | WizardStep::Done => {
-                    self.goto_field(fields.last().copied())
+                    if self.draft.mode == AuthMode::OAuth {
+                        // Back from naming goes to the sign-in, not to fields it filled in.
+                        self.draft.step = Some(if self.draft.choices.len() > 1 {
+                            WizardStep::Choose
+                        } else {
+                            WizardStep::Authorize
+                        });
+                    } else {
+                        self.goto_field(fields.last().copied())
+                    }
                 }
             }
         }
@@ -440,12 +551,20 @@ mod server {
         async fn save(&mut self, result: Option<CheckResult>) -> Result<(), ApiError> {
             let client = client();
             let answers = std::mem::take(&mut self.draft.answers);
+            let tokens = self
+                .draft
+                .tokens
+                .map(|(expires_at, refreshed_at)| TokenTimes {
+                    expires_at,
+                    refreshed_at,
+                });
             let id = match &self.replace {
                 Some(id) => {
                     let changes = ConnectorChanges {
                         display_name: self.draft.display_name.clone(),
                         sync_frequency: Some(self.draft.sync_frequency),
                         config: Some(answers),
+                        tokens,
                     };
                     self.state
                         .service
@@ -459,6 +578,7 @@ mod server {
                         display_name: self.draft.display_name.clone(),
                         config: answers,
                         sync_frequency: Some(self.draft.sync_frequency),
+                        tokens,
                     };
                     self.state
                         .service
@@ -476,8 +596,141 @@ mod server {
             Ok(())
         }
 
+        fn pick(&mut self, id: String) {
+            let Some((id, name)) = self.draft.choices.iter().find(|(c, _)| *c == id).cloned()
+            else {
+                self.draft.error = Some(
+                    ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        "Choose one of the listed options.",
+                    )
+                    .with_field("value"),
+                );
+                return;
+            };
+            if let Some(field) = self.choice_field() {
+                self.draft.answers.insert(field.to_owned(), id);
+            }
+            if self.draft.display_name.is_none() {
+                self.draft.display_name = Some(format!("{} – {name}", self.def.name));
+            }
+            self.draft.signed_in = Some(name);
+            self.draft.step = Some(WizardStep::Name);
+        }
+
+        fn choice_field(&self) -> Option<&'static str> {
+            use crate::catalog::FollowUp;
+            match self.def.oauth.as_ref()?.follow_up? {
+                FollowUp::XeroOrganisation => Some("tenant_id"),
+                FollowUp::SageBusiness => Some("business_id"),
+                FollowUp::QuickbooksRealm => None,
+            }
+        }
+
+        /// The provider's consent page for this draft (stored first, so the callback finds it).
+        pub async fn authorize(&mut self, client: &str) -> Result<String, ApiError> {
+            if self.draft.mode != AuthMode::OAuth || self.draft.saved.is_some() {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "This setup is not waiting for a sign-in.",
+                ));
+            }
+            self.draft.error = None;
+            self.persist().await?;
+            let draft_id = self.id.clone().unwrap_or_default();
+            let shop = self.draft.answers.get("shop_domain").cloned();
+            self.state
+                .service
+                .oauth_start(self.p, &self.def.id, &draft_id, shop.as_deref(), client)
+                .await
+        }
+
+        /// Records the outcome of a sign-in and moves on: choose an organisation or business,
+        /// or name the connection. Failures land on the sign-in step with their message.
+        pub async fn finish_sign_in(&mut self, outcome: SignIn) -> Result<String, ApiError> {
+            if self.draft.saved.is_some() {
+                return Ok(self.url());
+            }
+            self.draft.error = None;
+            self.draft.mode = AuthMode::OAuth;
+            match outcome {
+                SignIn::Refused(error) => {
+                    self.draft.step = Some(WizardStep::Authorize);
+                    self.draft.error = Some(error);
+                }
+                SignIn::Tokens { tokens, realm_id } => {
+                    if let Err(error) = self.accept_tokens(tokens, realm_id).await {
+                        self.forget_sign_in();
+                        self.draft.step = Some(WizardStep::Authorize);
+                        self.draft.error = Some(error);
+                    }
+                }
+            }
+            self.persist().await?;
+            Ok(self.url())
+        }
+
+        async fn accept_tokens(
+            &mut self,
+            tokens: TokenSet,
+            realm_id: Option<String>,
+        ) -> Result<(), ApiError> {
+            self.forget_sign_in();
+            let access = tokens.access_token.expose().to_owned();
+            self.draft
+                .answers
+                .insert("access_token".into(), access.clone());
+            if let Some(refresh) = &tokens.refresh_token {
+                self.draft
+                    .answers
+                    .insert("refresh_token".into(), refresh.expose().to_owned());
+            }
+            let refreshed_at = tokens.refresh_token.is_some().then(crate::service::now_ms);
+            self.draft.tokens = Some((tokens.expires_at, refreshed_at));
+            let follow_up = self.def.oauth.as_ref().and_then(|o| o.follow_up);
+            if follow_up == Some(crate::catalog::FollowUp::QuickbooksRealm) {
+                let field = self.def.field("realm_id").ok_or_else(ApiError::not_found)?;
+                let realm = catalog()
+                    .validate_field(self.def, field, realm_id.as_deref().unwrap_or_default())
+                    .map_err(|_| {
+                        ApiError::new(
+                            ErrorCode::UnexpectedResponse,
+                            "QuickBooks approved access but did not say which company (realmId). Sign in again and pick a company.",
+                        )
+                    })?;
+                self.draft.answers.insert("realm_id".into(), realm);
+            }
+            if self.choice_field().is_some() {
+                let choices = self
+                    .state
+                    .service
+                    .oauth_choices(&self.def.id, &access)
+                    .await?;
+                match choices.len() {
+                    0 => {
+                        return Err(ApiError::new(
+                            ErrorCode::NotFound,
+                            format!("You signed in, but {} shows this sign-in nothing to connect (no organisation or business). Sign in with another user, or ask for access.", self.def.name),
+                        ))
+                    }
+                    1 => {
+                        self.draft.choices = choices.clone();
+                        self.pick(choices[0].0.clone());
+                        return Ok(());
+                    }
+                    _ => self.draft.choices = choices,
+                }
+            }
+            self.goto_field(None);
+            if self.draft.signed_in.is_none() {
+                self.draft.signed_in = Some(String::new());
+            }
+            Ok(())
+        }
+
         async fn persist(&mut self) -> Result<(), ApiError> {
             self.draft.revision += 1;
+            self.draft.replace.clone_from(&self.replace);
             let id = self
                 .id
                 .get_or_insert_with(|| crate::server::random_hex(16))

@@ -52,8 +52,29 @@ impl Catalog {
             if def.regions.is_empty() {
                 return Err(invalid("has no regions".into()));
             }
+            if def.oauth.is_some() && def.auth != super::AuthKind::OAuth2 {
+                return Err(invalid("has OAuth2 endpoints but another auth kind".into()));
+            }
+            if let Some(oauth) = &def.oauth {
+                let wants_shop =
+                    oauth.authorize_url.contains("{shop}") || oauth.token_url.contains("{shop}");
+                if wants_shop && def.field("shop_domain").is_none() {
+                    return Err(invalid(
+                        "OAuth2 URLs use {shop} without a shop_domain".into(),
+                    ));
+                }
+                if def.field("access_token").is_none() {
+                    return Err(invalid("OAuth2 without an access_token field".into()));
+                }
+            }
             let mut names = HashSet::new();
             for field in &def.fields {
+                if field.ask == super::Ask::Never && field.required {
+                    return Err(invalid(format!(
+                        "field {} is required but never asked",
+                        field.name
+                    )));
+                }
                 if !names.insert(field.name.as_str()) {
                     return Err(invalid(format!("duplicate field {}", field.name)));
                 }

@@ -138,6 +138,98 @@ pub struct FieldDef {
     pub when_field: Option<String>,
     #[serde(default)]
     pub when_in: Vec<String>,
+    /// When the wizard asks for this field.
+    #[serde(default)]
+    pub ask: Ask,
+}
+
+/// When the setup wizard asks for a field of an OAuth2 connector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ask {
+    /// Always (a shop domain, an environment).
+    #[default]
+    Always,
+    /// Only when the user pastes credentials by hand; signing in provides it.
+    Manual,
+    /// Never: only signing in provides it (a refresh token, the organisation chosen).
+    Never,
+}
+
+/// How the setup wizard gets the credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// The user types or pastes every credential.
+    #[default]
+    Manual,
+    /// The user signs in at the provider; the tokens come from the OAuth2 exchange.
+    OAuth,
+}
+
+impl Ask {
+    pub fn asked_in(self, mode: AuthMode) -> bool {
+        match self {
+            Self::Always => true,
+            Self::Manual => mode == AuthMode::Manual,
+            Self::Never => false,
+        }
+    }
+}
+
+/// How a provider's token endpoint wants the client credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// `client_id` and `client_secret` in the request body.
+    #[default]
+    Body,
+    /// HTTP Basic with the client id and secret.
+    Basic,
+}
+
+/// The body format of a provider's token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenBody {
+    #[default]
+    Form,
+    Json,
+}
+
+/// What the wizard does after the token exchange, before the connection test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowUp {
+    /// Pick the organisation from Xero's `/connections` (into `tenant_id`).
+    XeroOrganisation,
+    /// Keep the `realmId` that arrives on QuickBooks' redirect (into `realm_id`).
+    QuickbooksRealm,
+    /// Pick the business from Sage's `/businesses` (into `business_id`).
+    SageBusiness,
+}
+
+/// A provider's OAuth2 endpoints and habits. The URLs are defaults the operator can override;
+/// `{shop}` stands for the shop domain (Shopify).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthDef {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub scopes: String,
+    #[serde(default)]
+    pub pkce: bool,
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    #[serde(default)]
+    pub token_body: TokenBody,
+    #[serde(default)]
+    pub extra_params: BTreeMap<String, String>,
+    #[serde(default)]
+    pub follow_up: Option<FollowUp>,
+    /// Days a refresh token survives without being used, where the provider documents it.
+    #[serde(default)]
+    pub refresh_idle_days: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -168,6 +260,8 @@ pub struct ConnectorDef {
     pub docs_url: String,
     pub auth_help: String,
     pub check_label: String,
+    #[serde(default)]
+    pub oauth: Option<OAuthDef>,
     pub fields: Vec<FieldDef>,
 }
 
@@ -181,7 +275,12 @@ impl ConnectorDef {
         let labels: Vec<&str> = self
             .fields
             .iter()
-            .filter(|f| f.required && f.when_field.is_none() && f.kind != FieldKind::Select)
+            .filter(|f| {
+                f.required
+                    && f.when_field.is_none()
+                    && f.kind != FieldKind::Select
+                    && f.ask != Ask::Never
+            })
             .map(|f| f.label.as_str())
             .collect();
         labels.join(", ")

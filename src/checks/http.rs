@@ -32,9 +32,16 @@ pub struct Probe {
     pub custom_header: Option<(String, String)>,
     pub basic: Option<(String, String)>,
     pub bearer: Option<String>,
+    /// A POST body instead of a GET (OAuth2 token requests): form fields, or JSON.
+    pub body: Option<Body>,
     pub destination: Destination,
     /// The field to blame when the address itself is wrong.
     pub url_field: Option<&'static str>,
+}
+
+pub enum Body {
+    Form(Vec<(&'static str, String)>),
+    Json(serde_json::Value),
 }
 
 impl Probe {
@@ -45,14 +52,23 @@ impl Probe {
             custom_header: None,
             basic: None,
             bearer: None,
+            body: None,
             destination,
             url_field: None,
+        }
+    }
+
+    pub fn post(url: Url, destination: Destination, body: Body) -> Self {
+        Self {
+            body: Some(body),
+            ..Self::get(url, destination)
         }
     }
 
     fn carries_secret(&self) -> bool {
         self.basic.is_some()
             || self.bearer.is_some()
+            || self.body.is_some()
             || self.custom_header.is_some()
             || self
                 .headers
@@ -138,13 +154,17 @@ impl Http {
             .user_agent(concat!("connector-hub/", env!("CARGO_PKG_VERSION")))
     }
 
-    /// Sends a GET and returns the reply, or the transport failure as a check failure.
+    /// Sends the request and returns the reply, or the transport failure as a check failure.
     pub async fn send(&self, probe: Probe) -> Result<Reply, Failure> {
         let client = match probe.destination {
             Destination::Operator => self.trusted.clone(),
             Destination::Tenant => self.guarded_client(&probe).await?,
         };
-        let mut request = client.get(probe.url.clone());
+        let mut request = match &probe.body {
+            None => client.get(probe.url.clone()),
+            Some(Body::Form(fields)) => client.post(probe.url.clone()).form(fields),
+            Some(Body::Json(value)) => client.post(probe.url.clone()).json(value),
+        };
         for (name, value) in &probe.headers {
             request = request.header(*name, value);
         }

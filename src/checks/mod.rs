@@ -120,6 +120,14 @@ impl Checker {
         }
     }
 
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    pub fn providers(&self) -> &ProviderUrls {
+        &self.providers
+    }
+
     /// Runs the check for `connector_type` with an already validated configuration.
     pub async fn check(&self, connector_type: &str, config: &SecretConfig) -> Outcome {
         let ctx = Ctx {

@@ -42,6 +42,22 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         )
         .field("access_token"));
     }
+    // Signed in through the wizard: the chosen organisation must still be reachable.
+    if let Some(chosen) = ctx.config.get("tenant_id") {
+        let Some(found) = connections
+            .iter()
+            .find(|c| str_at(c, "/tenantId").as_deref() == Some(chosen))
+        else {
+            return Err(Failure::new(
+                ErrorCode::InsufficientPermissions,
+                "This sign-in no longer reaches the Xero organisation chosen for this connection (it was disconnected in Xero). Reconnect and choose it again.",
+            ));
+        };
+        return Ok(details([
+            ("organisation", str_at(found, "/tenantName")),
+            ("organisation_count", Some(organisations.len().to_string())),
+        ]));
+    }
     Ok(details([
         ("organisations", Some(organisations.join(", "))),
         ("organisation_count", Some(organisations.len().to_string())),

@@ -40,6 +40,7 @@ pub struct Settings {
     pub providers: ProviderUrls,
     pub limits: LimitSettings,
     pub monitor: MonitorSettings,
+    pub oauth: OAuthSettings,
 }
 
 /// Per-tenant requests per minute, by route class. Connection tests reach external providers and
@@ -64,6 +65,25 @@ pub struct MonitorSettings {
     pub enabled: bool,
     pub interval: Duration,
     pub concurrency: usize,
+}
+
+/// OAuth2 client registrations, by connector type. A provider without one offers only the
+/// hand-entered token path.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    pub clients: BTreeMap<String, OAuthClient>,
+    /// Tokens that expire sooner than this are renewed before use.
+    pub refresh_margin: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// Overrides of the catalog's defaults.
+    pub scopes: Option<String>,
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +133,75 @@ pub const PROVIDER_DEFAULTS: [(&str, &str); 9] = [
     ("hubspot", "https://api.hubapi.com"),
     ("google_drive", "https://www.googleapis.com"),
 ];
+
+/// `[oauth] <type>_client_id`, `<type>_client_secret`, `<type>_scopes`, `<type>_authorize_url` and
+/// `<type>_token_url`, or `CONNECTOR_HUB_OAUTH_<TYPE>_…`, for every catalog entry with OAuth2.
+fn oauth_clients(src: &Source<'_>) -> Result<BTreeMap<String, OAuthClient>, SettingsError> {
+    let mut clients = BTreeMap::new();
+    for def in crate::catalog::catalog().entries() {
+        let Some(oauth) = &def.oauth else { continue };
+        let key = |name: &str| format!("oauth.{}_{name}", def.id);
+        let env = |name: &str| {
+            format!(
+                "CONNECTOR_HUB_OAUTH_{}_{}",
+                def.id.to_uppercase(),
+                name.to_uppercase()
+            )
+        };
+        let client_id = src.optional(&key("client_id"), &env("client_id"));
+        let client_secret = src.optional(&key("client_secret"), &env("client_secret"));
+        let (client_id, client_secret) = match (client_id, client_secret) {
+            (None, None) => continue,
+            (Some(id), Some(secret)) => (id, SecretString::new(secret)),
+            (Some(_), None) => {
+                let name = "client_secret";
+                return Err(invalid(
+                    &key(name),
+                    &env(name),
+                    "the client secret that goes with the client id",
+                ));
+            }
+            (None, Some(_)) => {
+                let name = "client_id";
+                return Err(invalid(
+                    &key(name),
+                    &env(name),
+                    "the client id that goes with the client secret",
+                ));
+            }
+        };
+        let url = |name: &str, default: &str| -> Result<Option<String>, SettingsError> {
+            let Some(value) = src.optional(&key(name), &env(name)) else {
+                return Ok(None);
+            };
+            let value = value.trim_end_matches('/').to_owned();
+            if !(value.starts_with("https://") || value.starts_with("http://")) {
+                return Err(invalid(
+                    &key(name),
+                    &env(name),
+                    &format!("an http:// or https:// URL, got {value:?}"),
+                ));
+            }
+            if default.contains("{shop}") && !value.contains("{shop}") {
+                return Err(invalid(&key(name), &env(name), "a URL containing {shop}"));
+            }
+            Ok(Some(value))
+        };
+        let authorize_url = url("authorize_url", &oauth.authorize_url)?;
+        let token_url = url("token_url", &oauth.token_url)?;
+        clients.insert(
+            def.id.clone(),
+            OAuthClient {
+                client_id,
+                client_secret,
+                scopes: src.optional(&key("scopes"), &env("scopes")),
+                authorize_url,
+                token_url,
+            },
+        );
+    }
+    Ok(clients)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -425,6 +514,16 @@ impl Settings {
                 .max(1),
         };
 
+        let oauth = OAuthSettings {
+            clients: oauth_clients(&src)?,
+            refresh_margin: Duration::from_secs(src.parse(
+                "oauth.refresh_margin_secs",
+                "CONNECTOR_HUB_OAUTH_REFRESH_MARGIN_SECS",
+                "300",
+                "a whole number of seconds",
+            )?),
+        };
+
         Ok(Self {
             site_addr,
             site_root: PathBuf::from(src.text(
@@ -456,6 +555,7 @@ impl Settings {
             providers: ProviderUrls(providers),
             limits,
             monitor,
+            oauth,
         })
     }
 

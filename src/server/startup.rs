@@ -7,6 +7,7 @@ use crate::api::rest;
 use crate::app::{shell, App};
 use crate::auth::{origin_guard, AuthSetupError, Authenticator};
 use crate::checks::Checker;
+use crate::oauth::OAuth;
 use crate::service::ConnectorService;
 use crate::store::{MeteredStore, MongoStore, SqliteStore, Store, StoreError};
 use crate::vault::{Vault, VaultError};
@@ -74,7 +75,7 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+    pub async fn build(mut settings: Settings) -> Result<Self, StartupError> {
         let (vault, created_dev_key) = load_vault(&settings)?;
         let auth = Authenticator::from_settings(&settings)?;
         let metrics = Metrics::default();
@@ -82,10 +83,6 @@ impl Application {
             open_store(&settings).await?,
             metrics.clone(),
         ));
-        let checker = Checker::new(&settings.checks, &settings.providers);
-        let service = ConnectorService::new(store, Arc::new(vault), checker)
-            .with_limits(settings.limits, metrics.clone());
-
         let listener = TcpListener::bind(settings.site_addr)
             .await
             .map_err(|source| StartupError::Bind {
@@ -96,6 +93,14 @@ impl Application {
             addr: settings.site_addr,
             source,
         })?;
+        // Without an explicit public address, it is the one actually bound (port 0 picks one).
+        if settings.public_url == format!("http://{}", settings.site_addr) {
+            settings.public_url = format!("http://{local}");
+        }
+        let checker = Checker::new(&settings.checks, &settings.providers);
+        let service = ConnectorService::new(store, Arc::new(vault), checker)
+            .with_limits(settings.limits, metrics.clone())
+            .with_oauth(OAuth::new(&settings.oauth, &settings.public_url));
 
         let env = match std::env::var("LEPTOS_ENV").ok().as_deref() {
             Some("PROD") | Some("prod") | Some("production") => Env::PROD,

@@ -23,6 +23,8 @@ fn record(tenant: &str, id: &str, created_at: i64) -> ConnectorRecord {
         error_code: None,
         error_message: None,
         version: 1,
+        token_expires_at: None,
+        token_refreshed_at: None,
     }
 }
 
@@ -79,6 +81,8 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     let mut changed = one.clone();
     changed.status = ConnectorStatus::Active;
     changed.version = 2;
+    changed.token_expires_at = Some(9_000);
+    changed.token_refreshed_at = Some(8_000);
     assert!(store.update(&a, &changed, 1).await.expect("cas"));
     assert!(
         !store.update(&a, &changed, 1).await.expect("stale cas"),
@@ -95,7 +99,69 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     };
     let listed = store.list(&a, &active).await.expect("status filter");
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].version, 2);
+    assert_eq!(
+        listed[0], changed,
+        "every field, token times included, round-trips"
+    );
+
+    // OAuth2 states: single use, returned with their expiry so the caller can tell.
+    let state = OAuthStateRecord {
+        state_hash: format!("{prefix}-state"),
+        tenant_id: a.as_str().into(),
+        user_id: "u".into(),
+        connector_type: "xero".into(),
+        draft_id: "d1".into(),
+        sealed: "sealed".into(),
+        expires_at: 7_000,
+    };
+    store.put_oauth_state(&state).await.expect("put state");
+    assert!(matches!(
+        store.put_oauth_state(&state).await,
+        Err(StoreError::Duplicate)
+    ));
+    let (first, second) = tokio::join!(
+        store.take_oauth_state(&state.state_hash),
+        store.take_oauth_state(&state.state_hash)
+    );
+    let taken: Vec<_> = [first.expect("take"), second.expect("take")]
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(taken.len(), 1, "two concurrent takes: exactly one wins");
+    assert_eq!(taken[0].expires_at, 7_000);
+    assert_eq!(taken[0].draft_id, "d1");
+    assert!(store
+        .take_oauth_state(&state.state_hash)
+        .await
+        .expect("again")
+        .is_none());
+
+    // Leases can be given up early.
+    let lease = format!("{prefix}-refresh");
+    assert!(store
+        .lease(&lease, "p1", 1_000, 30_000)
+        .await
+        .expect("take"));
+    assert!(!store
+        .lease(&lease, "p2", 1_001, 30_000)
+        .await
+        .expect("held"));
+    store
+        .release_lease(&lease, "p2", 1_002)
+        .await
+        .expect("not p2's");
+    assert!(!store
+        .lease(&lease, "p2", 1_003, 30_000)
+        .await
+        .expect("still held"));
+    store
+        .release_lease(&lease, "p1", 1_004)
+        .await
+        .expect("release");
+    assert!(store
+        .lease(&lease, "p2", 1_005, 30_000)
+        .await
+        .expect("free"));
 
     // Delete.
     assert!(

@@ -66,6 +66,12 @@ impl Store for MeteredStore {
     async fn delete_draft(&self, t: &TenantId, u: &str, id: &str) -> Result<(), StoreError> {
         timed!(self, "delete_draft", self.inner.delete_draft(t, u, id))
     }
+    async fn put_oauth_state(&self, st: &OAuthStateRecord) -> Result<(), StoreError> {
+        timed!(self, "put_oauth_state", self.inner.put_oauth_state(st))
+    }
+    async fn take_oauth_state(&self, hash: &str) -> Result<Option<OAuthStateRecord>, StoreError> {
+        timed!(self, "take_oauth_state", self.inner.take_oauth_state(hash))
+    }
     async fn append_audit(&self, e: AuditRecord) -> Result<AuditRecord, StoreError> {
         timed!(self, "append_audit", self.inner.append_audit(e))
     }

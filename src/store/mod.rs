@@ -35,6 +35,10 @@ pub struct ConnectorRecord {
     pub error_message: Option<String>,
     /// Bumped on every write; updates are compare-and-swap on it.
     pub version: i64,
+    /// When the stored OAuth2 access token expires (not secret; decides when to refresh).
+    pub token_expires_at: Option<i64>,
+    /// When the refresh token was last issued or used (providers revoke unused ones).
+    pub token_refreshed_at: Option<i64>,
 }
 
 impl std::fmt::Debug for ConnectorRecord {
@@ -63,6 +67,19 @@ pub struct DraftRecord {
     pub tenant_id: String,
     pub user_id: String,
     pub draft_id: String,
+    pub sealed: String,
+    pub expires_at: i64,
+}
+
+/// A pending OAuth2 authorization: found by the hash of its `state`, single-use, expiring.
+#[derive(Clone)]
+pub struct OAuthStateRecord {
+    pub state_hash: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub connector_type: String,
+    pub draft_id: String,
+    /// The PKCE verifier and the shop, sealed by the vault.
     pub sealed: String,
     pub expires_at: i64,
 }
@@ -148,6 +165,14 @@ pub trait Store: Send + Sync + 'static {
         draft_id: &str,
     ) -> Result<(), StoreError>;
 
+    async fn put_oauth_state(&self, state: &OAuthStateRecord) -> Result<(), StoreError>;
+    /// Removes and returns the state with this hash, expired or not (the caller tells an expired
+    /// state from an unknown one); a second call finds nothing.
+    async fn take_oauth_state(
+        &self,
+        state_hash: &str,
+    ) -> Result<Option<OAuthStateRecord>, StoreError>;
+
     /// Appends to the tenant's hash chain: the store fills `seq`, `prev_hash` and `hash`
     /// atomically with the chain's head.
     async fn append_audit(&self, entry: AuditRecord) -> Result<AuditRecord, StoreError>;
@@ -169,6 +194,10 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
         ttl_ms: i64,
     ) -> Result<bool, StoreError>;
+    /// Gives up a lease early, if `holder` still has it.
+    async fn release_lease(&self, name: &str, holder: &str, now: i64) -> Result<(), StoreError> {
+        self.lease(name, holder, now, -1).await.map(|_| ())
+    }
     /// Background monitor: connectors across tenants whose scheduled re-test is due, oldest first.
     async fn due_for_test(
         &self,

@@ -14,6 +14,7 @@ pub struct MongoStore {
     audit: Collection<Document>,
     rate_windows: Collection<Document>,
     leases: Collection<Document>,
+    oauth_states: Collection<Document>,
 }
 
 fn map_error(e: mongodb::error::Error) -> StoreError {
@@ -41,6 +42,7 @@ impl MongoStore {
             audit: db.collection("audit_log"),
             rate_windows: db.collection("rate_windows"),
             leases: db.collection("leases"),
+            oauth_states: db.collection("oauth_states"),
         };
         store.create_indexes().await?;
         Ok(store)
@@ -98,6 +100,10 @@ impl MongoStore {
             .create_index(index(doc! {"name": 1}, true))
             .await
             .map_err(map_error)?;
+        self.oauth_states
+            .create_index(index(doc! {"state_hash": 1}, true))
+            .await
+            .map_err(map_error)?;
         Ok(())
     }
 }
@@ -129,6 +135,8 @@ fn to_doc(r: &ConnectorRecord) -> Document {
         "error_code": opt_str(&r.error_code),
         "error_message": opt_str(&r.error_message),
         "version": r.version,
+        "token_expires_at": opt_i64(r.token_expires_at),
+        "token_refreshed_at": opt_i64(r.token_refreshed_at),
     }
 }
 
@@ -158,6 +166,8 @@ fn from_doc(d: &Document) -> Result<ConnectorRecord, StoreError> {
         error_code: os("error_code"),
         error_message: os("error_message"),
         version: i("version")?,
+        token_expires_at: oi("token_expires_at"),
+        token_refreshed_at: oi("token_refreshed_at"),
     })
 }
 
@@ -351,6 +361,43 @@ impl Store for MongoStore {
             .await
             .map(|_| ())
             .map_err(map_error)
+    }
+
+    async fn put_oauth_state(&self, st: &OAuthStateRecord) -> Result<(), StoreError> {
+        self.oauth_states
+            .delete_many(doc! {"expires_at": {"$lt": st.expires_at - 86_400_000}})
+            .await
+            .map_err(map_error)?;
+        self.oauth_states
+            .insert_one(doc! {
+                "state_hash": &st.state_hash, "tenant_id": &st.tenant_id, "user_id": &st.user_id,
+                "connector_type": &st.connector_type, "draft_id": &st.draft_id, "sealed": &st.sealed,
+                "expires_at": st.expires_at,
+            })
+            .await
+            .map(|_| ())
+            .map_err(map_error)
+    }
+
+    async fn take_oauth_state(&self, hash: &str) -> Result<Option<OAuthStateRecord>, StoreError> {
+        // One atomic find-and-delete: of two callbacks with the same state, one gets it.
+        let found = self
+            .oauth_states
+            .find_one_and_delete(doc! {"state_hash": hash})
+            .await
+            .map_err(map_error)?;
+        Ok(found.and_then(|d| {
+            let s = |f: &str| d.get_str(f).ok().map(str::to_owned);
+            Some(OAuthStateRecord {
+                state_hash: s("state_hash")?,
+                tenant_id: s("tenant_id")?,
+                user_id: s("user_id")?,
+                connector_type: s("connector_type")?,
+                draft_id: s("draft_id")?,
+                sealed: s("sealed")?,
+                expires_at: d.get_i64("expires_at").ok()?,
+            })
+        }))
     }
 
     async fn append_audit(&self, mut e: AuditRecord) -> Result<AuditRecord, StoreError> {

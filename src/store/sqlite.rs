@@ -9,7 +9,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE connectors (
     tenant_id        TEXT NOT NULL,
     connector_id     TEXT NOT NULL,
@@ -60,7 +61,23 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-"#];
+"#,
+    r#"
+ALTER TABLE connectors ADD COLUMN token_expires_at INTEGER;
+ALTER TABLE connectors ADD COLUMN token_refreshed_at INTEGER;
+
+CREATE TABLE oauth_states (
+    state_hash     TEXT PRIMARY KEY,
+    tenant_id      TEXT NOT NULL,
+    user_id        TEXT NOT NULL,
+    connector_type TEXT NOT NULL,
+    draft_id       TEXT NOT NULL,
+    sealed         TEXT NOT NULL,
+    expires_at     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX oauth_states_by_expiry ON oauth_states (expires_at);
+"#,
+];
 
 /// Rate-limit windows and leases: shared between processes but not worth an fsync each, so they
 /// live in a second file attached to every connection, written without synchronous flushes.
@@ -272,7 +289,7 @@ fn map_error(e: rusqlite::Error) -> StoreError {
 
 const COLUMNS: &str = "tenant_id, connector_id, connector_type, display_name, status, sync_frequency, \
     encrypted_config, key_id, created_at, updated_at, created_by, updated_by, last_tested_at, last_sync_at, \
-    error_code, error_message, version";
+    error_code, error_message, version, token_expires_at, token_refreshed_at";
 
 fn record(row: &Row<'_>) -> rusqlite::Result<ConnectorRecord> {
     let text_enum = |index: usize, value: String| {
@@ -298,6 +315,8 @@ fn record(row: &Row<'_>) -> rusqlite::Result<ConnectorRecord> {
         error_code: row.get(14)?,
         error_message: row.get(15)?,
         version: row.get(16)?,
+        token_expires_at: row.get(17)?,
+        token_refreshed_at: row.get(18)?,
     })
 }
 
@@ -349,13 +368,13 @@ impl Store for SqliteStore {
         let r = r.clone();
         self.write(move |c| {
             c.prepare_cached(&format!(
-                "INSERT INTO connectors ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+                "INSERT INTO connectors ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
             ))?
             .execute(params![
                 tenant, r.connector_id, r.connector_type, r.display_name, r.status.as_str(),
                 r.sync_frequency.as_str(), r.encrypted_config, r.key_id, r.created_at, r.updated_at,
                 r.created_by, r.updated_by, r.last_tested_at, r.last_sync_at, r.error_code,
-                r.error_message, r.version
+                r.error_message, r.version, r.token_expires_at, r.token_refreshed_at
             ])
             .map(|_| ())
         })
@@ -425,13 +444,15 @@ impl Store for SqliteStore {
                 .prepare_cached(
                     "UPDATE connectors SET display_name = ?3, status = ?4, sync_frequency = ?5, encrypted_config = ?6,
                         key_id = ?7, updated_at = ?8, updated_by = ?9, last_tested_at = ?10, last_sync_at = ?11,
-                        error_code = ?12, error_message = ?13, version = ?14
+                        error_code = ?12, error_message = ?13, version = ?14, token_expires_at = ?16,
+                        token_refreshed_at = ?17
                      WHERE tenant_id = ?1 AND connector_id = ?2 AND version = ?15",
                 )?
                 .execute(params![
                     tenant, r.connector_id, r.display_name, r.status.as_str(), r.sync_frequency.as_str(),
                     r.encrypted_config, r.key_id, r.updated_at, r.updated_by, r.last_tested_at, r.last_sync_at,
-                    r.error_code, r.error_message, r.version, expected
+                    r.error_code, r.error_message, r.version, expected, r.token_expires_at,
+                    r.token_refreshed_at
                 ])?;
             Ok(changed == 1)
         })
@@ -507,6 +528,48 @@ impl Store for SqliteStore {
                 params![tenant, user, id],
             )
             .map(|_| ())
+        })
+        .await
+    }
+
+    async fn put_oauth_state(&self, st: &OAuthStateRecord) -> Result<(), StoreError> {
+        let st = st.clone();
+        self.write(move |c| {
+            // States live ten minutes; anything a day past that was abandoned.
+            c.prepare_cached("DELETE FROM oauth_states WHERE expires_at < ?1")?
+                .execute(params![st.expires_at - 86_400_000])?;
+            c.prepare_cached(
+                "INSERT INTO oauth_states (state_hash, tenant_id, user_id, connector_type, draft_id, sealed, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                st.state_hash, st.tenant_id, st.user_id, st.connector_type, st.draft_id, st.sealed,
+                st.expires_at
+            ])
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn take_oauth_state(&self, hash: &str) -> Result<Option<OAuthStateRecord>, StoreError> {
+        let hash = hash.to_owned();
+        self.write(move |c| {
+            c.prepare_cached(
+                "DELETE FROM oauth_states WHERE state_hash = ?1
+                 RETURNING state_hash, tenant_id, user_id, connector_type, draft_id, sealed, expires_at",
+            )?
+            .query_row(params![hash], |r| {
+                Ok(OAuthStateRecord {
+                    state_hash: r.get(0)?,
+                    tenant_id: r.get(1)?,
+                    user_id: r.get(2)?,
+                    connector_type: r.get(3)?,
+                    draft_id: r.get(4)?,
+                    sealed: r.get(5)?,
+                    expires_at: r.get(6)?,
+                })
+            })
+            .optional()
         })
         .await
     }

@@ -212,6 +212,11 @@ fn SourceRow(c: ConnectorView, now: i64, actions: Actions, stale: bool) -> impl 
                     <p class="mt-1 font-mono text-xs">{code.as_str()}</p>
                 </div>
             })}
+            {(!c.warnings.is_empty()).then(|| view! {
+                <ul class="mt-4 flex flex-col gap-1 rounded-lg border border-amber-300 bg-amber-50 p-3 text-sm text-amber-950" data-testid="source-warning">
+                    {c.warnings.iter().map(|w| view! { <li>{format!("⚠ {w}")}</li> }).collect_view()}
+                </ul>
+            })}
             <Show when=testing.clone()>
                 <p role="status" class="mt-4 flex items-center gap-2 text-sm text-indigo-900" data-testid="testing">
                     <span class="h-3 w-3 animate-spin rounded-full border-2 border-indigo-300 border-t-indigo-700" aria-hidden="true"></span>
@@ -238,6 +243,8 @@ fn RowActions(
     let id = c.connector_id.clone();
     let name = c.display_name.clone();
     let replace_href = format!("/connect/{}?replace={}", c.connector_type, id);
+    // A refused sign-in is fixed by signing in again: the same wizard, keeping id and settings.
+    let reconnect = c.status == ConnectorStatus::AuthorizationRequired;
     let hidden = move || {
         let id = id.clone();
         move || view! { <input type="hidden" name="connector_id" value=id/> }
@@ -259,7 +266,9 @@ fn RowActions(
                     <button type="submit" class="btn-secondary">"Clear error"</button>
                 </ActionForm>
             })}
-            <a href=replace_href class="btn-secondary">"Replace credentials"</a>
+            <a href=replace_href class=if reconnect { "btn-primary" } else { "btn-secondary" } data-testid="replace">
+                {if reconnect { "Reconnect" } else { "Replace credentials" }}
+            </a>
             <details class="group">
                 <summary class="btn-secondary cursor-pointer list-none">"Rename or schedule"</summary>
                 <ActionForm action=actions.update attr:class="mt-3 flex flex-wrap items-end gap-2">

@@ -75,7 +75,7 @@ fn step_number(step: WizardStep) -> usize {
     match step {
         WizardStep::Intro => 1,
         WizardStep::Auth => 2,
-        WizardStep::Field => 3,
+        WizardStep::Field | WizardStep::Authorize | WizardStep::Choose => 3,
         WizardStep::Name | WizardStep::Test => 4,
         WizardStep::Done => 5,
     }
@@ -93,6 +93,19 @@ fn Conversation(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVi
     let s = v.step;
     let past_intro = s != WizardStep::Intro;
     let past_auth = !matches!(s, WizardStep::Intro | WizardStep::Auth);
+    let oauth = v.mode == crate::catalog::AuthMode::OAuth;
+    let chose_reply = if oauth {
+        format!("Connect with {name}")
+    } else if v.def.oauth.is_some() {
+        "I'll paste a token".to_owned()
+    } else {
+        "I have it ready".to_owned()
+    };
+    let signed_in = v
+        .signed_in
+        .clone()
+        .filter(|_| !matches!(s, WizardStep::Authorize));
+    let signed_in_line = format!("You are signed in with {name}.");
     let answered = v.answered.clone();
     let testing_label = v.def.check_label.clone();
     let intro = format!("Let's connect {}. {}", v.def.name, v.def.description);
@@ -128,8 +141,16 @@ fn Conversation(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVi
                     <Bubble user=true><p>"Let's start"</p></Bubble>
                     <AuthExplained v=v.clone()/>
                 })}
-                {past_auth.then(|| view! { <Bubble user=true><p>"I have it ready"</p></Bubble> })}
+                {past_auth.then(|| view! { <Bubble user=true><p>{chose_reply}</p></Bubble> })}
                 {answered.into_iter().map(|a| view! { <AnsweredTurn a v=v.clone() step/> }).collect_view()}
+                {signed_in.map(|chosen| view! {
+                    <Bubble><p>{signed_in_line}</p></Bubble>
+                    <li class="flex justify-end" data-from="user" data-testid="signed-in">
+                        <div class="max-w-[85%] rounded-2xl rounded-br-sm bg-indigo-700 px-4 py-3 text-white shadow-sm">
+                            {if chosen.is_empty() { "✓ Access approved".to_owned() } else { format!("✓ {chosen}") }}
+                        </div>
+                    </li>
+                })}
                 {(matches!(s, WizardStep::Test | WizardStep::Done) && v.result.is_some()).then(|| view! { <ResultTurn v=v.clone()/> })}
             </ol>
 
@@ -143,6 +164,8 @@ fn Conversation(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVi
                     WizardStep::Intro => view! { <IntroPrompt v=v.clone() step/> }.into_any(),
                     WizardStep::Auth => view! { <AuthPrompt v=v.clone() step/> }.into_any(),
                     WizardStep::Field => view! { <FieldPrompt v=v.clone() step/> }.into_any(),
+                    WizardStep::Authorize => view! { <AuthorizePrompt v=v.clone() step/> }.into_any(),
+                    WizardStep::Choose => view! { <ChoosePrompt v=v.clone() step/> }.into_any(),
                     WizardStep::Name => view! { <NamePrompt v=v.clone() step/> }.into_any(),
                     WizardStep::Test => view! { <TestPrompt v=v.clone() step/> }.into_any(),
                     WizardStep::Done => view! { <DonePrompt v=v.clone()/> }.into_any(),
@@ -273,12 +296,112 @@ fn IntroPrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVie
 
 #[component]
 fn AuthPrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoView {
+    let name = v.def.name.clone();
+    let env_name = format!("CONNECTOR_HUB_OAUTH_{}_CLIENT_ID", v.def.id.to_uppercase());
+    let error = v.error.clone();
+    match (v.def.oauth.is_some(), v.oauth_available) {
+        (true, true) => view! {
+            <StepError error/>
+            <StepForm v=v.clone() step>
+                <div class="flex flex-wrap justify-between gap-3">
+                    <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
+                    <div class="flex flex-wrap gap-3">
+                        <button type="submit" name="action" value="continue" class="btn-secondary">"Paste a token instead"</button>
+                        <button type="submit" name="action" value="oauth" class="btn-primary">{format!("Connect with {name}")}</button>
+                    </div>
+                </div>
+            </StepForm>
+        }
+        .into_any(),
+        (true, false) => view! {
+            <StepError error/>
+            <ol class="mb-3 flex flex-col gap-3"><Bubble>
+                <p data-testid="oauth-unavailable">{format!("Signing in with {name} is not set up on this server (its operator registers an OAuth app and sets {env_name} and the matching secret), so paste a token instead.")}</p>
+            </Bubble></ol>
+            <StepForm v=v.clone() step>
+                <div class="flex justify-between gap-3">
+                    <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
+                    <button type="submit" name="action" value="continue" class="btn-primary">"I have a token"</button>
+                </div>
+            </StepForm>
+        }
+        .into_any(),
+        _ => view! {
+            <StepError error/>
+            <StepForm v=v.clone() step>
+                <div class="flex justify-between gap-3">
+                    <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
+                    <button type="submit" name="action" value="continue" class="btn-primary">"I have it ready"</button>
+                </div>
+            </StepForm>
+        }
+        .into_any(),
+    }
+}
+
+/// Off to the provider's consent page. A plain form post (not a server function): the answer is
+/// a redirect to another site, which the browser must follow itself.
+#[component]
+fn AuthorizePrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoView {
+    let name = v.def.name.clone();
+    let explain = format!("Next, {name} asks you to sign in and approve read access. You will come straight back here; we never see your {name} password.");
     view! {
-        <StepForm v=v.clone() step>
-            <div class="flex justify-between gap-3">
+        <ol class="mb-3 flex flex-col gap-3"><Bubble>
+            <p>{explain}</p>
+        </Bubble></ol>
+        <StepError error=v.error.clone()/>
+        <div class="flex flex-wrap justify-between gap-3">
+            <StepForm v=v.clone() step>
                 <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
-                <button type="submit" name="action" value="continue" class="btn-primary">"I have it ready"</button>
+            </StepForm>
+            <div class="flex flex-wrap gap-3">
+                <StepForm v=v.clone() step>
+                    <button type="submit" name="action" value="continue" class="btn-secondary">"Paste a token instead"</button>
+                </StepForm>
+                <form method="post" action="/oauth/start" class="contents">
+                    <input type="hidden" name="connector_type" value=v.def.id.clone()/>
+                    <input type="hidden" name="draft" value=v.draft_id.clone().unwrap_or_default()/>
+                    <button type="submit" class="btn-primary" data-testid="oauth-continue">{format!("Continue to {name}")}</button>
+                </form>
             </div>
+        </div>
+    }
+}
+
+#[component]
+fn ChoosePrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoView {
+    let what = if v.def.id == "sage" {
+        "business"
+    } else {
+        "organisation"
+    };
+    let first = v.choices.first().map(|(id, _)| id.clone());
+    let question = format!(
+        "Your sign-in can reach {} of them. Which {what} should we connect?",
+        v.choices.len()
+    );
+    view! {
+        <ol class="mb-3 flex flex-col gap-3"><Bubble>
+            <p>{question}</p>
+        </Bubble></ol>
+        <StepError error=v.error.clone()/>
+        <StepForm v=v.clone() step>
+            <fieldset class=PANEL>
+                <legend class="sr-only">{format!("Choose the {what}")}</legend>
+                {v.choices.iter().map(|(id, label)| {
+                    let checked = first.as_deref() == Some(id.as_str());
+                    view! {
+                        <label class="flex items-center gap-3 rounded-lg border border-slate-200 px-3 py-2 hover:bg-slate-50">
+                            <input type="radio" name="value" value=id.clone() checked=checked/>
+                            <span>{label.clone()}</span>
+                        </label>
+                    }
+                }).collect_view()}
+                <div class="flex justify-between gap-3">
+                    <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
+                    <button type="submit" name="action" value="pick" class="btn-primary">"Continue"</button>
+                </div>
+            </fieldset>
         </StepForm>
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fakes;
+pub mod oauth_flow;
 pub mod process;
 
 use connector_hub::auth::Authenticator;
@@ -34,6 +35,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    spawn_app_configured(extra, false).await
+}
+
+/// With `oauth`, every OAuth2 provider is registered against the fake authorization server.
+pub async fn spawn_app_configured(extra: &[(&str, &str)], oauth: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let fakes_addr = fakes::start("127.0.0.1:0".parse().expect("addr"))
         .await
@@ -56,6 +62,9 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         ),
     ]);
     env.extend(fakes::provider_env(&fakes));
+    if oauth {
+        env.extend(fakes::oauth_env(&fakes));
+    }
     // Off unless a test asks: background re-tests and tight limits would race the assertions.
     env.insert("CONNECTOR_HUB_MONITOR".into(), "false".into());
     for class in ["READS", "WRITES", "TESTS"] {

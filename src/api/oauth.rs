@@ -1,0 +1,178 @@
+//! The browser side of OAuth2: `POST /oauth/start` sends the user to the provider's consent page;
+//! the provider sends them back to `GET /oauth/callback`, which hands over to `GET /oauth/finish`.
+//!
+//! Why two hops back: the session cookie is `SameSite=Strict`, so the browser leaves it off the
+//! provider's cross-site redirect. The callback answers with a page of ours that moves on to
+//! `/oauth/finish`; that navigation starts on our own site and carries the cookie. The callback
+//! itself trusts nothing and does nothing.
+//!
+//! Every outcome, including a declined consent or a replayed `state`, ends in the wizard with a
+//! message, never on an error page.
+
+use super::rest::query_map;
+use super::wizard::server::{Flow, SignIn};
+use crate::auth::extract::authenticate;
+use crate::catalog::catalog;
+use crate::error::{ApiError, ErrorCode};
+use crate::server::http_error::HttpError;
+use crate::server::{client_addr, AppState};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http::request::Parts;
+use http::{header, HeaderValue};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/oauth/start", post(start))
+        .route("/oauth/callback", get(callback))
+        .route("/oauth/finish", get(finish))
+}
+
+/// Where a browser without a session goes: the sign-in page.
+fn sign_in_first() -> Response {
+    Redirect::to("/signin").into_response()
+}
+
+async fn start(State(state): State<AppState>, parts: Parts, body: Bytes) -> Response {
+    let Ok(p) = authenticate(&state, &parts.headers) else {
+        return sign_in_first();
+    };
+    let form = query_map(Some(String::from_utf8_lossy(&body).into_owned()));
+    let connector_type = form
+        .get("connector_type")
+        .map(String::as_str)
+        .unwrap_or_default();
+    let draft = form.get("draft").map(String::as_str);
+    let mut flow = match Flow::open(&state, &p, connector_type, draft, None).await {
+        Ok(flow) => flow,
+        Err(error) => return HttpError(error).into_response(),
+    };
+    let client = client_addr(&parts);
+    let target = match flow.authorize(&client).await {
+        Ok(provider_url) => provider_url,
+        Err(error) => match flow.finish_sign_in(SignIn::Refused(error)).await {
+            Ok(wizard_url) => wizard_url,
+            Err(error) => return HttpError(error).into_response(),
+        },
+    };
+    Redirect::to(&target).into_response()
+}
+
+/// The provider's redirect lands here; only the parameters we use are passed on.
+async fn callback(RawQuery(q): RawQuery) -> Response {
+    let q = query_map(q);
+    let mut next = match reqwest::Url::parse("http://local/oauth/finish") {
+        Ok(url) => url,
+        Err(_) => return sign_in_first(),
+    };
+    {
+        let mut pairs = next.query_pairs_mut();
+        for key in ["code", "state", "error", "realmId"] {
+            if let Some(value) = q.get(key) {
+                pairs.append_pair(key, value);
+            }
+        }
+    }
+    let href = format!("/oauth/finish?{}", next.query().unwrap_or_default()).replace('&', "&amp;");
+    let page = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer"><meta http-equiv="refresh" content="0;url={href}"><title>Finishing sign-in…</title></head><body><p>Finishing sign-in… <a href="{href}">Continue</a></p></body></html>"#
+    );
+    let mut response = Html(page).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+async fn finish(State(state): State<AppState>, parts: Parts, RawQuery(q): RawQuery) -> Response {
+    let Ok(p) = authenticate(&state, &parts.headers) else {
+        return sign_in_first();
+    };
+    let q = query_map(q);
+    let client = client_addr(&parts);
+    let state_param = q.get("state").map(String::as_str).unwrap_or_default();
+    // `<connector type>.<draft id>.<random>`: the first two only route the answer to a wizard;
+    // the store decides whether the state is genuine.
+    let mut hint = state_param.splitn(3, '.');
+    let hinted_type = hint.next().unwrap_or_default().to_owned();
+    let hinted_draft = hint.next().map(str::to_owned);
+
+    let (connector_type, draft, outcome) =
+        match state.service.oauth_take_state(&p, state_param).await {
+            Err(error) => (hinted_type, hinted_draft, SignIn::Refused(error)),
+            Ok(pending) => {
+                let name = catalog()
+                    .get(&pending.connector_type)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_default();
+                let outcome = match (q.get("error"), q.get("code")) {
+                    (Some(error), _) => {
+                        let refused = provider_refusal(&name, error);
+                        let _ = state
+                            .service
+                            .audit(
+                                &p,
+                                "oauth_connect",
+                                None,
+                                "denied",
+                                Some(refused.code),
+                                &client,
+                            )
+                            .await;
+                        SignIn::Refused(refused)
+                    }
+                    (None, Some(code)) => {
+                        match state
+                            .service
+                            .oauth_exchange(&p, &pending, code, &client)
+                            .await
+                        {
+                            Ok(tokens) => SignIn::Tokens {
+                                tokens,
+                                realm_id: q.get("realmId").cloned(),
+                            },
+                            Err(error) => SignIn::Refused(error),
+                        }
+                    }
+                    (None, None) => SignIn::Refused(ApiError::new(
+                        ErrorCode::UnexpectedResponse,
+                        format!("{name} sent you back without an approval code. Try again."),
+                    )),
+                };
+                (pending.connector_type, Some(pending.draft_id), outcome)
+            }
+        };
+    let mut flow = match Flow::open(&state, &p, &connector_type, draft.as_deref(), None).await {
+        Ok(flow) => flow,
+        Err(_) => return Redirect::to("/").into_response(),
+    };
+    match flow.finish_sign_in(outcome).await {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(error) => HttpError(error).into_response(),
+    }
+}
+
+/// The provider's `error` parameter, in our words. Only its documented codes are repeated.
+fn provider_refusal(name: &str, error: &str) -> ApiError {
+    match error {
+        "access_denied" => ApiError::new(
+            ErrorCode::AuthorizationRequired,
+            format!("You declined access at {name}, so nothing was connected. Connect again when you are ready, or paste a token instead."),
+        ),
+        "invalid_scope" | "unauthorized_client" | "invalid_request" | "server_error"
+        | "temporarily_unavailable" => ApiError::new(
+            ErrorCode::AuthorizationRequired,
+            format!("{name} did not complete the sign-in ({error}). Try again; if it keeps happening, the operator should check the OAuth app's settings."),
+        ),
+        _ => ApiError::new(
+            ErrorCode::AuthorizationRequired,
+            format!("{name} did not complete the sign-in. Try again."),
+        ),
+    }
+}

@@ -1,0 +1,450 @@
+//! OAuth2 for the catalog's OAuth2 providers: the authorization URL (random `state`, PKCE S256
+//! where the provider supports it), the code exchange, and token refresh.
+//!
+//! Nothing here keeps state: the `state` and PKCE verifier live in the store (see
+//! `ConnectorService::oauth_start`), so any server process can finish a flow another one began.
+
+use crate::catalog::{ClientAuth, ConnectorDef, FollowUp, OAuthDef, TokenBody};
+use crate::checks::http::{Body, Destination, Http, Probe, Reply};
+use crate::checks::{status_failure, str_at, Failure};
+use crate::error::{ApiError, ErrorCode};
+use crate::secret::SecretString;
+use crate::server::config::{OAuthClient, OAuthSettings, ProviderUrls};
+use base64::Engine;
+use reqwest::Url;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// How long a started authorization may take before its `state` is refused.
+pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// The operator's OAuth2 client registrations, with the public callback address.
+pub struct OAuth {
+    clients: BTreeMap<String, OAuthClient>,
+    refresh_margin_ms: i64,
+    redirect_uri: String,
+}
+
+/// A token response. The tokens are secrets: Debug never prints them.
+pub struct TokenSet {
+    pub access_token: SecretString,
+    pub refresh_token: Option<SecretString>,
+    /// Milliseconds since the epoch, when the provider says.
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("refresh_token", &self.refresh_token.is_some())
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug)]
+pub enum TokenError {
+    /// The provider refused the grant (`invalid_grant`): the code was used or expired, or the
+    /// refresh token was revoked or unused too long. Only signing in again helps.
+    InvalidGrant,
+    Failure(Failure),
+}
+
+impl From<Failure> for TokenError {
+    fn from(f: Failure) -> Self {
+        Self::Failure(f)
+    }
+}
+
+/// A PKCE pair: the verifier stays on the server, the S256 challenge goes to the provider.
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+impl Pkce {
+    pub fn new() -> Self {
+        // 32 random bytes give a 43-character verifier, within RFC 7636's 43..=128.
+        let verifier = crate::server::random_token(32);
+        let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(verifier.as_bytes()));
+        Self {
+            verifier,
+            challenge,
+        }
+    }
+}
+
+impl Default for Pkce {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// States are stored by hash: a leaked store row cannot be replayed as a callback.
+pub fn state_hash(state: &str) -> String {
+    hex::encode(Sha256::digest(state.as_bytes()))
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Default for OAuth {
+    /// No client registrations: every OAuth2 connector takes hand-entered tokens.
+    fn default() -> Self {
+        Self::new(
+            &OAuthSettings {
+                clients: BTreeMap::new(),
+                refresh_margin: std::time::Duration::from_secs(300),
+            },
+            "",
+        )
+    }
+}
+
+impl OAuth {
+    pub fn new(settings: &OAuthSettings, public_url: &str) -> Self {
+        Self {
+            clients: settings.clients.clone(),
+            refresh_margin_ms: i64::try_from(settings.refresh_margin.as_millis())
+                .unwrap_or(i64::MAX),
+            redirect_uri: format!("{}/oauth/callback", public_url.trim_end_matches('/')),
+        }
+    }
+
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    /// Whether "Connect with …" can be offered for this connector type.
+    pub fn is_configured(&self, def: &ConnectorDef) -> bool {
+        def.oauth.is_some() && self.clients.contains_key(&def.id)
+    }
+
+    /// Whether a token expiring at `expires_at` should be renewed before use.
+    pub fn due(&self, expires_at: Option<i64>, now: i64) -> bool {
+        expires_at.is_some_and(|at| at - self.refresh_margin_ms <= now)
+    }
+
+    fn registration<'a>(
+        &'a self,
+        def: &'a ConnectorDef,
+    ) -> Result<(&'a OAuthDef, &'a OAuthClient), ApiError> {
+        match (&def.oauth, self.clients.get(&def.id)) {
+            (Some(oauth), Some(client)) => Ok((oauth, client)),
+            _ => Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "Signing in with {} is not set up on this server, so paste a token instead.",
+                    def.name
+                ),
+            )),
+        }
+    }
+
+    fn endpoint(template: &str, shop: Option<&str>) -> Result<(Url, Destination), Failure> {
+        // A host the tenant names (their shop) goes through the egress policy; an address the
+        // operator configured is trusted, whatever it embeds.
+        let host_part = template.split("://").nth(1).unwrap_or_default();
+        let tenant_host = host_part
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .contains("{shop}");
+        let text = template.replace("{shop}", shop.unwrap_or_default());
+        let destination = if tenant_host {
+            Destination::Tenant
+        } else {
+            Destination::Operator
+        };
+        let url = Url::parse(&text).map_err(|_| {
+            Failure::new(
+                ErrorCode::InvalidConfig,
+                "The configured OAuth2 address is not a valid URL.",
+            )
+        })?;
+        Ok((url, destination))
+    }
+
+    /// The provider's consent page address for this `state`.
+    pub fn authorize_url(
+        &self,
+        def: &ConnectorDef,
+        state: &str,
+        pkce: Option<&Pkce>,
+        shop: Option<&str>,
+    ) -> Result<Url, ApiError> {
+        let (oauth, client) = self.registration(def)?;
+        let template = client
+            .authorize_url
+            .as_deref()
+            .unwrap_or(&oauth.authorize_url);
+        let (mut url, _) =
+            Self::endpoint(template, shop).map_err(|f| ApiError::new(f.code, f.message))?;
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", &client.client_id)
+                .append_pair("redirect_uri", &self.redirect_uri)
+                .append_pair("scope", client.scopes.as_deref().unwrap_or(&oauth.scopes))
+                .append_pair("state", state);
+            if let Some(pkce) = pkce {
+                query
+                    .append_pair("code_challenge", &pkce.challenge)
+                    .append_pair("code_challenge_method", "S256");
+            }
+            for (name, value) in &oauth.extra_params {
+                query.append_pair(name, value);
+            }
+        }
+        Ok(url)
+    }
+
+    /// Trades an authorization code for tokens.
+    pub async fn exchange_code(
+        &self,
+        http: &Http,
+        def: &ConnectorDef,
+        code: &str,
+        verifier: Option<&str>,
+        shop: Option<&str>,
+    ) -> Result<TokenSet, TokenError> {
+        let mut fields = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("redirect_uri", self.redirect_uri.clone()),
+        ];
+        if let Some(verifier) = verifier {
+            fields.push(("code_verifier", verifier.to_owned()));
+        }
+        self.token_request(http, def, fields, shop).await
+    }
+
+    /// Renews an access token. A response without a refresh token means "keep the old one".
+    pub async fn refresh(
+        &self,
+        http: &Http,
+        def: &ConnectorDef,
+        refresh_token: &str,
+        shop: Option<&str>,
+    ) -> Result<TokenSet, TokenError> {
+        let fields = vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", refresh_token.to_owned()),
+        ];
+        self.token_request(http, def, fields, shop).await
+    }
+
+    async fn token_request(
+        &self,
+        http: &Http,
+        def: &ConnectorDef,
+        mut fields: Vec<(&'static str, String)>,
+        shop: Option<&str>,
+    ) -> Result<TokenSet, TokenError> {
+        let (oauth, client) = self
+            .registration(def)
+            .map_err(|e| Failure::new(e.code, e.message))?;
+        let template = client.token_url.as_deref().unwrap_or(&oauth.token_url);
+        let (url, destination) = Self::endpoint(template, shop)?;
+        let basic = match oauth.client_auth {
+            ClientAuth::Basic => Some((
+                client.client_id.clone(),
+                client.client_secret.expose().to_owned(),
+            )),
+            ClientAuth::Body => {
+                fields.push(("client_id", client.client_id.clone()));
+                fields.push(("client_secret", client.client_secret.expose().to_owned()));
+                None
+            }
+        };
+        let body = match oauth.token_body {
+            TokenBody::Form => Body::Form(fields),
+            TokenBody::Json => Body::Json(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into(),
+            ),
+        };
+        let mut probe = Probe::post(url, destination, body);
+        probe.basic = basic;
+        probe.headers.push(("accept", "application/json".into()));
+        let reply = http.send(probe).await?;
+        parse_token_reply(&reply, def)
+    }
+
+    /// The organisations (Xero) or businesses (Sage) a new token can reach, as (id, name), for
+    /// the wizard's choice after signing in.
+    pub async fn choices(
+        &self,
+        http: &Http,
+        providers: &ProviderUrls,
+        def: &ConnectorDef,
+        access_token: &str,
+    ) -> Result<Vec<(String, String)>, Failure> {
+        let (path, id_at, name_at) = match def.oauth.as_ref().and_then(|o| o.follow_up) {
+            Some(FollowUp::XeroOrganisation) => ("/connections", "/tenantId", "/tenantName"),
+            Some(FollowUp::SageBusiness) => ("/v3.1/businesses", "/id", "/name"),
+            _ => return Ok(Vec::new()),
+        };
+        let base = providers.get(&def.id);
+        let url = Url::parse(&format!("{base}{path}")).map_err(|_| {
+            Failure::new(
+                ErrorCode::InvalidConfig,
+                format!("The configured {} address is not a valid URL.", def.name),
+            )
+        })?;
+        let mut probe = Probe::get(url, Destination::Operator);
+        probe.bearer = Some(access_token.to_owned());
+        probe.headers.push(("accept", "application/json".into()));
+        let reply = http.send(probe).await?;
+        let json = crate::checks::success_json(&reply, &def.name, "access_token")?;
+        let items = json
+            .as_array()
+            .ok_or_else(|| crate::checks::unexpected(&def.name))?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let id = str_at(item, id_at)?;
+                let name = str_at(item, name_at)
+                    .or_else(|| str_at(item, "/displayed_as"))
+                    .unwrap_or_else(|| id.clone());
+                Some((id, name))
+            })
+            .take(100)
+            .collect())
+    }
+}
+
+/// Reads a token endpoint's answer. Provider error texts are not repeated: some echo the grant.
+fn parse_token_reply(reply: &Reply, def: &ConnectorDef) -> Result<TokenSet, TokenError> {
+    let json = reply.json();
+    if !(200..300).contains(&reply.status) {
+        let error = json
+            .as_ref()
+            .and_then(|j| str_at(j, "/error"))
+            .unwrap_or_default();
+        return Err(match (reply.status, error.as_str()) {
+            (400 | 401, "invalid_grant") => TokenError::InvalidGrant,
+            (400 | 401, "invalid_client" | "unauthorized_client") | (401, _) => {
+                TokenError::Failure(Failure::new(
+                    ErrorCode::InvalidCredentials,
+                    format!(
+                        "{} refused this server's OAuth2 client registration ({}). The operator should check its client id and secret.",
+                        def.name,
+                        if error.is_empty() { "HTTP 401" } else { error.as_str() }
+                    ),
+                ))
+            }
+            (400, _) => TokenError::Failure(Failure::new(
+                ErrorCode::UnexpectedResponse,
+                format!("{} refused the token request (HTTP 400).", def.name),
+            )),
+            _ => TokenError::Failure(status_failure(reply, &def.name, "access_token")),
+        });
+    }
+    let json = json.ok_or_else(|| crate::checks::unexpected(&def.name))?;
+    let access_token = json
+        .get("access_token")
+        .and_then(|v| v.as_str())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| crate::checks::unexpected(&def.name))?;
+    let refresh_token = json
+        .get("refresh_token")
+        .and_then(|v| v.as_str())
+        .filter(|t| !t.is_empty())
+        .map(SecretString::new);
+    let now = now_ms();
+    let expires_at = match json.get("expires_in") {
+        Some(v) => v
+            .as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .map(|secs| now + secs.saturating_mul(1000)),
+        // Square answers with a timestamp instead of a lifetime.
+        None => str_at(&json, "/expires_at")
+            .and_then(|at| chrono::DateTime::parse_from_rfc3339(&at).ok())
+            .map(|at| at.timestamp_millis()),
+    };
+    Ok(TokenSet {
+        access_token: SecretString::new(access_token),
+        refresh_token,
+        expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::catalog;
+
+    fn reply(status: u16, body: serde_json::Value) -> Reply {
+        Reply {
+            status,
+            headers: Default::default(),
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        }
+    }
+
+    fn def(id: &str) -> &'static ConnectorDef {
+        catalog().get(id).expect("in the catalog")
+    }
+
+    #[test]
+    fn pkce_challenge_is_the_s256_of_the_verifier() {
+        let pkce = Pkce::new();
+        assert!((43..=128).contains(&pkce.verifier.len()));
+        // RFC 7636 appendix B's example pair.
+        let digest = Sha256::digest(b"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+        assert_eq!(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest),
+            "E9Melhoa2OwvFr-Z8wTs2ZNHgWfGgAjCjJHNjnc3D0E"
+        );
+        assert_ne!(Pkce::new().verifier, pkce.verifier);
+    }
+
+    #[test]
+    fn token_replies_map_to_tokens_or_precise_errors() {
+        let ok = parse_token_reply(
+            &reply(200, serde_json::json!({"access_token": "a", "refresh_token": "r", "expires_in": 1800, "token_type": "Bearer"})),
+            def("xero"),
+        )
+        .expect("tokens");
+        assert_eq!(ok.access_token.expose(), "a");
+        assert!(ok.expires_at.is_some_and(|at| at > now_ms() + 1_700_000));
+        let square = parse_token_reply(
+            &reply(
+                200,
+                serde_json::json!({"access_token": "a", "expires_at": "2030-01-01T00:00:00Z"}),
+            ),
+            def("square"),
+        )
+        .expect("tokens");
+        assert!(square.refresh_token.is_none());
+        assert_eq!(square.expires_at, Some(1_893_456_000_000));
+        assert!(matches!(
+            parse_token_reply(
+                &reply(400, serde_json::json!({"error": "invalid_grant"})),
+                def("google_drive")
+            ),
+            Err(TokenError::InvalidGrant)
+        ));
+        match parse_token_reply(
+            &reply(401, serde_json::json!({"error": "invalid_client"})),
+            def("hubspot"),
+        ) {
+            Err(TokenError::Failure(f)) => assert_eq!(f.code, ErrorCode::InvalidCredentials),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+        match parse_token_reply(
+            &reply(200, serde_json::json!({"token_type": "Bearer"})),
+            def("sage"),
+        ) {
+            Err(TokenError::Failure(f)) => assert_eq!(f.code, ErrorCode::UnexpectedResponse),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,522 @@
+//! OAuth2 connect flows against a fake authorization server: the consent round trip for every
+//! OAuth2 provider, PKCE, refused and replayed states, refresh with rotation, refresh without a
+//! new refresh token, `invalid_grant`, reconnect, and two server processes refreshing at once.
+
+mod support;
+
+use connector_hub::secret::SecretString;
+use connector_hub::vault::Vault;
+use serde_json::{json, Value};
+use support::oauth_flow::{params, Browser};
+use support::{fakes, TestApp};
+
+async fn app() -> TestApp {
+    support::spawn_app_configured(&[], true).await
+}
+
+fn browser(app: &TestApp, tenant: &str, user: &str) -> Browser {
+    Browser::new(&app.base, &app.fakes, &app.token(tenant, user))
+}
+
+/// A stored connector's decrypted configuration and token times, read from the SQLite file.
+fn stored(app: &TestApp, id: &str) -> (Value, Option<i64>, Option<i64>) {
+    let db = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("db");
+    let (sealed, expires, refreshed): (String, Option<i64>, Option<i64>) = db
+        .query_row(
+            "SELECT encrypted_config, token_expires_at, token_refreshed_at FROM connectors WHERE connector_id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("row");
+    let vault =
+        Vault::from_key_list(&SecretString::new(app.encryption_key.clone()), "KEY").expect("key");
+    let config = vault.decrypt(&sealed).expect("decrypts");
+    (
+        serde_json::to_value(config.expose()).expect("json"),
+        expires,
+        refreshed,
+    )
+}
+
+async fn test_saved(app: &TestApp, id: &str, token: &str) -> Value {
+    app.post(&format!("/v1/connectors/{id}/test"), token, &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn connect(b: &Browser, connector_type: &str, answers: &[&str]) -> String {
+    let draft = b.begin(connector_type, None, answers).await;
+    let consent = b.authorize(connector_type, &draft).await;
+    let callback = b.consent(&consent, true).await;
+    let landed = b.callback(&callback).await;
+    assert_eq!(landed, draft, "the callback finishes the same wizard");
+    draft
+}
+
+#[tokio::test]
+async fn xero_connects_with_pkce_and_an_organisation_choice() {
+    let app = app().await;
+    let b = browser(&app, "acme", "ana");
+    let draft = b.begin("xero", None, &[]).await;
+    let view = b.view("xero", &draft).await;
+    assert_eq!(view["step"], "Authorize");
+    assert_eq!(view["oauth_available"], true);
+
+    let consent = b.authorize("xero", &draft).await;
+    let q = params(&consent);
+    assert!(consent.starts_with(&format!("{}/oauth/xero/authorize?", app.fakes)));
+    assert_eq!(q["client_id"], "client-xero");
+    assert_eq!(q["redirect_uri"], format!("{}/oauth/callback", app.base));
+    assert_eq!(q["response_type"], "code");
+    assert!(q["scope"].split(' ').any(|s| s == "offline_access"));
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["code_challenge"].len(), 43);
+    assert!(q["state"].starts_with(&format!("xero.{draft}.")));
+    assert!(
+        q["state"].len() > 60,
+        "the state carries 32 random bytes: {}",
+        q["state"]
+    );
+
+    let callback = b.consent(&consent, true).await;
+    assert!(callback.starts_with(&format!("{}/oauth/callback?", app.base)));
+    let landed = b.callback(&callback).await;
+    assert_eq!(landed, draft);
+    let view = b.view("xero", &draft).await;
+    assert_eq!(view["step"], "Choose", "{view}");
+    let names: Vec<&str> = view["choices"]
+        .as_array()
+        .expect("choices")
+        .iter()
+        .filter_map(|c| c[1].as_str())
+        .collect();
+    assert_eq!(names, ["Demo Company (UK)", "Acme Ltd"]);
+
+    b.step("xero", Some(&draft), None, "pick", &[("value", "t-nz")])
+        .await;
+    let view = b.view("xero", &draft).await;
+    assert_eq!(view["step"], "Name");
+    assert_eq!(view["display_name"], "Xero – Acme Ltd");
+    assert_eq!(view["signed_in"], "Acme Ltd");
+    let page = view.to_string();
+    assert!(
+        !page.contains("goodoauth") && !page.contains("\"rt0"),
+        "no token in the wizard view: {page}"
+    );
+
+    let id = b.save("xero", &draft, None).await.expect("saved");
+    let stats = b.stats().await;
+    assert_eq!(stats["authorization_code:xero"], 1);
+    assert_eq!(
+        stats["pkce_verified"], 1,
+        "the fake checked our PKCE verifier"
+    );
+    let (config, expires, refreshed) = stored(&app, &id);
+    assert_eq!(config["tenant_id"], "t-nz");
+    assert!(config["access_token"]
+        .as_str()
+        .is_some_and(|t| t.contains("goodoauth")));
+    assert!(config["refresh_token"].as_str().is_some());
+    assert!(expires.is_some() && refreshed.is_some());
+
+    let token = app.token("acme", "ana");
+    let view: Value = app
+        .get(&format!("/v1/connectors/{id}"), &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["status"], "active", "{view}");
+    let tested: Value = app
+        .post(&format!("/v1/connectors/{id}/test"), &token, &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(tested["success"], true, "{tested}");
+    assert_eq!(tested["details"]["organisation"], "Acme Ltd");
+
+    let audit: Value = app
+        .get("/v1/audit?action=oauth_connect", &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(audit["entries"][0]["outcome"], "ok", "{audit}");
+}
+
+#[tokio::test]
+async fn every_oauth_provider_connects_end_to_end() {
+    let app = app().await;
+    let b = browser(&app, "acme", "ana");
+    b.control(json!({"organisations": 1})).await;
+    for (connector_type, answers) in [
+        ("google_drive", vec![]),
+        ("quickbooks", vec![]),
+        ("sage", vec![]),
+        ("shopify", vec!["acme-goods.myshopify.com"]),
+        ("square", vec!["production"]),
+        ("hubspot", vec![]),
+        ("xero", vec![]),
+    ] {
+        let draft = connect(&b, connector_type, &answers).await;
+        let view = b.view(connector_type, &draft).await;
+        assert_eq!(view["step"], "Name", "{connector_type}: {view}");
+        let id = b
+            .save(connector_type, &draft, None)
+            .await
+            .unwrap_or_else(|| panic!("{connector_type} saved: {}", view));
+        let (config, expires, _) = stored(&app, &id);
+        assert!(expires.is_some(), "{connector_type}: expiry kept");
+        match connector_type {
+            "quickbooks" => assert_eq!(config["realm_id"], "9130355478302457"),
+            "sage" => assert_eq!(config["business_id"], "b1"),
+            "xero" => assert_eq!(config["tenant_id"], "t-uk"),
+            "shopify" => assert_eq!(config["shop_domain"], "acme-goods.myshopify.com"),
+            _ => {}
+        }
+    }
+    let stats = b.stats().await;
+    for provider in [
+        "google_drive",
+        "quickbooks",
+        "sage",
+        "shopify",
+        "square",
+        "hubspot",
+        "xero",
+    ] {
+        assert_eq!(
+            stats[format!("authorization_code:{provider}")],
+            1,
+            "{stats}"
+        );
+    }
+    // PKCE where the catalog says the provider supports it: Google, Xero, HubSpot.
+    assert_eq!(stats["pkce_verified"], 3, "{stats}");
+}
+
+#[tokio::test]
+async fn refused_replayed_expired_and_foreign_states_end_in_the_wizard() {
+    let app = app().await;
+    let ana = browser(&app, "acme", "ana");
+
+    // Denied consent.
+    let draft = ana.begin("google_drive", None, &[]).await;
+    let consent = ana.authorize("google_drive", &draft).await;
+    let denied = ana.consent(&consent, false).await;
+    assert_eq!(params(&denied)["error"], "access_denied");
+    assert_eq!(ana.callback(&denied).await, draft);
+    let view = ana.view("google_drive", &draft).await;
+    assert_eq!(view["step"], "Authorize");
+    assert_eq!(view["error"]["code"], "AUTHORIZATION_REQUIRED");
+    assert!(view["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("declined")));
+
+    // Replayed: the same answer twice; the second is refused without a token request.
+    let consent = ana.authorize("google_drive", &draft).await;
+    let callback = ana.consent(&consent, true).await;
+    ana.callback(&callback).await;
+    assert_eq!(ana.view("google_drive", &draft).await["step"], "Name");
+    ana.callback(&callback).await;
+    let view = ana.view("google_drive", &draft).await;
+    assert_eq!(view["error"]["field"], "state", "{view}");
+    assert!(view["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("already used")));
+    assert_eq!(ana.stats().await["authorization_code:google_drive"], 1);
+
+    // Unknown state, naming this draft: refused, in the same wizard.
+    let forged = format!(
+        "{}/oauth/callback?code=abc&state=google_drive.{draft}.forged",
+        app.base
+    );
+    assert_eq!(ana.callback(&forged).await, draft);
+    assert_eq!(
+        ana.view("google_drive", &draft).await["error"]["field"],
+        "state"
+    );
+
+    // Another user's state: refused, and it cannot finish in their session either.
+    let bo = browser(&app, "acme", "bo");
+    let draft = ana.begin("google_drive", None, &[]).await;
+    let consent = ana.authorize("google_drive", &draft).await;
+    let callback = ana.consent(&consent, true).await;
+    let bo_landed = bo.callback(&callback).await;
+    assert_ne!(bo_landed, draft, "ana's draft is not bo's");
+    let view = bo.view("google_drive", &bo_landed).await;
+    assert!(
+        view["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("someone else")),
+        "{view}"
+    );
+    // Another tenant's state: the same.
+    let eve = browser(&app, "evil", "ana");
+    let consent = ana.authorize("google_drive", &draft).await;
+    let callback = ana.consent(&consent, true).await;
+    let eve_landed = eve.callback(&callback).await;
+    assert!(
+        eve.view("google_drive", &eve_landed).await["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("someone else"))
+    );
+    assert_eq!(ana.stats().await["authorization_code:google_drive"], 1);
+
+    // Expired: a state older than ten minutes.
+    let consent = ana.authorize("google_drive", &draft).await;
+    let callback = ana.consent(&consent, true).await;
+    let db = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("db");
+    let aged = db
+        .execute("UPDATE oauth_states SET expires_at = 0", [])
+        .expect("age the state");
+    assert_eq!(aged, 1);
+    ana.callback(&callback).await;
+    let view = ana.view("google_drive", &draft).await;
+    assert!(
+        view["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("ten minutes")),
+        "{view}"
+    );
+
+    // A tampered PKCE challenge: the provider refuses our verifier, the wizard says so.
+    let consent = ana.authorize("google_drive", &draft).await;
+    let tampered = consent.replace(
+        &params(&consent)["code_challenge"],
+        "E9Melhoa2OwvFr-Z8wTs2ZNHgWfGgAjCjJHNjnc3D0E",
+    );
+    let callback = ana.consent(&tampered, true).await;
+    ana.callback(&callback).await;
+    let view = ana.view("google_drive", &draft).await;
+    assert_eq!(view["step"], "Authorize");
+    assert_eq!(view["error"]["code"], "AUTHORIZATION_REQUIRED", "{view}");
+    assert_eq!(ana.stats().await["pkce_mismatch"], 1);
+
+    // No session at all: the sign-in page, not an error.
+    let r = app
+        .http
+        .get(format!("{}/oauth/finish?code=x&state=y", app.base))
+        .send()
+        .await
+        .expect("finish");
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/signin");
+}
+
+#[tokio::test]
+async fn refresh_rotates_keeps_and_fails_precisely() {
+    let app = app().await;
+    let b = browser(&app, "acme", "ana");
+    let token = app.token("acme", "ana");
+    // Tokens that live a minute are inside the five-minute margin: every use renews them.
+    b.control(json!({"expires_in": 60})).await;
+    let draft = connect(&b, "google_drive", &[]).await;
+    let id = b.save("google_drive", &draft, None).await.expect("saved");
+    let (before, _, refreshed_before) = stored(&app, &id);
+
+    // Refresh on expiry, the rotated refresh token saved.
+    let result = test_saved(&app, &id, &token).await;
+    assert_eq!(result["success"], true, "{result}");
+    assert_eq!(b.stats().await["refresh_token:google_drive"], 1);
+    let (after, _, refreshed_after) = stored(&app, &id);
+    assert_ne!(after["access_token"], before["access_token"]);
+    assert_ne!(
+        after["refresh_token"], before["refresh_token"],
+        "rotation saved"
+    );
+    assert!(refreshed_after > refreshed_before);
+
+    // A refresh answer without a refresh token keeps the one we have.
+    b.control(json!({"expires_in": 60, "omit_refresh_token": true}))
+        .await;
+    assert_eq!(test_saved(&app, &id, &token).await["success"], true);
+    let (kept, _, _) = stored(&app, &id);
+    assert_ne!(kept["access_token"], after["access_token"]);
+    assert_eq!(
+        kept["refresh_token"], after["refresh_token"],
+        "old one kept"
+    );
+    assert_eq!(
+        test_saved(&app, &id, &token).await["success"],
+        true,
+        "and it still works"
+    );
+    assert_eq!(b.stats().await["refresh_token:google_drive"], 3);
+
+    // Revoked at the provider: invalid_grant puts the connector in authorization_required.
+    let revoked = app
+        .http
+        .post(format!("{}/oauth/_revoke", app.fakes))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoked.status(), 204);
+    let result = test_saved(&app, &id, &token).await;
+    assert_eq!(result["success"], false);
+    assert_eq!(result["error_code"], "AUTHORIZATION_REQUIRED", "{result}");
+    let view: Value = app
+        .get(&format!("/v1/connectors/{id}"), &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["status"], "authorization_required");
+    let audit: Value = app
+        .get(
+            &format!("/v1/audit?connector_id={id}&action=refresh"),
+            &token,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let outcomes: Vec<&str> = audit["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes, ["error", "ok", "ok", "ok"], "{audit}");
+
+    // Reconnect: the same wizard with `replace`, keeping id, name and schedule.
+    b.control(json!({"expires_in": 3600})).await;
+    app.patch(
+        &format!("/v1/connectors/{id}"),
+        &token,
+        &json!({"sync_frequency": "weekly"}),
+    )
+    .await;
+    let draft = b.begin("google_drive", Some(&id), &[]).await;
+    let consent = b.authorize("google_drive", &draft).await;
+    let callback = b.consent(&consent, true).await;
+    assert_eq!(b.callback(&callback).await, draft);
+    let view = b.view("google_drive", &draft).await;
+    assert_eq!(view["replace"], id.as_str(), "{view}");
+    b.step(
+        "google_drive",
+        Some(&draft),
+        Some(&id),
+        "name",
+        &[("display_name", "Signed in"), ("sync_frequency", "weekly")],
+    )
+    .await;
+    let view: Value = app
+        .get(&format!("/v1/connectors/{id}"), &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["status"], "active", "{view}");
+    assert_eq!(view["sync_frequency"], "weekly");
+    let listed: Value = app
+        .get("/v1/connectors", &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed["connectors"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn a_provider_without_a_client_offers_only_tokens() {
+    let app = support::spawn_app().await;
+    let b = Browser::new(&app.base, &app.fakes, &app.token("acme", "ana"));
+    let draft = b.step("xero", None, None, "start", &[]).await;
+    let view = b.view("xero", &draft).await;
+    assert_eq!(view["oauth_available"], false);
+    let r = b
+        .http
+        .post(format!("{}/api/wizard_step", app.base))
+        .header("cookie", &b.cookie)
+        .header("origin", &app.base)
+        .header("accept", "application/json")
+        .form(&[
+            ("connector_type", "xero"),
+            ("draft", draft.as_str()),
+            ("action", "oauth"),
+        ])
+        .send()
+        .await
+        .expect("step");
+    assert_eq!(r.status(), 400);
+    assert!(r
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("INVALID_REQUEST"));
+    // The pasted-token path is unchanged.
+    b.step("xero", Some(&draft), None, "continue", &[]).await;
+    assert_eq!(
+        b.view("xero", &draft).await["field"]["name"],
+        "access_token"
+    );
+}
+
+/// Two server processes on one store, both told to use a connector whose token is due: one
+/// refresh request reaches the provider, and both use the pair it returned.
+#[tokio::test]
+async fn two_processes_refresh_a_connector_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fakes_addr = fakes::start("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("fakes");
+    let fakes = format!("http://{fakes_addr}");
+    let key = connector_hub::vault::generate_key();
+    let data = dir.path().join("data");
+    let mut env = support::process::server_env(&fakes, &data, &key);
+    env.extend(fakes::oauth_env(&fakes));
+    let one = support::process::spawn_server(&env, &dir.path().join("one.log")).await;
+    let two = support::process::spawn_server(&env, &dir.path().join("two.log")).await;
+    let jwt = support::process::token("acme", "ana");
+    let b = Browser::new(&one.base, &fakes, &jwt);
+    b.control(json!({"expires_in": 60, "refresh_delay_ms": 400}))
+        .await;
+    let draft = b.begin("google_drive", None, &[]).await;
+    let consent = b.authorize("google_drive", &draft).await;
+    let callback = b.consent(&consent, true).await;
+    b.callback(&callback).await;
+    let id = b.save("google_drive", &draft, None).await.expect("saved");
+
+    let test = |base: String| {
+        let http = b.http.clone();
+        let jwt = jwt.clone();
+        let id = id.clone();
+        async move {
+            http.post(format!("{base}/v1/connectors/{id}/test"))
+                .bearer_auth(&jwt)
+                .send()
+                .await
+                .expect("test")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let (a, c) = tokio::join!(test(one.base.clone()), test(two.base.clone()));
+    assert_eq!(a["success"], true, "{a}");
+    assert_eq!(c["success"], true, "{c}");
+    assert_eq!(
+        b.stats().await["refresh_token:google_drive"],
+        1,
+        "exactly one token request"
+    );
+    let live: Value = b
+        .http
+        .get(format!("{fakes}/oauth/_stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        live["live_refresh_tokens"], 1,
+        "one pair alive at the provider"
+    );
+    let _ = one.stop();
+    let _ = two.stop();
+}
