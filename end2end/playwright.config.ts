@@ -6,6 +6,17 @@ const FAKE_PORT = process.env.FAKE_PORT ?? '9105';
 export const JWT_SECRET = 'end-to-end-tests-secret-0123456789abcdef';
 const fakes = `http://127.0.0.1:${FAKE_PORT}`;
 
+// Every OAuth2 provider registered against the fake authorization server (tests/support/fakes.rs).
+const oauthEnv: Record<string, string> = {};
+for (const provider of ['google_drive', 'xero', 'quickbooks', 'sage', 'shopify', 'square', 'hubspot']) {
+  const prefix = `CONNECTOR_HUB_OAUTH_${provider.toUpperCase()}`;
+  const at = provider === 'shopify' ? `${fakes}/shopify/{shop}/admin/oauth` : `${fakes}/oauth/${provider}`;
+  oauthEnv[`${prefix}_CLIENT_ID`] = `client-${provider}`;
+  oauthEnv[`${prefix}_CLIENT_SECRET`] = `secret-${provider}`;
+  oauthEnv[`${prefix}_AUTHORIZE_URL`] = `${at}/authorize`;
+  oauthEnv[`${prefix}_TOKEN_URL`] = provider === 'shopify' ? `${at}/access_token` : `${at}/token`;
+}
+
 export default defineConfig({
   testDir: './tests',
   timeout: 30_000,
@@ -65,6 +76,7 @@ export default defineConfig({
         CONNECTOR_HUB_PROVIDER_SAGE_URL: `${fakes}/sage`,
         CONNECTOR_HUB_PROVIDER_HUBSPOT_URL: `${fakes}/hubspot`,
         CONNECTOR_HUB_PROVIDER_GOOGLE_DRIVE_URL: `${fakes}/google`,
+        ...oauthEnv,
       },
     },
   ],

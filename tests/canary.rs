@@ -11,6 +11,7 @@ const CANARY: &str = "CANARYq7Zx9";
 
 fn env(fakes: &str, data: &std::path::Path, key: &str) -> Vec<(String, String)> {
     let mut env = support::process::server_env(fakes, data, key);
+    env.extend(support::fakes::oauth_env(fakes));
     for (k, v) in [
         ("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8"),
         ("CONNECTOR_HUB_CHECK_TIMEOUT_MS", "1500"),
@@ -276,8 +277,80 @@ async fn canary_secrets_never_leak() {
     );
     out.add("wizard view", view_text);
 
+    // OAuth2: tokens issued by the fake provider carry the canary; they pass through the wizard
+    // draft, the store, a refresh with rotation and a refused refresh.
+    let b = support::oauth_flow::Browser::new(&base, &fakes, &token);
+    b.control(json!({"marker": CANARY, "expires_in": 60})).await;
+    let oauth_draft = b.begin("xero", None, &[]).await;
+    let consent = b.authorize("xero", &oauth_draft).await;
+    let callback = b.consent(&consent, true).await;
+    b.callback(&callback).await;
+    out.add(
+        "oauth choose view",
+        b.view("xero", &oauth_draft).await.to_string(),
+    );
+    b.step(
+        "xero",
+        Some(&oauth_draft),
+        None,
+        "pick",
+        &[("value", "t-uk")],
+    )
+    .await;
+    out.add(
+        "oauth name view",
+        b.view("xero", &oauth_draft).await.to_string(),
+    );
+    let oauth_id = b
+        .save("xero", &oauth_draft, None)
+        .await
+        .expect("oauth saved");
+    out.add(
+        "oauth done view",
+        b.view("xero", &oauth_draft).await.to_string(),
+    );
+    for round in ["refresh", "refused refresh"] {
+        if round == "refused refresh" {
+            http.post(format!("{fakes}/oauth/_revoke"))
+                .send()
+                .await
+                .expect("revoke");
+        }
+        let r = http
+            .post(format!("{base}/v1/connectors/{oauth_id}/test"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("test");
+        let body = text(r).await;
+        assert!(body.contains("\"success\""), "{round}: {body}");
+        out.add(format!("oauth {round}"), body);
+    }
+    let stats = b.stats().await;
+    assert_eq!(
+        stats["refresh_token:xero"], 2,
+        "both refreshes reached the provider"
+    );
+    for path in [
+        format!("/v1/connectors/{oauth_id}"),
+        "/v1/connectors".to_owned(),
+        "/v1/audit".to_owned(),
+    ] {
+        let r = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("get");
+        out.add(format!("oauth {path}"), text(r).await);
+    }
+
     for (name, path) in [
         ("marketplace", "/".to_owned()),
+        (
+            "oauth wizard page",
+            format!("/connect/xero?draft={oauth_draft}"),
+        ),
         ("sources", "/sources".to_owned()),
         ("wizard page", format!("/connect/stripe?draft={draft}")),
         (

@@ -520,3 +520,70 @@ async fn two_processes_refresh_a_connector_once() {
     let _ = one.stop();
     let _ = two.stop();
 }
+
+/// The sources page warns before a sign-in dies: a refresh token near the provider's idle
+/// limit, or an access token that expires and cannot be renewed.
+#[tokio::test]
+async fn sign_ins_about_to_die_are_flagged() {
+    let app = app().await;
+    let b = browser(&app, "acme", "ana");
+    let token = app.token("acme", "ana");
+    b.control(json!({"organisations": 1})).await;
+    let draft = connect(&b, "xero", &[]).await;
+    let id = b.save("xero", &draft, None).await.expect("saved");
+    let warnings = |view: &Value| view["warnings"].as_array().cloned().unwrap_or_default();
+    let view: Value = app
+        .get(&format!("/v1/connectors/{id}"), &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(warnings(&view).is_empty(), "fresh: {view}");
+    assert!(view["token_expires_at"].as_str().is_some());
+
+    let db = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("db");
+    let day = 86_400_000_i64;
+    let now = chrono::Utc::now().timestamp_millis();
+    let set = |refreshed: Option<i64>, expires: Option<i64>| {
+        db.execute(
+            "UPDATE connectors SET token_refreshed_at = ?1, token_expires_at = ?2 WHERE connector_id = ?3",
+            rusqlite::params![refreshed, expires, id],
+        )
+        .expect("update");
+    };
+    let read = || async {
+        app.get(&format!("/v1/connectors/{id}"), &token)
+            .await
+            .json::<Value>()
+            .await
+            .expect("json")
+    };
+    // Xero revokes refresh tokens unused for 60 days: at 50 days, a warning with the date.
+    set(Some(now - 50 * day), Some(now + 1_800_000));
+    let view = read().await;
+    let w = warnings(&view);
+    assert_eq!(w.len(), 1, "{view}");
+    assert!(w[0].as_str().is_some_and(|m| m.contains("60 days")));
+    // Past the limit: reconnect.
+    set(Some(now - 61 * day), Some(now + 1_800_000));
+    assert!(warnings(&read().await)[0]
+        .as_str()
+        .is_some_and(|m| m.contains("Reconnect")));
+    // No refresh token, expiring within a day.
+    set(None, Some(now + 3_600_000));
+    assert!(warnings(&read().await)[0]
+        .as_str()
+        .is_some_and(|m| m.contains("cannot be renewed")));
+    // The sources page shows it.
+    let html = app
+        .http
+        .get(app.url("/sources"))
+        .header("cookie", format!("ch_session={token}"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("source-warning") && html.contains("cannot be renewed"));
+}

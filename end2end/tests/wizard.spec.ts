@@ -75,7 +75,7 @@ test('going back and changing an earlier answer keeps the others', async ({ page
   await page.goto('/connect/shopify');
   await ready(page, info);
   await next(page, "Let's start");
-  await next(page, 'I have it ready');
+  await next(page, 'Paste a token instead');
   await answer(page, 'acme-goods.myshopify.com');
   await answer(page, 'shpat_good12345');
   await next(page, 'Change shop domain');
