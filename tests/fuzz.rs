@@ -238,6 +238,31 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// The OAuth2 endpoints take whatever a provider, or anyone, sends them: a redirect or a clear
+    /// 4xx, never a 5xx.
+    #[test]
+    fn oauth_endpoints_take_any_input(
+        state in prop_oneof![".{0,80}", "(xero|google_drive|nope)\\.[0-9a-f]{32}\\.[A-Za-z0-9_-]{0,43}"],
+        code in ".{0,60}",
+        error in prop_oneof![Just(String::new()), Just("access_denied".to_owned()), ".{0,30}"],
+        connector_type in prop_oneof![Just("xero".to_owned()), Just("stripe".to_owned()), ".{0,20}"],
+        draft in prop_oneof![Just(String::new()), "[0-9a-f]{32}", ".{0,40}"],
+    ) {
+        let mut query = format!("state={}&code={}", urlencode(&state), urlencode(&code));
+        if !error.is_empty() {
+            query.push_str(&format!("&error={}", urlencode(&error)));
+        }
+        for path in ["/oauth/callback", "/oauth/finish"] {
+            check(reqwest::Method::GET, &format!("{path}?{query}"), Vec::new(), "text/html")?;
+        }
+        let form = format!("connector_type={}&draft={}", urlencode(&connector_type), urlencode(&draft));
+        check(reqwest::Method::POST, "/oauth/start", form.into_bytes(), "application/x-www-form-urlencoded")?;
+    }
+}
+
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| {

@@ -587,3 +587,34 @@ async fn sign_ins_about_to_die_are_flagged() {
         .expect("html");
     assert!(html.contains("source-warning") && html.contains("cannot be renewed"));
 }
+
+/// Pasting a token over a signed-in connector drops what the sign-in left: its refresh token
+/// would otherwise renew the old grant over the pasted token.
+#[tokio::test]
+async fn a_pasted_token_replaces_the_whole_sign_in() {
+    let app = app().await;
+    let b = browser(&app, "acme", "ana");
+    let draft = connect(&b, "google_drive", &[]).await;
+    let id = b.save("google_drive", &draft, None).await.expect("saved");
+    assert!(stored(&app, &id).0["refresh_token"].is_string());
+
+    let draft = b.step("google_drive", None, Some(&id), "start", &[]).await;
+    b.step("google_drive", Some(&draft), Some(&id), "continue", &[])
+        .await;
+    let view = b.view("google_drive", &draft).await;
+    assert_eq!(view["field"]["name"], "access_token");
+    assert_eq!(view["has_secret_answer"], true);
+    b.step(
+        "google_drive",
+        Some(&draft),
+        Some(&id),
+        "answer",
+        &[("value", "ya29.goodpasted123456")],
+    )
+    .await;
+    b.save("google_drive", &draft, Some(&id)).await;
+    let (config, expires, refreshed) = stored(&app, &id);
+    assert_eq!(config["access_token"], "ya29.goodpasted123456");
+    assert!(config.get("refresh_token").is_none(), "{config}");
+    assert_eq!((expires, refreshed), (None, None));
+}

@@ -326,6 +326,16 @@ pub(crate) mod server {
                     self.draft.answers.remove(&field.name);
                 }
             }
+            self.forget_filled_by_sign_in();
+        }
+
+        /// Forgets only what nobody types: the refresh token and the choice made at sign-in.
+        fn forget_filled_by_sign_in(&mut self) {
+            for field in &self.def.fields {
+                if field.ask == crate::catalog::Ask::Never {
+                    self.draft.answers.remove(&field.name);
+                }
+            }
             self.draft.tokens = None;
             self.draft.signed_in = None;
             self.draft.choices.clear();
@@ -451,9 +461,12 @@ pub(crate) mod server {
                     }
                     Ok(valid) => {
                         let changed = self.draft.answers.get(&field.name) != Some(&valid);
+                        // A sign-in belongs to the shop (or environment) it was made for, and
+                        // what it left (refresh token, organisation) to the token it came with.
                         if changed && self.draft.mode == AuthMode::OAuth {
-                            // A sign-in belongs to the shop (or environment) it was made for.
                             self.forget_sign_in();
+                        } else if changed && field.ask == crate::catalog::Ask::Manual {
+                            self.forget_filled_by_sign_in();
                         }
                         self.draft.answers.insert(field.name.clone(), valid);
                     }
