@@ -282,8 +282,27 @@ mod tests {
         ];
         for (id, fields) in expect {
             let def = catalog().get(id).expect(id);
-            let names: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
+            // The fields a person types; signing in fills the others.
+            let names: Vec<&str> = def
+                .fields
+                .iter()
+                .filter(|f| f.ask != super::super::Ask::Never)
+                .map(|f| f.name.as_str())
+                .collect();
             assert_eq!(names, fields, "{id}");
+            let filled: Vec<&str> = def
+                .fields
+                .iter()
+                .filter(|f| f.ask == super::super::Ask::Never)
+                .map(|f| f.name.as_str())
+                .collect();
+            let expected_filled: &[&str] = match (id, def.oauth.is_some()) {
+                ("xero", _) => &["refresh_token", "tenant_id"],
+                ("sage", _) => &["refresh_token", "business_id"],
+                (_, true) => &["refresh_token"],
+                (_, false) => &[],
+            };
+            assert_eq!(filled, expected_filled, "{id}");
         }
     }
 

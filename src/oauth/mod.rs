@@ -401,7 +401,7 @@ mod tests {
         let digest = Sha256::digest(b"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
         assert_eq!(
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest),
-            "E9Melhoa2OwvFr-Z8wTs2ZNHgWfGgAjCjJHNjnc3D0E"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
         assert_ne!(Pkce::new().verifier, pkce.verifier);
     }
