@@ -20,6 +20,17 @@ for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['ph
     await page.getByRole('button', { name: 'I have it ready' }).click();
     await expect(page.locator('[name="value"]')).toBeVisible();
     await page.screenshot({ path: `${dir}/wizard-${label}.png`, fullPage: true });
+    // Signing in with Xero, at the organisation choice.
+    await page.goto('/connect/xero');
+    await ready(page, info);
+    await page.getByRole('button', { name: "Let's start" }).click();
+    await page.getByRole('button', { name: 'Connect with Xero' }).click();
+    await page.getByTestId('oauth-continue').click();
+    await page.getByRole('button', { name: 'Allow access' }).click();
+    await page.waitForURL(/\/connect\/xero\?draft=/);
+    await ready(page, info);
+    await expect(page.getByText('Which organisation should we connect?')).toBeVisible();
+    await page.screenshot({ path: `${dir}/oauth-${label}.png`, fullPage: true });
     await page.goto('/sources');
     await ready(page, info);
     await expect(page.getByRole('heading', { name: 'Xero (UK)' })).toBeVisible();

@@ -109,7 +109,15 @@ fn Conversation(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVi
     let answered = v.answered.clone();
     let testing_label = v.def.check_label.clone();
     let intro = format!("Let's connect {}. {}", v.def.name, v.def.description);
-    let needs = format!("You will need: {}.", v.def.needs());
+    let needs = if v.def.oauth.is_some() && v.oauth_available {
+        format!(
+            "You will need: your {} sign-in (or, instead, {}).",
+            v.def.name,
+            v.def.needs().to_lowercase()
+        )
+    } else {
+        format!("You will need: {}.", v.def.needs())
+    };
     let pending_test = move || {
         step.pending().get()
             && step.input().with(|i| {
