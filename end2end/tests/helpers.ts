@@ -31,6 +31,15 @@ export async function createConnector(request: APIRequestContext, token: string,
 
 export const hydrated = (info: TestInfo) => info.project.name === 'hydrated';
 
+/** Clicks a wizard step button and waits until the conversation shows the state the server moved to. */
+export async function next(page: Page, name: string) {
+  const before = page.url();
+  await page.getByRole('button', { name, exact: true }).click();
+  await page.waitForURL((url) => url.toString() !== before, { timeout: 15_000 });
+  const at = new URL(page.url()).searchParams.get('at');
+  await page.locator(`[data-testid="wizard"][data-revision="${at}"]`).waitFor({ timeout: 15_000 });
+}
+
 /** Waits until the WASM bundle has hydrated the page (no-op without JavaScript). */
 export async function ready(page: Page, info: TestInfo) {
   if (hydrated(info)) {

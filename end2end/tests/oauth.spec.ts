@@ -1,14 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { freshTenant, ready, signIn } from './helpers';
-
-/** Clicks a wizard step button and waits for the state the server moved to. */
-async function next(page: Page, name: string) {
-  const before = page.url();
-  await page.getByRole('button', { name, exact: true }).click();
-  await page.waitForURL((url) => url.toString() !== before, { timeout: 15_000 });
-  const at = new URL(page.url()).searchParams.get('at');
-  await page.locator(`[data-testid="wizard"][data-revision="${at}"]`).waitFor({ timeout: 15_000 });
-}
+import { freshTenant, next, ready, signIn } from './helpers';
 
 /** From the wizard to the provider's consent page, the answer there, and back into the wizard. */
 async function consent(page: Page, provider: string, type: string, decision: 'Allow access' | 'Deny') {

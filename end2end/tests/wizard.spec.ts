@@ -1,14 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { freshTenant, ready, signIn } from './helpers';
-
-/** Clicks a step button and waits until the conversation shows the state the server moved to. */
-async function next(page: Page, name: string) {
-  const before = page.url();
-  await page.getByRole('button', { name, exact: true }).click();
-  await page.waitForURL((url) => url.toString() !== before, { timeout: 15_000 });
-  const at = new URL(page.url()).searchParams.get('at');
-  await page.locator(`[data-testid="wizard"][data-revision="${at}"]`).waitFor({ timeout: 15_000 });
-}
+import { freshTenant, next, ready, signIn } from './helpers';
 
 async function answer(page: Page, value: string) {
   const input = page.locator('[name="value"]');

@@ -256,6 +256,39 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     };
     assert_eq!(store.list_audit(&b, &all).await.expect("b audit").len(), 1);
 
+    // Many writes at once (SQLite commits them in groups): a failing one fails alone, and every
+    // acknowledged one is there.
+    let c = tenant(&format!("{prefix}-c"));
+    store
+        .insert(&c, &record(c.as_str(), "taken", 1))
+        .await
+        .expect("insert");
+    let writes = (0..64).map(|i| {
+        let store = store.clone();
+        let c = c.clone();
+        async move {
+            let id = if i % 8 == 0 {
+                "taken".to_owned()
+            } else {
+                format!("burst-{i}")
+            };
+            (i, store.insert(&c, &record(c.as_str(), &id, 10 + i)).await)
+        }
+    });
+    for (i, outcome) in futures_util::future::join_all(writes).await {
+        match outcome {
+            Err(StoreError::Duplicate) if i % 8 == 0 => {}
+            Ok(()) if i % 8 != 0 => {
+                assert!(store
+                    .get(&c, &format!("burst-{i}"))
+                    .await
+                    .expect("get")
+                    .is_some());
+            }
+            other => panic!("write {i}: {other:?}"),
+        }
+    }
+
     // Operator scans see every tenant, in order.
     let scanned = store.scan_all(None, 100).await.expect("scan");
     assert!(scanned.iter().any(|r| r.tenant_id == b.as_str()));

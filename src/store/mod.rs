@@ -109,7 +109,7 @@ pub struct AuditQuery {
     pub limit: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("the disk is full")]
     Full,

@@ -1,8 +1,10 @@
 //! The embedded default: one SQLite file in the data directory, WAL mode, migrations at start.
 //!
-//! rusqlite is synchronous, so every call runs on tokio's blocking pool. Writes go through one
-//! connection (SQLite has one writer anyway); reads use a small pool of their own connections,
-//! which WAL lets run beside the writer.
+//! rusqlite is synchronous. Writes go to one thread that owns the only writing connection (SQLite
+//! has one writer anyway) and commits them in groups: every write that arrives while a commit is
+//! under way joins the next transaction, in a savepoint of its own, and is acknowledged only after
+//! that transaction is durable. One fsync then serves many requests. Reads run on tokio's
+//! blocking pool with a small pool of their own connections, which WAL lets run beside the writer.
 
 use super::*;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
@@ -99,10 +101,26 @@ CREATE TABLE IF NOT EXISTS ephemeral.leases (
 /// (which costs more than the query, and starts with an empty statement cache).
 const READERS: usize = 8;
 
+/// Most writes one transaction takes; the rest wait for the next.
+const MAX_BATCH: usize = 128;
+
+/// Called with the outcome of the transaction a write was part of.
+type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// A write run inside a group: says how to answer its caller, and its own error if it failed.
+type GroupedWrite = Box<dyn FnOnce(&mut Connection) -> (Completion, Option<StoreError>) + Send>;
+
+enum Job {
+    /// Joins the next group transaction, in a savepoint of its own.
+    Grouped(GroupedWrite),
+    /// Runs on its own, outside any transaction (WAL checkpoints).
+    Alone(Box<dyn FnOnce(&mut Connection) + Send>),
+}
+
 pub struct SqliteStore {
     path: PathBuf,
     /// `None` when the data directory is read-only: reads are served, every write is refused.
-    writer: Option<Arc<Mutex<Connection>>>,
+    writer: Option<std::sync::mpsc::Sender<Job>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     read_slots: Arc<tokio::sync::Semaphore>,
 }
@@ -115,7 +133,14 @@ impl SqliteStore {
             std::fs::create_dir_all(&dir).map_err(io_error)?;
             let path = dir.join("connector-hub.db");
             let writer = match open_writer(&path, &dir) {
-                Ok(writer) => Some(Arc::new(Mutex::new(writer))),
+                Ok(conn) => {
+                    let (jobs, queue) = std::sync::mpsc::channel();
+                    std::thread::Builder::new()
+                        .name("sqlite-writer".into())
+                        .spawn(move || run_writer(conn, queue))
+                        .map_err(io_error)?;
+                    Some(jobs)
+                }
                 // An existing database on a read-only directory is still worth serving.
                 Err(StoreError::ReadOnly) if path.is_file() => {
                     tracing::warn!(path = %path.display(), "the data directory is read-only: serving reads, refusing writes");
@@ -190,25 +215,133 @@ impl SqliteStore {
         .map_err(|e| StoreError::Unavailable(e.to_string()))?
     }
 
+    /// Runs `f` in the next group transaction; answers once that transaction is durable.
     async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let writer = self.writer.clone().ok_or(StoreError::ReadOnly)?;
-        tokio::task::spawn_blocking(move || {
-            let mut conn = writer
-                .lock()
-                .map_err(|_| StoreError::Unavailable("writer lock poisoned".into()))?;
-            f(&mut conn).map_err(map_error)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, StoreError>>();
+        let job = Job::Grouped(Box::new(move |conn| match in_savepoint(conn, f) {
+            Ok(value) => {
+                let completion: Completion = Box::new(move |committed| {
+                    let _ = tx.send(committed.map(|()| value));
+                });
+                (completion, None)
+            }
+            Err(e) => {
+                let error = map_error(e);
+                let reported = error.clone();
+                let completion: Completion = Box::new(move |_| {
+                    let _ = tx.send(Err(reported));
+                });
+                (completion, Some(error))
+            }
+        }));
+        self.submit(job, rx).await
+    }
+
+    /// Runs `f` outside any transaction, between groups.
+    async fn write_alone<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, StoreError>>();
+        let job = Job::Alone(Box::new(move |conn| {
+            let _ = tx.send(f(conn).map_err(map_error));
+        }));
+        self.submit(job, rx).await
+    }
+
+    async fn submit<T>(
+        &self,
+        job: Job,
+        answer: tokio::sync::oneshot::Receiver<Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let writer = self.writer.as_ref().ok_or(StoreError::ReadOnly)?;
+        let stopped = || StoreError::Unavailable("the database writer stopped".into());
+        writer.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     /// `PRAGMA integrity_check` — "ok" when the file is sound.
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
         self.read(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0)))
             .await
+    }
+}
+
+/// `f` in a savepoint: its changes are undone alone when it fails, without failing the group.
+fn in_savepoint<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.execute_batch("SAVEPOINT write")?;
+    match f(conn) {
+        Ok(value) => {
+            conn.execute_batch("RELEASE write")?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK TO write; RELEASE write");
+            Err(e)
+        }
+    }
+}
+
+/// The writer thread: takes whatever writes are waiting (up to `MAX_BATCH`), runs them in one
+/// transaction and commits once. Ends when the store is dropped.
+fn run_writer(mut conn: Connection, queue: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut pending: Vec<Completion> = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Alone(f) => {
+                    commit(&mut conn, &mut pending);
+                    f(&mut conn);
+                }
+                Job::Grouped(f) => {
+                    if pending.is_empty() && conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+                        // No group now: the write runs alone, its savepoint its transaction,
+                        // and reports whatever stops it.
+                        f(&mut conn).0(Ok(()));
+                        next = queue.try_recv().ok();
+                        continue;
+                    }
+                    let (completion, error) = f(&mut conn);
+                    if conn.is_autocommit() {
+                        // SQLite undid the whole group on this write's error (disk full, I/O
+                        // error): none of the group happened, and every caller hears it.
+                        let cause = error.unwrap_or_else(|| {
+                            StoreError::Unavailable("the transaction was rolled back".into())
+                        });
+                        for earlier in pending.drain(..) {
+                            earlier(Err(cause.clone()));
+                        }
+                        completion(Err(cause));
+                    } else {
+                        pending.push(completion);
+                    }
+                }
+            }
+            if pending.len() < MAX_BATCH {
+                next = queue.try_recv().ok();
+            }
+        }
+        commit(&mut conn, &mut pending);
+    }
+}
+
+fn commit(conn: &mut Connection, pending: &mut Vec<Completion>) {
+    if pending.is_empty() {
+        return;
+    }
+    let outcome = conn.execute_batch("COMMIT").map_err(map_error);
+    if outcome.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for completion in pending.drain(..) {
+        completion(outcome.clone());
     }
 }
 
@@ -355,7 +488,7 @@ impl Store for SqliteStore {
         }
         // Fold the WAL into the database file, so a stopped server leaves one complete file
         // (readable even from read-only media).
-        self.write(|c| {
+        self.write_alone(|c| {
             c.execute_batch(
                 "PRAGMA main.wal_checkpoint(TRUNCATE); PRAGMA ephemeral.wal_checkpoint(TRUNCATE);",
             )
@@ -476,7 +609,7 @@ impl Store for SqliteStore {
         let tenant = tenant.as_str().to_owned();
         let d = d.clone();
         self.write(move |c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             tx.execute("DELETE FROM drafts WHERE expires_at < ?1", params![d.expires_at - 2 * 86_400_000])?;
             tx.execute(
                 "INSERT INTO drafts (tenant_id, user_id, draft_id, sealed, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -576,7 +709,7 @@ impl Store for SqliteStore {
 
     async fn append_audit(&self, mut e: AuditRecord) -> Result<AuditRecord, StoreError> {
         self.write(move |c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = c.savepoint()?;
             let head: Option<(i64, String)> = tx
                 .prepare_cached("SELECT seq, hash FROM audit_log WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT 1")?
                 .query_row(params![e.tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))

@@ -305,45 +305,33 @@ fn IntroPrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVie
 #[component]
 fn AuthPrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoView {
     let name = v.def.name.clone();
-    let env_name = format!("CONNECTOR_HUB_OAUTH_{}_CLIENT_ID", v.def.id.to_uppercase());
-    let error = v.error.clone();
-    match (v.def.oauth.is_some(), v.oauth_available) {
-        (true, true) => view! {
-            <StepError error/>
-            <StepForm v=v.clone() step>
-                <div class="flex flex-wrap justify-between gap-3">
-                    <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
-                    <div class="flex flex-wrap gap-3">
-                        <button type="submit" name="action" value="continue" class="btn-secondary">"Paste a token instead"</button>
+    let oauth = v.def.oauth.is_some();
+    let sign_in = oauth && v.oauth_available;
+    let unavailable = (oauth && !v.oauth_available).then(|| {
+        let env_name = format!("CONNECTOR_HUB_OAUTH_{}_CLIENT_ID", v.def.id.to_uppercase());
+        format!("Signing in with {name} is not set up on this server (its operator registers an OAuth app and sets {env_name} and the matching secret), so paste a token instead.")
+    });
+    let paste = match (sign_in, oauth) {
+        (true, _) => "Paste a token instead",
+        (false, true) => "I have a token",
+        (false, false) => "I have it ready",
+    };
+    view! {
+        <StepError error=v.error.clone()/>
+        {unavailable.map(|note| view! {
+            <ol class="mb-3 flex flex-col gap-3"><Bubble><p data-testid="oauth-unavailable">{note}</p></Bubble></ol>
+        })}
+        <StepForm v=v.clone() step>
+            <div class="flex flex-wrap justify-between gap-3">
+                <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
+                <div class="flex flex-wrap gap-3">
+                    <button type="submit" name="action" value="continue" class=if sign_in { "btn-secondary" } else { "btn-primary" }>{paste}</button>
+                    {sign_in.then(|| view! {
                         <button type="submit" name="action" value="oauth" class="btn-primary">{format!("Connect with {name}")}</button>
-                    </div>
+                    })}
                 </div>
-            </StepForm>
-        }
-        .into_any(),
-        (true, false) => view! {
-            <StepError error/>
-            <ol class="mb-3 flex flex-col gap-3"><Bubble>
-                <p data-testid="oauth-unavailable">{format!("Signing in with {name} is not set up on this server (its operator registers an OAuth app and sets {env_name} and the matching secret), so paste a token instead.")}</p>
-            </Bubble></ol>
-            <StepForm v=v.clone() step>
-                <div class="flex justify-between gap-3">
-                    <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
-                    <button type="submit" name="action" value="continue" class="btn-primary">"I have a token"</button>
-                </div>
-            </StepForm>
-        }
-        .into_any(),
-        _ => view! {
-            <StepError error/>
-            <StepForm v=v.clone() step>
-                <div class="flex justify-between gap-3">
-                    <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
-                    <button type="submit" name="action" value="continue" class="btn-primary">"I have it ready"</button>
-                </div>
-            </StepForm>
-        }
-        .into_any(),
+            </div>
+        </StepForm>
     }
 }
 
