@@ -5,6 +5,11 @@ use connector_hub::server::config::{LogFormat, Settings};
 use connector_hub::server::startup::{self, Application};
 use std::process::ExitCode;
 
+/// A quarter of a listing's CPU time went to glibc's malloc and free (perf, `bench/run.sh`);
+/// mimalloc's thread-local free lists suit a request-per-task server better.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "connector-hub", version, about = "Self-hosted connector hub")]
 struct Cli {

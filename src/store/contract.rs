@@ -99,9 +99,18 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     };
     let listed = store.list(&a, &active).await.expect("status filter");
     assert_eq!(listed.len(), 1);
+    let listed_as = ConnectorRecord {
+        encrypted_config: String::new(),
+        ..changed.clone()
+    };
     assert_eq!(
-        listed[0], changed,
-        "every field, token times included, round-trips"
+        listed[0], listed_as,
+        "metadata round-trips; listings carry no ciphertext"
+    );
+    assert_eq!(
+        store.get(&a, "conn-1").await.expect("get").as_ref(),
+        Some(&changed),
+        "every field, ciphertext and token times included, round-trips"
     );
 
     // OAuth2 states: single use, returned with their expiry so the caller can tell.

@@ -136,6 +136,8 @@ pub trait Store: Send + Sync + 'static {
         tenant: &TenantId,
         connector_id: &str,
     ) -> Result<Option<ConnectorRecord>, StoreError>;
+    /// A page of the tenant's connectors, metadata only: `encrypted_config` is left empty
+    /// (a listing never needs it, and it is most of a row's bytes).
     async fn list(
         &self,
         tenant: &TenantId,

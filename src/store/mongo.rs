@@ -155,7 +155,8 @@ fn from_doc(d: &Document) -> Result<ConnectorRecord, StoreError> {
         status: ConnectorStatus::parse(&s("status")?).ok_or_else(|| bad("status"))?,
         sync_frequency: SyncFrequency::parse(&s("sync_frequency")?)
             .ok_or_else(|| bad("sync_frequency"))?,
-        encrypted_config: s("encrypted_config")?,
+        // Absent from listings (projected out).
+        encrypted_config: os("encrypted_config").unwrap_or_default(),
         key_id: s("key_id")?,
         created_at: i("created_at")?,
         updated_at: i("updated_at")?,
@@ -268,6 +269,7 @@ impl Store for MongoStore {
         let cursor = self
             .connectors
             .find(filter)
+            .projection(doc! {"encrypted_config": 0})
             .sort(doc! {"created_at": -1, "connector_id": -1})
             .limit(limit(q.limit))
             .await

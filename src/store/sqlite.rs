@@ -275,10 +275,10 @@ fn in_savepoint<T>(
     conn: &mut Connection,
     f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
-    conn.execute_batch("SAVEPOINT write")?;
+    conn.prepare_cached("SAVEPOINT write")?.execute([])?;
     match f(conn) {
         Ok(value) => {
-            conn.execute_batch("RELEASE write")?;
+            conn.prepare_cached("RELEASE write")?.execute([])?;
             Ok(value)
         }
         Err(e) => {
@@ -301,7 +301,7 @@ fn run_writer(mut conn: Connection, queue: std::sync::mpsc::Receiver<Job>) {
                     f(&mut conn);
                 }
                 Job::Grouped(f) => {
-                    if pending.is_empty() && conn.execute_batch("BEGIN IMMEDIATE").is_err() {
+                    if pending.is_empty() && execute(&conn, "BEGIN IMMEDIATE").is_err() {
                         // No group now: the write runs alone, its savepoint its transaction,
                         // and reports whatever stops it.
                         f(&mut conn).0(Ok(()));
@@ -332,11 +332,16 @@ fn run_writer(mut conn: Connection, queue: std::sync::mpsc::Receiver<Job>) {
     }
 }
 
+/// A statement without parameters, parsed once per connection.
+fn execute(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute([])
+}
+
 fn commit(conn: &mut Connection, pending: &mut Vec<Completion>) {
     if pending.is_empty() {
         return;
     }
-    let outcome = conn.execute_batch("COMMIT").map_err(map_error);
+    let outcome = execute(conn, "COMMIT").map(|_| ()).map_err(map_error);
     if outcome.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }
@@ -538,7 +543,8 @@ impl Store for SqliteStore {
         let tenant = tenant.as_str().to_owned();
         let q = q.clone();
         self.read(move |c| {
-            let mut sql = format!("SELECT {COLUMNS} FROM connectors WHERE tenant_id = ?1");
+            let columns = COLUMNS.replace("encrypted_config", "'' AS encrypted_config");
+            let mut sql = format!("SELECT {columns} FROM connectors WHERE tenant_id = ?1");
             let status = q.status.map(|s| s.as_str());
             sql.push_str(if status.is_some() {
                 " AND status = ?2"
