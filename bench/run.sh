@@ -31,7 +31,9 @@ sleep 0.5
 # wrk's summary → "rps p50 p99" (latencies in ms).
 measure() {
   local out
-  out=$(wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$@" 2>&1)
+  local threads=2
+  [ "$CONNS" -lt 2 ] && threads=1
+  out=$(wrk -t"$threads" -c"$CONNS" -d"$DURATION" --latency "$@" 2>&1)
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -65,6 +67,8 @@ read -r rps p50 p99 < <(measure -H "Authorization: Bearer $TOKEN" "$base/v1/conn
 read -r rps p50 p99 < <(measure -s bench/post.lua "$base/v1/connectors"); row "POST /v1/connectors (validate, encrypt, durable write)" "$rps" "$p50" "$p99"
 read -r rps p50 p99 < <(measure -s bench/test.lua "$base/v1/connectors/test"); row "POST /v1/connectors/test against the fake Stripe" "$rps" "$p50" "$p99"
 read -r rps p50 p99 < <(measure -H "Authorization: Bearer sk_test_good_4242424242" "http://127.0.0.1:$fake_port/stripe/v1/balance"); row "bare GET to the same fake Stripe" "$rps" "$p50" "$p99"
+read -r rps p50 p99 < <(CONNS=1 measure -s bench/test.lua "$base/v1/connectors/test"); row "POST /v1/connectors/test, one connection" "$rps" "$p50" "$p99"
+read -r rps p50 p99 < <(CONNS=1 measure -H "Authorization: Bearer sk_test_good_4242424242" "http://127.0.0.1:$fake_port/stripe/v1/balance"); row "bare GET to the fake Stripe, one connection" "$rps" "$p50" "$p99"
 read -r rps p50 p99 < <(measure "$base/"); row "GET / (SSR marketplace, full response)" "$rps" "$p50" "$p99"
 stop_server
 

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-const ACTIONS: [&str; 9] = [
+const ACTIONS: [&str; 12] = [
     "create",
     "read",
     "update",
@@ -18,6 +18,9 @@ const ACTIONS: [&str; 9] = [
     "test_unsaved",
     "delete",
     "clear_error",
+    "oauth_start",
+    "oauth_connect",
+    "refresh",
     "rotate_key",
 ];
 
