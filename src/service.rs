@@ -45,8 +45,7 @@ struct PendingSecrets {
 }
 
 fn store_failure(e: StoreError) -> Failure {
-    let error = store_error(e);
-    Failure::new(error.code, error.message)
+    store_error(e).into()
 }
 
 pub struct ConnectorService {
@@ -960,7 +959,7 @@ impl ConnectorService {
                     def.name
                 ),
             ),
-            Err(TokenError::Failure(f)) => ApiError::new(f.code, f.message),
+            Err(TokenError::Failure(f)) => f.into(),
         };
         tracing::info!(tenant = %p.tenant, connector_type = %def.id, code = %error.code, "OAuth2 code exchange failed");
         self.audit(p, "oauth_connect", None, "error", Some(error.code), client)
@@ -983,7 +982,7 @@ impl ConnectorService {
                 access_token,
             )
             .await
-            .map_err(|f| ApiError::new(f.code, f.message))
+            .map_err(ApiError::from)
     }
 
     /// The configuration a check should use: when the access token expires within the margin
@@ -997,17 +996,9 @@ impl ConnectorService {
         force: bool,
         client: &str,
     ) -> Result<SecretConfig, Failure> {
-        let decrypt = |r: &ConnectorRecord| {
-            self.vault.decrypt(&r.encrypted_config).map_err(|_| {
-                Failure::new(
-                    ErrorCode::DecryptionFailed,
-                    ErrorCode::DecryptionFailed.message(),
-                )
-            })
-        };
-        let config = decrypt(record)?;
-        let stale = |r: &ConnectorRecord| self.oauth.due(r.token_expires_at, now_ms());
-        if config.get("refresh_token").is_none() || !(force || stale(record)) {
+        let config = self.decrypt_for_check(record)?;
+        let due = self.oauth.due(record.token_expires_at, now_ms());
+        if config.get("refresh_token").is_none() || !(force || due) {
             return Ok(config);
         }
         let lease = format!("refresh:{}:{}", record.tenant_id, record.connector_id);
@@ -1033,7 +1024,7 @@ impl ConnectorService {
                 .map_err(store_failure)?
                 .ok_or_else(|| Failure::new(ErrorCode::NotFound, "This connector was deleted."))?;
             if latest.token_refreshed_at != record.token_refreshed_at {
-                return decrypt(&latest);
+                return self.decrypt_for_check(&latest);
             }
             if Instant::now() > deadline {
                 return Err(Failure::new(
@@ -1042,6 +1033,15 @@ impl ConnectorService {
                 ));
             }
         }
+    }
+
+    fn decrypt_for_check(&self, r: &ConnectorRecord) -> Result<SecretConfig, Failure> {
+        self.vault.decrypt(&r.encrypted_config).map_err(|_| {
+            Failure::new(
+                ErrorCode::DecryptionFailed,
+                ErrorCode::DecryptionFailed.message(),
+            )
+        })
     }
 
     async fn refresh_locked(
@@ -1053,12 +1053,6 @@ impl ConnectorService {
     ) -> Result<SecretConfig, Failure> {
         let id = seen.connector_id.as_str();
         let gone = || Failure::new(ErrorCode::NotFound, "This connector was deleted.");
-        let undecryptable = |_| {
-            Failure::new(
-                ErrorCode::DecryptionFailed,
-                ErrorCode::DecryptionFailed.message(),
-            )
-        };
         // Read again under the lease: another process may have renewed it just before.
         let mut current = self
             .store
@@ -1066,17 +1060,14 @@ impl ConnectorService {
             .await
             .map_err(store_failure)?
             .ok_or_else(gone)?;
-        let config = self
-            .vault
-            .decrypt(&current.encrypted_config)
-            .map_err(undecryptable)?;
+        let config = self.decrypt_for_check(&current)?;
         let renewed_meanwhile = current.token_refreshed_at != seen.token_refreshed_at;
         if renewed_meanwhile || !(force || self.oauth.due(current.token_expires_at, now_ms())) {
             return Ok(config);
         }
         let def = self
             .definition(&current.connector_type)
-            .map_err(|e| Failure::new(e.code, e.message))?;
+            .map_err(Failure::from)?;
         let used = config.get("refresh_token").unwrap_or_default().to_owned();
         let tokens = match self
             .oauth
@@ -1098,17 +1089,14 @@ impl ConnectorService {
                 self.metrics.refresh(failure.code.as_str());
                 self.audit(p, "refresh", Some(id), "error", Some(failure.code), client)
                     .await
-                    .map_err(|e| Failure::new(e.code, e.message))?;
+                    .map_err(Failure::from)?;
                 return Err(failure);
             }
         };
         let issued_at = now_ms();
         // Save before use: a rotated refresh token that is not stored is a dead connection.
         for _attempt in 0..5 {
-            let mut next_config = self
-                .vault
-                .decrypt(&current.encrypted_config)
-                .map_err(undecryptable)?;
+            let mut next_config = self.decrypt_for_check(&current)?;
             if next_config.get("refresh_token") != Some(used.as_str()) {
                 // The credentials were replaced meanwhile; theirs win.
                 return Ok(next_config);
@@ -1133,7 +1121,7 @@ impl ConnectorService {
                 self.metrics.refresh("ok");
                 self.audit(p, "refresh", Some(id), "ok", None, client)
                     .await
-                    .map_err(|e| Failure::new(e.code, e.message))?;
+                    .map_err(Failure::from)?;
                 tracing::info!(tenant = %p.tenant, connector_id = %id, rotated = tokens.refresh_token.is_some(), "OAuth2 tokens renewed");
                 return Ok(next_config);
             }

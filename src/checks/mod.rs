@@ -61,6 +61,24 @@ impl Failure {
     }
 }
 
+/// An error met on the way to a check (a refused refresh, the store) reported as its outcome.
+impl From<crate::error::ApiError> for Failure {
+    fn from(e: crate::error::ApiError) -> Self {
+        Self::new(e.code, e.message).field_opt(e.field.as_deref())
+    }
+}
+
+/// A failure met outside a check (signing in) reported as a request error.
+impl From<Failure> for crate::error::ApiError {
+    fn from(f: Failure) -> Self {
+        let error = Self::new(f.code, f.message);
+        match f.field {
+            Some(field) => error.with_field(field),
+            None => error,
+        }
+    }
+}
+
 pub type Outcome = Result<Details, Failure>;
 
 pub struct Checker {

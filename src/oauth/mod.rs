@@ -180,8 +180,7 @@ impl OAuth {
             .authorize_url
             .as_deref()
             .unwrap_or(&oauth.authorize_url);
-        let (mut url, _) =
-            Self::endpoint(template, shop).map_err(|f| ApiError::new(f.code, f.message))?;
+        let (mut url, _) = Self::endpoint(template, shop).map_err(ApiError::from)?;
         {
             let mut query = url.query_pairs_mut();
             query
@@ -244,9 +243,7 @@ impl OAuth {
         mut fields: Vec<(&'static str, String)>,
         shop: Option<&str>,
     ) -> Result<TokenSet, TokenError> {
-        let (oauth, client) = self
-            .registration(def)
-            .map_err(|e| Failure::new(e.code, e.message))?;
+        let (oauth, client) = self.registration(def).map_err(Failure::from)?;
         let template = client.token_url.as_deref().unwrap_or(&oauth.token_url);
         let (url, destination) = Self::endpoint(template, shop)?;
         let basic = match oauth.client_auth {
