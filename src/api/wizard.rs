@@ -719,19 +719,21 @@ pub(crate) mod server {
                     .service
                     .oauth_choices(&self.def.id, &access)
                     .await?;
-                match choices.len() {
-                    0 => {
+                let only = match choices.as_slice() {
+                    [] => {
                         return Err(ApiError::new(
                             ErrorCode::NotFound,
                             format!("You signed in, but {} shows this sign-in nothing to connect (no organisation or business). Sign in with another user, or ask for access.", self.def.name),
                         ))
                     }
-                    1 => {
-                        self.draft.choices = choices.clone();
-                        self.pick(choices[0].0.clone());
-                        return Ok(());
-                    }
-                    _ => self.draft.choices = choices,
+                    [(id, _)] => Some(id.clone()),
+                    _ => None,
+                };
+                self.draft.choices = choices;
+                if let Some(id) = only {
+                    // Nothing to choose: take it and go on to naming.
+                    self.pick(id);
+                    return Ok(());
                 }
             }
             self.goto_field(None);
