@@ -291,6 +291,7 @@ fn in_savepoint<T>(
 /// The writer thread: takes whatever writes are waiting (up to `MAX_BATCH`), runs them in one
 /// transaction and commits once. Ends when the store is dropped.
 fn run_writer(mut conn: Connection, queue: std::sync::mpsc::Receiver<Job>) {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
     while let Ok(first) = queue.recv() {
         let mut pending: Vec<Completion> = Vec::new();
         let mut next = Some(first);
@@ -298,29 +299,38 @@ fn run_writer(mut conn: Connection, queue: std::sync::mpsc::Receiver<Job>) {
             match job {
                 Job::Alone(f) => {
                     commit(&mut conn, &mut pending);
-                    f(&mut conn);
+                    // A panicking write loses its own answer (its caller hears the writer
+                    // stopped), never the writer thread.
+                    let _ = catch_unwind(AssertUnwindSafe(|| f(&mut conn)));
                 }
                 Job::Grouped(f) => {
                     if pending.is_empty() && execute(&conn, "BEGIN IMMEDIATE").is_err() {
                         // No group now: the write runs alone, its savepoint its transaction,
                         // and reports whatever stops it.
-                        f(&mut conn).0(Ok(()));
+                        if let Ok((completion, _)) = catch_unwind(AssertUnwindSafe(|| f(&mut conn)))
+                        {
+                            completion(Ok(()));
+                        }
                         next = queue.try_recv().ok();
                         continue;
                     }
-                    let (completion, error) = f(&mut conn);
-                    if conn.is_autocommit() {
-                        // SQLite undid the whole group on this write's error (disk full, I/O
-                        // error): none of the group happened, and every caller hears it.
-                        let cause = error.unwrap_or_else(|| {
-                            StoreError::Unavailable("the transaction was rolled back".into())
-                        });
-                        for earlier in pending.drain(..) {
-                            earlier(Err(cause.clone()));
+                    match catch_unwind(AssertUnwindSafe(|| f(&mut conn))) {
+                        Ok((completion, error)) if conn.is_autocommit() => {
+                            // SQLite undid the whole group on this write's error (disk full, I/O
+                            // error): none of the group happened, and every caller hears it.
+                            let cause = error.unwrap_or_else(|| {
+                                StoreError::Unavailable("the transaction was rolled back".into())
+                            });
+                            fail(&mut pending, &cause);
+                            completion(Err(cause));
                         }
-                        completion(Err(cause));
-                    } else {
-                        pending.push(completion);
+                        Ok((completion, _)) => pending.push(completion),
+                        Err(_) => {
+                            let _ = execute(&conn, "ROLLBACK");
+                            let cause =
+                                StoreError::Unavailable("a write failed unexpectedly".into());
+                            fail(&mut pending, &cause);
+                        }
                     }
                 }
             }
@@ -329,6 +339,12 @@ fn run_writer(mut conn: Connection, queue: std::sync::mpsc::Receiver<Job>) {
             }
         }
         commit(&mut conn, &mut pending);
+    }
+}
+
+fn fail(pending: &mut Vec<Completion>, cause: &StoreError) {
+    for completion in pending.drain(..) {
+        completion(Err(cause.clone()));
     }
 }
 
