@@ -770,6 +770,6 @@ pub(crate) mod server {
     }
 
     fn question(field: &FieldDef) -> String {
-        format!("What is your {}?", field.label.to_lowercase())
+        format!("What is your {}?", field.label.to_ascii_lowercase())
     }
 }

@@ -288,10 +288,10 @@ impl ConnectorDef {
 
     /// Whether the definition matches a free-text search over name, id and category.
     pub fn matches(&self, query: &str) -> bool {
-        let query = query.trim().to_lowercase();
+        let query = query.trim().to_ascii_lowercase();
         query.is_empty()
-            || self.name.to_lowercase().contains(&query)
+            || self.name.to_ascii_lowercase().contains(&query)
             || self.id.contains(&query)
-            || self.category.label().to_lowercase().contains(&query)
+            || self.category.label().to_ascii_lowercase().contains(&query)
     }
 }

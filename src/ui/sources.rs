@@ -144,7 +144,7 @@ fn type_name(connector_type: &str) -> String {
             let mut chars = other.chars();
             chars
                 .next()
-                .map(|c| c.to_uppercase().chain(chars).collect())
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
                 .unwrap_or_default()
         }
     }

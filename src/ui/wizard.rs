@@ -113,7 +113,7 @@ fn Conversation(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVi
         format!(
             "You will need: your {} sign-in (or, instead, {}).",
             v.def.name,
-            v.def.needs().to_lowercase()
+            v.def.needs().to_ascii_lowercase()
         )
     } else {
         format!("You will need: {}.", v.def.needs())
@@ -204,7 +204,7 @@ fn AuthExplained(v: WizardView) -> impl IntoView {
 
 #[component]
 fn AnsweredTurn(a: ShownAnswer, v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoView {
-    let edit_label = format!("Change {}", a.label.to_lowercase());
+    let edit_label = format!("Change {}", a.label.to_ascii_lowercase());
     let edit_value = format!("edit:{}", a.field);
     let done = v.step == WizardStep::Done;
     view! {
@@ -308,7 +308,7 @@ fn AuthPrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoView
     let oauth = v.def.oauth.is_some();
     let sign_in = oauth && v.oauth_available;
     let unavailable = (oauth && !v.oauth_available).then(|| {
-        let env_name = format!("CONNECTOR_HUB_OAUTH_{}_CLIENT_ID", v.def.id.to_uppercase());
+        let env_name = format!("CONNECTOR_HUB_OAUTH_{}_CLIENT_ID", v.def.id.to_ascii_uppercase());
         format!("Signing in with {name} is not set up on this server (its operator registers an OAuth app and sets {env_name} and the matching secret), so paste a token instead.")
     });
     let paste = match (sign_in, oauth) {
@@ -431,7 +431,7 @@ fn FieldPrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVie
     let has_error = server_error.is_some();
     let local_error = RwSignal::new(None::<String>);
     let revealed = RwSignal::new(false);
-    let question = format!("What is your {}?", field.label.to_lowercase());
+    let question = format!("What is your {}?", field.label.to_ascii_lowercase());
     let keep_hint = v.has_secret_answer;
     let example = field.example.clone().map(|e| format!("For example: {e}"));
 
