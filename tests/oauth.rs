@@ -618,3 +618,62 @@ async fn a_pasted_token_replaces_the_whole_sign_in() {
     assert!(config.get("refresh_token").is_none(), "{config}");
     assert_eq!((expires, refreshed), (None, None));
 }
+
+/// The monitor tests sign-ins that are halfway to their provider's idle limit, whatever their
+/// schedule: the test renews the tokens and keeps the refresh token alive.
+#[tokio::test]
+async fn the_monitor_keeps_idle_sign_ins_alive() {
+    let app = support::spawn_app_configured(
+        &[
+            ("CONNECTOR_HUB_MONITOR", "true"),
+            ("CONNECTOR_HUB_MONITOR_INTERVAL_MS", "200"),
+        ],
+        true,
+    )
+    .await;
+    let b = browser(&app, "acme", "ana");
+    b.control(json!({"organisations": 1})).await;
+    let draft = connect(&b, "xero", &[]).await;
+    b.step(
+        "xero",
+        Some(&draft),
+        None,
+        "name",
+        &[("display_name", "Books"), ("sync_frequency", "manual")],
+    )
+    .await;
+    let id = b.view("xero", &draft).await["saved_connector"]
+        .as_str()
+        .expect("saved")
+        .to_owned();
+    // Last used 31 days ago: past half of Xero's 60.
+    let day = 86_400_000_i64;
+    let now = chrono::Utc::now().timestamp_millis();
+    let db = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("db");
+    db.execute(
+        "UPDATE connectors SET token_refreshed_at = ?1, token_expires_at = ?2 WHERE connector_id = ?3",
+        rusqlite::params![now - 31 * day, now - 31 * day + 1_800_000, id],
+    )
+    .expect("age the sign-in");
+    let mut renewed = None;
+    for _ in 0..100 {
+        let (_, _, refreshed) = stored(&app, &id);
+        if refreshed.is_some_and(|r| r > now - 60_000) {
+            renewed = refreshed;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(renewed.is_some(), "the monitor renewed the idle sign-in");
+    assert_eq!(b.stats().await["refresh_token:xero"], 1);
+    let audit: Value = app
+        .get(
+            &format!("/v1/audit?connector_id={id}&action=refresh"),
+            &app.token("acme", "ana"),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(audit["entries"][0]["user_id"], "system:monitor", "{audit}");
+}

@@ -1,8 +1,9 @@
-//! The health monitor: re-tests connectors on a schedule derived from their sync frequency, with
-//! jitter and bounded concurrency. Only the process holding the store lease runs it; the lease
+//! The health monitor: re-tests connectors on a schedule derived from their sync frequency, and
+//! OAuth2 sign-ins before their refresh tokens die of disuse, with jitter and bounded concurrency. Only the process holding the store lease runs it; the lease
 //! is renewed on every tick and taken over by another process once it lapses.
 
 use super::config::MonitorSettings;
+use crate::catalog::catalog;
 use crate::service::{now_ms, ConnectorService};
 use futures_util::StreamExt;
 use rand::Rng;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 pub const LEASE: &str = "health-monitor";
 const BATCH: usize = 100;
+const DAY_MS: i64 = 86_400_000;
 
 pub async fn run(service: Arc<ConnectorService>, settings: MonitorSettings, holder: String) {
     let interval_ms = i64::try_from(settings.interval.as_millis()).unwrap_or(i64::MAX / 4);
@@ -33,13 +35,33 @@ pub async fn run(service: Arc<ConnectorService>, settings: MonitorSettings, hold
 }
 
 async fn tick(service: &Arc<ConnectorService>, concurrency: usize) {
-    let due = match service.store().due_for_test(now_ms(), BATCH).await {
+    let mut due = match service.store().due_for_test(now_ms(), BATCH).await {
         Ok(due) => due,
         Err(e) => {
             tracing::warn!(error = %e, "health monitor: cannot list due connectors");
             return;
         }
     };
+    // Sign-ins halfway to their provider's idle limit are tested too, whatever their schedule:
+    // the test renews the tokens, which keeps the refresh token alive.
+    for def in catalog().entries() {
+        let Some(days) = def.oauth.as_ref().and_then(|o| o.refresh_idle_days) else {
+            continue;
+        };
+        let before = now_ms() - i64::from(days) * DAY_MS / 2;
+        match service.store().idle_sign_ins(&def.id, before, BATCH).await {
+            Ok(idle) => {
+                for record in idle {
+                    if !due.iter().any(|d| {
+                        d.connector_id == record.connector_id && d.tenant_id == record.tenant_id
+                    }) {
+                        due.push(record);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "health monitor: cannot list idle sign-ins"),
+        }
+    }
     if due.is_empty() {
         return;
     }

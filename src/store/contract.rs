@@ -145,6 +145,39 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .expect("again")
         .is_none());
 
+    // Sign-ins idle since before a time, oldest first, per type; refused ones are left alone.
+    let d = tenant(&format!("{prefix}-d"));
+    for (id, refreshed, status) in [
+        ("old", Some(1_000), ConnectorStatus::Active),
+        ("older", Some(500), ConnectorStatus::Active),
+        ("fresh", Some(9_000), ConnectorStatus::Active),
+        ("refused", Some(100), ConnectorStatus::AuthorizationRequired),
+        ("pasted", None, ConnectorStatus::Active),
+    ] {
+        let r = ConnectorRecord {
+            connector_type: "xero".into(),
+            token_refreshed_at: refreshed,
+            status,
+            ..record(d.as_str(), id, 1)
+        };
+        store.insert(&d, &r).await.expect("insert");
+    }
+    let idle: Vec<String> = store
+        .idle_sign_ins("xero", 5_000, 10)
+        .await
+        .expect("idle")
+        .into_iter()
+        .filter(|r| r.tenant_id == d.as_str())
+        .map(|r| r.connector_id)
+        .collect();
+    assert_eq!(idle, ["older", "old"]);
+    assert!(store
+        .idle_sign_ins("sage", 5_000, 10)
+        .await
+        .expect("idle")
+        .iter()
+        .all(|r| r.tenant_id != d.as_str()));
+
     // Leases can be given up early.
     let lease = format!("{prefix}-refresh");
     assert!(store

@@ -94,6 +94,19 @@ impl Store for MeteredStore {
     ) -> Result<bool, StoreError> {
         timed!(self, "lease", self.inner.lease(name, holder, now, ttl_ms))
     }
+    async fn idle_sign_ins(
+        &self,
+        connector_type: &str,
+        refreshed_before: i64,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        timed!(
+            self,
+            "idle_sign_ins",
+            self.inner
+                .idle_sign_ins(connector_type, refreshed_before, limit)
+        )
+    }
     async fn due_for_test(
         &self,
         now: i64,

@@ -207,6 +207,15 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<ConnectorRecord>, StoreError>;
 
+    /// Background monitor: `connector_type` sign-ins whose refresh token was last used before
+    /// `refreshed_before` and not refused since, oldest first (providers revoke unused ones).
+    async fn idle_sign_ins(
+        &self,
+        connector_type: &str,
+        refreshed_before: i64,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError>;
+
     /// Operator maintenance (key rotation, audit verification): every connector across tenants,
     /// in (tenant, id) order after `after`.
     async fn scan_all(

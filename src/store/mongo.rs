@@ -100,6 +100,13 @@ impl MongoStore {
             .create_index(index(doc! {"name": 1}, true))
             .await
             .map_err(map_error)?;
+        self.connectors
+            .create_index(index(
+                doc! {"connector_type": 1, "token_refreshed_at": 1},
+                false,
+            ))
+            .await
+            .map_err(map_error)?;
         self.oauth_states
             .create_index(index(doc! {"state_hash": 1}, true))
             .await
@@ -532,6 +539,26 @@ impl Store for MongoStore {
         due.sort_by_key(|r| r.last_tested_at.unwrap_or(0));
         due.truncate(n);
         Ok(due)
+    }
+
+    async fn idle_sign_ins(
+        &self,
+        connector_type: &str,
+        refreshed_before: i64,
+        n: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        let cursor = self
+            .connectors
+            .find(doc! {
+                "connector_type": connector_type,
+                "token_refreshed_at": {"$ne": Bson::Null, "$lt": refreshed_before},
+                "status": {"$ne": ConnectorStatus::AuthorizationRequired.as_str()},
+            })
+            .sort(doc! {"token_refreshed_at": 1})
+            .limit(limit(n))
+            .await
+            .map_err(map_error)?;
+        collect(cursor, from_doc).await
     }
 
     async fn scan_all(

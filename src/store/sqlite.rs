@@ -79,6 +79,10 @@ CREATE TABLE oauth_states (
 ) WITHOUT ROWID;
 CREATE INDEX oauth_states_by_expiry ON oauth_states (expires_at);
 "#,
+    r#"
+CREATE INDEX connectors_by_refresh ON connectors (connector_type, token_refreshed_at)
+    WHERE token_refreshed_at IS NOT NULL;
+"#,
 ];
 
 /// Rate-limit windows and leases: shared between processes but not worth an fsync each, so they
@@ -841,6 +845,27 @@ impl Store for SqliteStore {
                 interval_sql()
             ))?;
             let rows = stmt.query_map(params![now, limit], record)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn idle_sign_ins(
+        &self,
+        connector_type: &str,
+        refreshed_before: i64,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        let connector_type = connector_type.to_owned();
+        self.read(move |c| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM connectors
+                 WHERE connector_type = ?1 AND token_refreshed_at IS NOT NULL
+                   AND token_refreshed_at < ?2 AND status != 'authorization_required'
+                 ORDER BY token_refreshed_at LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![connector_type, refreshed_before, limit], record)?;
             rows.collect()
         })
         .await
