@@ -38,6 +38,10 @@ fn stored(app: &TestApp, id: &str) -> (Value, Option<i64>, Option<i64>) {
     )
 }
 
+async fn get_json(app: &TestApp, path: &str, token: &str) -> Value {
+    app.get(path, token).await.json().await.expect("json")
+}
+
 async fn test_saved(app: &TestApp, id: &str, token: &str) -> Value {
     app.post(&format!("/v1/connectors/{id}/test"), token, &json!({}))
         .await
@@ -122,12 +126,7 @@ async fn xero_connects_with_pkce_and_an_organisation_choice() {
     assert!(expires.is_some() && refreshed.is_some());
 
     let token = app.token("acme", "ana");
-    let view: Value = app
-        .get(&format!("/v1/connectors/{id}"), &token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let view = get_json(&app, &format!("/v1/connectors/{id}"), &token).await;
     assert_eq!(view["status"], "active", "{view}");
     let tested: Value = app
         .post(&format!("/v1/connectors/{id}/test"), &token, &json!({}))
@@ -138,12 +137,7 @@ async fn xero_connects_with_pkce_and_an_organisation_choice() {
     assert_eq!(tested["success"], true, "{tested}");
     assert_eq!(tested["details"]["organisation"], "Acme Ltd");
 
-    let audit: Value = app
-        .get("/v1/audit?action=oauth_connect", &token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let audit = get_json(&app, "/v1/audit?action=oauth_connect", &token).await;
     assert_eq!(audit["entries"][0]["outcome"], "ok", "{audit}");
 }
 
@@ -358,22 +352,14 @@ async fn refresh_rotates_keeps_and_fails_precisely() {
     let result = test_saved(&app, &id, &token).await;
     assert_eq!(result["success"], false);
     assert_eq!(result["error_code"], "AUTHORIZATION_REQUIRED", "{result}");
-    let view: Value = app
-        .get(&format!("/v1/connectors/{id}"), &token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let view = get_json(&app, &format!("/v1/connectors/{id}"), &token).await;
     assert_eq!(view["status"], "authorization_required");
-    let audit: Value = app
-        .get(
-            &format!("/v1/audit?connector_id={id}&action=refresh"),
-            &token,
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
+    let audit = get_json(
+        &app,
+        &format!("/v1/audit?connector_id={id}&action=refresh"),
+        &token,
+    )
+    .await;
     let outcomes: Vec<&str> = audit["entries"]
         .as_array()
         .expect("entries")
@@ -404,20 +390,10 @@ async fn refresh_rotates_keeps_and_fails_precisely() {
         &[("display_name", "Signed in"), ("sync_frequency", "weekly")],
     )
     .await;
-    let view: Value = app
-        .get(&format!("/v1/connectors/{id}"), &token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let view = get_json(&app, &format!("/v1/connectors/{id}"), &token).await;
     assert_eq!(view["status"], "active", "{view}");
     assert_eq!(view["sync_frequency"], "weekly");
-    let listed: Value = app
-        .get("/v1/connectors", &token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let listed = get_json(&app, "/v1/connectors", &token).await;
     assert_eq!(listed["connectors"].as_array().map(Vec::len), Some(1));
 }
 
@@ -532,12 +508,7 @@ async fn sign_ins_about_to_die_are_flagged() {
     let draft = connect(&b, "xero", &[]).await;
     let id = b.save("xero", &draft, None).await.expect("saved");
     let warnings = |view: &Value| view["warnings"].as_array().cloned().unwrap_or_default();
-    let view: Value = app
-        .get(&format!("/v1/connectors/{id}"), &token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let view = get_json(&app, &format!("/v1/connectors/{id}"), &token).await;
     assert!(warnings(&view).is_empty(), "fresh: {view}");
     assert!(view["token_expires_at"].as_str().is_some());
 
@@ -551,13 +522,8 @@ async fn sign_ins_about_to_die_are_flagged() {
         )
         .expect("update");
     };
-    let read = || async {
-        app.get(&format!("/v1/connectors/{id}"), &token)
-            .await
-            .json::<Value>()
-            .await
-            .expect("json")
-    };
+    let path = format!("/v1/connectors/{id}");
+    let read = || get_json(&app, &path, &token);
     // Xero revokes refresh tokens unused for 60 days: at 50 days, a warning with the date.
     set(Some(now - 50 * day), Some(now + 1_800_000));
     let view = read().await;
@@ -666,14 +632,11 @@ async fn the_monitor_keeps_idle_sign_ins_alive() {
     }
     assert!(renewed.is_some(), "the monitor renewed the idle sign-in");
     assert_eq!(b.stats().await["refresh_token:xero"], 1);
-    let audit: Value = app
-        .get(
-            &format!("/v1/audit?connector_id={id}&action=refresh"),
-            &app.token("acme", "ana"),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
+    let audit = get_json(
+        &app,
+        &format!("/v1/audit?connector_id={id}&action=refresh"),
+        &app.token("acme", "ana"),
+    )
+    .await;
     assert_eq!(audit["entries"][0]["user_id"], "system:monitor", "{audit}");
 }
