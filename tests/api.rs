@@ -298,6 +298,23 @@ async fn bad_input_gets_a_clear_4xx() {
             .send()
     };
     expect_error(raw("{not json").await.expect("r"), 400, "INVALID_REQUEST").await;
+    // An id that does not decode to text (found by the property tests).
+    for method in [
+        reqwest::Method::GET,
+        reqwest::Method::DELETE,
+        reqwest::Method::PATCH,
+    ] {
+        let r = app
+            .http
+            .request(method, app.url("/v1/connectors/%FF%FE"))
+            .bearer_auth(&t)
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("r");
+        let error = expect_error(r, 400, "INVALID_REQUEST").await;
+        assert_eq!(error["field"], "id");
+    }
     expect_error(raw("[]").await.expect("r"), 400, "INVALID_REQUEST").await;
     expect_error(
         raw(r#"{"connector_type": 5}"#).await.expect("r"),

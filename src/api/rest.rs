@@ -10,7 +10,7 @@ use crate::service::{ConnectorChanges, NewConnector};
 use crate::store::AuditQuery;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -21,6 +21,29 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 type ApiResult<T> = Result<T, HttpError>;
+
+/// The `{id}` of a connector path. An id that does not decode (`%FF`) is answered in our error
+/// shape, not axum's plain-text rejection.
+struct ConnectorIdPath(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ConnectorIdPath {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| Self(id))
+            .map_err(|_| {
+                HttpError(
+                    ApiError::new(
+                        ErrorCode::InvalidRequest,
+                        "The connector id in the address is not valid text.",
+                    )
+                    .with_field("id"),
+                )
+            })
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -202,7 +225,7 @@ async fn list(
 async fn read(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    Path(id): Path<String>,
+    ConnectorIdPath(id): ConnectorIdPath,
     parts: Parts,
 ) -> ApiResult<Response> {
     Ok(Json(state.service.get(&p, &id, &client_addr(&parts)).await?).into_response())
@@ -219,7 +242,7 @@ struct UpdateBody {
 async fn update(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    Path(id): Path<String>,
+    ConnectorIdPath(id): ConnectorIdPath,
     parts: Parts,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
@@ -242,7 +265,7 @@ async fn update(
 async fn remove(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    Path(id): Path<String>,
+    ConnectorIdPath(id): ConnectorIdPath,
     parts: Parts,
 ) -> ApiResult<StatusCode> {
     state.service.delete(&p, &id, &client_addr(&parts)).await?;
@@ -277,7 +300,7 @@ async fn test_unsaved(
 async fn test_saved(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    Path(id): Path<String>,
+    ConnectorIdPath(id): ConnectorIdPath,
     parts: Parts,
 ) -> ApiResult<Response> {
     Ok(Json(
@@ -292,7 +315,7 @@ async fn test_saved(
 async fn clear_error(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    Path(id): Path<String>,
+    ConnectorIdPath(id): ConnectorIdPath,
     parts: Parts,
 ) -> ApiResult<Response> {
     Ok(Json(
