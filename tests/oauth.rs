@@ -290,6 +290,19 @@ async fn refused_replayed_expired_and_foreign_states_end_in_the_wizard() {
     assert_eq!(view["error"]["code"], "AUTHORIZATION_REQUIRED", "{view}");
     assert_eq!(ana.stats().await["pkce_mismatch"], 1);
 
+    // An oversized form gets the error shape, like every other endpoint.
+    let r = app
+        .http
+        .post(format!("{}/oauth/start", app.base))
+        .header("cookie", &ana.cookie)
+        .header("origin", &app.base)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("connector_type=xero&draft={}", "a".repeat(100_000)))
+        .send()
+        .await
+        .expect("start");
+    support::expect_error(r, 413, "PAYLOAD_TOO_LARGE").await;
+
     // No session at all: the sign-in page, not an error.
     let r = app
         .http

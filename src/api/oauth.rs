@@ -9,7 +9,7 @@
 //! Every outcome, including a declined consent or a replayed `state`, ends in the wizard with a
 //! message, never on an error page.
 
-use super::rest::query_map;
+use super::rest::{body_error, query_map};
 use super::wizard::server::{Flow, SignIn};
 use crate::auth::extract::authenticate;
 use crate::catalog::catalog;
@@ -17,6 +17,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::server::http_error::HttpError;
 use crate::server::{client_addr, AppState};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -36,9 +37,17 @@ fn sign_in_first() -> Response {
     Redirect::to("/signin").into_response()
 }
 
-async fn start(State(state): State<AppState>, parts: Parts, body: Bytes) -> Response {
+async fn start(
+    State(state): State<AppState>,
+    parts: Parts,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let Ok(p) = authenticate(&state, &parts.headers) else {
         return sign_in_first();
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_error(rejection).into_response(),
     };
     let form = query_map(Some(String::from_utf8_lossy(&body).into_owned()));
     let connector_type = form

@@ -67,19 +67,7 @@ pub fn router() -> Router<AppState> {
 /// Parses a JSON body into `T`, with our error shape. serde's messages can quote the offending
 /// value (which may be a secret), so only its category and position are reported.
 fn json_body<T: for<'de> Deserialize<'de>>(body: Result<Bytes, BytesRejection>) -> ApiResult<T> {
-    let bytes = body.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            HttpError(ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                "The request body is larger than this server accepts.",
-            ))
-        } else {
-            HttpError(ApiError::new(
-                ErrorCode::InvalidRequest,
-                "The request body could not be read.",
-            ))
-        }
-    })?;
+    let bytes = body.map_err(body_error)?;
     serde_json::from_slice(&bytes).map_err(|e| {
         use serde_json::error::Category;
         let what = match e.classify() {
@@ -94,6 +82,21 @@ fn json_body<T: for<'de> Deserialize<'de>>(body: Result<Bytes, BytesRejection>) 
             format!("{what} (line {}, column {}).", e.line(), e.column()),
         ))
     })
+}
+
+/// A body that could not be read (too large, cut off), in our error shape.
+pub(crate) fn body_error(rejection: BytesRejection) -> HttpError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        HttpError(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "The request body is larger than this server accepts.",
+        ))
+    } else {
+        HttpError(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "The request body could not be read.",
+        ))
+    }
 }
 
 /// Config values arrive as JSON; strings, numbers and booleans are accepted as text.
