@@ -291,11 +291,8 @@ async fn refused_replayed_expired_and_foreign_states_end_in_the_wizard() {
     assert_eq!(ana.stats().await["pkce_mismatch"], 1);
 
     // An oversized form gets the error shape, like every other endpoint.
-    let r = app
-        .http
-        .post(format!("{}/oauth/start", app.base))
-        .header("cookie", &ana.cookie)
-        .header("origin", &app.base)
+    let r = ana
+        .post("/oauth/start")
         .header("content-type", "application/x-www-form-urlencoded")
         .body(format!("connector_type=xero&draft={}", "a".repeat(100_000)))
         .send()
@@ -418,10 +415,7 @@ async fn a_provider_without_a_client_offers_only_tokens() {
     let view = b.view("xero", &draft).await;
     assert_eq!(view["oauth_available"], false);
     let r = b
-        .http
-        .post(format!("{}/api/wizard_step", app.base))
-        .header("cookie", &b.cookie)
-        .header("origin", &app.base)
+        .post("/api/wizard_step")
         .header("accept", "application/json")
         .form(&[
             ("connector_type", "xero"),

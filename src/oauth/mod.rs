@@ -113,10 +113,6 @@ impl OAuth {
         }
     }
 
-    pub fn redirect_uri(&self) -> &str {
-        &self.redirect_uri
-    }
-
     /// Whether "Connect with …" can be offered for this connector type.
     pub fn is_configured(&self, def: &ConnectorDef) -> bool {
         def.oauth.is_some() && self.clients.contains_key(&def.id)

@@ -41,6 +41,14 @@ impl Browser {
         }
     }
 
+    /// A same-site POST from the signed-in browser (session cookie and Origin, as a form sends).
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("origin", &self.base)
+    }
+
     /// One wizard step; returns the draft id of the page it leads to.
     pub async fn step(
         &self,
@@ -59,10 +67,7 @@ impl Browser {
         }
         form.extend_from_slice(extra);
         let r = self
-            .http
-            .post(format!("{}/api/wizard_step", self.base))
-            .header("cookie", &self.cookie)
-            .header("origin", &self.base)
+            .post("/api/wizard_step")
             .header("accept", "application/json")
             .form(&form)
             .send()
@@ -81,10 +86,7 @@ impl Browser {
     /// What the wizard page would render for this draft.
     pub async fn view(&self, connector_type: &str, draft: &str) -> Value {
         let r = self
-            .http
-            .post(format!("{}/api/wizard_view", self.base))
-            .header("cookie", &self.cookie)
-            .header("origin", &self.base)
+            .post("/api/wizard_view")
             .header("accept", "application/json")
             .form(&[("connector_type", connector_type), ("draft", draft)])
             .send()
@@ -122,10 +124,7 @@ impl Browser {
     /// `POST /oauth/start`: returns where the server sends the browser (the consent page).
     pub async fn authorize(&self, connector_type: &str, draft: &str) -> String {
         let r = self
-            .http
-            .post(format!("{}/oauth/start", self.base))
-            .header("cookie", &self.cookie)
-            .header("origin", &self.base)
+            .post("/oauth/start")
             .form(&[("connector_type", connector_type), ("draft", draft)])
             .send()
             .await
