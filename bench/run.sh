@@ -102,4 +102,5 @@ echo
 echo "WASM: $(size "$wasm")"
 echo "JS:   $(size "$js")"
 echo
-cargo bench --features ssr --bench vault -- --noplot 2>/dev/null | grep -E "^vault|time:|thrpt:" >&2 || true
+echo "Criterion: Fernet on a typical config; the Stripe check against the fake vs a bare GET with the same key"
+cargo bench --features ssr --bench vault --bench check -- --noplot 2>/dev/null | grep -E "^(vault|stripe)/|time:|thrpt:"
