@@ -1,5 +1,5 @@
 //! Running it for real: rate limits, the audit log and its fail-closed rule, metrics, request
-//! ids, the health monitor's lease, graceful shutdown.
+//! ids, the health monitor's lease, graceful shutdown, and the binary serving the site from any directory.
 
 mod support;
 
@@ -487,4 +487,71 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
     let result: Value = response.json().await.expect("json");
     assert_eq!(result["error_code"], "TIMEOUT");
     assert!(server.await.is_ok());
+}
+
+/// The binary started from an unrelated directory, with the site root given by
+/// `LEPTOS_SITE_ROOT`, serves the whole site: pages, the hydration bundle, styles and public
+/// assets. The data directory's default (`./data`) lands in that working directory.
+#[tokio::test]
+async fn the_binary_serves_the_whole_site_from_any_directory() {
+    let site = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/site");
+    assert!(
+        site.join("pkg/connector-hub.wasm").is_file(),
+        "{} has no built site: run the README's test command (it runs `cargo leptos build` first)",
+        site.display()
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).expect("working directory");
+    let env: Vec<(String, String)> = [
+        ("CONNECTOR_HUB_ENV", "production".to_owned()),
+        ("JWT_SECRET", support::JWT_SECRET.to_owned()),
+        (
+            "CONNECTOR_ENCRYPTION_KEY",
+            connector_hub::vault::generate_key(),
+        ),
+        ("LEPTOS_SITE_ROOT", site.display().to_string()),
+        ("CONNECTOR_HUB_MONITOR", "false".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let log = dir.path().join("server.log");
+    let server = support::process::spawn_server_in(&env, &log, Some(&elsewhere)).await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", server.base)).send();
+
+    let page = get("/").await.expect("GET /");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("html");
+    assert!(
+        html.contains("Stripe") && html.contains("PostgreSQL"),
+        "the marketplace renders"
+    );
+    assert!(
+        html.contains("/pkg/connector-hub.css"),
+        "the page links its styles"
+    );
+    for (path, kind) in [
+        ("/pkg/connector-hub.css", "text/css"),
+        ("/pkg/connector-hub.js", "javascript"),
+        ("/pkg/connector-hub.wasm", "application/wasm"),
+        ("/favicon.svg", "image/svg+xml"),
+    ] {
+        let response = get(path).await.expect("GET asset");
+        assert_eq!(response.status(), 200, "{path}");
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(content_type.contains(kind), "{path}: {content_type}");
+        assert!(!response.bytes().await.expect("body").is_empty(), "{path}");
+    }
+    assert!(
+        elsewhere.join("data/connector-hub.db").is_file(),
+        "the default data directory is ./data of the working directory"
+    );
+    assert!(server.stop().success());
 }

@@ -22,6 +22,15 @@ pub fn free_port() -> u16 {
 
 /// Starts the server with `env` (plus a fresh port) and waits until `/healthz` answers.
 pub async fn spawn_server(env: &[(String, String)], log: &Path) -> ServerProcess {
+    spawn_server_in(env, log, None).await
+}
+
+/// [`spawn_server`], started from the working directory `cwd` when given.
+pub async fn spawn_server_in(
+    env: &[(String, String)],
+    log: &Path,
+    cwd: Option<&Path>,
+) -> ServerProcess {
     let port = free_port();
     let out = std::fs::OpenOptions::new()
         .create(true)
@@ -29,7 +38,11 @@ pub async fn spawn_server(env: &[(String, String)], log: &Path) -> ServerProcess
         .open(log)
         .expect("log file");
     let err = out.try_clone().expect("log file");
-    let child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    if let Some(cwd) = cwd {
+        command.current_dir(cwd);
+    }
+    let child = command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
