@@ -1,5 +1,6 @@
 //! Running it for real: rate limits, the audit log and its fail-closed rule, metrics, request
-//! ids, the health monitor's lease, graceful shutdown, and the binary serving the site from any directory.
+//! ids, the health monitor's lease, graceful shutdown, and the binary serving the site from any
+//! directory.
 
 mod support;
 
