@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test: Rust unit and integration tests, then Playwright (hydrated and without
-# JavaScript) in Debian's Chromium against the real built server. Starts its own PostgreSQL.
+# Runs every test: Rust unit and integration tests, the alerting rules (promtool), then Playwright
+# (hydrated and without JavaScript) in Debian's Chromium against the real built server. Starts
+# its own PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH:$HOME/.cache/connector-hub/bin"
 # cargo-leptos builds with `--cfg erase_components` in debug; giving cargo's own commands the same
 # flag lets them share its compiled dependencies. (Not exported: cargo-leptos appends its flag to
 # an inherited RUSTFLAGS, which would make every build different.)
@@ -45,6 +46,10 @@ if [ -z "${TEST_MONGO_URI:-}${MONGO_URI:-}" ]; then
   say "MongoDB store contract: SKIPPED (TEST_MONGO_URI is not set; MongoDB cannot be installed here). Set it to a server's URI to run the same contract against MongoDB."
 fi
 RUSTFLAGS="$shared_flags" cargo test --features ssr --no-fail-fast
+
+say "Alerting rules (docs/alerts.yml): promtool check and unit tests"
+promtool check rules docs/alerts.yml
+(cd docs && promtool test rules alerts.test.yml)
 
 say "Playwright in Chromium, hydrated and without JavaScript"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever is missing to build and run Connector Hub; fast when everything is present.
 #   scripts/setup.sh          build tools (wasm target, cargo-leptos, wasm-bindgen-cli, npm packages)
-#   scripts/setup.sh --test   also the test tools (Debian's chromium and postgresql, Playwright)
+#   scripts/setup.sh --test   also the test tools (Debian's chromium, postgresql and promtool,
+#                             Playwright)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +56,21 @@ if [ "$want_test" = "--test" ]; then
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  # promtool checks and unit-tests the alerting rules in docs/. It comes from Debian's prometheus
+  # package, unpacked into a cache rather than installed (no server, no service).
+  tools="$HOME/.cache/connector-hub/bin"
+  if ! command -v promtool >/dev/null && [ ! -x "$tools/promtool" ]; then
+    say "fetching promtool (Debian's prometheus package, unpacked into $tools)"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    unpack=$(mktemp -d)
+    (cd "$unpack" && { apt-get download -qq prometheus 2>/dev/null ||
+      { $sudo_cmd apt-get update -qq && apt-get download -qq prometheus; }; })
+    dpkg-deb -x "$unpack"/prometheus_*.deb "$unpack/root"
+    mkdir -p "$tools"
+    cp "$unpack/root/usr/bin/promtool" "$tools/promtool"
+    rm -rf "$unpack"
   fi
 fi
 say "tools ready"

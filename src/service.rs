@@ -250,6 +250,10 @@ impl ConnectorService {
         &self.store
     }
 
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     pub fn vault(&self) -> &Arc<Vault> {
         &self.vault
     }

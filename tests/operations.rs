@@ -363,7 +363,73 @@ async fn metrics_and_request_ids() {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
     assert!(!text.contains(&id), "metrics never carry ids");
+    assert!(
+        text.contains("\nconnector_hub_encryption_keys 1\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("\nconnector_hub_monitor_leader "),
+        "no leader sample while the monitor is off"
+    );
     app.stop().await;
+}
+
+async fn metrics_text(app: &support::TestApp) -> String {
+    app.http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// The shipped alerting rules (`docs/alerts.yml`) only name metrics this server exports, so no
+/// alert silently watches a series that does not exist.
+#[tokio::test]
+async fn alert_rules_name_only_exported_metrics() {
+    let rules = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/alerts.yml"))
+        .expect("docs/alerts.yml");
+    let app = spawn_app().await;
+    let exported: std::collections::BTreeSet<String> = metrics_text(&app)
+        .await
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    app.stop().await;
+    let mut named = std::collections::BTreeSet::new();
+    let mut rest = rules.as_str();
+    while let Some(at) = rest.find("connector_hub_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        named.insert(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    assert!(
+        named.len() >= 6,
+        "the rules use the server's metrics: {named:?}"
+    );
+    for name in &named {
+        let family = ["_bucket", "_count", "_sum"]
+            .iter()
+            .find_map(|suffix| name.strip_suffix(suffix))
+            .filter(|base| exported.contains(*base))
+            .unwrap_or(name);
+        assert!(
+            exported.contains(family),
+            "docs/alerts.yml uses {name}, which /metrics does not export ({exported:?})"
+        );
+    }
+    assert_eq!(
+        rules.matches("- alert: ").count(),
+        rules.matches("severity: ").count(),
+        "every alert has a severity"
+    );
 }
 
 /// How many times the monitor (not a person) tested `id`.
@@ -453,6 +519,13 @@ async fn one_health_monitor_runs_across_two_processes_and_the_other_takes_over()
         (second, first)
     };
     assert_eq!(holder, stopping.instance_id);
+    for (app, leader) in [(&stopping, "1"), (&staying, "0")] {
+        let text = metrics_text(app).await;
+        assert!(
+            text.contains(&format!("\nconnector_hub_monitor_leader {leader}\n")),
+            "the lease holder says so in /metrics, the other says not:\n{text}"
+        );
+    }
     let _shared_dir = stopping.stop_keeping_data().await;
     let later = staying.create(&t, hourly).await;
     assert_eq!(
@@ -460,6 +533,9 @@ async fn one_health_monitor_runs_across_two_processes_and_the_other_takes_over()
         1,
         "the remaining process took the lease over"
     );
+    assert!(metrics_text(&staying)
+        .await
+        .contains("\nconnector_hub_monitor_leader 1\n"));
     staying.stop().await;
 }
 

@@ -1,6 +1,7 @@
 //! Prometheus metrics, kept in memory per process (each replica is scraped on its own): request
 //! counts and latency by route and status, check outcomes by provider and code, rate-limit
-//! rejections, and store latency by operation.
+//! rejections, store latency by operation, the health monitor's lease and the loaded encryption
+//! keys. `docs/alerts.yml` holds alerting rules over them.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -49,6 +50,8 @@ struct Inner {
     rate_limited: BTreeMap<String, u64>,
     store: BTreeMap<&'static str, Histogram>,
     refreshes: BTreeMap<String, u64>,
+    monitor_leader: Option<bool>,
+    encryption_keys: usize,
 }
 
 #[derive(Clone, Default)]
@@ -89,6 +92,15 @@ impl Metrics {
                 .or_default()
                 .observe(elapsed.as_secs_f64())
         });
+    }
+
+    /// Whether this process holds the health monitor's lease (set on every monitor tick).
+    pub fn monitor_leader(&self, leader: bool) {
+        self.with(|m| m.monitor_leader = Some(leader));
+    }
+
+    pub fn encryption_keys(&self, count: usize) {
+        self.with(|m| m.encryption_keys = count);
     }
 
     pub fn refresh(&self, outcome: &str) {
@@ -139,6 +151,14 @@ impl Metrics {
                 "connector_hub_token_refreshes_total{{outcome=\"{outcome}\"}} {n}"
             );
         }
+        out.push_str("# HELP connector_hub_monitor_leader 1 while this process holds the health monitor's lease (absent while the monitor is off or has not ticked yet).\n");
+        out.push_str("# TYPE connector_hub_monitor_leader gauge\n");
+        if let Some(leader) = m.monitor_leader {
+            let _ = writeln!(out, "connector_hub_monitor_leader {}", u8::from(leader));
+        }
+        out.push_str("# HELP connector_hub_encryption_keys Encryption keys loaded; more than one means a key rotation is under way.\n");
+        out.push_str("# TYPE connector_hub_encryption_keys gauge\n");
+        let _ = writeln!(out, "connector_hub_encryption_keys {}", m.encryption_keys);
         out.push_str(
             "# HELP connector_hub_store_operation_duration_seconds Store operations by name.\n",
         );

@@ -1,6 +1,7 @@
 //! The health monitor: re-tests connectors on a schedule derived from their sync frequency, and
-//! OAuth2 sign-ins before their refresh tokens die of disuse, with jitter and bounded concurrency. Only the process holding the store lease runs it; the lease
-//! is renewed on every tick and taken over by another process once it lapses.
+//! OAuth2 sign-ins before their refresh tokens die of disuse, with jitter and bounded concurrency.
+//! Only the process holding the store lease runs it; the lease is renewed on every tick and taken
+//! over by another process once it lapses. `connector_hub_monitor_leader` says who holds it.
 
 use super::config::MonitorSettings;
 use crate::catalog::catalog;
@@ -22,11 +23,12 @@ pub async fn run(service: Arc<ConnectorService>, settings: MonitorSettings, hold
         tokio::time::sleep(wait).await;
         let jitter = rand::rng().random_range(0.9..1.1);
         wait = settings.interval.mul_f64(jitter);
-        match service
+        let lease = service
             .store()
             .lease(LEASE, &holder, now_ms(), interval_ms.saturating_mul(3))
-            .await
-        {
+            .await;
+        service.metrics().monitor_leader(matches!(lease, Ok(true)));
+        match lease {
             Ok(true) => tick(&service, settings.concurrency).await,
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "health monitor: cannot take the lease"),

@@ -79,6 +79,7 @@ impl Application {
         let (vault, created_dev_key) = load_vault(&settings)?;
         let auth = Authenticator::from_settings(&settings)?;
         let metrics = Metrics::default();
+        metrics.encryption_keys(vault.key_count());
         let store: Arc<dyn Store> = Arc::new(MeteredStore::new(
             open_store(&settings).await?,
             metrics.clone(),

@@ -96,6 +96,11 @@ impl Vault {
         &self.keys[0].id
     }
 
+    /// How many keys are loaded (the first encrypts, all decrypt).
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
     pub fn has_key(&self, id: &str) -> bool {
         self.keys.iter().any(|k| k.id == id)
     }
