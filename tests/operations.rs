@@ -89,15 +89,7 @@ async fn rate_limits_are_per_tenant_and_per_class() {
     assert!(entries.iter().any(|e| e.action == "rate_limit:reads"
         && e.outcome == "refused"
         && e.error_code.as_deref() == Some("RATE_LIMITED")));
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&app).await;
     assert!(
         metrics.contains("connector_hub_rate_limited_total{class=\"reads\"} 1"),
         "{metrics}"
