@@ -260,10 +260,10 @@ fn in_savepoint<T>(
     conn: &mut Connection,
     f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<T> {
-    conn.prepare_cached("SAVEPOINT write")?.execute([])?;
+    execute(conn, "SAVEPOINT write")?;
     match f(conn) {
         Ok(value) => {
-            conn.prepare_cached("RELEASE write")?.execute([])?;
+            execute(conn, "RELEASE write")?;
             Ok(value)
         }
         Err(e) => {
@@ -462,22 +462,35 @@ fn map_error(e: rusqlite::Error) -> StoreError {
 }
 
 /// A page of a tenant's connectors, metadata only (never the ciphertext). Parameters: tenant,
-/// status, cursor time, cursor id, limit; the ones a page does not use are bound as NULL.
-fn list_sql(by_status: bool, after_cursor: bool) -> String {
-    let columns = COLUMNS.replace("encrypted_config", "'' AS encrypted_config");
-    let mut sql = format!("SELECT {columns} FROM connectors WHERE tenant_id = ?1");
-    sql.push_str(if by_status {
-        " AND status = ?2"
-    } else {
-        " AND ?2 IS NULL"
+/// status, cursor time, cursor id, limit; the ones a page does not use are bound as NULL. The
+/// four shapes are built once: a listing only looks its statement up.
+fn list_sql(by_status: bool, after_cursor: bool) -> &'static str {
+    static SHAPES: std::sync::LazyLock<[String; 4]> = std::sync::LazyLock::new(|| {
+        let build = |by_status: bool, after_cursor: bool| {
+            let columns = COLUMNS.replace("encrypted_config", "'' AS encrypted_config");
+            let status = if by_status {
+                "status = ?2"
+            } else {
+                "?2 IS NULL"
+            };
+            let cursor = if after_cursor {
+                "(created_at, connector_id) < (?3, ?4)"
+            } else {
+                "?3 IS NULL AND ?4 IS NULL"
+            };
+            format!(
+                "SELECT {columns} FROM connectors WHERE tenant_id = ?1 AND {status} AND {cursor} \
+                 ORDER BY created_at DESC, connector_id DESC LIMIT ?5"
+            )
+        };
+        [
+            build(false, false),
+            build(false, true),
+            build(true, false),
+            build(true, true),
+        ]
     });
-    sql.push_str(if after_cursor {
-        " AND (created_at, connector_id) < (?3, ?4)"
-    } else {
-        " AND ?3 IS NULL AND ?4 IS NULL"
-    });
-    sql.push_str(" ORDER BY created_at DESC, connector_id DESC LIMIT ?5");
-    sql
+    &SHAPES[usize::from(by_status) * 2 + usize::from(after_cursor)]
 }
 
 const COLUMNS: &str = "tenant_id, connector_id, connector_type, display_name, status, sync_frequency, \
@@ -604,7 +617,7 @@ impl Store for SqliteStore {
                 None => (None, None),
             };
             let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-            let mut stmt = c.prepare_cached(&list_sql(status.is_some(), before_at.is_some()))?;
+            let mut stmt = c.prepare_cached(list_sql(status.is_some(), before_at.is_some()))?;
             let rows =
                 stmt.query_map(params![tenant, status, before_at, before_id, limit], record)?;
             rows.collect()
@@ -944,14 +957,14 @@ mod tests {
         // The first page of a listing, as `list` runs it: status and cursor bound as NULL.
         let sql = list_sql(false, false);
         for _ in 0..3 {
-            let mut stmt = reader.prepare_cached(&sql).expect("prepare");
+            let mut stmt = reader.prepare_cached(sql).expect("prepare");
             let none: Option<String> = None;
             let mut rows = stmt
                 .query(params!["acme", none, none, none, 100_i64])
                 .expect("query");
             while rows.next().expect("row").is_some() {}
         }
-        let stmt = reader.prepare_cached(&sql).expect("prepare");
+        let stmt = reader.prepare_cached(sql).expect("prepare");
         assert_eq!(stmt.get_status(rusqlite::StatementStatus::RePrepare), 0);
     }
 }
