@@ -628,3 +628,72 @@ async fn catalog_lists_eleven_connectors_with_secret_fields_flagged() {
     assert_eq!(ready["store"], "sqlite");
     app.stop().await;
 }
+
+async fn names(app: &support::TestApp, path: &str, token: &str) -> Vec<String> {
+    let page: Value = app.get(path, token).await.json().await.expect("json");
+    page["connectors"]
+        .as_array()
+        .expect("connectors")
+        .iter()
+        .map(|c| c["display_name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+/// Listing pages are reused while the store has not changed: a write is seen by the very next
+/// listing, and one tenant's page is never another's.
+#[tokio::test]
+async fn a_repeated_listing_is_never_stale_nor_another_tenants() {
+    let app = spawn_app().await;
+    let (a, b) = (app.token("tenant-a", "alice"), app.token("tenant-b", "bob"));
+    for _ in 0..3 {
+        assert!(names(&app, "/v1/connectors", &a).await.is_empty());
+        assert!(names(&app, "/v1/connectors", &b).await.is_empty());
+    }
+    let id = app.create(&a, stripe("First")).await;
+    assert_eq!(names(&app, "/v1/connectors", &a).await, ["First"]);
+    assert!(names(&app, "/v1/connectors", &b).await.is_empty());
+
+    let renamed = app
+        .patch(
+            &format!("/v1/connectors/{id}"),
+            &a,
+            &json!({"display_name": "Renamed"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), 200);
+    assert_eq!(names(&app, "/v1/connectors", &a).await, ["Renamed"]);
+
+    app.create(&b, stripe("B's")).await;
+    assert_eq!(names(&app, "/v1/connectors", &b).await, ["B's"]);
+    assert_eq!(names(&app, "/v1/connectors", &a).await, ["Renamed"]);
+    // Each address is a page of its own.
+    app.create(&a, stripe("Second")).await;
+    assert_eq!(names(&app, "/v1/connectors?limit=1", &a).await, ["Second"]);
+    assert_eq!(
+        names(&app, "/v1/connectors", &a).await,
+        ["Second", "Renamed"]
+    );
+    assert!(names(&app, "/v1/connectors?status=error", &a)
+        .await
+        .is_empty());
+
+    assert_eq!(
+        app.delete(&format!("/v1/connectors/{id}"), &a)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(names(&app, "/v1/connectors", &a).await, ["Second"]);
+
+    let metrics = app.metrics().await;
+    let hits: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("connector_hub_listing_pages_total{result=\"hit\"} "))
+        .and_then(|n| n.parse().ok())
+        .expect("page cache hits in /metrics");
+    assert!(
+        hits >= 4,
+        "the repeated listings were answered from the cache:\n{metrics}"
+    );
+    app.stop().await;
+}

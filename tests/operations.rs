@@ -89,7 +89,7 @@ async fn rate_limits_are_per_tenant_and_per_class() {
     assert!(entries.iter().any(|e| e.action == "rate_limit:reads"
         && e.outcome == "refused"
         && e.error_code.as_deref() == Some("RATE_LIMITED")));
-    let metrics = metrics_text(&app).await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("connector_hub_rate_limited_total{class=\"reads\"} 1"),
         "{metrics}"
@@ -130,6 +130,57 @@ async fn the_limit_holds_across_two_server_processes_on_one_store() {
         "RATE_LIMITED",
     )
     .await;
+    second.stop().await;
+    first.stop().await;
+}
+
+async fn listed(app: &support::TestApp, token: &str) -> usize {
+    let page: Value = app
+        .get("/v1/connectors", token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    page["connectors"]
+        .as_array()
+        .map(Vec::len)
+        .expect("connectors")
+}
+
+/// A process reusing listing pages sees a change made through another process at once.
+#[tokio::test]
+async fn a_listing_sees_a_write_made_by_another_process_on_the_store() {
+    let first = spawn_app().await;
+    let dir = first.data_dir.display().to_string();
+    let second = spawn_app_with(&[
+        ("CONNECTOR_HUB_DATA_DIR", &dir),
+        ("CONNECTOR_ENCRYPTION_KEY", &first.encryption_key),
+    ])
+    .await;
+    let t = first.token("shared", "u");
+    let count = |app| listed(app, &t);
+    for _ in 0..3 {
+        assert_eq!(count(&first).await, 0);
+    }
+    assert_eq!(
+        second.post("/v1/connectors", &t, &stripe()).await.status(),
+        201
+    );
+    assert_eq!(
+        count(&first).await,
+        1,
+        "the other process's create is listed"
+    );
+    let id = second.create(&t, stripe()).await;
+    assert_eq!(count(&first).await, 2);
+    assert_eq!(
+        second
+            .delete(&format!("/v1/connectors/{id}"), &t)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(count(&first).await, 1, "and its delete");
     second.stop().await;
     first.stop().await;
 }
@@ -366,17 +417,6 @@ async fn metrics_and_request_ids() {
     app.stop().await;
 }
 
-async fn metrics_text(app: &support::TestApp) -> String {
-    app.http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text")
-}
-
 /// The shipped alerting rules (`docs/alerts.yml`) only name metrics this server exports, so no
 /// alert silently watches a series that does not exist.
 #[tokio::test]
@@ -384,7 +424,8 @@ async fn alert_rules_name_only_exported_metrics() {
     let rules = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/alerts.yml"))
         .expect("docs/alerts.yml");
     let app = spawn_app().await;
-    let exported: std::collections::BTreeSet<String> = metrics_text(&app)
+    let exported: std::collections::BTreeSet<String> = app
+        .metrics()
         .await
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
@@ -512,7 +553,7 @@ async fn one_health_monitor_runs_across_two_processes_and_the_other_takes_over()
     };
     assert_eq!(holder, stopping.instance_id);
     for (app, leader) in [(&stopping, "1"), (&staying, "0")] {
-        let text = metrics_text(app).await;
+        let text = app.metrics().await;
         assert!(
             text.contains(&format!("\nconnector_hub_monitor_leader {leader}\n")),
             "the lease holder says so in /metrics, the other says not:\n{text}"
@@ -525,7 +566,8 @@ async fn one_health_monitor_runs_across_two_processes_and_the_other_takes_over()
         1,
         "the remaining process took the lease over"
     );
-    assert!(metrics_text(&staying)
+    assert!(staying
+        .metrics()
         .await
         .contains("\nconnector_hub_monitor_leader 1\n"));
     staying.stop().await;

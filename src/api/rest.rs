@@ -214,7 +214,7 @@ async fn list(
     };
     let page = state
         .service
-        .list(
+        .list_json(
             &p,
             status,
             limit,
@@ -222,7 +222,14 @@ async fn list(
             &client_addr(&parts),
         )
         .await?;
-    Ok(Json(page).into_response())
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        page,
+    )
+        .into_response())
 }
 
 async fn read(

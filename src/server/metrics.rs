@@ -50,6 +50,8 @@ struct Inner {
     rate_limited: BTreeMap<String, u64>,
     store: BTreeMap<&'static str, Histogram>,
     refreshes: BTreeMap<String, u64>,
+    /// Listing pages answered from the page cache, and read from the store.
+    pages: [u64; 2],
     monitor_leader: Option<bool>,
     encryption_keys: usize,
 }
@@ -103,6 +105,10 @@ impl Metrics {
         self.with(|m| m.encryption_keys = count);
     }
 
+    pub fn page_cache(&self, hit: bool) {
+        self.with(|m| m.pages[usize::from(hit)] += 1);
+    }
+
     pub fn refresh(&self, outcome: &str) {
         self.with(|m| *m.refreshes.entry(outcome.to_owned()).or_default() += 1);
     }
@@ -149,6 +155,14 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "connector_hub_token_refreshes_total{{outcome=\"{outcome}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP connector_hub_listing_pages_total REST listing pages, by whether the page cache answered (hit) or the store was read (miss).\n");
+        out.push_str("# TYPE connector_hub_listing_pages_total counter\n");
+        for (result, n) in ["miss", "hit"].iter().zip(m.pages) {
+            let _ = writeln!(
+                out,
+                "connector_hub_listing_pages_total{{result=\"{result}\"}} {n}"
             );
         }
         out.push_str("# HELP connector_hub_monitor_leader 1 while this process holds the health monitor's lease (absent while the monitor is off or has not ticked yet).\n");

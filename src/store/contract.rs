@@ -337,17 +337,65 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     assert!(scanned
         .windows(2)
         .all(|w| (&w[0].tenant_id, &w[0].connector_id) < (&w[1].tenant_id, &w[1].connector_id)));
+
+    // Rate counters add up per key and window, however the hits are batched.
+    let key = format!("{prefix}-rate");
+    assert_eq!(store.hit(&key, 60_000, 1).await.expect("hit"), 1);
+    assert_eq!(store.hit(&key, 60_000, 5).await.expect("hit"), 6);
+    assert_eq!(
+        store
+            .hit(&format!("{key}-b"), 60_000, 1)
+            .await
+            .expect("hit"),
+        1
+    );
+    assert_eq!(
+        store.hit(&key, 120_000, 2).await.expect("hit"),
+        2,
+        "a new window starts from zero"
+    );
+
+    // A change marker, where a store has one, stays put while nothing changes and moves on
+    // every committed change to connectors.
+    if let Some(before) = store.change_marker() {
+        assert_eq!(store.change_marker(), Some(before));
+        store
+            .insert(&a, &record(a.as_str(), "marker", 9_000))
+            .await
+            .expect("insert");
+        let inserted = store.change_marker().expect("marker");
+        assert_ne!(inserted, before, "an insert moves the marker");
+        assert!(store.delete(&a, "marker").await.expect("delete"));
+        assert_ne!(
+            store.change_marker(),
+            Some(inserted),
+            "a delete moves the marker"
+        );
+    }
 }
 
 #[tokio::test]
 async fn sqlite_store_honours_the_contract() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(dir.path()).await.expect("open");
-    run(Arc::new(store), "t").await;
+    let store = Arc::new(SqliteStore::open(dir.path()).await.expect("open"));
+    assert!(
+        store.change_marker().is_some(),
+        "SQLite can always tell whether anything changed"
+    );
+    run(store.clone(), "t").await;
     let reopened = SqliteStore::open(dir.path())
         .await
         .expect("reopen runs no migration twice");
     assert_eq!(reopened.integrity_check().await.expect("check"), "ok");
+
+    // A commit through another connection (as from another process) moves the marker too.
+    let before = store.change_marker();
+    let t = tenant("t-other-process");
+    reopened
+        .insert(&t, &record(t.as_str(), "elsewhere", 1))
+        .await
+        .expect("insert");
+    assert_ne!(store.change_marker(), before);
 }
 
 #[tokio::test]

@@ -82,8 +82,11 @@ impl Store for MeteredStore {
     ) -> Result<Vec<AuditRecord>, StoreError> {
         timed!(self, "list_audit", self.inner.list_audit(t, q))
     }
-    async fn hit(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
-        timed!(self, "rate_hit", self.inner.hit(key, window_start))
+    async fn hit(&self, key: &str, window_start: i64, hits: u64) -> Result<u64, StoreError> {
+        timed!(self, "rate_hit", self.inner.hit(key, window_start, hits))
+    }
+    fn change_marker(&self) -> Option<u64> {
+        self.inner.change_marker()
     }
     async fn lease(
         &self,

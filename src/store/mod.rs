@@ -184,9 +184,16 @@ pub trait Store: Send + Sync + 'static {
         query: &AuditQuery,
     ) -> Result<Vec<AuditRecord>, StoreError>;
 
-    /// Counts one hit on `key` in the fixed window starting at `window_start`; returns the hits
-    /// so far, this one included. Counters are shared by every server process on the store.
-    async fn hit(&self, key: &str, window_start: i64) -> Result<u64, StoreError>;
+    /// Adds `hits` to `key`'s count in the fixed window starting at `window_start`; returns the
+    /// window's total, these included. Counters are shared by every server process on the store.
+    async fn hit(&self, key: &str, window_start: i64, hits: u64) -> Result<u64, StoreError>;
+
+    /// A number that changes whenever anyone (this process or another) commits a change to the
+    /// connectors, so results read under one marker may be reused while it stays the same. Must
+    /// not block; `None` when it cannot be told cheaply right now, or ever.
+    fn change_marker(&self) -> Option<u64> {
+        None
+    }
     /// Takes or renews the lease `name` for `holder` until `now + ttl_ms`; false while another
     /// holder's lease is still running.
     async fn lease(

@@ -471,13 +471,14 @@ impl Store for MongoStore {
         collect(cursor, audit_from_doc).await
     }
 
-    async fn hit(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
+    async fn hit(&self, key: &str, window_start: i64, hits: u64) -> Result<u64, StoreError> {
+        let inc = i64::try_from(hits).unwrap_or(i64::MAX);
         let expire_at = mongodb::bson::DateTime::from_millis(window_start + 10 * 60_000);
         let updated = self
             .rate_windows
             .find_one_and_update(
                 doc! {"key": key, "window_start": window_start},
-                doc! {"$inc": {"hits": 1_i64}, "$setOnInsert": {"expire_at": expire_at}},
+                doc! {"$inc": {"hits": inc}, "$setOnInsert": {"expire_at": expire_at}},
             )
             .upsert(true)
             .return_document(mongodb::options::ReturnDocument::After)
@@ -486,7 +487,7 @@ impl Store for MongoStore {
         Ok(updated
             .and_then(|d| d.get_i64("hits").ok())
             .and_then(|h| u64::try_from(h).ok())
-            .unwrap_or(1))
+            .unwrap_or(hits))
     }
 
     async fn lease(

@@ -127,6 +127,9 @@ pub struct SqliteStore {
     writer: Option<std::sync::mpsc::Sender<Job>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     read_slots: Arc<tokio::sync::Semaphore>,
+    /// Answers `change_marker`: a connection that never writes, so its `data_version` moves on
+    /// every commit by any other connection, in this process or another.
+    probe: Mutex<Connection>,
 }
 
 impl SqliteStore {
@@ -152,11 +155,17 @@ impl SqliteStore {
                 }
                 Err(other) => return Err(other),
             };
+            let probe = open_reader(&path, writer.is_none())?;
+            // Never waits: a busy probe just means "cannot tell right now".
+            probe
+                .busy_timeout(std::time::Duration::ZERO)
+                .map_err(map_error)?;
             Ok(Self {
                 path,
                 writer,
                 readers: Arc::new(Mutex::new(Vec::new())),
                 read_slots: Arc::new(tokio::sync::Semaphore::new(READERS)),
+                probe: Mutex::new(probe),
             })
         })
         .await
@@ -824,24 +833,36 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn hit(&self, key: &str, window_start: i64) -> Result<u64, StoreError> {
+    async fn hit(&self, key: &str, window_start: i64, hits: u64) -> Result<u64, StoreError> {
         let key = key.to_owned();
+        let added = i64::try_from(hits).unwrap_or(i64::MAX);
         self.write(move |c| {
-            let hits: i64 = c
+            let total: i64 = c
                 .prepare_cached(
-                    "INSERT INTO ephemeral.rate_windows (key, window_start, hits) VALUES (?1, ?2, 1)
-                     ON CONFLICT (key, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
+                    "INSERT INTO ephemeral.rate_windows (key, window_start, hits) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (key, window_start) DO UPDATE SET hits = hits + ?3 RETURNING hits",
                 )?
-                .query_row(params![key, window_start], |r| r.get(0))?;
-            if hits == 1 {
+                .query_row(params![key, window_start, added], |r| r.get(0))?;
+            if total == added {
                 c.prepare_cached(
                     "DELETE FROM ephemeral.rate_windows WHERE key = ?1 AND window_start < ?2",
                 )?
                 .execute(params![key, window_start])?;
             }
-            Ok(u64::try_from(hits).unwrap_or_default())
+            Ok(u64::try_from(total).unwrap_or_default())
         })
         .await
+    }
+
+    fn change_marker(&self) -> Option<u64> {
+        // Runs on the caller's thread. It only reads the WAL index in shared memory, holds the
+        // probe for about a microsecond, and gives up rather than wait for a database lock.
+        let probe = self.probe.lock().ok()?;
+        let version: i64 = probe
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .ok()?;
+        u64::try_from(version).ok()
     }
 
     async fn lease(

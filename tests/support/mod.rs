@@ -185,6 +185,18 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     /// Stops the server but hands back its data directory, for another process sharing it.
     pub async fn stop_keeping_data(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.shutdown.take() {
