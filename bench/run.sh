@@ -49,7 +49,8 @@ start_server() {
   TOKEN=$(target/release/examples/seed "$data" bench "$2" "$3")
   export TOKEN
   server_port=$(port)
-  CONNECTOR_HUB_DATA_DIR="$data" LEPTOS_SITE_ADDR="127.0.0.1:$server_port" target/release/connector-hub > "$work/server-$1.log" 2>&1 &
+  # shellcheck disable=SC2086 # SERVER_ENV holds NAME=value words
+  env ${SERVER_ENV:-} CONNECTOR_HUB_DATA_DIR="$data" LEPTOS_SITE_ADDR="127.0.0.1:$server_port" target/release/connector-hub > "$work/server-$1.log" 2>&1 &
   server_pid=$!
   pids+=($server_pid)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$server_port/healthz" >/dev/null && break; sleep 0.1; done
@@ -64,6 +65,8 @@ echo "|---|---|---|---|"
 start_server small 100 0
 read -r rps p50 p99 < <(measure "$base/healthz"); row "GET /healthz (trivial handler, the ceiling)" "$rps" "$p50" "$p99"
 read -r rps p50 p99 < <(measure -H "Authorization: Bearer $TOKEN" "$base/v1/connectors?limit=100"); row "GET /v1/connectors, 100 connectors" "$rps" "$p50" "$p99"
+read -r rps p50 p99 < <(measure -s bench/uncached.lua "$base"); row "GET /v1/connectors, 100 connectors, a new cursor each time (never from the page cache)" "$rps" "$p50" "$p99"
+read -r rps p50 p99 < <(measure "$base/pkg/connector-hub.css"); row "GET /pkg/connector-hub.css (33 KB static file)" "$rps" "$p50" "$p99"
 read -r rps p50 p99 < <(measure -s bench/post.lua "$base/v1/connectors"); row "POST /v1/connectors (validate, encrypt, durable write)" "$rps" "$p50" "$p99"
 read -r rps p50 p99 < <(measure -s bench/test.lua "$base/v1/connectors/test"); row "POST /v1/connectors/test against the fake Stripe" "$rps" "$p50" "$p99"
 read -r rps p50 p99 < <(measure -H "Authorization: Bearer sk_test_good_4242424242" "http://127.0.0.1:$fake_port/stripe/v1/balance"); row "bare GET to the same fake Stripe" "$rps" "$p50" "$p99"
@@ -76,11 +79,14 @@ for others in 10000 100000; do
   start_server "o$others" 100 "$others"
   read -r rps p50 p99 < <(measure -H "Authorization: Bearer $TOKEN" "$base/v1/connectors?limit=100")
   row "GET /v1/connectors, 100 connectors, $others others in the store" "$rps" "$p50" "$p99"
+  read -r rps p50 p99 < <(measure -s bench/uncached.lua "$base")
+  row "the same, a new cursor each time (never from the page cache)" "$rps" "$p50" "$p99"
   stop_server
 done
 
-start_server paged 1000 100000
-read -r rps p50 p99 < <(measure -H "Authorization: Bearer $TOKEN" "$base/v1/connectors?limit=50"); row "first page (50) of 1,000, 100,000 others" "$rps" "$p50" "$p99"
+# Pages read from the store every time: the page cache is off for this server.
+SERVER_ENV="CONNECTOR_HUB_PAGE_CACHE=false" start_server paged 1000 100000
+read -r rps p50 p99 < <(measure -H "Authorization: Bearer $TOKEN" "$base/v1/connectors?limit=50"); row "first page (50) of 1,000, 100,000 others, page cache off" "$rps" "$p50" "$p99"
 cursor=$(python3 - "$base" "$TOKEN" <<'PY'
 import json, sys, urllib.request
 base, token = sys.argv[1], sys.argv[2]
@@ -92,7 +98,7 @@ for _ in range(18):
 print(cursor)
 PY
 )
-read -r rps p50 p99 < <(measure -H "Authorization: Bearer $TOKEN" "$base/v1/connectors?limit=50&cursor=$cursor"); row "page 19 (50) of 1,000, 100,000 others" "$rps" "$p50" "$p99"
+read -r rps p50 p99 < <(measure -H "Authorization: Bearer $TOKEN" "$base/v1/connectors?limit=50&cursor=$cursor"); row "page 19 (50) of 1,000, 100,000 others, page cache off" "$rps" "$p50" "$p99"
 stop_server
 
 wasm=target/site/pkg/connector-hub.wasm

@@ -59,7 +59,8 @@ pub struct ConnectorService {
     limits: LimitSettings,
     metrics: Metrics,
     rates: RateCounter,
-    pages: PageCache<PageKey>,
+    /// `None` when the operator turned page reuse off.
+    pages: Option<PageCache<PageKey>>,
 }
 
 /// What a listing page is cached under: the request, after validation.
@@ -190,7 +191,7 @@ impl ConnectorService {
             limits: LimitSettings::UNLIMITED,
             metrics: Metrics::default(),
             rates: RateCounter::default(),
-            pages: PageCache::default(),
+            pages: Some(PageCache::default()),
         }
     }
 
@@ -201,6 +202,12 @@ impl ConnectorService {
 
     pub fn oauth(&self) -> &OAuth {
         &self.oauth
+    }
+
+    /// Whether encoded listing pages are reused while the store reports no change.
+    pub fn with_page_cache(mut self, enabled: bool) -> Self {
+        self.pages = enabled.then(PageCache::default);
+        self
     }
 
     pub fn with_limits(mut self, limits: LimitSettings, metrics: Metrics) -> Self {
@@ -512,9 +519,12 @@ impl ConnectorService {
             cursor: cursor.map(str::to_owned),
         };
         // Taken before the read, so a change landing in between only makes the page look stale.
-        let marker = self.store.change_marker();
+        let cache = self
+            .pages
+            .as_ref()
+            .and_then(|pages| Some((pages, self.store.change_marker()?)));
         let started = Instant::now();
-        if let Some(body) = marker.and_then(|m| self.pages.get(&key, m, started)) {
+        if let Some(body) = cache.and_then(|(pages, marker)| pages.get(&key, marker, started)) {
             self.metrics.page_cache(true);
             return Ok(body);
         }
@@ -523,9 +533,9 @@ impl ConnectorService {
             tracing::error!(error = %e, "could not encode a listing page");
             ApiError::from_code(ErrorCode::Internal)
         })?);
-        if let Some(marker) = marker {
+        if let Some((pages, marker)) = cache {
             self.metrics.page_cache(false);
-            self.pages.put(key, marker, started, body.clone());
+            pages.put(key, marker, started, body.clone());
         }
         Ok(body)
     }

@@ -697,3 +697,20 @@ async fn a_repeated_listing_is_never_stale_nor_another_tenants() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn with_the_page_cache_off_every_listing_is_read() {
+    let app = spawn_app_with(&[("CONNECTOR_HUB_PAGE_CACHE", "off")]).await;
+    let t = app.token("acme", "ana");
+    app.create(&t, stripe("Only")).await;
+    for _ in 0..3 {
+        assert_eq!(names(&app, "/v1/connectors", &t).await, ["Only"]);
+    }
+    let metrics = app.metrics().await;
+    assert!(
+        metrics.contains("connector_hub_listing_pages_total{result=\"hit\"} 0\n")
+            && metrics.contains("connector_hub_listing_pages_total{result=\"miss\"} 0\n"),
+        "{metrics}"
+    );
+    app.stop().await;
+}

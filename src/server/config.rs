@@ -39,6 +39,8 @@ pub struct Settings {
     pub checks: CheckSettings,
     pub providers: ProviderUrls,
     pub limits: LimitSettings,
+    /// Whether encoded listing pages are reused while the store reports no change.
+    pub page_cache: bool,
     pub monitor: MonitorSettings,
     pub oauth: OAuthSettings,
 }
@@ -262,6 +264,14 @@ impl Source<'_> {
             .parse()
             .map_err(|_| invalid(key, env, &format!("{expected}, got {text:?}")))
     }
+
+    fn flag(&self, key: &str, env: &str, default: &str) -> Result<bool, SettingsError> {
+        match self.text(key, env, default).trim() {
+            "true" | "1" | "on" | "yes" => Ok(true),
+            "false" | "0" | "off" | "no" => Ok(false),
+            other => Err(invalid(key, env, &format!("true or false, got {other:?}"))),
+        }
+    }
 }
 
 fn invalid(key: &str, env: &str, expected: &str) -> SettingsError {
@@ -483,22 +493,8 @@ impl Settings {
                 "20",
             )?,
         };
-        let enabled = match src
-            .text("monitor.enabled", "CONNECTOR_HUB_MONITOR", "true")
-            .trim()
-        {
-            "true" | "1" | "on" | "yes" => true,
-            "false" | "0" | "off" | "no" => false,
-            other => {
-                return Err(invalid(
-                    "monitor.enabled",
-                    "CONNECTOR_HUB_MONITOR",
-                    &format!("true or false, got {other:?}"),
-                ))
-            }
-        };
         let monitor = MonitorSettings {
-            enabled,
+            enabled: src.flag("monitor.enabled", "CONNECTOR_HUB_MONITOR", "true")?,
             interval: millis(
                 "monitor.interval_ms",
                 "CONNECTOR_HUB_MONITOR_INTERVAL_MS",
@@ -554,6 +550,7 @@ impl Settings {
             checks,
             providers: ProviderUrls(providers),
             limits,
+            page_cache: src.flag("server.page_cache", "CONNECTOR_HUB_PAGE_CACHE", "true")?,
             monitor,
             oauth,
         })
@@ -591,6 +588,7 @@ mod tests {
         assert_eq!(s.providers.get("stripe"), "https://api.stripe.com");
         assert!(!s.providers.is_overridden("stripe"));
         assert!(s.mongo_uri.is_none());
+        assert!(s.page_cache && s.monitor.enabled);
     }
 
     #[test]
@@ -609,9 +607,11 @@ mod tests {
                     "CONNECTOR_HUB_PROVIDER_STRIPE_URL",
                     "http://127.0.0.1:9101/",
                 ),
+                ("CONNECTOR_HUB_PAGE_CACHE", "off"),
             ]),
         )
         .expect("loads");
+        assert!(!s.page_cache);
         assert_eq!(s.site_addr.port(), 4010);
         assert_eq!(s.environment, Environment::Production);
         assert_eq!(s.data_dir, PathBuf::from("/var/lib/hub"));
@@ -641,6 +641,8 @@ mod tests {
                 "providers.shopify_url",
             ),
             ("JWT_SECRET", "short", "auth.jwt_secret"),
+            ("CONNECTOR_HUB_PAGE_CACHE", "sometimes", "server.page_cache"),
+            ("CONNECTOR_HUB_MONITOR", "maybe", "monitor.enabled"),
         ];
         for (var, value, key) in cases {
             let err = Settings::load(None, &env(&[(var, value)]))

@@ -102,6 +102,7 @@ impl Application {
         let checker = Checker::new(&settings.checks, &settings.providers);
         let service = ConnectorService::new(store, Arc::new(vault), checker)
             .with_limits(settings.limits, metrics.clone())
+            .with_page_cache(settings.page_cache)
             .with_oauth(OAuth::new(&settings.oauth, &settings.public_url));
 
         let env = match std::env::var("LEPTOS_ENV").ok().as_deref() {
