@@ -626,6 +626,43 @@ async fn catalog_lists_eleven_connectors_with_secret_fields_flagged() {
         .await
         .expect("json");
     assert_eq!(ready["store"], "sqlite");
+
+    // The marketplace gets cards, not definitions: its page (and the hydration data in it) carries
+    // no field definitions, help texts or OAuth settings.
+    let cards: Value = app
+        .http
+        .post(app.url("/api/catalog_entries"))
+        .header("origin", app.url(""))
+        .send()
+        .await
+        .expect("server fn")
+        .json()
+        .await
+        .expect("json");
+    let cards = cards.as_array().expect("cards");
+    assert_eq!(cards.len(), 11);
+    let stripe = cards.iter().find(|c| c["id"] == "stripe").expect("stripe");
+    assert_eq!(stripe["needs"], "Secret or restricted key");
+    assert!(cards
+        .iter()
+        .all(|c| c.get("fields").is_none() && c.get("oauth").is_none()));
+    let page = app
+        .http
+        .get(app.url("/"))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("Secret or restricted key"),
+        "the card shows what it needs"
+    );
+    assert!(
+        !page.contains("auth_help") && !page.contains("\\\"fields\\\""),
+        "no definitions in the page"
+    );
     app.stop().await;
 }
 

@@ -2,7 +2,7 @@
 //! in-process, past any router layer. Every type returned here ends up serialized into the page,
 //! so none of them can hold a credential.
 
-use crate::catalog::ConnectorDef;
+use crate::catalog::CatalogCard;
 use crate::error::ApiError;
 use crate::model::{AuditPage, CheckResult, ConnectorView, SessionInfo};
 use leptos::prelude::*;
@@ -25,8 +25,12 @@ pub(crate) fn client() -> String {
 }
 
 #[server(endpoint = "catalog_entries")]
-pub async fn catalog_entries() -> Result<Vec<ConnectorDef>, ApiError> {
-    Ok(crate::catalog::catalog().entries().to_vec())
+pub async fn catalog_entries() -> Result<Vec<CatalogCard>, ApiError> {
+    Ok(crate::catalog::catalog()
+        .entries()
+        .iter()
+        .map(CatalogCard::from)
+        .collect())
 }
 
 /// The signed-in tenant and user, or `None` without a valid session.

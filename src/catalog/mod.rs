@@ -285,8 +285,39 @@ impl ConnectorDef {
             .collect();
         labels.join(", ")
     }
+}
 
-    /// Whether the definition matches a free-text search over name, id and category.
+/// What a marketplace card shows of a connector. The marketplace page sends one per connector to
+/// the browser, and its hydration data carries them: a fraction of the full definitions, whose
+/// fields, help texts and OAuth settings only the wizard needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogCard {
+    pub id: String,
+    pub name: String,
+    pub category: Category,
+    pub regions: Vec<Region>,
+    pub auth: AuthKind,
+    pub description: String,
+    /// The "you will need" line.
+    pub needs: String,
+}
+
+impl From<&ConnectorDef> for CatalogCard {
+    fn from(def: &ConnectorDef) -> Self {
+        Self {
+            id: def.id.clone(),
+            name: def.name.clone(),
+            category: def.category,
+            regions: def.regions.clone(),
+            auth: def.auth,
+            description: def.description.clone(),
+            needs: def.needs(),
+        }
+    }
+}
+
+impl CatalogCard {
+    /// Whether the card matches a free-text search over name, id and category.
     pub fn matches(&self, query: &str) -> bool {
         let query = query.trim().to_ascii_lowercase();
         query.is_empty()

@@ -2,7 +2,7 @@
 //! in the URL, so a filtered view can be shared and the form works without JavaScript.
 
 use crate::api::functions::{catalog_entries, list_sources};
-use crate::catalog::{Category, ConnectorDef, Region};
+use crate::catalog::{CatalogCard, Category, Region};
 use crate::ui::ErrorNotice;
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -18,7 +18,7 @@ pub struct Filters {
 }
 
 impl Filters {
-    pub fn keep(&self, def: &ConnectorDef) -> bool {
+    pub fn keep(&self, def: &CatalogCard) -> bool {
         def.matches(&self.q)
             && self.category.is_none_or(|c| def.category == c)
             && self.region.is_none_or(|r| def.regions.contains(&r))
@@ -167,7 +167,7 @@ pub fn Marketplace() -> impl IntoView {
 
 #[component]
 fn Cards(
-    entries: Vec<ConnectorDef>,
+    entries: Vec<CatalogCard>,
     counts: HashMap<String, usize>,
     filters: Memo<Filters>,
 ) -> impl IntoView {
@@ -211,14 +211,13 @@ fn Cards(
 }
 
 #[component]
-fn Card(def: ConnectorDef, count: usize) -> impl IntoView {
+fn Card(def: CatalogCard, count: usize) -> impl IntoView {
     let regions = def
         .regions
         .iter()
         .map(|r| r.label())
         .collect::<Vec<_>>()
         .join(" · ");
-    let needs = def.needs();
     let href = format!("/connect/{}", def.id);
     let heading_id = format!("card-{}", def.id);
     let labelled_by = heading_id.clone();
@@ -233,7 +232,7 @@ fn Card(def: ConnectorDef, count: usize) -> impl IntoView {
             <dl class="mt-4 grid grid-cols-[auto_1fr] gap-x-3 gap-y-1 text-sm">
                 <dt class="text-slate-500">"Sign-in"</dt><dd class="text-slate-800" data-testid="auth-kind">{def.auth.label()}</dd>
                 <dt class="text-slate-500">"Regions"</dt><dd class="text-slate-800">{regions}</dd>
-                <dt class="text-slate-500">"You need"</dt><dd class="text-slate-800">{needs}</dd>
+                <dt class="text-slate-500">"You need"</dt><dd class="text-slate-800">{def.needs.clone()}</dd>
             </dl>
             <div class="mt-auto flex flex-wrap items-center gap-3 pt-5">
                 <a href=href class="btn-primary" aria-label=format!("Connect {}", def.name)>"Connect"</a>
