@@ -2,7 +2,7 @@
 //! to the user, so the same flow works hydrated (ActionForm) and without JavaScript (one form post
 //! per step), and a secret typed in one step is never sent back in a later page.
 
-use crate::catalog::{AuthMode, ConnectorDef, FieldDef};
+use crate::catalog::{AuthKind, AuthMode, ConnectorDef, FieldDef};
 use crate::error::ApiError;
 use crate::model::{CheckResult, SyncFrequency};
 use leptos::prelude::*;
@@ -31,10 +31,43 @@ pub struct ShownAnswer {
     pub shown: String,
 }
 
+/// What the wizard shows of the connector: the definition's fields and OAuth settings stay on the
+/// server (the current field travels on its own).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectorBrief {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub auth: AuthKind,
+    pub auth_help: String,
+    pub docs_url: String,
+    pub check_label: String,
+    /// The "you will need" line.
+    pub needs: String,
+    /// Whether the provider offers signing in with OAuth2.
+    pub oauth: bool,
+}
+
+impl From<&ConnectorDef> for ConnectorBrief {
+    fn from(def: &ConnectorDef) -> Self {
+        Self {
+            id: def.id.clone(),
+            name: def.name.clone(),
+            description: def.description.clone(),
+            auth: def.auth,
+            auth_help: def.auth_help.clone(),
+            docs_url: def.docs_url.clone(),
+            check_label: def.check_label.clone(),
+            needs: def.needs(),
+            oauth: def.oauth.is_some(),
+        }
+    }
+}
+
 /// Everything the wizard page renders. It holds no secret: it is serialized into the page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WizardView {
-    pub def: ConnectorDef,
+    pub def: ConnectorBrief,
     pub draft_id: Option<String>,
     pub revision: u32,
     pub replace: Option<String>,
@@ -270,7 +303,7 @@ pub(crate) mod server {
                     .or_else(|| f.default.clone())
             });
             WizardView {
-                def: self.def.clone(),
+                def: ConnectorBrief::from(self.def),
                 draft_id: self.id.clone(),
                 revision: self.draft.revision,
                 replace: self.replace.clone(),

@@ -96,7 +96,7 @@ fn Conversation(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVi
     let oauth = v.mode == crate::catalog::AuthMode::OAuth;
     let chose_reply = if oauth {
         format!("Connect with {name}")
-    } else if v.def.oauth.is_some() {
+    } else if v.def.oauth {
         "I'll paste a token".to_owned()
     } else {
         "I have it ready".to_owned()
@@ -109,14 +109,14 @@ fn Conversation(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVi
     let answered = v.answered.clone();
     let testing_label = v.def.check_label.clone();
     let intro = format!("Let's connect {}. {}", v.def.name, v.def.description);
-    let needs = if v.def.oauth.is_some() && v.oauth_available {
+    let needs = if v.def.oauth && v.oauth_available {
         format!(
             "You will need: your {} sign-in (or, instead, {}).",
             v.def.name,
-            v.def.needs().to_ascii_lowercase()
+            v.def.needs.to_ascii_lowercase()
         )
     } else {
-        format!("You will need: {}.", v.def.needs())
+        format!("You will need: {}.", v.def.needs)
     };
     let pending_test = move || {
         step.pending().get()
@@ -305,7 +305,7 @@ fn IntroPrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVie
 #[component]
 fn AuthPrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoView {
     let name = v.def.name.clone();
-    let oauth = v.def.oauth.is_some();
+    let oauth = v.def.oauth;
     let sign_in = oauth && v.oauth_available;
     let unavailable = (oauth && !v.oauth_available).then(|| {
         let env_name = format!("CONNECTOR_HUB_OAUTH_{}_CLIENT_ID", v.def.id.to_ascii_uppercase());
