@@ -496,8 +496,7 @@ impl ConnectorService {
         client: &str,
     ) -> Result<ConnectorPage, ApiError> {
         self.limit(p, RateClass::Reads, client).await?;
-        self.page(p, status, limit.unwrap_or(DEFAULT_PAGE), cursor)
-            .await
+        self.page(p, status, page_size(limit), cursor).await
     }
 
     /// A listing page as the JSON the REST API answers with. While the store reports no change
@@ -512,34 +511,40 @@ impl ConnectorService {
         client: &str,
     ) -> Result<bytes::Bytes, ApiError> {
         self.limit(p, RateClass::Reads, client).await?;
-        let key = PageKey {
-            tenant: p.tenant.as_str().to_owned(),
-            status,
-            limit: limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE),
-            cursor: cursor.map(str::to_owned),
-        };
-        // Taken before the read, so a change landing in between only makes the page look stale.
-        let cache = self
-            .pages
-            .as_ref()
-            .and_then(|pages| Some((pages, self.store.change_marker()?)));
+        let limit = page_size(limit);
+        // The marker is taken before the read, so a change landing in between only makes the page
+        // look stale.
+        let cache = self.pages.as_ref().and_then(|pages| {
+            let marker = self.store.change_marker()?;
+            let key = PageKey {
+                tenant: p.tenant.as_str().to_owned(),
+                status,
+                limit,
+                cursor: cursor.map(str::to_owned),
+            };
+            Some((pages, marker, key))
+        });
         let started = Instant::now();
-        if let Some(body) = cache.and_then(|(pages, marker)| pages.get(&key, marker, started)) {
+        if let Some(body) = cache
+            .as_ref()
+            .and_then(|(pages, marker, key)| pages.get(key, *marker, started))
+        {
             self.metrics.page_cache(true);
             return Ok(body);
         }
-        let page = self.page(p, status, key.limit, cursor).await?;
+        let page = self.page(p, status, limit, cursor).await?;
         let body = bytes::Bytes::from(serde_json::to_vec(&page).map_err(|e| {
             tracing::error!(error = %e, "could not encode a listing page");
             ApiError::from_code(ErrorCode::Internal)
         })?);
-        if let Some((pages, marker)) = cache {
+        if let Some((pages, marker, key)) = cache {
             self.metrics.page_cache(false);
             pages.put(key, marker, started, body.clone());
         }
         Ok(body)
     }
 
+    /// One page of `limit` (from `page_size`) connectors.
     async fn page(
         &self,
         p: &Principal,
@@ -547,7 +552,6 @@ impl ConnectorService {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<ConnectorPage, ApiError> {
-        let limit = limit.clamp(1, MAX_PAGE);
         let before = cursor.map(decode_cursor).transpose()?;
         let records = self
             .store
@@ -1322,6 +1326,11 @@ fn result(outcome: Result<crate::checks::Details, Failure>, started: Instant) ->
             duration_ms,
         },
     }
+}
+
+/// The page size a listing asked for, within bounds.
+fn page_size(limit: Option<usize>) -> usize {
+    limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
 }
 
 fn encode_cursor(r: &ConnectorRecord) -> String {
