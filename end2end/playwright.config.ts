@@ -67,6 +67,7 @@ export default defineConfig({
         CONNECTOR_HUB_EGRESS_ALLOW: '127.0.0.0/8',
         CONNECTOR_HUB_CHECK_TIMEOUT_MS: '3000',
         CONNECTOR_HUB_MONITOR: 'false',
+        CONNECTOR_HUB_RATE_ANONYMOUS_PER_MIN: '100000',
         CONNECTOR_HUB_PROVIDER_STRIPE_URL: `${fakes}/stripe`,
         CONNECTOR_HUB_PROVIDER_SHOPIFY_URL: `${fakes}/shopify/{shop}`,
         CONNECTOR_HUB_PROVIDER_SQUARE_URL: `${fakes}/square`,

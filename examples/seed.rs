@@ -56,11 +56,12 @@ async fn main() -> Result<(), String> {
             } else {
                 format!("other-{}", i % 997)
             };
-            let (token, key_id) = vault.encrypt(&config);
+            let id = format!("conn-{i:020x}");
+            let (token, key_id) = vault.encrypt(&config, &owner, &id);
             insert
                 .execute(rusqlite::params![
                     owner,
-                    format!("conn-{i:020x}"),
+                    id,
                     format!("Stripe {i}"),
                     token,
                     key_id,

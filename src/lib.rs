@@ -22,6 +22,8 @@ pub mod page_cache;
 #[cfg(feature = "ssr")]
 pub mod rate;
 #[cfg(feature = "ssr")]
+pub mod refusals;
+#[cfg(feature = "ssr")]
 pub mod secret;
 #[cfg(feature = "ssr")]
 pub mod server;

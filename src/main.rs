@@ -107,7 +107,11 @@ fn init_tracing(format: LogFormat) {
 }
 
 async fn serve(settings: Settings) -> Result<(), String> {
-    let development = settings.is_development();
+    // The link is a valid token for anyone who reads the output: printed only when the signing
+    // secret itself was made up for development, never with a secret an operator configured.
+    let development_secret = settings.is_development()
+        && settings.auth.jwt_secret.is_none()
+        && settings.auth.jwt_public_key_file.is_none();
     let app = Application::build(settings)
         .await
         .map_err(|e| e.to_string())?;
@@ -121,7 +125,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
     }
     tracing::info!(%addr, store = state.service.store().name(), "Connector Hub is listening");
     println!("Connector Hub is running at http://{addr}");
-    if development {
+    if development_secret {
         if let Some(token) = state.auth.mint("demo", "demo@example.com", 12 * 3600) {
             println!(
                 "Development sign-in link (tenant \"demo\"): http://{addr}/session?token={token}"

@@ -13,11 +13,12 @@ use crate::rate::{RateCounter, Verdict};
 use crate::secret::SecretConfig;
 use crate::server::config::LimitSettings;
 use crate::server::metrics::Metrics;
+use crate::refusals::AnonymousGate;
 use crate::store::{
-    AuditQuery, AuditRecord, ConnectorRecord, DraftRecord, ListQuery, OAuthStateRecord, Store,
-    StoreError,
+    AuditQuery, AuditRecord, AuditWrite, ConnectorRecord, DraftRecord, ListQuery,
+    OAuthStateRecord, Store, StoreError,
 };
-use crate::vault::Vault;
+use crate::vault::{AuditKey, DecryptionFailed, Vault};
 use base64::Engine;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,9 +28,8 @@ pub const DEFAULT_PAGE: usize = 50;
 pub const MAX_PAGE: usize = 200;
 const MAX_NAME_CHARS: usize = 100;
 const DRAFT_TTL_MS: i64 = 30 * 60 * 1000;
-/// How long one process may hold a connector's refresh lease, and how long others wait for it.
-const REFRESH_LEASE_MS: i64 = 30_000;
-const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+/// What a refresh lease adds to the provider call it covers: reading and saving around it.
+const REFRESH_LEASE_MARGIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A started sign-in, read back from its `state`.
 pub struct PendingAuthorization {
@@ -61,6 +61,8 @@ pub struct ConnectorService {
     rates: RateCounter,
     /// `None` when the operator turned page reuse off.
     pages: Option<PageCache<PageKey>>,
+    audit_key: AuditKey,
+    anonymous: AnonymousGate,
 }
 
 /// What a listing page is cached under: the request, after validation.
@@ -88,6 +90,14 @@ impl RateClass {
             Self::Tests => "tests",
         }
     }
+}
+
+/// A stored connector's configuration without its secrets (see `stored_settings`).
+pub struct StoredSettings {
+    pub record: ConnectorRecord,
+    pub settings: BTreeMap<String, String>,
+    /// The secret fields that have a stored value.
+    pub secrets: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -180,10 +190,24 @@ fn clean_display_name(name: &str) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
+/// Whether `submitted` brings an access token other than the stored one (signing in again, or a
+/// token pasted by hand): the refresh token stored beside the old one is then dropped with it.
+fn replaces_access_token(
+    submitted: &BTreeMap<String, String>,
+    stored: Option<&SecretConfig>,
+) -> bool {
+    submitted.get(ACCESS_TOKEN).is_some_and(|v| {
+        !v.is_empty() && Some(v.as_str()) != stored.and_then(|s| s.get(ACCESS_TOKEN))
+    })
+}
+
+const ACCESS_TOKEN: &str = "access_token";
+
 impl ConnectorService {
     pub fn new(store: Arc<dyn Store>, vault: Arc<Vault>, checker: Checker) -> Self {
         Self {
             store,
+            audit_key: vault.audit_key(),
             vault,
             checker,
             oauth: OAuth::default(),
@@ -192,6 +216,7 @@ impl ConnectorService {
             metrics: Metrics::default(),
             rates: RateCounter::default(),
             pages: Some(PageCache::default()),
+            anonymous: AnonymousGate::default(),
         }
     }
 
@@ -252,14 +277,8 @@ impl ConnectorService {
                     ),
                 );
                 error.retry_after = u64::try_from((window + 60_000 - now) / 1000 + 1).ok();
-                self.audit_refusal(
-                    Some(p),
-                    &format!("rate_limit:{}", class.as_str()),
-                    &error,
-                    client,
-                    "",
-                )
-                .await;
+                self.audit_refusal(p, &format!("rate_limit:{}", class.as_str()), &error, client)
+                    .await;
                 Err(error)
             }
             Ok(_) => Ok(()),
@@ -268,6 +287,20 @@ impl ConnectorService {
                 Ok(())
             }
         }
+    }
+
+    /// Opens a connector's configuration: sealed to its tenant and connector, so a ciphertext
+    /// copied to another row does not open.
+    fn open_config(&self, r: &ConnectorRecord) -> Result<SecretConfig, DecryptionFailed> {
+        self.vault
+            .decrypt(&r.encrypted_config, &r.tenant_id, &r.connector_id)
+    }
+
+    /// Encrypts `config` into `r`, sealed to its tenant and connector.
+    fn seal_config(&self, r: &mut ConnectorRecord, config: &SecretConfig) {
+        let (token, key_id) = self.vault.encrypt(config, &r.tenant_id, &r.connector_id);
+        r.encrypted_config = token;
+        r.key_id = key_id;
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -375,6 +408,38 @@ impl ConnectorService {
 
     // ---- audit -------------------------------------------------------------------------------
 
+    fn audit_entry(
+        p: &Principal,
+        action: &str,
+        connector_id: Option<&str>,
+        outcome: &str,
+        error_code: Option<ErrorCode>,
+        client: &str,
+    ) -> AuditRecord {
+        AuditRecord {
+            seq: 0,
+            tenant_id: p.tenant.as_str().to_owned(),
+            at: now_ms(),
+            user_id: p.user.clone(),
+            action: action.to_owned(),
+            connector_id: connector_id.map(str::to_owned),
+            outcome: outcome.to_owned(),
+            error_code: error_code.map(|c| c.as_str().to_owned()),
+            client: client.to_owned(),
+            detail: None,
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    /// An `ok` entry to write in the same transaction as the change it records.
+    fn audited(&self, p: &Principal, action: &str, id: &str, client: &str) -> AuditWrite<'_> {
+        AuditWrite {
+            entry: Self::audit_entry(p, action, Some(id), "ok", None, client),
+            key: &self.audit_key,
+        }
+    }
+
     /// Writes an audit entry; when that fails the caller must not go on.
     pub async fn audit(
         &self,
@@ -385,20 +450,17 @@ impl ConnectorService {
         error_code: Option<ErrorCode>,
         client: &str,
     ) -> Result<(), ApiError> {
-        let entry = AuditRecord {
-            seq: 0,
-            tenant_id: p.tenant.as_str().to_owned(),
-            at: now_ms(),
-            user_id: p.user.clone(),
-            action: action.to_owned(),
-            connector_id: connector_id.map(str::to_owned),
-            outcome: outcome.to_owned(),
-            error_code: error_code.map(|c| c.as_str().to_owned()),
-            client: client.to_owned(),
-            prev_hash: String::new(),
-            hash: String::new(),
+        let entry = Self::audit_entry(p, action, connector_id, outcome, error_code, client);
+        self.append(entry).await
+    }
+
+    async fn append(&self, entry: AuditRecord) -> Result<(), ApiError> {
+        let action = entry.action.clone();
+        let write = AuditWrite {
+            entry,
+            key: &self.audit_key,
         };
-        self.store.append_audit(entry).await.map(|_| ()).map_err(|e| {
+        self.store.append_audit(&write).await.map(|_| ()).map_err(|e| {
             tracing::error!(error = %e, action, "audit entry could not be written; refusing the operation");
             let cause = store_cause(&e).map(|c| format!(" ({c})")).unwrap_or_default();
             ApiError::new(
@@ -408,34 +470,88 @@ impl ConnectorService {
         })
     }
 
-    /// Records a refused request (401, 403, 404 across tenants, 429). Best effort: the request is
-    /// refused whether or not this is written.
+    /// Records a refused request of a signed-in caller (404 across tenants, 429). Best effort:
+    /// the request is refused whether or not this is written.
     pub async fn audit_refusal(
         &self,
-        p: Option<&Principal>,
+        p: &Principal,
         action: &str,
         error: &ApiError,
         client: &str,
-        path: &str,
     ) {
+        tracing::info!(tenant = %p.tenant, action, code = %error.code, "request refused");
+        let _ = self
+            .audit(p, action, None, "refused", Some(error.code), client)
+            .await;
+    }
+
+    /// A request refused before anyone signed in (no valid token, a cross-site post): counted,
+    /// and summarised into the audit log once a minute per client address (see `refusals`).
+    /// Returns the error to answer with: `error`, or 429 once the address is over its limit.
+    pub async fn refuse_anonymous(&self, action: &str, error: ApiError, client: &str) -> ApiError {
+        let now = now_ms();
+        self.metrics.refused(action);
+        self.anonymous
+            .refused(client, action, error.code.as_str(), now);
+        self.flush_refusals(false).await;
+        if self
+            .anonymous
+            .admit(client, now, self.limits.anonymous_per_min)
+        {
+            return error;
+        }
+        self.metrics.rate_limited("anonymous");
+        let mut limited = ApiError::new(
+            ErrorCode::RateLimited,
+            "Too many requests without a valid sign-in from your address. Please wait a minute.",
+        );
+        limited.retry_after = u64::try_from((60_000 - now.rem_euclid(60_000)) / 1000 + 1).ok();
+        limited
+    }
+
+    /// Writes the summaries of refusals of minutes that have ended (`everything`: all of them,
+    /// at shutdown). One entry per address and minute, under a tenant no token can name.
+    pub async fn flush_refusals(&self, everything: bool) {
+        let summaries = self.anonymous.take_closed(now_ms(), everything);
+        let mut unwritten = Vec::new();
         let anonymous = Principal {
             tenant: TenantId::unauthenticated(),
             user: "-".into(),
             via_cookie: false,
             expires_at: 0,
         };
-        let who = p.unwrap_or(&anonymous);
-        tracing::info!(tenant = %who.tenant, action, code = %error.code, path, "request refused");
-        let _ = self
-            .audit(who, action, None, "refused", Some(error.code), client)
-            .await;
+        for summary in summaries {
+            let mut entry = Self::audit_entry(
+                &anonymous,
+                &summary.action,
+                None,
+                "refused",
+                ErrorCode::parse(&summary.error_code),
+                &summary.client,
+            );
+            entry.at = summary.minute;
+            entry.detail = Some(format!(
+                "{} request{} refused in this minute",
+                summary.count,
+                if summary.count == 1 { "" } else { "s" }
+            ));
+            if self.append(entry).await.is_err() {
+                unwritten.push(summary);
+            }
+        }
+        if !unwritten.is_empty() {
+            self.anonymous.restore(unwritten);
+        }
     }
 
+    /// A page of the tenant's audit log, and where the next one starts (see `Store::list_audit`).
     pub async fn audit_log(
         &self,
         p: &Principal,
         query: &AuditQuery,
-    ) -> Result<Vec<AuditRecord>, ApiError> {
+        client: &str,
+    ) -> Result<(Vec<AuditRecord>, Option<i64>), ApiError> {
+        self.limit(p, RateClass::Reads, client).await?;
         self.store
             .list_audit(&p.tenant, query)
             .await
@@ -454,17 +570,16 @@ impl ConnectorService {
         let def = self.definition(&input.connector_type)?;
         let config = self.catalog.validate(def, &input.config)?;
         let display_name = clean_display_name(input.display_name.as_deref().unwrap_or(&def.name))?;
-        let (encrypted_config, key_id) = self.vault.encrypt(&SecretConfig::new(config));
         let now = now_ms();
-        let record = ConnectorRecord {
+        let mut record = ConnectorRecord {
             tenant_id: p.tenant.as_str().to_owned(),
             connector_id: format!("conn-{}", crate::server::random_hex(10)),
             connector_type: def.id.clone(),
             display_name,
             status: ConnectorStatus::Pending,
             sync_frequency: input.sync_frequency.unwrap_or_default(),
-            encrypted_config,
-            key_id,
+            encrypted_config: String::new(),
+            key_id: String::new(),
             created_at: now,
             updated_at: now,
             created_by: p.user.clone(),
@@ -477,10 +592,10 @@ impl ConnectorService {
             token_expires_at: input.tokens.and_then(|t| t.expires_at),
             token_refreshed_at: input.tokens.and_then(|t| t.refreshed_at),
         };
-        self.audit(p, "create", Some(&record.connector_id), "ok", None, client)
-            .await?;
+        self.seal_config(&mut record, &SecretConfig::new(config));
+        let audit = self.audited(p, "create", &record.connector_id, client);
         self.store
-            .insert(&p.tenant, &record)
+            .insert(&p.tenant, &record, &audit)
             .await
             .map_err(store_error)?;
         tracing::info!(tenant = %p.tenant, connector_id = %record.connector_id, connector_type = %record.connector_type, "connector created");
@@ -591,8 +706,7 @@ impl ConnectorService {
             None => {
                 let error = ApiError::not_found();
                 // Missing and other-tenant look the same to the caller; the audit records both.
-                self.audit_refusal(Some(p), action, &error, client, "")
-                    .await;
+                self.audit_refusal(p, action, &error, client).await;
                 Err(error)
             }
         }
@@ -604,6 +718,7 @@ impl ConnectorService {
         id: &str,
         client: &str,
     ) -> Result<ConnectorView, ApiError> {
+        self.limit(p, RateClass::Reads, client).await?;
         let record = self.record(p, id, "read", client).await?;
         self.audit(p, "read", Some(id), "ok", None, client).await?;
         Ok(self.view(&record))
@@ -629,29 +744,10 @@ impl ConnectorService {
             let replacing = changes.config.is_some();
             if let Some(submitted) = &changes.config {
                 let def = self.definition(&current.connector_type)?;
-                let mut merged = submitted.clone();
-                // A secret left out keeps its stored value, so a form never needs to hold one.
-                // A refresh token belongs to the access token it came with: it is kept only
-                // while that access token is.
-                let stored = self.vault.decrypt(&current.encrypted_config).ok();
-                let new_access = submitted.get("access_token").is_some_and(|v| {
-                    !v.is_empty()
-                        && Some(v.as_str()) != stored.as_ref().and_then(|s| s.get("access_token"))
-                });
-                if let Some(stored) = stored {
-                    for field in def.fields.iter().filter(|f| f.secret) {
-                        let keep = !(new_access && field.ask == crate::catalog::Ask::Never);
-                        if keep && merged.get(&field.name).is_none_or(|v| v.is_empty()) {
-                            if let Some(old) = stored.get(&field.name) {
-                                merged.insert(field.name.clone(), old.to_owned());
-                            }
-                        }
-                    }
-                }
-                let config = self.catalog.validate(def, &merged)?;
-                let (token, key_id) = self.vault.encrypt(&SecretConfig::new(config));
-                next.encrypted_config = token;
-                next.key_id = key_id;
+                let stored = self.open_config(&current).ok();
+                let new_access = replaces_access_token(submitted, stored.as_ref());
+                let config = self.with_stored_secrets(def, stored.as_ref(), submitted)?;
+                self.seal_config(&mut next, &SecretConfig::new(config));
                 next.status = ConnectorStatus::Pending;
                 next.error_code = None;
                 next.error_message = None;
@@ -668,10 +764,10 @@ impl ConnectorService {
             } else {
                 "update"
             };
-            self.audit(p, action, Some(id), "ok", None, client).await?;
+            let audit = self.audited(p, action, id, client);
             if self
                 .store
-                .update(&p.tenant, &next, current.version)
+                .update(&p.tenant, &next, current.version, Some(&audit))
                 .await
                 .map_err(store_error)?
             {
@@ -684,10 +780,9 @@ impl ConnectorService {
     pub async fn delete(&self, p: &Principal, id: &str, client: &str) -> Result<(), ApiError> {
         self.limit(p, RateClass::Writes, client).await?;
         self.record(p, id, "delete", client).await?;
-        self.audit(p, "delete", Some(id), "ok", None, client)
-            .await?;
+        let audit = self.audited(p, "delete", id, client);
         self.store
-            .delete(&p.tenant, id)
+            .delete(&p.tenant, id, &audit)
             .await
             .map_err(store_error)?;
         // Secure deletion with verification: answer only once the record is really gone.
@@ -727,11 +822,10 @@ impl ConnectorService {
         next.version += 1;
         next.updated_at = now_ms();
         next.updated_by = p.user.clone();
-        self.audit(p, "clear_error", Some(id), "ok", None, client)
-            .await?;
+        let audit = self.audited(p, "clear_error", id, client);
         if !self
             .store
-            .update(&p.tenant, &next, current.version)
+            .update(&p.tenant, &next, current.version, Some(&audit))
             .await
             .map_err(store_error)?
         {
@@ -740,19 +834,83 @@ impl ConnectorService {
         Ok(self.view(&next))
     }
 
+    /// The submitted configuration, validated, with each secret it leaves out taken from the
+    /// stored one: a form never needs to hold a secret. One rule makes that safe, and every path
+    /// that changes a connector (PATCH, the wizard, a test of a replacement) goes through here:
+    /// a stored secret never follows a changed destination. When a field that decides where or
+    /// how secrets are sent (`binds_secrets`) changes, every secret must be given again.
+    fn with_stored_secrets(
+        &self,
+        def: &ConnectorDef,
+        stored: Option<&SecretConfig>,
+        submitted: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
+        let mut merged = submitted.clone();
+        let mut kept = Vec::new();
+        if let Some(stored) = stored {
+            // A refresh token belongs to the access token it came with.
+            let new_access = replaces_access_token(submitted, Some(stored));
+            for field in def.fields.iter().filter(|f| f.secret) {
+                let follows_new_token = new_access && field.ask == crate::catalog::Ask::Never;
+                if follows_new_token || merged.get(&field.name).is_some_and(|v| !v.is_empty()) {
+                    continue;
+                }
+                if let Some(old) = stored.get(&field.name) {
+                    merged.insert(field.name.clone(), old.to_owned());
+                    kept.push(field);
+                }
+            }
+        }
+        let config = self.catalog.validate(def, &merged)?;
+        let (Some(stored), false) = (stored, kept.is_empty()) else {
+            return Ok(config);
+        };
+        let moved = def.fields.iter().find(|f| {
+            f.binds_secrets && config.get(&f.name).map(String::as_str) != stored.get(&f.name)
+        });
+        // Only a kept secret the new configuration still uses would travel.
+        let travelling = kept.iter().find(|f| config.contains_key(&f.name));
+        match (moved, travelling) {
+            (Some(moved), Some(secret)) => Err(ApiError::invalid_config(
+                &secret.name,
+                format!(
+                    "{} changed, so {} must be given again: a stored secret is only ever sent where it was first given.",
+                    moved.label, secret.label
+                ),
+            )),
+            _ => Ok(config),
+        }
+    }
+
     // ---- connection tests --------------------------------------------------------------------
 
-    /// Tests a configuration that is not saved.
+    /// Tests a configuration that is not saved. With `replacing`, it is a replacement for that
+    /// connector's configuration: secrets it leaves out are taken from the stored one, under the
+    /// same rule as an update (see `with_stored_secrets`).
     pub async fn test_unsaved(
         &self,
         p: &Principal,
         connector_type: &str,
         config: &BTreeMap<String, String>,
+        replacing: Option<&str>,
         client: &str,
     ) -> Result<CheckResult, ApiError> {
         let def = self.definition(connector_type)?;
+        let stored = match replacing {
+            Some(id) => {
+                let record = self.record(p, id, "test_unsaved", client).await?;
+                if record.connector_type != def.id {
+                    return Err(ApiError::not_found());
+                }
+                Some(
+                    self.open_config(&record)
+                        .map_err(|_| ApiError::from_code(ErrorCode::DecryptionFailed))?,
+                )
+            }
+            None => None,
+        };
         let started = Instant::now();
-        let outcome = match self.catalog.validate(def, config) {
+        let outcome = match self.with_stored_secrets(def, stored.as_ref(), config) {
             Ok(valid) => {
                 // Only a check that reaches a provider counts against the tighter test limit.
                 self.limit(p, RateClass::Tests, client).await?;
@@ -854,9 +1012,10 @@ impl ConnectorService {
             next.error_code = result.error_code.map(|c| c.as_str().to_owned());
             next.error_message = (!result.success).then(|| result.message.clone());
             next.version += 1;
+            // The test itself was audited before it ran; its outcome is metadata.
             if self
                 .store
-                .update(&p.tenant, &next, current.version)
+                .update(&p.tenant, &next, current.version, None)
                 .await
                 .map_err(store_error)?
             {
@@ -866,19 +1025,37 @@ impl ConnectorService {
         Err(ApiError::from_code(ErrorCode::Conflict))
     }
 
-    /// The decrypted configuration of a connector, for server-side use only (the wizard's
-    /// "replace credentials" starts from it; it never leaves the server).
-    pub async fn stored_config(
+    /// What the wizard's "replace credentials" starts from: the connector's non-secret settings
+    /// and the names of the secrets it has stored. The secrets themselves stay in the vault; a
+    /// test or update of the replacement takes them from there, under `with_stored_secrets`.
+    pub async fn stored_settings(
         &self,
         p: &Principal,
         id: &str,
-    ) -> Result<(ConnectorRecord, SecretConfig), ApiError> {
+    ) -> Result<StoredSettings, ApiError> {
         let record = self.record(p, id, "read", "server").await?;
+        let def = self.definition(&record.connector_type)?;
         let config = self
-            .vault
-            .decrypt(&record.encrypted_config)
+            .open_config(&record)
             .map_err(|_| ApiError::from_code(ErrorCode::DecryptionFailed))?;
-        Ok((record, config))
+        let mut settings = BTreeMap::new();
+        let mut secrets = std::collections::BTreeSet::new();
+        for (name, value) in config.into_inner() {
+            match def.field(&name) {
+                Some(field) if field.secret => {
+                    secrets.insert(name);
+                }
+                Some(_) => {
+                    settings.insert(name, value);
+                }
+                None => {}
+            }
+        }
+        Ok(StoredSettings {
+            record,
+            settings,
+            secrets,
+        })
     }
 
     // ---- wizard drafts -----------------------------------------------------------------------
@@ -890,6 +1067,7 @@ impl ConnectorService {
         draft_id: &str,
         plaintext: &[u8],
     ) -> Result<(), ApiError> {
+        self.limit(p, RateClass::Writes, "wizard").await?;
         let record = DraftRecord {
             tenant_id: p.tenant.as_str().to_owned(),
             user_id: p.user.clone(),
@@ -1086,11 +1264,16 @@ impl ConnectorService {
         }
         let lease = format!("refresh:{}:{}", record.tenant_id, record.connector_id);
         let holder = crate::server::random_hex(8);
-        let deadline = Instant::now() + REFRESH_WAIT;
+        // The lease outlives the longest provider call it covers (the call is cut off at the
+        // client's timeout): it cannot lapse while its holder still waits for new tokens, which
+        // would let a second process spend the same refresh token.
+        let lease_for = self.checker.call_timeout() + REFRESH_LEASE_MARGIN;
+        let lease_ms = i64::try_from(lease_for.as_millis()).unwrap_or(i64::MAX);
+        let deadline = Instant::now() + lease_for;
         loop {
             if self
                 .store
-                .lease(&lease, &holder, now_ms(), REFRESH_LEASE_MS)
+                .lease(&lease, &holder, now_ms(), lease_ms)
                 .await
                 .map_err(store_failure)?
             {
@@ -1119,7 +1302,7 @@ impl ConnectorService {
     }
 
     fn decrypt_for_check(&self, r: &ConnectorRecord) -> Result<SecretConfig, Failure> {
-        self.vault.decrypt(&r.encrypted_config).map_err(|_| {
+        self.open_config(r).map_err(|_| {
             Failure::new(
                 ErrorCode::DecryptionFailed,
                 ErrorCode::DecryptionFailed.message(),
@@ -1152,11 +1335,19 @@ impl ConnectorService {
             .definition(&current.connector_type)
             .map_err(Failure::from)?;
         let used = config.get("refresh_token").unwrap_or_default().to_owned();
-        let tokens = match self
+        let call = self
             .oauth
-            .refresh(self.checker.http(), def, &used, config.get("shop_domain"))
+            .refresh(self.checker.http(), def, &used, config.get("shop_domain"));
+        // Bounded by the same timeout the lease was sized for, whatever the client does.
+        let refreshed = tokio::time::timeout(self.checker.call_timeout(), call)
             .await
-        {
+            .unwrap_or_else(|_| {
+                Err(TokenError::Failure(Failure::new(
+                    ErrorCode::Timeout,
+                    format!("{} did not answer the token renewal in time.", def.name),
+                )))
+            });
+        let tokens = match refreshed {
             Ok(tokens) => tokens,
             Err(error) => {
                 let failure = match error {
@@ -1188,23 +1379,20 @@ impl ConnectorService {
             if let Some(rotated) = &tokens.refresh_token {
                 next_config.set("refresh_token", rotated.expose().to_owned());
             }
-            let (encrypted, key_id) = self.vault.encrypt(&next_config);
             let mut next = current.clone();
-            next.encrypted_config = encrypted;
-            next.key_id = key_id;
+            self.seal_config(&mut next, &next_config);
             next.token_expires_at = tokens.expires_at;
             next.token_refreshed_at = Some(issued_at);
             next.version = current.version + 1;
+            // Saved and audited together: an entry says `ok` only for tokens that were stored.
+            let audit = self.audited(p, "refresh", id, client);
             if self
                 .store
-                .update(&p.tenant, &next, current.version)
+                .update(&p.tenant, &next, current.version, Some(&audit))
                 .await
                 .map_err(store_failure)?
             {
                 self.metrics.refresh("ok");
-                self.audit(p, "refresh", Some(id), "ok", None, client)
-                    .await
-                    .map_err(Failure::from)?;
                 tracing::info!(tenant = %p.tenant, connector_id = %id, rotated = tokens.refresh_token.is_some(), "OAuth2 tokens renewed");
                 return Ok(next_config);
             }
@@ -1245,41 +1433,31 @@ impl ConnectorService {
                     stats.already_current += 1;
                     continue;
                 }
-                let Ok(config) = self.vault.decrypt(&record.encrypted_config) else {
+                let Ok(config) = self.open_config(&record) else {
                     stats.undecryptable += 1;
                     continue;
                 };
                 let Some(tenant) = TenantId::parse(&record.tenant_id) else {
                     continue;
                 };
-                let (token, key_id) = self.vault.encrypt(&config);
                 let mut next = record.clone();
-                next.encrypted_config = token;
-                next.key_id = key_id;
+                self.seal_config(&mut next, &config);
                 next.version += 1;
+                let system = Principal {
+                    tenant: tenant.clone(),
+                    user: "system:rotate-keys".into(),
+                    via_cookie: false,
+                    expires_at: 0,
+                };
+                // Re-encrypted and audited together; an audit failure stops the rotation.
+                let audit = self.audited(&system, "rotate_key", &record.connector_id, "cli");
                 if self
                     .store
-                    .update(&tenant, &next, record.version)
+                    .update(&tenant, &next, record.version, Some(&audit))
                     .await
                     .map_err(store_error)?
                 {
                     stats.rotated += 1;
-                    let system = Principal {
-                        tenant,
-                        user: "system:rotate-keys".into(),
-                        via_cookie: false,
-                        expires_at: 0,
-                    };
-                    let _ = self
-                        .audit(
-                            &system,
-                            "rotate_key",
-                            Some(&record.connector_id),
-                            "ok",
-                            None,
-                            "cli",
-                        )
-                        .await;
                 } else {
                     stats.conflicts += 1;
                 }

@@ -115,7 +115,7 @@ async fn replacing_credentials_keeps_secrets_left_out() {
         "K",
     )
     .expect("vault");
-    let config = vault.decrypt(&record.encrypted_config).expect("decrypts");
+    let config = vault.decrypt(&record.encrypted_config, &record.tenant_id, &record.connector_id).expect("decrypts");
     assert_eq!(config.get("api_key"), Some("good-key-1"));
     assert_eq!(config.get("test_path"), Some("/v2"));
     app.stop().await;
@@ -480,6 +480,7 @@ async fn browser_session_cookie_flow_and_origin_check() {
     let signin = app
         .http
         .get(app.url(&format!("/session?token={token}")))
+        .header("sec-fetch-site", "same-origin")
         .send()
         .await
         .expect("signin");
@@ -506,6 +507,7 @@ async fn browser_session_cookie_flow_and_origin_check() {
     let bad = app
         .http
         .get(app.url("/session?token=forged"))
+        .header("sec-fetch-site", "same-origin")
         .send()
         .await
         .expect("bad signin");
@@ -749,5 +751,312 @@ async fn with_the_page_cache_off_every_listing_is_read() {
             && metrics.contains("connector_hub_listing_pages_total{result=\"miss\"} 0\n"),
         "{metrics}"
     );
+    app.stop().await;
+}
+
+/// A stored secret never follows a changed destination: pointing a connector at another host (or
+/// switching how its key is sent) without giving the secrets again is refused, through PATCH and
+/// through the wizard's "replace credentials", and the attacker's server never hears the secret.
+#[tokio::test]
+async fn a_stored_secret_never_follows_a_changed_destination() {
+    const SECRET: &str = "good-CANARYretarget1";
+    let app = spawn_app_with(&[("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8")]).await;
+    let attacker = support::attacker::Attacker::start().await;
+    let t = app.token("acme", "mallory@acme.test");
+    let rest = format!("{}/rest", app.fakes);
+    let id = app
+        .create(&t, json!({"connector_type": "rest_api", "config": {
+            "base_url": rest, "auth_type": "bearer", "api_key": SECRET, "test_path": "/me"}}))
+        .await;
+    let path = format!("/v1/connectors/{id}");
+
+    // PATCH to the attacker's host, the secret left out: refused, naming the secret to give.
+    let r = app
+        .patch(&path, &t, &json!({"config": {"base_url": attacker.base, "auth_type": "bearer", "test_path": "/me"}}))
+        .await;
+    let error = expect_error(r, 422, "INVALID_CONFIG").await;
+    assert_eq!(error["field"], "api_key");
+    assert!(error["message"].as_str().unwrap_or_default().contains("Base URL"), "{error}");
+    // Same host, but the key moved from a bearer header into the query string: refused too.
+    let r = app
+        .patch(&path, &t, &json!({"config": {"base_url": rest, "auth_type": "api_key_query", "header_name": "key"}}))
+        .await;
+    assert_eq!(expect_error(r, 422, "INVALID_CONFIG").await["field"], "api_key");
+    // Nothing moved: a change elsewhere keeps the stored secret, as before.
+    let r = app
+        .patch(&path, &t, &json!({"config": {"base_url": rest, "auth_type": "bearer", "test_path": "/v2"}}))
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let r = app.post(&format!("{path}/test"), &t, &json!({})).await;
+    assert_eq!(r.status(), 200);
+
+    // The wizard's "replace credentials": a new base URL, the secret left blank.
+    let browser = support::oauth_flow::Browser::new(&app.base, &app.fakes, &t);
+    let draft = browser.step("rest_api", None, Some(&id), "start", &[]).await;
+    browser.step("rest_api", Some(&draft), Some(&id), "continue", &[]).await;
+    browser
+        .step("rest_api", Some(&draft), Some(&id), "answer", &[("value", &attacker.base)])
+        .await;
+    let view = browser.view("rest_api", &draft).await;
+    assert_eq!(view["step"], "Name", "every other answer is kept: {view}");
+    browser
+        .step("rest_api", Some(&draft), Some(&id), "name", &[("display_name", "Mine now")])
+        .await;
+    let view = browser.view("rest_api", &draft).await;
+    assert_eq!(view["step"], "Field", "{view}");
+    assert_eq!(view["field"]["name"], "api_key", "{view}");
+    assert_eq!(view["error"]["code"], "INVALID_CONFIG", "{view}");
+    assert!(!view.to_string().contains(SECRET));
+
+    // The other connectors whose secrets are bound to a host.
+    let woo = app
+        .create(&t, json!({"connector_type": "woocommerce", "config": {"store_url": "https://shop.example.com",
+            "consumer_key": "ck_0123456789abcdef0123456789abcdef01234567", "consumer_secret": "cs_0123456789abcdef0123456789abcdef01234567"}}))
+        .await;
+    let r = app
+        .patch(&format!("/v1/connectors/{woo}"), &t, &json!({"config": {"store_url": attacker.base}}))
+        .await;
+    assert_eq!(expect_error(r, 422, "INVALID_CONFIG").await["field"], "consumer_key");
+    let pg = app
+        .create(&t, json!({"connector_type": "postgresql", "config": {"host": "127.0.0.1", "port": "5432",
+            "database": "db", "username": "u", "password": SECRET, "sslmode": "require"}}))
+        .await;
+    let attacker_port = attacker.base.rsplit(':').next().unwrap_or_default().to_owned();
+    let r = app
+        .patch(&format!("/v1/connectors/{pg}"), &t, &json!({"config": {"host": "127.0.0.1", "port": attacker_port,
+            "database": "db", "username": "u", "sslmode": "require"}}))
+        .await;
+    assert_eq!(expect_error(r, 422, "INVALID_CONFIG").await["field"], "password");
+    // Giving the secret again is how a connector moves.
+    let r = app
+        .patch(&format!("/v1/connectors/{woo}"), &t, &json!({"config": {"store_url": "https://other.example.com",
+            "consumer_key": "ck_1123456789abcdef0123456789abcdef01234567", "consumer_secret": "cs_1123456789abcdef0123456789abcdef01234567"}}))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    attacker.assert_never_received(SECRET);
+    assert!(attacker.requests().is_empty(), "{:?}", attacker.requests());
+    app.stop().await;
+}
+
+
+/// A sign-in link followed from elsewhere never sets a session on its own (login CSRF): it shows
+/// a page that asks, and only a same-origin POST continues. Over https the cookie is `__Host-`.
+#[tokio::test]
+async fn signing_in_cannot_be_forced_on_someone() {
+    let app = spawn_app().await;
+    let token = app.token("attacker-tenant", "eve");
+    let cookies = |r: &reqwest::Response| -> Vec<String> {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    };
+    for site in [Some("cross-site"), Some("same-site"), Some("none"), None] {
+        let mut request = app.http.get(app.url(&format!("/session?token={token}")));
+        if let Some(site) = site {
+            request = request.header("sec-fetch-site", site);
+        }
+        let r = request.send().await.expect("link");
+        assert_eq!(r.status(), 200, "{site:?}");
+        assert!(cookies(&r).is_empty(), "{site:?} set a session: {:?}", cookies(&r));
+        assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+        assert_eq!(r.headers().get("x-frame-options").and_then(|v| v.to_str().ok()), Some("DENY"));
+        let page = r.text().await.unwrap_or_default();
+        assert!(page.contains(r#"<form method="post" action="/session""#), "{page}");
+    }
+    // A cross-site form posting the token (the attacker's page) is refused too.
+    let r = app
+        .http
+        .post(app.url("/session"))
+        .header("sec-fetch-site", "cross-site")
+        .header("origin", "https://evil.example")
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .expect("cross-site post");
+    assert!(cookies(&r).is_empty(), "{:?}", cookies(&r));
+    // Continuing from our own page signs in, with the principal cookie for the offline copy.
+    let r = app
+        .http
+        .post(app.url("/session"))
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", &app.base)
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .expect("continue");
+    assert_eq!(r.status(), 303);
+    let set = cookies(&r);
+    assert!(set.iter().any(|c| c.starts_with("ch_session=") && c.contains("HttpOnly")), "{set:?}");
+    assert!(set.iter().any(|c| c.starts_with("ch_who=") && !c.contains("HttpOnly")), "{set:?}");
+    // Signing out clears both cookies and the browser's stored copies.
+    let r = app
+        .http
+        .post(app.url("/session/logout"))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .expect("logout");
+    let set = cookies(&r);
+    assert!(set.iter().any(|c| c.starts_with("ch_session=;")), "{set:?}");
+    assert!(set.iter().any(|c| c.starts_with("ch_who=;")), "{set:?}");
+    assert!(r.headers().get("clear-site-data").is_some());
+    app.stop().await;
+
+    let https = spawn_app_with(&[("CONNECTOR_HUB_PUBLIC_URL", "https://hub.example")]).await;
+    let token = https.token("acme", "ana");
+    let r = https
+        .http
+        .get(https.url(&format!("/session?token={token}")))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .expect("https sign-in");
+    let set = cookies(&r);
+    let session = set.iter().find(|c| c.contains("ch_session=")).expect("a session");
+    assert!(session.starts_with("__Host-ch_session=") && session.contains("Secure") && session.contains("Path=/"), "{session}");
+    // Only the __Host- cookie authenticates there: one a sibling domain could plant does not.
+    let r = https
+        .http
+        .get(https.url("/v1/connectors"))
+        .header("cookie", format!("ch_session={token}"))
+        .send()
+        .await
+        .expect("plain cookie");
+    assert_eq!(r.status(), 401);
+    let r = https
+        .http
+        .get(https.url("/v1/connectors"))
+        .header("cookie", format!("__Host-ch_session={token}"))
+        .send()
+        .await
+        .expect("host cookie");
+    assert_eq!(r.status(), 200);
+    https.stop().await;
+}
+
+/// Requests nobody signed in for cost no durable write each: 1,000 of them (bad tokens, no token,
+/// anonymous page views, cross-site posts) add a handful of audit entries — one summary per
+/// address and minute, with the count — and under 100 KB to the database.
+#[tokio::test]
+async fn anonymous_traffic_cannot_fill_the_disk_or_the_log() {
+    let app = spawn_app_with(&[("CONNECTOR_HUB_RATE_ANONYMOUS_PER_MIN", "200")]).await;
+    let db = app.data_dir.join("connector-hub.db");
+    let size = |p: &std::path::Path| -> u64 {
+        ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", p.display())).ok())
+            .map(|m| m.len())
+            .sum()
+    };
+    let rows = || -> i64 {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0)).expect("count")
+    };
+    // Warm up (migrations, first pages) before measuring.
+    let _ = app.http.get(app.url("/")).send().await;
+    let (before_size, before_rows) = (size(&db), rows());
+    let mut limited = 0;
+    for i in 0..1000 {
+        let r = match i % 4 {
+            0 => app.http.get(app.url("/v1/connectors")).bearer_auth("forged.token.here").send().await,
+            1 => app.http.get(app.url("/v1/connectors")).send().await,
+            2 => app.http.get(app.url("/")).send().await,
+            _ => app
+                .http
+                .post(app.url("/api/list_sources"))
+                .header("sec-fetch-site", "cross-site")
+                .header("cookie", "ch_session=x")
+                .send()
+                .await,
+        }
+        .expect("request");
+        assert!(r.status().as_u16() < 500, "{}", r.status());
+        if r.status() == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited > 0, "one address is limited past its allowance");
+    let metrics = app.metrics().await;
+    assert!(metrics.contains("connector_hub_anonymous_refusals_total{action=\"authenticate\"}"), "{metrics}");
+    // The summaries are written once their minute has ended; at shutdown, all of them.
+    let data_dir = app.data_dir.clone();
+    let _keep = app.stop_keeping_data().await;
+    let conn = rusqlite::Connection::open(data_dir.join("connector-hub.db")).expect("open");
+    let added: i64 = conn
+        .query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))
+        .expect("count");
+    let added = added - before_rows;
+    assert!((1..=6).contains(&added), "{added} audit entries for 1,000 refused requests");
+    let detail: String = conn
+        .query_row(
+            "SELECT detail FROM audit_log WHERE tenant_id = '_unauthenticated' AND action = 'authenticate' ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("a summary");
+    assert!(detail.contains("requests refused in this minute"), "{detail}");
+    let grown = size(&data_dir.join("connector-hub.db")).saturating_sub(before_size);
+    assert!(grown < 100 * 1024, "the database grew by {grown} bytes");
+}
+
+/// Made-up HTTP methods are counted under `other`, so they cannot grow `/metrics`.
+#[tokio::test]
+async fn metrics_labels_stay_bounded() {
+    let app = spawn_app().await;
+    let _ = app.metrics().await;
+    let send = |method: String| {
+        let http = app.http.clone();
+        let url = app.url("/v1/connectors");
+        async move {
+            let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+            http.request(method, url).send().await.expect("request")
+        }
+    };
+    let _ = send("FOO0".into()).await;
+    let before = app.metrics().await.lines().count();
+    for i in 0..300 {
+        let r = send(format!("MADEUP{i}")).await;
+        assert!(r.status().is_client_error(), "{}", r.status());
+    }
+    let after = app.metrics().await;
+    assert_eq!(after.lines().count(), before, "{after}");
+    assert!(after.contains("method=\"other\""));
+    app.stop().await;
+}
+
+/// A ciphertext names its owner: a configuration copied to another tenant's row does not open.
+#[tokio::test]
+async fn a_configuration_copied_to_another_tenant_does_not_open() {
+    let app = spawn_app().await;
+    let (ta, tb) = (app.token("acme", "ana"), app.token("globex", "gus"));
+    let a = app.create(&ta, stripe("Acme's")).await;
+    let b = app
+        .create(&tb, json!({"connector_type": "stripe", "config": {"api_key": "sk_test_expired_4242"}}))
+        .await;
+    {
+        let conn = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("open");
+        conn.execute(
+            "UPDATE connectors SET encrypted_config = (SELECT encrypted_config FROM connectors WHERE connector_id = ?1) WHERE connector_id = ?2",
+            rusqlite::params![a, b],
+        )
+        .expect("copy");
+    }
+    let r: Value = app
+        .post(&format!("/v1/connectors/{b}/test"), &tb, &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["error_code"], "DECRYPTION_FAILED", "{r}");
+    let r: Value = app
+        .post(&format!("/v1/connectors/{a}/test"), &ta, &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["success"], true, "the owner's own row still opens: {r}");
     app.stop().await;
 }

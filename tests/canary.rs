@@ -178,6 +178,7 @@ async fn canary_secrets_never_leak() {
     // The browser: cookie session, wizard steps through server functions, every page's HTML.
     let signin = http
         .get(format!("{base}/session?token={token}"))
+        .header("sec-fetch-site", "same-origin")
         .send()
         .await
         .expect("signin");

@@ -580,14 +580,22 @@ async fn postgresql_against_a_real_server() {
             .is_some_and(|v| v.starts_with(char::is_numeric)),
         "{ok}"
     );
-    let prefer = app
-        .check(&t, "postgresql", config(&password, &db, &port, "prefer"))
-        .await;
+    // `prefer` fell back to plaintext when TLS was declined (by the server, or by someone in
+    // between): it is no longer offered, and the default is `require`.
     assert_outcome(
-        &prefer,
-        None,
-        None,
-        "prefer falls back to plaintext on a server without TLS",
+        &app.check(&t, "postgresql", config(&password, &db, &port, "prefer"))
+            .await,
+        Some("INVALID_CONFIG"),
+        Some("sslmode"),
+        "prefer is gone",
+    );
+    let mut defaulted = config(&password, &db, &port, "");
+    defaulted.as_object_mut().map(|c| c.remove("sslmode"));
+    assert_outcome(
+        &app.check(&t, "postgresql", defaulted).await,
+        Some("TLS_ERROR"),
+        Some("sslmode"),
+        "the default never falls back to plaintext on a server without TLS",
     );
     assert_outcome(
         &app.check(
@@ -644,4 +652,19 @@ async fn postgresql_against_a_real_server() {
         "loopback database blocked by default",
     );
     strict.stop().await;
+}
+
+/// sslmode disable sends the password in the clear: refused for any database not on this
+/// machine, before a connection is opened.
+#[tokio::test]
+async fn postgresql_never_sends_a_password_unencrypted_across_a_network() {
+    let app = spawn_app_with(&[("CONNECTOR_HUB_EGRESS_ALLOW", "192.0.2.0/24")]).await;
+    let t = app.token("acme", "ana");
+    let result = app
+        .check(&t, "postgresql", json!({"host": "192.0.2.10", "port": "5432", "database": "db",
+            "username": "u", "password": "pw-CANARYpg", "sslmode": "disable"}))
+        .await;
+    assert_outcome(&result, Some("INVALID_CONFIG"), Some("sslmode"), "disable over a network");
+    assert!(!result.to_string().contains("CANARYpg"));
+    app.stop().await;
 }

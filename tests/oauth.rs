@@ -21,16 +21,16 @@ fn browser(app: &TestApp, tenant: &str, user: &str) -> Browser {
 /// A stored connector's decrypted configuration and token times, read from the SQLite file.
 fn stored(app: &TestApp, id: &str) -> (Value, Option<i64>, Option<i64>) {
     let db = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("db");
-    let (sealed, expires, refreshed): (String, Option<i64>, Option<i64>) = db
+    let (sealed, expires, refreshed, tenant): (String, Option<i64>, Option<i64>, String) = db
         .query_row(
-            "SELECT encrypted_config, token_expires_at, token_refreshed_at FROM connectors WHERE connector_id = ?1",
+            "SELECT encrypted_config, token_expires_at, token_refreshed_at, tenant_id FROM connectors WHERE connector_id = ?1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .expect("row");
     let vault =
         Vault::from_key_list(&SecretString::new(app.encryption_key.clone()), "KEY").expect("key");
-    let config = vault.decrypt(&sealed).expect("decrypts");
+    let config = vault.decrypt(&sealed, &tenant, id).expect("decrypts");
     (
         serde_json::to_value(config.expose()).expect("json"),
         expires,

@@ -27,6 +27,7 @@ async fn audit(app: &support::TestApp, tenant: &str) -> Vec<connector_hub::store
         )
         .await
         .expect("audit")
+        .0
 }
 
 #[tokio::test]

@@ -148,9 +148,20 @@ async fn rotate_keys_then_drop_the_old_key() {
         db.execute_batch("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET outcome = 'refused' WHERE tenant_id = 'acme' AND seq = 3;")
             .expect("tamper");
     }
-    let (ok, output) = run_cli(&env(&fakes, &data, &key2), &["audit", "verify"]);
+    // Entry 3 was written under key 1: with it loaded again, its contents are checked too.
+    let (ok, output) = run_cli(&env(&fakes, &data, &format!("{key2},{key1}")), &["audit", "verify"]);
     assert!(!ok, "tampering is detected: {output}");
     assert!(output.contains("tenant acme entry 3"), "{output}");
+    // Cutting off a chain's tail is noticed, with or without the retired key.
+    {
+        let db = rusqlite::Connection::open(data.join("connector-hub.db")).expect("open db");
+        db.execute_batch("UPDATE audit_log SET outcome = 'ok' WHERE tenant_id = 'acme' AND seq = 3;
+            DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE tenant_id = 'acme' AND seq = (SELECT MAX(seq) FROM audit_log WHERE tenant_id = 'acme');")
+            .expect("truncate");
+    }
+    let (ok, output) = run_cli(&env(&fakes, &data, &key2), &["audit", "verify"]);
+    assert!(!ok, "truncation is detected: {output}");
+    assert!(output.contains("tenant acme") && output.contains("recorded head"), "{output}");
 }
 
 #[tokio::test]

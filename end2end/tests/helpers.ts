@@ -19,7 +19,10 @@ export function freshTenant(info: TestInfo): string {
 
 export async function signIn(page: Page, tenant: string, user = 'ana@acme.test'): Promise<string> {
   const token = mintToken(tenant, user);
+  // A sign-in link opened from outside asks before it signs anyone in (login CSRF).
   await page.goto(`/session?token=${token}`);
+  await page.getByTestId('continue-sign-in').click();
+  await page.waitForURL((url) => url.pathname === '/');
   return token;
 }
 

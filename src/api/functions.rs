@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 pub struct Sources {
     pub connectors: Vec<ConnectorView>,
     pub now_ms: i64,
+    /// Whose list this is (`auth::principal_tag`): the browser's offline copy is shown only
+    /// while the same principal is signed in.
+    pub owner: String,
 }
 
 /// The caller's address, for the audit log, inside a server function.
@@ -78,6 +81,7 @@ pub async fn list_sources(status: Option<String>) -> Result<Sources, ApiError> {
     Ok(Sources {
         connectors,
         now_ms: crate::service::now_ms(),
+        owner: crate::auth::principal_tag(&p),
     })
 }
 
@@ -147,10 +151,7 @@ pub async fn list_audit(
         before_seq: before,
         limit: 50,
     };
-    let entries = state.service.audit_log(&p, &query).await?;
-    let next_before = (entries.len() == query.limit)
-        .then(|| entries.last().map(|e| e.seq))
-        .flatten();
+    let (entries, next_before) = state.service.audit_log(&p, &query, &client()).await?;
     Ok(AuditPage {
         entries: entries
             .into_iter()

@@ -5,4 +5,6 @@ pub mod functions;
 pub mod oauth;
 #[cfg(feature = "ssr")]
 pub mod rest;
+#[cfg(feature = "ssr")]
+pub mod session;
 pub mod wizard;

@@ -1,6 +1,6 @@
 //! The `/v1` REST API and the browser session endpoints: thin adapters over `ConnectorService`.
 
-use crate::auth::{Authenticated, SESSION_COOKIE};
+use crate::auth::Authenticated;
 use crate::catalog::catalog;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{ConnectorStatus, SyncFrequency};
@@ -11,7 +11,7 @@ use crate::store::AuditQuery;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::request::Parts;
@@ -57,10 +57,9 @@ pub fn router() -> Router<AppState> {
         .route("/v1/connectors/{id}/test", post(test_saved))
         .route("/v1/connectors/{id}/clear-error", post(clear_error))
         .route("/v1/audit", get(audit))
-        .route("/session", get(sign_in))
-        .route("/session/logout", post(sign_out))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .merge(super::session::router())
         .merge(super::oauth::router())
 }
 
@@ -301,7 +300,13 @@ async fn test_unsaved(
     Ok(Json(
         state
             .service
-            .test_unsaved(&p, &body.connector_type, &config, &client_addr(&parts))
+            .test_unsaved(
+                &p,
+                &body.connector_type,
+                &config,
+                None,
+                &client_addr(&parts),
+            )
             .await?,
     )
     .into_response())
@@ -341,6 +346,7 @@ async fn audit(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     RawQuery(q): RawQuery,
+    parts: Parts,
 ) -> ApiResult<Response> {
     let q = query_map(q);
     let number = |name: &str| -> ApiResult<Option<i64>> {
@@ -366,10 +372,10 @@ async fn audit(
         before_seq: number("before")?,
         limit: usize::try_from(limit).unwrap_or(50),
     };
-    let entries = state.service.audit_log(&p, &query).await?;
-    let next = (entries.len() == query.limit)
-        .then(|| entries.last().map(|e| e.seq))
-        .flatten();
+    let (entries, next) = state
+        .service
+        .audit_log(&p, &query, &client_addr(&parts))
+        .await?;
     Ok(Json(serde_json::json!({ "entries": entries, "next_before": next })).into_response())
 }
 
@@ -386,53 +392,4 @@ async fn ready(State(state): State<AppState>) -> Response {
         ))
         .into_response(),
     }
-}
-
-/// `GET /session?token=<JWT>`: verifies the token, sets the HttpOnly cookie, and redirects to `/`
-/// so the token leaves the address bar and the history.
-async fn sign_in(State(state): State<AppState>, RawQuery(q): RawQuery, parts: Parts) -> Response {
-    let token = query_map(q).remove("token").unwrap_or_default();
-    let Some(principal) = state.auth.verify(&token) else {
-        state
-            .service
-            .audit_refusal(
-                None,
-                "sign_in",
-                &ApiError::unauthenticated(),
-                &client_addr(&parts),
-                "/session",
-            )
-            .await;
-        return Redirect::to("/signin?error=invalid").into_response();
-    };
-    let max_age = principal
-        .expires_at
-        .saturating_sub(crate::auth::now_secs())
-        .min(state.settings.auth.session_hours * 3600);
-    let secure = if state.settings.public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    );
-    let mut response = Redirect::to("/").into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response.headers_mut().insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
-}
-
-async fn sign_out() -> Response {
-    let mut response = Redirect::to("/signin?signed_out=1").into_response();
-    let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    response
 }

@@ -149,7 +149,7 @@ pub(crate) mod server {
     use crate::oauth::TokenSet;
     use crate::server::AppState;
     use crate::service::{ConnectorChanges, NewConnector, TokenTimes};
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     /// The sealed part: may hold secrets, never leaves the server in clear.
     #[derive(Serialize, Deserialize, Default)]
@@ -168,6 +168,11 @@ pub(crate) mod server {
         step: Option<WizardStep>,
         field: Option<String>,
         answers: BTreeMap<String, String>,
+        /// Replacing credentials: the secret fields whose stored value stays unless the user
+        /// types a new one. The values never enter the draft; the service adds them, and refuses
+        /// to when a field that decides where they go has changed.
+        #[serde(default)]
+        kept: BTreeSet<String>,
         display_name: Option<String>,
         sync_frequency: SyncFrequency,
         error: Option<ApiError>,
@@ -281,18 +286,16 @@ pub(crate) mod server {
             let answered = fields
                 .iter()
                 .take(upto)
-                .filter_map(|f| {
-                    let value = self.draft.answers.get(&f.name)?;
-                    Some(ShownAnswer {
-                        field: f.name.clone(),
-                        label: f.label.clone(),
-                        question: question(f),
-                        shown: if f.secret {
-                            SECRET_MASK.to_owned()
-                        } else {
-                            value.clone()
-                        },
-                    })
+                .filter(|f| self.answered(&f.name))
+                .map(|f| ShownAnswer {
+                    field: f.name.clone(),
+                    label: f.label.clone(),
+                    question: question(f),
+                    shown: if f.secret {
+                        SECRET_MASK.to_owned()
+                    } else {
+                        self.draft.answers.get(&f.name).cloned().unwrap_or_default()
+                    },
                 })
                 .collect();
             let prefill = current.filter(|f| !f.secret).and_then(|f| {
@@ -310,8 +313,7 @@ pub(crate) mod server {
                 step,
                 field: current.cloned(),
                 prefill,
-                has_secret_answer: current
-                    .is_some_and(|f| f.secret && self.draft.answers.contains_key(&f.name)),
+                has_secret_answer: current.is_some_and(|f| f.secret && self.answered(&f.name)),
                 answered,
                 error: self.draft.error.clone(),
                 result: self.draft.result.clone(),
@@ -349,7 +351,7 @@ pub(crate) mod server {
         }
 
         fn needs_sign_in(&self) -> bool {
-            self.draft.mode == AuthMode::OAuth && !self.draft.answers.contains_key("access_token")
+            self.draft.mode == AuthMode::OAuth && !self.answered("access_token")
         }
 
         /// Forgets what signing in gave (tokens, choices), e.g. when the shop it was for changes.
@@ -357,6 +359,7 @@ pub(crate) mod server {
             for field in &self.def.fields {
                 if field.ask != crate::catalog::Ask::Always {
                     self.draft.answers.remove(&field.name);
+                    self.draft.kept.remove(&field.name);
                 }
             }
             self.forget_filled_by_sign_in();
@@ -367,6 +370,7 @@ pub(crate) mod server {
             for field in &self.def.fields {
                 if field.ask == crate::catalog::Ask::Never {
                     self.draft.answers.remove(&field.name);
+                    self.draft.kept.remove(&field.name);
                 }
             }
             self.draft.tokens = None;
@@ -376,15 +380,21 @@ pub(crate) mod server {
 
         async fn start_replacing(&mut self) -> Result<(), ApiError> {
             if let Some(id) = self.replace.clone() {
-                let (record, config) = self.state.service.stored_config(self.p, &id).await?;
-                if record.connector_type != self.def.id {
+                let stored = self.state.service.stored_settings(self.p, &id).await?;
+                if stored.record.connector_type != self.def.id {
                     return Err(ApiError::not_found());
                 }
-                self.draft.answers = config.into_inner();
-                self.draft.display_name = Some(record.display_name);
-                self.draft.sync_frequency = record.sync_frequency;
+                self.draft.answers = stored.settings;
+                self.draft.kept = stored.secrets;
+                self.draft.display_name = Some(stored.record.display_name);
+                self.draft.sync_frequency = stored.record.sync_frequency;
             }
             Ok(())
+        }
+
+        /// Whether a field has an answer: typed in this wizard, or a stored secret kept.
+        fn answered(&self, field: &str) -> bool {
+            self.draft.answers.contains_key(field) || self.draft.kept.contains(field)
         }
 
         pub async fn apply(
@@ -427,7 +437,7 @@ pub(crate) mod server {
                     let next = self
                         .applicable()
                         .into_iter()
-                        .find(|f| !self.draft.answers.contains_key(&f.name));
+                        .find(|f| !self.answered(&f.name));
                     self.goto_field(next);
                 }
                 "pick" => self.pick(value.unwrap_or_default()),
@@ -484,9 +494,7 @@ pub(crate) mod server {
                 let first = self.applicable().first().copied();
                 return self.goto_field(first);
             };
-            let keep_secret = field.secret
-                && value.trim().is_empty()
-                && self.draft.answers.contains_key(&field.name);
+            let keep_secret = field.secret && value.trim().is_empty() && self.answered(&field.name);
             if !keep_secret {
                 match catalog().validate_field(self.def, field, &value) {
                     Ok(valid) if valid.is_empty() => {
@@ -523,7 +531,7 @@ pub(crate) mod server {
             let next = self
                 .applicable()
                 .into_iter()
-                .find(|f| !self.draft.answers.contains_key(&f.name));
+                .find(|f| !self.answered(&f.name));
             self.goto_field(next);
         }
 
@@ -566,7 +574,13 @@ pub(crate) mod server {
             let result = self
                 .state
                 .service
-                .test_unsaved(self.p, &self.def.id, &self.draft.answers, &client())
+                .test_unsaved(
+                    self.p,
+                    &self.def.id,
+                    &self.draft.answers,
+                    self.replace.as_deref(),
+                    &client(),
+                )
                 .await?;
             self.draft.result = Some(result.clone());
             if result.success {

@@ -1,7 +1,7 @@
 //! Getting a verified [`Principal`] out of a request, for REST handlers (an axum extractor) and for
 //! server functions (which SSR calls in-process, past any router layer, so each one asks itself).
 
-use super::{Principal, SESSION_COOKIE};
+use super::{session_cookie_name, Principal};
 use crate::error::{ApiError, ErrorCode};
 use crate::server::http_error::HttpError;
 use crate::server::AppState;
@@ -13,29 +13,36 @@ use http::request::Parts;
 use http::{HeaderMap, Method};
 
 /// Reads the bearer token or, failing that, the session cookie.
-fn credential(headers: &HeaderMap) -> Option<(String, bool)> {
+fn credential(headers: &HeaderMap, cookie_name: &str) -> Option<(String, bool)> {
     if let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))?;
         return Some((token.trim().to_owned(), false));
     }
-    session_cookie(headers).map(|token| (token, true))
+    session_cookie(headers, cookie_name).map(|token| (token, true))
 }
 
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+pub fn session_cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == cookie_name)
         .map(|(_, value)| value.to_owned())
 }
 
+/// Whether the request carries any credential at all (valid or not).
+pub fn has_credential(state: &AppState, headers: &HeaderMap) -> bool {
+    credential(headers, session_cookie_name(&state.settings.public_url)).is_some()
+}
+
 pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
-    let (token, via_cookie) = credential(headers).ok_or_else(ApiError::unauthenticated)?;
+    let cookie_name = session_cookie_name(&state.settings.public_url);
+    let (token, via_cookie) =
+        credential(headers, cookie_name).ok_or_else(ApiError::unauthenticated)?;
     let mut principal = state
         .auth
         .verify(&token)
@@ -58,11 +65,12 @@ impl FromRequestParts<AppState> for Authenticated {
             Ok(principal) => Ok(Self(principal)),
             Err(error) => {
                 let client = crate::server::client_addr(parts);
-                state
-                    .service
-                    .audit_refusal(None, "authenticate", &error, &client, parts.uri.path())
-                    .await;
-                Err(HttpError(error))
+                Err(HttpError(
+                    state
+                        .service
+                        .refuse_anonymous("authenticate", error, &client)
+                        .await,
+                ))
             }
         }
     }
@@ -75,13 +83,15 @@ pub async fn require_principal() -> Result<(AppState, Principal), ApiError> {
     let parts: Parts = leptos::prelude::use_context().ok_or_else(ApiError::unauthenticated)?;
     match authenticate(&state, &parts.headers) {
         Ok(principal) => Ok((state, principal)),
+        // A page viewed without signing in asks for what it would show a signed-in user (the
+        // marketplace asks for the sources list): that is no refusal worth recording.
+        Err(error) if !has_credential(&state, &parts.headers) => Err(error),
         Err(error) => {
             let client = crate::server::client_addr(&parts);
-            state
+            Err(state
                 .service
-                .audit_refusal(None, "authenticate", &error, &client, parts.uri.path())
-                .await;
-            Err(error)
+                .refuse_anonymous("authenticate", error, &client)
+                .await)
         }
     }
 }
@@ -106,28 +116,32 @@ pub async fn origin_guard(State(state): State<AppState>, request: Request, next:
     );
     let (parts, _) = request.into_parts();
     let client = crate::server::client_addr(&parts);
-    let tenant = authenticate(&state, &parts.headers).ok();
-    state
+    // Summarised like any refusal nobody signed in for: a cross-site page can send these
+    // without limit, and each must not cost a durable write.
+    let error = state
         .service
-        .audit_refusal(
-            tenant.as_ref(),
-            "origin_check",
-            &error,
-            &client,
-            parts.uri.path(),
-        )
+        .refuse_anonymous("origin_check", error, &client)
         .await;
     HttpError(error).into_response()
 }
 
 fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
+    if headers.contains_key("sec-fetch-site") || headers.contains_key(ORIGIN) {
+        return same_origin_evidence(headers, public_url);
+    }
+    // Neither header: not a browser (browsers send Origin on every POST), so no ambient cookie
+    // risk; but a cookie-authenticated call still has to prove it is not cross-site.
+    session_cookie(headers, session_cookie_name(public_url)).is_none()
+}
+
+/// Whether the browser says this request came from one of our own pages: `Sec-Fetch-Site:
+/// same-origin`, or (browsers without it) an `Origin` that is ours. No header is no evidence.
+pub fn same_origin_evidence(headers: &HeaderMap, public_url: &str) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return site == "same-origin";
     }
     let Some(origin) = headers.get(ORIGIN).and_then(|v| v.to_str().ok()) else {
-        // Neither header: not a browser (browsers send Origin on every POST), so no ambient cookie
-        // risk; but a cookie-authenticated call still has to prove it is not cross-site.
-        return session_cookie(headers).is_none();
+        return false;
     };
     if origin == public_url {
         return true;
@@ -189,15 +203,32 @@ mod tests {
             public
         ));
         assert!(same_origin(&headers(&[]), public));
+        // Starting a session needs positive evidence; no header at all is none.
+        assert!(!same_origin_evidence(&headers(&[]), public));
+        assert!(same_origin_evidence(
+            &headers(&[("sec-fetch-site", "same-origin")]),
+            public
+        ));
+        assert!(!same_origin_evidence(
+            &headers(&[("sec-fetch-site", "none")]),
+            public
+        ));
     }
 
     #[test]
     fn cookie_parsing() {
         let h = headers(&[("cookie", "a=1; ch_session=tok.en.sig; b=2")]);
-        assert_eq!(session_cookie(&h).as_deref(), Some("tok.en.sig"));
+        assert_eq!(session_cookie(&h, "ch_session").as_deref(), Some("tok.en.sig"));
         assert_eq!(
-            session_cookie(&headers(&[("cookie", "ch_sessionx=1")])),
+            session_cookie(&headers(&[("cookie", "ch_sessionx=1")]), "ch_session"),
             None
+        );
+        // Over https only the __Host- cookie counts: a sibling domain cannot set that one.
+        assert_eq!(session_cookie(&h, "__Host-ch_session"), None);
+        let host = headers(&[("cookie", "__Host-ch_session=t.o.k")]);
+        assert_eq!(
+            session_cookie(&host, crate::auth::session_cookie_name("https://hub.example")).as_deref(),
+            Some("t.o.k")
         );
     }
 }

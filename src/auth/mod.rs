@@ -1,7 +1,7 @@
 //! Who is asking: JWT verification for API clients (Bearer) and browsers (HttpOnly cookie).
 
 pub mod extract;
-pub use extract::{origin_guard, require_principal, Authenticated};
+pub use extract::{origin_guard, require_principal, same_origin_evidence, Authenticated};
 
 use crate::secret::SecretString;
 use crate::server::config::{AuthSettings, Settings};
@@ -10,15 +10,45 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
 
-pub const SESSION_COOKIE: &str = "ch_session";
+/// The HttpOnly session cookie (the JWT). Over https it carries the `__Host-` prefix, so that no
+/// sibling domain can set or shadow it.
+pub fn session_cookie_name(public_url: &str) -> &'static str {
+    if public_url.starts_with("https://") {
+        "__Host-ch_session"
+    } else {
+        "ch_session"
+    }
+}
 
-/// A tenant id taken from a verified token: 1–128 characters of `[A-Za-z0-9._:-]`.
+/// A cookie scripts may read, naming who is signed in by `principal_tag` (not a credential): the
+/// browser keeps its offline copy of the sources list per principal and shows it only to them.
+pub fn principal_cookie_name(public_url: &str) -> &'static str {
+    if public_url.starts_with("https://") {
+        "__Host-ch_who"
+    } else {
+        "ch_who"
+    }
+}
+
+/// An opaque, stable tag for a tenant and user: the first 16 bytes of SHA-256 over both, hex.
+pub fn principal_tag(p: &Principal) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(p.tenant.as_str().as_bytes());
+    h.update([0]);
+    h.update(p.user.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// A tenant id taken from a verified token: 1–128 characters of `[A-Za-z0-9._:-]`, not starting
+/// with `_` (reserved for the server's own records, such as refusals of anonymous requests).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TenantId(String);
 
 impl TenantId {
     pub fn parse(value: &str) -> Option<Self> {
         let ok = !value.is_empty()
+            && !value.starts_with('_')
             && value.len() <= 128
             && value
                 .chars()

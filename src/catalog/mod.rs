@@ -141,6 +141,10 @@ pub struct FieldDef {
     /// When the wizard asks for this field.
     #[serde(default)]
     pub ask: Ask,
+    /// Decides where or how the connector's secrets are sent (a host, a port, an auth scheme).
+    /// Changing it requires every secret again: a stored secret never follows a new destination.
+    #[serde(default)]
+    pub binds_secrets: bool,
 }
 
 /// When the setup wizard asks for a field of an OAuth2 connector.

@@ -42,7 +42,20 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     // ::a.b.c.d (deprecated IPv4-compatible; not :: or ::1) and the NAT64 prefix 64:ff9b::/96.
     let compatible = s[..6].iter().all(|&x| x == 0) && (s[6] != 0 || s[7] > 1);
     let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0);
-    (compatible || nat64).then_some(tail)
+    if compatible || nat64 {
+        return Some(tail);
+    }
+    // 6to4 (2002::/16) carries its IPv4 address in bits 16-47.
+    if s[0] == 0x2002 {
+        return Some(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8));
+    }
+    // NAT64 for local use (64:ff9b:1::/48, RFC 8215) may carry the IPv4 address in any of the
+    // RFC 6052 layouts; the /96 one (the last 32 bits) is the one translators use, and any
+    // address in the range is judged by it — and never counts as public on its own.
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1 {
+        return Some(tail);
+    }
+    None
 }
 
 fn is_public(ip: IpAddr) -> bool {
@@ -103,6 +116,11 @@ mod tests {
             "::ffff:10.0.0.1",
             "::127.0.0.1",
             "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:101:1::1",
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1::7f00:1",
             "fd00:ec2::254",
             "fe80::1",
             "ff02::1",
@@ -114,6 +132,7 @@ mod tests {
             "8.8.8.8",
             "2606:4700::6810:84e5",
             "::ffff:8.8.8.8",
+            "2002:808:808::1",
         ] {
             assert!(p.allows(ip(public)), "{public} is public");
         }

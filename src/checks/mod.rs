@@ -146,6 +146,11 @@ impl Checker {
         &self.providers
     }
 
+    /// The longest one provider call may take (the HTTP client's whole-request timeout).
+    pub fn call_timeout(&self) -> std::time::Duration {
+        self.settings.timeout
+    }
+
     /// Runs the check for `connector_type` with an already validated configuration.
     pub async fn check(&self, connector_type: &str, config: &SecretConfig) -> Outcome {
         let ctx = Ctx {

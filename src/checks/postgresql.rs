@@ -24,12 +24,23 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let database = ctx.field("database")?;
     let user = ctx.field("username")?;
     let password = ctx.field("password")?;
-    let sslmode = ctx.config.get("sslmode").unwrap_or("prefer");
+    // `prefer` (offered before) fell back to plaintext when the server, or someone in between,
+    // declined TLS: it is now `require`. The password never travels unencrypted on a network.
+    let sslmode = match ctx.config.get("sslmode") {
+        None | Some("prefer") => "require",
+        Some(mode) => mode,
+    };
 
     let addrs = ctx.http.resolve_checked(&host, port, Some("host")).await?;
     let addr = addrs.first().copied().ok_or_else(|| {
         Failure::new(ErrorCode::HostUnreachable, "The host name has no address.").field("host")
     })?;
+    if sslmode == "disable" && !addr.ip().is_loopback() {
+        return Err(Failure::invalid_config(
+            "sslmode",
+            "sslmode disable would send the password unencrypted across the network, so it is only allowed for a database on this same machine. Choose require or verify-full.",
+        ));
+    }
 
     let mut config = tokio_postgres::Config::new();
     config
@@ -51,11 +62,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
                 client
             }
             mode => {
-                config.ssl_mode(if mode == "prefer" {
-                    SslMode::Prefer
-                } else {
-                    SslMode::Require
-                });
+                config.ssl_mode(SslMode::Require);
                 let tls = if mode == "verify-full" {
                     verifying_tls()
                 } else {

@@ -148,7 +148,20 @@ impl OAuth {
             .next()
             .unwrap_or_default()
             .contains("{shop}");
-        let text = template.replace("{shop}", shop.unwrap_or_default());
+        let shop = shop.unwrap_or_default();
+        let names_a_host = !shop.is_empty()
+            && shop
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        if template.contains("{shop}") && !names_a_host {
+            // Refused before any URL exists: with no shop the template's path would be taken
+            // for a host (`https:///admin/…` parses as the host `admin`).
+            return Err(Failure::invalid_config(
+                "shop_domain",
+                "Enter the shop's domain (for example acme-goods.myshopify.com) before signing in.",
+            ));
+        }
+        let text = template.replace("{shop}", shop);
         let destination = if tenant_host {
             Destination::Tenant
         } else {
@@ -356,7 +369,8 @@ fn parse_token_reply(reply: &Reply, def: &ConnectorDef) -> Result<TokenSet, Toke
         Some(v) => v
             .as_i64()
             .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .map(|secs| now + secs.saturating_mul(1000)),
+            // A provider's number is bounded before arithmetic: at most ten years.
+            .map(|secs| now.saturating_add(secs.clamp(0, MAX_TOKEN_LIFETIME_SECS) * 1000)),
         // Square answers with a timestamp instead of a lifetime.
         None => str_at(&json, "/expires_at")
             .and_then(|at| chrono::DateTime::parse_from_rfc3339(&at).ok())
@@ -368,6 +382,9 @@ fn parse_token_reply(reply: &Reply, def: &ConnectorDef) -> Result<TokenSet, Toke
         expires_at,
     })
 }
+
+/// The longest token lifetime believed: ten years.
+const MAX_TOKEN_LIFETIME_SECS: i64 = 10 * 365 * 86_400;
 
 #[cfg(test)]
 mod tests {
@@ -439,5 +456,39 @@ mod tests {
             Err(TokenError::Failure(f)) => assert_eq!(f.code, ErrorCode::UnexpectedResponse),
             other => panic!("expected a failure, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_providers_lifetime_is_bounded_before_arithmetic() {
+        for (expires_in, at_most) in [
+            (serde_json::json!(i64::MAX), MAX_TOKEN_LIFETIME_SECS),
+            (serde_json::json!("9223372036854775807"), MAX_TOKEN_LIFETIME_SECS),
+            (serde_json::json!(-5), 0),
+        ] {
+            let tokens = parse_token_reply(
+                &reply(200, serde_json::json!({"access_token": "a", "expires_in": expires_in})),
+                def("xero"),
+            )
+            .expect("tokens");
+            let at = tokens.expires_at.expect("an expiry");
+            assert!(at <= now_ms() + at_most * 1000 + 1_000, "{expires_in}: {at}");
+            assert!(at >= now_ms() - 1_000);
+        }
+    }
+
+    #[test]
+    fn a_shop_address_is_never_built_without_a_shop() {
+        let template = "https://{shop}/admin/oauth/authorize";
+        for shop in [None, Some(""), Some("evil.example/x"), Some("a@evil.example"), Some("x:1")] {
+            match OAuth::endpoint(template, shop) {
+                Err(f) => {
+                    assert_eq!(f.code, ErrorCode::InvalidConfig);
+                    assert_eq!(f.field.as_deref(), Some("shop_domain"));
+                }
+                Ok((url, _)) => panic!("{shop:?} built {url}"),
+            }
+        }
+        let (url, _) = OAuth::endpoint(template, Some("acme.myshopify.com")).expect("a shop");
+        assert_eq!(url.host_str(), Some("acme.myshopify.com"));
     }
 }

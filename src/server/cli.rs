@@ -5,7 +5,6 @@ use super::startup::{load_vault, open_store};
 use crate::auth::Authenticator;
 use crate::checks::Checker;
 use crate::service::ConnectorService;
-use crate::store::{audit_hash, AUDIT_GENESIS};
 use std::sync::Arc;
 
 pub async fn rotate_keys(settings: &Settings) -> Result<(), String> {
@@ -60,44 +59,18 @@ pub fn mint_token(settings: &Settings, tenant: &str, user: &str, ttl: u64) -> Re
 }
 
 pub async fn audit_verify(settings: &Settings) -> Result<(), String> {
+    let (vault, _) = load_vault(settings).map_err(|e| e.to_string())?;
     let store = open_store(settings).await.map_err(|e| e.to_string())?;
-    let mut after = None;
-    let mut previous: Option<(String, i64, String)> = None;
-    let mut checked = 0u64;
-    loop {
-        let batch = store
-            .audit_chain(after.clone(), 1000)
-            .await
-            .map_err(|e| e.to_string())?;
-        let Some(last) = batch.last() else { break };
-        after = Some((last.tenant_id.clone(), last.seq));
-        for entry in batch {
-            let (expected_seq, expected_prev) = match &previous {
-                Some((tenant, seq, hash)) if *tenant == entry.tenant_id => (seq + 1, hash.clone()),
-                _ => (1, AUDIT_GENESIS.to_owned()),
-            };
-            let broken = if entry.seq != expected_seq {
-                Some(format!(
-                    "expected entry {expected_seq} next, found {}",
-                    entry.seq
-                ))
-            } else if entry.prev_hash != expected_prev {
-                Some("its previous-hash does not match the entry before it".to_owned())
-            } else if audit_hash(&entry, &entry.prev_hash) != entry.hash {
-                Some("its contents do not match its hash (altered)".to_owned())
-            } else {
-                None
-            };
-            if let Some(why) = broken {
-                return Err(format!(
-                    "audit chain broken at tenant {} entry {}: {why}",
-                    entry.tenant_id, entry.seq
-                ));
-            }
-            checked += 1;
-            previous = Some((entry.tenant_id, entry.seq, entry.hash));
-        }
+    let verified = crate::store::verify_audit(store.as_ref(), &vault).await?;
+    println!(
+        "audit log intact: {} entries verified, every chain ends at its recorded head",
+        verified.entries
+    );
+    if verified.under_retired_keys > 0 {
+        println!(
+            "note: {} entries were written under encryption keys no longer loaded; their order and links were checked, their contents can only be with those keys (add them back to CONNECTOR_ENCRYPTION_KEY, after the current one, to check them)",
+            verified.under_retired_keys
+        );
     }
-    println!("audit log intact: {checked} entries verified");
     Ok(())
 }

@@ -52,6 +52,8 @@ pub struct LimitSettings {
     pub reads_per_min: u64,
     pub writes_per_min: u64,
     pub tests_per_min: u64,
+    /// Requests without a valid credential, per client address (each process on its own).
+    pub anonymous_per_min: u64,
 }
 
 impl LimitSettings {
@@ -59,6 +61,7 @@ impl LimitSettings {
         reads_per_min: u64::MAX,
         writes_per_min: u64::MAX,
         tests_per_min: u64::MAX,
+        anonymous_per_min: u64::MAX,
     };
 }
 
@@ -491,6 +494,11 @@ impl Settings {
                 "limits.tests_per_min",
                 "CONNECTOR_HUB_RATE_TESTS_PER_MIN",
                 "20",
+            )?,
+            anonymous_per_min: per_min(
+                "limits.anonymous_per_min",
+                "CONNECTOR_HUB_RATE_ANONYMOUS_PER_MIN",
+                "60",
             )?,
         };
         let monitor = MonitorSettings {

@@ -48,6 +48,8 @@ struct Inner {
     requests: BTreeMap<(String, String, u16), Histogram>,
     checks: BTreeMap<(String, String), u64>,
     rate_limited: BTreeMap<String, u64>,
+    /// Requests refused before anyone signed in, by what refused them.
+    refused: BTreeMap<String, u64>,
     store: BTreeMap<&'static str, Histogram>,
     refreshes: BTreeMap<String, u64>,
     /// Listing pages answered from the page cache, and read from the store.
@@ -85,6 +87,10 @@ impl Metrics {
 
     pub fn rate_limited(&self, class: &str) {
         self.with(|m| *m.rate_limited.entry(class.to_owned()).or_default() += 1);
+    }
+
+    pub fn refused(&self, action: &str) {
+        self.with(|m| *m.refused.entry(action.to_owned()).or_default() += 1);
     }
 
     pub fn store(&self, operation: &'static str, elapsed: Duration) {
@@ -147,6 +153,14 @@ impl Metrics {
                 "connector_hub_rate_limited_total{{class=\"{class}\"}} {n}"
             );
         }
+        out.push_str("# HELP connector_hub_anonymous_refusals_total Requests refused before anyone signed in (no valid token, cross-site), by what refused them. The audit log has one summary entry per address and minute.\n");
+        out.push_str("# TYPE connector_hub_anonymous_refusals_total counter\n");
+        for (action, n) in &m.refused {
+            let _ = writeln!(
+                out,
+                "connector_hub_anonymous_refusals_total{{action=\"{action}\"}} {n}"
+            );
+        }
         out.push_str(
             "# HELP connector_hub_token_refreshes_total OAuth token refreshes by outcome.\n",
         );
@@ -206,11 +220,27 @@ pub async fn middleware(State(metrics): State<Metrics>, request: Request, next: 
                 "other".into()
             }
         });
-    let method = request.method().to_string();
+    let method = method_label(request.method()).to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
     metrics.request(route, method, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// The standard methods by name; any other (anyone can make one up) as `other`, so the label
+/// set stays bounded.
+fn method_label(method: &http::Method) -> &'static str {
+    use http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 pub async fn handler(State(state): State<super::AppState>) -> impl IntoResponse {

@@ -161,6 +161,15 @@ impl Application {
                 self.instance_id.clone(),
             ))
         });
+        // Summaries of refused anonymous requests are written once their minute has ended.
+        let service = self.state.service.clone();
+        let refusals = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+            loop {
+                tick.tick().await;
+                service.flush_refusals(false).await;
+            }
+        });
         // Without TCP_NODELAY a streamed body's last segment waits for the client's delayed ACK
         // (40 ms on Linux): static assets were answered at under 1,000 per second.
         let listener = self.listener.tap_io(|tcp| {
@@ -178,6 +187,8 @@ impl Application {
         if let Some(task) = background {
             task.abort();
         }
+        refusals.abort();
+        self.state.service.flush_refusals(true).await;
         if let Err(e) = self.state.service.store().flush().await {
             tracing::warn!(error = %e, "could not checkpoint the store on shutdown");
         }

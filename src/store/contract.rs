@@ -32,14 +32,49 @@ fn tenant(name: &str) -> TenantId {
     TenantId::parse(name).expect("tenant")
 }
 
+fn audit_entry(t: &TenantId, action: &str, id: &str) -> AuditRecord {
+    AuditRecord {
+        seq: 0,
+        tenant_id: t.as_str().into(),
+        at: 1,
+        user_id: "u".into(),
+        action: action.into(),
+        connector_id: Some(id.into()),
+        outcome: "ok".into(),
+        error_code: None,
+        client: "127.0.0.1".into(),
+        detail: None,
+        prev_hash: String::new(),
+        hash: String::new(),
+    }
+}
+
+async fn chain(store: &Arc<dyn Store>, t: &TenantId) -> Vec<AuditRecord> {
+    let all = AuditQuery {
+        limit: 1000,
+        ..Default::default()
+    };
+    store.list_audit(t, &all).await.expect("audit").0
+}
+
 pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     let a = tenant(&format!("{prefix}-a"));
     let b = tenant(&format!("{prefix}-b"));
     store.ping().await.expect("ping");
+    let vault = crate::vault::Vault::from_key_list(
+        &crate::secret::SecretString::new(crate::vault::generate_key()),
+        "K",
+    )
+    .expect("vault");
+    let key = vault.audit_key();
+    let w = |t: &TenantId, action: &str, id: &str| AuditWrite {
+        entry: audit_entry(t, action, id),
+        key: &key,
+    };
 
     // Insert, get, tenant isolation.
     let one = record(a.as_str(), "conn-1", 1_000);
-    store.insert(&a, &one).await.expect("insert");
+    store.insert(&a, &one, &w(&a, "create", "conn-1")).await.expect("insert");
     assert_eq!(
         store.get(&a, "conn-1").await.expect("get").as_ref(),
         Some(&one)
@@ -49,19 +84,19 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         "tenant B sees nothing"
     );
     assert!(matches!(
-        store.insert(&a, &one).await,
+        store.insert(&a, &one, &w(&a, "create", "conn-1")).await,
         Err(StoreError::Duplicate)
     ));
 
     // Listing: newest first, keyset pages, status filter, tenant scoping.
     for (i, at) in [(2, 2_000), (3, 3_000), (4, 3_000)] {
         store
-            .insert(&a, &record(a.as_str(), &format!("conn-{i}"), at))
+            .insert(&a, &record(a.as_str(), &format!("conn-{i}"), at), &w(&a, "create", "-"))
             .await
             .expect("insert");
     }
     store
-        .insert(&b, &record(b.as_str(), "conn-b", 5_000))
+        .insert(&b, &record(b.as_str(), "conn-b", 5_000), &w(&b, "create", "-"))
         .await
         .expect("insert b");
     let page = |before| ListQuery {
@@ -83,13 +118,13 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     changed.version = 2;
     changed.token_expires_at = Some(9_000);
     changed.token_refreshed_at = Some(8_000);
-    assert!(store.update(&a, &changed, 1).await.expect("cas"));
+    assert!(store.update(&a, &changed, 1, Some(&w(&a, "update", "conn-1"))).await.expect("cas"));
     assert!(
-        !store.update(&a, &changed, 1).await.expect("stale cas"),
+        !store.update(&a, &changed, 1, Some(&w(&a, "update", "conn-1"))).await.expect("stale cas"),
         "a stale version loses"
     );
     assert!(
-        !store.update(&b, &changed, 2).await.expect("other tenant"),
+        !store.update(&b, &changed, 2, Some(&w(&b, "update", "conn-1"))).await.expect("other tenant"),
         "tenant B cannot update"
     );
     let active = ListQuery {
@@ -160,7 +195,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
             status,
             ..record(d.as_str(), id, 1)
         };
-        store.insert(&d, &r).await.expect("insert");
+        store.insert(&d, &r, &w(&d, "create", "-")).await.expect("insert");
     }
     let idle: Vec<String> = store
         .idle_sign_ins("xero", 5_000, 10)
@@ -207,12 +242,12 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
 
     // Delete.
     assert!(
-        !store.delete(&b, "conn-1").await.expect("b delete"),
+        !store.delete(&b, "conn-1", &w(&b, "delete", "conn-1")).await.expect("b delete"),
         "tenant B cannot delete"
     );
-    assert!(store.delete(&a, "conn-1").await.expect("delete"));
+    assert!(store.delete(&a, "conn-1", &w(&a, "delete", "conn-1")).await.expect("delete"));
     assert!(store.get(&a, "conn-1").await.expect("gone").is_none());
-    assert!(!store.delete(&a, "conn-1").await.expect("twice"));
+    assert!(!store.delete(&a, "conn-1", &w(&a, "delete", "conn-1")).await.expect("twice"));
 
     // Drafts expire and belong to one user.
     let draft = DraftRecord {
@@ -253,56 +288,66 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .expect("deleted")
         .is_none());
 
-    // Audit: a hash chain per tenant.
-    let entry = |t: &TenantId, action: &str| AuditRecord {
-        seq: 0,
-        tenant_id: t.as_str().into(),
-        at: 1,
-        user_id: "u".into(),
-        action: action.into(),
-        connector_id: Some("conn-2".into()),
-        outcome: "ok".into(),
-        error_code: None,
-        client: "127.0.0.1".into(),
-        prev_hash: String::new(),
-        hash: String::new(),
-    };
+    // Audit: a keyed hash chain per tenant. Each change above wrote its entry in the same
+    // transaction, and only when it happened: one create, one successful update and one delete
+    // for tenant A's conn-1; nothing for the refused CAS, B's attempts or the second delete.
+    let conn1: Vec<String> = chain(&store, &a)
+        .await
+        .into_iter()
+        .filter(|e| e.connector_id.as_deref() == Some("conn-1"))
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(conn1, vec!["delete", "update", "create"], "newest first");
+    assert!(chain(&store, &b)
+        .await
+        .iter()
+        .all(|e| e.connector_id.as_deref() != Some("conn-1")));
+    let before = chain(&store, &a).await.len() as i64;
     let e1 = store
-        .append_audit(entry(&a, "create"))
+        .append_audit(&w(&a, "test", "conn-2"))
         .await
         .expect("audit 1");
     let e2 = store
-        .append_audit(entry(&a, "test"))
+        .append_audit(&w(&a, "read", "conn-2"))
         .await
         .expect("audit 2");
-    let f1 = store
-        .append_audit(entry(&b, "create"))
-        .await
-        .expect("audit b");
-    assert_eq!((e1.seq, e2.seq, f1.seq), (1, 2, 1));
-    assert_eq!(e1.prev_hash, AUDIT_GENESIS);
+    assert_eq!((e1.seq, e2.seq), (before + 1, before + 2));
     assert_eq!(e2.prev_hash, e1.hash);
-    assert_eq!(e2.hash, audit_hash(&e2, &e1.hash));
+    assert_eq!(e2.hash, keyed_audit_hash(&e2, &e1.hash, &key));
+    let first = chain(&store, &a).await.pop().expect("first entry");
+    assert_eq!((first.seq, first.prev_hash.as_str()), (1, AUDIT_GENESIS));
     let q = AuditQuery {
-        action: Some("test".into()),
+        action: Some("read".into()),
+        connector_id: Some("conn-2".into()),
         limit: 10,
         ..Default::default()
     };
     assert_eq!(
-        store.list_audit(&a, &q).await.expect("audit list"),
+        store.list_audit(&a, &q).await.expect("audit list").0,
         vec![e2.clone()]
     );
-    let all = AuditQuery {
+    // The recorded heads match the chains' ends, and the keyed count covers every entry.
+    let heads = store.audit_heads().await.expect("heads");
+    assert!(heads
+        .tenants
+        .iter()
+        .any(|(t, seq, hash)| t == a.as_str() && *seq == e2.seq && *hash == e2.hash));
+    let (total, total_hash) = heads.total.expect("a keyed count");
+    assert_eq!(total_hash, audit_total_hash(total, &key));
+    // A filter that matches nothing is answered from a bounded scan, with where to go on.
+    let none = AuditQuery {
+        action: Some("never-written".into()),
         limit: 10,
         ..Default::default()
     };
-    assert_eq!(store.list_audit(&b, &all).await.expect("b audit").len(), 1);
+    let (rows, _) = store.list_audit(&a, &none).await.expect("empty filter");
+    assert!(rows.is_empty());
 
     // Many writes at once (SQLite commits them in groups): a failing one fails alone, and every
     // acknowledged one is there.
     let c = tenant(&format!("{prefix}-c"));
     store
-        .insert(&c, &record(c.as_str(), "taken", 1))
+        .insert(&c, &record(c.as_str(), "taken", 1), &w(&c, "create", "-"))
         .await
         .expect("insert");
     let writes = (0..64).map(|i| {
@@ -314,7 +359,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
             } else {
                 format!("burst-{i}")
             };
-            (i, store.insert(&c, &record(c.as_str(), &id, 10 + i)).await)
+            (i, store.insert(&c, &record(c.as_str(), &id, 10 + i), &w(&c, "create", "-")).await)
         }
     });
     for (i, outcome) in futures_util::future::join_all(writes).await {
@@ -360,12 +405,12 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     if let Some(before) = store.change_marker() {
         assert_eq!(store.change_marker(), Some(before));
         store
-            .insert(&a, &record(a.as_str(), "marker", 9_000))
+            .insert(&a, &record(a.as_str(), "marker", 9_000), &w(&a, "create", "-"))
             .await
             .expect("insert");
         let inserted = store.change_marker().expect("marker");
         assert_ne!(inserted, before, "an insert moves the marker");
-        assert!(store.delete(&a, "marker").await.expect("delete"));
+        assert!(store.delete(&a, "marker", &w(&a, "delete", "marker")).await.expect("delete"));
         assert_ne!(
             store.change_marker(),
             Some(inserted),
@@ -391,8 +436,17 @@ async fn sqlite_store_honours_the_contract() {
     // A commit through another connection (as from another process) moves the marker too.
     let before = store.change_marker();
     let t = tenant("t-other-process");
+    let vault = crate::vault::Vault::from_key_list(
+        &crate::secret::SecretString::new(crate::vault::generate_key()),
+        "K",
+    )
+    .expect("vault");
+    let audit = AuditWrite {
+        entry: audit_entry(&t, "create", "elsewhere"),
+        key: &vault.audit_key(),
+    };
     reopened
-        .insert(&t, &record(t.as_str(), "elsewhere", 1))
+        .insert(&t, &record(t.as_str(), "elsewhere", 1), &audit)
         .await
         .expect("insert");
     assert_ne!(store.change_marker(), before);

@@ -36,8 +36,13 @@ impl Store for MeteredStore {
     async fn flush(&self) -> Result<(), StoreError> {
         self.inner.flush().await
     }
-    async fn insert(&self, t: &TenantId, r: &ConnectorRecord) -> Result<(), StoreError> {
-        timed!(self, "insert", self.inner.insert(t, r))
+    async fn insert(
+        &self,
+        t: &TenantId,
+        r: &ConnectorRecord,
+        a: &AuditWrite<'_>,
+    ) -> Result<(), StoreError> {
+        timed!(self, "insert", self.inner.insert(t, r, a))
     }
     async fn get(&self, t: &TenantId, id: &str) -> Result<Option<ConnectorRecord>, StoreError> {
         timed!(self, "get", self.inner.get(t, id))
@@ -45,11 +50,22 @@ impl Store for MeteredStore {
     async fn list(&self, t: &TenantId, q: &ListQuery) -> Result<Vec<ConnectorRecord>, StoreError> {
         timed!(self, "list", self.inner.list(t, q))
     }
-    async fn update(&self, t: &TenantId, r: &ConnectorRecord, v: i64) -> Result<bool, StoreError> {
-        timed!(self, "update", self.inner.update(t, r, v))
+    async fn update(
+        &self,
+        t: &TenantId,
+        r: &ConnectorRecord,
+        v: i64,
+        a: Option<&AuditWrite<'_>>,
+    ) -> Result<bool, StoreError> {
+        timed!(self, "update", self.inner.update(t, r, v, a))
     }
-    async fn delete(&self, t: &TenantId, id: &str) -> Result<bool, StoreError> {
-        timed!(self, "delete", self.inner.delete(t, id))
+    async fn delete(
+        &self,
+        t: &TenantId,
+        id: &str,
+        a: &AuditWrite<'_>,
+    ) -> Result<bool, StoreError> {
+        timed!(self, "delete", self.inner.delete(t, id, a))
     }
     async fn put_draft(&self, t: &TenantId, d: &DraftRecord) -> Result<(), StoreError> {
         timed!(self, "put_draft", self.inner.put_draft(t, d))
@@ -72,15 +88,18 @@ impl Store for MeteredStore {
     async fn take_oauth_state(&self, hash: &str) -> Result<Option<OAuthStateRecord>, StoreError> {
         timed!(self, "take_oauth_state", self.inner.take_oauth_state(hash))
     }
-    async fn append_audit(&self, e: AuditRecord) -> Result<AuditRecord, StoreError> {
-        timed!(self, "append_audit", self.inner.append_audit(e))
+    async fn append_audit(&self, a: &AuditWrite<'_>) -> Result<AuditRecord, StoreError> {
+        timed!(self, "append_audit", self.inner.append_audit(a))
     }
     async fn list_audit(
         &self,
         t: &TenantId,
         q: &AuditQuery,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
+    ) -> Result<(Vec<AuditRecord>, Option<i64>), StoreError> {
         timed!(self, "list_audit", self.inner.list_audit(t, q))
+    }
+    async fn audit_heads(&self) -> Result<AuditHeads, StoreError> {
+        timed!(self, "audit_heads", self.inner.audit_heads())
     }
     async fn hit(&self, key: &str, window_start: i64, hits: u64) -> Result<u64, StoreError> {
         timed!(self, "rate_hit", self.inner.hit(key, window_start, hits))

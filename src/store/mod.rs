@@ -4,13 +4,16 @@
 mod metered;
 mod mongo;
 mod sqlite;
+mod verify;
 
 pub use metered::MeteredStore;
 pub use mongo::MongoStore;
 pub use sqlite::SqliteStore;
+pub use verify::{verify_audit, AuditVerified};
 
 use crate::auth::TenantId;
 use crate::model::{ConnectorStatus, SyncFrequency};
+use crate::vault::AuditKey;
 use async_trait::async_trait;
 
 /// A connector as stored: metadata plus the Fernet token of its configuration.
@@ -96,9 +99,37 @@ pub struct AuditRecord {
     pub outcome: String,
     pub error_code: Option<String>,
     pub client: String,
+    /// What else there is to say (e.g. how many refusals a summary stands for).
+    #[serde(default)]
+    pub detail: Option<String>,
     pub prev_hash: String,
     pub hash: String,
 }
+
+/// An audit entry to append in the same transaction as the change it records, with the key its
+/// link in the chain is computed with.
+pub struct AuditWrite<'a> {
+    pub entry: AuditRecord,
+    pub key: &'a AuditKey,
+}
+
+/// The recorded end of the audit log: each tenant's last entry, and the number of entries of all
+/// tenants together under a keyed hash. Verification compares the chains with it, so cutting off
+/// a chain's tail, or a whole chain, is noticed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditHeads {
+    /// (tenant, last seq, last hash).
+    pub tenants: Vec<(String, i64, String)>,
+    /// (number of entries, keyed hash of it), once any entry was written with a key.
+    pub total: Option<(i64, String)>,
+}
+
+/// Wizard drafts kept per user; starting one more drops the least recently touched.
+pub const MAX_DRAFTS_PER_USER: i64 = 20;
+
+/// Most rows one audit query looks at: a filter that matches nothing costs this much at most,
+/// and the caller gets a cursor to look further.
+pub const AUDIT_SCAN_LIMIT: i64 = 5_000;
 
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
@@ -130,7 +161,13 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
-    async fn insert(&self, tenant: &TenantId, record: &ConnectorRecord) -> Result<(), StoreError>;
+    /// Inserts `record` and appends `audit`, in one transaction.
+    async fn insert(
+        &self,
+        tenant: &TenantId,
+        record: &ConnectorRecord,
+        audit: &AuditWrite<'_>,
+    ) -> Result<(), StoreError>;
     async fn get(
         &self,
         tenant: &TenantId,
@@ -143,14 +180,23 @@ pub trait Store: Send + Sync + 'static {
         tenant: &TenantId,
         query: &ListQuery,
     ) -> Result<Vec<ConnectorRecord>, StoreError>;
-    /// Writes `record` if the stored version is still `expected_version`; false when it moved on.
+    /// Writes `record` if the stored version is still `expected_version`, and then appends
+    /// `audit`, in one transaction; false (and nothing written) when the version moved on.
     async fn update(
         &self,
         tenant: &TenantId,
         record: &ConnectorRecord,
         expected_version: i64,
+        audit: Option<&AuditWrite<'_>>,
     ) -> Result<bool, StoreError>;
-    async fn delete(&self, tenant: &TenantId, connector_id: &str) -> Result<bool, StoreError>;
+    /// Deletes the connector and appends `audit`, in one transaction; false (and no entry) when
+    /// there was nothing to delete.
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        audit: &AuditWrite<'_>,
+    ) -> Result<bool, StoreError>;
 
     async fn put_draft(&self, tenant: &TenantId, draft: &DraftRecord) -> Result<(), StoreError>;
     async fn get_draft(
@@ -176,13 +222,18 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<OAuthStateRecord>, StoreError>;
 
     /// Appends to the tenant's hash chain: the store fills `seq`, `prev_hash` and `hash`
-    /// atomically with the chain's head.
-    async fn append_audit(&self, entry: AuditRecord) -> Result<AuditRecord, StoreError>;
+    /// atomically with the chain's head (see `chain_audit`).
+    async fn append_audit(&self, audit: &AuditWrite<'_>) -> Result<AuditRecord, StoreError>;
+    /// Newest first, matching `query`, among at most `AUDIT_SCAN_LIMIT` entries below
+    /// `before_seq`. Returns the entries and the lowest seq looked at (where to go on from),
+    /// or `None` when the scan reached the start of the chain.
     async fn list_audit(
         &self,
         tenant: &TenantId,
         query: &AuditQuery,
-    ) -> Result<Vec<AuditRecord>, StoreError>;
+    ) -> Result<(Vec<AuditRecord>, Option<i64>), StoreError>;
+    /// Operator maintenance: the recorded end of every chain.
+    async fn audit_heads(&self) -> Result<AuditHeads, StoreError>;
 
     /// Adds `hits` to `key`'s count in the fixed window starting at `window_start`; returns the
     /// window's total, these included. Counters are shared by every server process on the store.
@@ -238,8 +289,48 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
-/// The chained hash of an audit entry: SHA-256 over the previous hash and the entry's fields.
-pub fn audit_hash(entry: &AuditRecord, prev_hash: &str) -> String {
+/// Links `entry` to the chain after `prev` (the previous entry's (seq, hash), if any): fills
+/// `seq`, `prev_hash` and `hash`.
+pub fn chain_audit(entry: &mut AuditRecord, prev: Option<(i64, String)>, key: &AuditKey) {
+    let (seq, prev_hash) = prev
+        .map(|(s, h)| (s + 1, h))
+        .unwrap_or((1, AUDIT_GENESIS.to_owned()));
+    entry.seq = seq;
+    entry.hash = keyed_audit_hash(entry, &prev_hash, key);
+    entry.prev_hash = prev_hash;
+}
+
+/// The chained hash of an audit entry: `<key id>:<HMAC-SHA256>` over the previous hash and the
+/// entry's fields, keyed by the vault's audit key, so rewriting the chain needs the key.
+pub fn keyed_audit_hash(entry: &AuditRecord, prev_hash: &str, key: &AuditKey) -> String {
+    let seq = entry.seq.to_string();
+    let at = entry.at.to_string();
+    let mut parts = vec![
+        prev_hash,
+        &seq,
+        &entry.tenant_id,
+        &at,
+        &entry.user_id,
+        &entry.action,
+        entry.connector_id.as_deref().unwrap_or(""),
+        &entry.outcome,
+        entry.error_code.as_deref().unwrap_or(""),
+        &entry.client,
+    ];
+    if let Some(detail) = &entry.detail {
+        parts.push(detail);
+    }
+    format!("{}:{}", key.id, key.mac(&parts))
+}
+
+/// The keyed hash of the number of audit entries of all tenants.
+pub fn audit_total_hash(total: i64, key: &AuditKey) -> String {
+    format!("{}:{}", key.id, key.mac(&["audit-total", &total.to_string()]))
+}
+
+/// The hash entries were chained with before hashes were keyed: SHA-256 over the previous hash
+/// and the entry's fields. Verification still accepts it for those old entries.
+pub fn legacy_audit_hash(entry: &AuditRecord, prev_hash: &str) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     for part in [

@@ -5,11 +5,25 @@
 use super::*;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
+use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongodb::options::IndexOptions;
-use mongodb::{Collection, IndexModel};
+use mongodb::{ClientSession, Collection, IndexModel};
+use std::future::Future;
+use std::pin::Pin;
 
+/// Attempts at a transaction that the server aborted for a transient reason (a write conflict
+/// with another process appending to the same audit chain).
+const TRANSACTION_TRIES: usize = 16;
+
+type TxFuture<'s, T> = Pin<Box<dyn Future<Output = mongodb::error::Result<T>> + Send + 's>>;
+
+/// Every write that must be recorded in the audit log runs in a multi-document transaction with
+/// its entry, so MongoDB must be a replica set (a single-node one will do).
+#[derive(Clone)]
 pub struct MongoStore {
+    client: mongodb::Client,
     connectors: Collection<Document>,
+    audit_heads: Collection<Document>,
     drafts: Collection<Document>,
     audit: Collection<Document>,
     rate_windows: Collection<Document>,
@@ -37,6 +51,8 @@ impl MongoStore {
             .map_err(map_error)?;
         let db = client.database(database);
         let store = Self {
+            client: client.clone(),
+            audit_heads: db.collection("audit_heads"),
             connectors: db.collection("connectors"),
             drafts: db.collection("wizard_drafts"),
             audit: db.collection("audit_log"),
@@ -78,6 +94,10 @@ impl MongoStore {
             .map_err(map_error)?;
         self.audit
             .create_index(index(doc! {"tenant_id": 1, "seq": 1}, true))
+            .await
+            .map_err(map_error)?;
+        self.audit_heads
+            .create_index(index(doc! {"tenant_id": 1}, true))
             .await
             .map_err(map_error)?;
         self.rate_windows
@@ -183,7 +203,7 @@ fn audit_to_doc(e: &AuditRecord) -> Document {
     doc! {
         "tenant_id": &e.tenant_id, "seq": e.seq, "at": e.at, "user_id": &e.user_id, "action": &e.action,
         "connector_id": opt_str(&e.connector_id), "outcome": &e.outcome, "error_code": opt_str(&e.error_code),
-        "client": &e.client, "prev_hash": &e.prev_hash, "hash": &e.hash,
+        "client": &e.client, "prev_hash": &e.prev_hash, "hash": &e.hash, "detail": opt_str(&e.detail),
     }
 }
 
@@ -203,7 +223,98 @@ fn audit_from_doc(d: &Document) -> Result<AuditRecord, StoreError> {
         client: s("client")?,
         prev_hash: s("prev_hash")?,
         hash: s("hash")?,
+        detail: d.get_str("detail").ok().map(str::to_owned),
     })
+}
+
+impl MongoStore {
+    /// Runs `op` in a transaction, again from the start when the server aborts it for a
+    /// transient reason.
+    async fn transact<T>(
+        &self,
+        op: &(dyn for<'s> Fn(&'s mut ClientSession) -> TxFuture<'s, T> + Sync),
+    ) -> Result<T, StoreError> {
+        let mut last = None;
+        for _ in 0..TRANSACTION_TRIES {
+            let mut session = self.client.start_session().await.map_err(map_error)?;
+            session.start_transaction().await.map_err(map_error)?;
+            match op(&mut session).await {
+                Ok(value) => loop {
+                    match session.commit_transaction().await {
+                        Ok(()) => return Ok(value),
+                        Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => continue,
+                        Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) => {
+                            last = Some(e);
+                            break;
+                        }
+                        Err(e) => return Err(map_error(e)),
+                    }
+                },
+                Err(e) => {
+                    let _ = session.abort_transaction().await;
+                    if !e.contains_label(TRANSIENT_TRANSACTION_ERROR) {
+                        return Err(map_error(e));
+                    }
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.map_or_else(
+            || StoreError::Unavailable("transaction contention".into()),
+            map_error,
+        ))
+    }
+
+    /// Appends `e` to its tenant's chain inside the session's transaction, moving the chain's
+    /// head and the keyed count of all entries with it.
+    async fn append_in(
+        &self,
+        s: &mut ClientSession,
+        mut e: AuditRecord,
+        key: &AuditKey,
+    ) -> mongodb::error::Result<AuditRecord> {
+        let head = self
+            .audit_heads
+            .find_one(doc! {"tenant_id": &e.tenant_id})
+            .session(&mut *s)
+            .await?
+            .and_then(|d| Some((d.get_i64("seq").ok()?, d.get_str("hash").ok()?.to_owned())));
+        let total = match self
+            .audit_heads
+            .find_one(doc! {"tenant_id": "*"})
+            .session(&mut *s)
+            .await?
+            .and_then(|d| d.get_i64("seq").ok())
+        {
+            Some(total) => total,
+            None => i64::try_from(
+                self.audit
+                    .count_documents(doc! {})
+                    .session(&mut *s)
+                    .await?,
+            )
+            .unwrap_or(i64::MAX),
+        } + 1;
+        chain_audit(&mut e, head, key);
+        self.audit
+            .insert_one(audit_to_doc(&e))
+            .session(&mut *s)
+            .await?;
+        for (tenant, seq, hash) in [
+            (e.tenant_id.clone(), e.seq, e.hash.clone()),
+            ("*".to_owned(), total, audit_total_hash(total, key)),
+        ] {
+            self.audit_heads
+                .update_one(
+                    doc! {"tenant_id": &tenant},
+                    doc! {"$set": {"seq": seq, "hash": hash}},
+                )
+                .upsert(true)
+                .session(&mut *s)
+                .await?;
+        }
+        Ok(e)
+    }
 }
 
 async fn collect<T>(
@@ -232,14 +343,27 @@ impl Store for MongoStore {
             .map_err(map_error)
     }
 
-    async fn insert(&self, tenant: &TenantId, r: &ConnectorRecord) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        tenant: &TenantId,
+        r: &ConnectorRecord,
+        audit: &AuditWrite<'_>,
+    ) -> Result<(), StoreError> {
         let mut d = to_doc(r);
         d.insert("tenant_id", tenant.as_str());
-        self.connectors
-            .insert_one(d)
-            .await
-            .map(|_| ())
-            .map_err(map_error)
+        self.transact(&|s| {
+            let (me, d, entry, key) = (
+                self.clone(),
+                d.clone(),
+                audit.entry.clone(),
+                audit.key.clone(),
+            );
+            Box::pin(async move {
+                me.connectors.insert_one(d).session(&mut *s).await?;
+                me.append_in(s, entry, &key).await.map(|_| ())
+            })
+        })
+        .await
     }
 
     async fn get(
@@ -289,6 +413,7 @@ impl Store for MongoStore {
         tenant: &TenantId,
         r: &ConnectorRecord,
         expected: i64,
+        audit: Option<&AuditWrite<'_>>,
     ) -> Result<bool, StoreError> {
         let mut set = to_doc(r);
         for immutable in [
@@ -300,24 +425,61 @@ impl Store for MongoStore {
         ] {
             set.remove(immutable);
         }
-        let result = self
-            .connectors
-            .update_one(
-                doc! {"tenant_id": tenant.as_str(), "connector_id": &r.connector_id, "version": expected},
-                doc! {"$set": set},
-            )
-            .await
-            .map_err(map_error)?;
-        Ok(result.matched_count == 1)
+        let filter = doc! {"tenant_id": tenant.as_str(), "connector_id": &r.connector_id, "version": expected};
+        let Some(audit) = audit else {
+            let result = self
+                .connectors
+                .update_one(filter, doc! {"$set": set})
+                .await
+                .map_err(map_error)?;
+            return Ok(result.matched_count == 1);
+        };
+        self.transact(&|s| {
+            let (me, filter, set, entry, key) = (
+                self.clone(),
+                filter.clone(),
+                set.clone(),
+                audit.entry.clone(),
+                audit.key.clone(),
+            );
+            Box::pin(async move {
+                let result = me
+                    .connectors
+                    .update_one(filter, doc! {"$set": set})
+                    .session(&mut *s)
+                    .await?;
+                if result.matched_count != 1 {
+                    return Ok(false);
+                }
+                me.append_in(s, entry, &key).await.map(|_| true)
+            })
+        })
+        .await
     }
 
-    async fn delete(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
-        let result = self
-            .connectors
-            .delete_one(doc! {"tenant_id": tenant.as_str(), "connector_id": id})
-            .await
-            .map_err(map_error)?;
-        Ok(result.deleted_count == 1)
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        audit: &AuditWrite<'_>,
+    ) -> Result<bool, StoreError> {
+        let filter = doc! {"tenant_id": tenant.as_str(), "connector_id": id};
+        self.transact(&|s| {
+            let (me, filter, entry, key) = (
+                self.clone(),
+                filter.clone(),
+                audit.entry.clone(),
+                audit.key.clone(),
+            );
+            Box::pin(async move {
+                let result = me.connectors.delete_one(filter).session(&mut *s).await?;
+                if result.deleted_count != 1 {
+                    return Ok(false);
+                }
+                me.append_in(s, entry, &key).await.map(|_| true)
+            })
+        })
+        .await
     }
 
     async fn put_draft(&self, tenant: &TenantId, d: &DraftRecord) -> Result<(), StoreError> {
@@ -332,8 +494,27 @@ impl Store for MongoStore {
             )
             .upsert(true)
             .await
-            .map(|_| ())
-            .map_err(map_error)
+            .map_err(map_error)?;
+        // A user's wizards in progress are bounded: the least recently touched go first.
+        let keep: Vec<Document> = self
+            .drafts
+            .find(doc! {"tenant_id": tenant.as_str(), "user_id": &d.user_id})
+            .sort(doc! {"expires_at": -1})
+            .skip(u64::try_from(MAX_DRAFTS_PER_USER).unwrap_or(u64::MAX))
+            .projection(doc! {"draft_id": 1})
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        let stale: Vec<&str> = keep.iter().filter_map(|k| k.get_str("draft_id").ok()).collect();
+        if !stale.is_empty() {
+            self.drafts
+                .delete_many(doc! {"tenant_id": tenant.as_str(), "user_id": &d.user_id, "draft_id": {"$in": stale}})
+                .await
+                .map_err(map_error)?;
+        }
+        Ok(())
     }
 
     async fn get_draft(
@@ -409,46 +590,33 @@ impl Store for MongoStore {
         }))
     }
 
-    async fn append_audit(&self, mut e: AuditRecord) -> Result<AuditRecord, StoreError> {
-        // Optimistic: read the chain's head, insert the next link; the unique (tenant, seq) index
-        // turns a concurrent append into a retry rather than a fork.
-        for _ in 0..32 {
-            let head = self
-                .audit
-                .find_one(doc! {"tenant_id": &e.tenant_id})
-                .sort(doc! {"seq": -1})
-                .await
-                .map_err(map_error)?;
-            let (seq, prev) = match head {
-                Some(d) => {
-                    let h = audit_from_doc(&d)?;
-                    (h.seq + 1, h.hash)
-                }
-                None => (1, AUDIT_GENESIS.to_owned()),
-            };
-            e.seq = seq;
-            e.hash = audit_hash(&e, &prev);
-            e.prev_hash = prev;
-            match self
-                .audit
-                .insert_one(audit_to_doc(&e))
-                .await
-                .map_err(map_error)
-            {
-                Ok(_) => return Ok(e),
-                Err(StoreError::Duplicate) => continue,
-                Err(other) => return Err(other),
-            }
-        }
-        Err(StoreError::Unavailable("audit chain contention".into()))
+    async fn append_audit(&self, audit: &AuditWrite<'_>) -> Result<AuditRecord, StoreError> {
+        self.transact(&|s| {
+            let (me, entry, key) = (self.clone(), audit.entry.clone(), audit.key.clone());
+            Box::pin(async move { me.append_in(s, entry, &key).await })
+        })
+        .await
     }
 
     async fn list_audit(
         &self,
         tenant: &TenantId,
         q: &AuditQuery,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
-        let mut filter = doc! {"tenant_id": tenant.as_str()};
+    ) -> Result<(Vec<AuditRecord>, Option<i64>), StoreError> {
+        let before = match q.before_seq {
+            Some(before) => before,
+            None => self
+                .audit_heads
+                .find_one(doc! {"tenant_id": tenant.as_str()})
+                .await
+                .map_err(map_error)?
+                .and_then(|d| d.get_i64("seq").ok())
+                .map_or(1, |seq| seq + 1),
+        };
+        // Bounded by seq, not by matches (see the trait).
+        let floor = before.saturating_sub(AUDIT_SCAN_LIMIT);
+        let mut filter =
+            doc! {"tenant_id": tenant.as_str(), "seq": {"$lt": before, "$gte": floor}};
         if let Some(c) = &q.connector_id {
             filter.insert("connector_id", c);
         }
@@ -458,9 +626,6 @@ impl Store for MongoStore {
         if let Some(o) = &q.outcome {
             filter.insert("outcome", o);
         }
-        if let Some(s) = q.before_seq {
-            filter.insert("seq", doc! {"$lt": s});
-        }
         let cursor = self
             .audit
             .find(filter)
@@ -468,7 +633,37 @@ impl Store for MongoStore {
             .limit(limit(q.limit))
             .await
             .map_err(map_error)?;
-        collect(cursor, audit_from_doc).await
+        let rows = collect(cursor, audit_from_doc).await?;
+        let next = if rows.len() == q.limit {
+            rows.last().map(|e| e.seq)
+        } else {
+            (floor > 1).then_some(floor)
+        };
+        Ok((rows, next))
+    }
+
+    async fn audit_heads(&self) -> Result<AuditHeads, StoreError> {
+        let cursor = self
+            .audit_heads
+            .find(doc! {})
+            .sort(doc! {"tenant_id": 1})
+            .await
+            .map_err(map_error)?;
+        let docs: Vec<Document> = cursor.try_collect().await.map_err(map_error)?;
+        let mut heads = AuditHeads::default();
+        for d in docs {
+            let (Ok(tenant), Ok(seq), Ok(hash)) =
+                (d.get_str("tenant_id"), d.get_i64("seq"), d.get_str("hash"))
+            else {
+                return Err(StoreError::Unavailable("malformed audit head".into()));
+            };
+            if tenant == "*" {
+                heads.total = Some((seq, hash.to_owned()));
+            } else {
+                heads.tenants.push((tenant.to_owned(), seq, hash.to_owned()));
+            }
+        }
+        Ok(heads)
     }
 
     async fn hit(&self, key: &str, window_start: i64, hits: u64) -> Result<u64, StoreError> {

@@ -83,6 +83,19 @@ CREATE INDEX oauth_states_by_expiry ON oauth_states (expires_at);
 CREATE INDEX connectors_by_refresh ON connectors (connector_type, token_refreshed_at)
     WHERE token_refreshed_at IS NOT NULL;
 "#,
+    r#"
+ALTER TABLE audit_log ADD COLUMN detail TEXT;
+
+-- Each chain's recorded end, and ('*') the keyed count of all entries: see `AuditHeads`.
+CREATE TABLE audit_heads (
+    tenant_id TEXT PRIMARY KEY,
+    seq       INTEGER NOT NULL,
+    hash      TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO audit_heads (tenant_id, seq, hash)
+    SELECT tenant_id, seq, hash FROM audit_log AS a
+    WHERE seq = (SELECT MAX(seq) FROM audit_log AS b WHERE b.tenant_id = a.tenant_id);
+"#,
 ];
 
 /// Rate-limit windows and leases: shared between processes but not worth an fsync each, so they
@@ -548,11 +561,47 @@ fn audit_record(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
         client: row.get(8)?,
         prev_hash: row.get(9)?,
         hash: row.get(10)?,
+        detail: row.get(11)?,
     })
 }
 
 const AUDIT_COLUMNS: &str =
-    "tenant_id, seq, at, user_id, action, connector_id, outcome, error_code, client, prev_hash, hash";
+    "tenant_id, seq, at, user_id, action, connector_id, outcome, error_code, client, prev_hash, hash, detail";
+
+/// Appends `e` to its tenant's chain inside the caller's transaction, moving the chain's head and
+/// the keyed count of all entries with it.
+fn append_audit_in(c: &Connection, e: &mut AuditRecord, key: &AuditKey) -> rusqlite::Result<()> {
+    let head: Option<(i64, String)> = c
+        .prepare_cached("SELECT seq, hash FROM audit_heads WHERE tenant_id = ?1")?
+        .query_row(params![e.tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let recorded: Option<i64> = c
+        .prepare_cached("SELECT seq FROM audit_heads WHERE tenant_id = '*'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    let total = match recorded {
+        Some(total) => total,
+        // The first entry written with a key: count what came before.
+        None => c
+            .prepare_cached("SELECT COUNT(*) FROM audit_log")?
+            .query_row([], |r| r.get::<_, i64>(0))?,
+    } + 1;
+    chain_audit(e, head, key);
+    c.prepare_cached(&format!(
+        "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    ))?
+    .execute(params![
+        e.tenant_id, e.seq, e.at, e.user_id, e.action, e.connector_id, e.outcome, e.error_code,
+        e.client, e.prev_hash, e.hash, e.detail
+    ])?;
+    let mut upsert = c.prepare_cached(
+        "INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?1, ?2, ?3)
+         ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+    )?;
+    upsert.execute(params![e.tenant_id, e.seq, e.hash])?;
+    upsert.execute(params!["*", total, audit_total_hash(total, key)])?;
+    Ok(())
+}
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -578,9 +627,15 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn insert(&self, tenant: &TenantId, r: &ConnectorRecord) -> Result<(), StoreError> {
+    async fn insert(
+        &self,
+        tenant: &TenantId,
+        r: &ConnectorRecord,
+        audit: &AuditWrite<'_>,
+    ) -> Result<(), StoreError> {
         let tenant = tenant.as_str().to_owned();
         let r = r.clone();
+        let (mut entry, key) = (audit.entry.clone(), audit.key.clone());
         self.write(move |c| {
             c.prepare_cached(&format!(
                 "INSERT INTO connectors ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
@@ -590,8 +645,8 @@ impl Store for SqliteStore {
                 r.sync_frequency.as_str(), r.encrypted_config, r.key_id, r.created_at, r.updated_at,
                 r.created_by, r.updated_by, r.last_tested_at, r.last_sync_at, r.error_code,
                 r.error_message, r.version, r.token_expires_at, r.token_refreshed_at
-            ])
-            .map(|_| ())
+            ])?;
+            append_audit_in(c, &mut entry, &key)
         })
         .await
     }
@@ -639,9 +694,11 @@ impl Store for SqliteStore {
         tenant: &TenantId,
         r: &ConnectorRecord,
         expected: i64,
+        audit: Option<&AuditWrite<'_>>,
     ) -> Result<bool, StoreError> {
         let tenant = tenant.as_str().to_owned();
         let r = r.clone();
+        let audit = audit.map(|a| (a.entry.clone(), a.key.clone()));
         self.write(move |c| {
             let changed = c
                 .prepare_cached(
@@ -657,19 +714,31 @@ impl Store for SqliteStore {
                     r.error_code, r.error_message, r.version, expected, r.token_expires_at,
                     r.token_refreshed_at
                 ])?;
+            if let (1, Some((mut entry, key))) = (changed, audit) {
+                append_audit_in(c, &mut entry, &key)?;
+            }
             Ok(changed == 1)
         })
         .await
     }
 
-    async fn delete(&self, tenant: &TenantId, id: &str) -> Result<bool, StoreError> {
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        audit: &AuditWrite<'_>,
+    ) -> Result<bool, StoreError> {
         let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
+        let (mut entry, key) = (audit.entry.clone(), audit.key.clone());
         self.write(move |c| {
             let n = c
                 .prepare_cached(
                     "DELETE FROM connectors WHERE tenant_id = ?1 AND connector_id = ?2",
                 )?
                 .execute(params![tenant, id])?;
+            if n == 1 {
+                append_audit_in(c, &mut entry, &key)?;
+            }
             Ok(n == 1)
         })
         .await
@@ -685,6 +754,13 @@ impl Store for SqliteStore {
                 "INSERT INTO drafts (tenant_id, user_id, draft_id, sealed, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (tenant_id, user_id, draft_id) DO UPDATE SET sealed = excluded.sealed, expires_at = excluded.expires_at",
                 params![tenant, d.user_id, d.draft_id, d.sealed, d.expires_at],
+            )?;
+            // A user's wizards in progress are bounded: the least recently touched go first.
+            tx.execute(
+                "DELETE FROM drafts WHERE tenant_id = ?1 AND user_id = ?2 AND draft_id NOT IN
+                   (SELECT draft_id FROM drafts WHERE tenant_id = ?1 AND user_id = ?2
+                    ORDER BY expires_at DESC LIMIT ?3)",
+                params![tenant, d.user_id, MAX_DRAFTS_PER_USER],
             )?;
             tx.commit()
         })
@@ -777,26 +853,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn append_audit(&self, mut e: AuditRecord) -> Result<AuditRecord, StoreError> {
+    async fn append_audit(&self, audit: &AuditWrite<'_>) -> Result<AuditRecord, StoreError> {
+        let (mut entry, key) = (audit.entry.clone(), audit.key.clone());
         self.write(move |c| {
-            let tx = c.savepoint()?;
-            let head: Option<(i64, String)> = tx
-                .prepare_cached("SELECT seq, hash FROM audit_log WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT 1")?
-                .query_row(params![e.tenant_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            let (seq, prev) = head.map(|(s, h)| (s + 1, h)).unwrap_or((1, AUDIT_GENESIS.to_owned()));
-            e.seq = seq;
-            e.hash = audit_hash(&e, &prev);
-            e.prev_hash = prev;
-            tx.prepare_cached(&format!(
-                "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-            ))?
-            .execute(params![
-                e.tenant_id, e.seq, e.at, e.user_id, e.action, e.connector_id, e.outcome, e.error_code,
-                e.client, e.prev_hash, e.hash
-            ])?;
-            tx.commit()?;
-            Ok(e)
+            append_audit_in(c, &mut entry, &key)?;
+            Ok(entry)
         })
         .await
     }
@@ -805,30 +866,59 @@ impl Store for SqliteStore {
         &self,
         tenant: &TenantId,
         q: &AuditQuery,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
+    ) -> Result<(Vec<AuditRecord>, Option<i64>), StoreError> {
         let tenant = tenant.as_str().to_owned();
         let q = q.clone();
         self.read(move |c| {
+            // The scan is bounded by seq, not by matches: at most AUDIT_SCAN_LIMIT rows below
+            // `before`, whatever the filter, then the caller is told where to go on.
+            let before = match q.before_seq {
+                Some(before) => before,
+                None => {
+                    c.prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log WHERE tenant_id = ?1")?
+                        .query_row(params![tenant], |r| r.get(0))?
+                }
+            };
+            let floor = before.saturating_sub(AUDIT_SCAN_LIMIT);
             let sql = format!(
                 "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE tenant_id = ?1
+                   AND seq < ?5 AND seq >= ?6
                    AND (?2 IS NULL OR connector_id = ?2) AND (?3 IS NULL OR action = ?3)
-                   AND (?4 IS NULL OR outcome = ?4) AND (?5 IS NULL OR seq < ?5)
-                 ORDER BY seq DESC LIMIT ?6"
+                   AND (?4 IS NULL OR outcome = ?4)
+                 ORDER BY seq DESC LIMIT ?7"
             );
             let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(
-                params![
-                    tenant,
-                    q.connector_id,
-                    q.action,
-                    q.outcome,
-                    q.before_seq,
-                    limit
-                ],
-                audit_record,
-            )?;
-            rows.collect()
+            let rows: Vec<AuditRecord> = stmt
+                .query_map(
+                    params![tenant, q.connector_id, q.action, q.outcome, before, floor, limit],
+                    audit_record,
+                )?
+                .collect::<rusqlite::Result<_>>()?;
+            let next = if rows.len() == q.limit {
+                rows.last().map(|e| e.seq)
+            } else {
+                (floor > 1).then_some(floor)
+            };
+            Ok((rows, next))
+        })
+        .await
+    }
+
+    async fn audit_heads(&self) -> Result<AuditHeads, StoreError> {
+        self.read(|c| {
+            let mut heads = AuditHeads::default();
+            let mut stmt = c.prepare_cached("SELECT tenant_id, seq, hash FROM audit_heads ORDER BY tenant_id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            for row in rows {
+                let (tenant, seq, hash): (String, i64, String) = row?;
+                if tenant == "*" {
+                    heads.total = Some((seq, hash));
+                } else {
+                    heads.tenants.push((tenant, seq, hash));
+                }
+            }
+            Ok(heads)
         })
         .await
     }

@@ -1,6 +1,7 @@
 //! Connected sources (`/sources`): status, last test and sync, and the actions on each connector.
 //! The last list loaded is kept in localStorage (metadata only) and shown, marked stale, when the
-//! server cannot be reached.
+//! server cannot be reached — only to the principal it belongs to: the copy names its owner, the
+//! `ch_who` cookie names who is signed in now, and signing out clears both.
 
 use crate::api::functions::{
     list_sources, ClearSourceError, DeleteSource, Sources, TestSource, UpdateSource,
@@ -104,11 +105,30 @@ fn remember(list: &Sources) {
 fn recall() -> Option<Sources> {
     #[cfg(feature = "hydrate")]
     {
+        use wasm_bindgen::JsCast;
         let storage = window().local_storage().ok().flatten()?;
-        serde_json::from_str(&storage.get_item(CACHE_KEY).ok().flatten()?).ok()
+        let cookies = document()
+            .dyn_into::<web_sys::HtmlDocument>()
+            .ok()?
+            .cookie()
+            .ok()?;
+        recall_for(&storage.get_item(CACHE_KEY).ok().flatten()?, &cookies)
     }
     #[cfg(not(feature = "hydrate"))]
     None
+}
+
+/// The stored copy, if it belongs to whoever the `ch_who` cookie (in `cookies`, as
+/// `document.cookie` reads) says is signed in now.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+fn recall_for(stored: &str, cookies: &str) -> Option<Sources> {
+    let who = cookies
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == "ch_who" || *name == "__Host-ch_who")
+        .map(|(_, value)| value)?;
+    let list: Sources = serde_json::from_str(stored).ok()?;
+    (!who.is_empty() && list.owner == who).then_some(list)
 }
 
 #[component]
@@ -295,5 +315,25 @@ fn RowActions(
                 </ActionForm>
             </details>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offline_copy_is_shown_only_to_its_owner() {
+        let list = Sources {
+            connectors: Vec::new(),
+            now_ms: 1,
+            owner: "a1b2".into(),
+        };
+        let stored = serde_json::to_string(&list).expect("json");
+        assert_eq!(recall_for(&stored, "x=1; ch_who=a1b2"), Some(list.clone()));
+        assert_eq!(recall_for(&stored, "__Host-ch_who=a1b2"), Some(list));
+        assert_eq!(recall_for(&stored, "ch_who=ffff"), None, "another principal");
+        assert_eq!(recall_for(&stored, "other=1"), None, "signed out");
+        assert_eq!(recall_for(&stored, "ch_who="), None);
     }
 }

@@ -17,6 +17,60 @@ pub struct Vault {
 struct VaultKey {
     id: String,
     fernet: fernet::Fernet,
+    /// Keys the audit chain's hashes (see `AuditKey`), derived from the Fernet key.
+    audit: [u8; 32],
+}
+
+/// What a sealed configuration holds: the configuration and whose it is. A ciphertext names its
+/// owner, so a row copied to another tenant or connector does not open there.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Sealed {
+    owner: String,
+    config: BTreeMap<String, String>,
+}
+
+fn owner(tenant: &str, connector_id: &str) -> String {
+    format!("{tenant}/{connector_id}")
+}
+
+/// The key that makes the audit chain tamper-evident: rewriting an entry, or forging a chain
+/// head, needs it, and it is derived from an encryption key that never reaches the database.
+#[derive(Clone)]
+pub struct AuditKey {
+    /// The vault key it was derived from.
+    pub id: String,
+    key: [u8; 32],
+}
+
+impl AuditKey {
+    /// HMAC-SHA256 of `parts` (each length-prefixed), hex.
+    pub fn mac(&self, parts: &[&str]) -> String {
+        use hmac::Mac;
+        let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(&self.key) else {
+            return String::new(); // unreachable: HMAC takes keys of any length
+        };
+        for part in parts {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part.as_bytes());
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+impl std::fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AuditKey({})", self.id)
+    }
+}
+
+fn derive_audit_key(key: &str) -> [u8; 32] {
+    use hmac::Mac;
+    let mut out = [0u8; 32];
+    if let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(key.as_bytes()) {
+        mac.update(b"connector-hub audit chain v1");
+        out.copy_from_slice(&mac.finalize().into_bytes());
+    }
+    out
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +110,7 @@ impl Vault {
             keys.push(VaultKey {
                 id: key_id(key),
                 fernet,
+                audit: derive_audit_key(key),
             });
         }
         if keys.is_empty() {
@@ -105,23 +160,61 @@ impl Vault {
         self.keys.iter().any(|k| k.id == id)
     }
 
-    /// Encrypts a configuration under the first key; returns the token and that key's id.
-    pub fn encrypt(&self, config: &SecretConfig) -> (String, String) {
-        // A map of strings always serializes.
-        let plaintext = serde_json::to_vec(config.expose()).unwrap_or_default();
+    /// Encrypts a configuration under the first key, sealed to its tenant and connector;
+    /// returns the token and that key's id.
+    pub fn encrypt(
+        &self,
+        config: &SecretConfig,
+        tenant: &str,
+        connector_id: &str,
+    ) -> (String, String) {
+        let sealed = Sealed {
+            owner: owner(tenant, connector_id),
+            config: config.expose().clone(),
+        };
+        // Strings only: this always serializes.
+        let plaintext = serde_json::to_vec(&sealed).unwrap_or_default();
         let key = &self.keys[0];
         (key.fernet.encrypt(&plaintext), key.id.clone())
     }
 
-    pub fn decrypt(&self, token: &str) -> Result<SecretConfig, DecryptionFailed> {
-        let plaintext = self
-            .keys
-            .iter()
-            .find_map(|k| k.fernet.decrypt(token).ok())
-            .ok_or(DecryptionFailed)?;
+    /// Opens a configuration sealed by `encrypt` for this tenant and connector. A ciphertext of
+    /// another owner fails like one no key opens. (Configurations written before ciphertexts named
+    /// their owner hold a bare map; they open anywhere until re-sealed by `rotate-keys`.)
+    pub fn decrypt(
+        &self,
+        token: &str,
+        tenant: &str,
+        connector_id: &str,
+    ) -> Result<SecretConfig, DecryptionFailed> {
+        let plaintext = self.open(token)?;
+        if let Ok(sealed) = serde_json::from_slice::<Sealed>(&plaintext) {
+            return if sealed.owner == owner(tenant, connector_id) {
+                Ok(SecretConfig::new(sealed.config))
+            } else {
+                Err(DecryptionFailed)
+            };
+        }
         let values: BTreeMap<String, String> =
             serde_json::from_slice(&plaintext).map_err(|_| DecryptionFailed)?;
         Ok(SecretConfig::new(values))
+    }
+
+    /// The audit chain's key: derived from the encrypting key.
+    pub fn audit_key(&self) -> AuditKey {
+        let key = &self.keys[0];
+        AuditKey {
+            id: key.id.clone(),
+            key: key.audit,
+        }
+    }
+
+    /// The audit key derived from the loaded key `id`, to verify entries written under it.
+    pub fn audit_key_by_id(&self, id: &str) -> Option<AuditKey> {
+        self.keys.iter().find(|k| k.id == id).map(|k| AuditKey {
+            id: k.id.clone(),
+            key: k.audit,
+        })
     }
 
     /// Encrypts arbitrary bytes (wizard drafts, OAuth verifiers) under the first key.
@@ -172,24 +265,51 @@ mod tests {
     #[test]
     fn round_trip_and_ciphertext_hides_the_secret() {
         let vault = Vault::from_key_list(&SecretString::new(generate_key()), "K").expect("key");
-        let (token, id) = vault.encrypt(&config());
+        let (token, id) = vault.encrypt(&config(), "acme", "conn-1");
         assert!(!token.contains("CANARY"));
         assert_eq!(id, vault.encrypting_key_id());
-        assert_eq!(vault.decrypt(&token).expect("decrypts"), config());
+        assert_eq!(
+            vault.decrypt(&token, "acme", "conn-1").expect("decrypts"),
+            config()
+        );
+    }
+
+    #[test]
+    fn a_ciphertext_opens_only_for_its_owner() {
+        let vault = Vault::from_key_list(&SecretString::new(generate_key()), "K").expect("key");
+        let (token, _) = vault.encrypt(&config(), "acme", "conn-1");
+        assert!(vault.decrypt(&token, "globex", "conn-1").is_err(), "another tenant");
+        assert!(vault.decrypt(&token, "acme", "conn-2").is_err(), "another connector");
+        assert!(vault.decrypt(&token, "acme", "conn-1").is_ok());
+    }
+
+    #[test]
+    fn the_audit_key_follows_the_encryption_key() {
+        let (k1, k2) = (generate_key(), generate_key());
+        let one = Vault::from_key_list(&SecretString::new(k1.clone()), "K").expect("k1");
+        let both =
+            Vault::from_key_list(&SecretString::new(format!("{k2},{k1}")), "K").expect("both");
+        let old = one.audit_key();
+        assert_eq!(
+            both.audit_key_by_id(&old.id).map(|k| k.mac(&["x"])),
+            Some(old.mac(&["x"]))
+        );
+        assert_ne!(both.audit_key().mac(&["x"]), old.mac(&["x"]));
+        assert_ne!(old.mac(&["ab", "c"]), old.mac(&["a", "bc"]), "parts are delimited");
     }
 
     #[test]
     fn first_key_encrypts_every_key_decrypts() {
         let (k1, k2) = (generate_key(), generate_key());
         let old = Vault::from_key_list(&SecretString::new(k1.clone()), "K").expect("k1");
-        let (token, old_id) = old.encrypt(&config());
+        let (token, old_id) = old.encrypt(&config(), "t", "c");
         let both =
             Vault::from_key_list(&SecretString::new(format!("{k2}, {k1}")), "K").expect("k2,k1");
-        assert!(both.decrypt(&token).is_ok());
+        assert!(both.decrypt(&token, "t", "c").is_ok());
         assert!(both.has_key(&old_id));
         assert_ne!(both.encrypting_key_id(), old_id);
         let only_new = Vault::from_key_list(&SecretString::new(k2), "K").expect("k2");
-        assert!(only_new.decrypt(&token).is_err());
+        assert!(only_new.decrypt(&token, "t", "c").is_err());
         assert!(!only_new.has_key(&old_id));
     }
 

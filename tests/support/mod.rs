@@ -2,6 +2,7 @@
 //! port, fake providers beside it) and speaks HTTP to it.
 #![allow(dead_code)]
 
+pub mod attacker;
 pub mod fakes;
 pub mod oauth_flow;
 pub mod process;
@@ -67,7 +68,7 @@ pub async fn spawn_app_configured(extra: &[(&str, &str)], oauth: bool) -> TestAp
     }
     // Off unless a test asks: background re-tests and tight limits would race the assertions.
     env.insert("CONNECTOR_HUB_MONITOR".into(), "false".into());
-    for class in ["READS", "WRITES", "TESTS"] {
+    for class in ["READS", "WRITES", "TESTS", "ANONYMOUS"] {
         env.insert(
             format!("CONNECTOR_HUB_RATE_{class}_PER_MIN"),
             "1000000".into(),

@@ -125,6 +125,7 @@ pub fn server_env(fakes: &str, data: &Path, key: &str) -> Vec<(String, String)> 
         ("CONNECTOR_HUB_RATE_READS_PER_MIN", "1000000"),
         ("CONNECTOR_HUB_RATE_WRITES_PER_MIN", "1000000"),
         ("CONNECTOR_HUB_RATE_TESTS_PER_MIN", "1000000"),
+        ("CONNECTOR_HUB_RATE_ANONYMOUS_PER_MIN", "1000000"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

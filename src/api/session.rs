@@ -1,0 +1,175 @@
+//! Browser sessions: trading a token for the HttpOnly session cookie, and signing out.
+//!
+//! A session is only ever started by a same-origin request. A link from elsewhere (another site,
+//! an e-mail, the address bar) shows a page that asks the person to continue, and continuing is a
+//! same-origin POST: otherwise an attacker could sign a victim into the attacker's tenant with a
+//! link, and whatever the victim then connected would land there.
+
+use super::rest::{body_error, query_map};
+use crate::auth::{
+    principal_cookie_name, principal_tag, same_origin_evidence, session_cookie_name,
+};
+use crate::error::ApiError;
+use crate::server::{client_addr, AppState};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use http::request::Parts;
+use http::{header, HeaderName, HeaderValue};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/session", get(sign_in_link).post(sign_in))
+        .route("/session/logout", post(sign_out))
+}
+
+/// `GET /session?token=<JWT>`: signs in at once when the browser says the link was followed
+/// from one of our own pages; from anywhere else, asks first.
+async fn sign_in_link(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+    parts: Parts,
+) -> Response {
+    let token = query_map(q).remove("token").unwrap_or_default();
+    if same_origin_evidence(&parts.headers, &state.settings.public_url) {
+        return start_session(&state, &token, &parts).await;
+    }
+    if state.auth.verify(&token).is_none() {
+        return refused(&state, &parts).await;
+    }
+    let mut response = Html(continue_page(&token)).into_response();
+    private(&mut response);
+    response
+}
+
+/// `POST /session` (form field `token`): the "Continue" of the page above. Only a same-origin
+/// form may post it.
+async fn sign_in(
+    State(state): State<AppState>,
+    parts: Parts,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_error(rejection).into_response(),
+    };
+    if !same_origin_evidence(&parts.headers, &state.settings.public_url) {
+        return refused(&state, &parts).await;
+    }
+    let token = query_map(Some(String::from_utf8_lossy(&body).into_owned()))
+        .remove("token")
+        .unwrap_or_default();
+    start_session(&state, &token, &parts).await
+}
+
+async fn refused(state: &AppState, parts: &Parts) -> Response {
+    let error = state
+        .service
+        .refuse_anonymous("sign_in", ApiError::unauthenticated(), &client_addr(parts))
+        .await;
+    let reason = if error.code == crate::error::ErrorCode::RateLimited {
+        "rate_limited"
+    } else {
+        "invalid"
+    };
+    Redirect::to(&format!("/signin?error={reason}")).into_response()
+}
+
+/// Verifies the token, sets the session cookie, and redirects to `/` so the token leaves the
+/// address bar and the history.
+async fn start_session(state: &AppState, token: &str, parts: &Parts) -> Response {
+    let Some(principal) = state.auth.verify(token) else {
+        return refused(state, parts).await;
+    };
+    let max_age = principal
+        .expires_at
+        .saturating_sub(crate::auth::now_secs())
+        .min(state.settings.auth.session_hours * 3600);
+    let public_url = &state.settings.public_url;
+    let secure = if public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    let name = session_cookie_name(public_url);
+    let cookie =
+        format!("{name}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    // Readable by scripts, and no credential: who is signed in, for the offline copy.
+    let who = format!(
+        "{}={}; Path=/; SameSite=Strict; Max-Age={max_age}{secure}",
+        principal_cookie_name(public_url),
+        principal_tag(&principal)
+    );
+    let mut response = Redirect::to("/").into_response();
+    for cookie in [cookie, who] {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    private(&mut response);
+    response
+}
+
+/// Neither cached nor passed on in a Referer: these pages carry a token.
+fn private(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+}
+
+/// A plain page (it must work before any script loads, and it is never framed: the server sends
+/// `X-Frame-Options: DENY` on every response) asking the person to continue.
+fn continue_page(token: &str) -> String {
+    let token = html_escape(token);
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Continue signing in · Connector Hub</title><link rel="stylesheet" href="/pkg/connector-hub.css"></head>
+<body class="bg-slate-50 text-slate-900"><main class="mx-auto mt-24 max-w-md rounded-lg bg-white p-8 shadow">
+<h1 class="text-xl font-semibold">Continue signing in?</h1>
+<p class="mt-3 text-slate-600">You followed a sign-in link to Connector Hub. Continue only if you asked for this link yourself: anything you connect afterwards is saved to the organisation the link signs you in to.</p>
+<form method="post" action="/session" class="mt-6 flex gap-3">
+<input type="hidden" name="token" value="{token}">
+<button type="submit" data-testid="continue-sign-in" class="rounded bg-indigo-600 px-4 py-2 font-medium text-white">Continue</button>
+<a href="/" class="rounded px-4 py-2 text-slate-600">Cancel</a>
+</form></main></body></html>"#
+    )
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+async fn sign_out(State(state): State<AppState>) -> Response {
+    let mut response = Redirect::to("/signin?signed_out=1").into_response();
+    let public_url = &state.settings.public_url;
+    let secure = if public_url.starts_with("https://") {
+        "; Secure"
+    } else {
+        ""
+    };
+    for name in [
+        session_cookie_name(public_url),
+        principal_cookie_name(public_url),
+    ] {
+        let cookie = format!("{name}=; Path=/; SameSite=Strict; Max-Age=0{secure}");
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    // The browser's copies of the signed-in pages (the offline sources list) go with the session.
+    response.headers_mut().insert(
+        HeaderName::from_static("clear-site-data"),
+        HeaderValue::from_static("\"cache\", \"storage\""),
+    );
+    response
+}

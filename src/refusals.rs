@@ -1,0 +1,188 @@
+//! Refusals nobody signed in for (a bad token, a cross-site post, an anonymous flood): limited per
+//! client address, counted in memory and summarised into the audit log as one entry per address
+//! and minute, with the count. Anyone can send such requests without limit, so none of them may
+//! cost a durable write of its own.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+
+/// Addresses tracked in one minute; refusals from more are summed under `OTHERS`, so a flood
+/// from many addresses still makes a bounded number of entries.
+const MAX_ADDRESSES: usize = 256;
+
+/// Where refusals past `MAX_ADDRESSES` in a minute are summed.
+pub const OTHERS: &str = "other addresses";
+
+const MINUTE_MS: i64 = 60_000;
+
+/// One minute's refusals from one address, ready for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusalSummary {
+    pub minute: i64,
+    pub client: String,
+    /// What was refused first in that minute (`authenticate`, `origin_check`, …).
+    pub action: String,
+    pub error_code: String,
+    pub count: u64,
+}
+
+#[derive(Debug)]
+struct Tally {
+    action: String,
+    error_code: String,
+    count: u64,
+}
+
+#[derive(Debug, Default)]
+struct Minutes {
+    /// Refusals by (minute start, address).
+    refusals: HashMap<(i64, String), Tally>,
+    /// Requests by (minute start, address), refused or not, for the per-address limit.
+    requests: HashMap<(i64, String), u64>,
+}
+
+#[derive(Debug, Default)]
+pub struct AnonymousGate {
+    minutes: Mutex<Minutes>,
+}
+
+fn minute_of(now_ms: i64) -> i64 {
+    now_ms - now_ms.rem_euclid(MINUTE_MS)
+}
+
+impl AnonymousGate {
+    /// Counts a request without a valid credential from `client`; false once that address has
+    /// made more than `max_per_min` of them this minute.
+    pub fn admit(&self, client: &str, now_ms: i64, max_per_min: u64) -> bool {
+        let minute = minute_of(now_ms);
+        let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
+        m.requests.retain(|(start, _), _| *start == minute);
+        let tracked = m.requests.len();
+        let key = if tracked >= MAX_ADDRESSES && !m.requests.contains_key(&(minute, client.into()))
+        {
+            OTHERS.to_owned()
+        } else {
+            client.to_owned()
+        };
+        let count = m.requests.entry((minute, key)).or_default();
+        *count += 1;
+        *count <= max_per_min
+    }
+
+    /// Counts one refusal.
+    pub fn refused(&self, client: &str, action: &str, error_code: &str, now_ms: i64) {
+        let minute = minute_of(now_ms);
+        let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
+        let in_minute = m.refusals.keys().filter(|(s, _)| *s == minute).count();
+        let client = if in_minute >= MAX_ADDRESSES
+            && !m.refusals.contains_key(&(minute, client.to_owned()))
+        {
+            OTHERS
+        } else {
+            client
+        };
+        m.refusals
+            .entry((minute, client.to_owned()))
+            .or_insert_with(|| Tally {
+                action: action.to_owned(),
+                error_code: error_code.to_owned(),
+                count: 0,
+            })
+            .count += 1;
+    }
+
+    /// Takes the summaries of every minute that has ended (all of them with `everything`, at
+    /// shutdown), oldest first.
+    pub fn take_closed(&self, now_ms: i64, everything: bool) -> Vec<RefusalSummary> {
+        let current = minute_of(now_ms);
+        let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
+        let closed: Vec<(i64, String)> = m
+            .refusals
+            .keys()
+            .filter(|(minute, _)| everything || *minute < current)
+            .cloned()
+            .collect();
+        let mut summaries: Vec<RefusalSummary> = closed
+            .into_iter()
+            .filter_map(|key| {
+                let tally = m.refusals.remove(&key)?;
+                Some(RefusalSummary {
+                    minute: key.0,
+                    client: key.1,
+                    action: tally.action,
+                    error_code: tally.error_code,
+                    count: tally.count,
+                })
+            })
+            .collect();
+        summaries.sort_by(|a, b| (a.minute, &a.client).cmp(&(b.minute, &b.client)));
+        summaries
+    }
+
+    /// Puts summaries back (their audit write failed), to be tried with the next ones.
+    pub fn restore(&self, summaries: Vec<RefusalSummary>) {
+        let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
+        for s in summaries {
+            m.refusals
+                .entry((s.minute, s.client))
+                .or_insert_with(|| Tally {
+                    action: s.action,
+                    error_code: s.error_code,
+                    count: 0,
+                })
+                .count += s.count;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_summarised_per_address_and_minute() {
+        let gate = AnonymousGate::default();
+        for i in 0..1000 {
+            gate.refused("10.0.0.1", "authenticate", "UNAUTHENTICATED", 5_000 + i);
+        }
+        gate.refused("10.0.0.2", "origin_check", "FORBIDDEN", 6_000);
+        assert!(gate.take_closed(59_999, false).is_empty(), "the minute is still open");
+        let closed = gate.take_closed(60_000, false);
+        assert_eq!(closed.len(), 2);
+        assert_eq!(closed[0].client, "10.0.0.1");
+        assert_eq!(closed[0].count, 1000);
+        assert_eq!(closed[1].action, "origin_check");
+        assert!(gate.take_closed(120_000, true).is_empty(), "taken once");
+    }
+
+    #[test]
+    fn many_addresses_make_a_bounded_number_of_summaries() {
+        let gate = AnonymousGate::default();
+        for i in 0..5_000 {
+            gate.refused(&format!("2001:db8::{i:x}"), "authenticate", "UNAUTHENTICATED", 1);
+        }
+        let closed = gate.take_closed(0, true);
+        assert_eq!(closed.len(), MAX_ADDRESSES + 1);
+        let others = closed.iter().find(|s| s.client == OTHERS).map(|s| s.count);
+        assert_eq!(others, Some(5_000 - MAX_ADDRESSES as u64));
+    }
+
+    #[test]
+    fn an_address_is_limited_within_its_minute() {
+        let gate = AnonymousGate::default();
+        assert!((0..10).all(|_| gate.admit("10.0.0.1", 1, 10)));
+        assert!(!gate.admit("10.0.0.1", 2, 10));
+        assert!(gate.admit("10.0.0.2", 3, 10), "another address has its own count");
+        assert!(gate.admit("10.0.0.1", 60_000, 10), "a new minute");
+    }
+
+    #[test]
+    fn failed_writes_are_kept_for_the_next_flush() {
+        let gate = AnonymousGate::default();
+        gate.refused("10.0.0.1", "authenticate", "UNAUTHENTICATED", 1);
+        let taken = gate.take_closed(0, true);
+        gate.restore(taken);
+        gate.refused("10.0.0.1", "authenticate", "UNAUTHENTICATED", 2);
+        assert_eq!(gate.take_closed(0, true)[0].count, 2);
+    }
+}
