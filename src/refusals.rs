@@ -146,7 +146,10 @@ mod tests {
             gate.refused("10.0.0.1", "authenticate", "UNAUTHENTICATED", 5_000 + i);
         }
         gate.refused("10.0.0.2", "origin_check", "FORBIDDEN", 6_000);
-        assert!(gate.take_closed(59_999, false).is_empty(), "the minute is still open");
+        assert!(
+            gate.take_closed(59_999, false).is_empty(),
+            "the minute is still open"
+        );
         let closed = gate.take_closed(60_000, false);
         assert_eq!(closed.len(), 2);
         assert_eq!(closed[0].client, "10.0.0.1");
@@ -159,7 +162,12 @@ mod tests {
     fn many_addresses_make_a_bounded_number_of_summaries() {
         let gate = AnonymousGate::default();
         for i in 0..5_000 {
-            gate.refused(&format!("2001:db8::{i:x}"), "authenticate", "UNAUTHENTICATED", 1);
+            gate.refused(
+                &format!("2001:db8::{i:x}"),
+                "authenticate",
+                "UNAUTHENTICATED",
+                1,
+            );
         }
         let closed = gate.take_closed(0, true);
         assert_eq!(closed.len(), MAX_ADDRESSES + 1);
@@ -172,7 +180,10 @@ mod tests {
         let gate = AnonymousGate::default();
         assert!((0..10).all(|_| gate.admit("10.0.0.1", 1, 10)));
         assert!(!gate.admit("10.0.0.1", 2, 10));
-        assert!(gate.admit("10.0.0.2", 3, 10), "another address has its own count");
+        assert!(
+            gate.admit("10.0.0.2", 3, 10),
+            "another address has its own count"
+        );
         assert!(gate.admit("10.0.0.1", 60_000, 10), "a new minute");
     }
 

@@ -10,13 +10,13 @@ use crate::model::{CheckResult, ConnectorPage, ConnectorStatus, ConnectorView, S
 use crate::oauth::{state_hash, OAuth, Pkce, TokenError, TokenSet, STATE_TTL_MS};
 use crate::page_cache::PageCache;
 use crate::rate::{RateCounter, Verdict};
+use crate::refusals::AnonymousGate;
 use crate::secret::SecretConfig;
 use crate::server::config::LimitSettings;
 use crate::server::metrics::Metrics;
-use crate::refusals::AnonymousGate;
 use crate::store::{
-    AuditQuery, AuditRecord, AuditWrite, ConnectorRecord, DraftRecord, ListQuery,
-    OAuthStateRecord, Store, StoreError,
+    AuditQuery, AuditRecord, AuditWrite, ConnectorRecord, DraftRecord, ListQuery, OAuthStateRecord,
+    Store, StoreError,
 };
 use crate::vault::{AuditKey, DecryptionFailed, Vault};
 use base64::Engine;
@@ -472,13 +472,7 @@ impl ConnectorService {
 
     /// Records a refused request of a signed-in caller (404 across tenants, 429). Best effort:
     /// the request is refused whether or not this is written.
-    pub async fn audit_refusal(
-        &self,
-        p: &Principal,
-        action: &str,
-        error: &ApiError,
-        client: &str,
-    ) {
+    pub async fn audit_refusal(&self, p: &Principal, action: &str, error: &ApiError, client: &str) {
         tracing::info!(tenant = %p.tenant, action, code = %error.code, "request refused");
         let _ = self
             .audit(p, action, None, "refused", Some(error.code), client)

@@ -115,7 +115,13 @@ async fn replacing_credentials_keeps_secrets_left_out() {
         "K",
     )
     .expect("vault");
-    let config = vault.decrypt(&record.encrypted_config, &record.tenant_id, &record.connector_id).expect("decrypts");
+    let config = vault
+        .decrypt(
+            &record.encrypted_config,
+            &record.tenant_id,
+            &record.connector_id,
+        )
+        .expect("decrypts");
     assert_eq!(config.get("api_key"), Some("good-key-1"));
     assert_eq!(config.get("test_path"), Some("/v2"));
     app.stop().await;
@@ -765,8 +771,11 @@ async fn a_stored_secret_never_follows_a_changed_destination() {
     let t = app.token("acme", "mallory@acme.test");
     let rest = format!("{}/rest", app.fakes);
     let id = app
-        .create(&t, json!({"connector_type": "rest_api", "config": {
-            "base_url": rest, "auth_type": "bearer", "api_key": SECRET, "test_path": "/me"}}))
+        .create(
+            &t,
+            json!({"connector_type": "rest_api", "config": {
+            "base_url": rest, "auth_type": "bearer", "api_key": SECRET, "test_path": "/me"}}),
+        )
         .await;
     let path = format!("/v1/connectors/{id}");
 
@@ -776,15 +785,28 @@ async fn a_stored_secret_never_follows_a_changed_destination() {
         .await;
     let error = expect_error(r, 422, "INVALID_CONFIG").await;
     assert_eq!(error["field"], "api_key");
-    assert!(error["message"].as_str().unwrap_or_default().contains("Base URL"), "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Base URL"),
+        "{error}"
+    );
     // Same host, but the key moved from a bearer header into the query string: refused too.
     let r = app
         .patch(&path, &t, &json!({"config": {"base_url": rest, "auth_type": "api_key_query", "header_name": "key"}}))
         .await;
-    assert_eq!(expect_error(r, 422, "INVALID_CONFIG").await["field"], "api_key");
+    assert_eq!(
+        expect_error(r, 422, "INVALID_CONFIG").await["field"],
+        "api_key"
+    );
     // Nothing moved: a change elsewhere keeps the stored secret, as before.
     let r = app
-        .patch(&path, &t, &json!({"config": {"base_url": rest, "auth_type": "bearer", "test_path": "/v2"}}))
+        .patch(
+            &path,
+            &t,
+            &json!({"config": {"base_url": rest, "auth_type": "bearer", "test_path": "/v2"}}),
+        )
         .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     let r = app.post(&format!("{path}/test"), &t, &json!({})).await;
@@ -792,15 +814,31 @@ async fn a_stored_secret_never_follows_a_changed_destination() {
 
     // The wizard's "replace credentials": a new base URL, the secret left blank.
     let browser = support::oauth_flow::Browser::new(&app.base, &app.fakes, &t);
-    let draft = browser.step("rest_api", None, Some(&id), "start", &[]).await;
-    browser.step("rest_api", Some(&draft), Some(&id), "continue", &[]).await;
+    let draft = browser
+        .step("rest_api", None, Some(&id), "start", &[])
+        .await;
     browser
-        .step("rest_api", Some(&draft), Some(&id), "answer", &[("value", &attacker.base)])
+        .step("rest_api", Some(&draft), Some(&id), "continue", &[])
+        .await;
+    browser
+        .step(
+            "rest_api",
+            Some(&draft),
+            Some(&id),
+            "answer",
+            &[("value", &attacker.base)],
+        )
         .await;
     let view = browser.view("rest_api", &draft).await;
     assert_eq!(view["step"], "Name", "every other answer is kept: {view}");
     browser
-        .step("rest_api", Some(&draft), Some(&id), "name", &[("display_name", "Mine now")])
+        .step(
+            "rest_api",
+            Some(&draft),
+            Some(&id),
+            "name",
+            &[("display_name", "Mine now")],
+        )
         .await;
     let view = browser.view("rest_api", &draft).await;
     assert_eq!(view["step"], "Field", "{view}");
@@ -814,19 +852,41 @@ async fn a_stored_secret_never_follows_a_changed_destination() {
             "consumer_key": "ck_0123456789abcdef0123456789abcdef01234567", "consumer_secret": "cs_0123456789abcdef0123456789abcdef01234567"}}))
         .await;
     let r = app
-        .patch(&format!("/v1/connectors/{woo}"), &t, &json!({"config": {"store_url": attacker.base}}))
+        .patch(
+            &format!("/v1/connectors/{woo}"),
+            &t,
+            &json!({"config": {"store_url": attacker.base}}),
+        )
         .await;
-    assert_eq!(expect_error(r, 422, "INVALID_CONFIG").await["field"], "consumer_key");
+    assert_eq!(
+        expect_error(r, 422, "INVALID_CONFIG").await["field"],
+        "consumer_key"
+    );
     let pg = app
-        .create(&t, json!({"connector_type": "postgresql", "config": {"host": "127.0.0.1", "port": "5432",
-            "database": "db", "username": "u", "password": SECRET, "sslmode": "require"}}))
+        .create(
+            &t,
+            json!({"connector_type": "postgresql", "config": {"host": "127.0.0.1", "port": "5432",
+            "database": "db", "username": "u", "password": SECRET, "sslmode": "require"}}),
+        )
         .await;
-    let attacker_port = attacker.base.rsplit(':').next().unwrap_or_default().to_owned();
+    let attacker_port = attacker
+        .base
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     let r = app
-        .patch(&format!("/v1/connectors/{pg}"), &t, &json!({"config": {"host": "127.0.0.1", "port": attacker_port,
-            "database": "db", "username": "u", "sslmode": "require"}}))
+        .patch(
+            &format!("/v1/connectors/{pg}"),
+            &t,
+            &json!({"config": {"host": "127.0.0.1", "port": attacker_port,
+            "database": "db", "username": "u", "sslmode": "require"}}),
+        )
         .await;
-    assert_eq!(expect_error(r, 422, "INVALID_CONFIG").await["field"], "password");
+    assert_eq!(
+        expect_error(r, 422, "INVALID_CONFIG").await["field"],
+        "password"
+    );
     // Giving the secret again is how a connector moves.
     let r = app
         .patch(&format!("/v1/connectors/{woo}"), &t, &json!({"config": {"store_url": "https://other.example.com",
@@ -838,7 +898,6 @@ async fn a_stored_secret_never_follows_a_changed_destination() {
     assert!(attacker.requests().is_empty(), "{:?}", attacker.requests());
     app.stop().await;
 }
-
 
 /// A sign-in link followed from elsewhere never sets a session on its own (login CSRF): it shows
 /// a page that asks, and only a same-origin POST continues. Over https the cookie is `__Host-`.
@@ -860,11 +919,28 @@ async fn signing_in_cannot_be_forced_on_someone() {
         }
         let r = request.send().await.expect("link");
         assert_eq!(r.status(), 200, "{site:?}");
-        assert!(cookies(&r).is_empty(), "{site:?} set a session: {:?}", cookies(&r));
-        assert_eq!(r.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
-        assert_eq!(r.headers().get("x-frame-options").and_then(|v| v.to_str().ok()), Some("DENY"));
+        assert!(
+            cookies(&r).is_empty(),
+            "{site:?} set a session: {:?}",
+            cookies(&r)
+        );
+        assert_eq!(
+            r.headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store")
+        );
+        assert_eq!(
+            r.headers()
+                .get("x-frame-options")
+                .and_then(|v| v.to_str().ok()),
+            Some("DENY")
+        );
         let page = r.text().await.unwrap_or_default();
-        assert!(page.contains(r#"<form method="post" action="/session""#), "{page}");
+        assert!(
+            page.contains(r#"<form method="post" action="/session""#),
+            "{page}"
+        );
     }
     // A cross-site form posting the token (the attacker's page) is refused too.
     let r = app
@@ -889,8 +965,16 @@ async fn signing_in_cannot_be_forced_on_someone() {
         .expect("continue");
     assert_eq!(r.status(), 303);
     let set = cookies(&r);
-    assert!(set.iter().any(|c| c.starts_with("ch_session=") && c.contains("HttpOnly")), "{set:?}");
-    assert!(set.iter().any(|c| c.starts_with("ch_who=") && !c.contains("HttpOnly")), "{set:?}");
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("ch_session=") && c.contains("HttpOnly")),
+        "{set:?}"
+    );
+    assert!(
+        set.iter()
+            .any(|c| c.starts_with("ch_who=") && !c.contains("HttpOnly")),
+        "{set:?}"
+    );
     // Signing out clears both cookies and the browser's stored copies.
     let r = app
         .http
@@ -915,8 +999,16 @@ async fn signing_in_cannot_be_forced_on_someone() {
         .await
         .expect("https sign-in");
     let set = cookies(&r);
-    let session = set.iter().find(|c| c.contains("ch_session=")).expect("a session");
-    assert!(session.starts_with("__Host-ch_session=") && session.contains("Secure") && session.contains("Path=/"), "{session}");
+    let session = set
+        .iter()
+        .find(|c| c.contains("ch_session="))
+        .expect("a session");
+    assert!(
+        session.starts_with("__Host-ch_session=")
+            && session.contains("Secure")
+            && session.contains("Path=/"),
+        "{session}"
+    );
     // Only the __Host- cookie authenticates there: one a sibling domain could plant does not.
     let r = https
         .http
@@ -953,7 +1045,8 @@ async fn anonymous_traffic_cannot_fill_the_disk_or_the_log() {
     };
     let rows = || -> i64 {
         let conn = rusqlite::Connection::open(&db).expect("open");
-        conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0)).expect("count")
+        conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))
+            .expect("count")
     };
     // Warm up (migrations, first pages) before measuring.
     let _ = app.http.get(app.url("/")).send().await;
@@ -961,16 +1054,23 @@ async fn anonymous_traffic_cannot_fill_the_disk_or_the_log() {
     let mut limited = 0;
     for i in 0..1000 {
         let r = match i % 4 {
-            0 => app.http.get(app.url("/v1/connectors")).bearer_auth("forged.token.here").send().await,
+            0 => {
+                app.http
+                    .get(app.url("/v1/connectors"))
+                    .bearer_auth("forged.token.here")
+                    .send()
+                    .await
+            }
             1 => app.http.get(app.url("/v1/connectors")).send().await,
             2 => app.http.get(app.url("/")).send().await,
-            _ => app
-                .http
-                .post(app.url("/api/list_sources"))
-                .header("sec-fetch-site", "cross-site")
-                .header("cookie", "ch_session=x")
-                .send()
-                .await,
+            _ => {
+                app.http
+                    .post(app.url("/api/list_sources"))
+                    .header("sec-fetch-site", "cross-site")
+                    .header("cookie", "ch_session=x")
+                    .send()
+                    .await
+            }
         }
         .expect("request");
         assert!(r.status().as_u16() < 500, "{}", r.status());
@@ -980,7 +1080,10 @@ async fn anonymous_traffic_cannot_fill_the_disk_or_the_log() {
     }
     assert!(limited > 0, "one address is limited past its allowance");
     let metrics = app.metrics().await;
-    assert!(metrics.contains("connector_hub_anonymous_refusals_total{action=\"authenticate\"}"), "{metrics}");
+    assert!(
+        metrics.contains("connector_hub_anonymous_refusals_total{action=\"authenticate\"}"),
+        "{metrics}"
+    );
     // The summaries are written once their minute has ended; at shutdown, all of them.
     let data_dir = app.data_dir.clone();
     let _keep = app.stop_keeping_data().await;
@@ -989,7 +1092,10 @@ async fn anonymous_traffic_cannot_fill_the_disk_or_the_log() {
         .query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))
         .expect("count");
     let added = added - before_rows;
-    assert!((1..=6).contains(&added), "{added} audit entries for 1,000 refused requests");
+    assert!(
+        (1..=6).contains(&added),
+        "{added} audit entries for 1,000 refused requests"
+    );
     let detail: String = conn
         .query_row(
             "SELECT detail FROM audit_log WHERE tenant_id = '_unauthenticated' AND action = 'authenticate' ORDER BY seq DESC LIMIT 1",
@@ -997,7 +1103,10 @@ async fn anonymous_traffic_cannot_fill_the_disk_or_the_log() {
             |r| r.get(0),
         )
         .expect("a summary");
-    assert!(detail.contains("requests refused in this minute"), "{detail}");
+    assert!(
+        detail.contains("requests refused in this minute"),
+        "{detail}"
+    );
     let grown = size(&data_dir.join("connector-hub.db")).saturating_sub(before_size);
     assert!(grown < 100 * 1024, "the database grew by {grown} bytes");
 }
@@ -1034,7 +1143,10 @@ async fn a_configuration_copied_to_another_tenant_does_not_open() {
     let (ta, tb) = (app.token("acme", "ana"), app.token("globex", "gus"));
     let a = app.create(&ta, stripe("Acme's")).await;
     let b = app
-        .create(&tb, json!({"connector_type": "stripe", "config": {"api_key": "sk_test_expired_4242"}}))
+        .create(
+            &tb,
+            json!({"connector_type": "stripe", "config": {"api_key": "sk_test_expired_4242"}}),
+        )
         .await;
     {
         let conn = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("open");

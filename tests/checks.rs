@@ -661,10 +661,19 @@ async fn postgresql_never_sends_a_password_unencrypted_across_a_network() {
     let app = spawn_app_with(&[("CONNECTOR_HUB_EGRESS_ALLOW", "192.0.2.0/24")]).await;
     let t = app.token("acme", "ana");
     let result = app
-        .check(&t, "postgresql", json!({"host": "192.0.2.10", "port": "5432", "database": "db",
-            "username": "u", "password": "pw-CANARYpg", "sslmode": "disable"}))
+        .check(
+            &t,
+            "postgresql",
+            json!({"host": "192.0.2.10", "port": "5432", "database": "db",
+            "username": "u", "password": "pw-CANARYpg", "sslmode": "disable"}),
+        )
         .await;
-    assert_outcome(&result, Some("INVALID_CONFIG"), Some("sslmode"), "disable over a network");
+    assert_outcome(
+        &result,
+        Some("INVALID_CONFIG"),
+        Some("sslmode"),
+        "disable over a network",
+    );
     assert!(!result.to_string().contains("CANARYpg"));
     app.stop().await;
 }

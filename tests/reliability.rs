@@ -189,7 +189,11 @@ async fn kill_9_loses_nothing_acknowledged() {
             .expect("get")
             .unwrap_or_else(|| panic!("acknowledged create {id} survived"));
         let config = vault
-            .decrypt(&record.encrypted_config, &record.tenant_id, &record.connector_id)
+            .decrypt(
+                &record.encrypted_config,
+                &record.tenant_id,
+                &record.connector_id,
+            )
             .expect("every record decrypts");
         assert!(config
             .get("api_key")
@@ -201,7 +205,13 @@ async fn kill_9_loses_nothing_acknowledged() {
     // Every record in the file is whole, acknowledged or not.
     for record in store.scan_all(None, 100_000).await.expect("scan") {
         assert!(
-            vault.decrypt(&record.encrypted_config, &record.tenant_id, &record.connector_id).is_ok(),
+            vault
+                .decrypt(
+                    &record.encrypted_config,
+                    &record.tenant_id,
+                    &record.connector_id
+                )
+                .is_ok(),
             "no half-written record"
         );
     }

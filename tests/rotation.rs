@@ -149,7 +149,10 @@ async fn rotate_keys_then_drop_the_old_key() {
             .expect("tamper");
     }
     // Entry 3 was written under key 1: with it loaded again, its contents are checked too.
-    let (ok, output) = run_cli(&env(&fakes, &data, &format!("{key2},{key1}")), &["audit", "verify"]);
+    let (ok, output) = run_cli(
+        &env(&fakes, &data, &format!("{key2},{key1}")),
+        &["audit", "verify"],
+    );
     assert!(!ok, "tampering is detected: {output}");
     assert!(output.contains("tenant acme entry 3"), "{output}");
     // Cutting off a chain's tail is noticed, with or without the retired key.
@@ -161,7 +164,10 @@ async fn rotate_keys_then_drop_the_old_key() {
     }
     let (ok, output) = run_cli(&env(&fakes, &data, &key2), &["audit", "verify"]);
     assert!(!ok, "truncation is detected: {output}");
-    assert!(output.contains("tenant acme") && output.contains("recorded head"), "{output}");
+    assert!(
+        output.contains("tenant acme") && output.contains("recorded head"),
+        "{output}"
+    );
 }
 
 #[tokio::test]

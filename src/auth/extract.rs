@@ -218,7 +218,10 @@ mod tests {
     #[test]
     fn cookie_parsing() {
         let h = headers(&[("cookie", "a=1; ch_session=tok.en.sig; b=2")]);
-        assert_eq!(session_cookie(&h, "ch_session").as_deref(), Some("tok.en.sig"));
+        assert_eq!(
+            session_cookie(&h, "ch_session").as_deref(),
+            Some("tok.en.sig")
+        );
         assert_eq!(
             session_cookie(&headers(&[("cookie", "ch_sessionx=1")]), "ch_session"),
             None
@@ -227,7 +230,11 @@ mod tests {
         assert_eq!(session_cookie(&h, "__Host-ch_session"), None);
         let host = headers(&[("cookie", "__Host-ch_session=t.o.k")]);
         assert_eq!(
-            session_cookie(&host, crate::auth::session_cookie_name("https://hub.example")).as_deref(),
+            session_cookie(
+                &host,
+                crate::auth::session_cookie_name("https://hub.example")
+            )
+            .as_deref(),
             Some("t.o.k")
         );
     }

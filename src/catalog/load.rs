@@ -363,7 +363,7 @@ pattern = "^x$"
             )
             .expect("valid");
         assert_eq!(ok.get("port").map(String::as_str), Some("5432"));
-        assert_eq!(ok.get("sslmode").map(String::as_str), Some("prefer"));
+        assert_eq!(ok.get("sslmode").map(String::as_str), Some("require"));
 
         let err = catalog()
             .validate(

@@ -47,7 +47,12 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     }
     // 6to4 (2002::/16) carries its IPv4 address in bits 16-47.
     if s[0] == 0x2002 {
-        return Some(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8));
+        return Some(Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        ));
     }
     // NAT64 for local use (64:ff9b:1::/48, RFC 8215) may carry the IPv4 address in any of the
     // RFC 6052 layouts; the /96 one (the last 32 bits) is the one translators use, and any

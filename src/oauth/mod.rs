@@ -462,16 +462,25 @@ mod tests {
     fn a_providers_lifetime_is_bounded_before_arithmetic() {
         for (expires_in, at_most) in [
             (serde_json::json!(i64::MAX), MAX_TOKEN_LIFETIME_SECS),
-            (serde_json::json!("9223372036854775807"), MAX_TOKEN_LIFETIME_SECS),
+            (
+                serde_json::json!("9223372036854775807"),
+                MAX_TOKEN_LIFETIME_SECS,
+            ),
             (serde_json::json!(-5), 0),
         ] {
             let tokens = parse_token_reply(
-                &reply(200, serde_json::json!({"access_token": "a", "expires_in": expires_in})),
+                &reply(
+                    200,
+                    serde_json::json!({"access_token": "a", "expires_in": expires_in}),
+                ),
                 def("xero"),
             )
             .expect("tokens");
             let at = tokens.expires_at.expect("an expiry");
-            assert!(at <= now_ms() + at_most * 1000 + 1_000, "{expires_in}: {at}");
+            assert!(
+                at <= now_ms() + at_most * 1000 + 1_000,
+                "{expires_in}: {at}"
+            );
             assert!(at >= now_ms() - 1_000);
         }
     }
@@ -479,7 +488,13 @@ mod tests {
     #[test]
     fn a_shop_address_is_never_built_without_a_shop() {
         let template = "https://{shop}/admin/oauth/authorize";
-        for shop in [None, Some(""), Some("evil.example/x"), Some("a@evil.example"), Some("x:1")] {
+        for shop in [
+            None,
+            Some(""),
+            Some("evil.example/x"),
+            Some("a@evil.example"),
+            Some("x:1"),
+        ] {
             match OAuth::endpoint(template, shop) {
                 Err(f) => {
                     assert_eq!(f.code, ErrorCode::InvalidConfig);

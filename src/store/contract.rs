@@ -74,7 +74,10 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
 
     // Insert, get, tenant isolation.
     let one = record(a.as_str(), "conn-1", 1_000);
-    store.insert(&a, &one, &w(&a, "create", "conn-1")).await.expect("insert");
+    store
+        .insert(&a, &one, &w(&a, "create", "conn-1"))
+        .await
+        .expect("insert");
     assert_eq!(
         store.get(&a, "conn-1").await.expect("get").as_ref(),
         Some(&one)
@@ -91,12 +94,20 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     // Listing: newest first, keyset pages, status filter, tenant scoping.
     for (i, at) in [(2, 2_000), (3, 3_000), (4, 3_000)] {
         store
-            .insert(&a, &record(a.as_str(), &format!("conn-{i}"), at), &w(&a, "create", "-"))
+            .insert(
+                &a,
+                &record(a.as_str(), &format!("conn-{i}"), at),
+                &w(&a, "create", "-"),
+            )
             .await
             .expect("insert");
     }
     store
-        .insert(&b, &record(b.as_str(), "conn-b", 5_000), &w(&b, "create", "-"))
+        .insert(
+            &b,
+            &record(b.as_str(), "conn-b", 5_000),
+            &w(&b, "create", "-"),
+        )
         .await
         .expect("insert b");
     let page = |before| ListQuery {
@@ -118,13 +129,22 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     changed.version = 2;
     changed.token_expires_at = Some(9_000);
     changed.token_refreshed_at = Some(8_000);
-    assert!(store.update(&a, &changed, 1, Some(&w(&a, "update", "conn-1"))).await.expect("cas"));
+    assert!(store
+        .update(&a, &changed, 1, Some(&w(&a, "update", "conn-1")))
+        .await
+        .expect("cas"));
     assert!(
-        !store.update(&a, &changed, 1, Some(&w(&a, "update", "conn-1"))).await.expect("stale cas"),
+        !store
+            .update(&a, &changed, 1, Some(&w(&a, "update", "conn-1")))
+            .await
+            .expect("stale cas"),
         "a stale version loses"
     );
     assert!(
-        !store.update(&b, &changed, 2, Some(&w(&b, "update", "conn-1"))).await.expect("other tenant"),
+        !store
+            .update(&b, &changed, 2, Some(&w(&b, "update", "conn-1")))
+            .await
+            .expect("other tenant"),
         "tenant B cannot update"
     );
     let active = ListQuery {
@@ -195,7 +215,10 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
             status,
             ..record(d.as_str(), id, 1)
         };
-        store.insert(&d, &r, &w(&d, "create", "-")).await.expect("insert");
+        store
+            .insert(&d, &r, &w(&d, "create", "-"))
+            .await
+            .expect("insert");
     }
     let idle: Vec<String> = store
         .idle_sign_ins("xero", 5_000, 10)
@@ -242,12 +265,21 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
 
     // Delete.
     assert!(
-        !store.delete(&b, "conn-1", &w(&b, "delete", "conn-1")).await.expect("b delete"),
+        !store
+            .delete(&b, "conn-1", &w(&b, "delete", "conn-1"))
+            .await
+            .expect("b delete"),
         "tenant B cannot delete"
     );
-    assert!(store.delete(&a, "conn-1", &w(&a, "delete", "conn-1")).await.expect("delete"));
+    assert!(store
+        .delete(&a, "conn-1", &w(&a, "delete", "conn-1"))
+        .await
+        .expect("delete"));
     assert!(store.get(&a, "conn-1").await.expect("gone").is_none());
-    assert!(!store.delete(&a, "conn-1", &w(&a, "delete", "conn-1")).await.expect("twice"));
+    assert!(!store
+        .delete(&a, "conn-1", &w(&a, "delete", "conn-1"))
+        .await
+        .expect("twice"));
 
     // Drafts expire and belong to one user.
     let draft = DraftRecord {
@@ -359,7 +391,12 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
             } else {
                 format!("burst-{i}")
             };
-            (i, store.insert(&c, &record(c.as_str(), &id, 10 + i), &w(&c, "create", "-")).await)
+            (
+                i,
+                store
+                    .insert(&c, &record(c.as_str(), &id, 10 + i), &w(&c, "create", "-"))
+                    .await,
+            )
         }
     });
     for (i, outcome) in futures_util::future::join_all(writes).await {
@@ -405,12 +442,19 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     if let Some(before) = store.change_marker() {
         assert_eq!(store.change_marker(), Some(before));
         store
-            .insert(&a, &record(a.as_str(), "marker", 9_000), &w(&a, "create", "-"))
+            .insert(
+                &a,
+                &record(a.as_str(), "marker", 9_000),
+                &w(&a, "create", "-"),
+            )
             .await
             .expect("insert");
         let inserted = store.change_marker().expect("marker");
         assert_ne!(inserted, before, "an insert moves the marker");
-        assert!(store.delete(&a, "marker", &w(&a, "delete", "marker")).await.expect("delete"));
+        assert!(store
+            .delete(&a, "marker", &w(&a, "delete", "marker"))
+            .await
+            .expect("delete"));
         assert_ne!(
             store.change_marker(),
             Some(inserted),

@@ -59,12 +59,7 @@ impl Store for MeteredStore {
     ) -> Result<bool, StoreError> {
         timed!(self, "update", self.inner.update(t, r, v, a))
     }
-    async fn delete(
-        &self,
-        t: &TenantId,
-        id: &str,
-        a: &AuditWrite<'_>,
-    ) -> Result<bool, StoreError> {
+    async fn delete(&self, t: &TenantId, id: &str, a: &AuditWrite<'_>) -> Result<bool, StoreError> {
         timed!(self, "delete", self.inner.delete(t, id, a))
     }
     async fn put_draft(&self, t: &TenantId, d: &DraftRecord) -> Result<(), StoreError> {

@@ -325,7 +325,11 @@ pub fn keyed_audit_hash(entry: &AuditRecord, prev_hash: &str, key: &AuditKey) ->
 
 /// The keyed hash of the number of audit entries of all tenants.
 pub fn audit_total_hash(total: i64, key: &AuditKey) -> String {
-    format!("{}:{}", key.id, key.mac(&["audit-total", &total.to_string()]))
+    format!(
+        "{}:{}",
+        key.id,
+        key.mac(&["audit-total", &total.to_string()])
+    )
 }
 
 /// The hash entries were chained with before hashes were keyed: SHA-256 over the previous hash

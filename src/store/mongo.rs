@@ -287,13 +287,8 @@ impl MongoStore {
             .and_then(|d| d.get_i64("seq").ok())
         {
             Some(total) => total,
-            None => i64::try_from(
-                self.audit
-                    .count_documents(doc! {})
-                    .session(&mut *s)
-                    .await?,
-            )
-            .unwrap_or(i64::MAX),
+            None => i64::try_from(self.audit.count_documents(doc! {}).session(&mut *s).await?)
+                .unwrap_or(i64::MAX),
         } + 1;
         chain_audit(&mut e, head, key);
         self.audit
@@ -507,7 +502,10 @@ impl Store for MongoStore {
             .try_collect()
             .await
             .map_err(map_error)?;
-        let stale: Vec<&str> = keep.iter().filter_map(|k| k.get_str("draft_id").ok()).collect();
+        let stale: Vec<&str> = keep
+            .iter()
+            .filter_map(|k| k.get_str("draft_id").ok())
+            .collect();
         if !stale.is_empty() {
             self.drafts
                 .delete_many(doc! {"tenant_id": tenant.as_str(), "user_id": &d.user_id, "draft_id": {"$in": stale}})
@@ -615,8 +613,7 @@ impl Store for MongoStore {
         };
         // Bounded by seq, not by matches (see the trait).
         let floor = before.saturating_sub(AUDIT_SCAN_LIMIT);
-        let mut filter =
-            doc! {"tenant_id": tenant.as_str(), "seq": {"$lt": before, "$gte": floor}};
+        let mut filter = doc! {"tenant_id": tenant.as_str(), "seq": {"$lt": before, "$gte": floor}};
         if let Some(c) = &q.connector_id {
             filter.insert("connector_id", c);
         }
@@ -660,7 +657,9 @@ impl Store for MongoStore {
             if tenant == "*" {
                 heads.total = Some((seq, hash.to_owned()));
             } else {
-                heads.tenants.push((tenant.to_owned(), seq, hash.to_owned()));
+                heads
+                    .tenants
+                    .push((tenant.to_owned(), seq, hash.to_owned()));
             }
         }
         Ok(heads)

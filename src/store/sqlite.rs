@@ -874,10 +874,11 @@ impl Store for SqliteStore {
             // `before`, whatever the filter, then the caller is told where to go on.
             let before = match q.before_seq {
                 Some(before) => before,
-                None => {
-                    c.prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log WHERE tenant_id = ?1")?
-                        .query_row(params![tenant], |r| r.get(0))?
-                }
+                None => c
+                    .prepare_cached(
+                        "SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log WHERE tenant_id = ?1",
+                    )?
+                    .query_row(params![tenant], |r| r.get(0))?,
             };
             let floor = before.saturating_sub(AUDIT_SCAN_LIMIT);
             let sql = format!(
@@ -891,7 +892,15 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare_cached(&sql)?;
             let rows: Vec<AuditRecord> = stmt
                 .query_map(
-                    params![tenant, q.connector_id, q.action, q.outcome, before, floor, limit],
+                    params![
+                        tenant,
+                        q.connector_id,
+                        q.action,
+                        q.outcome,
+                        before,
+                        floor,
+                        limit
+                    ],
                     audit_record,
                 )?
                 .collect::<rusqlite::Result<_>>()?;
@@ -908,7 +917,9 @@ impl Store for SqliteStore {
     async fn audit_heads(&self) -> Result<AuditHeads, StoreError> {
         self.read(|c| {
             let mut heads = AuditHeads::default();
-            let mut stmt = c.prepare_cached("SELECT tenant_id, seq, hash FROM audit_heads ORDER BY tenant_id")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT tenant_id, seq, hash FROM audit_heads ORDER BY tenant_id",
+            )?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             for row in rows {
                 let (tenant, seq, hash): (String, i64, String) = row?;

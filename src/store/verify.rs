@@ -1,7 +1,7 @@
 //! Checking the audit log: every chain unbroken and unaltered, and ending where the recorded
 //! heads say it ends, so that deleting a chain's last entries, or a whole chain, is noticed.
 
-use super::{legacy_audit_hash, keyed_audit_hash, audit_total_hash, Store, AUDIT_GENESIS};
+use super::{audit_total_hash, keyed_audit_hash, legacy_audit_hash, Store, AUDIT_GENESIS};
 use crate::vault::Vault;
 use std::collections::BTreeMap;
 
@@ -93,7 +93,12 @@ pub async fn verify_audit(store: &dyn Store, vault: &Vault) -> Result<AuditVerif
                 ));
             }
             checked += 1;
-            previous = Some((entry.tenant_id, entry.seq, entry.hash, keyed_before || keyed));
+            previous = Some((
+                entry.tenant_id,
+                entry.seq,
+                entry.hash,
+                keyed_before || keyed,
+            ));
         }
     }
     ended(&previous)?;

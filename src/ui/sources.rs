@@ -332,7 +332,11 @@ mod tests {
         let stored = serde_json::to_string(&list).expect("json");
         assert_eq!(recall_for(&stored, "x=1; ch_who=a1b2"), Some(list.clone()));
         assert_eq!(recall_for(&stored, "__Host-ch_who=a1b2"), Some(list));
-        assert_eq!(recall_for(&stored, "ch_who=ffff"), None, "another principal");
+        assert_eq!(
+            recall_for(&stored, "ch_who=ffff"),
+            None,
+            "another principal"
+        );
         assert_eq!(recall_for(&stored, "other=1"), None, "signed out");
         assert_eq!(recall_for(&stored, "ch_who="), None);
     }

@@ -278,8 +278,14 @@ mod tests {
     fn a_ciphertext_opens_only_for_its_owner() {
         let vault = Vault::from_key_list(&SecretString::new(generate_key()), "K").expect("key");
         let (token, _) = vault.encrypt(&config(), "acme", "conn-1");
-        assert!(vault.decrypt(&token, "globex", "conn-1").is_err(), "another tenant");
-        assert!(vault.decrypt(&token, "acme", "conn-2").is_err(), "another connector");
+        assert!(
+            vault.decrypt(&token, "globex", "conn-1").is_err(),
+            "another tenant"
+        );
+        assert!(
+            vault.decrypt(&token, "acme", "conn-2").is_err(),
+            "another connector"
+        );
         assert!(vault.decrypt(&token, "acme", "conn-1").is_ok());
     }
 
@@ -295,7 +301,11 @@ mod tests {
             Some(old.mac(&["x"]))
         );
         assert_ne!(both.audit_key().mac(&["x"]), old.mac(&["x"]));
-        assert_ne!(old.mac(&["ab", "c"]), old.mac(&["a", "bc"]), "parts are delimited");
+        assert_ne!(
+            old.mac(&["ab", "c"]),
+            old.mac(&["a", "bc"]),
+            "parts are delimited"
+        );
     }
 
     #[test]
