@@ -667,3 +667,29 @@ async fn the_binary_serves_the_whole_site_from_any_directory() {
     );
     assert!(server.stop().success());
 }
+
+/// The development sign-in link is a valid token for whoever reads the output: it is printed when
+/// the JWT secret was made up for development, never with a secret an operator configured.
+#[tokio::test]
+async fn the_development_sign_in_link_needs_a_development_secret() {
+    for (configured, printed) in [(true, false), (false, true)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("server.log");
+        let mut env = support::process::server_env(
+            "http://127.0.0.1:9",
+            &dir.path().join("data"),
+            &connector_hub::vault::generate_key(),
+        );
+        env.retain(|(k, _)| k != "CONNECTOR_HUB_ENV" && (configured || k != "JWT_SECRET"));
+        env.push(("CONNECTOR_HUB_ENV".into(), "development".into()));
+        env.push(("LEPTOS_SITE_ROOT".into(), "target/site".into()));
+        let server = support::process::spawn_server(&env, &log).await;
+        let output = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(server.stop().success());
+        assert_eq!(
+            output.contains("Development sign-in link"),
+            printed,
+            "configured secret: {configured}; output: {output}"
+        );
+    }
+}

@@ -337,6 +337,12 @@ mod tests {
             auth().verify(&sign(hs, no_tenant, SECRET)).is_none(),
             "no tenant"
         );
+        let reserved =
+            serde_json::json!({"sub": "u", "tenant_id": "_unauthenticated", "exp": exp()});
+        assert!(
+            auth().verify(&sign(hs, reserved, SECRET)).is_none(),
+            "the tenant anonymous refusals are recorded under cannot be claimed"
+        );
         let bad_tenant = serde_json::json!({"sub": "u", "tenant_id": "../x", "exp": exp()});
         assert!(
             auth().verify(&sign(hs, bad_tenant, SECRET)).is_none(),

@@ -281,6 +281,29 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .await
         .expect("twice"));
 
+    // A user's drafts are bounded: the least recently touched go first.
+    for i in 0..MAX_DRAFTS_PER_USER + 5 {
+        let draft = DraftRecord {
+            tenant_id: b.as_str().into(),
+            user_id: "busy".into(),
+            draft_id: format!("d{i}"),
+            sealed: "s".into(),
+            expires_at: 10_000 + i,
+        };
+        store.put_draft(&b, &draft).await.expect("draft");
+    }
+    assert!(store
+        .get_draft(&b, "busy", "d0", 1)
+        .await
+        .expect("get")
+        .is_none());
+    let newest = format!("d{}", MAX_DRAFTS_PER_USER + 4);
+    assert!(store
+        .get_draft(&b, "busy", &newest, 1)
+        .await
+        .expect("get")
+        .is_some());
+
     // Drafts expire and belong to one user.
     let draft = DraftRecord {
         tenant_id: a.as_str().into(),
