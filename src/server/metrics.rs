@@ -145,32 +145,27 @@ impl Metrics {
                 "connector_hub_checks_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {n}"
             );
         }
-        out.push_str("# HELP connector_hub_rate_limited_total Requests refused by the per-tenant rate limit, by route class.\n");
-        out.push_str("# TYPE connector_hub_rate_limited_total counter\n");
-        for (class, n) in &m.rate_limited {
-            let _ = writeln!(
-                out,
-                "connector_hub_rate_limited_total{{class=\"{class}\"}} {n}"
-            );
-        }
-        out.push_str("# HELP connector_hub_anonymous_refusals_total Requests refused before anyone signed in (no valid token, cross-site), by what refused them. The audit log has one summary entry per address and minute.\n");
-        out.push_str("# TYPE connector_hub_anonymous_refusals_total counter\n");
-        for (action, n) in &m.refused {
-            let _ = writeln!(
-                out,
-                "connector_hub_anonymous_refusals_total{{action=\"{action}\"}} {n}"
-            );
-        }
-        out.push_str(
-            "# HELP connector_hub_token_refreshes_total OAuth token refreshes by outcome.\n",
+        counter(
+            &mut out,
+            "connector_hub_rate_limited_total",
+            "Requests refused by the per-tenant rate limit, by route class.",
+            "class",
+            &m.rate_limited,
         );
-        out.push_str("# TYPE connector_hub_token_refreshes_total counter\n");
-        for (outcome, n) in &m.refreshes {
-            let _ = writeln!(
-                out,
-                "connector_hub_token_refreshes_total{{outcome=\"{outcome}\"}} {n}"
-            );
-        }
+        counter(
+            &mut out,
+            "connector_hub_anonymous_refusals_total",
+            "Requests refused before anyone signed in (no valid token, cross-site), by what refused them. The audit log has one summary entry per address and minute.",
+            "action",
+            &m.refused,
+        );
+        counter(
+            &mut out,
+            "connector_hub_token_refreshes_total",
+            "OAuth token refreshes by outcome.",
+            "outcome",
+            &m.refreshes,
+        );
         out.push_str("# HELP connector_hub_listing_pages_total REST listing pages, by whether the page cache answered (hit) or the store was read (miss).\n");
         out.push_str("# TYPE connector_hub_listing_pages_total counter\n");
         for (result, n) in ["miss", "hit"].iter().zip(m.pages) {
@@ -199,6 +194,15 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+/// A counter with one label, in the exposition format.
+fn counter(out: &mut String, name: &str, help: &str, label: &str, values: &BTreeMap<String, u64>) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    for (value, n) in values {
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
     }
 }
 

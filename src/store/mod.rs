@@ -1,11 +1,15 @@
 //! The storage port. Every method that touches a tenant's data takes the tenant: there is no way
 //! to ask for a connector without saying whose it is.
 
+mod audit_chain;
 mod metered;
 mod mongo;
 mod sqlite;
 mod verify;
 
+pub use audit_chain::{
+    audit_total_hash, chain_audit, keyed_audit_hash, legacy_audit_hash, AUDIT_GENESIS,
+};
 pub use metered::MeteredStore;
 pub use mongo::MongoStore;
 pub use sqlite::SqliteStore;
@@ -289,72 +293,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<AuditRecord>, StoreError>;
 }
 
-/// Links `entry` to the chain after `prev` (the previous entry's (seq, hash), if any): fills
-/// `seq`, `prev_hash` and `hash`.
-pub fn chain_audit(entry: &mut AuditRecord, prev: Option<(i64, String)>, key: &AuditKey) {
-    let (seq, prev_hash) = prev
-        .map(|(s, h)| (s + 1, h))
-        .unwrap_or((1, AUDIT_GENESIS.to_owned()));
-    entry.seq = seq;
-    entry.hash = keyed_audit_hash(entry, &prev_hash, key);
-    entry.prev_hash = prev_hash;
-}
-
-/// The chained hash of an audit entry: `<key id>:<HMAC-SHA256>` over the previous hash and the
-/// entry's fields, keyed by the vault's audit key, so rewriting the chain needs the key.
-pub fn keyed_audit_hash(entry: &AuditRecord, prev_hash: &str, key: &AuditKey) -> String {
-    let seq = entry.seq.to_string();
-    let at = entry.at.to_string();
-    let mut parts = vec![
-        prev_hash,
-        &seq,
-        &entry.tenant_id,
-        &at,
-        &entry.user_id,
-        &entry.action,
-        entry.connector_id.as_deref().unwrap_or(""),
-        &entry.outcome,
-        entry.error_code.as_deref().unwrap_or(""),
-        &entry.client,
-    ];
-    if let Some(detail) = &entry.detail {
-        parts.push(detail);
-    }
-    format!("{}:{}", key.id, key.mac(&parts))
-}
-
-/// The keyed hash of the number of audit entries of all tenants.
-pub fn audit_total_hash(total: i64, key: &AuditKey) -> String {
-    format!(
-        "{}:{}",
-        key.id,
-        key.mac(&["audit-total", &total.to_string()])
-    )
-}
-
-/// The hash entries were chained with before hashes were keyed: SHA-256 over the previous hash
-/// and the entry's fields. Verification still accepts it for those old entries.
-pub fn legacy_audit_hash(entry: &AuditRecord, prev_hash: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    for part in [
-        prev_hash,
-        &entry.seq.to_string(),
-        &entry.tenant_id,
-        &entry.at.to_string(),
-        &entry.user_id,
-        &entry.action,
-        entry.connector_id.as_deref().unwrap_or(""),
-        &entry.outcome,
-        entry.error_code.as_deref().unwrap_or(""),
-        &entry.client,
-    ] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    hex::encode(h.finalize())
-}
-
 /// How often a connector is re-tested by the monitor, by its sync frequency.
 pub fn retest_interval_ms(frequency: SyncFrequency) -> Option<i64> {
     match frequency {
@@ -364,8 +302,6 @@ pub fn retest_interval_ms(frequency: SyncFrequency) -> Option<i64> {
         SyncFrequency::Weekly => Some(7 * 86_400_000),
     }
 }
-
-pub const AUDIT_GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 #[cfg(test)]
 pub mod contract;

@@ -1,0 +1,160 @@
+//! The audit log as the service writes it: entries for operations (in the same store
+//! transaction as the change where there is one), refusals of signed-in callers, and the
+//! per-minute summaries of refusals nobody signed in for.
+
+use super::{now_ms, store_cause, store_error, ConnectorService, RateClass};
+use crate::auth::{Principal, TenantId};
+use crate::error::{ApiError, ErrorCode};
+use crate::store::{AuditQuery, AuditRecord, AuditWrite};
+
+impl ConnectorService {
+    fn audit_entry(
+        p: &Principal,
+        action: &str,
+        connector_id: Option<&str>,
+        outcome: &str,
+        error_code: Option<ErrorCode>,
+        client: &str,
+    ) -> AuditRecord {
+        AuditRecord {
+            seq: 0,
+            tenant_id: p.tenant.as_str().to_owned(),
+            at: now_ms(),
+            user_id: p.user.clone(),
+            action: action.to_owned(),
+            connector_id: connector_id.map(str::to_owned),
+            outcome: outcome.to_owned(),
+            error_code: error_code.map(|c| c.as_str().to_owned()),
+            client: client.to_owned(),
+            detail: None,
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    /// An `ok` entry to write in the same transaction as the change it records.
+    pub(super) fn audited(
+        &self,
+        p: &Principal,
+        action: &str,
+        id: &str,
+        client: &str,
+    ) -> AuditWrite<'_> {
+        AuditWrite {
+            entry: Self::audit_entry(p, action, Some(id), "ok", None, client),
+            key: &self.audit_key,
+        }
+    }
+
+    /// Writes an audit entry; when that fails the caller must not go on.
+    pub async fn audit(
+        &self,
+        p: &Principal,
+        action: &str,
+        connector_id: Option<&str>,
+        outcome: &str,
+        error_code: Option<ErrorCode>,
+        client: &str,
+    ) -> Result<(), ApiError> {
+        let entry = Self::audit_entry(p, action, connector_id, outcome, error_code, client);
+        self.append(entry).await
+    }
+
+    async fn append(&self, entry: AuditRecord) -> Result<(), ApiError> {
+        let action = entry.action.clone();
+        let write = AuditWrite {
+            entry,
+            key: &self.audit_key,
+        };
+        self.store.append_audit(&write).await.map(|_| ()).map_err(|e| {
+            tracing::error!(error = %e, action, "audit entry could not be written; refusing the operation");
+            let cause = store_cause(&e).map(|c| format!(" ({c})")).unwrap_or_default();
+            ApiError::new(
+                ErrorCode::StorageUnavailable,
+                format!("The audit log cannot be written{cause}, so the operation was not performed."),
+            )
+        })
+    }
+
+    /// Records a refused request of a signed-in caller (404 across tenants, 429). Best effort:
+    /// the request is refused whether or not this is written.
+    pub async fn audit_refusal(&self, p: &Principal, action: &str, error: &ApiError, client: &str) {
+        tracing::info!(tenant = %p.tenant, action, code = %error.code, "request refused");
+        let _ = self
+            .audit(p, action, None, "refused", Some(error.code), client)
+            .await;
+    }
+
+    /// A request refused before anyone signed in (no valid token, a cross-site post): counted,
+    /// and summarised into the audit log once a minute per client address (see `refusals`).
+    /// Returns the error to answer with: `error`, or 429 once the address is over its limit.
+    pub async fn refuse_anonymous(&self, action: &str, error: ApiError, client: &str) -> ApiError {
+        let now = now_ms();
+        self.metrics.refused(action);
+        self.anonymous
+            .refused(client, action, error.code.as_str(), now);
+        self.flush_refusals(false).await;
+        if self
+            .anonymous
+            .admit(client, now, self.limits.anonymous_per_min)
+        {
+            return error;
+        }
+        self.metrics.rate_limited("anonymous");
+        let mut limited = ApiError::new(
+            ErrorCode::RateLimited,
+            "Too many requests without a valid sign-in from your address. Please wait a minute.",
+        );
+        limited.retry_after = u64::try_from((60_000 - now.rem_euclid(60_000)) / 1000 + 1).ok();
+        limited
+    }
+
+    /// Writes the summaries of refusals of minutes that have ended (`everything`: all of them,
+    /// at shutdown). One entry per address and minute, under a tenant no token can name.
+    pub async fn flush_refusals(&self, everything: bool) {
+        let summaries = self.anonymous.take_closed(now_ms(), everything);
+        let mut unwritten = Vec::new();
+        let anonymous = Principal {
+            tenant: TenantId::unauthenticated(),
+            user: "-".into(),
+            via_cookie: false,
+            expires_at: 0,
+        };
+        for summary in summaries {
+            let mut entry = Self::audit_entry(
+                &anonymous,
+                &summary.action,
+                None,
+                "refused",
+                ErrorCode::parse(&summary.error_code),
+                &summary.client,
+            );
+            entry.at = summary.minute;
+            entry.detail = Some(format!(
+                "{} request{} refused in this minute",
+                summary.count,
+                if summary.count == 1 { "" } else { "s" }
+            ));
+            if self.append(entry).await.is_err() {
+                unwritten.push(summary);
+            }
+        }
+        if !unwritten.is_empty() {
+            self.anonymous.restore(unwritten);
+        }
+    }
+
+    /// A page of the tenant's audit log, and where the next one starts (see `Store::list_audit`).
+    pub async fn audit_log(
+        &self,
+        p: &Principal,
+        query: &AuditQuery,
+        client: &str,
+    ) -> Result<(Vec<AuditRecord>, Option<i64>), ApiError> {
+        self.limit(p, RateClass::Reads, client).await?;
+        self.store
+            .list_audit(&p.tenant, query)
+            .await
+            .map_err(store_error)
+    }
+}

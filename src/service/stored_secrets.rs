@@ -1,0 +1,71 @@
+//! The one rule for secrets a request leaves out: they are taken from the stored configuration,
+//! unless a field that decides where or how they are sent has changed.
+
+use super::ConnectorService;
+use crate::catalog::ConnectorDef;
+use crate::error::ApiError;
+use crate::secret::SecretConfig;
+use std::collections::BTreeMap;
+
+/// Whether `submitted` brings an access token other than the stored one (signing in again, or a
+/// token pasted by hand): the refresh token stored beside the old one is then dropped with it.
+pub(super) fn replaces_access_token(
+    submitted: &BTreeMap<String, String>,
+    stored: Option<&SecretConfig>,
+) -> bool {
+    submitted.get(ACCESS_TOKEN).is_some_and(|v| {
+        !v.is_empty() && Some(v.as_str()) != stored.and_then(|s| s.get(ACCESS_TOKEN))
+    })
+}
+
+const ACCESS_TOKEN: &str = "access_token";
+
+impl ConnectorService {
+    /// The submitted configuration, validated, with each secret it leaves out taken from the
+    /// stored one: a form never needs to hold a secret. One rule makes that safe, and every path
+    /// that changes a connector (PATCH, the wizard, a test of a replacement) goes through here:
+    /// a stored secret never follows a changed destination. When a field that decides where or
+    /// how secrets are sent (`binds_secrets`) changes, every secret must be given again.
+    pub(super) fn with_stored_secrets(
+        &self,
+        def: &ConnectorDef,
+        stored: Option<&SecretConfig>,
+        submitted: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
+        let mut merged = submitted.clone();
+        let mut kept = Vec::new();
+        if let Some(stored) = stored {
+            // A refresh token belongs to the access token it came with.
+            let new_access = replaces_access_token(submitted, Some(stored));
+            for field in def.fields.iter().filter(|f| f.secret) {
+                let follows_new_token = new_access && field.ask == crate::catalog::Ask::Never;
+                if follows_new_token || merged.get(&field.name).is_some_and(|v| !v.is_empty()) {
+                    continue;
+                }
+                if let Some(old) = stored.get(&field.name) {
+                    merged.insert(field.name.clone(), old.to_owned());
+                    kept.push(field);
+                }
+            }
+        }
+        let config = self.catalog.validate(def, &merged)?;
+        let (Some(stored), false) = (stored, kept.is_empty()) else {
+            return Ok(config);
+        };
+        let moved = def.fields.iter().find(|f| {
+            f.binds_secrets && config.get(&f.name).map(String::as_str) != stored.get(&f.name)
+        });
+        // Only a kept secret the new configuration still uses would travel.
+        let travelling = kept.iter().find(|f| config.contains_key(&f.name));
+        match (moved, travelling) {
+            (Some(moved), Some(secret)) => Err(ApiError::invalid_config(
+                &secret.name,
+                format!(
+                    "{} changed, so {} must be given again: a stored secret is only ever sent where it was first given.",
+                    moved.label, secret.label
+                ),
+            )),
+            _ => Ok(config),
+        }
+    }
+}
