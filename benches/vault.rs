@@ -28,13 +28,19 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("encrypt+decrypt", |b| {
         b.iter(|| {
-            let (token, _) = vault.encrypt(&config);
-            vault.decrypt(&token).expect("decrypts")
+            let (token, _) = vault.encrypt(&config, "bench", "conn-bench");
+            vault
+                .decrypt(&token, "bench", "conn-bench")
+                .expect("decrypts")
         })
     });
-    let (token, _) = vault.encrypt(&config);
+    let (token, _) = vault.encrypt(&config, "bench", "conn-bench");
     group.bench_function("decrypt", |b| {
-        b.iter(|| vault.decrypt(&token).expect("decrypts"))
+        b.iter(|| {
+            vault
+                .decrypt(&token, "bench", "conn-bench")
+                .expect("decrypts")
+        })
     });
     group.finish();
 }
