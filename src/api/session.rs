@@ -6,9 +6,7 @@
 //! link, and whatever the victim then connected would land there.
 
 use super::rest::{body_error, query_map};
-use crate::auth::{
-    principal_cookie_name, principal_tag, same_origin_evidence, session_cookie_name,
-};
+use crate::auth::{principal_tag, same_origin_evidence, SessionCookies};
 use crate::error::ApiError;
 use crate::server::{client_addr, AppState};
 use axum::body::Bytes;
@@ -88,19 +86,16 @@ async fn start_session(state: &AppState, token: &str, parts: &Parts) -> Response
         .expires_at
         .saturating_sub(crate::auth::now_secs())
         .min(state.settings.auth.session_hours * 3600);
-    let public_url = &state.settings.public_url;
-    let secure = if public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    let name = session_cookie_name(public_url);
-    let cookie =
-        format!("{name}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    let names = SessionCookies::for_public_url(&state.settings.public_url);
+    let secure = names.secure;
+    let cookie = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}",
+        names.session
+    );
     // Readable by scripts, and no credential: who is signed in, for the offline copy.
     let who = format!(
         "{}={}; Path=/; SameSite=Strict; Max-Age={max_age}{secure}",
-        principal_cookie_name(public_url),
+        names.principal,
         principal_tag(&principal)
     );
     let mut response = Redirect::to("/").into_response();
@@ -151,17 +146,12 @@ fn html_escape(s: &str) -> String {
 
 async fn sign_out(State(state): State<AppState>) -> Response {
     let mut response = Redirect::to("/signin?signed_out=1").into_response();
-    let public_url = &state.settings.public_url;
-    let secure = if public_url.starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
-    };
-    for name in [
-        session_cookie_name(public_url),
-        principal_cookie_name(public_url),
-    ] {
-        let cookie = format!("{name}=; Path=/; SameSite=Strict; Max-Age=0{secure}");
+    let names = SessionCookies::for_public_url(&state.settings.public_url);
+    for name in [names.session, names.principal] {
+        let cookie = format!(
+            "{name}=; Path=/; SameSite=Strict; Max-Age=0{}",
+            names.secure
+        );
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
         }

@@ -1,7 +1,7 @@
 //! Getting a verified [`Principal`] out of a request, for REST handlers (an axum extractor) and for
 //! server functions (which SSR calls in-process, past any router layer, so each one asks itself).
 
-use super::{session_cookie_name, Principal};
+use super::{Principal, SessionCookies};
 use crate::error::{ApiError, ErrorCode};
 use crate::server::http_error::HttpError;
 use crate::server::AppState;
@@ -36,11 +36,15 @@ pub fn session_cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> 
 
 /// Whether the request carries any credential at all (valid or not).
 pub fn has_credential(state: &AppState, headers: &HeaderMap) -> bool {
-    credential(headers, session_cookie_name(&state.settings.public_url)).is_some()
+    credential(
+        headers,
+        SessionCookies::for_public_url(&state.settings.public_url).session,
+    )
+    .is_some()
 }
 
 pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
-    let cookie_name = session_cookie_name(&state.settings.public_url);
+    let cookie_name = SessionCookies::for_public_url(&state.settings.public_url).session;
     let (token, via_cookie) =
         credential(headers, cookie_name).ok_or_else(ApiError::unauthenticated)?;
     let mut principal = state
@@ -131,7 +135,7 @@ fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
     }
     // Neither header: not a browser (browsers send Origin on every POST), so no ambient cookie
     // risk; but a cookie-authenticated call still has to prove it is not cross-site.
-    session_cookie(headers, session_cookie_name(public_url)).is_none()
+    session_cookie(headers, SessionCookies::for_public_url(public_url).session).is_none()
 }
 
 /// Whether the browser says this request came from one of our own pages: `Sec-Fetch-Site:
@@ -232,7 +236,7 @@ mod tests {
         assert_eq!(
             session_cookie(
                 &host,
-                crate::auth::session_cookie_name("https://hub.example")
+                SessionCookies::for_public_url("https://hub.example").session
             )
             .as_deref(),
             Some("t.o.k")

@@ -10,23 +10,34 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
 
-/// The HttpOnly session cookie (the JWT). Over https it carries the `__Host-` prefix, so that no
-/// sibling domain can set or shadow it.
-pub fn session_cookie_name(public_url: &str) -> &'static str {
-    if public_url.starts_with("https://") {
-        "__Host-ch_session"
-    } else {
-        "ch_session"
-    }
+/// A session's browser cookies, named for where the hub is served. Over https they carry the
+/// `__Host-` prefix, so no sibling domain can set or shadow them, and the `Secure` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCookies {
+    /// The HttpOnly cookie holding the JWT.
+    pub session: &'static str,
+    /// A cookie scripts may read, naming who is signed in by `principal_tag` (no credential):
+    /// the browser keeps its offline copy of the sources list per principal, shown only to them.
+    pub principal: &'static str,
+    /// `"; Secure"` over https, else nothing: the attribute to append.
+    pub secure: &'static str,
 }
 
-/// A cookie scripts may read, naming who is signed in by `principal_tag` (not a credential): the
-/// browser keeps its offline copy of the sources list per principal and shows it only to them.
-pub fn principal_cookie_name(public_url: &str) -> &'static str {
-    if public_url.starts_with("https://") {
-        "__Host-ch_who"
-    } else {
-        "ch_who"
+impl SessionCookies {
+    pub fn for_public_url(public_url: &str) -> Self {
+        if public_url.starts_with("https://") {
+            Self {
+                session: "__Host-ch_session",
+                principal: "__Host-ch_who",
+                secure: "; Secure",
+            }
+        } else {
+            Self {
+                session: "ch_session",
+                principal: "ch_who",
+                secure: "",
+            }
+        }
     }
 }
 

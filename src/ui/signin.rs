@@ -7,7 +7,9 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn SignIn() -> impl IntoView {
     let query = use_query_map();
-    let invalid = move || query.read().get("error").is_some();
+    let error = move || query.read().get("error");
+    let limited = move || error().as_deref() == Some("rate_limited");
+    let invalid = move || error().is_some() && !limited();
     let signed_out = move || query.read().get("signed_out").is_some();
     view! {
         <Title text="Sign in"/>
@@ -19,6 +21,11 @@ pub fn SignIn() -> impl IntoView {
             <Show when=invalid>
                 <p role="alert" class="mt-4 rounded-md bg-red-50 p-3 text-red-900">
                     "That sign-in link is not valid or has expired. Ask for a new one."
+                </p>
+            </Show>
+            <Show when=limited>
+                <p role="alert" class="mt-4 rounded-md bg-red-50 p-3 text-red-900">
+                    "Too many sign-in attempts from your address. Wait a minute, then open your link again."
                 </p>
             </Show>
             <p class="mt-4 text-slate-700">
