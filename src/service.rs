@@ -855,8 +855,9 @@ impl ConnectorService {
         p: &Principal,
         draft_id: &str,
         plaintext: &[u8],
+        client: &str,
     ) -> Result<(), ApiError> {
-        self.limit(p, RateClass::Writes, "wizard").await?;
+        self.limit(p, RateClass::Writes, client).await?;
         let record = DraftRecord {
             tenant_id: p.tenant.as_str().to_owned(),
             user_id: p.user.clone(),

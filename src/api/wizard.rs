@@ -799,7 +799,10 @@ pub(crate) mod server {
                 .clone();
             let bytes = serde_json::to_vec(&self.draft)
                 .map_err(|_| ApiError::from_code(ErrorCode::Internal))?;
-            self.state.service.save_draft(self.p, &id, &bytes).await
+            self.state
+                .service
+                .save_draft(self.p, &id, &bytes, &client())
+                .await
         }
 
         fn url(&self) -> String {

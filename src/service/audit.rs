@@ -91,9 +91,9 @@ impl ConnectorService {
     pub async fn refuse_anonymous(&self, action: &str, error: ApiError, client: &str) -> ApiError {
         let now = now_ms();
         self.metrics.refused(action);
+        // Memory only: the summaries are written by the server's flush task, off this path.
         self.anonymous
             .refused(client, action, error.code.as_str(), now);
-        self.flush_refusals(false).await;
         if self
             .anonymous
             .admit(client, now, self.limits.anonymous_per_min)
