@@ -729,3 +729,99 @@ async fn the_development_sign_in_link_needs_a_development_secret() {
         );
     }
 }
+
+/// Requests nobody signed in for cost no durable write each: 1,000 of them (bad tokens, no token,
+/// anonymous page views, cross-site posts) against the real server add a handful of audit entries
+/// — one summary per address and minute, with the count — and under 100 KB to the database.
+#[tokio::test]
+async fn anonymous_traffic_cannot_fill_the_disk_or_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut env = support::process::server_env(
+        "http://127.0.0.1:9",
+        &data,
+        &connector_hub::vault::generate_key(),
+    );
+    env.retain(|(k, _)| k != "CONNECTOR_HUB_RATE_ANONYMOUS_PER_MIN");
+    env.push(("CONNECTOR_HUB_RATE_ANONYMOUS_PER_MIN".into(), "200".into()));
+    env.push(("LEPTOS_SITE_ROOT".into(), "target/site".into()));
+    let server = support::process::spawn_server(&env, &dir.path().join("server.log")).await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let url = |path: &str| format!("{}{path}", server.base);
+    let db = data.join("connector-hub.db");
+    let size = |p: &std::path::Path| -> u64 {
+        ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", p.display())).ok())
+            .map(|m| m.len())
+            .sum()
+    };
+    let rows = |p: &std::path::Path| -> i64 {
+        let conn = rusqlite::Connection::open(p).expect("open");
+        conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))
+            .expect("count")
+    };
+    // Warm up (first pages) before measuring.
+    let _ = http.get(url("/")).send().await;
+    let (before_size, before_rows) = (size(&db), rows(&db));
+    let mut limited = 0;
+    for i in 0..1000 {
+        let request = match i % 4 {
+            0 => http
+                .get(url("/v1/connectors"))
+                .bearer_auth("forged.token.here"),
+            1 => http.get(url("/v1/connectors")),
+            2 => http.get(url("/")),
+            _ => http
+                .post(url("/api/list_sources"))
+                .header("sec-fetch-site", "cross-site")
+                .header("cookie", "ch_session=x"),
+        };
+        let r = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request {i}: {e}"));
+        assert!(r.status().as_u16() < 500, "{}", r.status());
+        if r.status() == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited > 0, "one address is limited past its allowance");
+    let metrics = http
+        .get(url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("connector_hub_anonymous_refusals_total{action=\"authenticate\"}"),
+        "{metrics}"
+    );
+    // The summaries are written once their minute has ended; at shutdown, all of them.
+    assert!(server.stop().success());
+    let added = rows(&db) - before_rows;
+    assert!(
+        (1..=6).contains(&added),
+        "{added} audit entries for 1,000 refused requests"
+    );
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let detail: String = conn
+        .query_row(
+            "SELECT detail FROM audit_log WHERE tenant_id = '_unauthenticated' ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("a summary");
+    assert!(
+        detail.contains("requests refused in this minute"),
+        "{detail}"
+    );
+    let grown = size(&db).saturating_sub(before_size);
+    assert!(grown < 100 * 1024, "the database grew by {grown} bytes");
+}

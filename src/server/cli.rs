@@ -66,6 +66,9 @@ pub async fn audit_verify(settings: &Settings) -> Result<(), String> {
         "audit log intact: {} entries verified, every chain ends at its recorded head",
         verified.entries
     );
+    if verified.count_unsealed {
+        println!("note: the entry count was last sealed under an encryption key that is not loaded; the count was compared, its seal could not be checked");
+    }
     if verified.under_retired_keys > 0 {
         println!(
             "note: {} entries were written under encryption keys no longer loaded; their order and links were checked, their contents can only be with those keys (add them back to CONNECTOR_ENCRYPTION_KEY, after the current one, to check them)",
