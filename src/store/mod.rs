@@ -135,6 +135,21 @@ pub const MAX_DRAFTS_PER_USER: i64 = 20;
 /// and the caller gets a cursor to look further.
 pub const AUDIT_SCAN_LIMIT: i64 = 5_000;
 
+/// The lowest seq an audit query below `before` looks at.
+pub fn audit_scan_floor(before: i64) -> i64 {
+    before.saturating_sub(AUDIT_SCAN_LIMIT)
+}
+
+/// Where the next audit page starts: after the last entry of a full page, else below the scanned
+/// range (`None` once it reached the start of the chain).
+pub fn audit_next_before(rows: &[AuditRecord], limit: usize, floor: i64) -> Option<i64> {
+    if rows.len() == limit {
+        rows.last().map(|e| e.seq)
+    } else {
+        (floor > 1).then_some(floor)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     pub connector_id: Option<String>,

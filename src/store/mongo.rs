@@ -612,7 +612,7 @@ impl Store for MongoStore {
                 .map_or(1, |seq| seq + 1),
         };
         // Bounded by seq, not by matches (see the trait).
-        let floor = before.saturating_sub(AUDIT_SCAN_LIMIT);
+        let floor = audit_scan_floor(before);
         let mut filter = doc! {"tenant_id": tenant.as_str(), "seq": {"$lt": before, "$gte": floor}};
         if let Some(c) = &q.connector_id {
             filter.insert("connector_id", c);
@@ -631,11 +631,7 @@ impl Store for MongoStore {
             .await
             .map_err(map_error)?;
         let rows = collect(cursor, audit_from_doc).await?;
-        let next = if rows.len() == q.limit {
-            rows.last().map(|e| e.seq)
-        } else {
-            (floor > 1).then_some(floor)
-        };
+        let next = audit_next_before(&rows, q.limit, floor);
         Ok((rows, next))
     }
 

@@ -880,7 +880,7 @@ impl Store for SqliteStore {
                     )?
                     .query_row(params![tenant], |r| r.get(0))?,
             };
-            let floor = before.saturating_sub(AUDIT_SCAN_LIMIT);
+            let floor = audit_scan_floor(before);
             let sql = format!(
                 "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE tenant_id = ?1
                    AND seq < ?5 AND seq >= ?6
@@ -904,11 +904,7 @@ impl Store for SqliteStore {
                     audit_record,
                 )?
                 .collect::<rusqlite::Result<_>>()?;
-            let next = if rows.len() == q.limit {
-                rows.last().map(|e| e.seq)
-            } else {
-                (floor > 1).then_some(floor)
-            };
+            let next = audit_next_before(&rows, q.limit, floor);
             Ok((rows, next))
         })
         .await
