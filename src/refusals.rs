@@ -1,8 +1,9 @@
-//! Refusals nobody signed in for (a bad token, a cross-site post, an anonymous flood): limited per
-//! client address, counted in memory and summarised into the audit log as one entry per address
-//! and minute, with the count. Anyone can send such requests without limit, so none of them may
-//! cost a durable write of its own.
+//! Refusals a caller can repeat at will — nobody signed in (a bad token, a cross-site post), or a
+//! tenant past its rate limit: counted in memory and summarised into the audit log as one entry
+//! per tenant, address and minute, with the count, so none of them costs a durable write of its
+//! own. Requests nobody signed in for are also limited per address here.
 
+use crate::auth::{Principal, TenantId};
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
@@ -15,10 +16,14 @@ pub const OTHERS: &str = "other addresses";
 
 const MINUTE_MS: i64 = 60_000;
 
-/// One minute's refusals from one address, ready for the audit log.
+/// One minute's refusals of one tenant (`None`: nobody signed in) from one address, ready for
+/// the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefusalSummary {
     pub minute: i64,
+    pub tenant: Option<TenantId>,
+    /// Who was refused first in that minute (`-` when nobody signed in).
+    pub user: String,
     pub client: String,
     /// What was refused first in that minute (`authenticate`, `origin_check`, …).
     pub action: String,
@@ -26,8 +31,12 @@ pub struct RefusalSummary {
     pub count: u64,
 }
 
+/// What refusals are counted under: minute start, tenant, address.
+type Key = (i64, Option<TenantId>, String);
+
 #[derive(Debug)]
 struct Tally {
+    user: String,
     action: String,
     error_code: String,
     count: u64,
@@ -35,14 +44,13 @@ struct Tally {
 
 #[derive(Debug, Default)]
 struct Minutes {
-    /// Refusals by (minute start, address).
-    refusals: HashMap<(i64, String), Tally>,
+    refusals: HashMap<Key, Tally>,
     /// Requests by (minute start, address), refused or not, for the per-address limit.
     requests: HashMap<(i64, String), u64>,
 }
 
 #[derive(Debug, Default)]
-pub struct AnonymousGate {
+pub struct RefusalGate {
     minutes: Mutex<Minutes>,
 }
 
@@ -50,7 +58,7 @@ fn minute_of(now_ms: i64) -> i64 {
     now_ms - now_ms.rem_euclid(MINUTE_MS)
 }
 
-impl AnonymousGate {
+impl RefusalGate {
     /// Counts a request without a valid credential from `client`; false once that address has
     /// made more than `max_per_min` of them this minute.
     pub fn admit(&self, client: &str, now_ms: i64, max_per_min: u64) -> bool {
@@ -69,21 +77,27 @@ impl AnonymousGate {
         *count <= max_per_min
     }
 
-    /// Counts one refusal.
-    pub fn refused(&self, client: &str, action: &str, error_code: &str, now_ms: i64) {
+    /// Counts one refusal of `who` (`None`: nobody signed in).
+    pub fn refused(
+        &self,
+        who: Option<&Principal>,
+        client: &str,
+        action: &str,
+        error_code: &str,
+        now_ms: i64,
+    ) {
         let minute = minute_of(now_ms);
+        let tenant = who.map(|p| p.tenant.clone());
         let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
-        let in_minute = m.refusals.keys().filter(|(s, _)| *s == minute).count();
-        let client = if in_minute >= MAX_ADDRESSES
-            && !m.refusals.contains_key(&(minute, client.to_owned()))
-        {
-            OTHERS
-        } else {
-            client
-        };
+        let in_minute = m.refusals.keys().filter(|(s, ..)| *s == minute).count();
+        let mut key = (minute, tenant, client.to_owned());
+        if in_minute >= MAX_ADDRESSES && !m.refusals.contains_key(&key) {
+            key.2 = OTHERS.to_owned();
+        }
         m.refusals
-            .entry((minute, client.to_owned()))
+            .entry(key)
             .or_insert_with(|| Tally {
+                user: who.map_or_else(|| "-".to_owned(), |p| p.user.clone()),
                 action: action.to_owned(),
                 error_code: error_code.to_owned(),
                 count: 0,
@@ -96,10 +110,10 @@ impl AnonymousGate {
     pub fn take_closed(&self, now_ms: i64, everything: bool) -> Vec<RefusalSummary> {
         let current = minute_of(now_ms);
         let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
-        let closed: Vec<(i64, String)> = m
+        let closed: Vec<Key> = m
             .refusals
             .keys()
-            .filter(|(minute, _)| everything || *minute < current)
+            .filter(|(minute, ..)| everything || *minute < current)
             .cloned()
             .collect();
         let mut summaries: Vec<RefusalSummary> = closed
@@ -108,7 +122,9 @@ impl AnonymousGate {
                 let tally = m.refusals.remove(&key)?;
                 Some(RefusalSummary {
                     minute: key.0,
-                    client: key.1,
+                    tenant: key.1,
+                    user: tally.user,
+                    client: key.2,
                     action: tally.action,
                     error_code: tally.error_code,
                     count: tally.count,
@@ -124,8 +140,9 @@ impl AnonymousGate {
         let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
         for s in summaries {
             m.refusals
-                .entry((s.minute, s.client))
+                .entry((s.minute, s.tenant, s.client))
                 .or_insert_with(|| Tally {
+                    user: s.user,
                     action: s.action,
                     error_code: s.error_code,
                     count: 0,
@@ -141,11 +158,17 @@ mod tests {
 
     #[test]
     fn refusals_are_summarised_per_address_and_minute() {
-        let gate = AnonymousGate::default();
+        let gate = RefusalGate::default();
         for i in 0..1000 {
-            gate.refused("10.0.0.1", "authenticate", "UNAUTHENTICATED", 5_000 + i);
+            gate.refused(
+                None,
+                "10.0.0.1",
+                "authenticate",
+                "UNAUTHENTICATED",
+                5_000 + i,
+            );
         }
-        gate.refused("10.0.0.2", "origin_check", "FORBIDDEN", 6_000);
+        gate.refused(None, "10.0.0.2", "origin_check", "FORBIDDEN", 6_000);
         assert!(
             gate.take_closed(59_999, false).is_empty(),
             "the minute is still open"
@@ -160,9 +183,10 @@ mod tests {
 
     #[test]
     fn many_addresses_make_a_bounded_number_of_summaries() {
-        let gate = AnonymousGate::default();
+        let gate = RefusalGate::default();
         for i in 0..5_000 {
             gate.refused(
+                None,
                 &format!("2001:db8::{i:x}"),
                 "authenticate",
                 "UNAUTHENTICATED",
@@ -176,8 +200,32 @@ mod tests {
     }
 
     #[test]
+    fn a_tenants_refusals_are_summarised_apart_from_anonymous_ones() {
+        let gate = RefusalGate::default();
+        let p = Principal {
+            tenant: TenantId::parse("acme").expect("tenant"),
+            user: "ana".into(),
+            via_cookie: false,
+            expires_at: 0,
+        };
+        for _ in 0..500 {
+            gate.refused(Some(&p), "10.0.0.1", "rate_limit:reads", "RATE_LIMITED", 1);
+        }
+        gate.refused(None, "10.0.0.1", "authenticate", "UNAUTHENTICATED", 2);
+        let closed = gate.take_closed(0, true);
+        assert_eq!(closed.len(), 2);
+        let acme = closed.iter().find(|s| s.tenant.is_some()).expect("acme's");
+        assert_eq!((acme.user.as_str(), acme.count), ("ana", 500));
+        let anonymous = closed
+            .iter()
+            .find(|s| s.tenant.is_none())
+            .expect("anonymous");
+        assert_eq!((anonymous.user.as_str(), anonymous.count), ("-", 1));
+    }
+
+    #[test]
     fn an_address_is_limited_within_its_minute() {
-        let gate = AnonymousGate::default();
+        let gate = RefusalGate::default();
         assert!((0..10).all(|_| gate.admit("10.0.0.1", 1, 10)));
         assert!(!gate.admit("10.0.0.1", 2, 10));
         assert!(
@@ -189,11 +237,11 @@ mod tests {
 
     #[test]
     fn failed_writes_are_kept_for_the_next_flush() {
-        let gate = AnonymousGate::default();
-        gate.refused("10.0.0.1", "authenticate", "UNAUTHENTICATED", 1);
+        let gate = RefusalGate::default();
+        gate.refused(None, "10.0.0.1", "authenticate", "UNAUTHENTICATED", 1);
         let taken = gate.take_closed(0, true);
         gate.restore(taken);
-        gate.refused("10.0.0.1", "authenticate", "UNAUTHENTICATED", 2);
+        gate.refused(None, "10.0.0.1", "authenticate", "UNAUTHENTICATED", 2);
         assert_eq!(gate.take_closed(0, true)[0].count, 2);
     }
 }

@@ -10,7 +10,7 @@ use crate::model::{CheckResult, ConnectorPage, ConnectorStatus, ConnectorView, S
 use crate::oauth::{state_hash, OAuth, Pkce, TokenError, TokenSet, STATE_TTL_MS};
 use crate::page_cache::PageCache;
 use crate::rate::{RateCounter, Verdict};
-use crate::refusals::AnonymousGate;
+use crate::refusals::RefusalGate;
 use crate::secret::SecretConfig;
 use crate::server::config::LimitSettings;
 use crate::server::metrics::Metrics;
@@ -64,7 +64,7 @@ pub struct ConnectorService {
     /// `None` when the operator turned page reuse off.
     pages: Option<PageCache<PageKey>>,
     audit_key: AuditKey,
-    anonymous: AnonymousGate,
+    refusals: RefusalGate,
 }
 
 /// What a listing page is cached under: the request, after validation.
@@ -205,7 +205,7 @@ impl ConnectorService {
             metrics: Metrics::default(),
             rates: RateCounter::default(),
             pages: Some(PageCache::default()),
-            anonymous: AnonymousGate::default(),
+            refusals: RefusalGate::default(),
         }
     }
 
@@ -266,8 +266,14 @@ impl ConnectorService {
                     ),
                 );
                 error.retry_after = u64::try_from((window + 60_000 - now) / 1000 + 1).ok();
-                self.audit_refusal(p, &format!("rate_limit:{}", class.as_str()), &error, client)
-                    .await;
+                // A caller can repeat a refused request at will: summarised, never a write each.
+                self.refusals.refused(
+                    Some(p),
+                    client,
+                    &format!("rate_limit:{}", class.as_str()),
+                    error.code.as_str(),
+                    now,
+                );
                 Err(error)
             }
             Ok(_) => Ok(()),
@@ -1057,7 +1063,7 @@ impl ConnectorService {
         // The lease outlives the longest provider call it covers (the call is cut off at the
         // client's timeout): it cannot lapse while its holder still waits for new tokens, which
         // would let a second process spend the same refresh token.
-        let lease_for = self.checker.call_timeout() + REFRESH_LEASE_MARGIN;
+        let lease_for = refresh_lease(self.checker.call_timeout());
         let lease_ms = i64::try_from(lease_for.as_millis()).unwrap_or(i64::MAX);
         let deadline = Instant::now() + lease_for;
         loop {
@@ -1296,6 +1302,12 @@ fn result(outcome: Result<crate::checks::Details, Failure>, started: Instant) ->
     }
 }
 
+/// How long a refresh lease is held: longer than the provider call it covers (which the client
+/// cuts off at `call_timeout`), so it never lapses while its holder still waits for new tokens.
+fn refresh_lease(call_timeout: std::time::Duration) -> std::time::Duration {
+    call_timeout + REFRESH_LEASE_MARGIN
+}
+
 /// The page size a listing asked for, within bounds.
 fn page_size(limit: Option<usize>) -> usize {
     limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
@@ -1324,4 +1336,20 @@ fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
         return Err(bad());
     }
     Ok((at, id.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// With a 30 s lease and a 60 s call timeout, a second process could take the lease and spend
+    /// the same refresh token while the first still waited for its answer.
+    #[test]
+    fn a_refresh_lease_outlives_the_call_it_covers() {
+        for secs in [1, 10, 30, 60, 300] {
+            let call = Duration::from_secs(secs);
+            assert!(refresh_lease(call) > call, "{secs} s");
+        }
+    }
 }

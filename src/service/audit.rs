@@ -76,8 +76,8 @@ impl ConnectorService {
         })
     }
 
-    /// Records a refused request of a signed-in caller (404 across tenants, 429). Best effort:
-    /// the request is refused whether or not this is written.
+    /// Records a refused request of a signed-in caller (404 across tenants). Best effort: the
+    /// request is refused whether or not this is written.
     pub async fn audit_refusal(&self, p: &Principal, action: &str, error: &ApiError, client: &str) {
         tracing::info!(tenant = %p.tenant, action, code = %error.code, "request refused");
         let _ = self
@@ -92,10 +92,10 @@ impl ConnectorService {
         let now = now_ms();
         self.metrics.refused(action);
         // Memory only: the summaries are written by the server's flush task, off this path.
-        self.anonymous
-            .refused(client, action, error.code.as_str(), now);
+        self.refusals
+            .refused(None, client, action, error.code.as_str(), now);
         if self
-            .anonymous
+            .refusals
             .admit(client, now, self.limits.anonymous_per_min)
         {
             return error;
@@ -110,19 +110,23 @@ impl ConnectorService {
     }
 
     /// Writes the summaries of refusals of minutes that have ended (`everything`: all of them,
-    /// at shutdown). One entry per address and minute, under a tenant no token can name.
+    /// at shutdown): one entry per tenant, address and minute, in the tenant's log, or for
+    /// refusals nobody signed in for, under a tenant no token can name.
     pub async fn flush_refusals(&self, everything: bool) {
-        let summaries = self.anonymous.take_closed(now_ms(), everything);
+        let summaries = self.refusals.take_closed(now_ms(), everything);
         let mut unwritten = Vec::new();
-        let anonymous = Principal {
-            tenant: TenantId::unauthenticated(),
-            user: "-".into(),
-            via_cookie: false,
-            expires_at: 0,
-        };
         for summary in summaries {
+            let who = Principal {
+                tenant: summary
+                    .tenant
+                    .clone()
+                    .unwrap_or_else(TenantId::unauthenticated),
+                user: summary.user.clone(),
+                via_cookie: false,
+                expires_at: 0,
+            };
             let mut entry = Self::audit_entry(
-                &anonymous,
+                &who,
                 &summary.action,
                 None,
                 "refused",
@@ -140,7 +144,7 @@ impl ConnectorService {
             }
         }
         if !unwritten.is_empty() {
-            self.anonymous.restore(unwritten);
+            self.refusals.restore(unwritten);
         }
     }
 
