@@ -397,6 +397,30 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     };
     let (rows, _) = store.list_audit(&a, &none).await.expect("empty filter");
     assert!(rows.is_empty());
+    // Past AUDIT_SCAN_LIMIT entries, such a query stops and says where to go on.
+    let long = tenant(&format!("{prefix}-long"));
+    let appends = (0..AUDIT_SCAN_LIMIT + 100).map(|_| {
+        let store = store.clone();
+        let write = w(&long, "read", "conn-9");
+        async move { store.append_audit(&write).await.expect("append") }
+    });
+    futures_util::future::join_all(appends).await;
+    let (rows, next) = store.list_audit(&long, &none).await.expect("long chain");
+    assert!(rows.is_empty());
+    assert_eq!(
+        next,
+        Some(101),
+        "the first page looked at the newest {AUDIT_SCAN_LIMIT} only"
+    );
+    let page = AuditQuery {
+        before_seq: next,
+        ..none.clone()
+    };
+    assert_eq!(
+        store.list_audit(&long, &page).await.expect("rest"),
+        (Vec::new(), None),
+        "the rest of the chain, to its start"
+    );
 
     // Many writes at once (SQLite commits them in groups): a failing one fails alone, and every
     // acknowledged one is there.
