@@ -1,6 +1,6 @@
 # The two commands: `make run` serves the app on its embedded default; `make test` runs every test.
 # Both install whatever is missing first (scripts/setup.sh) and are fast when it is all there.
-.PHONY: run test setup release bench clippy fmt
+.PHONY: run test setup release bench clippy fmt screenshots
 
 export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 
@@ -9,11 +9,14 @@ run:
 	cargo leptos serve
 
 test:
-	@scripts/setup.sh --test
 	@scripts/run-tests.sh
 
 setup:
 	@scripts/setup.sh --test
+
+screenshots:
+	@scripts/setup.sh --test
+	@scripts/screenshots.sh
 
 bench:
 	bench/run.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: Rust unit and integration tests, the alerting rules (promtool), then Playwright
+# Installs what is missing (scripts/setup.sh), then runs every test: Rust unit and integration tests, the alerting rules (promtool), then Playwright
 # (hydrated and without JavaScript) in Debian's Chromium against the real built server. Starts
 # its own PostgreSQL.
 set -euo pipefail
@@ -29,6 +29,11 @@ build_step() {
   fi
   rm -f "$log"
 }
+
+# Running the tests must leave the working tree as it found it (no rewritten lockfiles or
+# screenshots); what the tree looked like before is compared at the end.
+tree_before=$(git status --porcelain 2>/dev/null || true)
+scripts/setup.sh --test
 
 pg_env=$(scripts/test-postgres.sh)
 eval "$(printf '%s\n' "$pg_env" | sed 's/^/export /')"
@@ -66,4 +71,11 @@ node -e '
   const s = require(process.argv[1]).stats;
   console.log(`playwright: ${s.expected + s.flaky} passed, ${s.unexpected} failed, ${s.skipped} skipped`);
 ' "$results" || true
+
+tree_after=$(git status --porcelain 2>/dev/null || true)
+if [ "$tree_before" != "$tree_after" ]; then
+  say "FAILED: the test run changed the working tree:"
+  diff <(printf '%s\n' "$tree_before") <(printf '%s\n' "$tree_after") || true
+  status=1
+fi
 exit "$status"

@@ -39,8 +39,8 @@ npm_install() {
     say "installing npm packages in $dir"
     # `npm install`, not `npm ci`: it honours the lockfile's pins, while npm 11 against this
     # registry leaves Tailwind's other-platform optional packages out of the lock and then
-    # refuses that same lock in `npm ci`.
-    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-audit --no-fund --loglevel=error)
+    # refuses that same lock in `npm ci`. `--no-save`: installing never rewrites the tracked lock.
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --no-save --no-audit --no-fund --loglevel=error)
   fi
 }
 npm_install .
