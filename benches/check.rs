@@ -10,8 +10,8 @@
 mod fakes;
 
 use connector_hub::checks::Checker;
+use connector_hub::config::Settings;
 use connector_hub::secret::SecretConfig;
-use connector_hub::server::config::Settings;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::collections::BTreeMap;
 

@@ -5,8 +5,8 @@
 //! CONNECTOR_ENCRYPTION_KEY and JWT_SECRET like the server.
 
 use connector_hub::auth::Authenticator;
+use connector_hub::config::Settings;
 use connector_hub::secret::{SecretConfig, SecretString};
-use connector_hub::server::config::Settings;
 use connector_hub::store::SqliteStore;
 use connector_hub::vault::Vault;
 use std::collections::BTreeMap;
@@ -73,7 +73,8 @@ async fn main() -> Result<(), String> {
     tx.commit().map_err(|e| e.to_string())?;
 
     let settings = Settings::from_environment().map_err(|e| e.to_string())?;
-    let auth = Authenticator::from_settings(&settings).map_err(|e| e.to_string())?;
+    let auth = Authenticator::from_settings(&settings.auth, settings.development_data_dir())
+        .map_err(|e| e.to_string())?;
     println!(
         "{}",
         auth.mint(tenant, "bench@example.com", 3600)

@@ -225,7 +225,7 @@ impl ApiError {
 
 #[cfg(feature = "ssr")]
 fn current_request_id() -> Option<String> {
-    crate::server::request_id::current()
+    crate::request_id::current()
 }
 
 #[cfg(not(feature = "ssr"))]

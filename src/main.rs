@@ -1,7 +1,7 @@
 //! The `connector-hub` binary: the server, and the operator's commands.
 
 use clap::{Parser, Subcommand};
-use connector_hub::server::config::{LogFormat, Settings};
+use connector_hub::config::{LogFormat, Settings};
 use connector_hub::server::startup::{self, Application};
 use std::process::ExitCode;
 
@@ -123,7 +123,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             "development mode: created a new encryption key (mode 0600). Set CONNECTOR_ENCRYPTION_KEY in production."
         );
     }
-    tracing::info!(%addr, store = state.service.store().name(), "Connector Hub is listening");
+    tracing::info!(%addr, store = state.service.store_name(), "Connector Hub is listening");
     println!("Connector Hub is running at http://{addr}");
     if development_secret {
         if let Some(token) = state.auth.mint("demo", "demo@example.com", 12 * 3600) {

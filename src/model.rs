@@ -147,6 +147,167 @@ pub struct SessionInfo {
     pub user_id: String,
 }
 
+/// What an audit entry records. Stored and sent as its `as_str` name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum AuditAction {
+    #[serde(rename = "create")]
+    Create,
+    #[serde(rename = "read")]
+    Read,
+    #[serde(rename = "update")]
+    Update,
+    #[serde(rename = "replace_credentials")]
+    ReplaceCredentials,
+    #[serde(rename = "test")]
+    Test,
+    #[serde(rename = "test_unsaved")]
+    TestUnsaved,
+    #[serde(rename = "delete")]
+    Delete,
+    #[serde(rename = "clear_error")]
+    ClearError,
+    #[serde(rename = "oauth_start")]
+    OAuthStart,
+    #[serde(rename = "oauth_connect")]
+    OAuthConnect,
+    #[serde(rename = "refresh")]
+    Refresh,
+    #[serde(rename = "rotate_key")]
+    RotateKey,
+    /// A request with a missing, invalid or expired token.
+    #[serde(rename = "authenticate")]
+    Authenticate,
+    /// A cross-site state-changing request.
+    #[serde(rename = "origin_check")]
+    OriginCheck,
+    /// A sign-in link followed without a valid token.
+    #[serde(rename = "sign_in")]
+    SignIn,
+    #[serde(rename = "rate_limit:reads")]
+    RateLimitReads,
+    #[serde(rename = "rate_limit:writes")]
+    RateLimitWrites,
+    #[serde(rename = "rate_limit:tests")]
+    RateLimitTests,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 18] = [
+        Self::Create,
+        Self::Read,
+        Self::Update,
+        Self::ReplaceCredentials,
+        Self::Test,
+        Self::TestUnsaved,
+        Self::Delete,
+        Self::ClearError,
+        Self::OAuthStart,
+        Self::OAuthConnect,
+        Self::Refresh,
+        Self::RotateKey,
+        Self::Authenticate,
+        Self::OriginCheck,
+        Self::SignIn,
+        Self::RateLimitReads,
+        Self::RateLimitWrites,
+        Self::RateLimitTests,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Read => "read",
+            Self::Update => "update",
+            Self::ReplaceCredentials => "replace_credentials",
+            Self::Test => "test",
+            Self::TestUnsaved => "test_unsaved",
+            Self::Delete => "delete",
+            Self::ClearError => "clear_error",
+            Self::OAuthStart => "oauth_start",
+            Self::OAuthConnect => "oauth_connect",
+            Self::Refresh => "refresh",
+            Self::RotateKey => "rotate_key",
+            Self::Authenticate => "authenticate",
+            Self::OriginCheck => "origin_check",
+            Self::SignIn => "sign_in",
+            Self::RateLimitReads => "rate_limit:reads",
+            Self::RateLimitWrites => "rate_limit:writes",
+            Self::RateLimitTests => "rate_limit:tests",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// How the audit page names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Read => "read",
+            Self::Update => "update",
+            Self::ReplaceCredentials => "replace credentials",
+            Self::Test => "test",
+            Self::TestUnsaved => "test unsaved",
+            Self::Delete => "delete",
+            Self::ClearError => "clear error",
+            Self::OAuthStart => "oauth start",
+            Self::OAuthConnect => "oauth connect",
+            Self::Refresh => "refresh",
+            Self::RotateKey => "rotate key",
+            Self::Authenticate => "sign-in token",
+            Self::OriginCheck => "cross-site request",
+            Self::SignIn => "sign-in link",
+            Self::RateLimitReads => "rate limit (reads)",
+            Self::RateLimitWrites => "rate limit (writes)",
+            Self::RateLimitTests => "rate limit (tests)",
+        }
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How an audited operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditOutcome {
+    /// Done (or, for a test, run: the test's own result is on the connector).
+    Ok,
+    /// Refused by the hub: not found, rate limited, not signed in.
+    Refused,
+    /// Declined by the person at the provider's consent screen.
+    Denied,
+    /// Attempted and failed at the provider.
+    Error,
+}
+
+impl AuditOutcome {
+    pub const ALL: [AuditOutcome; 4] = [Self::Ok, Self::Refused, Self::Denied, Self::Error];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Refused => "refused",
+            Self::Denied => "denied",
+            Self::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl fmt::Display for AuditOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One audit log entry as the tenant sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntryView {

@@ -4,6 +4,8 @@
 //! own. Requests nobody signed in for are also limited per address here.
 
 use crate::auth::{Principal, TenantId};
+use crate::clock::minute_of;
+use crate::model::AuditAction;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
@@ -13,8 +15,6 @@ const MAX_ADDRESSES: usize = 256;
 
 /// Where refusals past `MAX_ADDRESSES` in a minute are summed.
 pub const OTHERS: &str = "other addresses";
-
-const MINUTE_MS: i64 = 60_000;
 
 /// One minute's refusals of one tenant (`None`: nobody signed in) from one address, ready for
 /// the audit log.
@@ -26,7 +26,7 @@ pub struct RefusalSummary {
     pub user: String,
     pub client: String,
     /// What was refused first in that minute (`authenticate`, `origin_check`, …).
-    pub action: String,
+    pub action: AuditAction,
     pub error_code: String,
     pub count: u64,
 }
@@ -37,7 +37,7 @@ type Key = (i64, Option<TenantId>, String);
 #[derive(Debug)]
 struct Tally {
     user: String,
-    action: String,
+    action: AuditAction,
     error_code: String,
     count: u64,
 }
@@ -52,10 +52,6 @@ struct Minutes {
 #[derive(Debug, Default)]
 pub struct RefusalGate {
     minutes: Mutex<Minutes>,
-}
-
-fn minute_of(now_ms: i64) -> i64 {
-    now_ms - now_ms.rem_euclid(MINUTE_MS)
 }
 
 impl RefusalGate {
@@ -82,7 +78,7 @@ impl RefusalGate {
         &self,
         who: Option<&Principal>,
         client: &str,
-        action: &str,
+        action: AuditAction,
         error_code: &str,
         now_ms: i64,
     ) {
@@ -98,7 +94,7 @@ impl RefusalGate {
             .entry(key)
             .or_insert_with(|| Tally {
                 user: who.map_or_else(|| "-".to_owned(), |p| p.user.clone()),
-                action: action.to_owned(),
+                action,
                 error_code: error_code.to_owned(),
                 count: 0,
             })
@@ -163,12 +159,18 @@ mod tests {
             gate.refused(
                 None,
                 "10.0.0.1",
-                "authenticate",
+                AuditAction::Authenticate,
                 "UNAUTHENTICATED",
                 5_000 + i,
             );
         }
-        gate.refused(None, "10.0.0.2", "origin_check", "FORBIDDEN", 6_000);
+        gate.refused(
+            None,
+            "10.0.0.2",
+            AuditAction::OriginCheck,
+            "FORBIDDEN",
+            6_000,
+        );
         assert!(
             gate.take_closed(59_999, false).is_empty(),
             "the minute is still open"
@@ -177,7 +179,7 @@ mod tests {
         assert_eq!(closed.len(), 2);
         assert_eq!(closed[0].client, "10.0.0.1");
         assert_eq!(closed[0].count, 1000);
-        assert_eq!(closed[1].action, "origin_check");
+        assert_eq!(closed[1].action, AuditAction::OriginCheck);
         assert!(gate.take_closed(120_000, true).is_empty(), "taken once");
     }
 
@@ -188,7 +190,7 @@ mod tests {
             gate.refused(
                 None,
                 &format!("2001:db8::{i:x}"),
-                "authenticate",
+                AuditAction::Authenticate,
                 "UNAUTHENTICATED",
                 1,
             );
@@ -209,9 +211,21 @@ mod tests {
             expires_at: 0,
         };
         for _ in 0..500 {
-            gate.refused(Some(&p), "10.0.0.1", "rate_limit:reads", "RATE_LIMITED", 1);
+            gate.refused(
+                Some(&p),
+                "10.0.0.1",
+                AuditAction::RateLimitReads,
+                "RATE_LIMITED",
+                1,
+            );
         }
-        gate.refused(None, "10.0.0.1", "authenticate", "UNAUTHENTICATED", 2);
+        gate.refused(
+            None,
+            "10.0.0.1",
+            AuditAction::Authenticate,
+            "UNAUTHENTICATED",
+            2,
+        );
         let closed = gate.take_closed(0, true);
         assert_eq!(closed.len(), 2);
         let acme = closed.iter().find(|s| s.tenant.is_some()).expect("acme's");
@@ -238,10 +252,22 @@ mod tests {
     #[test]
     fn failed_writes_are_kept_for_the_next_flush() {
         let gate = RefusalGate::default();
-        gate.refused(None, "10.0.0.1", "authenticate", "UNAUTHENTICATED", 1);
+        gate.refused(
+            None,
+            "10.0.0.1",
+            AuditAction::Authenticate,
+            "UNAUTHENTICATED",
+            1,
+        );
         let taken = gate.take_closed(0, true);
         gate.restore(taken);
-        gate.refused(None, "10.0.0.1", "authenticate", "UNAUTHENTICATED", 2);
+        gate.refused(
+            None,
+            "10.0.0.1",
+            AuditAction::Authenticate,
+            "UNAUTHENTICATED",
+            2,
+        );
         assert_eq!(gate.take_closed(0, true)[0].count, 2);
     }
 }

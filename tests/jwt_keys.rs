@@ -1,7 +1,7 @@
 //! Public-key verification (RS256, ES256) and algorithm confusion against it.
 
 use connector_hub::auth::{now_secs, Authenticator};
-use connector_hub::server::config::Settings;
+use connector_hub::config::Settings;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
@@ -17,7 +17,8 @@ fn authenticator(public_key: &str) -> Authenticator {
         _ => None,
     })
     .expect("settings");
-    Authenticator::from_settings(&settings).expect("public key loads")
+    Authenticator::from_settings(&settings.auth, settings.development_data_dir())
+        .expect("public key loads")
 }
 
 fn claims() -> serde_json::Value {
@@ -76,7 +77,7 @@ fn a_missing_or_bad_public_key_is_a_clear_startup_error() {
             (k == "JWT_PUBLIC_KEY_FILE").then(|| v.clone())
         })
         .expect("settings");
-        let err = Authenticator::from_settings(&settings)
+        let err = Authenticator::from_settings(&settings.auth, settings.development_data_dir())
             .err()
             .expect("refused")
             .to_string();

@@ -23,7 +23,7 @@ pub struct Sources {
 #[cfg(feature = "ssr")]
 pub(crate) fn client() -> String {
     use_context::<http::request::Parts>()
-        .map(|p| crate::server::client_addr(&p))
+        .map(|p| crate::api::extract::client_addr(&p))
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -39,12 +39,12 @@ pub async fn catalog_entries() -> Result<Vec<CatalogCard>, ApiError> {
 /// The signed-in tenant and user, or `None` without a valid session.
 #[server(endpoint = "current_session")]
 pub async fn current_session() -> Result<Option<SessionInfo>, ApiError> {
-    use crate::server::AppState;
+    use crate::api::state::AppState;
     let state = use_context::<AppState>()
         .ok_or_else(|| ApiError::from_code(crate::error::ErrorCode::Internal))?;
     let parts: Option<http::request::Parts> = use_context();
     Ok(parts
-        .and_then(|p| crate::auth::extract::authenticate(&state, &p.headers).ok())
+        .and_then(|p| crate::api::extract::authenticate(&state, &p.headers).ok())
         .map(|p| SessionInfo {
             tenant_id: p.tenant.as_str().to_owned(),
             user_id: p.user,
@@ -53,7 +53,7 @@ pub async fn current_session() -> Result<Option<SessionInfo>, ApiError> {
 
 #[server(endpoint = "list_sources")]
 pub async fn list_sources(status: Option<String>) -> Result<Sources, ApiError> {
-    let (state, p) = crate::auth::require_principal().await?;
+    let (state, p) = crate::api::extract::require_principal().await?;
     let status = status
         .as_deref()
         .filter(|s| !s.is_empty())
@@ -80,14 +80,14 @@ pub async fn list_sources(status: Option<String>) -> Result<Sources, ApiError> {
     }
     Ok(Sources {
         connectors,
-        now_ms: crate::service::now_ms(),
+        now_ms: crate::clock::now_ms(),
         owner: crate::auth::principal_tag(&p),
     })
 }
 
 #[server(endpoint = "test_source")]
 pub async fn test_source(connector_id: String) -> Result<CheckResult, ApiError> {
-    let (state, p) = crate::auth::require_principal().await?;
+    let (state, p) = crate::api::extract::require_principal().await?;
     state.service.test_saved(&p, &connector_id, &client()).await
 }
 
@@ -97,7 +97,7 @@ pub async fn update_source(
     display_name: Option<String>,
     sync_frequency: Option<String>,
 ) -> Result<ConnectorView, ApiError> {
-    let (state, p) = crate::auth::require_principal().await?;
+    let (state, p) = crate::api::extract::require_principal().await?;
     let sync_frequency = match sync_frequency.filter(|s| !s.is_empty()) {
         Some(f) => Some(crate::model::SyncFrequency::parse(&f).ok_or_else(|| {
             ApiError::new(
@@ -121,13 +121,13 @@ pub async fn update_source(
 
 #[server(endpoint = "delete_source")]
 pub async fn delete_source(connector_id: String) -> Result<(), ApiError> {
-    let (state, p) = crate::auth::require_principal().await?;
+    let (state, p) = crate::api::extract::require_principal().await?;
     state.service.delete(&p, &connector_id, &client()).await
 }
 
 #[server(endpoint = "clear_source_error")]
 pub async fn clear_source_error(connector_id: String) -> Result<ConnectorView, ApiError> {
-    let (state, p) = crate::auth::require_principal().await?;
+    let (state, p) = crate::api::extract::require_principal().await?;
     state
         .service
         .clear_error(&p, &connector_id, &client())
@@ -142,7 +142,7 @@ pub async fn list_audit(
     outcome: Option<String>,
     before: Option<i64>,
 ) -> Result<AuditPage, ApiError> {
-    let (state, p) = crate::auth::require_principal().await?;
+    let (state, p) = crate::api::extract::require_principal().await?;
     let some = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let query = crate::store::AuditQuery {
         connector_id: some(connector_id),
@@ -157,7 +157,7 @@ pub async fn list_audit(
             .into_iter()
             .map(|e| crate::model::AuditEntryView {
                 seq: e.seq,
-                at: crate::service::rfc3339(e.at),
+                at: crate::clock::rfc3339(e.at),
                 user_id: e.user_id,
                 action: e.action,
                 connector_id: e.connector_id,
@@ -167,6 +167,6 @@ pub async fn list_audit(
             })
             .collect(),
         next_before,
-        now_ms: crate::service::now_ms(),
+        now_ms: crate::clock::now_ms(),
     })
 }

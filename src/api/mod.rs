@@ -1,10 +1,16 @@
 //! The two API surfaces: server functions (for the UI, both builds) and the REST API (server).
 
+#[cfg(feature = "ssr")]
+pub mod extract;
 pub mod functions;
+#[cfg(feature = "ssr")]
+pub mod http_error;
 #[cfg(feature = "ssr")]
 pub mod oauth;
 #[cfg(feature = "ssr")]
 pub mod rest;
 #[cfg(feature = "ssr")]
 pub mod session;
+#[cfg(feature = "ssr")]
+pub mod state;
 pub mod wizard;

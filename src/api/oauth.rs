@@ -11,11 +11,11 @@
 
 use super::rest::{body_error, query_map};
 use super::wizard::server::{Flow, SignIn};
-use crate::auth::extract::authenticate;
-use crate::catalog::catalog;
-use crate::error::{ApiError, ErrorCode};
-use crate::server::http_error::HttpError;
-use crate::server::{client_addr, AppState};
+use crate::api::extract::authenticate;
+use crate::api::extract::client_addr;
+use crate::api::http_error::HttpError;
+use crate::api::state::AppState;
+use crate::service::ProviderAnswer;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
@@ -104,59 +104,24 @@ async fn finish(State(state): State<AppState>, parts: Parts, RawQuery(q): RawQue
         return sign_in_first();
     };
     let q = query_map(q);
-    let client = client_addr(&parts);
-    let state_param = q.get("state").map(String::as_str).unwrap_or_default();
-    // `<connector type>.<draft id>.<random>`: the first two only route the answer to a wizard;
-    // the store decides whether the state is genuine.
-    let mut hint = state_param.splitn(3, '.');
-    let hinted_type = hint.next().unwrap_or_default().to_owned();
-    let hinted_draft = hint.next().map(str::to_owned);
-
-    let (connector_type, draft, outcome) =
-        match state.service.oauth_take_state(&p, state_param).await {
-            Err(error) => (hinted_type, hinted_draft, SignIn::Refused(error)),
-            Ok(pending) => {
-                let name = catalog()
-                    .get(&pending.connector_type)
-                    .map(|d| d.name.clone())
-                    .unwrap_or_default();
-                let outcome = match (q.get("error"), q.get("code")) {
-                    (Some(error), _) => {
-                        let refused = provider_refusal(&name, error);
-                        let _ = state
-                            .service
-                            .audit(
-                                &p,
-                                "oauth_connect",
-                                None,
-                                "denied",
-                                Some(refused.code),
-                                &client,
-                            )
-                            .await;
-                        SignIn::Refused(refused)
-                    }
-                    (None, Some(code)) => {
-                        match state
-                            .service
-                            .oauth_exchange(&p, &pending, code, &client)
-                            .await
-                        {
-                            Ok(tokens) => SignIn::Tokens {
-                                tokens,
-                                realm_id: q.get("realmId").cloned(),
-                            },
-                            Err(error) => SignIn::Refused(error),
-                        }
-                    }
-                    (None, None) => SignIn::Refused(ApiError::new(
-                        ErrorCode::UnexpectedResponse,
-                        format!("{name} sent you back without an approval code. Try again."),
-                    )),
-                };
-                (pending.connector_type, Some(pending.draft_id), outcome)
-            }
-        };
+    let param = |name: &str| q.get(name).map(String::as_str);
+    let answer = ProviderAnswer {
+        state: param("state").unwrap_or_default(),
+        code: param("code"),
+        error: param("error"),
+    };
+    let answer = state
+        .service
+        .oauth_finish(&p, answer, &client_addr(&parts))
+        .await;
+    let outcome = match answer.tokens {
+        Ok(tokens) => SignIn::Tokens {
+            tokens,
+            realm_id: q.get("realmId").cloned(),
+        },
+        Err(error) => SignIn::Refused(error),
+    };
+    let (connector_type, draft) = (answer.connector_type, answer.draft_id);
     let mut flow = match Flow::open(&state, &p, &connector_type, draft.as_deref(), None).await {
         Ok(flow) => flow,
         Err(_) => return Redirect::to("/").into_response(),
@@ -164,24 +129,5 @@ async fn finish(State(state): State<AppState>, parts: Parts, RawQuery(q): RawQue
     match flow.finish_sign_in(outcome).await {
         Ok(url) => Redirect::to(&url).into_response(),
         Err(error) => HttpError(error).into_response(),
-    }
-}
-
-/// The provider's `error` parameter, in our words. Only its documented codes are repeated.
-fn provider_refusal(name: &str, error: &str) -> ApiError {
-    match error {
-        "access_denied" => ApiError::new(
-            ErrorCode::AuthorizationRequired,
-            format!("You declined access at {name}, so nothing was connected. Connect again when you are ready, or paste a token instead."),
-        ),
-        "invalid_scope" | "unauthorized_client" | "invalid_request" | "server_error"
-        | "temporarily_unavailable" => ApiError::new(
-            ErrorCode::AuthorizationRequired,
-            format!("{name} did not complete the sign-in ({error}). Try again; if it keeps happening, the operator should check the OAuth app's settings."),
-        ),
-        _ => ApiError::new(
-            ErrorCode::AuthorizationRequired,
-            format!("{name} did not complete the sign-in. Try again."),
-        ),
     }
 }

@@ -1,11 +1,12 @@
 //! The `/v1` REST API and the browser session endpoints: thin adapters over `ConnectorService`.
 
-use crate::auth::Authenticated;
+use crate::api::extract::client_addr;
+use crate::api::extract::Authenticated;
+use crate::api::http_error::HttpError;
+use crate::api::state::AppState;
 use crate::catalog::catalog;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{ConnectorStatus, SyncFrequency};
-use crate::server::http_error::HttpError;
-use crate::server::{client_addr, AppState};
 use crate::service::{ConnectorChanges, NewConnector};
 use crate::store::AuditQuery;
 use axum::body::Bytes;
@@ -380,13 +381,13 @@ async fn audit(
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
-    match state.service.store().ping().await {
-        Ok(()) => (
+    match state.service.store_reachable().await {
+        true => (
             StatusCode::OK,
-            Json(serde_json::json!({"status": "ready", "store": state.service.store().name()})),
+            Json(serde_json::json!({"status": "ready", "store": state.service.store_name()})),
         )
             .into_response(),
-        Err(_) => HttpError(ApiError::new(
+        false => HttpError(ApiError::new(
             ErrorCode::StorageUnavailable,
             "The store is not reachable.",
         ))

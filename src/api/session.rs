@@ -6,9 +6,12 @@
 //! link, and whatever the victim then connected would land there.
 
 use super::rest::{body_error, query_map};
-use crate::auth::{principal_tag, same_origin_evidence, SessionCookies};
+use crate::api::extract::client_addr;
+use crate::api::extract::same_origin_evidence;
+use crate::api::state::AppState;
+use crate::auth::{principal_tag, SessionCookies};
 use crate::error::ApiError;
-use crate::server::{client_addr, AppState};
+use crate::model::AuditAction;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
@@ -66,7 +69,11 @@ async fn sign_in(
 async fn refused(state: &AppState, parts: &Parts) -> Response {
     let error = state
         .service
-        .refuse_anonymous("sign_in", ApiError::unauthenticated(), &client_addr(parts))
+        .refuse_anonymous(
+            AuditAction::SignIn,
+            ApiError::unauthenticated(),
+            &client_addr(parts),
+        )
         .await;
     let reason = if error.code == crate::error::ErrorCode::RateLimited {
         "rate_limited"

@@ -100,7 +100,7 @@ pub async fn load_wizard(
     draft: Option<String>,
     replace: Option<String>,
 ) -> Result<WizardView, ApiError> {
-    let (state, p) = crate::auth::require_principal().await?;
+    let (state, p) = crate::api::extract::require_principal().await?;
     let flow = server::Flow::open(
         &state,
         &p,
@@ -123,7 +123,7 @@ pub async fn advance_wizard(
     display_name: Option<String>,
     sync_frequency: Option<String>,
 ) -> Result<String, ApiError> {
-    let (state, p) = crate::auth::require_principal().await?;
+    let (state, p) = crate::api::extract::require_principal().await?;
     let mut flow = server::Flow::open(
         &state,
         &p,
@@ -143,11 +143,11 @@ pub async fn advance_wizard(
 pub(crate) mod server {
     use super::*;
     use crate::api::functions::client;
+    use crate::api::state::AppState;
     use crate::auth::Principal;
     use crate::catalog::catalog;
     use crate::error::ErrorCode;
     use crate::oauth::TokenSet;
-    use crate::server::AppState;
     use crate::service::{ConnectorChanges, NewConnector, TokenTimes};
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -261,7 +261,7 @@ pub(crate) mod server {
         }
 
         fn oauth_available(&self) -> bool {
-            self.state.service.oauth().is_configured(self.def)
+            self.state.service.oauth_configured(self.def)
         }
 
         fn current_field(&self) -> Option<&'static FieldDef> {
@@ -745,7 +745,7 @@ pub(crate) mod server {
                     .answers
                     .insert("refresh_token".into(), refresh.expose().to_owned());
             }
-            let refreshed_at = tokens.refresh_token.is_some().then(crate::service::now_ms);
+            let refreshed_at = tokens.refresh_token.is_some().then(crate::clock::now_ms);
             self.draft.tokens = Some((tokens.expires_at, refreshed_at));
             let follow_up = self.def.oauth.as_ref().and_then(|o| o.follow_up);
             if follow_up == Some(crate::catalog::FollowUp::QuickbooksRealm) {
@@ -795,7 +795,7 @@ pub(crate) mod server {
             self.draft.replace.clone_from(&self.replace);
             let id = self
                 .id
-                .get_or_insert_with(|| crate::server::random_hex(16))
+                .get_or_insert_with(|| crate::ids::random_hex(16))
                 .clone();
             let bytes = serde_json::to_vec(&self.draft)
                 .map_err(|_| ApiError::from_code(ErrorCode::Internal))?;

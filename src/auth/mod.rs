@@ -1,14 +1,21 @@
 //! Who is asking: JWT verification for API clients (Bearer) and browsers (HttpOnly cookie).
 
-pub mod extract;
-pub use extract::{origin_guard, require_principal, same_origin_evidence, Authenticated};
-
 use crate::secret::SecretString;
-use crate::server::config::{AuthSettings, Settings};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// How tokens are verified: an HS256 secret or an RS256/ES256 public key, and the claims
+/// required of them.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub jwt_secret: Option<SecretString>,
+    pub jwt_public_key_file: Option<PathBuf>,
+    pub jwt_issuer: Option<String>,
+    pub jwt_audience: Option<String>,
+    pub session_hours: u64,
+}
 
 /// A session's browser cookies, named for where the hub is served. Over https they carry the
 /// `__Host-` prefix, so no sibling domain can set or shadow them, and the `Secure` attribute.
@@ -127,15 +134,19 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    pub fn from_settings(settings: &Settings) -> Result<Self, AuthSetupError> {
-        let auth = &settings.auth;
+    /// `development_data_dir` is where a development server keeps the secret it generates when
+    /// none is configured; `None` (production) refuses to start without one.
+    pub fn from_settings(
+        auth: &AuthSettings,
+        development_data_dir: Option<&Path>,
+    ) -> Result<Self, AuthSetupError> {
         if let Some(path) = &auth.jwt_public_key_file {
             return Self::from_public_key(path, auth);
         }
-        let secret = match &auth.jwt_secret {
-            Some(secret) => secret.clone(),
-            None if settings.is_development() => development_secret(&settings.data_dir)?,
-            None => return Err(AuthSetupError::MissingKey),
+        let secret = match (&auth.jwt_secret, development_data_dir) {
+            (Some(secret), _) => secret.clone(),
+            (None, Some(dir)) => development_secret(dir)?,
+            (None, None) => return Err(AuthSetupError::MissingKey),
         };
         Ok(Self::from_secret(&secret, auth))
     }
@@ -254,7 +265,7 @@ fn development_secret(data_dir: &Path) -> Result<SecretString, AuthSetupError> {
     };
     if !path.exists() {
         std::fs::create_dir_all(data_dir).map_err(error)?;
-        let secret = crate::server::random_token(32);
+        let secret = crate::ids::random_token(32);
         crate::vault::write_private_file(&path, &secret).map_err(error)?;
     }
     let text = std::fs::read_to_string(&path).map_err(error)?;

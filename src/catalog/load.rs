@@ -120,6 +120,19 @@ impl Catalog {
         &self.entries
     }
 
+    /// Every provider API's public address, by key: the connector's id, and `<id>_sandbox` for a
+    /// sandbox. These are the defaults an operator may override.
+    pub fn api_bases(&self) -> impl Iterator<Item = (String, &str)> {
+        self.entries.iter().flat_map(|def| {
+            let main = def.api_base.as_deref().map(|url| (def.id.clone(), url));
+            let sandbox = def
+                .sandbox_api_base
+                .as_deref()
+                .map(|url| (format!("{}_sandbox", def.id), url));
+            main.into_iter().chain(sandbox)
+        })
+    }
+
     pub fn get(&self, id: &str) -> Option<&ConnectorDef> {
         self.entries.iter().find(|d| d.id == id)
     }

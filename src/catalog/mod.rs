@@ -264,6 +264,12 @@ pub struct ConnectorDef {
     pub docs_url: String,
     pub auth_help: String,
     pub check_label: String,
+    /// Where the provider's API lives, for providers with one fixed public API.
+    #[serde(default)]
+    pub api_base: Option<String>,
+    /// The provider's sandbox API, chosen by the connector's `environment` field.
+    #[serde(default)]
+    pub sandbox_api_base: Option<String>,
     #[serde(default)]
     pub oauth: Option<OAuthDef>,
     pub fields: Vec<FieldDef>,

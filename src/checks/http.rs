@@ -3,9 +3,9 @@
 //! destinations a tenant chose.
 
 use super::egress::EgressPolicy;
+use super::CheckSettings;
 use super::Failure;
 use crate::error::ErrorCode;
-use crate::server::config::CheckSettings;
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Url};
 use std::net::{IpAddr, SocketAddr};

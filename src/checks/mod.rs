@@ -18,10 +18,40 @@ mod xero;
 
 use crate::error::ErrorCode;
 use crate::secret::SecretConfig;
-use crate::server::config::{CheckSettings, ProviderUrls};
 use http::{Destination, Http, Probe, Reply};
+use ipnet::IpNet;
 use reqwest::Url;
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How checks (and every other call to a provider) reach out: timeouts, the largest answer read,
+/// and the private networks the operator allows.
+#[derive(Debug, Clone)]
+pub struct CheckSettings {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub max_response_bytes: usize,
+    pub egress_allow: Vec<IpNet>,
+}
+
+/// Base URLs of the providers' APIs, by key (`stripe`, `square_sandbox`, …).
+#[derive(Debug, Clone, Default)]
+pub struct ProviderUrls(pub BTreeMap<String, String>);
+
+impl ProviderUrls {
+    pub fn get(&self, key: &str) -> &str {
+        self.0.get(key).map(String::as_str).unwrap_or_default()
+    }
+
+    /// Whether the operator pointed this provider somewhere other than its public default, e.g. a
+    /// local fake or a sandbox. Operator-chosen destinations are trusted by the egress policy.
+    pub fn is_overridden(&self, key: &str) -> bool {
+        crate::catalog::catalog()
+            .api_bases()
+            .find(|(k, _)| k == key)
+            .is_some_and(|(_, default)| self.get(key) != default)
+    }
+}
 
 /// Non-secret facts a successful check learned.
 pub type Details = BTreeMap<String, String>;

@@ -6,14 +6,35 @@
 
 use crate::catalog::{ClientAuth, ConnectorDef, FollowUp, OAuthDef, TokenBody};
 use crate::checks::http::{Body, Destination, Http, Probe, Reply};
+use crate::checks::ProviderUrls;
 use crate::checks::{status_failure, str_at, Failure};
+use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorCode};
 use crate::secret::SecretString;
-use crate::server::config::{OAuthClient, OAuthSettings, ProviderUrls};
 use base64::Engine;
 use reqwest::Url;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// OAuth2 client registrations, by connector type. A provider without one offers only the
+/// hand-entered token path.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    pub clients: BTreeMap<String, OAuthClient>,
+    /// Tokens that expire sooner than this are renewed before use.
+    pub refresh_margin: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// Overrides of the catalog's defaults.
+    pub scopes: Option<String>,
+    pub authorize_url: Option<String>,
+    pub token_url: Option<String>,
+}
 
 /// How long a started authorization may take before its `state` is refused.
 pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;
@@ -65,7 +86,7 @@ pub struct Pkce {
 impl Pkce {
     pub fn new() -> Self {
         // 32 random bytes give a 43-character verifier, within RFC 7636's 43..=128.
-        let verifier = crate::server::random_token(32);
+        let verifier = crate::ids::random_token(32);
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(Sha256::digest(verifier.as_bytes()));
         Self {
@@ -84,10 +105,6 @@ impl Default for Pkce {
 /// States are stored by hash: a leaked store row cannot be replayed as a callback.
 pub fn state_hash(state: &str) -> String {
     hex::encode(Sha256::digest(state.as_bytes()))
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 impl Default for OAuth {

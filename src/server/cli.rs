@@ -1,9 +1,9 @@
 //! The operator's commands: key rotation, token minting, audit verification.
 
-use super::config::Settings;
 use super::startup::{load_vault, open_store};
 use crate::auth::Authenticator;
 use crate::checks::Checker;
+use crate::config::Settings;
 use crate::service::ConnectorService;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ pub async fn rotate_keys(settings: &Settings) -> Result<(), String> {
     );
     println!(
         "Re-encrypting credentials under key {} …",
-        service.vault().encrypting_key_id()
+        service.encrypting_key_id()
     );
     let stats = service
         .rotate_keys(|p| {
@@ -45,7 +45,8 @@ pub fn mint_token(settings: &Settings, tenant: &str, user: &str, ttl: u64) -> Re
     if !settings.is_development() {
         return Err("mint-token only works in development mode (CONNECTOR_HUB_ENV=development); in production tokens come from your identity provider.".into());
     }
-    let auth = Authenticator::from_settings(settings).map_err(|e| e.to_string())?;
+    let auth = Authenticator::from_settings(&settings.auth, settings.development_data_dir())
+        .map_err(|e| e.to_string())?;
     if crate::auth::TenantId::parse(tenant).is_none() {
         return Err(
             "--tenant must be 1-128 characters of letters, digits, '.', '_', ':' or '-'.".into(),

@@ -1,12 +1,13 @@
 //! Building and running the application: what `main` and the tests both call.
 
-use super::config::Settings;
-use super::metrics::{self, Metrics};
-use super::AppState;
+use crate::api::extract::origin_guard;
 use crate::api::rest;
+use crate::api::state::AppState;
 use crate::app::{shell, App};
-use crate::auth::{origin_guard, AuthSetupError, Authenticator};
+use crate::auth::{AuthSetupError, Authenticator};
 use crate::checks::Checker;
+use crate::config::Settings;
+use crate::metrics::{self, Metrics};
 use crate::oauth::OAuth;
 use crate::service::ConnectorService;
 use crate::store::{MeteredStore, MongoStore, SqliteStore, Store, StoreError};
@@ -78,7 +79,7 @@ pub struct Application {
 impl Application {
     pub async fn build(mut settings: Settings) -> Result<Self, StartupError> {
         let (vault, created_dev_key) = load_vault(&settings)?;
-        let auth = Authenticator::from_settings(&settings)?;
+        let auth = Authenticator::from_settings(&settings.auth, settings.development_data_dir())?;
         let metrics = Metrics::default();
         metrics.encryption_keys(vault.key_count());
         let store: Arc<dyn Store> = Arc::new(MeteredStore::new(
@@ -137,7 +138,7 @@ impl Application {
             router,
             state,
             created_dev_key,
-            instance_id: super::random_hex(8),
+            instance_id: crate::ids::random_hex(8),
         })
     }
 
@@ -189,9 +190,7 @@ impl Application {
         }
         refusals.abort();
         self.state.service.flush_refusals(true).await;
-        if let Err(e) = self.state.service.store().flush().await {
-            tracing::warn!(error = %e, "could not checkpoint the store on shutdown");
-        }
+        self.state.service.flush_store().await;
         served
     }
 }
@@ -214,7 +213,9 @@ pub fn router(state: AppState) -> Router {
             metrics::middleware,
         ))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(middleware::from_fn(super::http_error::server_fn_status))
+        .layer(middleware::from_fn(
+            crate::api::http_error::server_fn_status,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), origin_guard))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(SetResponseHeaderLayer::overriding(
@@ -229,7 +230,7 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
-        .layer(middleware::from_fn(super::request_id::middleware))
+        .layer(middleware::from_fn(crate::request_id::middleware))
         .with_state(state)
 }
 

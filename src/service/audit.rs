@@ -2,17 +2,19 @@
 //! transaction as the change where there is one), refusals of signed-in callers, and the
 //! per-minute summaries of refusals nobody signed in for.
 
-use super::{now_ms, store_cause, store_error, ConnectorService, RateClass};
+use super::{store_cause, store_error, ConnectorService, RateClass};
 use crate::auth::{Principal, TenantId};
+use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorCode};
+use crate::model::{AuditAction, AuditOutcome};
 use crate::store::{AuditQuery, AuditRecord, AuditWrite};
 
 impl ConnectorService {
-    fn audit_entry(
+    pub(super) fn audit_entry(
         p: &Principal,
-        action: &str,
+        action: AuditAction,
         connector_id: Option<&str>,
-        outcome: &str,
+        outcome: AuditOutcome,
         error_code: Option<ErrorCode>,
         client: &str,
     ) -> AuditRecord {
@@ -21,9 +23,9 @@ impl ConnectorService {
             tenant_id: p.tenant.as_str().to_owned(),
             at: now_ms(),
             user_id: p.user.clone(),
-            action: action.to_owned(),
+            action: action.as_str().to_owned(),
             connector_id: connector_id.map(str::to_owned),
-            outcome: outcome.to_owned(),
+            outcome: outcome.as_str().to_owned(),
             error_code: error_code.map(|c| c.as_str().to_owned()),
             client: client.to_owned(),
             detail: None,
@@ -36,23 +38,23 @@ impl ConnectorService {
     pub(super) fn audited(
         &self,
         p: &Principal,
-        action: &str,
+        action: AuditAction,
         id: &str,
         client: &str,
     ) -> AuditWrite<'_> {
         AuditWrite {
-            entry: Self::audit_entry(p, action, Some(id), "ok", None, client),
+            entry: Self::audit_entry(p, action, Some(id), AuditOutcome::Ok, None, client),
             key: &self.audit_key,
         }
     }
 
     /// Writes an audit entry; when that fails the caller must not go on.
-    pub async fn audit(
+    pub(super) async fn audit(
         &self,
         p: &Principal,
-        action: &str,
+        action: AuditAction,
         connector_id: Option<&str>,
-        outcome: &str,
+        outcome: AuditOutcome,
         error_code: Option<ErrorCode>,
         client: &str,
     ) -> Result<(), ApiError> {
@@ -60,7 +62,7 @@ impl ConnectorService {
         self.append(entry).await
     }
 
-    async fn append(&self, entry: AuditRecord) -> Result<(), ApiError> {
+    pub(super) async fn append(&self, entry: AuditRecord) -> Result<(), ApiError> {
         let action = entry.action.clone();
         let write = AuditWrite {
             entry,
@@ -78,19 +80,37 @@ impl ConnectorService {
 
     /// Records a refused request of a signed-in caller (404 across tenants). Best effort: the
     /// request is refused whether or not this is written.
-    pub async fn audit_refusal(&self, p: &Principal, action: &str, error: &ApiError, client: &str) {
-        tracing::info!(tenant = %p.tenant, action, code = %error.code, "request refused");
+    pub async fn audit_refusal(
+        &self,
+        p: &Principal,
+        action: AuditAction,
+        error: &ApiError,
+        client: &str,
+    ) {
+        tracing::info!(tenant = %p.tenant, %action, code = %error.code, "request refused");
         let _ = self
-            .audit(p, action, None, "refused", Some(error.code), client)
+            .audit(
+                p,
+                action,
+                None,
+                AuditOutcome::Refused,
+                Some(error.code),
+                client,
+            )
             .await;
     }
 
     /// A request refused before anyone signed in (no valid token, a cross-site post): counted,
     /// and summarised into the audit log once a minute per client address (see `refusals`).
     /// Returns the error to answer with: `error`, or 429 once the address is over its limit.
-    pub async fn refuse_anonymous(&self, action: &str, error: ApiError, client: &str) -> ApiError {
+    pub async fn refuse_anonymous(
+        &self,
+        action: AuditAction,
+        error: ApiError,
+        client: &str,
+    ) -> ApiError {
         let now = now_ms();
-        self.metrics.refused(action);
+        self.metrics.refused(action.as_str());
         // Memory only: the summaries are written by the server's flush task, off this path.
         self.refusals
             .refused(None, client, action, error.code.as_str(), now);
@@ -127,9 +147,9 @@ impl ConnectorService {
             };
             let mut entry = Self::audit_entry(
                 &who,
-                &summary.action,
+                summary.action,
                 None,
-                "refused",
+                AuditOutcome::Refused,
                 ErrorCode::parse(&summary.error_code),
                 &summary.client,
             );

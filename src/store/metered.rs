@@ -1,7 +1,7 @@
 //! A store decorator that times every operation for the metrics.
 
 use super::*;
-use crate::server::metrics::Metrics;
+use crate::metrics::Metrics;
 use std::sync::Arc;
 use std::time::Instant;
 

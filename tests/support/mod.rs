@@ -8,8 +8,8 @@ pub mod oauth_flow;
 pub mod process;
 
 use connector_hub::auth::Authenticator;
+use connector_hub::config::Settings;
 use connector_hub::secret::SecretString;
-use connector_hub::server::config::Settings;
 use connector_hub::server::startup::Application;
 use reqwest::{Client, Response};
 use serde_json::Value;

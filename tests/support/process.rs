@@ -138,8 +138,7 @@ pub fn server_env(fakes: &str, data: &Path, key: &str) -> Vec<(String, String)> 
 
 /// A token for `tenant` signed with the tests' JWT secret.
 pub fn token(tenant: &str, user: &str) -> String {
-    let settings =
-        connector_hub::server::config::Settings::load(None, &|_: &str| None).expect("defaults");
+    let settings = connector_hub::config::Settings::load(None, &|_: &str| None).expect("defaults");
     connector_hub::auth::Authenticator::from_secret(
         &connector_hub::secret::SecretString::new(super::JWT_SECRET),
         &settings.auth,

@@ -3,9 +3,18 @@
 //! A wrong value stops the server with a message naming the key and its variable, and saying what
 //! is expected. Secret values are never repeated in those messages.
 
+mod providers;
+mod source;
+
+pub use source::SettingsError;
+
+use crate::auth::AuthSettings;
+use crate::checks::{CheckSettings, ProviderUrls};
+use crate::oauth::OAuthSettings;
 use crate::secret::SecretString;
+use crate::service::LimitSettings;
 use ipnet::IpNet;
-use std::collections::BTreeMap;
+use source::{invalid, Source};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -45,244 +54,11 @@ pub struct Settings {
     pub oauth: OAuthSettings,
 }
 
-/// Per-tenant requests per minute, by route class. Connection tests reach external providers and
-/// are limited separately, more tightly.
-#[derive(Debug, Clone, Copy)]
-pub struct LimitSettings {
-    pub reads_per_min: u64,
-    pub writes_per_min: u64,
-    pub tests_per_min: u64,
-    /// Requests without a valid credential, per client address (each process on its own).
-    pub anonymous_per_min: u64,
-}
-
-impl LimitSettings {
-    pub const UNLIMITED: Self = Self {
-        reads_per_min: u64::MAX,
-        writes_per_min: u64::MAX,
-        tests_per_min: u64::MAX,
-        anonymous_per_min: u64::MAX,
-    };
-}
-
 #[derive(Debug, Clone, Copy)]
 pub struct MonitorSettings {
     pub enabled: bool,
     pub interval: Duration,
     pub concurrency: usize,
-}
-
-/// OAuth2 client registrations, by connector type. A provider without one offers only the
-/// hand-entered token path.
-#[derive(Debug, Clone)]
-pub struct OAuthSettings {
-    pub clients: BTreeMap<String, OAuthClient>,
-    /// Tokens that expire sooner than this are renewed before use.
-    pub refresh_margin: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct OAuthClient {
-    pub client_id: String,
-    pub client_secret: SecretString,
-    /// Overrides of the catalog's defaults.
-    pub scopes: Option<String>,
-    pub authorize_url: Option<String>,
-    pub token_url: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct AuthSettings {
-    pub jwt_secret: Option<SecretString>,
-    pub jwt_public_key_file: Option<PathBuf>,
-    pub jwt_issuer: Option<String>,
-    pub jwt_audience: Option<String>,
-    pub session_hours: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct CheckSettings {
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
-    pub max_response_bytes: usize,
-    pub egress_allow: Vec<IpNet>,
-}
-
-/// Base URLs of the providers' APIs, by key (`stripe`, `square_sandbox`, …).
-#[derive(Debug, Clone, Default)]
-pub struct ProviderUrls(BTreeMap<String, String>);
-
-impl ProviderUrls {
-    pub fn get(&self, key: &str) -> &str {
-        self.0.get(key).map(String::as_str).unwrap_or_default()
-    }
-
-    /// Whether the operator pointed this provider somewhere other than its public default, e.g. a
-    /// local fake or a sandbox. Operator-chosen destinations are trusted by the egress policy.
-    pub fn is_overridden(&self, key: &str) -> bool {
-        PROVIDER_DEFAULTS
-            .iter()
-            .find(|(k, _)| *k == key)
-            .is_some_and(|(_, default)| self.get(key) != *default)
-    }
-}
-
-pub const PROVIDER_DEFAULTS: [(&str, &str); 9] = [
-    ("stripe", "https://api.stripe.com"),
-    ("shopify", "https://{shop}"),
-    ("square", "https://connect.squareup.com"),
-    ("square_sandbox", "https://connect.squareupsandbox.com"),
-    ("xero", "https://api.xero.com"),
-    ("quickbooks", "https://quickbooks.api.intuit.com"),
-    ("sage", "https://api.accounting.sage.com"),
-    ("hubspot", "https://api.hubapi.com"),
-    ("google_drive", "https://www.googleapis.com"),
-];
-
-/// `[oauth] <type>_client_id`, `<type>_client_secret`, `<type>_scopes`, `<type>_authorize_url` and
-/// `<type>_token_url`, or `CONNECTOR_HUB_OAUTH_<TYPE>_…`, for every catalog entry with OAuth2.
-fn oauth_clients(src: &Source<'_>) -> Result<BTreeMap<String, OAuthClient>, SettingsError> {
-    let mut clients = BTreeMap::new();
-    for def in crate::catalog::catalog().entries() {
-        let Some(oauth) = &def.oauth else { continue };
-        let key = |name: &str| format!("oauth.{}_{name}", def.id);
-        let env = |name: &str| {
-            format!(
-                "CONNECTOR_HUB_OAUTH_{}_{}",
-                def.id.to_uppercase(),
-                name.to_uppercase()
-            )
-        };
-        let client_id = src.optional(&key("client_id"), &env("client_id"));
-        let client_secret = src.optional(&key("client_secret"), &env("client_secret"));
-        let (client_id, client_secret) = match (client_id, client_secret) {
-            (None, None) => continue,
-            (Some(id), Some(secret)) => (id, SecretString::new(secret)),
-            (Some(_), None) => {
-                let name = "client_secret";
-                return Err(invalid(
-                    &key(name),
-                    &env(name),
-                    "the client secret that goes with the client id",
-                ));
-            }
-            (None, Some(_)) => {
-                let name = "client_id";
-                return Err(invalid(
-                    &key(name),
-                    &env(name),
-                    "the client id that goes with the client secret",
-                ));
-            }
-        };
-        let url = |name: &str, default: &str| -> Result<Option<String>, SettingsError> {
-            let Some(value) = src.optional(&key(name), &env(name)) else {
-                return Ok(None);
-            };
-            let value = value.trim_end_matches('/').to_owned();
-            if !(value.starts_with("https://") || value.starts_with("http://")) {
-                return Err(invalid(
-                    &key(name),
-                    &env(name),
-                    &format!("an http:// or https:// URL, got {value:?}"),
-                ));
-            }
-            if default.contains("{shop}") && !value.contains("{shop}") {
-                return Err(invalid(&key(name), &env(name), "a URL containing {shop}"));
-            }
-            Ok(Some(value))
-        };
-        let authorize_url = url("authorize_url", &oauth.authorize_url)?;
-        let token_url = url("token_url", &oauth.token_url)?;
-        clients.insert(
-            def.id.clone(),
-            OAuthClient {
-                client_id,
-                client_secret,
-                scopes: src.optional(&key("scopes"), &env("scopes")),
-                authorize_url,
-                token_url,
-            },
-        );
-    }
-    Ok(clients)
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SettingsError {
-    #[error("cannot read the settings file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("the settings file {path} is not valid TOML: {message}")]
-    Syntax { path: PathBuf, message: String },
-    #[error("invalid setting {key} ({env}): expected {expected}")]
-    Invalid {
-        key: String,
-        env: String,
-        expected: String,
-    },
-}
-
-/// Where a setting's raw text comes from: the environment first, then the file.
-struct Source<'a> {
-    file: toml::Table,
-    env: &'a dyn Fn(&str) -> Option<String>,
-}
-
-impl Source<'_> {
-    fn raw(&self, key: &str, env: &str) -> Option<String> {
-        if let Some(value) = (self.env)(env) {
-            return Some(value);
-        }
-        let (section, name) = key.split_once('.')?;
-        let value = self.file.get(section)?.get(name)?;
-        Some(match value {
-            toml::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
-    }
-
-    fn text(&self, key: &str, env: &str, default: &str) -> String {
-        self.raw(key, env).unwrap_or_else(|| default.to_owned())
-    }
-
-    /// An optional value; empty counts as unset.
-    fn optional(&self, key: &str, env: &str) -> Option<String> {
-        self.raw(key, env)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    }
-
-    fn parse<T: std::str::FromStr>(
-        &self,
-        key: &str,
-        env: &str,
-        default: &str,
-        expected: &str,
-    ) -> Result<T, SettingsError> {
-        let text = self.text(key, env, default);
-        text.trim()
-            .parse()
-            .map_err(|_| invalid(key, env, &format!("{expected}, got {text:?}")))
-    }
-
-    fn flag(&self, key: &str, env: &str, default: &str) -> Result<bool, SettingsError> {
-        match self.text(key, env, default).trim() {
-            "true" | "1" | "on" | "yes" => Ok(true),
-            "false" | "0" | "off" | "no" => Ok(false),
-            other => Err(invalid(key, env, &format!("true or false, got {other:?}"))),
-        }
-    }
-}
-
-fn invalid(key: &str, env: &str, expected: &str) -> SettingsError {
-    SettingsError::Invalid {
-        key: key.into(),
-        env: env.into(),
-        expected: expected.into(),
-    }
 }
 
 impl Settings {
@@ -442,31 +218,7 @@ impl Settings {
             egress_allow,
         };
 
-        let mut providers = BTreeMap::new();
-        for (name, default) in PROVIDER_DEFAULTS {
-            let key = format!("providers.{name}_url");
-            let env = format!("CONNECTOR_HUB_PROVIDER_{}_URL", name.to_uppercase());
-            let url = src
-                .text(&key, &env, default)
-                .trim()
-                .trim_end_matches('/')
-                .to_owned();
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(invalid(
-                    &key,
-                    &env,
-                    &format!("an http:// or https:// URL, got {url:?}"),
-                ));
-            }
-            if name == "shopify" && !url.contains("{shop}") {
-                return Err(invalid(
-                    &key,
-                    &env,
-                    "a URL containing {shop}, e.g. https://{shop}",
-                ));
-            }
-            providers.insert(name.to_owned(), url);
-        }
+        let providers = providers::provider_urls(&src)?;
 
         let per_min = |key: &str, env: &str, default: &str| -> Result<u64, SettingsError> {
             let n: u64 = src.parse(key, env, default, "a whole number of requests per minute")?;
@@ -519,7 +271,7 @@ impl Settings {
         };
 
         let oauth = OAuthSettings {
-            clients: oauth_clients(&src)?,
+            clients: providers::oauth_clients(&src)?,
             refresh_margin: Duration::from_secs(src.parse(
                 "oauth.refresh_margin_secs",
                 "CONNECTOR_HUB_OAUTH_REFRESH_MARGIN_SECS",
@@ -556,7 +308,7 @@ impl Settings {
                 .optional("vault.encryption_key_file", "CONNECTOR_ENCRYPTION_KEY_FILE")
                 .map(PathBuf::from),
             checks,
-            providers: ProviderUrls(providers),
+            providers,
             limits,
             page_cache: src.flag("server.page_cache", "CONNECTOR_HUB_PAGE_CACHE", "true")?,
             monitor,
@@ -566,6 +318,12 @@ impl Settings {
 
     pub fn is_development(&self) -> bool {
         self.environment == Environment::Development
+    }
+
+    /// Where a development server keeps what it generates for itself (a JWT secret); `None` in
+    /// production, which must be given everything.
+    pub fn development_data_dir(&self) -> Option<&Path> {
+        self.is_development().then_some(self.data_dir.as_path())
     }
 }
 

@@ -1,16 +1,19 @@
 //! Getting a verified [`Principal`] out of a request, for REST handlers (an axum extractor) and for
 //! server functions (which SSR calls in-process, past any router layer, so each one asks itself).
 
-use super::{Principal, SessionCookies};
+use super::http_error::HttpError;
+use super::state::AppState;
+use crate::auth::{Principal, SessionCookies};
 use crate::error::{ApiError, ErrorCode};
-use crate::server::http_error::HttpError;
-use crate::server::AppState;
+use crate::model::AuditAction;
+use axum::extract::ConnectInfo;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use http::request::Parts;
 use http::{HeaderMap, Method};
+use std::net::SocketAddr;
 
 /// Reads the bearer token or, failing that, the session cookie.
 fn credential(headers: &HeaderMap, cookie_name: &str) -> Option<(String, bool)> {
@@ -68,11 +71,11 @@ impl FromRequestParts<AppState> for Authenticated {
         match authenticate(state, &parts.headers) {
             Ok(principal) => Ok(Self(principal)),
             Err(error) => {
-                let client = crate::server::client_addr(parts);
+                let client = client_addr(parts);
                 Err(HttpError(
                     state
                         .service
-                        .refuse_anonymous("authenticate", error, &client)
+                        .refuse_anonymous(AuditAction::Authenticate, error, &client)
                         .await,
                 ))
             }
@@ -91,10 +94,10 @@ pub async fn require_principal() -> Result<(AppState, Principal), ApiError> {
         // marketplace asks for the sources list): that is no refusal worth recording.
         Err(error) if !has_credential(&state, &parts.headers) => Err(error),
         Err(error) => {
-            let client = crate::server::client_addr(&parts);
+            let client = client_addr(&parts);
             Err(state
                 .service
-                .refuse_anonymous("authenticate", error, &client)
+                .refuse_anonymous(AuditAction::Authenticate, error, &client)
                 .await)
         }
     }
@@ -119,12 +122,12 @@ pub async fn origin_guard(State(state): State<AppState>, request: Request, next:
         "Cross-site requests are not allowed. Use Connector Hub from its own pages.",
     );
     let (parts, _) = request.into_parts();
-    let client = crate::server::client_addr(&parts);
+    let client = client_addr(&parts);
     // Summarised like any refusal nobody signed in for: a cross-site page can send these
     // without limit, and each must not cost a durable write.
     let error = state
         .service
-        .refuse_anonymous("origin_check", error, &client)
+        .refuse_anonymous(AuditAction::OriginCheck, error, &client)
         .await;
     HttpError(error).into_response()
 }
@@ -241,5 +244,25 @@ mod tests {
             .as_deref(),
             Some("t.o.k")
         );
+    }
+}
+
+/// The peer address of the connection (proxies' headers are not trusted).
+pub fn client_addr(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The client's address as an extractor: what rate limits and audit entries name the caller by.
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_addr(parts)))
     }
 }

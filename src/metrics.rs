@@ -247,9 +247,9 @@ fn method_label(method: &http::Method) -> &'static str {
     }
 }
 
-pub async fn handler(State(state): State<super::AppState>) -> impl IntoResponse {
+pub async fn handler(State(metrics): State<Metrics>) -> impl IntoResponse {
     (
         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
+        metrics.render(),
     )
 }

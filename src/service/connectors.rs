@@ -1,0 +1,257 @@
+//! Creating, reading, changing and deleting a tenant's connectors. Each change is written in one
+//! store transaction with its audit entry.
+
+use super::stored_secrets::replaces_access_token;
+use super::{store_error, ConnectorService, RateClass};
+use crate::auth::Principal;
+use crate::clock::now_ms;
+use crate::error::{ApiError, ErrorCode};
+use crate::ids::ConnectorId;
+use crate::model::{AuditAction, AuditOutcome, ConnectorStatus, ConnectorView, SyncFrequency};
+use crate::secret::SecretConfig;
+use crate::store::ConnectorRecord;
+use std::collections::BTreeMap;
+
+const MAX_NAME_CHARS: usize = 100;
+
+#[derive(Debug, Default)]
+pub struct NewConnector {
+    pub connector_type: String,
+    pub display_name: Option<String>,
+    pub config: BTreeMap<String, String>,
+    pub sync_frequency: Option<SyncFrequency>,
+    /// Set when the credentials came from signing in (OAuth2), never from a client's request.
+    pub tokens: Option<TokenTimes>,
+}
+
+#[derive(Debug, Default)]
+pub struct ConnectorChanges {
+    pub display_name: Option<String>,
+    pub sync_frequency: Option<SyncFrequency>,
+    /// New credentials; a secret field left out keeps its stored value.
+    pub config: Option<BTreeMap<String, String>>,
+    /// With `config`: set when the new credentials came from signing in (OAuth2).
+    pub tokens: Option<TokenTimes>,
+}
+
+/// When an OAuth2 access token expires, and when its refresh token (if any) was issued.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenTimes {
+    pub expires_at: Option<i64>,
+    pub refreshed_at: Option<i64>,
+}
+
+fn clean_display_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("The display name must be 1 to {MAX_NAME_CHARS} characters, without control characters."),
+        )
+        .with_field("display_name"));
+    }
+    Ok(name.to_owned())
+}
+
+impl ConnectorService {
+    pub async fn create(
+        &self,
+        p: &Principal,
+        input: NewConnector,
+        client: &str,
+    ) -> Result<ConnectorView, ApiError> {
+        self.limit(p, RateClass::Writes, client).await?;
+        let def = self.definition(&input.connector_type)?;
+        let config = self.catalog.validate(def, &input.config)?;
+        let display_name = clean_display_name(input.display_name.as_deref().unwrap_or(&def.name))?;
+        let now = now_ms();
+        let mut record = ConnectorRecord {
+            tenant_id: p.tenant.as_str().to_owned(),
+            connector_id: ConnectorId::generate().to_string(),
+            connector_type: def.id.clone(),
+            display_name,
+            status: ConnectorStatus::Pending,
+            sync_frequency: input.sync_frequency.unwrap_or_default(),
+            encrypted_config: String::new(),
+            key_id: String::new(),
+            created_at: now,
+            updated_at: now,
+            created_by: p.user.clone(),
+            updated_by: p.user.clone(),
+            last_tested_at: None,
+            last_sync_at: None,
+            error_code: None,
+            error_message: None,
+            version: 1,
+            token_expires_at: input.tokens.and_then(|t| t.expires_at),
+            token_refreshed_at: input.tokens.and_then(|t| t.refreshed_at),
+        };
+        self.seal_config(&mut record, &SecretConfig::new(config));
+        let audit = self.audited(p, AuditAction::Create, &record.connector_id, client);
+        self.store
+            .insert(&p.tenant, &record, &audit)
+            .await
+            .map_err(store_error)?;
+        tracing::info!(tenant = %p.tenant, connector_id = %record.connector_id, connector_type = %record.connector_type, "connector created");
+        Ok(self.view(&record))
+    }
+
+    pub(super) async fn record(
+        &self,
+        p: &Principal,
+        id: &str,
+        action: AuditAction,
+        client: &str,
+    ) -> Result<ConnectorRecord, ApiError> {
+        let found = match ConnectorId::parse(id) {
+            Some(id) => self
+                .store
+                .get(&p.tenant, id.as_str())
+                .await
+                .map_err(store_error)?,
+            None => None,
+        };
+        match found {
+            Some(record) => Ok(record),
+            None => {
+                let error = ApiError::not_found();
+                // Missing and other-tenant look the same to the caller; the audit records both.
+                self.audit_refusal(p, action, &error, client).await;
+                Err(error)
+            }
+        }
+    }
+
+    pub async fn get(
+        &self,
+        p: &Principal,
+        id: &str,
+        client: &str,
+    ) -> Result<ConnectorView, ApiError> {
+        self.limit(p, RateClass::Reads, client).await?;
+        let record = self.record(p, id, AuditAction::Read, client).await?;
+        self.audit(
+            p,
+            AuditAction::Read,
+            Some(id),
+            AuditOutcome::Ok,
+            None,
+            client,
+        )
+        .await?;
+        Ok(self.view(&record))
+    }
+
+    pub async fn update(
+        &self,
+        p: &Principal,
+        id: &str,
+        changes: ConnectorChanges,
+        client: &str,
+    ) -> Result<ConnectorView, ApiError> {
+        self.limit(p, RateClass::Writes, client).await?;
+        for _attempt in 0..3 {
+            let current = self.record(p, id, AuditAction::Update, client).await?;
+            let mut next = current.clone();
+            if let Some(name) = &changes.display_name {
+                next.display_name = clean_display_name(name)?;
+            }
+            if let Some(frequency) = changes.sync_frequency {
+                next.sync_frequency = frequency;
+            }
+            let replacing = changes.config.is_some();
+            if let Some(submitted) = &changes.config {
+                let def = self.definition(&current.connector_type)?;
+                let stored = self.open_config(&current).ok();
+                let new_access = replaces_access_token(submitted, stored.as_ref());
+                let config = self.with_stored_secrets(def, stored.as_ref(), submitted)?;
+                self.seal_config(&mut next, &SecretConfig::new(config));
+                next.status = ConnectorStatus::Pending;
+                next.error_code = None;
+                next.error_message = None;
+                if new_access || changes.tokens.is_some() {
+                    next.token_expires_at = changes.tokens.and_then(|t| t.expires_at);
+                    next.token_refreshed_at = changes.tokens.and_then(|t| t.refreshed_at);
+                }
+            }
+            next.updated_at = now_ms();
+            next.updated_by = p.user.clone();
+            next.version = current.version + 1;
+            let action = if replacing {
+                AuditAction::ReplaceCredentials
+            } else {
+                AuditAction::Update
+            };
+            let audit = self.audited(p, action, id, client);
+            if self
+                .store
+                .update(&p.tenant, &next, current.version, Some(&audit))
+                .await
+                .map_err(store_error)?
+            {
+                return Ok(self.view(&next));
+            }
+        }
+        Err(ApiError::from_code(ErrorCode::Conflict))
+    }
+
+    pub async fn delete(&self, p: &Principal, id: &str, client: &str) -> Result<(), ApiError> {
+        self.limit(p, RateClass::Writes, client).await?;
+        self.record(p, id, AuditAction::Delete, client).await?;
+        let audit = self.audited(p, AuditAction::Delete, id, client);
+        self.store
+            .delete(&p.tenant, id, &audit)
+            .await
+            .map_err(store_error)?;
+        // Secure deletion with verification: answer only once the record is really gone.
+        if self
+            .store
+            .get(&p.tenant, id)
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
+            return Err(ApiError::new(
+                ErrorCode::StorageUnavailable,
+                "The connector could not be deleted. Please retry.",
+            ));
+        }
+        tracing::info!(tenant = %p.tenant, connector_id = %id, "connector deleted");
+        Ok(())
+    }
+
+    /// Clears a connector's error state without testing it again.
+    pub async fn clear_error(
+        &self,
+        p: &Principal,
+        id: &str,
+        client: &str,
+    ) -> Result<ConnectorView, ApiError> {
+        self.limit(p, RateClass::Writes, client).await?;
+        let current = self.record(p, id, AuditAction::ClearError, client).await?;
+        let mut next = current.clone();
+        next.status = if current.last_tested_at.is_some() && current.error_code.is_none() {
+            current.status
+        } else {
+            ConnectorStatus::Pending
+        };
+        next.error_code = None;
+        next.error_message = None;
+        next.version += 1;
+        next.updated_at = now_ms();
+        next.updated_by = p.user.clone();
+        let audit = self.audited(p, AuditAction::ClearError, id, client);
+        if !self
+            .store
+            .update(&p.tenant, &next, current.version, Some(&audit))
+            .await
+            .map_err(store_error)?
+        {
+            return Err(ApiError::from_code(ErrorCode::Conflict));
+        }
+        Ok(self.view(&next))
+    }
+}

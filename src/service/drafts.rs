@@ -1,0 +1,97 @@
+//! The setup wizard's drafts: sealed (they may hold secrets), per user, expiring; and what a
+//! "replace credentials" draft starts from.
+
+use super::{store_error, ConnectorService, RateClass};
+use crate::auth::Principal;
+use crate::clock::now_ms;
+use crate::error::{ApiError, ErrorCode};
+use crate::model::AuditAction;
+use crate::store::{ConnectorRecord, DraftRecord};
+use std::collections::{BTreeMap, BTreeSet};
+
+const DRAFT_TTL_MS: i64 = 30 * 60 * 1000;
+
+/// A stored connector's configuration without its secrets (see `stored_settings`).
+pub struct StoredSettings {
+    pub record: ConnectorRecord,
+    pub settings: BTreeMap<String, String>,
+    /// The secret fields that have a stored value.
+    pub secrets: BTreeSet<String>,
+}
+
+impl ConnectorService {
+    /// What the wizard's "replace credentials" starts from: the connector's non-secret settings
+    /// and the names of the secrets it has stored. The secrets themselves stay in the vault; a
+    /// test or update of the replacement takes them from there, under `with_stored_secrets`.
+    pub async fn stored_settings(
+        &self,
+        p: &Principal,
+        id: &str,
+    ) -> Result<StoredSettings, ApiError> {
+        let record = self.record(p, id, AuditAction::Read, "server").await?;
+        let def = self.definition(&record.connector_type)?;
+        let config = self
+            .open_config(&record)
+            .map_err(|_| ApiError::from_code(ErrorCode::DecryptionFailed))?;
+        let mut settings = BTreeMap::new();
+        let mut secrets = BTreeSet::new();
+        for (name, value) in config.into_inner() {
+            match def.field(&name) {
+                Some(field) if field.secret => {
+                    secrets.insert(name);
+                }
+                Some(_) => {
+                    settings.insert(name, value);
+                }
+                None => {}
+            }
+        }
+        Ok(StoredSettings {
+            record,
+            settings,
+            secrets,
+        })
+    }
+
+    /// Seals a wizard draft (it may hold secrets) and stores it for this user, expiring.
+    pub async fn save_draft(
+        &self,
+        p: &Principal,
+        draft_id: &str,
+        plaintext: &[u8],
+        client: &str,
+    ) -> Result<(), ApiError> {
+        self.limit(p, RateClass::Writes, client).await?;
+        let record = DraftRecord {
+            tenant_id: p.tenant.as_str().to_owned(),
+            user_id: p.user.clone(),
+            draft_id: draft_id.to_owned(),
+            sealed: self.vault.seal(plaintext),
+            expires_at: now_ms() + DRAFT_TTL_MS,
+        };
+        self.store
+            .put_draft(&p.tenant, &record)
+            .await
+            .map_err(store_error)
+    }
+
+    pub async fn load_draft(
+        &self,
+        p: &Principal,
+        draft_id: &str,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
+        let found = self
+            .store
+            .get_draft(&p.tenant, &p.user, draft_id, now_ms())
+            .await
+            .map_err(store_error)?;
+        Ok(found.and_then(|d| self.vault.open(&d.sealed).ok()))
+    }
+
+    pub async fn drop_draft(&self, p: &Principal, draft_id: &str) -> Result<(), ApiError> {
+        self.store
+            .delete_draft(&p.tenant, &p.user, draft_id)
+            .await
+            .map_err(store_error)
+    }
+}

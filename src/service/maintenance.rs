@@ -1,0 +1,150 @@
+//! The operator's maintenance: key rotation, and what the health monitor and the server's
+//! start-up and shutdown ask of the store.
+
+use super::{store_error, ConnectorService};
+use crate::auth::{Principal, TenantId};
+use crate::clock::now_ms;
+use crate::error::ApiError;
+use crate::model::AuditAction;
+use crate::store::ConnectorRecord;
+
+/// The health monitor's lease in the store: whoever holds it runs the monitor.
+const MONITOR_LEASE: &str = "health-monitor";
+const DAY_MS: i64 = 86_400_000;
+
+impl ConnectorService {
+    /// Which store this is (`sqlite`, `mongodb`), for logs and `/readyz`.
+    pub fn store_name(&self) -> &'static str {
+        self.store.name()
+    }
+
+    /// Whether the store answers.
+    pub async fn store_reachable(&self) -> bool {
+        self.store.ping().await.is_ok()
+    }
+
+    /// Writes everything the store buffers to disk (at shutdown).
+    pub async fn flush_store(&self) {
+        if let Err(e) = self.store.flush().await {
+            tracing::warn!(error = %e, "could not checkpoint the store");
+        }
+    }
+
+    /// The id of the key new ciphertexts are made with.
+    pub fn encrypting_key_id(&self) -> &str {
+        self.vault.encrypting_key_id()
+    }
+
+    /// Takes or renews the health monitor's lease for `holder`, for `for_ms`; whether it holds it
+    /// now (also shown as `connector_hub_monitor_leader`).
+    pub async fn hold_monitor_lease(&self, holder: &str, for_ms: i64) -> bool {
+        let lease = self
+            .store
+            .lease(MONITOR_LEASE, holder, now_ms(), for_ms)
+            .await;
+        if let Err(e) = &lease {
+            tracing::warn!(error = %e, "health monitor: cannot take the lease");
+        }
+        let held = matches!(lease, Ok(true));
+        self.metrics.monitor_leader(held);
+        held
+    }
+
+    /// The connectors the health monitor should test now: those due by their schedule, and
+    /// sign-ins halfway to their provider's idle limit whatever their schedule (the test renews
+    /// the tokens, which keeps the refresh token alive). At most `batch` of each kind.
+    pub async fn due_for_test(&self, batch: usize) -> Vec<ConnectorRecord> {
+        let mut due = match self.store.due_for_test(now_ms(), batch).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "health monitor: cannot list due connectors");
+                return Vec::new();
+            }
+        };
+        for def in self.catalog.entries() {
+            let Some(days) = def.oauth.as_ref().and_then(|o| o.refresh_idle_days) else {
+                continue;
+            };
+            let before = now_ms() - i64::from(days) * DAY_MS / 2;
+            match self.store.idle_sign_ins(&def.id, before, batch).await {
+                Ok(idle) => {
+                    for record in idle {
+                        if !due.iter().any(|d| {
+                            d.connector_id == record.connector_id && d.tenant_id == record.tenant_id
+                        }) {
+                            due.push(record);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "health monitor: cannot list idle sign-ins"),
+            }
+        }
+        due
+    }
+
+    /// Re-encrypts every credential not yet under the first key. Safe to interrupt and re-run:
+    /// each record is rewritten on its own, compare-and-swap on its version.
+    pub async fn rotate_keys(
+        &self,
+        mut progress: impl FnMut(RotationProgress),
+    ) -> Result<RotationProgress, ApiError> {
+        let mut stats = RotationProgress::default();
+        let mut after = None;
+        loop {
+            let batch = self
+                .store
+                .scan_all(after.clone(), 500)
+                .await
+                .map_err(store_error)?;
+            let Some(last) = batch.last() else { break };
+            after = Some((last.tenant_id.clone(), last.connector_id.clone()));
+            for record in batch {
+                stats.seen += 1;
+                if record.key_id == self.vault.encrypting_key_id() {
+                    stats.already_current += 1;
+                    continue;
+                }
+                let Ok(config) = self.open_config(&record) else {
+                    stats.undecryptable += 1;
+                    continue;
+                };
+                let Some(tenant) = TenantId::parse(&record.tenant_id) else {
+                    continue;
+                };
+                let mut next = record.clone();
+                self.seal_config(&mut next, &config);
+                next.version += 1;
+                let system = Principal {
+                    tenant: tenant.clone(),
+                    user: "system:rotate-keys".into(),
+                    via_cookie: false,
+                    expires_at: 0,
+                };
+                // Re-encrypted and audited together; an audit failure stops the rotation.
+                let audit =
+                    self.audited(&system, AuditAction::RotateKey, &record.connector_id, "cli");
+                if self
+                    .store
+                    .update(&tenant, &next, record.version, Some(&audit))
+                    .await
+                    .map_err(store_error)?
+                {
+                    stats.rotated += 1;
+                } else {
+                    stats.conflicts += 1;
+                }
+            }
+            progress(stats.clone());
+        }
+        Ok(stats)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotationProgress {
+    pub seen: u64,
+    pub rotated: u64,
+    pub already_current: u64,
+    pub undecryptable: u64,
+    pub conflicts: u64,
+}

@@ -1,0 +1,158 @@
+//! `ConnectorService`: the one place connector operations happen. REST handlers and server
+//! functions are thin adapters over it. Every method takes the authenticated principal, and every
+//! operation is audited before it takes effect (fail closed).
+//!
+//! One file per capability, each an `impl ConnectorService` block:
+//! `connectors` (create, read, change, delete), `listing`, `views`, `testing` (connection tests),
+//! `drafts` (the wizard's), `sign_in` (OAuth2), `tokens` (refresh under a lease), `audit`,
+//! `rate` (per-tenant limits), `maintenance` (key rotation, the monitor's and operator's needs),
+//! and `stored_secrets`, the one rule for secrets a request leaves out.
+
+use crate::catalog::{catalog, Catalog, ConnectorDef};
+use crate::checks::{Checker, Failure};
+use crate::error::{ApiError, ErrorCode};
+use crate::metrics::Metrics;
+use crate::oauth::OAuth;
+use crate::page_cache::PageCache;
+use crate::refusals::RefusalGate;
+use crate::secret::SecretConfig;
+use crate::store::{ConnectorRecord, Store, StoreError};
+use crate::vault::{AuditKey, DecryptionFailed, Vault};
+use std::sync::Arc;
+
+mod audit;
+mod connectors;
+mod drafts;
+mod listing;
+mod maintenance;
+mod rate;
+mod rate_counter;
+mod sign_in;
+mod stored_secrets;
+mod testing;
+mod tokens;
+mod views;
+
+pub use connectors::{ConnectorChanges, NewConnector, TokenTimes};
+pub use drafts::StoredSettings;
+pub use listing::{DEFAULT_PAGE, MAX_PAGE};
+pub use maintenance::RotationProgress;
+pub use rate::{LimitSettings, RateClass};
+pub use sign_in::{ProviderAnswer, SignInAnswer};
+
+use listing::PageKey;
+use rate_counter::RateCounter;
+
+pub struct ConnectorService {
+    store: Arc<dyn Store>,
+    vault: Arc<Vault>,
+    checker: Checker,
+    oauth: OAuth,
+    catalog: &'static Catalog,
+    limits: LimitSettings,
+    metrics: Metrics,
+    rates: RateCounter,
+    /// `None` when the operator turned page reuse off.
+    pages: Option<PageCache<PageKey>>,
+    audit_key: AuditKey,
+    refusals: RefusalGate,
+}
+
+/// What a user may be told about a store failure, where it is their operator's to fix.
+fn store_cause(e: &StoreError) -> Option<&'static str> {
+    match e {
+        StoreError::Full => Some("the server's disk is full"),
+        StoreError::ReadOnly => Some("its data directory is read-only"),
+        StoreError::Duplicate | StoreError::Unavailable(_) => None,
+    }
+}
+
+pub fn store_error(e: StoreError) -> ApiError {
+    tracing::error!(error = %e, "store operation failed");
+    let message = match (&e, store_cause(&e)) {
+        (_, Some(cause)) => {
+            format!("Connector Hub cannot save changes: {cause}. Nothing was changed.")
+        }
+        (StoreError::Duplicate, None) => "A connector with this id already exists.".to_owned(),
+        _ => "Connector Hub's storage is unavailable right now. Nothing was changed.".to_owned(),
+    };
+    ApiError::new(ErrorCode::StorageUnavailable, message)
+}
+
+fn store_failure(e: StoreError) -> Failure {
+    store_error(e).into()
+}
+
+impl ConnectorService {
+    pub fn new(store: Arc<dyn Store>, vault: Arc<Vault>, checker: Checker) -> Self {
+        Self {
+            store,
+            audit_key: vault.audit_key(),
+            vault,
+            checker,
+            oauth: OAuth::default(),
+            catalog: catalog(),
+            limits: LimitSettings::UNLIMITED,
+            metrics: Metrics::default(),
+            rates: RateCounter::default(),
+            pages: Some(PageCache::default()),
+            refusals: RefusalGate::default(),
+        }
+    }
+
+    pub fn with_oauth(mut self, oauth: OAuth) -> Self {
+        self.oauth = oauth;
+        self
+    }
+
+    /// Whether encoded listing pages are reused while the store reports no change.
+    pub fn with_page_cache(mut self, enabled: bool) -> Self {
+        self.pages = enabled.then(PageCache::default);
+        self
+    }
+
+    pub fn with_limits(mut self, limits: LimitSettings, metrics: Metrics) -> Self {
+        self.limits = limits;
+        self.metrics = metrics;
+        self
+    }
+
+    /// Opens a connector's configuration: sealed to its tenant and connector, so a ciphertext
+    /// copied to another row does not open.
+    pub(super) fn open_config(
+        &self,
+        r: &ConnectorRecord,
+    ) -> Result<SecretConfig, DecryptionFailed> {
+        self.vault
+            .decrypt(&r.encrypted_config, &r.tenant_id, &r.connector_id)
+    }
+
+    /// Encrypts `config` into `r`, sealed to its tenant and connector.
+    pub(super) fn seal_config(&self, r: &mut ConnectorRecord, config: &SecretConfig) {
+        let (token, key_id) = self.vault.encrypt(config, &r.tenant_id, &r.connector_id);
+        r.encrypted_config = token;
+        r.key_id = key_id;
+    }
+
+    pub(super) fn definition(
+        &self,
+        connector_type: &str,
+    ) -> Result<&'static ConnectorDef, ApiError> {
+        self.catalog.get(connector_type).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::UnknownConnectorType,
+                format!(
+                    "There is no connector type “{}”. Known types: {}.",
+                    connector_type.chars().take(40).collect::<String>(),
+                    self.catalog
+                        .entries()
+                        .iter()
+                        .map(|d| d.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .with_field("connector_type")
+        })
+    }
+}

@@ -1,0 +1,106 @@
+//! Per-tenant rate limits by route class, counted in the store (see `rate_counter`).
+
+use super::rate_counter::Verdict;
+use super::ConnectorService;
+use crate::auth::Principal;
+use crate::clock::{minute_of, now_ms};
+use crate::error::{ApiError, ErrorCode};
+use crate::model::AuditAction;
+
+/// Per-tenant requests per minute, by route class. Connection tests reach external providers and
+/// are limited separately, more tightly.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitSettings {
+    pub reads_per_min: u64,
+    pub writes_per_min: u64,
+    pub tests_per_min: u64,
+    /// Requests without a valid credential, per client address (each process on its own).
+    pub anonymous_per_min: u64,
+}
+
+impl LimitSettings {
+    pub const UNLIMITED: Self = Self {
+        reads_per_min: u64::MAX,
+        writes_per_min: u64::MAX,
+        tests_per_min: u64::MAX,
+        anonymous_per_min: u64::MAX,
+    };
+}
+
+/// What a request costs against the tenant's rate limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateClass {
+    Reads,
+    Writes,
+    Tests,
+}
+
+impl RateClass {
+    /// What a refusal past this class's limit is audited as.
+    fn refusal(self) -> AuditAction {
+        match self {
+            Self::Reads => AuditAction::RateLimitReads,
+            Self::Writes => AuditAction::RateLimitWrites,
+            Self::Tests => AuditAction::RateLimitTests,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reads => "reads",
+            Self::Writes => "writes",
+            Self::Tests => "tests",
+        }
+    }
+}
+
+impl ConnectorService {
+    /// Counts the request against the tenant's limit for its class; 429 past it. The count is
+    /// shared by every process on the store; far below the limit hits are taken from it in
+    /// batches (see `rate`). If the counters cannot be reached the request is allowed (and
+    /// logged): a rate limiter must not take the whole service down with it.
+    pub async fn limit(
+        &self,
+        p: &Principal,
+        class: RateClass,
+        client: &str,
+    ) -> Result<(), ApiError> {
+        let max = match class {
+            RateClass::Reads => self.limits.reads_per_min,
+            RateClass::Writes => self.limits.writes_per_min,
+            RateClass::Tests => self.limits.tests_per_min,
+        };
+        if max == u64::MAX {
+            return Ok(());
+        }
+        let now = now_ms();
+        let window = minute_of(now);
+        let key = format!("{}:{}", p.tenant, class.as_str());
+        let hits = match self.rates.count(&key, window, max) {
+            Verdict::Admit => return Ok(()),
+            Verdict::Take(hits) => hits,
+        };
+        match self.store.hit(&key, window, hits).await {
+            Ok(total) if !self.rates.taken(&key, window, hits, total, max) => {
+                self.metrics.rate_limited(class.as_str());
+                let mut error = ApiError::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "Your organisation has made too many {} requests this minute. Please wait a moment.",
+                        class.as_str()
+                    ),
+                );
+                error.retry_after = u64::try_from((window + 60_000 - now) / 1000 + 1).ok();
+                // A caller can repeat a refused request at will: summarised, never a write each.
+                self.refusals
+                    .refused(Some(p), client, class.refusal(), error.code.as_str(), now);
+                Err(error)
+            }
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "rate-limit counters unavailable; allowing the request");
+                Ok(())
+            }
+        }
+    }
+}

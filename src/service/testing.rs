@@ -1,0 +1,200 @@
+//! Connection tests: of a configuration not saved yet, of a saved connector (by a user or the
+//! health monitor), and recording the outcome on the connector.
+
+use super::{store_error, ConnectorService, RateClass};
+use crate::auth::{Principal, TenantId};
+use crate::checks::Failure;
+use crate::clock::{now_ms, rfc3339};
+use crate::error::{ApiError, ErrorCode};
+use crate::model::{AuditAction, AuditOutcome, CheckResult, ConnectorStatus};
+use crate::secret::SecretConfig;
+use crate::store::ConnectorRecord;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+impl ConnectorService {
+    /// Tests a configuration that is not saved. With `replacing`, it is a replacement for that
+    /// connector's configuration: secrets it leaves out are taken from the stored one, under the
+    /// same rule as an update (see `with_stored_secrets`).
+    pub async fn test_unsaved(
+        &self,
+        p: &Principal,
+        connector_type: &str,
+        config: &BTreeMap<String, String>,
+        replacing: Option<&str>,
+        client: &str,
+    ) -> Result<CheckResult, ApiError> {
+        let def = self.definition(connector_type)?;
+        let stored = match replacing {
+            Some(id) => {
+                let record = self.record(p, id, AuditAction::TestUnsaved, client).await?;
+                if record.connector_type != def.id {
+                    return Err(ApiError::not_found());
+                }
+                Some(
+                    self.open_config(&record)
+                        .map_err(|_| ApiError::from_code(ErrorCode::DecryptionFailed))?,
+                )
+            }
+            None => None,
+        };
+        let started = Instant::now();
+        let outcome = match self.with_stored_secrets(def, stored.as_ref(), config) {
+            Ok(valid) => {
+                // Only a check that reaches a provider counts against the tighter test limit.
+                self.limit(p, RateClass::Tests, client).await?;
+                self.audit(
+                    p,
+                    AuditAction::TestUnsaved,
+                    None,
+                    AuditOutcome::Ok,
+                    None,
+                    client,
+                )
+                .await?;
+                self.checker.check(&def.id, &SecretConfig::new(valid)).await
+            }
+            Err(e) => Err(Failure {
+                code: e.code,
+                message: e.message,
+                field: e.field,
+                retry_after: None,
+            }),
+        };
+        let result = result(outcome, started);
+        self.count_check(&def.id, &result);
+        Ok(result)
+    }
+
+    pub(super) fn count_check(&self, connector_type: &str, result: &CheckResult) {
+        self.metrics.check(
+            connector_type,
+            result.error_code.map(|c| c.as_str()).unwrap_or("ok"),
+        );
+    }
+
+    /// Tests a saved connector and records the outcome on it.
+    pub async fn test_saved(
+        &self,
+        p: &Principal,
+        id: &str,
+        client: &str,
+    ) -> Result<CheckResult, ApiError> {
+        self.limit(p, RateClass::Tests, client).await?;
+        let record = self.record(p, id, AuditAction::Test, client).await?;
+        self.run_saved_test(p, &record, client).await
+    }
+
+    /// The health monitor's re-test: recorded like a manual one, by a system user, outside the
+    /// tenant's rate limit.
+    pub async fn monitor_test(&self, record: &ConnectorRecord) -> Result<CheckResult, ApiError> {
+        let tenant = TenantId::parse(&record.tenant_id).ok_or_else(ApiError::not_found)?;
+        let system = Principal {
+            tenant,
+            user: "system:monitor".into(),
+            via_cookie: false,
+            expires_at: 0,
+        };
+        self.run_saved_test(&system, record, "monitor").await
+    }
+
+    pub(super) async fn run_saved_test(
+        &self,
+        p: &Principal,
+        record: &ConnectorRecord,
+        client: &str,
+    ) -> Result<CheckResult, ApiError> {
+        let id = record.connector_id.as_str();
+        self.audit(
+            p,
+            AuditAction::Test,
+            Some(id),
+            AuditOutcome::Ok,
+            None,
+            client,
+        )
+        .await?;
+        let started = Instant::now();
+        let mut outcome = match self.fresh_config(p, record, false, client).await {
+            Ok(config) => self.checker.check(&record.connector_type, &config).await,
+            Err(failure) => Err(failure),
+        };
+        // A token that died before its announced expiry: renew once and check again.
+        if matches!(&outcome, Err(f) if f.code == ErrorCode::ExpiredCredentials) {
+            match self.fresh_config(p, record, true, client).await {
+                Ok(config) if config.get("refresh_token").is_some() => {
+                    outcome = self.checker.check(&record.connector_type, &config).await;
+                }
+                Err(f) if f.code == ErrorCode::AuthorizationRequired => outcome = Err(f),
+                _ => {}
+            }
+        }
+        let result = result(outcome, started);
+        self.count_check(&record.connector_type, &result);
+        self.record_test(p, id, &result).await?;
+        tracing::info!(tenant = %p.tenant, connector_id = %id, success = result.success, code = ?result.error_code, "connector tested");
+        Ok(result)
+    }
+
+    pub async fn record_test(
+        &self,
+        p: &Principal,
+        id: &str,
+        result: &CheckResult,
+    ) -> Result<(), ApiError> {
+        for _attempt in 0..5 {
+            let Some(current) = self.store.get(&p.tenant, id).await.map_err(store_error)? else {
+                return Ok(()); // deleted while testing
+            };
+            let mut next = current.clone();
+            next.status = match result.error_code {
+                None => ConnectorStatus::Active,
+                Some(ErrorCode::AuthorizationRequired) => ConnectorStatus::AuthorizationRequired,
+                Some(_) => ConnectorStatus::Error,
+            };
+            next.last_tested_at = Some(now_ms());
+            next.error_code = result.error_code.map(|c| c.as_str().to_owned());
+            next.error_message = (!result.success).then(|| result.message.clone());
+            next.version += 1;
+            // The test itself was audited before it ran; its outcome is metadata.
+            if self
+                .store
+                .update(&p.tenant, &next, current.version, None)
+                .await
+                .map_err(store_error)?
+            {
+                return Ok(());
+            }
+        }
+        Err(ApiError::from_code(ErrorCode::Conflict))
+    }
+}
+
+fn result(outcome: Result<crate::checks::Details, Failure>, started: Instant) -> CheckResult {
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let tested_at = rfc3339(now_ms());
+    match outcome {
+        Ok(details) => CheckResult {
+            success: true,
+            error_code: None,
+            message: "Connection works.".into(),
+            hint: None,
+            field: None,
+            details,
+            retry_after: None,
+            tested_at,
+            duration_ms,
+        },
+        Err(f) => CheckResult {
+            success: false,
+            error_code: Some(f.code),
+            message: f.message,
+            hint: f.code.hint().map(str::to_owned),
+            field: f.field,
+            details: BTreeMap::new(),
+            retry_after: f.retry_after,
+            tested_at,
+            duration_ms,
+        },
+    }
+}

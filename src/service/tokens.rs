@@ -1,0 +1,210 @@
+//! Keeping OAuth2 access fresh: a token due for renewal is refreshed under a store lease, so
+//! exactly one process spends a refresh token, and the new pair is saved before it is used.
+
+use super::{store_failure, ConnectorService};
+use crate::auth::Principal;
+use crate::checks::Failure;
+use crate::clock::now_ms;
+use crate::error::ErrorCode;
+use crate::model::{AuditAction, AuditOutcome};
+use crate::oauth::TokenError;
+use crate::secret::SecretConfig;
+use crate::store::ConnectorRecord;
+use std::time::{Duration, Instant};
+
+/// What a refresh lease adds to the provider call it covers: reading and saving around it.
+const REFRESH_LEASE_MARGIN: Duration = Duration::from_secs(10);
+
+impl ConnectorService {
+    /// The configuration a check should use: when the access token expires within the margin
+    /// (or `force`), it is renewed first. Exactly one process renews a connector at a time (a
+    /// store lease); the others wait for its result. The new pair is saved with a
+    /// compare-and-swap before it is used, keeping the old refresh token when none comes back.
+    pub(super) async fn fresh_config(
+        &self,
+        p: &Principal,
+        record: &ConnectorRecord,
+        force: bool,
+        client: &str,
+    ) -> Result<SecretConfig, Failure> {
+        let config = self.decrypt_for_check(record)?;
+        let due = self.oauth.due(record.token_expires_at, now_ms());
+        if config.get("refresh_token").is_none() || !(force || due) {
+            return Ok(config);
+        }
+        let lease = format!("refresh:{}:{}", record.tenant_id, record.connector_id);
+        let holder = crate::ids::random_hex(8);
+        // The lease outlives the longest provider call it covers (the call is cut off at the
+        // client's timeout): it cannot lapse while its holder still waits for new tokens, which
+        // would let a second process spend the same refresh token.
+        let lease_for = refresh_lease(self.checker.call_timeout());
+        let lease_ms = i64::try_from(lease_for.as_millis()).unwrap_or(i64::MAX);
+        let deadline = Instant::now() + lease_for;
+        loop {
+            if self
+                .store
+                .lease(&lease, &holder, now_ms(), lease_ms)
+                .await
+                .map_err(store_failure)?
+            {
+                let outcome = self.refresh_locked(p, record, force, client).await;
+                let _ = self.store.release_lease(&lease, &holder, now_ms()).await;
+                return outcome;
+            }
+            // Somebody else is renewing it: use their result once it is saved.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let latest = self
+                .store
+                .get(&p.tenant, &record.connector_id)
+                .await
+                .map_err(store_failure)?
+                .ok_or_else(|| Failure::new(ErrorCode::NotFound, "This connector was deleted."))?;
+            if latest.token_refreshed_at != record.token_refreshed_at {
+                return self.decrypt_for_check(&latest);
+            }
+            if Instant::now() > deadline {
+                return Err(Failure::new(
+                    ErrorCode::Timeout,
+                    "Another server is renewing this connection's access and has not finished. Try again in a moment.",
+                ));
+            }
+        }
+    }
+
+    pub(super) fn decrypt_for_check(&self, r: &ConnectorRecord) -> Result<SecretConfig, Failure> {
+        self.open_config(r).map_err(|_| {
+            Failure::new(
+                ErrorCode::DecryptionFailed,
+                ErrorCode::DecryptionFailed.message(),
+            )
+        })
+    }
+
+    pub(super) async fn refresh_locked(
+        &self,
+        p: &Principal,
+        seen: &ConnectorRecord,
+        force: bool,
+        client: &str,
+    ) -> Result<SecretConfig, Failure> {
+        let id = seen.connector_id.as_str();
+        let gone = || Failure::new(ErrorCode::NotFound, "This connector was deleted.");
+        // Read again under the lease: another process may have renewed it just before.
+        let mut current = self
+            .store
+            .get(&p.tenant, id)
+            .await
+            .map_err(store_failure)?
+            .ok_or_else(gone)?;
+        let config = self.decrypt_for_check(&current)?;
+        let renewed_meanwhile = current.token_refreshed_at != seen.token_refreshed_at;
+        if renewed_meanwhile || !(force || self.oauth.due(current.token_expires_at, now_ms())) {
+            return Ok(config);
+        }
+        let def = self
+            .definition(&current.connector_type)
+            .map_err(Failure::from)?;
+        let used = config.get("refresh_token").unwrap_or_default().to_owned();
+        let call = self
+            .oauth
+            .refresh(self.checker.http(), def, &used, config.get("shop_domain"));
+        // Bounded by the same timeout the lease was sized for, whatever the client does.
+        let refreshed = tokio::time::timeout(self.checker.call_timeout(), call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(TokenError::Failure(Failure::new(
+                    ErrorCode::Timeout,
+                    format!("{} did not answer the token renewal in time.", def.name),
+                )))
+            });
+        let tokens = match refreshed {
+            Ok(tokens) => tokens,
+            Err(error) => {
+                let failure = match error {
+                    TokenError::InvalidGrant => Failure::new(
+                        ErrorCode::AuthorizationRequired,
+                        format!(
+                            "{} no longer accepts this connection's authorization (the refresh was refused: it was revoked, or unused for too long). Reconnect to sign in again.",
+                            def.name
+                        ),
+                    ),
+                    TokenError::Failure(f) => f,
+                };
+                self.metrics.refresh(failure.code.as_str());
+                self.audit(
+                    p,
+                    AuditAction::Refresh,
+                    Some(id),
+                    AuditOutcome::Error,
+                    Some(failure.code),
+                    client,
+                )
+                .await
+                .map_err(Failure::from)?;
+                return Err(failure);
+            }
+        };
+        let issued_at = now_ms();
+        // Save before use: a rotated refresh token that is not stored is a dead connection.
+        for _attempt in 0..5 {
+            let mut next_config = self.decrypt_for_check(&current)?;
+            if next_config.get("refresh_token") != Some(used.as_str()) {
+                // The credentials were replaced meanwhile; theirs win.
+                return Ok(next_config);
+            }
+            next_config.set("access_token", tokens.access_token.expose().to_owned());
+            if let Some(rotated) = &tokens.refresh_token {
+                next_config.set("refresh_token", rotated.expose().to_owned());
+            }
+            let mut next = current.clone();
+            self.seal_config(&mut next, &next_config);
+            next.token_expires_at = tokens.expires_at;
+            next.token_refreshed_at = Some(issued_at);
+            next.version = current.version + 1;
+            // Saved and audited together: an entry says `ok` only for tokens that were stored.
+            let audit = self.audited(p, AuditAction::Refresh, id, client);
+            if self
+                .store
+                .update(&p.tenant, &next, current.version, Some(&audit))
+                .await
+                .map_err(store_failure)?
+            {
+                self.metrics.refresh("ok");
+                tracing::info!(tenant = %p.tenant, connector_id = %id, rotated = tokens.refresh_token.is_some(), "OAuth2 tokens renewed");
+                return Ok(next_config);
+            }
+            current = self
+                .store
+                .get(&p.tenant, id)
+                .await
+                .map_err(store_failure)?
+                .ok_or_else(gone)?;
+        }
+        Err(Failure::new(
+            ErrorCode::Conflict,
+            "The connector kept changing while its access was renewed. Try again.",
+        ))
+    }
+}
+
+/// How long a refresh lease is held: longer than the provider call it covers (which the client
+/// cuts off at `call_timeout`), so it never lapses while its holder still waits for new tokens.
+fn refresh_lease(call_timeout: Duration) -> Duration {
+    call_timeout + REFRESH_LEASE_MARGIN
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// With a 30 s lease and a 60 s call timeout, a second process could take the lease and spend
+    /// the same refresh token while the first still waited for its answer.
+    #[test]
+    pub(super) fn a_refresh_lease_outlives_the_call_it_covers() {
+        for secs in [1, 10, 30, 60, 300] {
+            let call = Duration::from_secs(secs);
+            assert!(refresh_lease(call) > call, "{secs} s");
+        }
+    }
+}
