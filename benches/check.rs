@@ -6,7 +6,7 @@
 //! measures that end to end.
 
 #[allow(dead_code)]
-#[path = "../tests/support/fakes.rs"]
+#[path = "../tests/integration/support/fakes.rs"]
 mod fakes;
 
 use connector_hub::checks::Checker;

@@ -41,6 +41,8 @@ pub mod service;
 pub mod store;
 #[cfg(feature = "ssr")]
 pub mod vault;
+#[cfg(feature = "ssr")]
+pub mod wizard;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -318,6 +318,9 @@ pub struct AuditEntryView {
     pub connector_id: Option<String>,
     pub outcome: String,
     pub error_code: Option<String>,
+    /// What else there is to say (how many refusals a per-minute summary stands for).
+    #[serde(default)]
+    pub detail: Option<String>,
     pub client: String,
 }
 

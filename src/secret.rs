@@ -4,6 +4,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// The configuration key of an OAuth2 access token (every OAuth2 connector has one).
+pub const ACCESS_TOKEN: &str = "access_token";
+/// The configuration key of an OAuth2 refresh token, kept from signing in, never typed.
+pub const REFRESH_TOKEN: &str = "refresh_token";
+
 /// A string that refuses to print itself.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SecretString(String);

@@ -10,6 +10,8 @@ test('the audit log lists the tenant’s operations and filters them', async ({ 
   const rows = page.getByTestId('audit-table').locator('tbody tr');
   await expect(rows.filter({ hasText: 'create' })).toHaveCount(1);
   await expect(rows.filter({ hasText: 'test' }).first()).toContainText(id);
+  // Every outcome the log records is offered, including a declined sign-in and a failed refresh.
+  await expect(page.getByLabel('Outcome').locator('option')).toHaveText(['Any', 'ok', 'refused', 'denied', 'error']);
   await page.getByLabel('Action').selectOption('create');
   await page.getByRole('button', { name: 'Filter' }).click();
   await expect(page).toHaveURL(/action=create/);

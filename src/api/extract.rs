@@ -163,6 +163,26 @@ pub fn same_origin_evidence(headers: &HeaderMap, public_url: &str) -> bool {
         .is_some_and(|rest| !host.is_empty() && rest == host)
 }
 
+/// The peer address of the connection (proxies' headers are not trusted).
+pub fn client_addr(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The client's address as an extractor: what rate limits and audit entries name the caller by.
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_addr(parts)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,25 +264,5 @@ mod tests {
             .as_deref(),
             Some("t.o.k")
         );
-    }
-}
-
-/// The peer address of the connection (proxies' headers are not trusted).
-pub fn client_addr(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// The client's address as an extractor: what rate limits and audit entries name the caller by.
-pub struct ClientAddr(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_addr(parts)))
     }
 }

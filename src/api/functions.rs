@@ -143,29 +143,16 @@ pub async fn list_audit(
     before: Option<i64>,
 ) -> Result<AuditPage, ApiError> {
     let (state, p) = crate::api::extract::require_principal().await?;
-    let some = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let query = crate::store::AuditQuery {
-        connector_id: some(connector_id),
-        action: some(action),
-        outcome: some(outcome),
-        before_seq: before,
-        limit: 50,
-    };
+    let query = crate::service::audit_query(
+        connector_id.as_deref(),
+        action.as_deref(),
+        outcome.as_deref(),
+        before,
+        50,
+    )?;
     let (entries, next_before) = state.service.audit_log(&p, &query, &client()).await?;
     Ok(AuditPage {
-        entries: entries
-            .into_iter()
-            .map(|e| crate::model::AuditEntryView {
-                seq: e.seq,
-                at: crate::clock::rfc3339(e.at),
-                user_id: e.user_id,
-                action: e.action,
-                connector_id: e.connector_id,
-                outcome: e.outcome,
-                error_code: e.error_code,
-                client: e.client,
-            })
-            .collect(),
+        entries: entries.into_iter().map(Into::into).collect(),
         next_before,
         now_ms: crate::clock::now_ms(),
     })

@@ -10,12 +10,12 @@
 //! message, never on an error page.
 
 use super::rest::{body_error, query_map};
-use super::wizard::server::{Flow, SignIn};
 use crate::api::extract::authenticate;
 use crate::api::extract::client_addr;
 use crate::api::http_error::HttpError;
 use crate::api::state::AppState;
 use crate::service::ProviderAnswer;
+use crate::wizard::{Flow, SignIn};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
@@ -55,12 +55,13 @@ async fn start(
         .map(String::as_str)
         .unwrap_or_default();
     let draft = form.get("draft").map(String::as_str);
-    let mut flow = match Flow::open(&state, &p, connector_type, draft, None).await {
+    let client = client_addr(&parts);
+    let opened = Flow::open(&state.service, &p, &client, connector_type, draft, None).await;
+    let mut flow = match opened {
         Ok(flow) => flow,
         Err(error) => return HttpError(error).into_response(),
     };
-    let client = client_addr(&parts);
-    let target = match flow.authorize(&client).await {
+    let target = match flow.authorize().await {
         Ok(provider_url) => provider_url,
         Err(error) => match flow.finish_sign_in(SignIn::Refused(error)).await {
             Ok(wizard_url) => wizard_url,
@@ -79,7 +80,10 @@ async fn callback(RawQuery(q): RawQuery) -> Response {
     };
     {
         let mut pairs = next.query_pairs_mut();
-        for key in ["code", "state", "error", "realmId"] {
+        let passed_on = ["code", "state", "error"]
+            .into_iter()
+            .chain(crate::catalog::catalog().redirect_params());
+        for key in passed_on {
             if let Some(value) = q.get(key) {
                 pairs.append_pair(key, value);
             }
@@ -110,19 +114,29 @@ async fn finish(State(state): State<AppState>, parts: Parts, RawQuery(q): RawQue
         code: param("code"),
         error: param("error"),
     };
-    let answer = state
-        .service
-        .oauth_finish(&p, answer, &client_addr(&parts))
-        .await;
+    let client = client_addr(&parts);
+    let answer = state.service.oauth_finish(&p, answer, &client).await;
     let outcome = match answer.tokens {
         Ok(tokens) => SignIn::Tokens {
             tokens,
-            realm_id: q.get("realmId").cloned(),
+            redirect: crate::catalog::catalog()
+                .redirect_params()
+                .filter_map(|name| Some((name.to_owned(), q.get(name)?.clone())))
+                .collect(),
         },
         Err(error) => SignIn::Refused(error),
     };
     let (connector_type, draft) = (answer.connector_type, answer.draft_id);
-    let mut flow = match Flow::open(&state, &p, &connector_type, draft.as_deref(), None).await {
+    let opened = Flow::open(
+        &state.service,
+        &p,
+        &client,
+        &connector_type,
+        draft.as_deref(),
+        None,
+    )
+    .await;
+    let mut flow = match opened {
         Ok(flow) => flow,
         Err(_) => return Redirect::to("/").into_response(),
     };

@@ -7,8 +7,7 @@ use crate::api::state::AppState;
 use crate::catalog::catalog;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{ConnectorStatus, SyncFrequency};
-use crate::service::{ConnectorChanges, NewConnector};
-use crate::store::AuditQuery;
+use crate::service::{audit_query, ConnectorChanges, NewConnector};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
@@ -366,13 +365,13 @@ async fn audit(
             .transpose()
     };
     let limit = number("limit")?.unwrap_or(50).clamp(1, 200);
-    let query = AuditQuery {
-        connector_id: q.get("connector_id").cloned(),
-        action: q.get("action").cloned(),
-        outcome: q.get("outcome").cloned(),
-        before_seq: number("before")?,
-        limit: usize::try_from(limit).unwrap_or(50),
-    };
+    let query = audit_query(
+        q.get("connector_id").map(String::as_str),
+        q.get("action").map(String::as_str),
+        q.get("outcome").map(String::as_str),
+        number("before")?,
+        usize::try_from(limit).unwrap_or(50),
+    )?;
     let (entries, next) = state
         .service
         .audit_log(&p, &query, &client_addr(&parts))

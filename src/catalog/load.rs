@@ -66,6 +66,18 @@ impl Catalog {
                 if def.field("access_token").is_none() {
                     return Err(invalid("OAuth2 without an access_token field".into()));
                 }
+                let filled = [
+                    oauth.choose.as_ref().map(|c| &c.fills),
+                    oauth.from_redirect.as_ref().map(|r| &r.fills),
+                ];
+                for fills in filled.into_iter().flatten() {
+                    if def.field(fills).is_none() {
+                        return Err(invalid(format!("sign-in fills unknown field {fills}")));
+                    }
+                }
+                if oauth.choose.as_ref().is_some_and(|c| c.name.is_empty()) {
+                    return Err(invalid("a sign-in choice without a name pointer".into()));
+                }
             }
             let mut names = HashSet::new();
             for field in &def.fields {
@@ -131,6 +143,14 @@ impl Catalog {
                 .map(|url| (format!("{}_sandbox", def.id), url));
             main.into_iter().chain(sandbox)
         })
+    }
+
+    /// The extra query parameters providers add to their sign-in redirect (see `FromRedirect`).
+    pub fn redirect_params(&self) -> impl Iterator<Item = &str> {
+        self.entries
+            .iter()
+            .filter_map(|def| def.oauth.as_ref()?.from_redirect.as_ref())
+            .map(|r| r.param.as_str())
     }
 
     pub fn get(&self, id: &str) -> Option<&ConnectorDef> {

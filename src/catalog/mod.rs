@@ -201,16 +201,34 @@ pub enum TokenBody {
     Json,
 }
 
-/// What the wizard does after the token exchange, before the connection test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FollowUp {
-    /// Pick the organisation from Xero's `/connections` (into `tenant_id`).
-    XeroOrganisation,
-    /// Keep the `realmId` that arrives on QuickBooks' redirect (into `realm_id`).
-    QuickbooksRealm,
-    /// Pick the business from Sage's `/businesses` (into `business_id`).
-    SageBusiness,
+/// After signing in, the user picks what the new token should reach (a Xero organisation, a Sage
+/// business) from the list the provider gives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChooseAfterSignIn {
+    /// The call, on the provider's API base, that lists them (a JSON array), with the new token.
+    pub list: String,
+    /// JSON pointer to each item's id.
+    pub id: String,
+    /// JSON pointers to each item's name, the first present wins (the id when none is).
+    pub name: Vec<String>,
+    /// The field the chosen id fills.
+    pub fills: String,
+    /// What one of them is called: "Which organisation should we connect?"
+    pub called: String,
+}
+
+/// A value the provider adds to its redirect back and the connection needs (QuickBooks' company
+/// id, `realmId`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FromRedirect {
+    /// The redirect's query parameter.
+    pub param: String,
+    /// The field it fills.
+    pub fills: String,
+    /// What it is, for the message when it is missing.
+    pub called: String,
 }
 
 /// A provider's OAuth2 endpoints and habits. The URLs are defaults the operator can override;
@@ -230,7 +248,9 @@ pub struct OAuthDef {
     #[serde(default)]
     pub extra_params: BTreeMap<String, String>,
     #[serde(default)]
-    pub follow_up: Option<FollowUp>,
+    pub choose: Option<ChooseAfterSignIn>,
+    #[serde(default)]
+    pub from_redirect: Option<FromRedirect>,
     /// Days a refresh token survives without being used, where the provider documents it.
     #[serde(default)]
     pub refresh_idle_days: Option<u32>,

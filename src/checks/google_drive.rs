@@ -1,21 +1,18 @@
 //! Google Drive: `GET /drive/v3/about?fields=user` (`fields` is required by the API).
 
 use super::*;
+use crate::secret::ACCESS_TOKEN;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let reply = ctx
-        .bearer_get(
-            "google_drive",
-            "/drive/v3/about?fields=user",
-            "access_token",
-        )
+        .bearer_get("google_drive", "/drive/v3/about?fields=user", ACCESS_TOKEN)
         .await?;
     if reply.status == 401 {
         return Err(Failure::new(
             ErrorCode::InvalidCredentials,
             "Google did not accept this access token. Google access tokens expire after one hour.",
         )
-        .field("access_token"));
+        .field(ACCESS_TOKEN));
     }
     if reply.status == 403 {
         let text = lower_text(&reply);
@@ -32,9 +29,9 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
             ErrorCode::InsufficientPermissions,
             "This token was not granted Google Drive access. Authorise again with the drive.readonly scope.",
         )
-        .field("access_token"));
+        .field(ACCESS_TOKEN));
     }
-    let body = success_json(&reply, "Google Drive", "access_token")?;
+    let body = success_json(&reply, "Google Drive", ACCESS_TOKEN)?;
     let user = body.get("user").ok_or_else(|| unexpected("Google Drive"))?;
     Ok(details([
         ("account", str_at(user, "/emailAddress")),

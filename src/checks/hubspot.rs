@@ -1,14 +1,11 @@
 //! HubSpot: `GET /crm/v3/objects/contacts?limit=1`.
 
 use super::*;
+use crate::secret::ACCESS_TOKEN;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let reply = ctx
-        .bearer_get(
-            "hubspot",
-            "/crm/v3/objects/contacts?limit=1",
-            "access_token",
-        )
+        .bearer_get("hubspot", "/crm/v3/objects/contacts?limit=1", ACCESS_TOKEN)
         .await?;
     if !(200..300).contains(&reply.status) {
         let category = reply
@@ -20,18 +17,18 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
                 ErrorCode::ExpiredCredentials,
                 "This HubSpot access token has expired.",
             )
-            .field("access_token"),
+            .field(ACCESS_TOKEN),
             "INVALID_AUTHENTICATION" => Failure::new(
                 ErrorCode::InvalidCredentials,
                 "HubSpot did not accept this token.",
             )
-            .field("access_token"),
+            .field(ACCESS_TOKEN),
             "MISSING_SCOPES" => Failure::new(
                 ErrorCode::InsufficientPermissions,
                 "This token lacks the crm.objects.contacts.read scope.",
             )
-            .field("access_token"),
-            _ => status_failure(&reply, "HubSpot", "access_token"),
+            .field(ACCESS_TOKEN),
+            _ => status_failure(&reply, "HubSpot", ACCESS_TOKEN),
         });
     }
     let body = reply.json().ok_or_else(|| unexpected("HubSpot"))?;

@@ -1,6 +1,7 @@
 //! QuickBooks Online: `GET /v3/company/{realmId}/companyinfo/{realmId}`.
 
 use super::*;
+use crate::secret::ACCESS_TOKEN;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let realm = ctx.field("realm_id")?;
@@ -14,7 +15,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         .bearer_get(
             "quickbooks",
             &format!("/v3/company/{realm}/companyinfo/{realm}"),
-            "access_token",
+            ACCESS_TOKEN,
         )
         .await?;
     if !(200..300).contains(&reply.status) {
@@ -26,10 +27,10 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         return Err(match (reply.status, code.as_str()) {
             (401, _) | (_, "3200") if text.contains("expired") => {
                 Failure::new(ErrorCode::ExpiredCredentials, "This QuickBooks access token has expired (they last one hour).")
-                    .field("access_token")
+                    .field(ACCESS_TOKEN)
             }
             (401, _) | (_, "3200") => {
-                Failure::new(ErrorCode::InvalidCredentials, "QuickBooks did not accept this access token.").field("access_token")
+                Failure::new(ErrorCode::InvalidCredentials, "QuickBooks did not accept this access token.").field(ACCESS_TOKEN)
             }
             (403, _) | (_, "3100") => Failure::new(
                 ErrorCode::InsufficientPermissions,
@@ -37,7 +38,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
             )
             .field("realm_id"),
             (404, _) => Failure::new(ErrorCode::NotFound, "QuickBooks has no company with this Realm ID.").field("realm_id"),
-            _ => status_failure(&reply, "QuickBooks", "access_token"),
+            _ => status_failure(&reply, "QuickBooks", ACCESS_TOKEN),
         });
     }
     let body = reply.json().ok_or_else(|| unexpected("QuickBooks"))?;

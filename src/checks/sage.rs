@@ -1,19 +1,20 @@
 //! Sage Business Cloud Accounting: `GET /v3.1/businesses` (also the business picker).
 
 use super::*;
+use crate::secret::ACCESS_TOKEN;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let reply = ctx
-        .bearer_get("sage", "/v3.1/businesses", "access_token")
+        .bearer_get("sage", "/v3.1/businesses", ACCESS_TOKEN)
         .await?;
     if reply.status == 401 && lower_text(&reply).contains("expired") {
         return Err(Failure::new(
             ErrorCode::ExpiredCredentials,
             "This Sage access token has expired (they last five minutes).",
         )
-        .field("access_token"));
+        .field(ACCESS_TOKEN));
     }
-    let body = success_json(&reply, "Sage", "access_token")?;
+    let body = success_json(&reply, "Sage", ACCESS_TOKEN)?;
     let businesses = match &body {
         serde_json::Value::Array(items) => items.clone(),
         serde_json::Value::Object(map) => match map.get("$items") {
@@ -31,7 +32,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
             ErrorCode::InsufficientPermissions,
             "This token works but reaches no Sage business.",
         )
-        .field("access_token"));
+        .field(ACCESS_TOKEN));
     }
     Ok(details([("businesses", Some(names.join(", ")))]))
 }

@@ -1,6 +1,7 @@
 //! Shopify: `GET https://{shop}/admin/api/{version}/shop.json` with `X-Shopify-Access-Token`.
 
 use super::*;
+use crate::secret::ACCESS_TOKEN;
 
 const API_VERSION: &str = "2025-07";
 
@@ -17,7 +18,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
             "The shop domain must look like your-store.myshopify.com.",
         ));
     }
-    let token = ctx.field("access_token")?;
+    let token = ctx.field(ACCESS_TOKEN)?;
     let base = ctx.providers.get("shopify").replace("{shop}", &shop);
     let url = Url::parse(&format!("{base}/admin/api/{API_VERSION}/shop.json")).map_err(|_| {
         Failure::invalid_config("shop_domain", "The shop domain is not a valid host name.")
@@ -52,7 +53,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         }
         _ => {}
     }
-    let body = success_json(&reply, "Shopify", "access_token")?;
+    let body = success_json(&reply, "Shopify", ACCESS_TOKEN)?;
     let name = str_at(&body, "/shop/name").ok_or_else(|| unexpected("Shopify"))?;
     Ok(details([
         ("shop", Some(name)),

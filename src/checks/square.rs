@@ -1,6 +1,7 @@
 //! Square: `GET /v2/locations` with a bearer token and a pinned `Square-Version`.
 
 use super::*;
+use crate::secret::ACCESS_TOKEN;
 
 const SQUARE_VERSION: &str = "2025-07-16";
 
@@ -13,7 +14,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         ctx.provider_url(provider, "/v2/locations")?,
         Destination::Operator,
     );
-    probe.bearer = Some(ctx.field("access_token")?.to_owned());
+    probe.bearer = Some(ctx.field(ACCESS_TOKEN)?.to_owned());
     probe
         .headers
         .push(("square-version", SQUARE_VERSION.into()));
@@ -26,20 +27,20 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
             .unwrap_or_default();
         return Err(match code.as_str() {
             "ACCESS_TOKEN_EXPIRED" => Failure::new(ErrorCode::ExpiredCredentials, "This Square access token has expired.")
-                .field("access_token"),
+                .field(ACCESS_TOKEN),
             "ACCESS_TOKEN_REVOKED" => Failure::new(ErrorCode::InvalidCredentials, "This Square access token was revoked.")
-                .field("access_token"),
+                .field(ACCESS_TOKEN),
             "INSUFFICIENT_SCOPES" => Failure::new(
                 ErrorCode::InsufficientPermissions,
                 "This token lacks the MERCHANT_PROFILE_READ permission needed to list locations.",
             )
-            .field("access_token"),
+            .field(ACCESS_TOKEN),
             _ if reply.status == 401 => Failure::new(
                 ErrorCode::InvalidCredentials,
                 "Square did not accept this access token. Check that it belongs to the environment you chose.",
             )
-            .field("access_token"),
-            _ => status_failure(&reply, "Square", "access_token"),
+            .field(ACCESS_TOKEN),
+            _ => status_failure(&reply, "Square", ACCESS_TOKEN),
         });
     }
     let body = reply.json().ok_or_else(|| unexpected("Square"))?;

@@ -2,11 +2,10 @@
 //! organisation picker).
 
 use super::*;
+use crate::secret::ACCESS_TOKEN;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
-    let reply = ctx
-        .bearer_get("xero", "/connections", "access_token")
-        .await?;
+    let reply = ctx.bearer_get("xero", "/connections", ACCESS_TOKEN).await?;
     if reply.status == 401 {
         let expired = lower_text(&reply).contains("tokenexpired")
             || reply
@@ -17,16 +16,16 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
                 ErrorCode::ExpiredCredentials,
                 "This Xero access token has expired (they last 30 minutes).",
             )
-            .field("access_token")
+            .field(ACCESS_TOKEN)
         } else {
             Failure::new(
                 ErrorCode::InvalidCredentials,
                 "Xero did not accept this access token.",
             )
-            .field("access_token")
+            .field(ACCESS_TOKEN)
         });
     }
-    let body = success_json(&reply, "Xero", "access_token")?;
+    let body = success_json(&reply, "Xero", ACCESS_TOKEN)?;
     let serde_json::Value::Array(connections) = body else {
         return Err(unexpected("Xero"));
     };
@@ -40,7 +39,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
             ErrorCode::InsufficientPermissions,
             "This token works but reaches no Xero organisation. Connect an organisation when you authorise.",
         )
-        .field("access_token"));
+        .field(ACCESS_TOKEN));
     }
     // Signed in through the wizard: the chosen organisation must still be reachable.
     if let Some(chosen) = ctx.config.get("tenant_id") {

@@ -4,13 +4,13 @@
 //! Nothing here keeps state: the `state` and PKCE verifier live in the store (see
 //! `ConnectorService::oauth_start`), so any server process can finish a flow another one began.
 
-use crate::catalog::{ClientAuth, ConnectorDef, FollowUp, OAuthDef, TokenBody};
+use crate::catalog::{ClientAuth, ConnectorDef, OAuthDef, TokenBody};
 use crate::checks::http::{Body, Destination, Http, Probe, Reply};
 use crate::checks::ProviderUrls;
 use crate::checks::{status_failure, str_at, Failure};
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorCode};
-use crate::secret::SecretString;
+use crate::secret::{SecretString, ACCESS_TOKEN};
 use base64::Engine;
 use reqwest::Url;
 use sha2::{Digest, Sha256};
@@ -309,13 +309,11 @@ impl OAuth {
         def: &ConnectorDef,
         access_token: &str,
     ) -> Result<Vec<(String, String)>, Failure> {
-        let (path, id_at, name_at) = match def.oauth.as_ref().and_then(|o| o.follow_up) {
-            Some(FollowUp::XeroOrganisation) => ("/connections", "/tenantId", "/tenantName"),
-            Some(FollowUp::SageBusiness) => ("/v3.1/businesses", "/id", "/name"),
-            _ => return Ok(Vec::new()),
+        let Some(choose) = def.oauth.as_ref().and_then(|o| o.choose.as_ref()) else {
+            return Ok(Vec::new());
         };
         let base = providers.get(&def.id);
-        let url = Url::parse(&format!("{base}{path}")).map_err(|_| {
+        let url = Url::parse(&format!("{base}{}", choose.list)).map_err(|_| {
             Failure::new(
                 ErrorCode::InvalidConfig,
                 format!("The configured {} address is not a valid URL.", def.name),
@@ -325,16 +323,18 @@ impl OAuth {
         probe.bearer = Some(access_token.to_owned());
         probe.headers.push(("accept", "application/json".into()));
         let reply = http.send(probe).await?;
-        let json = crate::checks::success_json(&reply, &def.name, "access_token")?;
+        let json = crate::checks::success_json(&reply, &def.name, ACCESS_TOKEN)?;
         let items = json
             .as_array()
             .ok_or_else(|| crate::checks::unexpected(&def.name))?;
         Ok(items
             .iter()
             .filter_map(|item| {
-                let id = str_at(item, id_at)?;
-                let name = str_at(item, name_at)
-                    .or_else(|| str_at(item, "/displayed_as"))
+                let id = str_at(item, &choose.id)?;
+                let name = choose
+                    .name
+                    .iter()
+                    .find_map(|at| str_at(item, at))
                     .unwrap_or_else(|| id.clone());
                 Some((id, name))
             })
@@ -367,7 +367,7 @@ fn parse_token_reply(reply: &Reply, def: &ConnectorDef) -> Result<TokenSet, Toke
                 ErrorCode::UnexpectedResponse,
                 format!("{} refused the token request (HTTP 400).", def.name),
             )),
-            _ => TokenError::Failure(status_failure(reply, &def.name, "access_token")),
+            _ => TokenError::Failure(status_failure(reply, &def.name, ACCESS_TOKEN)),
         });
     }
     let json = json.ok_or_else(|| crate::checks::unexpected(&def.name))?;

@@ -5,8 +5,9 @@
 use super::{store_cause, store_error, ConnectorService, RateClass};
 use crate::auth::{Principal, TenantId};
 use crate::clock::now_ms;
+use crate::clock::rfc3339;
 use crate::error::{ApiError, ErrorCode};
-use crate::model::{AuditAction, AuditOutcome};
+use crate::model::{AuditAction, AuditEntryView, AuditOutcome};
 use crate::store::{AuditQuery, AuditRecord, AuditWrite};
 
 impl ConnectorService {
@@ -180,5 +181,69 @@ impl ConnectorService {
             .list_audit(&p.tenant, query)
             .await
             .map_err(store_error)
+    }
+}
+
+/// An audit query from a client's filters, each checked: an action or outcome the log never
+/// records is a mistake worth saying, not a filter that silently matches nothing.
+/// A filter value, or `None` when absent or blank (an empty form field).
+fn given(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|v| !v.is_empty())
+}
+
+pub fn audit_query(
+    connector_id: Option<&str>,
+    action: Option<&str>,
+    outcome: Option<&str>,
+    before_seq: Option<i64>,
+    limit: usize,
+) -> Result<AuditQuery, ApiError> {
+    let unknown = |field: &str, known: Vec<&str>| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("Unknown {field}; the log records {}.", known.join(", ")),
+        )
+        .with_field(field)
+    };
+    let action = match given(action) {
+        Some(a) => Some(AuditAction::parse(a).ok_or_else(|| {
+            unknown(
+                "action",
+                AuditAction::ALL.iter().map(|a| a.as_str()).collect(),
+            )
+        })?),
+        None => None,
+    };
+    let outcome = match given(outcome) {
+        Some(o) => Some(AuditOutcome::parse(o).ok_or_else(|| {
+            unknown(
+                "outcome",
+                AuditOutcome::ALL.iter().map(|o| o.as_str()).collect(),
+            )
+        })?),
+        None => None,
+    };
+    Ok(AuditQuery {
+        connector_id: given(connector_id).map(str::to_owned),
+        action,
+        outcome,
+        before_seq,
+        limit,
+    })
+}
+
+impl From<AuditRecord> for AuditEntryView {
+    fn from(e: AuditRecord) -> Self {
+        Self {
+            seq: e.seq,
+            at: rfc3339(e.at),
+            user_id: e.user_id,
+            action: e.action,
+            connector_id: e.connector_id,
+            outcome: e.outcome,
+            error_code: e.error_code,
+            detail: e.detail,
+            client: e.client,
+        }
     }
 }

@@ -5,6 +5,7 @@ use super::{store_error, ConnectorService, RateClass};
 use crate::auth::Principal;
 use crate::clock::now_ms;
 use crate::error::{ApiError, ErrorCode};
+use crate::ids::DraftId;
 use crate::model::AuditAction;
 use crate::store::{ConnectorRecord, DraftRecord};
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,7 +58,7 @@ impl ConnectorService {
     pub async fn save_draft(
         &self,
         p: &Principal,
-        draft_id: &str,
+        draft_id: &DraftId,
         plaintext: &[u8],
         client: &str,
     ) -> Result<(), ApiError> {
@@ -65,7 +66,7 @@ impl ConnectorService {
         let record = DraftRecord {
             tenant_id: p.tenant.as_str().to_owned(),
             user_id: p.user.clone(),
-            draft_id: draft_id.to_owned(),
+            draft_id: draft_id.to_string(),
             sealed: self.vault.seal(plaintext),
             expires_at: now_ms() + DRAFT_TTL_MS,
         };
@@ -78,19 +79,19 @@ impl ConnectorService {
     pub async fn load_draft(
         &self,
         p: &Principal,
-        draft_id: &str,
+        draft_id: &DraftId,
     ) -> Result<Option<Vec<u8>>, ApiError> {
         let found = self
             .store
-            .get_draft(&p.tenant, &p.user, draft_id, now_ms())
+            .get_draft(&p.tenant, &p.user, draft_id.as_str(), now_ms())
             .await
             .map_err(store_error)?;
         Ok(found.and_then(|d| self.vault.open(&d.sealed).ok()))
     }
 
-    pub async fn drop_draft(&self, p: &Principal, draft_id: &str) -> Result<(), ApiError> {
+    pub async fn drop_draft(&self, p: &Principal, draft_id: &DraftId) -> Result<(), ApiError> {
         self.store
-            .delete_draft(&p.tenant, &p.user, draft_id)
+            .delete_draft(&p.tenant, &p.user, draft_id.as_str())
             .await
             .map_err(store_error)
     }

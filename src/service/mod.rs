@@ -33,6 +33,7 @@ mod testing;
 mod tokens;
 mod views;
 
+pub use audit::audit_query;
 pub use connectors::{ConnectorChanges, NewConnector, TokenTimes};
 pub use drafts::StoredSettings;
 pub use listing::{DEFAULT_PAGE, MAX_PAGE};

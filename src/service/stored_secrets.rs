@@ -4,7 +4,7 @@
 use super::ConnectorService;
 use crate::catalog::ConnectorDef;
 use crate::error::ApiError;
-use crate::secret::SecretConfig;
+use crate::secret::{SecretConfig, ACCESS_TOKEN};
 use std::collections::BTreeMap;
 
 /// Whether `submitted` brings an access token other than the stored one (signing in again, or a
@@ -17,8 +17,6 @@ pub(super) fn replaces_access_token(
         !v.is_empty() && Some(v.as_str()) != stored.and_then(|s| s.get(ACCESS_TOKEN))
     })
 }
-
-const ACCESS_TOKEN: &str = "access_token";
 
 impl ConnectorService {
     /// The submitted configuration, validated, with each secret it leaves out taken from the

@@ -7,7 +7,7 @@ use crate::checks::Failure;
 use crate::clock::{now_ms, rfc3339};
 use crate::error::{ApiError, ErrorCode};
 use crate::model::{AuditAction, AuditOutcome, CheckResult, ConnectorStatus};
-use crate::secret::SecretConfig;
+use crate::secret::{SecretConfig, REFRESH_TOKEN};
 use crate::store::ConnectorRecord;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -122,7 +122,7 @@ impl ConnectorService {
         // A token that died before its announced expiry: renew once and check again.
         if matches!(&outcome, Err(f) if f.code == ErrorCode::ExpiredCredentials) {
             match self.fresh_config(p, record, true, client).await {
-                Ok(config) if config.get("refresh_token").is_some() => {
+                Ok(config) if config.get(REFRESH_TOKEN).is_some() => {
                     outcome = self.checker.check(&record.connector_type, &config).await;
                 }
                 Err(f) if f.code == ErrorCode::AuthorizationRequired => outcome = Err(f),

@@ -8,7 +8,7 @@ use crate::clock::now_ms;
 use crate::error::ErrorCode;
 use crate::model::{AuditAction, AuditOutcome};
 use crate::oauth::TokenError;
-use crate::secret::SecretConfig;
+use crate::secret::{SecretConfig, ACCESS_TOKEN, REFRESH_TOKEN};
 use crate::store::ConnectorRecord;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ impl ConnectorService {
     ) -> Result<SecretConfig, Failure> {
         let config = self.decrypt_for_check(record)?;
         let due = self.oauth.due(record.token_expires_at, now_ms());
-        if config.get("refresh_token").is_none() || !(force || due) {
+        if config.get(REFRESH_TOKEN).is_none() || !(force || due) {
             return Ok(config);
         }
         let lease = format!("refresh:{}:{}", record.tenant_id, record.connector_id);
@@ -104,7 +104,7 @@ impl ConnectorService {
         let def = self
             .definition(&current.connector_type)
             .map_err(Failure::from)?;
-        let used = config.get("refresh_token").unwrap_or_default().to_owned();
+        let used = config.get(REFRESH_TOKEN).unwrap_or_default().to_owned();
         let call = self
             .oauth
             .refresh(self.checker.http(), def, &used, config.get("shop_domain"));
@@ -148,13 +148,13 @@ impl ConnectorService {
         // Save before use: a rotated refresh token that is not stored is a dead connection.
         for _attempt in 0..5 {
             let mut next_config = self.decrypt_for_check(&current)?;
-            if next_config.get("refresh_token") != Some(used.as_str()) {
+            if next_config.get(REFRESH_TOKEN) != Some(used.as_str()) {
                 // The credentials were replaced meanwhile; theirs win.
                 return Ok(next_config);
             }
-            next_config.set("access_token", tokens.access_token.expose().to_owned());
+            next_config.set(ACCESS_TOKEN, tokens.access_token.expose().to_owned());
             if let Some(rotated) = &tokens.refresh_token {
-                next_config.set("refresh_token", rotated.expose().to_owned());
+                next_config.set(REFRESH_TOKEN, rotated.expose().to_owned());
             }
             let mut next = current.clone();
             self.seal_config(&mut next, &next_config);

@@ -372,7 +372,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     let first = chain(&store, &a).await.pop().expect("first entry");
     assert_eq!((first.seq, first.prev_hash.as_str()), (1, AUDIT_GENESIS));
     let q = AuditQuery {
-        action: Some("read".into()),
+        action: Some(AuditAction::Read),
         connector_id: Some("conn-2".into()),
         limit: 10,
         ..Default::default()
@@ -391,7 +391,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     assert_eq!(total_hash, audit_total_hash(total, &key));
     // A filter that matches nothing is answered from a bounded scan, with where to go on.
     let none = AuditQuery {
-        action: Some("never-written".into()),
+        action: Some(AuditAction::RotateKey),
         limit: 10,
         ..Default::default()
     };

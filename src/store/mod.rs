@@ -16,7 +16,7 @@ pub use sqlite::SqliteStore;
 pub use verify::{verify_audit, AuditVerified};
 
 use crate::auth::TenantId;
-use crate::model::{ConnectorStatus, SyncFrequency};
+use crate::model::{AuditAction, AuditOutcome, ConnectorStatus, SyncFrequency};
 use crate::vault::AuditKey;
 use async_trait::async_trait;
 
@@ -153,8 +153,8 @@ pub fn audit_next_before(rows: &[AuditRecord], limit: usize, floor: i64) -> Opti
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     pub connector_id: Option<String>,
-    pub action: Option<String>,
-    pub outcome: Option<String>,
+    pub action: Option<AuditAction>,
+    pub outcome: Option<AuditOutcome>,
     pub before_seq: Option<i64>,
     pub limit: usize,
 }

@@ -617,11 +617,11 @@ impl Store for MongoStore {
         if let Some(c) = &q.connector_id {
             filter.insert("connector_id", c);
         }
-        if let Some(a) = &q.action {
-            filter.insert("action", a);
+        if let Some(a) = q.action {
+            filter.insert("action", a.as_str());
         }
-        if let Some(o) = &q.outcome {
-            filter.insert("outcome", o);
+        if let Some(o) = q.outcome {
+            filter.insert("outcome", o.as_str());
         }
         let cursor = self
             .audit

@@ -895,8 +895,8 @@ impl Store for SqliteStore {
                     params![
                         tenant,
                         q.connector_id,
-                        q.action,
-                        q.outcome,
+                        q.action.map(AuditAction::as_str),
+                        q.outcome.map(AuditOutcome::as_str),
                         before,
                         floor,
                         limit

@@ -3,26 +3,11 @@
 
 use crate::api::functions::list_audit;
 use crate::error::ErrorCode;
-use crate::model::AuditEntryView;
+use crate::model::{AuditAction, AuditEntryView, AuditOutcome};
 use crate::ui::{exact_time, relative_time, ErrorNotice, SignInRequired};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-
-const ACTIONS: [&str; 12] = [
-    "create",
-    "read",
-    "update",
-    "replace_credentials",
-    "test",
-    "test_unsaved",
-    "delete",
-    "clear_error",
-    "oauth_start",
-    "oauth_connect",
-    "refresh",
-    "rotate_key",
-];
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
@@ -50,13 +35,13 @@ pub fn AuditPage() -> impl IntoView {
             <label class="flex flex-col gap-1 text-sm font-medium text-slate-700">"Action"
                 <select name="action" class="input">
                     <option value="">"Any"</option>
-                    {ACTIONS.into_iter().map(|a| view! { <option value=a selected=move || param("action").as_deref() == Some(a)>{a.replace('_', " ")}</option> }).collect_view()}
+                    {AuditAction::ALL.into_iter().map(|a| view! { <option value=a.as_str() selected=move || param("action").as_deref() == Some(a.as_str())>{a.label()}</option> }).collect_view()}
                 </select>
             </label>
             <label class="flex flex-col gap-1 text-sm font-medium text-slate-700">"Outcome"
                 <select name="outcome" class="input">
                     <option value="">"Any"</option>
-                    {["ok", "refused"].into_iter().map(|o| view! { <option value=o selected=move || param("outcome").as_deref() == Some(o)>{o}</option> }).collect_view()}
+                    {AuditOutcome::ALL.into_iter().map(|o| view! { <option value=o.as_str() selected=move || param("outcome").as_deref() == Some(o.as_str())>{o.as_str()}</option> }).collect_view()}
                 </select>
             </label>
             <div class="flex items-end"><button type="submit" class="btn-primary w-full">"Filter"</button></div>
@@ -109,10 +94,13 @@ fn Entries(entries: Vec<AuditEntryView>, now: i64) -> impl IntoView {
                         <tr data-action=e.action.clone() data-outcome=e.outcome.clone()>
                             <td class="whitespace-nowrap px-4 py-2"><time datetime=e.at.clone() title=exact_time(&e.at)>{relative_time(&e.at, now)}</time></td>
                             <td class="px-4 py-2">{e.user_id.clone()}</td>
-                            <td class="px-4 py-2">{e.action.replace('_', " ")}</td>
+                            <td class="px-4 py-2">
+                                {AuditAction::parse(&e.action).map(AuditAction::label).map(str::to_owned).unwrap_or_else(|| e.action.clone())}
+                                {e.detail.clone().map(|d| view! { <span class="block text-xs text-slate-500">{d}</span> })}
+                            </td>
                             <td class="px-4 py-2 font-mono text-xs">{e.connector_id.clone().unwrap_or_default()}</td>
                             <td class="px-4 py-2">
-                                {if e.outcome == "ok" {
+                                {if AuditOutcome::parse(&e.outcome) == Some(AuditOutcome::Ok) {
                                     view! { <span class="text-emerald-800">"ok"</span> }.into_any()
                                 } else {
                                     view! { <span class="text-red-800">{format!("{} {}", e.outcome, e.error_code.clone().unwrap_or_default())}</span> }.into_any()

@@ -2,7 +2,9 @@
 //! turn → automatic test → success. Every step is a form post to the `advance_wizard` server
 //! function, enhanced by `ActionForm` when JavaScript runs.
 
-use crate::api::wizard::{load_wizard, AdvanceWizard, ShownAnswer, WizardStep, WizardView};
+use crate::api::wizard::{
+    load_wizard, AdvanceWizard, ShownAnswer, WizardAction, WizardStep, WizardView,
+};
 use crate::catalog::FieldKind;
 use crate::error::{ApiError, ErrorCode};
 use crate::model::SyncFrequency;
@@ -121,8 +123,11 @@ fn Conversation(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVi
     let pending_test = move || {
         step.pending().get()
             && step.input().with(|i| {
-                i.as_ref()
-                    .is_some_and(|i| i.action == "name" || i.action == "retry")
+                i.as_ref().is_some_and(|i| {
+                    [WizardAction::Name, WizardAction::Retry]
+                        .iter()
+                        .any(|a| i.action == a.value())
+                })
             })
     };
     let action_error = move || step.value().get().and_then(|r| r.err());
@@ -205,7 +210,7 @@ fn AuthExplained(v: WizardView) -> impl IntoView {
 #[component]
 fn AnsweredTurn(a: ShownAnswer, v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoView {
     let edit_label = format!("Change {}", a.label.to_ascii_lowercase());
-    let edit_value = format!("edit:{}", a.field);
+    let edit_value = WizardAction::Edit(a.field.clone()).value();
     let done = v.step == WizardStep::Done;
     view! {
         <Bubble><p>{a.question.clone()}</p></Bubble>
@@ -296,7 +301,7 @@ fn IntroPrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVie
         <StepError error=v.error.clone()/>
         <StepForm v=v.clone() step>
             <div class="flex justify-end">
-                <button type="submit" name="action" value="start" class="btn-primary">"Let's start"</button>
+                <button type="submit" name="action" value=WizardAction::Start.value() class="btn-primary">"Let's start"</button>
             </div>
         </StepForm>
     }
@@ -323,11 +328,11 @@ fn AuthPrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoView
         })}
         <StepForm v=v.clone() step>
             <div class="flex flex-wrap justify-between gap-3">
-                <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
+                <button type="submit" name="action" value=WizardAction::Back.value() class="btn-secondary">"Back"</button>
                 <div class="flex flex-wrap gap-3">
-                    <button type="submit" name="action" value="continue" class=if sign_in { "btn-secondary" } else { "btn-primary" }>{paste}</button>
+                    <button type="submit" name="action" value=WizardAction::EnterByHand.value() class=if sign_in { "btn-secondary" } else { "btn-primary" }>{paste}</button>
                     {sign_in.then(|| view! {
-                        <button type="submit" name="action" value="oauth" class="btn-primary">{format!("Connect with {name}")}</button>
+                        <button type="submit" name="action" value=WizardAction::SignIn.value() class="btn-primary">{format!("Connect with {name}")}</button>
                     })}
                 </div>
             </div>
@@ -348,11 +353,11 @@ fn AuthorizePrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl Int
         <StepError error=v.error.clone()/>
         <div class="flex flex-wrap justify-between gap-3">
             <StepForm v=v.clone() step>
-                <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
+                <button type="submit" name="action" value=WizardAction::Back.value() class="btn-secondary">"Back"</button>
             </StepForm>
             <div class="flex flex-wrap gap-3">
                 <StepForm v=v.clone() step>
-                    <button type="submit" name="action" value="continue" class="btn-secondary">"Paste a token instead"</button>
+                    <button type="submit" name="action" value=WizardAction::EnterByHand.value() class="btn-secondary">"Paste a token instead"</button>
                 </StepForm>
                 <form method="post" action="/oauth/start" class="contents">
                     <input type="hidden" name="connector_type" value=v.def.id.clone()/>
@@ -366,11 +371,11 @@ fn AuthorizePrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl Int
 
 #[component]
 fn ChoosePrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoView {
-    let what = if v.def.id == "sage" {
-        "business"
-    } else {
-        "organisation"
-    };
+    let what = v
+        .def
+        .choice_called
+        .clone()
+        .unwrap_or_else(|| "account".into());
     let first = v.choices.first().map(|(id, _)| id.clone());
     let question = format!(
         "Your sign-in can reach {} of them. Which {what} should we connect?",
@@ -394,8 +399,8 @@ fn ChoosePrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVi
                     }
                 }).collect_view()}
                 <div class="flex justify-between gap-3">
-                    <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
-                    <button type="submit" name="action" value="pick" class="btn-primary">"Continue"</button>
+                    <button type="submit" name="action" value=WizardAction::Back.value() class="btn-secondary">"Back"</button>
+                    <button type="submit" name="action" value=WizardAction::Pick.value() class="btn-primary">"Continue"</button>
                 </div>
             </fieldset>
         </StepForm>
@@ -493,8 +498,8 @@ fn FieldPrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoVie
                 <p id=help_id class="text-sm text-slate-600">{field.help.clone()}" "{example}</p>
                 <p id=error_id class="text-sm text-red-700" aria-live="polite">{move || local_error.get()}</p>
                 <div class="flex justify-between gap-3">
-                    <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
-                    <button type="submit" name="action" value="answer" class="btn-primary">"Continue"</button>
+                    <button type="submit" name="action" value=WizardAction::Back.value() class="btn-secondary">"Back"</button>
+                    <button type="submit" name="action" value=WizardAction::Answer.value() class="btn-primary">"Continue"</button>
                 </div>
             </div>
         </StepForm>
@@ -521,8 +526,8 @@ fn NamePrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoView
                     </select>
                 </label>
                 <div class="flex justify-between gap-3">
-                    <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
-                    <button type="submit" name="action" value="name" class="btn-primary">"Test and save"</button>
+                    <button type="submit" name="action" value=WizardAction::Back.value() class="btn-secondary">"Back"</button>
+                    <button type="submit" name="action" value=WizardAction::Name.value() class="btn-primary">"Test and save"</button>
                 </div>
             </div>
         </StepForm>
@@ -534,10 +539,10 @@ fn TestPrompt(v: WizardView, step: ServerAction<AdvanceWizard>) -> impl IntoView
     view! {
         <StepForm v=v.clone() step>
             <div class="flex flex-wrap justify-between gap-3">
-                <button type="submit" name="action" value="back" class="btn-secondary">"Back"</button>
+                <button type="submit" name="action" value=WizardAction::Back.value() class="btn-secondary">"Back"</button>
                 <div class="flex gap-3">
-                    <button type="submit" name="action" value="save_anyway" class="btn-secondary">"Save anyway"</button>
-                    <button type="submit" name="action" value="retry" class="btn-primary">"Retry the test"</button>
+                    <button type="submit" name="action" value=WizardAction::SaveAnyway.value() class="btn-secondary">"Save anyway"</button>
+                    <button type="submit" name="action" value=WizardAction::Retry.value() class="btn-primary">"Retry the test"</button>
                 </div>
             </div>
         </StepForm>

@@ -2,16 +2,14 @@
 //! data, server-function responses, the server's logs, or the database files in plaintext.
 //! Proven with canary secrets, through the real binary.
 
-mod support;
-
+use crate::support::process::{spawn_server, ServerProcess};
 use serde_json::{json, Value};
-use support::process::{spawn_server, ServerProcess};
 
 const CANARY: &str = "CANARYq7Zx9";
 
 fn env(fakes: &str, data: &std::path::Path, key: &str) -> Vec<(String, String)> {
-    let mut env = support::process::server_env(fakes, data, key);
-    env.extend(support::fakes::oauth_env(fakes));
+    let mut env = crate::support::process::server_env(fakes, data, key);
+    env.extend(crate::support::fakes::oauth_env(fakes));
     for (k, v) in [
         ("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8"),
         ("CONNECTOR_HUB_CHECK_TIMEOUT_MS", "1500"),
@@ -43,7 +41,7 @@ async fn canary_secrets_never_leak() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fakes = format!(
         "http://{}",
-        support::fakes::start("127.0.0.1:0".parse().expect("addr"))
+        crate::support::fakes::start("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("fakes")
     );
@@ -56,7 +54,7 @@ async fn canary_secrets_never_leak() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let token = support::process::token("canary-tenant", "ana@acme.test");
+    let token = crate::support::process::token("canary-tenant", "ana@acme.test");
     let mut out = Collector { seen: Vec::new() };
 
     // Secrets carrying the canary, for several connector kinds and both outcomes of a test.
@@ -280,7 +278,7 @@ async fn canary_secrets_never_leak() {
 
     // OAuth2: tokens issued by the fake provider carry the canary; they pass through the wizard
     // draft, the store, a refresh with rotation and a refused refresh.
-    let b = support::oauth_flow::Browser::new(&base, &fakes, &token);
+    let b = crate::support::oauth_flow::Browser::new(&base, &fakes, &token);
     b.control(json!({"marker": CANARY, "expires_in": 60})).await;
     let oauth_draft = b.begin("xero", None, &[]).await;
     let consent = b.authorize("xero", &oauth_draft).await;

@@ -31,6 +31,25 @@ pub async fn spawn_server_in(
     log: &Path,
     cwd: Option<&Path>,
 ) -> ServerProcess {
+    // A port from `free_port` may be taken by a parallel test before the server binds it: then
+    // the server exits, and it is started again on another.
+    for _attempt in 0..5 {
+        if let Some(server) = try_spawn_server(env, log, cwd).await {
+            return server;
+        }
+    }
+    panic!(
+        "server did not start; log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// Starts the server on a free port; `None` when it exited first (its port was taken).
+async fn try_spawn_server(
+    env: &[(String, String)],
+    log: &Path,
+    cwd: Option<&Path>,
+) -> Option<ServerProcess> {
     let port = free_port();
     let out = std::fs::OpenOptions::new()
         .create(true)
@@ -42,7 +61,7 @@ pub async fn spawn_server_in(
     if let Some(cwd) = cwd {
         command.current_dir(cwd);
     }
-    let child = command
+    let mut child = command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -55,12 +74,19 @@ pub async fn spawn_server_in(
     let started = Instant::now();
     let client = reqwest::Client::new();
     loop {
-        if client
+        if child.try_wait().ok().flatten().is_some() {
+            return None;
+        }
+        let healthy = client
             .get(format!("{base}/healthz"))
             .send()
             .await
-            .is_ok_and(|r| r.status().is_success())
-        {
+            .is_ok_and(|r| r.status().is_success());
+        // The server prints where it listens once it has bound the port: an answer on that port
+        // before it says so may come from another test's server.
+        let bound = std::fs::read_to_string(log)
+            .is_ok_and(|out| out.contains(&format!("running at {base}")));
+        if healthy && bound {
             break;
         }
         assert!(
@@ -70,11 +96,11 @@ pub async fn spawn_server_in(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    ServerProcess {
+    Some(ServerProcess {
         child,
         base,
         log: log.to_owned(),
-    }
+    })
 }
 
 impl ServerProcess {

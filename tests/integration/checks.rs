@@ -1,10 +1,8 @@
 //! Connection checks against fake providers that answer as each provider documents, a real
 //! PostgreSQL server, and the egress policy.
 
-mod support;
-
+use crate::support::{spawn_app, spawn_app_with, TestApp};
 use serde_json::{json, Value};
-use support::{spawn_app, spawn_app_with, TestApp};
 
 fn assert_outcome(result: &Value, code: Option<&str>, field: Option<&str>, label: &str) {
     match code {

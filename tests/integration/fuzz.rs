@@ -2,15 +2,13 @@
 //! types, huge strings, odd unicode, path traversal in ids. Only 2xx and 4xx with the error shape
 //! may come back — never a 5xx, never a panic.
 
-mod support;
-
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 use std::sync::OnceLock;
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
-    app: support::TestApp,
+    app: crate::support::TestApp,
     token: String,
     cookie: String,
     id: String,
@@ -24,7 +22,7 @@ fn fixture() -> &'static Fixture {
             .enable_all()
             .build()
             .expect("runtime");
-        let app = runtime.block_on(support::spawn_app());
+        let app = runtime.block_on(crate::support::spawn_app());
         let token = app.token("fuzz", "fuzzer");
         let id = runtime.block_on(app.create(
             &token,

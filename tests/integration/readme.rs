@@ -25,11 +25,24 @@ fn every_environment_variable_is_documented() {
     let root = env!("CARGO_MANIFEST_DIR");
     let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README.md");
     let mut names = BTreeSet::new();
-    for file in [
-        "src/server/config.rs",
-        "src/server/startup.rs",
-        "src/main.rs",
-    ] {
+    let config_files = std::fs::read_dir(format!("{root}/src/config"))
+        .expect("src/config")
+        .filter_map(|entry| {
+            Some(
+                entry
+                    .ok()?
+                    .path()
+                    .strip_prefix(root)
+                    .ok()?
+                    .display()
+                    .to_string(),
+            )
+        });
+    let files: Vec<String> = config_files
+        .chain(["src/server/startup.rs".into(), "src/main.rs".into()])
+        .collect();
+    assert!(files.len() > 3, "{files:?}");
+    for file in &files {
         names.extend(quoted_env_names(
             &std::fs::read_to_string(format!("{root}/{file}")).expect(file),
         ));

@@ -1,18 +1,16 @@
 //! Reliability: concurrent load across tenants, `kill -9` in the middle of writes, a full disk and
 //! a read-only data directory.
 
-mod support;
-
+use crate::support::process::{spawn_server, ServerProcess};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use support::process::{spawn_server, ServerProcess};
 
 /// 200 clients mixing create, list, test and delete across 20 tenants for 30 seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn load_no_5xx_nothing_lost_nothing_shared() {
-    let app = Arc::new(support::spawn_app().await);
+    let app = Arc::new(crate::support::spawn_app().await);
     let tokens: Vec<String> = (0..20)
         .map(|i| app.token(&format!("load-{i}"), "u"))
         .collect();
@@ -107,10 +105,10 @@ async fn load_no_5xx_nothing_lost_nothing_shared() {
     eprintln!("load: {total} requests in 30 s across 20 tenants: {counts:?}");
 }
 
-use support::process::server_env;
+use crate::support::process::server_env;
 
 fn token() -> String {
-    support::process::token("crash", "u")
+    crate::support::process::token("crash", "u")
 }
 
 /// `kill -9` during a burst of creates and updates: every acknowledged write survives the
@@ -121,7 +119,7 @@ async fn kill_9_loses_nothing_acknowledged() {
     let data = dir.path().join("data");
     let fakes = format!(
         "http://{}",
-        support::fakes::start("127.0.0.1:0".parse().expect("addr"))
+        crate::support::fakes::start("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("fakes")
     );
@@ -275,7 +273,7 @@ async fn full_disk_and_read_only_data_directory() {
     };
     let fakes = format!(
         "http://{}",
-        support::fakes::start("127.0.0.1:0".parse().expect("addr"))
+        crate::support::fakes::start("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("fakes")
     );

@@ -1,6 +1,5 @@
 //! Test harness: starts the real application (real SQLite file, real HTTP listener on an ephemeral
 //! port, fake providers beside it) and speaks HTTP to it.
-#![allow(dead_code)]
 
 pub mod attacker;
 pub mod fakes;

@@ -1,16 +1,14 @@
 //! Key rotation through restarts and the operator CLI, and what a wrong key looks like.
 
-mod support;
-
+use crate::support::process::{run_cli, spawn_server};
 use serde_json::{json, Value};
-use support::process::{run_cli, spawn_server};
 
 fn env(fakes: &str, data: &std::path::Path, keys: &str) -> Vec<(String, String)> {
-    support::process::server_env(fakes, data, keys)
+    crate::support::process::server_env(fakes, data, keys)
 }
 
 fn token() -> String {
-    support::process::token("acme", "ops@acme.test")
+    crate::support::process::token("acme", "ops@acme.test")
 }
 
 #[tokio::test]
@@ -20,7 +18,7 @@ async fn rotate_keys_then_drop_the_old_key() {
     let log = dir.path().join("server.log");
     let fakes = format!(
         "http://{}",
-        support::fakes::start("127.0.0.1:0".parse().expect("addr"))
+        crate::support::fakes::start("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("fakes")
     );

@@ -2,19 +2,20 @@
 //! ids, the health monitor's lease, graceful shutdown, and the binary serving the site from any
 //! directory.
 
-mod support;
-
+use crate::support::{expect_error, spawn_app, spawn_app_with};
 use connector_hub::auth::TenantId;
 use connector_hub::store::{AuditQuery, SqliteStore, Store};
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{expect_error, spawn_app, spawn_app_with};
 
 fn stripe() -> Value {
     json!({"connector_type": "stripe", "display_name": "S", "config": {"api_key": "sk_test_good_4242"}})
 }
 
-async fn audit(app: &support::TestApp, tenant: &str) -> Vec<connector_hub::store::AuditRecord> {
+async fn audit(
+    app: &crate::support::TestApp,
+    tenant: &str,
+) -> Vec<connector_hub::store::AuditRecord> {
     let store = SqliteStore::open(&app.data_dir).await.expect("store");
     let tenant = TenantId::parse(tenant).expect("tenant");
     store
@@ -154,7 +155,7 @@ async fn the_limit_holds_across_two_server_processes_on_one_store() {
     first.stop().await;
 }
 
-async fn listed(app: &support::TestApp, token: &str) -> usize {
+async fn listed(app: &crate::support::TestApp, token: &str) -> usize {
     let page: Value = app
         .get("/v1/connectors", token)
         .await
@@ -534,7 +535,7 @@ fn monitor_tests(entries: &[connector_hub::store::AuditRecord], id: &str) -> usi
 }
 
 /// Polls the audit log (every 100 ms, `tries` times) until the monitor has tested `id`.
-async fn wait_for_monitor_test(app: &support::TestApp, id: &str, tries: usize) -> usize {
+async fn wait_for_monitor_test(app: &crate::support::TestApp, id: &str, tries: usize) -> usize {
     for _ in 0..tries {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let tested = monitor_tests(&audit(app, "acme").await, id);
@@ -672,7 +673,7 @@ async fn the_binary_serves_the_whole_site_from_any_directory() {
     std::fs::create_dir(&elsewhere).expect("working directory");
     let env: Vec<(String, String)> = [
         ("CONNECTOR_HUB_ENV", "production".to_owned()),
-        ("JWT_SECRET", support::JWT_SECRET.to_owned()),
+        ("JWT_SECRET", crate::support::JWT_SECRET.to_owned()),
         (
             "CONNECTOR_ENCRYPTION_KEY",
             connector_hub::vault::generate_key(),
@@ -684,7 +685,7 @@ async fn the_binary_serves_the_whole_site_from_any_directory() {
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let log = dir.path().join("server.log");
-    let server = support::process::spawn_server_in(&env, &log, Some(&elsewhere)).await;
+    let server = crate::support::process::spawn_server_in(&env, &log, Some(&elsewhere)).await;
     let http = reqwest::Client::new();
     let get = |path: &str| http.get(format!("{}{path}", server.base)).send();
 
@@ -730,7 +731,7 @@ async fn the_development_sign_in_link_needs_a_development_secret() {
     for (configured, printed) in [(true, false), (false, true)] {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("server.log");
-        let mut env = support::process::server_env(
+        let mut env = crate::support::process::server_env(
             "http://127.0.0.1:9",
             &dir.path().join("data"),
             &connector_hub::vault::generate_key(),
@@ -738,9 +739,14 @@ async fn the_development_sign_in_link_needs_a_development_secret() {
         env.retain(|(k, _)| k != "CONNECTOR_HUB_ENV" && (configured || k != "JWT_SECRET"));
         env.push(("CONNECTOR_HUB_ENV".into(), "development".into()));
         env.push(("LEPTOS_SITE_ROOT".into(), "target/site".into()));
-        let server = support::process::spawn_server(&env, &log).await;
+        let server = crate::support::process::spawn_server(&env, &log).await;
         let output = std::fs::read_to_string(&log).unwrap_or_default();
-        assert!(server.stop().success());
+        let status = server.stop();
+        assert!(
+            status.success(),
+            "{status}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         assert_eq!(
             output.contains("Development sign-in link"),
             printed,
@@ -756,7 +762,7 @@ async fn the_development_sign_in_link_needs_a_development_secret() {
 async fn anonymous_traffic_cannot_fill_the_disk_or_the_log() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let mut env = support::process::server_env(
+    let mut env = crate::support::process::server_env(
         "http://127.0.0.1:9",
         &data,
         &connector_hub::vault::generate_key(),
@@ -764,7 +770,7 @@ async fn anonymous_traffic_cannot_fill_the_disk_or_the_log() {
     env.retain(|(k, _)| k != "CONNECTOR_HUB_RATE_ANONYMOUS_PER_MIN");
     env.push(("CONNECTOR_HUB_RATE_ANONYMOUS_PER_MIN".into(), "200".into()));
     env.push(("LEPTOS_SITE_ROOT".into(), "target/site".into()));
-    let server = support::process::spawn_server(&env, &dir.path().join("server.log")).await;
+    let server = crate::support::process::spawn_server(&env, &dir.path().join("server.log")).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .redirect(reqwest::redirect::Policy::none())

@@ -2,16 +2,14 @@
 //! OAuth2 provider, PKCE, refused and replayed states, refresh with rotation, refresh without a
 //! new refresh token, `invalid_grant`, reconnect, and two server processes refreshing at once.
 
-mod support;
-
+use crate::support::oauth_flow::{params, Browser};
+use crate::support::{fakes, TestApp};
 use connector_hub::secret::SecretString;
 use connector_hub::vault::Vault;
 use serde_json::{json, Value};
-use support::oauth_flow::{params, Browser};
-use support::{fakes, TestApp};
 
 async fn app() -> TestApp {
-    support::spawn_app_configured(&[], true).await
+    crate::support::spawn_app_configured(&[], true).await
 }
 
 fn browser(app: &TestApp, tenant: &str, user: &str) -> Browser {
@@ -298,7 +296,7 @@ async fn refused_replayed_expired_and_foreign_states_end_in_the_wizard() {
         .send()
         .await
         .expect("start");
-    support::expect_error(r, 413, "PAYLOAD_TOO_LARGE").await;
+    crate::support::expect_error(r, 413, "PAYLOAD_TOO_LARGE").await;
 
     // No session at all: the sign-in page, not an error.
     let r = app
@@ -377,6 +375,29 @@ async fn refresh_rotates_keeps_and_fails_precisely() {
         .filter_map(|e| e["outcome"].as_str())
         .collect();
     assert_eq!(outcomes, ["error", "ok", "ok", "ok"], "{audit}");
+    // Every outcome the log records can be filtered for; one it never records is a 400.
+    let failed = get_json(
+        &app,
+        &format!("/v1/audit?connector_id={id}&outcome=error"),
+        &token,
+    )
+    .await;
+    assert_eq!(
+        failed["entries"].as_array().map(Vec::len),
+        Some(1),
+        "{failed}"
+    );
+    assert_eq!(failed["entries"][0]["action"], "refresh", "{failed}");
+    let unknown = app
+        .http
+        .get(format!("{}/v1/audit?outcome=failed", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("audit");
+    assert_eq!(unknown.status(), 400);
+    let body: serde_json::Value = unknown.json().await.expect("json");
+    assert_eq!(body["error"]["field"], "outcome", "{body}");
 
     // Reconnect: the same wizard with `replace`, keeping id, name and schedule.
     b.control(json!({"expires_in": 3600})).await;
@@ -409,7 +430,7 @@ async fn refresh_rotates_keeps_and_fails_precisely() {
 
 #[tokio::test]
 async fn a_provider_without_a_client_offers_only_tokens() {
-    let app = support::spawn_app().await;
+    let app = crate::support::spawn_app().await;
     let b = Browser::new(&app.base, &app.fakes, &app.token("acme", "ana"));
     let draft = b.step("xero", None, None, "start", &[]).await;
     let view = b.view("xero", &draft).await;
@@ -450,11 +471,11 @@ async fn two_processes_refresh_a_connector_once() {
     let fakes = format!("http://{fakes_addr}");
     let key = connector_hub::vault::generate_key();
     let data = dir.path().join("data");
-    let mut env = support::process::server_env(&fakes, &data, &key);
+    let mut env = crate::support::process::server_env(&fakes, &data, &key);
     env.extend(fakes::oauth_env(&fakes));
-    let one = support::process::spawn_server(&env, &dir.path().join("one.log")).await;
-    let two = support::process::spawn_server(&env, &dir.path().join("two.log")).await;
-    let jwt = support::process::token("acme", "ana");
+    let one = crate::support::process::spawn_server(&env, &dir.path().join("one.log")).await;
+    let two = crate::support::process::spawn_server(&env, &dir.path().join("two.log")).await;
+    let jwt = crate::support::process::token("acme", "ana");
     let b = Browser::new(&one.base, &fakes, &jwt);
     b.control(json!({"expires_in": 60, "refresh_delay_ms": 400}))
         .await;
@@ -596,7 +617,7 @@ async fn a_pasted_token_replaces_the_whole_sign_in() {
 /// schedule: the test renews the tokens and keeps the refresh token alive.
 #[tokio::test]
 async fn the_monitor_keeps_idle_sign_ins_alive() {
-    let app = support::spawn_app_configured(
+    let app = crate::support::spawn_app_configured(
         &[
             ("CONNECTOR_HUB_MONITOR", "true"),
             ("CONNECTOR_HUB_MONITOR_INTERVAL_MS", "200"),

@@ -1,9 +1,7 @@
 //! The connectors REST API end to end: CRUD, tenant isolation, authentication, bad input.
 
-mod support;
-
+use crate::support::{expect_error, spawn_app, spawn_app_with};
 use serde_json::{json, Value};
-use support::{expect_error, spawn_app, spawn_app_with};
 
 fn stripe(name: &str) -> Value {
     json!({"connector_type": "stripe", "display_name": name, "config": {"api_key": "sk_test_good_4242"}, "sync_frequency": "hourly"})
@@ -232,7 +230,7 @@ async fn jwt_attacks_are_refused_with_401() {
             sign(
                 jsonwebtoken::Algorithm::HS384,
                 good_claims.clone(),
-                support::JWT_SECRET,
+                crate::support::JWT_SECRET,
             ),
         ),
         (
@@ -248,7 +246,7 @@ async fn jwt_attacks_are_refused_with_401() {
             sign(
                 jsonwebtoken::Algorithm::HS256,
                 json!({"sub": "u", "tenant_id": "t", "exp": exp - 3600}),
-                support::JWT_SECRET,
+                crate::support::JWT_SECRET,
             ),
         ),
         (
@@ -256,7 +254,7 @@ async fn jwt_attacks_are_refused_with_401() {
             sign(
                 jsonwebtoken::Algorithm::HS256,
                 json!({"sub": "u", "tenant_id": "t", "exp": exp, "nbf": exp}),
-                support::JWT_SECRET,
+                crate::support::JWT_SECRET,
             ),
         ),
         (
@@ -264,7 +262,7 @@ async fn jwt_attacks_are_refused_with_401() {
             sign(
                 jsonwebtoken::Algorithm::HS256,
                 json!({"sub": "u", "exp": exp}),
-                support::JWT_SECRET,
+                crate::support::JWT_SECRET,
             ),
         ),
         ("garbage", "not.a.jwt".to_owned()),
@@ -285,7 +283,7 @@ async fn jwt_attacks_are_refused_with_401() {
     let control = sign(
         jsonwebtoken::Algorithm::HS256,
         good_claims,
-        support::JWT_SECRET,
+        crate::support::JWT_SECRET,
     );
     assert_eq!(app.get("/v1/connectors", &control).await.status(), 200);
     app.stop().await;
@@ -674,7 +672,7 @@ async fn catalog_lists_eleven_connectors_with_secret_fields_flagged() {
     app.stop().await;
 }
 
-async fn names(app: &support::TestApp, path: &str, token: &str) -> Vec<String> {
+async fn names(app: &crate::support::TestApp, path: &str, token: &str) -> Vec<String> {
     let page: Value = app.get(path, token).await.json().await.expect("json");
     page["connectors"]
         .as_array()
@@ -767,7 +765,7 @@ async fn with_the_page_cache_off_every_listing_is_read() {
 async fn a_stored_secret_never_follows_a_changed_destination() {
     const SECRET: &str = "good-CANARYretarget1";
     let app = spawn_app_with(&[("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8")]).await;
-    let attacker = support::attacker::Attacker::start().await;
+    let attacker = crate::support::attacker::Attacker::start().await;
     let t = app.token("acme", "mallory@acme.test");
     let rest = format!("{}/rest", app.fakes);
     let id = app
@@ -813,7 +811,7 @@ async fn a_stored_secret_never_follows_a_changed_destination() {
     assert_eq!(r.status(), 200);
 
     // The wizard's "replace credentials": a new base URL, the secret left blank.
-    let browser = support::oauth_flow::Browser::new(&app.base, &app.fakes, &t);
+    let browser = crate::support::oauth_flow::Browser::new(&app.base, &app.fakes, &t);
     let draft = browser
         .step("rest_api", None, Some(&id), "start", &[])
         .await;

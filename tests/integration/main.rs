@@ -1,0 +1,19 @@
+//! Every integration test, in one binary: one link step instead of ten on a two-core machine.
+//! Each module is one area; `support` starts the real server, the fake providers, PostgreSQL
+//! clients and browsers they share.
+
+// Not every test module uses every helper.
+#![allow(dead_code)]
+
+mod support;
+
+mod api;
+mod canary;
+mod checks;
+mod fuzz;
+mod jwt_keys;
+mod oauth;
+mod operations;
+mod readme;
+mod reliability;
+mod rotation;
