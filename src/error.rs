@@ -169,6 +169,79 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// The one error the hub's internals pass around (checks, sign-in, the store, the service), so
+/// `?` works across them. It becomes the client-facing [`ApiError`] at the edge, which adds the
+/// code's hint and the request id. Messages are ours, never a provider's text (providers echo
+/// parts of keys back).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct Error {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The request or configuration field to blame.
+    pub field: Option<String>,
+    /// A hint other than the code's own.
+    pub hint: Option<String>,
+    /// Seconds to wait before trying again (rate limits).
+    pub retry_after: Option<u64>,
+}
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+            hint: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn from_code(code: ErrorCode) -> Self {
+        Self::new(code, code.message())
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// Blames `field` when there is one to blame.
+    pub fn with_field_opt(mut self, field: Option<&str>) -> Self {
+        self.field = field.map(str::to_owned);
+        self
+    }
+
+    pub fn invalid_config(field: &str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidConfig, message).with_field(field)
+    }
+
+    /// A connector that does not exist, or belongs to another tenant (they look the same).
+    pub fn not_found() -> Self {
+        let mut error = Self::new(ErrorCode::NotFound, "No connector with that id.");
+        error.hint =
+            Some("Check the connector id; the connector may have been deleted.".to_owned());
+        error
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::from_code(ErrorCode::Unauthenticated)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        Self {
+            code: e.code,
+            hint: e.hint.or_else(|| e.code.hint().map(str::to_owned)),
+            message: e.message,
+            field: e.field,
+            retry_after: e.retry_after,
+            request_id: current_request_id(),
+        }
+    }
+}
+
 /// The error every API surface returns: `{"error": {"code", "message", "field", "hint"}}` on REST,
 /// and the same value through server functions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
@@ -188,18 +261,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            field: None,
-            hint: code.hint().map(str::to_owned),
-            retry_after: None,
-            request_id: current_request_id(),
-        }
+        Error::new(code, message).into()
     }
 
     pub fn from_code(code: ErrorCode) -> Self {
-        Self::new(code, code.message())
+        Error::from_code(code).into()
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -207,19 +273,8 @@ impl ApiError {
         self
     }
 
-    pub fn invalid_config(field: &str, message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::InvalidConfig, message).with_field(field)
-    }
-
-    pub fn not_found() -> Self {
-        let mut error = Self::new(ErrorCode::NotFound, "No connector with that id.");
-        error.hint =
-            Some("Check the connector id; the connector may have been deleted.".to_owned());
-        error
-    }
-
     pub fn unauthenticated() -> Self {
-        Self::from_code(ErrorCode::Unauthenticated)
+        Error::unauthenticated().into()
     }
 }
 

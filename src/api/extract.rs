@@ -4,7 +4,7 @@
 use super::http_error::HttpError;
 use super::state::AppState;
 use crate::auth::{Principal, SessionCookies};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, Error, ErrorCode};
 use crate::model::AuditAction;
 use axum::extract::ConnectInfo;
 use axum::extract::{FromRequestParts, Request, State};
@@ -46,14 +46,14 @@ pub fn has_credential(state: &AppState, headers: &HeaderMap) -> bool {
     .is_some()
 }
 
-pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Error> {
     let cookie_name = SessionCookies::for_public_url(&state.settings.public_url).session;
     let (token, via_cookie) =
-        credential(headers, cookie_name).ok_or_else(ApiError::unauthenticated)?;
+        credential(headers, cookie_name).ok_or_else(Error::unauthenticated)?;
     let mut principal = state
         .auth
         .verify(&token)
-        .ok_or_else(ApiError::unauthenticated)?;
+        .ok_or_else(Error::unauthenticated)?;
     principal.via_cookie = via_cookie;
     Ok(principal)
 }
@@ -72,12 +72,11 @@ impl FromRequestParts<AppState> for Authenticated {
             Ok(principal) => Ok(Self(principal)),
             Err(error) => {
                 let client = client_addr(parts);
-                Err(HttpError(
-                    state
-                        .service
-                        .refuse_anonymous(AuditAction::Authenticate, error, &client)
-                        .await,
-                ))
+                Err(state
+                    .service
+                    .refuse_anonymous(AuditAction::Authenticate, error, &client)
+                    .await
+                    .into())
             }
         }
     }
@@ -92,13 +91,14 @@ pub async fn require_principal() -> Result<(AppState, Principal), ApiError> {
         Ok(principal) => Ok((state, principal)),
         // A page viewed without signing in asks for what it would show a signed-in user (the
         // marketplace asks for the sources list): that is no refusal worth recording.
-        Err(error) if !has_credential(&state, &parts.headers) => Err(error),
+        Err(error) if !has_credential(&state, &parts.headers) => Err(error.into()),
         Err(error) => {
             let client = client_addr(&parts);
             Err(state
                 .service
                 .refuse_anonymous(AuditAction::Authenticate, error, &client)
-                .await)
+                .await
+                .into())
         }
     }
 }
@@ -117,7 +117,7 @@ pub async fn origin_guard(State(state): State<AppState>, request: Request, next:
     if safe || bearer || same_origin(headers, &state.settings.public_url) {
         return next.run(request).await;
     }
-    let error = ApiError::new(
+    let error = Error::new(
         ErrorCode::Forbidden,
         "Cross-site requests are not allowed. Use Connector Hub from its own pages.",
     );
@@ -129,7 +129,7 @@ pub async fn origin_guard(State(state): State<AppState>, request: Request, next:
         .service
         .refuse_anonymous(AuditAction::OriginCheck, error, &client)
         .await;
-    HttpError(error).into_response()
+    HttpError::from(error).into_response()
 }
 
 fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {

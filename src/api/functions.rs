@@ -88,7 +88,10 @@ pub async fn list_sources(status: Option<String>) -> Result<Sources, ApiError> {
 #[server(endpoint = "test_source")]
 pub async fn test_source(connector_id: String) -> Result<CheckResult, ApiError> {
     let (state, p) = crate::api::extract::require_principal().await?;
-    state.service.test_saved(&p, &connector_id, &client()).await
+    Ok(state
+        .service
+        .test_saved(&p, &connector_id, &client())
+        .await?)
 }
 
 #[server(endpoint = "update_source")]
@@ -113,25 +116,25 @@ pub async fn update_source(
         sync_frequency,
         ..Default::default()
     };
-    state
+    Ok(state
         .service
         .update(&p, &connector_id, changes, &client())
-        .await
+        .await?)
 }
 
 #[server(endpoint = "delete_source")]
 pub async fn delete_source(connector_id: String) -> Result<(), ApiError> {
     let (state, p) = crate::api::extract::require_principal().await?;
-    state.service.delete(&p, &connector_id, &client()).await
+    Ok(state.service.delete(&p, &connector_id, &client()).await?)
 }
 
 #[server(endpoint = "clear_source_error")]
 pub async fn clear_source_error(connector_id: String) -> Result<ConnectorView, ApiError> {
     let (state, p) = crate::api::extract::require_principal().await?;
-    state
+    Ok(state
         .service
         .clear_error(&p, &connector_id, &client())
-        .await
+        .await?)
 }
 
 /// The tenant's audit log, newest first, filtered; `before` pages back.

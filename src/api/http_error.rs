@@ -1,6 +1,6 @@
 //! How an [`ApiError`] becomes an HTTP response: one JSON shape, one status per code.
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, Error, ErrorCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::{HeaderValue, StatusCode};
@@ -38,6 +38,12 @@ pub struct HttpError(pub ApiError);
 impl From<ApiError> for HttpError {
     fn from(e: ApiError) -> Self {
         Self(e)
+    }
+}
+
+impl From<Error> for HttpError {
+    fn from(e: Error) -> Self {
+        Self(e.into())
     }
 }
 

@@ -59,13 +59,13 @@ async fn start(
     let opened = Flow::open(&state.service, &p, &client, connector_type, draft, None).await;
     let mut flow = match opened {
         Ok(flow) => flow,
-        Err(error) => return HttpError(error).into_response(),
+        Err(error) => return HttpError::from(error).into_response(),
     };
     let target = match flow.authorize().await {
         Ok(provider_url) => provider_url,
         Err(error) => match flow.finish_sign_in(SignIn::Refused(error)).await {
             Ok(wizard_url) => wizard_url,
-            Err(error) => return HttpError(error).into_response(),
+            Err(error) => return HttpError::from(error).into_response(),
         },
     };
     Redirect::to(&target).into_response()
@@ -142,6 +142,6 @@ async fn finish(State(state): State<AppState>, parts: Parts, RawQuery(q): RawQue
     };
     match flow.finish_sign_in(outcome).await {
         Ok(url) => Redirect::to(&url).into_response(),
-        Err(error) => HttpError(error).into_response(),
+        Err(error) => HttpError::from(error).into_response(),
     }
 }

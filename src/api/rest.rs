@@ -5,7 +5,7 @@ use crate::api::extract::Authenticated;
 use crate::api::http_error::HttpError;
 use crate::api::state::AppState;
 use crate::catalog::catalog;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, Error, ErrorCode};
 use crate::model::{ConnectorStatus, SyncFrequency};
 use crate::service::{audit_query, ConnectorChanges, NewConnector};
 use axum::body::Bytes;
@@ -106,7 +106,7 @@ fn config_map(config: Map<String, Value>) -> ApiResult<BTreeMap<String, String>>
             Value::String(s) => Ok((k, s)),
             Value::Number(n) => Ok((k, n.to_string())),
             Value::Bool(b) => Ok((k, b.to_string())),
-            _ => Err(HttpError(ApiError::invalid_config(
+            _ => Err(HttpError::from(Error::invalid_config(
                 &k,
                 format!(
                     "{} must be a string.",

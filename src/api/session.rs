@@ -10,7 +10,7 @@ use crate::api::extract::client_addr;
 use crate::api::extract::same_origin_evidence;
 use crate::api::state::AppState;
 use crate::auth::{principal_tag, SessionCookies};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::model::AuditAction;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -71,7 +71,7 @@ async fn refused(state: &AppState, parts: &Parts) -> Response {
         .service
         .refuse_anonymous(
             AuditAction::SignIn,
-            ApiError::unauthenticated(),
+            Error::unauthenticated(),
             &client_addr(parts),
         )
         .await;

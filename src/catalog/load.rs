@@ -1,7 +1,7 @@
 //! Loading and checking the compiled-in catalog (server only).
 
 use super::{ConnectorDef, FieldKind};
-use crate::error::ApiError;
+use crate::error::Error;
 use regex::Regex;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
@@ -164,9 +164,9 @@ impl Catalog {
         &self,
         def: &ConnectorDef,
         submitted: &BTreeMap<String, String>,
-    ) -> Result<BTreeMap<String, String>, ApiError> {
+    ) -> Result<BTreeMap<String, String>, Error> {
         if let Some(unknown) = submitted.keys().find(|k| def.field(k).is_none()) {
-            return Err(ApiError::invalid_config(
+            return Err(Error::invalid_config(
                 unknown,
                 format!(
                     "{} has no field named “{}”.",
@@ -198,12 +198,12 @@ impl Catalog {
         def: &ConnectorDef,
         field: &super::FieldDef,
         value: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, Error> {
         let value = value.trim();
         if value.is_empty() {
             return match &field.default {
                 Some(default) => Ok(default.clone()),
-                None if field.required => Err(ApiError::invalid_config(
+                None if field.required => Err(Error::invalid_config(
                     &field.name,
                     format!("{} is required.", field.label),
                 )),
@@ -211,7 +211,7 @@ impl Catalog {
             };
         }
         if field.kind == FieldKind::Select && !field.options.iter().any(|o| o == value) {
-            return Err(ApiError::invalid_config(
+            return Err(Error::invalid_config(
                 &field.name,
                 format!(
                     "{} must be one of: {}.",
@@ -227,7 +227,7 @@ impl Catalog {
                     .as_deref()
                     .map(|e| format!(" For example: {e}"))
                     .unwrap_or_default();
-                return Err(ApiError::invalid_config(
+                return Err(Error::invalid_config(
                     &field.name,
                     format!(
                         "{} is not in the expected format. {}{example}",

@@ -4,8 +4,7 @@
 
 use super::egress::EgressPolicy;
 use super::CheckSettings;
-use super::Failure;
-use crate::error::ErrorCode;
+use crate::error::{Error, ErrorCode};
 use reqwest::header::HeaderMap;
 use reqwest::{Client, Url};
 use std::net::{IpAddr, SocketAddr};
@@ -155,7 +154,7 @@ impl Http {
     }
 
     /// Sends the request and returns the reply, or the transport failure as a check failure.
-    pub async fn send(&self, probe: Probe) -> Result<Reply, Failure> {
+    pub async fn send(&self, probe: Probe) -> Result<Reply, Error> {
         let client = match probe.destination {
             Destination::Operator => self.trusted.clone(),
             Destination::Tenant => self.guarded_client(&probe).await?,
@@ -206,7 +205,7 @@ impl Http {
 
     /// A client that can only connect to the addresses we checked, so a DNS answer that changes
     /// between the check and the connection cannot bypass the policy.
-    async fn guarded_client(&self, probe: &Probe) -> Result<Client, Failure> {
+    async fn guarded_client(&self, probe: &Probe) -> Result<Client, Error> {
         let host = probe
             .url
             .host_str()
@@ -219,18 +218,18 @@ impl Http {
             && probe.carries_secret()
             && !addrs.iter().all(|a| self.egress.explicitly_allowed(a.ip()))
         {
-            return Err(Failure::new(
+            return Err(Error::new(
                 ErrorCode::HttpsRequired,
                 "Credentials are only sent over https://. Use an https:// address.",
             )
-            .field_opt(probe.url_field));
+            .with_field_opt(probe.url_field));
         }
         let mut builder = Self::builder(&self.settings, &self.tls);
         if host.parse::<IpAddr>().is_err() {
             builder = builder.resolve_to_addrs(&host, &addrs);
         }
         builder.build().map_err(|_| {
-            Failure::new(
+            Error::new(
                 ErrorCode::Internal,
                 "The HTTP client could not be prepared.",
             )
@@ -243,7 +242,7 @@ impl Http {
         host: &str,
         port: u16,
         field: Option<&'static str>,
-    ) -> Result<Vec<SocketAddr>, Failure> {
+    ) -> Result<Vec<SocketAddr>, Error> {
         let resolved: Vec<SocketAddr> = match host.parse::<IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, port)],
             Err(_) => {
@@ -254,18 +253,18 @@ impl Http {
                 match lookup.await {
                     Ok(Ok(addrs)) => addrs.collect(),
                     Ok(Err(_)) => {
-                        return Err(Failure::new(
+                        return Err(Error::new(
                             ErrorCode::HostUnreachable,
                             format!("The host name “{host}” could not be found."),
                         )
-                        .field_opt(field))
+                        .with_field_opt(field))
                     }
                     Err(_) => {
-                        return Err(Failure::new(
+                        return Err(Error::new(
                             ErrorCode::Timeout,
                             "Looking up the host name took too long.",
                         )
-                        .field_opt(field))
+                        .with_field_opt(field))
                     }
                 }
             }
@@ -276,11 +275,11 @@ impl Http {
             .filter(|a| self.egress.allows(a.ip()))
             .collect();
         if allowed.is_empty() {
-            return Err(Failure::new(
+            return Err(Error::new(
                 ErrorCode::EgressBlocked,
                 format!("“{host}” points to a private or internal address, which Connector Hub does not connect to."),
             )
-            .field_opt(field));
+            .with_field_opt(field));
         }
         Ok(allowed)
     }
@@ -288,10 +287,10 @@ impl Http {
 
 /// Classifies a transport error without ever quoting it: reqwest's messages contain the URL, and a
 /// URL can carry an API key in its query string.
-fn transport_failure(e: &reqwest::Error, field: Option<&'static str>) -> Failure {
+fn transport_failure(e: &reqwest::Error, field: Option<&'static str>) -> Error {
     if e.is_timeout() {
-        return Failure::new(ErrorCode::Timeout, "The server did not answer in time.")
-            .field_opt(field);
+        return Error::new(ErrorCode::Timeout, "The server did not answer in time.")
+            .with_field_opt(field);
     }
     let chain = error_chain(e);
     if chain.contains("certificate")
@@ -299,24 +298,24 @@ fn transport_failure(e: &reqwest::Error, field: Option<&'static str>) -> Failure
         || chain.contains("handshake")
         || chain.contains("invalidcontenttype")
     {
-        return Failure::new(
+        return Error::new(
             ErrorCode::TlsError,
             "A secure connection could not be established (TLS certificate or handshake failed).",
         )
-        .field_opt(field);
+        .with_field_opt(field);
     }
     if e.is_connect() || chain.contains("dns") || chain.contains("connection refused") {
-        return Failure::new(
+        return Error::new(
             ErrorCode::HostUnreachable,
             "The server refused the connection or could not be reached.",
         )
-        .field_opt(field);
+        .with_field_opt(field);
     }
-    Failure::new(
+    Error::new(
         ErrorCode::UnexpectedResponse,
         "The connection broke before a complete answer arrived.",
     )
-    .field_opt(field)
+    .with_field_opt(field)
 }
 
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {

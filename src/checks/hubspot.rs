@@ -1,6 +1,7 @@
 //! HubSpot: `GET /crm/v3/objects/contacts?limit=1`.
 
 use super::*;
+use crate::error::Error;
 use crate::secret::ACCESS_TOKEN;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
@@ -13,21 +14,21 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
             .and_then(|b| str_at(&b, "/category"))
             .unwrap_or_default();
         return Err(match category.as_str() {
-            "EXPIRED_AUTHENTICATION" => Failure::new(
+            "EXPIRED_AUTHENTICATION" => Error::new(
                 ErrorCode::ExpiredCredentials,
                 "This HubSpot access token has expired.",
             )
-            .field(ACCESS_TOKEN),
-            "INVALID_AUTHENTICATION" => Failure::new(
+            .with_field(ACCESS_TOKEN),
+            "INVALID_AUTHENTICATION" => Error::new(
                 ErrorCode::InvalidCredentials,
                 "HubSpot did not accept this token.",
             )
-            .field(ACCESS_TOKEN),
-            "MISSING_SCOPES" => Failure::new(
+            .with_field(ACCESS_TOKEN),
+            "MISSING_SCOPES" => Error::new(
                 ErrorCode::InsufficientPermissions,
                 "This token lacks the crm.objects.contacts.read scope.",
             )
-            .field(ACCESS_TOKEN),
+            .with_field(ACCESS_TOKEN),
             _ => status_failure(&reply, "HubSpot", ACCESS_TOKEN),
         });
     }

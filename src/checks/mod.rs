@@ -16,7 +16,7 @@ mod stripe;
 mod woocommerce;
 mod xero;
 
-use crate::error::ErrorCode;
+use crate::error::{Error, ErrorCode};
 use crate::secret::SecretConfig;
 use http::{Destination, Http, Probe, Reply};
 use ipnet::IpNet;
@@ -56,60 +56,7 @@ impl ProviderUrls {
 /// Non-secret facts a successful check learned.
 pub type Details = BTreeMap<String, String>;
 
-/// Why a check failed, in the shared vocabulary. Messages are ours, never the provider's text
-/// (providers echo parts of keys back).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
-    pub code: ErrorCode,
-    pub message: String,
-    pub field: Option<String>,
-    pub retry_after: Option<u64>,
-}
-
-impl Failure {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            field: None,
-            retry_after: None,
-        }
-    }
-
-    pub fn field(mut self, field: &str) -> Self {
-        self.field = Some(field.to_owned());
-        self
-    }
-
-    pub fn field_opt(mut self, field: Option<&str>) -> Self {
-        self.field = field.map(str::to_owned);
-        self
-    }
-
-    pub fn invalid_config(field: &str, message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::InvalidConfig, message).field(field)
-    }
-}
-
-/// An error met on the way to a check (a refused refresh, the store) reported as its outcome.
-impl From<crate::error::ApiError> for Failure {
-    fn from(e: crate::error::ApiError) -> Self {
-        Self::new(e.code, e.message).field_opt(e.field.as_deref())
-    }
-}
-
-/// A failure met outside a check (signing in) reported as a request error.
-impl From<Failure> for crate::error::ApiError {
-    fn from(f: Failure) -> Self {
-        let error = Self::new(f.code, f.message);
-        match f.field {
-            Some(field) => error.with_field(field),
-            None => error,
-        }
-    }
-}
-
-pub type Outcome = Result<Details, Failure>;
+pub type Outcome = Result<Details, Error>;
 
 pub struct Checker {
     http: Http,
@@ -127,18 +74,18 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// A field the catalog validation guarantees is present.
-    pub fn field(&self, name: &str) -> Result<&str, Failure> {
+    pub fn field(&self, name: &str) -> Result<&str, Error> {
         self.config
             .get(name)
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| Failure::invalid_config(name, format!("{name} is required.")))
+            .ok_or_else(|| Error::invalid_config(name, format!("{name} is required.")))
     }
 
     /// The operator-configured base URL of a provider plus a path.
-    pub fn provider_url(&self, provider: &str, path: &str) -> Result<Url, Failure> {
+    pub fn provider_url(&self, provider: &str, path: &str) -> Result<Url, Error> {
         let base = self.providers.get(provider);
         Url::parse(&format!("{base}{path}")).map_err(|_| {
-            Failure::new(
+            Error::new(
                 ErrorCode::InvalidConfig,
                 format!("The configured {provider} address is not a valid URL."),
             )
@@ -151,7 +98,7 @@ impl Ctx<'_> {
         provider: &str,
         path: &str,
         token_field: &str,
-    ) -> Result<Reply, Failure> {
+    ) -> Result<Reply, Error> {
         let mut probe = Probe::get(self.provider_url(provider, path)?, Destination::Operator);
         probe.bearer = Some(self.field(token_field)?.to_owned());
         probe.headers.push(("accept", "application/json".into()));
@@ -201,7 +148,7 @@ impl Checker {
             "google_drive" => google_drive::check(&ctx).await,
             "rest_api" => rest_api::check(&ctx).await,
             "postgresql" => postgresql::check(&ctx).await,
-            other => Err(Failure::new(
+            other => Err(Error::new(
                 ErrorCode::UnknownConnectorType,
                 format!("No check exists for “{other}”."),
             )),
@@ -211,44 +158,44 @@ impl Checker {
 
 /// The mapping every HTTP provider shares; provider modules refine it where their answers say
 /// more (expired tokens, missing scopes).
-pub fn status_failure(reply: &Reply, provider: &str, credential_field: &str) -> Failure {
+pub fn status_failure(reply: &Reply, provider: &str, credential_field: &str) -> Error {
     match reply.status {
-        401 => Failure::new(
+        401 => Error::new(
             ErrorCode::InvalidCredentials,
             format!("{provider} did not accept this credential."),
         )
-        .field(credential_field),
-        403 => Failure::new(
+        .with_field(credential_field),
+        403 => Error::new(
             ErrorCode::InsufficientPermissions,
             format!("{provider} accepted the credential but does not allow it to read this data."),
         )
-        .field(credential_field),
-        404 => Failure::new(
+        .with_field(credential_field),
+        404 => Error::new(
             ErrorCode::NotFound,
             format!("{provider} says this account or address does not exist."),
         ),
-        429 => Failure {
+        429 => Error {
             retry_after: reply.retry_after(),
-            ..Failure::new(
+            ..Error::new(
                 ErrorCode::RateLimited,
                 format!("{provider} is limiting requests right now."),
             )
         },
-        500..=599 => Failure::new(
+        500..=599 => Error::new(
             ErrorCode::ProviderError,
             format!(
                 "{provider} is having problems (HTTP {}). Try again in a few minutes.",
                 reply.status
             ),
         ),
-        300..=399 => Failure::new(
+        300..=399 => Error::new(
             ErrorCode::UnexpectedResponse,
             format!(
                 "{provider} answered with a redirect (HTTP {}) instead of data.",
                 reply.status
             ),
         ),
-        status => Failure::new(
+        status => Error::new(
             ErrorCode::UnexpectedResponse,
             format!("{provider} answered with HTTP {status}."),
         ),
@@ -256,8 +203,8 @@ pub fn status_failure(reply: &Reply, provider: &str, credential_field: &str) -> 
 }
 
 /// A 2xx whose body is not the JSON the API documents.
-pub fn unexpected(provider: &str) -> Failure {
-    Failure::new(
+pub fn unexpected(provider: &str) -> Error {
+    Error::new(
         ErrorCode::UnexpectedResponse,
         format!("The address answered, but not like the {provider} API (the response was not the expected JSON)."),
     )
@@ -268,7 +215,7 @@ pub fn success_json(
     reply: &Reply,
     provider: &str,
     credential_field: &str,
-) -> Result<serde_json::Value, Failure> {
+) -> Result<serde_json::Value, Error> {
     if !(200..300).contains(&reply.status) {
         return Err(status_failure(reply, provider, credential_field));
     }

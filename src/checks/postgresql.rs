@@ -2,6 +2,7 @@
 //! egress policy checked (the connection goes to that exact address).
 
 use super::*;
+use crate::error::Error;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -19,7 +20,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         .ok()
         .filter(|p| *p > 0)
         .ok_or_else(|| {
-            Failure::invalid_config("port", "The port must be a number between 1 and 65535.")
+            Error::invalid_config("port", "The port must be a number between 1 and 65535.")
         })?;
     let database = ctx.field("database")?;
     let user = ctx.field("username")?;
@@ -33,10 +34,10 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
 
     let addrs = ctx.http.resolve_checked(&host, port, Some("host")).await?;
     let addr = addrs.first().copied().ok_or_else(|| {
-        Failure::new(ErrorCode::HostUnreachable, "The host name has no address.").field("host")
+        Error::new(ErrorCode::HostUnreachable, "The host name has no address.").with_field("host")
     })?;
     if sslmode == "disable" && !addr.ip().is_loopback() {
-        return Err(Failure::invalid_config(
+        return Err(Error::invalid_config(
             "sslmode",
             "sslmode disable would send the password unencrypted across the network, so it is only allowed for a database on this same machine. Choose require or verify-full.",
         ));
@@ -80,8 +81,8 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let row = match tokio::time::timeout(ctx.settings.timeout, attempt).await {
         Err(_) => {
             return Err(
-                Failure::new(ErrorCode::Timeout, "The database did not answer in time.")
-                    .field("host"),
+                Error::new(ErrorCode::Timeout, "The database did not answer in time.")
+                    .with_field("host"),
             )
         }
         Ok(Err(e)) => return Err(classify(&e, sslmode)),
@@ -94,29 +95,29 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     ]))
 }
 
-fn classify(e: &tokio_postgres::Error, sslmode: &str) -> Failure {
+fn classify(e: &tokio_postgres::Error, sslmode: &str) -> Error {
     if let Some(code) = e.code() {
         return match code {
             c if *c == SqlState::INVALID_PASSWORD => {
-                Failure::new(ErrorCode::InvalidCredentials, "The database rejected this user name and password.").field("password")
+                Error::new(ErrorCode::InvalidCredentials, "The database rejected this user name and password.").with_field("password")
             }
-            c if *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => Failure::new(
+            c if *c == SqlState::INVALID_AUTHORIZATION_SPECIFICATION => Error::new(
                 ErrorCode::InvalidCredentials,
                 "The database does not let this user connect from here (the role may not exist, or pg_hba.conf refuses it).",
             )
-            .field("username"),
+            .with_field("username"),
             c if *c == SqlState::INVALID_CATALOG_NAME => {
-                Failure::new(ErrorCode::NotFound, "There is no database with this name on the server.").field("database")
+                Error::new(ErrorCode::NotFound, "There is no database with this name on the server.").with_field("database")
             }
-            c if *c == SqlState::INSUFFICIENT_PRIVILEGE => Failure::new(
+            c if *c == SqlState::INSUFFICIENT_PRIVILEGE => Error::new(
                 ErrorCode::InsufficientPermissions,
                 "This user is not allowed to connect to the database.",
             )
-            .field("username"),
+            .with_field("username"),
             c if *c == SqlState::TOO_MANY_CONNECTIONS => {
-                Failure::new(ErrorCode::RateLimited, "The database has too many connections right now.")
+                Error::new(ErrorCode::RateLimited, "The database has too many connections right now.")
             }
-            _ => Failure::new(ErrorCode::ProviderError, "The database reported an error while connecting."),
+            _ => Error::new(ErrorCode::ProviderError, "The database reported an error while connecting."),
         };
     }
     // tokio-postgres exposes the kind only through its message; it is matched, never shown.
@@ -133,24 +134,24 @@ fn classify(e: &tokio_postgres::Error, sslmode: &str) -> Failure {
         } else {
             "A secure (TLS) connection to the database could not be established.".to_owned()
         };
-        return Failure::new(ErrorCode::TlsError, message).field("sslmode");
+        return Error::new(ErrorCode::TlsError, message).with_field("sslmode");
     }
     if text.contains("timeout") || text.contains("timed out") {
-        return Failure::new(ErrorCode::Timeout, "The database did not answer in time.")
-            .field("host");
+        return Error::new(ErrorCode::Timeout, "The database did not answer in time.")
+            .with_field("host");
     }
     if text.contains("connect") || source.contains("refused") {
-        return Failure::new(
+        return Error::new(
             ErrorCode::HostUnreachable,
             "Nothing accepted the connection at this host and port.",
         )
-        .field("host");
+        .with_field("host");
     }
-    Failure::new(
+    Error::new(
         ErrorCode::UnexpectedResponse,
         "The server at this address did not talk like PostgreSQL.",
     )
-    .field("host")
+    .with_field("host")
 }
 
 fn verifying_tls() -> tokio_postgres_rustls::MakeRustlsConnect {

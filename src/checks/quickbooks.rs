@@ -1,12 +1,13 @@
 //! QuickBooks Online: `GET /v3/company/{realmId}/companyinfo/{realmId}`.
 
 use super::*;
+use crate::error::Error;
 use crate::secret::ACCESS_TOKEN;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let realm = ctx.field("realm_id")?;
     if !realm.chars().all(|c| c.is_ascii_digit()) {
-        return Err(Failure::invalid_config(
+        return Err(Error::invalid_config(
             "realm_id",
             "The Realm ID is a number.",
         ));
@@ -26,18 +27,18 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         let text = lower_text(&reply);
         return Err(match (reply.status, code.as_str()) {
             (401, _) | (_, "3200") if text.contains("expired") => {
-                Failure::new(ErrorCode::ExpiredCredentials, "This QuickBooks access token has expired (they last one hour).")
-                    .field(ACCESS_TOKEN)
+                Error::new(ErrorCode::ExpiredCredentials, "This QuickBooks access token has expired (they last one hour).")
+                    .with_field(ACCESS_TOKEN)
             }
             (401, _) | (_, "3200") => {
-                Failure::new(ErrorCode::InvalidCredentials, "QuickBooks did not accept this access token.").field(ACCESS_TOKEN)
+                Error::new(ErrorCode::InvalidCredentials, "QuickBooks did not accept this access token.").with_field(ACCESS_TOKEN)
             }
-            (403, _) | (_, "3100") => Failure::new(
+            (403, _) | (_, "3100") => Error::new(
                 ErrorCode::InsufficientPermissions,
                 "This token is not authorised for that company. Check the Realm ID, or authorise the company again.",
             )
-            .field("realm_id"),
-            (404, _) => Failure::new(ErrorCode::NotFound, "QuickBooks has no company with this Realm ID.").field("realm_id"),
+            .with_field("realm_id"),
+            (404, _) => Error::new(ErrorCode::NotFound, "QuickBooks has no company with this Realm ID.").with_field("realm_id"),
             _ => status_failure(&reply, "QuickBooks", ACCESS_TOKEN),
         });
     }

@@ -2,14 +2,15 @@
 //! destination is the tenant's, so the egress policy applies.
 
 use super::*;
+use crate::error::Error;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let base = ctx.field("base_url")?.trim_end_matches('/');
     let path = ctx.config.get("test_path").unwrap_or("/");
     let mut url = Url::parse(&format!("{base}{path}"))
-        .map_err(|_| Failure::invalid_config("base_url", "The base URL is not a valid address."))?;
+        .map_err(|_| Error::invalid_config("base_url", "The base URL is not a valid address."))?;
     if !matches!(url.scheme(), "https" | "http") {
-        return Err(Failure::invalid_config(
+        return Err(Error::invalid_config(
             "base_url",
             "The base URL must start with https://.",
         ));
@@ -38,7 +39,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
             ))
         }
         _ => {
-            return Err(Failure::invalid_config(
+            return Err(Error::invalid_config(
                 "auth_type",
                 "Unknown authentication type.",
             ))
@@ -58,7 +59,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         };
         let mut failure = status_failure(&reply, "The API", credential);
         if reply.status == 404 {
-            failure = failure.field("test_path");
+            failure = failure.with_field("test_path");
         }
         return Err(failure);
     }

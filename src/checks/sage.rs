@@ -1,6 +1,7 @@
 //! Sage Business Cloud Accounting: `GET /v3.1/businesses` (also the business picker).
 
 use super::*;
+use crate::error::Error;
 use crate::secret::ACCESS_TOKEN;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
@@ -8,11 +9,11 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         .bearer_get("sage", "/v3.1/businesses", ACCESS_TOKEN)
         .await?;
     if reply.status == 401 && lower_text(&reply).contains("expired") {
-        return Err(Failure::new(
+        return Err(Error::new(
             ErrorCode::ExpiredCredentials,
             "This Sage access token has expired (they last five minutes).",
         )
-        .field(ACCESS_TOKEN));
+        .with_field(ACCESS_TOKEN));
     }
     let body = success_json(&reply, "Sage", ACCESS_TOKEN)?;
     let businesses = match &body {
@@ -28,11 +29,11 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         .filter_map(|b| str_at(b, "/name"))
         .collect();
     if names.is_empty() {
-        return Err(Failure::new(
+        return Err(Error::new(
             ErrorCode::InsufficientPermissions,
             "This token works but reaches no Sage business.",
         )
-        .field(ACCESS_TOKEN));
+        .with_field(ACCESS_TOKEN));
     }
     Ok(details([("businesses", Some(names.join(", ")))]))
 }

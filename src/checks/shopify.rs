@@ -1,6 +1,7 @@
 //! Shopify: `GET https://{shop}/admin/api/{version}/shop.json` with `X-Shopify-Access-Token`.
 
 use super::*;
+use crate::error::Error;
 use crate::secret::ACCESS_TOKEN;
 
 const API_VERSION: &str = "2025-07";
@@ -13,7 +14,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-')
     {
-        return Err(Failure::invalid_config(
+        return Err(Error::invalid_config(
             "shop_domain",
             "The shop domain must look like your-store.myshopify.com.",
         ));
@@ -21,7 +22,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let token = ctx.field(ACCESS_TOKEN)?;
     let base = ctx.providers.get("shopify").replace("{shop}", &shop);
     let url = Url::parse(&format!("{base}/admin/api/{API_VERSION}/shop.json")).map_err(|_| {
-        Failure::invalid_config("shop_domain", "The shop domain is not a valid host name.")
+        Error::invalid_config("shop_domain", "The shop domain is not a valid host name.")
     })?;
     // The shop host is tenant-chosen unless the operator pointed Shopify elsewhere.
     let destination = if ctx.providers.is_overridden("shopify") {
@@ -38,18 +39,18 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let reply = ctx.http.send(probe).await?;
     match reply.status {
         404 => {
-            return Err(Failure::new(
+            return Err(Error::new(
                 ErrorCode::NotFound,
                 format!("There is no Shopify shop at {shop}."),
             )
-            .field("shop_domain"))
+            .with_field("shop_domain"))
         }
         402 | 423 => {
-            return Err(Failure::new(
+            return Err(Error::new(
                 ErrorCode::InsufficientPermissions,
                 "This shop is frozen or locked by Shopify, so its data cannot be read.",
             )
-            .field("shop_domain"))
+            .with_field("shop_domain"))
         }
         _ => {}
     }

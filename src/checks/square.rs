@@ -1,6 +1,7 @@
 //! Square: `GET /v2/locations` with a bearer token and a pinned `Square-Version`.
 
 use super::*;
+use crate::error::Error;
 use crate::secret::ACCESS_TOKEN;
 
 const SQUARE_VERSION: &str = "2025-07-16";
@@ -26,20 +27,20 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
             .and_then(|b| str_at(&b, "/errors/0/code"))
             .unwrap_or_default();
         return Err(match code.as_str() {
-            "ACCESS_TOKEN_EXPIRED" => Failure::new(ErrorCode::ExpiredCredentials, "This Square access token has expired.")
-                .field(ACCESS_TOKEN),
-            "ACCESS_TOKEN_REVOKED" => Failure::new(ErrorCode::InvalidCredentials, "This Square access token was revoked.")
-                .field(ACCESS_TOKEN),
-            "INSUFFICIENT_SCOPES" => Failure::new(
+            "ACCESS_TOKEN_EXPIRED" => Error::new(ErrorCode::ExpiredCredentials, "This Square access token has expired.")
+                .with_field(ACCESS_TOKEN),
+            "ACCESS_TOKEN_REVOKED" => Error::new(ErrorCode::InvalidCredentials, "This Square access token was revoked.")
+                .with_field(ACCESS_TOKEN),
+            "INSUFFICIENT_SCOPES" => Error::new(
                 ErrorCode::InsufficientPermissions,
                 "This token lacks the MERCHANT_PROFILE_READ permission needed to list locations.",
             )
-            .field(ACCESS_TOKEN),
-            _ if reply.status == 401 => Failure::new(
+            .with_field(ACCESS_TOKEN),
+            _ if reply.status == 401 => Error::new(
                 ErrorCode::InvalidCredentials,
                 "Square did not accept this access token. Check that it belongs to the environment you chose.",
             )
-            .field(ACCESS_TOKEN),
+            .with_field(ACCESS_TOKEN),
             _ => status_failure(&reply, "Square", ACCESS_TOKEN),
         });
     }

@@ -1,14 +1,14 @@
 //! WooCommerce: `GET {store}/wp-json/wc/v3/products?per_page=1` with HTTP Basic (key:secret).
 
 use super::*;
+use crate::error::Error;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let store = ctx.field("store_url")?.trim_end_matches('/');
-    let url = Url::parse(&format!("{store}/wp-json/wc/v3/products?per_page=1")).map_err(|_| {
-        Failure::invalid_config("store_url", "The store address is not a valid URL.")
-    })?;
+    let url = Url::parse(&format!("{store}/wp-json/wc/v3/products?per_page=1"))
+        .map_err(|_| Error::invalid_config("store_url", "The store address is not a valid URL."))?;
     if !matches!(url.scheme(), "https" | "http") {
-        return Err(Failure::invalid_config(
+        return Err(Error::invalid_config(
             "store_url",
             "The store address must start with https://.",
         ));
@@ -30,23 +30,23 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         return Err(match code.as_str() {
             "woocommerce_rest_authentication_error" | "woocommerce_rest_authentication_missing_parameter" => {
                 let field = if text.contains("consumer key") { "consumer_key" } else { "consumer_secret" };
-                Failure::new(ErrorCode::InvalidCredentials, "The store did not accept this consumer key and secret.").field(field)
+                Error::new(ErrorCode::InvalidCredentials, "The store did not accept this consumer key and secret.").with_field(field)
             }
-            "woocommerce_rest_cannot_view" => Failure::new(
+            "woocommerce_rest_cannot_view" => Error::new(
                 ErrorCode::InsufficientPermissions,
                 "This key is not allowed to read products. Give it Read permission in WooCommerce → Settings → Advanced → REST API.",
             )
-            .field("consumer_key"),
-            "rest_no_route" => Failure::new(
+            .with_field("consumer_key"),
+            "rest_no_route" => Error::new(
                 ErrorCode::NotFound,
                 "This site has no WooCommerce REST API. Check the address and that WooCommerce is active.",
             )
-            .field("store_url"),
-            _ if reply.status == 404 => Failure::new(
+            .with_field("store_url"),
+            _ if reply.status == 404 => Error::new(
                 ErrorCode::NotFound,
                 "Nothing answers at this address's WooCommerce API path. Check the store address.",
             )
-            .field("store_url"),
+            .with_field("store_url"),
             _ => status_failure(&reply, "WooCommerce", "consumer_key"),
         });
     }
@@ -54,10 +54,10 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         Some(serde_json::Value::Array(_)) => Ok(details([
             ("store", Url::parse(store).ok().and_then(|u| u.host_str().map(str::to_owned))),
         ])),
-        _ => Err(Failure::new(
+        _ => Err(Error::new(
             ErrorCode::UnexpectedResponse,
             "The address answered with a web page, not the WooCommerce API. Turn on pretty permalinks (Settings → Permalinks) and check the address.",
         )
-        .field("store_url")),
+        .with_field("store_url")),
     }
 }

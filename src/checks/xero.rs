@@ -2,6 +2,7 @@
 //! organisation picker).
 
 use super::*;
+use crate::error::Error;
 use crate::secret::ACCESS_TOKEN;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
@@ -12,17 +13,17 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
                 .header("www-authenticate")
                 .is_some_and(|h| h.to_lowercase().contains("expired"));
         return Err(if expired {
-            Failure::new(
+            Error::new(
                 ErrorCode::ExpiredCredentials,
                 "This Xero access token has expired (they last 30 minutes).",
             )
-            .field(ACCESS_TOKEN)
+            .with_field(ACCESS_TOKEN)
         } else {
-            Failure::new(
+            Error::new(
                 ErrorCode::InvalidCredentials,
                 "Xero did not accept this access token.",
             )
-            .field(ACCESS_TOKEN)
+            .with_field(ACCESS_TOKEN)
         });
     }
     let body = success_json(&reply, "Xero", ACCESS_TOKEN)?;
@@ -35,11 +36,11 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         .filter_map(|c| str_at(c, "/tenantName"))
         .collect();
     if organisations.is_empty() {
-        return Err(Failure::new(
+        return Err(Error::new(
             ErrorCode::InsufficientPermissions,
             "This token works but reaches no Xero organisation. Connect an organisation when you authorise.",
         )
-        .field(ACCESS_TOKEN));
+        .with_field(ACCESS_TOKEN));
     }
     // Signed in through the wizard: the chosen organisation must still be reachable.
     if let Some(chosen) = ctx.config.get("tenant_id") {
@@ -47,7 +48,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
             .iter()
             .find(|c| str_at(c, "/tenantId").as_deref() == Some(chosen))
         else {
-            return Err(Failure::new(
+            return Err(Error::new(
                 ErrorCode::InsufficientPermissions,
                 "This sign-in no longer reaches the Xero organisation chosen for this connection (it was disconnected in Xero). Reconnect and choose it again.",
             ));

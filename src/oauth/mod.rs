@@ -7,9 +7,9 @@
 use crate::catalog::{ClientAuth, ConnectorDef, OAuthDef, TokenBody};
 use crate::checks::http::{Body, Destination, Http, Probe, Reply};
 use crate::checks::ProviderUrls;
-use crate::checks::{status_failure, str_at, Failure};
+use crate::checks::{status_failure, str_at};
 use crate::clock::now_ms;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::secret::{SecretString, ACCESS_TOKEN};
 use base64::Engine;
 use reqwest::Url;
@@ -68,12 +68,12 @@ pub enum TokenError {
     /// The provider refused the grant (`invalid_grant`): the code was used or expired, or the
     /// refresh token was revoked or unused too long. Only signing in again helps.
     InvalidGrant,
-    Failure(Failure),
+    Failed(Error),
 }
 
-impl From<Failure> for TokenError {
-    fn from(f: Failure) -> Self {
-        Self::Failure(f)
+impl From<Error> for TokenError {
+    fn from(f: Error) -> Self {
+        Self::Failed(f)
     }
 }
 
@@ -143,10 +143,10 @@ impl OAuth {
     fn registration<'a>(
         &'a self,
         def: &'a ConnectorDef,
-    ) -> Result<(&'a OAuthDef, &'a OAuthClient), ApiError> {
+    ) -> Result<(&'a OAuthDef, &'a OAuthClient), Error> {
         match (&def.oauth, self.clients.get(&def.id)) {
             (Some(oauth), Some(client)) => Ok((oauth, client)),
-            _ => Err(ApiError::new(
+            _ => Err(Error::new(
                 ErrorCode::InvalidRequest,
                 format!(
                     "Signing in with {} is not set up on this server, so paste a token instead.",
@@ -156,7 +156,7 @@ impl OAuth {
         }
     }
 
-    fn endpoint(template: &str, shop: Option<&str>) -> Result<(Url, Destination), Failure> {
+    fn endpoint(template: &str, shop: Option<&str>) -> Result<(Url, Destination), Error> {
         // A host the tenant names (their shop) goes through the egress policy; an address the
         // operator configured is trusted, whatever it embeds.
         let host_part = template.split("://").nth(1).unwrap_or_default();
@@ -173,7 +173,7 @@ impl OAuth {
         if template.contains("{shop}") && !names_a_host {
             // Refused before any URL exists: with no shop the template's path would be taken
             // for a host (`https:///admin/…` parses as the host `admin`).
-            return Err(Failure::invalid_config(
+            return Err(Error::invalid_config(
                 "shop_domain",
                 "Enter the shop's domain (for example acme-goods.myshopify.com) before signing in.",
             ));
@@ -185,7 +185,7 @@ impl OAuth {
             Destination::Operator
         };
         let url = Url::parse(&text).map_err(|_| {
-            Failure::new(
+            Error::new(
                 ErrorCode::InvalidConfig,
                 "The configured OAuth2 address is not a valid URL.",
             )
@@ -200,13 +200,13 @@ impl OAuth {
         state: &str,
         pkce: Option<&Pkce>,
         shop: Option<&str>,
-    ) -> Result<Url, ApiError> {
+    ) -> Result<Url, Error> {
         let (oauth, client) = self.registration(def)?;
         let template = client
             .authorize_url
             .as_deref()
             .unwrap_or(&oauth.authorize_url);
-        let (mut url, _) = Self::endpoint(template, shop).map_err(ApiError::from)?;
+        let (mut url, _) = Self::endpoint(template, shop)?;
         {
             let mut query = url.query_pairs_mut();
             query
@@ -269,7 +269,7 @@ impl OAuth {
         mut fields: Vec<(&'static str, String)>,
         shop: Option<&str>,
     ) -> Result<TokenSet, TokenError> {
-        let (oauth, client) = self.registration(def).map_err(Failure::from)?;
+        let (oauth, client) = self.registration(def)?;
         let template = client.token_url.as_deref().unwrap_or(&oauth.token_url);
         let (url, destination) = Self::endpoint(template, shop)?;
         let basic = match oauth.client_auth {
@@ -308,13 +308,13 @@ impl OAuth {
         providers: &ProviderUrls,
         def: &ConnectorDef,
         access_token: &str,
-    ) -> Result<Vec<(String, String)>, Failure> {
+    ) -> Result<Vec<(String, String)>, Error> {
         let Some(choose) = def.oauth.as_ref().and_then(|o| o.choose.as_ref()) else {
             return Ok(Vec::new());
         };
         let base = providers.get(&def.id);
         let url = Url::parse(&format!("{base}{}", choose.list)).map_err(|_| {
-            Failure::new(
+            Error::new(
                 ErrorCode::InvalidConfig,
                 format!("The configured {} address is not a valid URL.", def.name),
             )
@@ -354,7 +354,7 @@ fn parse_token_reply(reply: &Reply, def: &ConnectorDef) -> Result<TokenSet, Toke
         return Err(match (reply.status, error.as_str()) {
             (400 | 401, "invalid_grant") => TokenError::InvalidGrant,
             (400 | 401, "invalid_client" | "unauthorized_client") | (401, _) => {
-                TokenError::Failure(Failure::new(
+                TokenError::Failed(Error::new(
                     ErrorCode::InvalidCredentials,
                     format!(
                         "{} refused this server's OAuth2 client registration ({}). The operator should check its client id and secret.",
@@ -363,11 +363,11 @@ fn parse_token_reply(reply: &Reply, def: &ConnectorDef) -> Result<TokenSet, Toke
                     ),
                 ))
             }
-            (400, _) => TokenError::Failure(Failure::new(
+            (400, _) => TokenError::Failed(Error::new(
                 ErrorCode::UnexpectedResponse,
                 format!("{} refused the token request (HTTP 400).", def.name),
             )),
-            _ => TokenError::Failure(status_failure(reply, &def.name, ACCESS_TOKEN)),
+            _ => TokenError::Failed(status_failure(reply, &def.name, ACCESS_TOKEN)),
         });
     }
     let json = json.ok_or_else(|| crate::checks::unexpected(&def.name))?;
@@ -463,14 +463,14 @@ mod tests {
             &reply(401, serde_json::json!({"error": "invalid_client"})),
             def("hubspot"),
         ) {
-            Err(TokenError::Failure(f)) => assert_eq!(f.code, ErrorCode::InvalidCredentials),
+            Err(TokenError::Failed(f)) => assert_eq!(f.code, ErrorCode::InvalidCredentials),
             other => panic!("expected a failure, got {other:?}"),
         }
         match parse_token_reply(
             &reply(200, serde_json::json!({"token_type": "Bearer"})),
             def("sage"),
         ) {
-            Err(TokenError::Failure(f)) => assert_eq!(f.code, ErrorCode::UnexpectedResponse),
+            Err(TokenError::Failed(f)) => assert_eq!(f.code, ErrorCode::UnexpectedResponse),
             other => panic!("expected a failure, got {other:?}"),
         }
     }

@@ -2,11 +2,11 @@
 //! transaction as the change where there is one), refusals of signed-in callers, and the
 //! per-minute summaries of refusals nobody signed in for.
 
-use super::{store_cause, store_error, ConnectorService, RateClass};
+use super::{store_cause, ConnectorService, RateClass};
 use crate::auth::{Principal, TenantId};
 use crate::clock::now_ms;
 use crate::clock::rfc3339;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::model::{AuditAction, AuditEntryView, AuditOutcome};
 use crate::store::{AuditQuery, AuditRecord, AuditWrite};
 
@@ -58,12 +58,12 @@ impl ConnectorService {
         outcome: AuditOutcome,
         error_code: Option<ErrorCode>,
         client: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let entry = Self::audit_entry(p, action, connector_id, outcome, error_code, client);
         self.append(entry).await
     }
 
-    pub(super) async fn append(&self, entry: AuditRecord) -> Result<(), ApiError> {
+    pub(super) async fn append(&self, entry: AuditRecord) -> Result<(), Error> {
         let action = entry.action.clone();
         let write = AuditWrite {
             entry,
@@ -72,7 +72,7 @@ impl ConnectorService {
         self.store.append_audit(&write).await.map(|_| ()).map_err(|e| {
             tracing::error!(error = %e, action, "audit entry could not be written; refusing the operation");
             let cause = store_cause(&e).map(|c| format!(" ({c})")).unwrap_or_default();
-            ApiError::new(
+            Error::new(
                 ErrorCode::StorageUnavailable,
                 format!("The audit log cannot be written{cause}, so the operation was not performed."),
             )
@@ -85,7 +85,7 @@ impl ConnectorService {
         &self,
         p: &Principal,
         action: AuditAction,
-        error: &ApiError,
+        error: &Error,
         client: &str,
     ) {
         tracing::info!(tenant = %p.tenant, %action, code = %error.code, "request refused");
@@ -104,12 +104,7 @@ impl ConnectorService {
     /// A request refused before anyone signed in (no valid token, a cross-site post): counted,
     /// and summarised into the audit log once a minute per client address (see `refusals`).
     /// Returns the error to answer with: `error`, or 429 once the address is over its limit.
-    pub async fn refuse_anonymous(
-        &self,
-        action: AuditAction,
-        error: ApiError,
-        client: &str,
-    ) -> ApiError {
+    pub async fn refuse_anonymous(&self, action: AuditAction, error: Error, client: &str) -> Error {
         let now = now_ms();
         self.metrics.refused(action.as_str());
         // Memory only: the summaries are written by the server's flush task, off this path.
@@ -122,7 +117,7 @@ impl ConnectorService {
             return error;
         }
         self.metrics.rate_limited("anonymous");
-        let mut limited = ApiError::new(
+        let mut limited = Error::new(
             ErrorCode::RateLimited,
             "Too many requests without a valid sign-in from your address. Please wait a minute.",
         );
@@ -175,12 +170,9 @@ impl ConnectorService {
         p: &Principal,
         query: &AuditQuery,
         client: &str,
-    ) -> Result<(Vec<AuditRecord>, Option<i64>), ApiError> {
+    ) -> Result<(Vec<AuditRecord>, Option<i64>), Error> {
         self.limit(p, RateClass::Reads, client).await?;
-        self.store
-            .list_audit(&p.tenant, query)
-            .await
-            .map_err(store_error)
+        Ok(self.store.list_audit(&p.tenant, query).await?)
     }
 }
 
@@ -197,9 +189,9 @@ pub fn audit_query(
     outcome: Option<&str>,
     before_seq: Option<i64>,
     limit: usize,
-) -> Result<AuditQuery, ApiError> {
+) -> Result<AuditQuery, Error> {
     let unknown = |field: &str, known: Vec<&str>| {
-        ApiError::new(
+        Error::new(
             ErrorCode::InvalidRequest,
             format!("Unknown {field}; the log records {}.", known.join(", ")),
         )

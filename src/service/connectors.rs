@@ -2,10 +2,10 @@
 //! store transaction with its audit entry.
 
 use super::stored_secrets::replaces_access_token;
-use super::{store_error, ConnectorService, RateClass};
+use super::{ConnectorService, RateClass};
 use crate::auth::Principal;
 use crate::clock::now_ms;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::ids::ConnectorId;
 use crate::model::{AuditAction, AuditOutcome, ConnectorStatus, ConnectorView, SyncFrequency};
 use crate::secret::SecretConfig;
@@ -41,13 +41,13 @@ pub struct TokenTimes {
     pub refreshed_at: Option<i64>,
 }
 
-fn clean_display_name(name: &str) -> Result<String, ApiError> {
+fn clean_display_name(name: &str) -> Result<String, Error> {
     let name = name.trim();
     if name.is_empty()
         || name.chars().count() > MAX_NAME_CHARS
         || name.chars().any(char::is_control)
     {
-        return Err(ApiError::new(
+        return Err(Error::new(
             ErrorCode::InvalidRequest,
             format!("The display name must be 1 to {MAX_NAME_CHARS} characters, without control characters."),
         )
@@ -62,7 +62,7 @@ impl ConnectorService {
         p: &Principal,
         input: NewConnector,
         client: &str,
-    ) -> Result<ConnectorView, ApiError> {
+    ) -> Result<ConnectorView, Error> {
         self.limit(p, RateClass::Writes, client).await?;
         let def = self.definition(&input.connector_type)?;
         let config = self.catalog.validate(def, &input.config)?;
@@ -91,10 +91,7 @@ impl ConnectorService {
         };
         self.seal_config(&mut record, &SecretConfig::new(config));
         let audit = self.audited(p, AuditAction::Create, &record.connector_id, client);
-        self.store
-            .insert(&p.tenant, &record, &audit)
-            .await
-            .map_err(store_error)?;
+        self.store.insert(&p.tenant, &record, &audit).await?;
         tracing::info!(tenant = %p.tenant, connector_id = %record.connector_id, connector_type = %record.connector_type, "connector created");
         Ok(self.view(&record))
     }
@@ -105,19 +102,15 @@ impl ConnectorService {
         id: &str,
         action: AuditAction,
         client: &str,
-    ) -> Result<ConnectorRecord, ApiError> {
+    ) -> Result<ConnectorRecord, Error> {
         let found = match ConnectorId::parse(id) {
-            Some(id) => self
-                .store
-                .get(&p.tenant, id.as_str())
-                .await
-                .map_err(store_error)?,
+            Some(id) => self.store.get(&p.tenant, id.as_str()).await?,
             None => None,
         };
         match found {
             Some(record) => Ok(record),
             None => {
-                let error = ApiError::not_found();
+                let error = Error::not_found();
                 // Missing and other-tenant look the same to the caller; the audit records both.
                 self.audit_refusal(p, action, &error, client).await;
                 Err(error)
@@ -125,12 +118,7 @@ impl ConnectorService {
         }
     }
 
-    pub async fn get(
-        &self,
-        p: &Principal,
-        id: &str,
-        client: &str,
-    ) -> Result<ConnectorView, ApiError> {
+    pub async fn get(&self, p: &Principal, id: &str, client: &str) -> Result<ConnectorView, Error> {
         self.limit(p, RateClass::Reads, client).await?;
         let record = self.record(p, id, AuditAction::Read, client).await?;
         self.audit(
@@ -151,7 +139,7 @@ impl ConnectorService {
         id: &str,
         changes: ConnectorChanges,
         client: &str,
-    ) -> Result<ConnectorView, ApiError> {
+    ) -> Result<ConnectorView, Error> {
         self.limit(p, RateClass::Writes, client).await?;
         for _attempt in 0..3 {
             let current = self.record(p, id, AuditAction::Update, client).await?;
@@ -189,32 +177,22 @@ impl ConnectorService {
             if self
                 .store
                 .update(&p.tenant, &next, current.version, Some(&audit))
-                .await
-                .map_err(store_error)?
+                .await?
             {
                 return Ok(self.view(&next));
             }
         }
-        Err(ApiError::from_code(ErrorCode::Conflict))
+        Err(Error::from_code(ErrorCode::Conflict))
     }
 
-    pub async fn delete(&self, p: &Principal, id: &str, client: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, p: &Principal, id: &str, client: &str) -> Result<(), Error> {
         self.limit(p, RateClass::Writes, client).await?;
         self.record(p, id, AuditAction::Delete, client).await?;
         let audit = self.audited(p, AuditAction::Delete, id, client);
-        self.store
-            .delete(&p.tenant, id, &audit)
-            .await
-            .map_err(store_error)?;
+        self.store.delete(&p.tenant, id, &audit).await?;
         // Secure deletion with verification: answer only once the record is really gone.
-        if self
-            .store
-            .get(&p.tenant, id)
-            .await
-            .map_err(store_error)?
-            .is_some()
-        {
-            return Err(ApiError::new(
+        if self.store.get(&p.tenant, id).await?.is_some() {
+            return Err(Error::new(
                 ErrorCode::StorageUnavailable,
                 "The connector could not be deleted. Please retry.",
             ));
@@ -229,7 +207,7 @@ impl ConnectorService {
         p: &Principal,
         id: &str,
         client: &str,
-    ) -> Result<ConnectorView, ApiError> {
+    ) -> Result<ConnectorView, Error> {
         self.limit(p, RateClass::Writes, client).await?;
         let current = self.record(p, id, AuditAction::ClearError, client).await?;
         let mut next = current.clone();
@@ -247,10 +225,9 @@ impl ConnectorService {
         if !self
             .store
             .update(&p.tenant, &next, current.version, Some(&audit))
-            .await
-            .map_err(store_error)?
+            .await?
         {
-            return Err(ApiError::from_code(ErrorCode::Conflict));
+            return Err(Error::from_code(ErrorCode::Conflict));
         }
         Ok(self.view(&next))
     }

@@ -1,10 +1,10 @@
 //! The setup wizard's drafts: sealed (they may hold secrets), per user, expiring; and what a
 //! "replace credentials" draft starts from.
 
-use super::{store_error, ConnectorService, RateClass};
+use super::{ConnectorService, RateClass};
 use crate::auth::Principal;
 use crate::clock::now_ms;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::ids::DraftId;
 use crate::model::AuditAction;
 use crate::store::{ConnectorRecord, DraftRecord};
@@ -24,16 +24,12 @@ impl ConnectorService {
     /// What the wizard's "replace credentials" starts from: the connector's non-secret settings
     /// and the names of the secrets it has stored. The secrets themselves stay in the vault; a
     /// test or update of the replacement takes them from there, under `with_stored_secrets`.
-    pub async fn stored_settings(
-        &self,
-        p: &Principal,
-        id: &str,
-    ) -> Result<StoredSettings, ApiError> {
+    pub async fn stored_settings(&self, p: &Principal, id: &str) -> Result<StoredSettings, Error> {
         let record = self.record(p, id, AuditAction::Read, "server").await?;
         let def = self.definition(&record.connector_type)?;
         let config = self
             .open_config(&record)
-            .map_err(|_| ApiError::from_code(ErrorCode::DecryptionFailed))?;
+            .map_err(|_| Error::from_code(ErrorCode::DecryptionFailed))?;
         let mut settings = BTreeMap::new();
         let mut secrets = BTreeSet::new();
         for (name, value) in config.into_inner() {
@@ -61,7 +57,7 @@ impl ConnectorService {
         draft_id: &DraftId,
         plaintext: &[u8],
         client: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         self.limit(p, RateClass::Writes, client).await?;
         let record = DraftRecord {
             tenant_id: p.tenant.as_str().to_owned(),
@@ -70,29 +66,25 @@ impl ConnectorService {
             sealed: self.vault.seal(plaintext),
             expires_at: now_ms() + DRAFT_TTL_MS,
         };
-        self.store
-            .put_draft(&p.tenant, &record)
-            .await
-            .map_err(store_error)
+        Ok(self.store.put_draft(&p.tenant, &record).await?)
     }
 
     pub async fn load_draft(
         &self,
         p: &Principal,
         draft_id: &DraftId,
-    ) -> Result<Option<Vec<u8>>, ApiError> {
+    ) -> Result<Option<Vec<u8>>, Error> {
         let found = self
             .store
             .get_draft(&p.tenant, &p.user, draft_id.as_str(), now_ms())
-            .await
-            .map_err(store_error)?;
+            .await?;
         Ok(found.and_then(|d| self.vault.open(&d.sealed).ok()))
     }
 
-    pub async fn drop_draft(&self, p: &Principal, draft_id: &DraftId) -> Result<(), ApiError> {
-        self.store
+    pub async fn drop_draft(&self, p: &Principal, draft_id: &DraftId) -> Result<(), Error> {
+        Ok(self
+            .store
             .delete_draft(&p.tenant, &p.user, draft_id.as_str())
-            .await
-            .map_err(store_error)
+            .await?)
     }
 }

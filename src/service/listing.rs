@@ -1,8 +1,8 @@
 //! Listing a tenant's connectors, page by page, with the encoded-page cache.
 
-use super::{store_error, ConnectorService, RateClass};
+use super::{ConnectorService, RateClass};
 use crate::auth::Principal;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::ids::ConnectorId;
 use crate::model::{ConnectorPage, ConnectorStatus};
 use crate::store::{ConnectorRecord, ListQuery};
@@ -29,7 +29,7 @@ impl ConnectorService {
         limit: Option<usize>,
         cursor: Option<&str>,
         client: &str,
-    ) -> Result<ConnectorPage, ApiError> {
+    ) -> Result<ConnectorPage, Error> {
         self.limit(p, RateClass::Reads, client).await?;
         self.page(p, status, page_size(limit), cursor).await
     }
@@ -44,7 +44,7 @@ impl ConnectorService {
         limit: Option<usize>,
         cursor: Option<&str>,
         client: &str,
-    ) -> Result<bytes::Bytes, ApiError> {
+    ) -> Result<bytes::Bytes, Error> {
         self.limit(p, RateClass::Reads, client).await?;
         let limit = page_size(limit);
         // The marker is taken before the read, so a change landing in between only makes the page
@@ -70,7 +70,7 @@ impl ConnectorService {
         let page = self.page(p, status, limit, cursor).await?;
         let body = bytes::Bytes::from(serde_json::to_vec(&page).map_err(|e| {
             tracing::error!(error = %e, "could not encode a listing page");
-            ApiError::from_code(ErrorCode::Internal)
+            Error::from_code(ErrorCode::Internal)
         })?);
         if let Some((pages, marker, key)) = cache {
             self.metrics.page_cache(false);
@@ -86,7 +86,7 @@ impl ConnectorService {
         status: Option<ConnectorStatus>,
         limit: usize,
         cursor: Option<&str>,
-    ) -> Result<ConnectorPage, ApiError> {
+    ) -> Result<ConnectorPage, Error> {
         let before = cursor.map(decode_cursor).transpose()?;
         let records = self
             .store
@@ -98,8 +98,7 @@ impl ConnectorService {
                     before,
                 },
             )
-            .await
-            .map_err(store_error)?;
+            .await?;
         let more = records.len() > limit;
         let page: Vec<_> = records.into_iter().take(limit).collect();
         let next_cursor = more.then(|| page.last().map(encode_cursor)).flatten();
@@ -120,9 +119,9 @@ fn encode_cursor(r: &ConnectorRecord) -> String {
         .encode(format!("{}:{}", r.created_at, r.connector_id))
 }
 
-fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
+fn decode_cursor(cursor: &str) -> Result<(i64, String), Error> {
     let bad = || {
-        ApiError::new(
+        Error::new(
             ErrorCode::InvalidRequest,
             "The cursor is not one this server handed out.",
         )

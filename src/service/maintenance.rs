@@ -1,10 +1,10 @@
 //! The operator's maintenance: key rotation, and what the health monitor and the server's
 //! start-up and shutdown ask of the store.
 
-use super::{store_error, ConnectorService};
+use super::ConnectorService;
 use crate::auth::{Principal, TenantId};
 use crate::clock::now_ms;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::model::AuditAction;
 use crate::store::ConnectorRecord;
 
@@ -87,15 +87,11 @@ impl ConnectorService {
     pub async fn rotate_keys(
         &self,
         mut progress: impl FnMut(RotationProgress),
-    ) -> Result<RotationProgress, ApiError> {
+    ) -> Result<RotationProgress, Error> {
         let mut stats = RotationProgress::default();
         let mut after = None;
         loop {
-            let batch = self
-                .store
-                .scan_all(after.clone(), 500)
-                .await
-                .map_err(store_error)?;
+            let batch = self.store.scan_all(after.clone(), 500).await?;
             let Some(last) = batch.last() else { break };
             after = Some((last.tenant_id.clone(), last.connector_id.clone()));
             for record in batch {
@@ -126,8 +122,7 @@ impl ConnectorService {
                 if self
                     .store
                     .update(&tenant, &next, record.version, Some(&audit))
-                    .await
-                    .map_err(store_error)?
+                    .await?
                 {
                     stats.rotated += 1;
                 } else {

@@ -9,8 +9,8 @@
 //! and `stored_secrets`, the one rule for secrets a request leaves out.
 
 use crate::catalog::{catalog, Catalog, ConnectorDef};
-use crate::checks::{Checker, Failure};
-use crate::error::{ApiError, ErrorCode};
+use crate::checks::Checker;
+use crate::error::{Error, ErrorCode};
 use crate::metrics::Metrics;
 use crate::oauth::OAuth;
 use crate::page_cache::PageCache;
@@ -68,20 +68,22 @@ fn store_cause(e: &StoreError) -> Option<&'static str> {
     }
 }
 
-pub fn store_error(e: StoreError) -> ApiError {
-    tracing::error!(error = %e, "store operation failed");
-    let message = match (&e, store_cause(&e)) {
-        (_, Some(cause)) => {
-            format!("Connector Hub cannot save changes: {cause}. Nothing was changed.")
-        }
-        (StoreError::Duplicate, None) => "A connector with this id already exists.".to_owned(),
-        _ => "Connector Hub's storage is unavailable right now. Nothing was changed.".to_owned(),
-    };
-    ApiError::new(ErrorCode::StorageUnavailable, message)
-}
-
-fn store_failure(e: StoreError) -> Failure {
-    store_error(e).into()
+/// A store failure as the caller hears of it: what the operator must fix when it is theirs to fix
+/// (a full disk), "unavailable" otherwise. Logged here, once, with the store's own words.
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store operation failed");
+        let message = match (&e, store_cause(&e)) {
+            (_, Some(cause)) => {
+                format!("Connector Hub cannot save changes: {cause}. Nothing was changed.")
+            }
+            (StoreError::Duplicate, None) => "A connector with this id already exists.".to_owned(),
+            _ => {
+                "Connector Hub's storage is unavailable right now. Nothing was changed.".to_owned()
+            }
+        };
+        Error::new(ErrorCode::StorageUnavailable, message)
+    }
 }
 
 impl ConnectorService {
@@ -135,12 +137,9 @@ impl ConnectorService {
         r.key_id = key_id;
     }
 
-    pub(super) fn definition(
-        &self,
-        connector_type: &str,
-    ) -> Result<&'static ConnectorDef, ApiError> {
+    pub(super) fn definition(&self, connector_type: &str) -> Result<&'static ConnectorDef, Error> {
         self.catalog.get(connector_type).ok_or_else(|| {
-            ApiError::new(
+            Error::new(
                 ErrorCode::UnknownConnectorType,
                 format!(
                     "There is no connector type “{}”. Known types: {}.",

@@ -4,7 +4,7 @@ use super::rate_counter::Verdict;
 use super::ConnectorService;
 use crate::auth::Principal;
 use crate::clock::{minute_of, now_ms};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::model::AuditAction;
 
 /// Per-tenant requests per minute, by route class. Connection tests reach external providers and
@@ -59,12 +59,7 @@ impl ConnectorService {
     /// shared by every process on the store; far below the limit hits are taken from it in
     /// batches (see `rate`). If the counters cannot be reached the request is allowed (and
     /// logged): a rate limiter must not take the whole service down with it.
-    pub async fn limit(
-        &self,
-        p: &Principal,
-        class: RateClass,
-        client: &str,
-    ) -> Result<(), ApiError> {
+    pub async fn limit(&self, p: &Principal, class: RateClass, client: &str) -> Result<(), Error> {
         let max = match class {
             RateClass::Reads => self.limits.reads_per_min,
             RateClass::Writes => self.limits.writes_per_min,
@@ -83,7 +78,7 @@ impl ConnectorService {
         match self.store.hit(&key, window, hits).await {
             Ok(total) if !self.rates.taken(&key, window, hits, total, max) => {
                 self.metrics.rate_limited(class.as_str());
-                let mut error = ApiError::new(
+                let mut error = Error::new(
                     ErrorCode::RateLimited,
                     format!(
                         "Your organisation has made too many {} requests this minute. Please wait a moment.",

@@ -1,11 +1,11 @@
 //! Signing in at a provider (OAuth2): the single-use `state` bound to a user and draft, the code
 //! exchange, and the organisations or businesses a new token can reach.
 
-use super::{store_error, ConnectorService, RateClass};
+use super::{ConnectorService, RateClass};
 use crate::auth::Principal;
 use crate::catalog::ConnectorDef;
 use crate::clock::now_ms;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::ids::random_token;
 use crate::model::{AuditAction, AuditOutcome};
 use crate::oauth::{state_hash, Pkce, TokenError, TokenSet, STATE_TTL_MS};
@@ -31,7 +31,7 @@ pub struct SignInAnswer {
     pub connector_type: String,
     /// The wizard draft the sign-in was started from, when it could be told.
     pub draft_id: Option<String>,
-    pub tokens: Result<TokenSet, ApiError>,
+    pub tokens: Result<TokenSet, Error>,
 }
 
 /// What the provider's redirect back carried.
@@ -93,7 +93,7 @@ impl ConnectorService {
                 Err(refused)
             }
             (None, Some(code)) => self.oauth_exchange(p, &pending, code, client).await,
-            (None, None) => Err(ApiError::new(
+            (None, None) => Err(Error::new(
                 ErrorCode::UnexpectedResponse,
                 format!("{name} sent you back without an approval code. Try again."),
             )),
@@ -114,7 +114,7 @@ impl ConnectorService {
         draft_id: &str,
         shop: Option<&str>,
         client: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, Error> {
         self.limit(p, RateClass::Writes, client).await?;
         let def = self.definition(connector_type)?;
         let pkce = def.oauth.as_ref().is_some_and(|o| o.pkce).then(Pkce::new);
@@ -127,7 +127,7 @@ impl ConnectorService {
             shop: shop.map(str::to_owned),
         };
         let sealed =
-            serde_json::to_vec(&pending).map_err(|_| ApiError::from_code(ErrorCode::Internal))?;
+            serde_json::to_vec(&pending).map_err(|_| Error::from_code(ErrorCode::Internal))?;
         self.audit(
             p,
             AuditAction::OAuthStart,
@@ -146,10 +146,7 @@ impl ConnectorService {
             sealed: self.vault.seal(&sealed),
             expires_at: now_ms() + STATE_TTL_MS,
         };
-        self.store
-            .put_oauth_state(&record)
-            .await
-            .map_err(store_error)?;
+        self.store.put_oauth_state(&record).await?;
         Ok(url.to_string())
     }
 
@@ -159,14 +156,10 @@ impl ConnectorService {
         &self,
         p: &Principal,
         state: &str,
-    ) -> Result<PendingAuthorization, ApiError> {
+    ) -> Result<PendingAuthorization, Error> {
         let refused =
-            |message: &str| ApiError::new(ErrorCode::InvalidRequest, message).with_field("state");
-        let taken = self
-            .store
-            .take_oauth_state(&state_hash(state))
-            .await
-            .map_err(store_error)?;
+            |message: &str| Error::new(ErrorCode::InvalidRequest, message).with_field("state");
+        let taken = self.store.take_oauth_state(&state_hash(state)).await?;
         let Some(record) = taken else {
             return Err(refused(
                 "This sign-in answer was already used, or was never asked for here. Start the sign-in again.",
@@ -187,7 +180,7 @@ impl ConnectorService {
             .open(&record.sealed)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| ApiError::from_code(ErrorCode::DecryptionFailed))?;
+            .ok_or_else(|| Error::from_code(ErrorCode::DecryptionFailed))?;
         Ok(PendingAuthorization {
             connector_type: record.connector_type,
             draft_id: record.draft_id,
@@ -203,7 +196,7 @@ impl ConnectorService {
         pending: &PendingAuthorization,
         code: &str,
         client: &str,
-    ) -> Result<TokenSet, ApiError> {
+    ) -> Result<TokenSet, Error> {
         let def = self.definition(&pending.connector_type)?;
         self.limit(p, RateClass::Tests, client).await?;
         let exchanged = self
@@ -222,14 +215,14 @@ impl ConnectorService {
                     .await?;
                 return Ok(tokens);
             }
-            Err(TokenError::InvalidGrant) => ApiError::new(
+            Err(TokenError::InvalidGrant) => Error::new(
                 ErrorCode::AuthorizationRequired,
                 format!(
                     "{} did not accept the approval (it was already used or has expired). Sign in again.",
                     def.name
                 ),
             ),
-            Err(TokenError::Failure(f)) => f.into(),
+            Err(TokenError::Failed(f)) => f,
         };
         tracing::info!(tenant = %p.tenant, connector_type = %def.id, code = %error.code, "OAuth2 code exchange failed");
         self.audit(
@@ -249,7 +242,7 @@ impl ConnectorService {
         &self,
         connector_type: &str,
         access_token: &str,
-    ) -> Result<Vec<(String, String)>, ApiError> {
+    ) -> Result<Vec<(String, String)>, Error> {
         let def = self.definition(connector_type)?;
         self.oauth
             .choices(
@@ -259,23 +252,22 @@ impl ConnectorService {
                 access_token,
             )
             .await
-            .map_err(ApiError::from)
     }
 }
 
 /// The provider's `error` parameter, in our words. Only its documented codes are repeated.
-fn provider_refusal(name: &str, error: &str) -> ApiError {
+fn provider_refusal(name: &str, error: &str) -> Error {
     match error {
-        "access_denied" => ApiError::new(
+        "access_denied" => Error::new(
             ErrorCode::AuthorizationRequired,
             format!("You declined access at {name}, so nothing was connected. Connect again when you are ready, or paste a token instead."),
         ),
         "invalid_scope" | "unauthorized_client" | "invalid_request" | "server_error"
-        | "temporarily_unavailable" => ApiError::new(
+        | "temporarily_unavailable" => Error::new(
             ErrorCode::AuthorizationRequired,
             format!("{name} did not complete the sign-in ({error}). Try again; if it keeps happening, the operator should check the OAuth app's settings."),
         ),
-        _ => ApiError::new(
+        _ => Error::new(
             ErrorCode::AuthorizationRequired,
             format!("{name} did not complete the sign-in. Try again."),
         ),

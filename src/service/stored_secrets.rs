@@ -3,7 +3,7 @@
 
 use super::ConnectorService;
 use crate::catalog::ConnectorDef;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::secret::{SecretConfig, ACCESS_TOKEN};
 use std::collections::BTreeMap;
 
@@ -29,7 +29,7 @@ impl ConnectorService {
         def: &ConnectorDef,
         stored: Option<&SecretConfig>,
         submitted: &BTreeMap<String, String>,
-    ) -> Result<BTreeMap<String, String>, ApiError> {
+    ) -> Result<BTreeMap<String, String>, Error> {
         let mut merged = submitted.clone();
         let mut kept = Vec::new();
         if let Some(stored) = stored {
@@ -56,7 +56,7 @@ impl ConnectorService {
         // Only a kept secret the new configuration still uses would travel.
         let travelling = kept.iter().find(|f| config.contains_key(&f.name));
         match (moved, travelling) {
-            (Some(moved), Some(secret)) => Err(ApiError::invalid_config(
+            (Some(moved), Some(secret)) => Err(Error::invalid_config(
                 &secret.name,
                 format!(
                     "{} changed, so {} must be given again: a stored secret is only ever sent where it was first given.",

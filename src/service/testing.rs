@@ -1,11 +1,10 @@
 //! Connection tests: of a configuration not saved yet, of a saved connector (by a user or the
 //! health monitor), and recording the outcome on the connector.
 
-use super::{store_error, ConnectorService, RateClass};
+use super::{ConnectorService, RateClass};
 use crate::auth::{Principal, TenantId};
-use crate::checks::Failure;
 use crate::clock::{now_ms, rfc3339};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::model::{AuditAction, AuditOutcome, CheckResult, ConnectorStatus};
 use crate::secret::{SecretConfig, REFRESH_TOKEN};
 use crate::store::ConnectorRecord;
@@ -23,17 +22,17 @@ impl ConnectorService {
         config: &BTreeMap<String, String>,
         replacing: Option<&str>,
         client: &str,
-    ) -> Result<CheckResult, ApiError> {
+    ) -> Result<CheckResult, Error> {
         let def = self.definition(connector_type)?;
         let stored = match replacing {
             Some(id) => {
                 let record = self.record(p, id, AuditAction::TestUnsaved, client).await?;
                 if record.connector_type != def.id {
-                    return Err(ApiError::not_found());
+                    return Err(Error::not_found());
                 }
                 Some(
                     self.open_config(&record)
-                        .map_err(|_| ApiError::from_code(ErrorCode::DecryptionFailed))?,
+                        .map_err(|_| Error::from_code(ErrorCode::DecryptionFailed))?,
                 )
             }
             None => None,
@@ -54,12 +53,7 @@ impl ConnectorService {
                 .await?;
                 self.checker.check(&def.id, &SecretConfig::new(valid)).await
             }
-            Err(e) => Err(Failure {
-                code: e.code,
-                message: e.message,
-                field: e.field,
-                retry_after: None,
-            }),
+            Err(e) => Err(e),
         };
         let result = result(outcome, started);
         self.count_check(&def.id, &result);
@@ -79,7 +73,7 @@ impl ConnectorService {
         p: &Principal,
         id: &str,
         client: &str,
-    ) -> Result<CheckResult, ApiError> {
+    ) -> Result<CheckResult, Error> {
         self.limit(p, RateClass::Tests, client).await?;
         let record = self.record(p, id, AuditAction::Test, client).await?;
         self.run_saved_test(p, &record, client).await
@@ -87,8 +81,8 @@ impl ConnectorService {
 
     /// The health monitor's re-test: recorded like a manual one, by a system user, outside the
     /// tenant's rate limit.
-    pub async fn monitor_test(&self, record: &ConnectorRecord) -> Result<CheckResult, ApiError> {
-        let tenant = TenantId::parse(&record.tenant_id).ok_or_else(ApiError::not_found)?;
+    pub async fn monitor_test(&self, record: &ConnectorRecord) -> Result<CheckResult, Error> {
+        let tenant = TenantId::parse(&record.tenant_id).ok_or_else(Error::not_found)?;
         let system = Principal {
             tenant,
             user: "system:monitor".into(),
@@ -103,7 +97,7 @@ impl ConnectorService {
         p: &Principal,
         record: &ConnectorRecord,
         client: &str,
-    ) -> Result<CheckResult, ApiError> {
+    ) -> Result<CheckResult, Error> {
         let id = record.connector_id.as_str();
         self.audit(
             p,
@@ -141,9 +135,9 @@ impl ConnectorService {
         p: &Principal,
         id: &str,
         result: &CheckResult,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         for _attempt in 0..5 {
-            let Some(current) = self.store.get(&p.tenant, id).await.map_err(store_error)? else {
+            let Some(current) = self.store.get(&p.tenant, id).await? else {
                 return Ok(()); // deleted while testing
             };
             let mut next = current.clone();
@@ -160,17 +154,16 @@ impl ConnectorService {
             if self
                 .store
                 .update(&p.tenant, &next, current.version, None)
-                .await
-                .map_err(store_error)?
+                .await?
             {
                 return Ok(());
             }
         }
-        Err(ApiError::from_code(ErrorCode::Conflict))
+        Err(Error::from_code(ErrorCode::Conflict))
     }
 }
 
-fn result(outcome: Result<crate::checks::Details, Failure>, started: Instant) -> CheckResult {
+fn result(outcome: Result<crate::checks::Details, Error>, started: Instant) -> CheckResult {
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let tested_at = rfc3339(now_ms());
     match outcome {

@@ -1,11 +1,10 @@
 //! Keeping OAuth2 access fresh: a token due for renewal is refreshed under a store lease, so
 //! exactly one process spends a refresh token, and the new pair is saved before it is used.
 
-use super::{store_failure, ConnectorService};
+use super::ConnectorService;
 use crate::auth::Principal;
-use crate::checks::Failure;
 use crate::clock::now_ms;
-use crate::error::ErrorCode;
+use crate::error::{Error, ErrorCode};
 use crate::model::{AuditAction, AuditOutcome};
 use crate::oauth::TokenError;
 use crate::secret::{SecretConfig, ACCESS_TOKEN, REFRESH_TOKEN};
@@ -26,7 +25,7 @@ impl ConnectorService {
         record: &ConnectorRecord,
         force: bool,
         client: &str,
-    ) -> Result<SecretConfig, Failure> {
+    ) -> Result<SecretConfig, Error> {
         let config = self.decrypt_for_check(record)?;
         let due = self.oauth.due(record.token_expires_at, now_ms());
         if config.get(REFRESH_TOKEN).is_none() || !(force || due) {
@@ -44,8 +43,7 @@ impl ConnectorService {
             if self
                 .store
                 .lease(&lease, &holder, now_ms(), lease_ms)
-                .await
-                .map_err(store_failure)?
+                .await?
             {
                 let outcome = self.refresh_locked(p, record, force, client).await;
                 let _ = self.store.release_lease(&lease, &holder, now_ms()).await;
@@ -56,14 +54,13 @@ impl ConnectorService {
             let latest = self
                 .store
                 .get(&p.tenant, &record.connector_id)
-                .await
-                .map_err(store_failure)?
-                .ok_or_else(|| Failure::new(ErrorCode::NotFound, "This connector was deleted."))?;
+                .await?
+                .ok_or_else(|| Error::new(ErrorCode::NotFound, "This connector was deleted."))?;
             if latest.token_refreshed_at != record.token_refreshed_at {
                 return self.decrypt_for_check(&latest);
             }
             if Instant::now() > deadline {
-                return Err(Failure::new(
+                return Err(Error::new(
                     ErrorCode::Timeout,
                     "Another server is renewing this connection's access and has not finished. Try again in a moment.",
                 ));
@@ -71,9 +68,9 @@ impl ConnectorService {
         }
     }
 
-    pub(super) fn decrypt_for_check(&self, r: &ConnectorRecord) -> Result<SecretConfig, Failure> {
+    pub(super) fn decrypt_for_check(&self, r: &ConnectorRecord) -> Result<SecretConfig, Error> {
         self.open_config(r).map_err(|_| {
-            Failure::new(
+            Error::new(
                 ErrorCode::DecryptionFailed,
                 ErrorCode::DecryptionFailed.message(),
             )
@@ -86,24 +83,17 @@ impl ConnectorService {
         seen: &ConnectorRecord,
         force: bool,
         client: &str,
-    ) -> Result<SecretConfig, Failure> {
+    ) -> Result<SecretConfig, Error> {
         let id = seen.connector_id.as_str();
-        let gone = || Failure::new(ErrorCode::NotFound, "This connector was deleted.");
+        let gone = || Error::new(ErrorCode::NotFound, "This connector was deleted.");
         // Read again under the lease: another process may have renewed it just before.
-        let mut current = self
-            .store
-            .get(&p.tenant, id)
-            .await
-            .map_err(store_failure)?
-            .ok_or_else(gone)?;
+        let mut current = self.store.get(&p.tenant, id).await?.ok_or_else(gone)?;
         let config = self.decrypt_for_check(&current)?;
         let renewed_meanwhile = current.token_refreshed_at != seen.token_refreshed_at;
         if renewed_meanwhile || !(force || self.oauth.due(current.token_expires_at, now_ms())) {
             return Ok(config);
         }
-        let def = self
-            .definition(&current.connector_type)
-            .map_err(Failure::from)?;
+        let def = self.definition(&current.connector_type)?;
         let used = config.get(REFRESH_TOKEN).unwrap_or_default().to_owned();
         let call = self
             .oauth
@@ -112,7 +102,7 @@ impl ConnectorService {
         let refreshed = tokio::time::timeout(self.checker.call_timeout(), call)
             .await
             .unwrap_or_else(|_| {
-                Err(TokenError::Failure(Failure::new(
+                Err(TokenError::Failed(Error::new(
                     ErrorCode::Timeout,
                     format!("{} did not answer the token renewal in time.", def.name),
                 )))
@@ -121,14 +111,14 @@ impl ConnectorService {
             Ok(tokens) => tokens,
             Err(error) => {
                 let failure = match error {
-                    TokenError::InvalidGrant => Failure::new(
+                    TokenError::InvalidGrant => Error::new(
                         ErrorCode::AuthorizationRequired,
                         format!(
                             "{} no longer accepts this connection's authorization (the refresh was refused: it was revoked, or unused for too long). Reconnect to sign in again.",
                             def.name
                         ),
                     ),
-                    TokenError::Failure(f) => f,
+                    TokenError::Failed(f) => f,
                 };
                 self.metrics.refresh(failure.code.as_str());
                 self.audit(
@@ -139,8 +129,7 @@ impl ConnectorService {
                     Some(failure.code),
                     client,
                 )
-                .await
-                .map_err(Failure::from)?;
+                .await?;
                 return Err(failure);
             }
         };
@@ -166,21 +155,15 @@ impl ConnectorService {
             if self
                 .store
                 .update(&p.tenant, &next, current.version, Some(&audit))
-                .await
-                .map_err(store_failure)?
+                .await?
             {
                 self.metrics.refresh("ok");
                 tracing::info!(tenant = %p.tenant, connector_id = %id, rotated = tokens.refresh_token.is_some(), "OAuth2 tokens renewed");
                 return Ok(next_config);
             }
-            current = self
-                .store
-                .get(&p.tenant, id)
-                .await
-                .map_err(store_failure)?
-                .ok_or_else(gone)?;
+            current = self.store.get(&p.tenant, id).await?.ok_or_else(gone)?;
         }
-        Err(Failure::new(
+        Err(Error::new(
             ErrorCode::Conflict,
             "The connector kept changing while its access was renewed. Try again.",
         ))

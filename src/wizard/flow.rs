@@ -5,7 +5,7 @@ use super::draft::Draft;
 use crate::api::wizard::{WizardAction, WizardStep};
 use crate::auth::Principal;
 use crate::catalog::{catalog, Ask, AuthMode, ConnectorDef, FieldDef};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, Error, ErrorCode};
 use crate::ids::DraftId;
 use crate::model::SyncFrequency;
 use crate::secret::ACCESS_TOKEN;
@@ -31,9 +31,9 @@ impl<'a> Flow<'a> {
         connector_type: &str,
         draft_id: Option<&str>,
         replace: Option<&str>,
-    ) -> Result<Flow<'a>, ApiError> {
+    ) -> Result<Flow<'a>, Error> {
         let def = catalog().get(connector_type).ok_or_else(|| {
-            ApiError::new(
+            Error::new(
                 ErrorCode::UnknownConnectorType,
                 "There is no connector of that type.",
             )
@@ -69,6 +69,11 @@ impl<'a> Flow<'a> {
 }
 
 impl Flow<'_> {
+    /// Shows `error` on the page the user lands on next.
+    pub(super) fn show(&mut self, error: impl Into<ApiError>) {
+        self.draft.error = Some(error.into());
+    }
+
     pub(super) fn step(&self) -> WizardStep {
         self.draft.step.unwrap_or(WizardStep::Intro)
     }
@@ -138,11 +143,11 @@ impl Flow<'_> {
         self.draft.choices.clear();
     }
 
-    pub(super) async fn start_replacing(&mut self) -> Result<(), ApiError> {
+    pub(super) async fn start_replacing(&mut self) -> Result<(), Error> {
         if let Some(id) = self.replace.clone() {
             let stored = self.service.stored_settings(self.p, &id).await?;
             if stored.record.connector_type != self.def.id {
-                return Err(ApiError::not_found());
+                return Err(Error::not_found());
             }
             self.draft.answers = stored.settings;
             self.draft.kept = stored.secrets;
@@ -163,7 +168,7 @@ impl Flow<'_> {
         value: Option<String>,
         display_name: Option<String>,
         sync_frequency: Option<String>,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, Error> {
         if self.draft.saved.is_some() && action != WizardAction::Restart {
             return Ok(self.url());
         }
@@ -185,7 +190,7 @@ impl Flow<'_> {
             }
             WizardAction::SignIn => {
                 if !self.oauth_available() {
-                    return Err(ApiError::new(
+                    return Err(Error::new(
                         ErrorCode::InvalidRequest,
                         format!("Signing in with {} is not set up on this server, so paste a token instead.", self.def.name),
                     ));
@@ -207,8 +212,8 @@ impl Flow<'_> {
                 let name = display_name.unwrap_or_default();
                 let name = name.trim();
                 if name.is_empty() || name.chars().count() > 100 {
-                    self.draft.error = Some(
-                        ApiError::new(
+                    self.show(
+                        Error::new(
                             ErrorCode::InvalidRequest,
                             "Give the connection a name of 1 to 100 characters.",
                         )
@@ -265,7 +270,7 @@ impl Flow<'_> {
                     self.draft.answers.insert(field.name.clone(), valid);
                 }
                 Err(e) => {
-                    self.draft.error = Some(e);
+                    self.show(e);
                     return;
                 }
             }
@@ -325,12 +330,12 @@ impl Flow<'_> {
 }
 
 impl Flow<'_> {
-    pub(super) async fn persist(&mut self) -> Result<(), ApiError> {
+    pub(super) async fn persist(&mut self) -> Result<(), Error> {
         self.draft.revision += 1;
         self.draft.replace.clone_from(&self.replace);
         let id = self.id.get_or_insert_with(DraftId::generate).clone();
-        let bytes = serde_json::to_vec(&self.draft)
-            .map_err(|_| ApiError::from_code(ErrorCode::Internal))?;
+        let bytes =
+            serde_json::to_vec(&self.draft).map_err(|_| Error::from_code(ErrorCode::Internal))?;
         self.service
             .save_draft(self.p, &id, &bytes, self.client)
             .await

@@ -3,12 +3,12 @@
 
 use super::Flow;
 use crate::api::wizard::WizardStep;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, Error, ErrorCode};
 use crate::model::CheckResult;
 use crate::service::{ConnectorChanges, NewConnector, TokenTimes};
 
 impl Flow<'_> {
-    pub(super) async fn test_and_save(&mut self) -> Result<(), ApiError> {
+    pub(super) async fn test_and_save(&mut self) -> Result<(), Error> {
         let result = self
             .service
             .test_unsaved(
@@ -31,7 +31,7 @@ impl Flow<'_> {
         match blamed {
             Some(field) => {
                 self.goto_field(Some(field));
-                self.draft.error = Some(ApiError {
+                self.show(ApiError {
                     code: result.error_code.unwrap_or(ErrorCode::InvalidConfig),
                     message: result.message.clone(),
                     field: result.field.clone(),
@@ -45,7 +45,7 @@ impl Flow<'_> {
         Ok(())
     }
 
-    pub(super) async fn save(&mut self, result: Option<CheckResult>) -> Result<(), ApiError> {
+    pub(super) async fn save(&mut self, result: Option<CheckResult>) -> Result<(), Error> {
         let answers = std::mem::take(&mut self.draft.answers);
         let tokens = self
             .draft

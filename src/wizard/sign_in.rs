@@ -4,7 +4,7 @@
 use super::Flow;
 use crate::api::wizard::WizardStep;
 use crate::catalog::{catalog, AuthMode, ChooseAfterSignIn};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::ids::DraftId;
 use crate::oauth::TokenSet;
 use crate::secret::{ACCESS_TOKEN, REFRESH_TOKEN};
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 /// What came back from the provider's consent page.
 pub enum SignIn {
     /// Declined, refused or failed: the message says which.
-    Refused(ApiError),
+    Refused(Error),
     Tokens {
         tokens: TokenSet,
         /// The redirect's extra parameters the catalog names (`FromRedirect`).
@@ -29,8 +29,8 @@ impl Flow<'_> {
 
     pub(super) fn pick(&mut self, id: String) {
         let Some((id, name)) = self.draft.choices.iter().find(|(c, _)| *c == id).cloned() else {
-            self.draft.error = Some(
-                ApiError::new(
+            self.show(
+                Error::new(
                     ErrorCode::InvalidRequest,
                     "Choose one of the listed options.",
                 )
@@ -49,9 +49,9 @@ impl Flow<'_> {
     }
 
     /// The provider's consent page for this draft (stored first, so the callback finds it).
-    pub async fn authorize(&mut self) -> Result<String, ApiError> {
+    pub async fn authorize(&mut self) -> Result<String, Error> {
         if self.draft.mode != AuthMode::OAuth || self.draft.saved.is_some() {
-            return Err(ApiError::new(
+            return Err(Error::new(
                 ErrorCode::InvalidRequest,
                 "This setup is not waiting for a sign-in.",
             ));
@@ -67,7 +67,7 @@ impl Flow<'_> {
 
     /// Records the outcome of a sign-in and moves on: choose an organisation or business,
     /// or name the connection. Failures land on the sign-in step with their message.
-    pub async fn finish_sign_in(&mut self, outcome: SignIn) -> Result<String, ApiError> {
+    pub async fn finish_sign_in(&mut self, outcome: SignIn) -> Result<String, Error> {
         if self.draft.saved.is_some() {
             return Ok(self.url());
         }
@@ -76,13 +76,13 @@ impl Flow<'_> {
         match outcome {
             SignIn::Refused(error) => {
                 self.draft.step = Some(WizardStep::Authorize);
-                self.draft.error = Some(error);
+                self.show(error);
             }
             SignIn::Tokens { tokens, redirect } => {
                 if let Err(error) = self.accept_tokens(tokens, redirect).await {
                     self.forget_sign_in();
                     self.draft.step = Some(WizardStep::Authorize);
-                    self.draft.error = Some(error);
+                    self.show(error);
                 }
             }
         }
@@ -94,7 +94,7 @@ impl Flow<'_> {
         &mut self,
         tokens: TokenSet,
         redirect: BTreeMap<String, String>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         self.forget_sign_in();
         let access = tokens.access_token.expose().to_owned();
         self.draft
@@ -113,15 +113,12 @@ impl Flow<'_> {
             .as_ref()
             .and_then(|o| o.from_redirect.as_ref())
         {
-            let field = self
-                .def
-                .field(&from.fills)
-                .ok_or_else(ApiError::not_found)?;
+            let field = self.def.field(&from.fills).ok_or_else(Error::not_found)?;
             let given = redirect.get(&from.param).map(String::as_str);
             let value = catalog()
                 .validate_field(self.def, field, given.unwrap_or_default())
                 .map_err(|_| {
-                    ApiError::new(
+                    Error::new(
                         ErrorCode::UnexpectedResponse,
                         format!(
                             "{} approved access but did not say which {} ({}). Sign in again and pick a {}.",
@@ -135,7 +132,7 @@ impl Flow<'_> {
             let choices = self.service.oauth_choices(&self.def.id, &access).await?;
             let only = match choices.as_slice() {
                 [] => {
-                    return Err(ApiError::new(
+                    return Err(Error::new(
                         ErrorCode::NotFound,
                         format!("You signed in, but {} shows this sign-in nothing to connect (no organisation or business). Sign in with another user, or ask for access.", self.def.name),
                     ))
