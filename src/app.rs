@@ -1,18 +1,14 @@
 //! The application shell and its routes.
 
 use crate::api::functions::current_session;
-use crate::model::SessionInfo;
 use crate::ui::{
-    audit::AuditPage, layout::Header, marketplace::Marketplace, signin::SignIn,
-    sources::SourcesPage, wizard::Wizard, NotFound,
+    audit::AuditPage, layout::Header, layout::SessionResource, marketplace::Marketplace,
+    signin::SignIn, sources::SourcesPage, wizard::Wizard, NotFound,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
-
-/// The session as the pages see it: `Ok(None)` when nobody is signed in.
-pub type SessionResource = Resource<Result<Option<SessionInfo>, crate::error::ApiError>>;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     // Connection-check outcomes (see the provider reference).
@@ -245,6 +246,7 @@ impl From<Error> for ApiError {
 /// The error every API surface returns: `{"error": {"code", "message", "field", "hint"}}` on REST,
 /// and the same value through server functions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[error("{code}: {message}")]
 pub struct ApiError {
     pub code: ErrorCode,

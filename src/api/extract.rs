@@ -6,13 +6,17 @@ use super::state::AppState;
 use crate::auth::{Principal, SessionCookies};
 use crate::error::{ApiError, Error, ErrorCode};
 use crate::model::AuditAction;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::ConnectInfo;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::header::{AUTHORIZATION, COOKIE, HOST, ORIGIN};
 use http::request::Parts;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, Method, StatusCode};
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 /// Reads the bearer token or, failing that, the session cookie.
@@ -180,6 +184,68 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Self(client_addr(parts)))
+    }
+}
+
+/// A JSON request body parsed into `T`, refused in our error shape. serde's messages can quote the
+/// offending value (which may be a secret), so only its category and position are reported.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = HttpError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_error)?;
+        serde_json::from_slice(&bytes).map(Self).map_err(|e| {
+            use serde_json::error::Category;
+            let what = match e.classify() {
+                Category::Syntax | Category::Eof => "The body is not valid JSON",
+                Category::Data => {
+                    "The body has a field of the wrong type, or is missing a required field"
+                }
+                Category::Io => "The body could not be read",
+            };
+            HttpError::from(Error::new(
+                ErrorCode::InvalidRequest,
+                format!("{what} (line {}, column {}).", e.line(), e.column()),
+            ))
+        })
+    }
+}
+
+/// A body that could not be read (too large, cut off), in our error shape.
+pub fn body_error(rejection: BytesRejection) -> HttpError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        HttpError::from(Error::new(
+            ErrorCode::PayloadTooLarge,
+            "The request body is larger than this server accepts.",
+        ))
+    } else {
+        HttpError::from(Error::new(
+            ErrorCode::InvalidRequest,
+            "The request body could not be read.",
+        ))
+    }
+}
+
+/// The query string's (or a form body's) parameters; a repeated name keeps its last value.
+pub fn query_map(raw: Option<String>) -> BTreeMap<String, String> {
+    let raw = raw.unwrap_or_default();
+    reqwest::Url::parse(&format!("http://q/?{raw}"))
+        .map(|u| u.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// The query string's parameters as an extractor (never refuses: each handler checks its own).
+pub struct QueryParams(pub BTreeMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(query_map(parts.uri.query().map(str::to_owned))))
     }
 }
 

@@ -4,6 +4,8 @@
 pub mod extract;
 pub mod functions;
 #[cfg(feature = "ssr")]
+pub mod health;
+#[cfg(feature = "ssr")]
 pub mod http_error;
 #[cfg(feature = "ssr")]
 pub mod oauth;

@@ -9,9 +9,9 @@
 //! Every outcome, including a declined consent or a replayed `state`, ends in the wizard with a
 //! message, never on an error page.
 
-use super::rest::{body_error, query_map};
 use crate::api::extract::authenticate;
 use crate::api::extract::client_addr;
+use crate::api::extract::{body_error, query_map};
 use crate::api::http_error::HttpError;
 use crate::api::state::AppState;
 use crate::service::ProviderAnswer;

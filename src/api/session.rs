@@ -5,9 +5,9 @@
 //! same-origin POST: otherwise an attacker could sign a victim into the attacker's tenant with a
 //! link, and whatever the victim then connected would land there.
 
-use super::rest::{body_error, query_map};
 use crate::api::extract::client_addr;
 use crate::api::extract::same_origin_evidence;
+use crate::api::extract::{body_error, query_map};
 use crate::api::state::AppState;
 use crate::auth::{principal_tag, SessionCookies};
 use crate::error::Error;

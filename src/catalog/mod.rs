@@ -12,6 +12,7 @@ mod load;
 pub use load::{catalog, Catalog, CatalogError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Category {
     Storage,
     Finance,
@@ -56,6 +57,7 @@ impl Category {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Region {
     #[serde(rename = "UK")]
     Uk,
@@ -83,6 +85,7 @@ impl Region {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AuthKind {
     #[serde(rename = "oauth2")]
@@ -104,6 +107,7 @@ impl AuthKind {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FieldKind {
     #[default]
@@ -114,6 +118,7 @@ pub enum FieldKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FieldDef {
     pub name: String,
@@ -149,6 +154,7 @@ pub struct FieldDef {
 
 /// When the setup wizard asks for a field of an OAuth2 connector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Ask {
     /// Always (a shop domain, an environment).
@@ -162,6 +168,7 @@ pub enum Ask {
 
 /// How the setup wizard gets the credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMode {
     /// The user types or pastes every credential.
@@ -183,6 +190,7 @@ impl Ask {
 
 /// How a provider's token endpoint wants the client credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
     /// `client_id` and `client_secret` in the request body.
@@ -194,6 +202,7 @@ pub enum ClientAuth {
 
 /// The body format of a provider's token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TokenBody {
     #[default]
@@ -204,6 +213,7 @@ pub enum TokenBody {
 /// After signing in, the user picks what the new token should reach (a Xero organisation, a Sage
 /// business) from the list the provider gives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChooseAfterSignIn {
     /// The call, on the provider's API base, that lists them (a JSON array), with the new token.
@@ -221,6 +231,7 @@ pub struct ChooseAfterSignIn {
 /// A value the provider adds to its redirect back and the connection needs (QuickBooks' company
 /// id, `realmId`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FromRedirect {
     /// The redirect's query parameter.
@@ -234,6 +245,7 @@ pub struct FromRedirect {
 /// A provider's OAuth2 endpoints and habits. The URLs are defaults the operator can override;
 /// `{shop}` stands for the shop domain (Shopify).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OAuthDef {
     pub authorize_url: String,
@@ -273,6 +285,7 @@ impl FieldDef {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConnectorDef {
     pub id: String,
@@ -321,6 +334,7 @@ impl ConnectorDef {
 /// the browser, and its hydration data carries them: a fraction of the full definitions, whose
 /// fields, help texts and OAuth settings only the wizard needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CatalogCard {
     pub id: String,
     pub name: String,

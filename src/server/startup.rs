@@ -201,6 +201,9 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .merge(rest::router())
+        .merge(crate::api::health::router())
+        .merge(crate::api::session::router())
+        .merge(crate::api::oauth::router())
         .leptos_routes_with_context(
             &state,
             routes,

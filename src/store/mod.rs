@@ -92,7 +92,7 @@ pub struct OAuthStateRecord {
 }
 
 /// One audit log entry.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub seq: i64,
     pub tenant_id: String,

@@ -1,8 +1,11 @@
 //! The header: brand, navigation, and who is signed in.
 
-use crate::app::SessionResource;
+use crate::model::SessionInfo;
 use leptos::prelude::*;
 use leptos_router::hooks::use_location;
+
+/// The session as the pages see it: `Ok(None)` when nobody is signed in. Provided by the app.
+pub type SessionResource = Resource<Result<Option<SessionInfo>, crate::error::ApiError>>;
 
 #[component]
 pub fn Header() -> impl IntoView {

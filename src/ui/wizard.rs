@@ -2,11 +2,10 @@
 //! turn → automatic test → success. Every step is a form post to the `advance_wizard` server
 //! function, enhanced by `ActionForm` when JavaScript runs.
 
-use crate::api::wizard::{
-    load_wizard, AdvanceWizard, ShownAnswer, WizardAction, WizardStep, WizardView,
-};
+use crate::api::wizard::{load_wizard, AdvanceWizard};
 use crate::catalog::FieldKind;
 use crate::error::{ApiError, ErrorCode};
+use crate::model::wizard::{ShownAnswer, WizardAction, WizardStep, WizardView};
 use crate::model::SyncFrequency;
 use crate::ui::{ErrorNotice, SignInRequired};
 use leptos::form::ActionForm;

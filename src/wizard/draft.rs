@@ -1,9 +1,9 @@
 //! The wizard's draft: everything a setup has gathered, sealed by the vault while it is stored
 //! (it may hold secrets) and never sent to the browser.
 
-use crate::api::wizard::WizardStep;
 use crate::catalog::AuthMode;
 use crate::error::ApiError;
+use crate::model::wizard::WizardStep;
 use crate::model::{CheckResult, SyncFrequency};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};

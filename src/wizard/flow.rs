@@ -2,11 +2,11 @@
 //! with each other and with how the user signs in.
 
 use super::draft::Draft;
-use crate::api::wizard::{WizardAction, WizardStep};
 use crate::auth::Principal;
 use crate::catalog::{catalog, Ask, AuthMode, ConnectorDef, FieldDef};
 use crate::error::{ApiError, Error, ErrorCode};
 use crate::ids::DraftId;
+use crate::model::wizard::{WizardAction, WizardStep};
 use crate::model::SyncFrequency;
 use crate::secret::ACCESS_TOKEN;
 use crate::service::ConnectorService;

@@ -2,8 +2,8 @@
 //! the one being reconnected), recording the test's outcome on it.
 
 use super::Flow;
-use crate::api::wizard::WizardStep;
 use crate::error::{ApiError, Error, ErrorCode};
+use crate::model::wizard::WizardStep;
 use crate::model::CheckResult;
 use crate::service::{ConnectorChanges, NewConnector, TokenTimes};
 

@@ -2,10 +2,10 @@
 //! tokens that come back, and the choice of organisation or business a sign-in can reach.
 
 use super::Flow;
-use crate::api::wizard::WizardStep;
 use crate::catalog::{catalog, AuthMode, ChooseAfterSignIn};
 use crate::error::{Error, ErrorCode};
 use crate::ids::DraftId;
+use crate::model::wizard::WizardStep;
 use crate::oauth::TokenSet;
 use crate::secret::{ACCESS_TOKEN, REFRESH_TOKEN};
 use std::collections::BTreeMap;

@@ -2,8 +2,8 @@
 //! outcome of the test. Holds no secret: it is serialized into the page.
 
 use super::Flow;
-use crate::api::wizard::{ConnectorBrief, ShownAnswer, WizardStep, WizardView, SECRET_MASK};
 use crate::catalog::{AuthMode, FieldDef};
+use crate::model::wizard::{ConnectorBrief, ShownAnswer, WizardStep, WizardView, SECRET_MASK};
 
 impl Flow<'_> {
     pub fn view(&self) -> WizardView {

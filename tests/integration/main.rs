@@ -8,11 +8,13 @@
 mod support;
 
 mod api;
+mod architecture;
 mod canary;
 mod checks;
 mod fuzz;
 mod jwt_keys;
 mod oauth;
+mod openapi;
 mod operations;
 mod readme;
 mod reliability;

@@ -3,12 +3,15 @@
 //! None of these types has a field for a credential or its ciphertext: a view cannot leak what it
 //! cannot hold.
 
+pub mod wizard;
+
 use crate::error::ErrorCode;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectorStatus {
     Pending,
@@ -55,6 +58,7 @@ impl fmt::Display for ConnectorStatus {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SyncFrequency {
     Manual,
@@ -92,6 +96,7 @@ impl SyncFrequency {
 
 /// A connector as any client sees it: metadata only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConnectorView {
     pub connector_id: String,
     pub connector_type: String,
@@ -117,6 +122,7 @@ pub struct ConnectorView {
 
 /// One page of a tenant's connectors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConnectorPage {
     pub connectors: Vec<ConnectorView>,
     /// Pass as `cursor` to fetch the next page; absent on the last page.
@@ -126,6 +132,7 @@ pub struct ConnectorPage {
 /// The outcome of a connection test. `details` carries non-secret facts the check learned
 /// (account name, key mode, organisations).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CheckResult {
     pub success: bool,
     pub error_code: Option<ErrorCode>,
@@ -142,6 +149,7 @@ pub struct CheckResult {
 
 /// Who is signed in, as far as the UI needs to know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
     pub tenant_id: String,
     pub user_id: String,
@@ -149,6 +157,7 @@ pub struct SessionInfo {
 
 /// What an audit entry records. Stored and sent as its `as_str` name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum AuditAction {
     #[serde(rename = "create")]
     Create,
@@ -273,6 +282,7 @@ impl fmt::Display for AuditAction {
 
 /// How an audited operation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AuditOutcome {
     /// Done (or, for a test, run: the test's own result is on the connector).
@@ -310,6 +320,7 @@ impl fmt::Display for AuditOutcome {
 
 /// One audit log entry as the tenant sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntryView {
     pub seq: i64,
     pub at: String,
@@ -325,6 +336,7 @@ pub struct AuditEntryView {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     pub entries: Vec<AuditEntryView>,
     /// Pass as `before` for older entries; absent on the last page.

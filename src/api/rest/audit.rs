@@ -1,0 +1,72 @@
+//! `/v1/audit`: the tenant's audit log, newest first, filtered and paged.
+
+use super::{ApiResult, ErrorBody};
+use crate::api::extract::{Authenticated, ClientAddr, QueryParams};
+use crate::api::http_error::HttpError;
+use crate::api::state::AppState;
+use crate::error::{Error, ErrorCode};
+use crate::model::{AuditAction, AuditOutcome};
+use crate::service::audit_query;
+use crate::store::AuditRecord;
+use axum::extract::State;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditLogPage {
+    /// Each with its link in the tenant's hash chain (`prev_hash`, `hash`).
+    pub entries: Vec<AuditRecord>,
+    /// Pass as `before` for older entries; absent at the start of the log.
+    pub next_before: Option<i64>,
+}
+
+/// A page of the audit log. Each page scans at most 5,000 entries, so a filter that matches
+/// little still answers quickly, with `next_before` to go on.
+#[utoipa::path(get, path = "/v1/audit", tag = "audit",
+    params(
+        ("connector_id" = Option<String>, Query, description = "Only this connector's entries"),
+        ("action" = Option<AuditAction>, Query, description = "Only this action"),
+        ("outcome" = Option<AuditOutcome>, Query, description = "Only this outcome"),
+        ("before" = Option<i64>, Query, description = "`next_before` of the previous page"),
+        ("limit" = Option<i64>, Query, description = "Page size, 1–200 (default 50)"),
+    ),
+    responses(
+        (status = 200, description = "A page of entries", body = AuditLogPage),
+        (status = 400, description = "An unknown action or outcome, or a bad number", body = ErrorBody),
+    ))]
+pub async fn audit(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    ClientAddr(client): ClientAddr,
+    QueryParams(q): QueryParams,
+) -> ApiResult<Json<AuditLogPage>> {
+    let number = |name: &str| -> ApiResult<Option<i64>> {
+        q.get(name)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    HttpError::from(
+                        Error::new(
+                            ErrorCode::InvalidRequest,
+                            format!("{name} must be a number."),
+                        )
+                        .with_field(name),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let limit = number("limit")?.unwrap_or(50).clamp(1, 200);
+    let query = audit_query(
+        q.get("connector_id").map(String::as_str),
+        q.get("action").map(String::as_str),
+        q.get("outcome").map(String::as_str),
+        number("before")?,
+        usize::try_from(limit).unwrap_or(50),
+    )?;
+    let (entries, next_before) = state.service.audit_log(&p, &query, &client).await?;
+    Ok(Json(AuditLogPage {
+        entries,
+        next_before,
+    }))
+}

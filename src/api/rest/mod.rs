@@ -1,0 +1,106 @@
+//! The `/v1` REST API: thin adapters over `ConnectorService`, each described for the OpenAPI
+//! document served at `/v1/openapi.json` (generated from these handlers, so it cannot drift).
+
+mod audit;
+mod catalog;
+mod connectors;
+
+use crate::api::http_error::HttpError;
+use crate::api::state::AppState;
+use crate::error::ApiError;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use http::{header, HeaderValue};
+use serde::Serialize;
+use std::sync::OnceLock;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+type ApiResult<T> = Result<T, HttpError>;
+
+/// Every error answer: one shape, one HTTP status per code.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ApiError,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Connector Hub",
+        description = "Connect a business's data sources; credentials are encrypted and never returned. Every call is made as one tenant, named by the verified JWT.",
+    ),
+    modifiers(&Authentication),
+    security(("bearer" = []), ("session" = [])),
+    tags(
+        (name = "connectors", description = "A tenant's connected sources"),
+        (name = "catalog", description = "The connector types"),
+        (name = "audit", description = "Who did what, chained by keyed hashes"),
+    )
+)]
+struct ApiDoc;
+
+/// A tenant JWT as a bearer token (API clients), or the session cookie (the hub's own pages).
+struct Authentication;
+
+impl Modify for Authentication {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("ch_session"))),
+        );
+    }
+}
+
+/// The document, encoded once: it only changes with the code.
+static DOCUMENT: OnceLock<bytes::Bytes> = OnceLock::new();
+
+/// This document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "catalog", security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document of the `/v1` API",
+        content_type = "application/json", body = Object)))]
+async fn openapi_json() -> Response {
+    let json = HeaderValue::from_static("application/json");
+    let document = DOCUMENT.get().cloned().unwrap_or_default();
+    ([(header::CONTENT_TYPE, json)], document).into_response()
+}
+
+/// The OpenAPI document of the `/v1` API, as served.
+pub fn document() -> utoipa::openapi::OpenApi {
+    v1_routes().split_for_parts().1
+}
+
+fn v1_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(openapi_json))
+        .routes(routes!(catalog::get_catalog))
+        .routes(routes!(connectors::create, connectors::list))
+        .routes(routes!(connectors::test_unsaved))
+        .routes(routes!(
+            connectors::read,
+            connectors::update,
+            connectors::remove
+        ))
+        .routes(routes!(connectors::test_saved))
+        .routes(routes!(connectors::clear_error))
+        .routes(routes!(audit::audit))
+}
+
+/// The `/v1` routes, described by the document they serve at `/v1/openapi.json`.
+pub fn router() -> Router<AppState> {
+    let (router, api) = v1_routes().split_for_parts();
+    DOCUMENT.get_or_init(|| bytes::Bytes::from(api.to_pretty_json().unwrap_or_default()));
+    router
+}

@@ -1,0 +1,298 @@
+//! The OpenAPI document (`/v1/openapi.json`) is the REST API: every `/v1` route the README lists
+//! is in it and nothing else, and real answers of the running server match the schemas it gives.
+
+use crate::support::spawn_app;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// `(METHOD, /v1/path)` pairs named in the README's REST table, query strings dropped.
+fn readme_routes() -> BTreeSet<(String, String)> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let mut routes = BTreeSet::new();
+    for line in readme.lines().filter(|l| l.starts_with("| `")) {
+        let Some(cell) = line.split('`').nth(1) else {
+            continue;
+        };
+        let Some((method, path)) = cell.split_once(' ') else {
+            continue;
+        };
+        let path = path.split('?').next().unwrap_or_default();
+        if path.starts_with("/v1/") {
+            routes.insert((method.to_owned(), path.to_owned()));
+        }
+    }
+    routes
+}
+
+fn document_routes(doc: &Value) -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                routes.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+/// Checks `value` against `schema` (the subset of JSON Schema the generator writes): types,
+/// required and known properties, items, enums, `$ref`, `oneOf`/`anyOf`/`allOf`. A property the
+/// schema does not describe is a mismatch too: the document must say everything that is sent.
+fn check(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        return check(doc, &doc["components"]["schemas"][name], value, at);
+    }
+    if let Some(all) = schema["allOf"].as_array() {
+        for s in all {
+            check(doc, s, value, at)?;
+        }
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(options) = schema[key].as_array() {
+            let matching = options
+                .iter()
+                .filter(|s| check(doc, s, value, at).is_ok())
+                .count();
+            if matching == 0 || (key == "oneOf" && matching > 1) {
+                return Err(format!("{at}: {value} matches {matching} of {key}"));
+            }
+        }
+    }
+    if let Some(options) = schema["enum"].as_array() {
+        if !options.contains(value) {
+            return Err(format!("{at}: {value} is not one of {options:?}"));
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !types.is_empty() {
+        let actual = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let fits = types.contains(&actual) || (actual == "integer" && types.contains(&"number"));
+        if !fits {
+            return Err(format!("{at}: {actual} where the schema says {types:?}"));
+        }
+    }
+    if let Value::Object(fields) = value {
+        let properties = schema["properties"].as_object();
+        for required in schema["required"].as_array().into_iter().flatten() {
+            let name = required.as_str().unwrap_or_default();
+            if !fields.contains_key(name) {
+                return Err(format!("{at}: required {name} is missing"));
+            }
+        }
+        for (name, field) in fields {
+            let place = format!("{at}.{name}");
+            match (
+                properties.and_then(|p| p.get(name)),
+                &schema["additionalProperties"],
+            ) {
+                (Some(s), _) => check(doc, s, field, &place)?,
+                (None, Value::Object(_)) => {
+                    check(doc, &schema["additionalProperties"], field, &place)?
+                }
+                (None, _) if properties.is_some() => {
+                    return Err(format!("{place} is sent but not documented"))
+                }
+                (None, _) => {}
+            }
+        }
+    }
+    if let (Value::Array(items), Some(item_schema)) = (value, schema.get("items")) {
+        for (i, item) in items.iter().enumerate() {
+            check(doc, item_schema, item, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The schema the document gives for `method path` answering `status` with JSON.
+fn response_schema<'a>(doc: &'a Value, method: &str, path: &str, status: u16) -> &'a Value {
+    let schema = &doc["paths"][path][method]["responses"][status.to_string()]["content"]
+        ["application/json"]["schema"];
+    assert!(
+        !schema.is_null(),
+        "{method} {path} documents no {status} JSON answer"
+    );
+    schema
+}
+
+#[tokio::test]
+async fn the_document_lists_every_route_and_matches_real_answers() {
+    let app = spawn_app().await;
+    let response = app
+        .http
+        .get(app.url("/v1/openapi.json"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(response.status(), 200);
+    let doc: Value = response.json().await.expect("json");
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "{}",
+        doc["openapi"]
+    );
+
+    // The README's table and the document name the same routes.
+    let documented = document_routes(&doc);
+    let listed = readme_routes();
+    assert!(listed.len() >= 10, "{listed:?}");
+    assert_eq!(
+        documented,
+        listed,
+        "routes in the document but not the README: {:?}; in the README but not the document: {:?}",
+        documented.difference(&listed).collect::<Vec<_>>(),
+        listed.difference(&documented).collect::<Vec<_>>()
+    );
+
+    // Real answers, checked against their documented schemas.
+    let token = app.token("acme", "ana@acme.test");
+    let conform = |method: &str, path: &str, status: u16, body: &Value| {
+        check(
+            &doc,
+            response_schema(&doc, method, path, status),
+            body,
+            &format!("{method} {path}"),
+        )
+        .unwrap_or_else(|e| panic!("{e}\nbody: {body}"));
+    };
+    let catalog: Value = app
+        .get("/v1/catalog", &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    conform("get", "/v1/catalog", 200, &catalog);
+
+    let created = app
+        .post(
+            "/v1/connectors",
+            &token,
+            &json!({"connector_type": "stripe", "display_name": "Payments", "config": {"api_key": "sk_test_good_4242"}}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.expect("json");
+    conform("post", "/v1/connectors", 201, &created);
+    let id = created["connector_id"].as_str().expect("id").to_owned();
+
+    let tested: Value = app
+        .post(&format!("/v1/connectors/{id}/test"), &token, &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(tested["success"], true, "{tested}");
+    conform("post", "/v1/connectors/{id}/test", 200, &tested);
+
+    let failed: Value = app
+        .post(
+            "/v1/connectors/test",
+            &token,
+            &json!({"connector_type": "stripe", "config": {"api_key": "sk_test_ratelimit_0000"}}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(failed["success"], false, "{failed}");
+    conform("post", "/v1/connectors/test", 200, &failed);
+
+    let read: Value = app
+        .get(&format!("/v1/connectors/{id}"), &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    conform("get", "/v1/connectors/{id}", 200, &read);
+    let listed: Value = app
+        .get("/v1/connectors?limit=1", &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    conform("get", "/v1/connectors", 200, &listed);
+    let audit: Value = app
+        .get("/v1/audit", &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        audit["entries"].as_array().is_some_and(|e| !e.is_empty()),
+        "{audit}"
+    );
+    conform("get", "/v1/audit", 200, &audit);
+
+    // Errors have the documented shape too.
+    let missing = app
+        .get("/v1/connectors/conn-00000000000000000000", &token)
+        .await;
+    assert_eq!(missing.status(), 404);
+    conform(
+        "get",
+        "/v1/connectors/{id}",
+        404,
+        &missing.json().await.expect("json"),
+    );
+    let bad_limit = app.get("/v1/connectors?limit=many", &token).await;
+    assert_eq!(bad_limit.status(), 400);
+    conform(
+        "get",
+        "/v1/connectors",
+        400,
+        &bad_limit.json().await.expect("json"),
+    );
+    let invalid = app
+        .post(
+            "/v1/connectors",
+            &token,
+            &json!({"connector_type": "stripe", "config": {"api_key": "nope"}}),
+        )
+        .await;
+    assert_eq!(invalid.status(), 422);
+    conform(
+        "post",
+        "/v1/connectors",
+        422,
+        &invalid.json().await.expect("json"),
+    );
+
+    // The checker itself finds a shape that differs from the document.
+    let wrong = json!({"connector_id": 7});
+    assert!(check(
+        &doc,
+        response_schema(&doc, "get", "/v1/connectors/{id}", 200),
+        &wrong,
+        "x"
+    )
+    .is_err());
+    let extra = {
+        let mut body = read.clone();
+        body["credential"] = json!("sk_live_x");
+        body
+    };
+    assert!(check(
+        &doc,
+        response_schema(&doc, "get", "/v1/connectors/{id}", 200),
+        &extra,
+        "x"
+    )
+    .is_err());
+}
