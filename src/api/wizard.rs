@@ -4,7 +4,7 @@
 //! form post per step), and a secret typed in one step is never sent back in a later page.
 
 use crate::error::ApiError;
-use crate::model::wizard::{WizardAction, WizardView};
+use crate::model::wizard::WizardView;
 use leptos::prelude::*;
 
 #[server(endpoint = "wizard_view")]
@@ -39,7 +39,7 @@ pub async fn advance_wizard(
     sync_frequency: Option<String>,
 ) -> Result<String, ApiError> {
     let (state, p) = crate::api::extract::require_principal().await?;
-    let action = WizardAction::parse(&action).ok_or_else(|| {
+    let action = crate::model::wizard::WizardAction::parse(&action).ok_or_else(|| {
         ApiError::new(
             crate::error::ErrorCode::InvalidRequest,
             "Unknown wizard action.",

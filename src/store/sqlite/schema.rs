@@ -1,0 +1,220 @@
+//! The SQLite file's schema and how its connections are opened: migrations, the ephemeral
+//! side file for rate windows and leases, pragmas, and the mapping of SQLite's errors.
+
+use super::super::{retest_interval_ms, StoreError};
+use crate::model::SyncFrequency;
+use rusqlite::{params, Connection, OpenFlags};
+use std::path::Path;
+
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE connectors (
+    tenant_id        TEXT NOT NULL,
+    connector_id     TEXT NOT NULL,
+    connector_type   TEXT NOT NULL,
+    display_name     TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    sync_frequency   TEXT NOT NULL,
+    encrypted_config TEXT NOT NULL,
+    key_id           TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    created_by       TEXT NOT NULL,
+    updated_by       TEXT NOT NULL,
+    last_tested_at   INTEGER,
+    last_sync_at     INTEGER,
+    error_code       TEXT,
+    error_message    TEXT,
+    version          INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, connector_id)
+) WITHOUT ROWID;
+CREATE INDEX connectors_by_created ON connectors (tenant_id, created_at DESC, connector_id DESC);
+CREATE INDEX connectors_by_status ON connectors (tenant_id, status, created_at DESC, connector_id DESC);
+
+CREATE TABLE drafts (
+    tenant_id  TEXT NOT NULL,
+    user_id    TEXT NOT NULL,
+    draft_id   TEXT NOT NULL,
+    sealed     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, user_id, draft_id)
+) WITHOUT ROWID;
+
+CREATE TABLE audit_log (
+    tenant_id    TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    at           INTEGER NOT NULL,
+    user_id      TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    connector_id TEXT,
+    outcome      TEXT NOT NULL,
+    error_code   TEXT,
+    client       TEXT NOT NULL,
+    prev_hash    TEXT NOT NULL,
+    hash         TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+"#,
+    r#"
+ALTER TABLE connectors ADD COLUMN token_expires_at INTEGER;
+ALTER TABLE connectors ADD COLUMN token_refreshed_at INTEGER;
+
+CREATE TABLE oauth_states (
+    state_hash     TEXT PRIMARY KEY,
+    tenant_id      TEXT NOT NULL,
+    user_id        TEXT NOT NULL,
+    connector_type TEXT NOT NULL,
+    draft_id       TEXT NOT NULL,
+    sealed         TEXT NOT NULL,
+    expires_at     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX oauth_states_by_expiry ON oauth_states (expires_at);
+"#,
+    r#"
+CREATE INDEX connectors_by_refresh ON connectors (connector_type, token_refreshed_at)
+    WHERE token_refreshed_at IS NOT NULL;
+"#,
+    r#"
+ALTER TABLE audit_log ADD COLUMN detail TEXT;
+
+-- Each chain's recorded end, and ('*') the keyed count of all entries: see `AuditHeads`.
+CREATE TABLE audit_heads (
+    tenant_id TEXT PRIMARY KEY,
+    seq       INTEGER NOT NULL,
+    hash      TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO audit_heads (tenant_id, seq, hash)
+    SELECT tenant_id, seq, hash FROM audit_log AS a
+    WHERE seq = (SELECT MAX(seq) FROM audit_log AS b WHERE b.tenant_id = a.tenant_id);
+"#,
+];
+
+/// Rate-limit windows and leases: shared between processes but not worth an fsync each, so they
+/// live in a second file attached to every connection, written without synchronous flushes.
+pub(super) const EPHEMERAL: &str = r#"
+CREATE TABLE IF NOT EXISTS ephemeral.rate_windows (
+    key          TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    hits         INTEGER NOT NULL,
+    PRIMARY KEY (key, window_start)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ephemeral.leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
+pub(super) fn configure(conn: &Connection) -> Result<(), StoreError> {
+    // FULL: an acknowledged write survives a crash or power loss, not only a process kill.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )
+    .map_err(map_error)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(map_error)?;
+    stable_plans(conn)
+}
+
+/// Query-planner stability: plans never depend on the values bound to a statement. Without it
+/// SQLite marks a cached statement stale whenever a parameter it might plan around is bound
+/// again, and prepares it anew on every execution (a fifth of a listing's CPU time).
+pub(super) fn stable_plans(conn: &Connection) -> Result<(), StoreError> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map(drop)
+    .map_err(map_error)
+}
+
+pub(super) fn open_reader(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    // On a read-only directory nobody can change the file, and WAL's shared memory file cannot
+    // be created: open it as immutable.
+    let (target, extra) = if read_only {
+        (
+            format!("file:{}?immutable=1", path.display()),
+            OpenFlags::SQLITE_OPEN_URI,
+        )
+    } else {
+        (path.display().to_string(), OpenFlags::empty())
+    };
+    let conn = Connection::open_with_flags(
+        target,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | extra,
+    )
+    .map_err(map_error)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(map_error)?;
+    stable_plans(&conn)?;
+    Ok(conn)
+}
+
+/// `retest_interval_ms` as an SQL expression over `sync_frequency` (manual never matches).
+pub(super) fn interval_sql() -> String {
+    let arms: String = SyncFrequency::ALL
+        .into_iter()
+        .filter_map(|f| retest_interval_ms(f).map(|ms| format!(" WHEN '{}' THEN {ms}", f.as_str())))
+        .collect();
+    format!("CASE sync_frequency{arms} END")
+}
+
+pub(super) fn open_writer(path: &Path, dir: &Path) -> Result<Connection, StoreError> {
+    let mut writer = Connection::open(path).map_err(map_error)?;
+    configure(&writer)?;
+    migrate(&mut writer)?;
+    attach_ephemeral(&writer, dir)?;
+    writer.execute_batch(EPHEMERAL).map_err(map_error)?;
+    Ok(writer)
+}
+
+pub(super) fn attach_ephemeral(conn: &Connection, dir: &Path) -> Result<(), StoreError> {
+    let path = dir.join("connector-hub-ephemeral.db");
+    conn.execute(
+        "ATTACH DATABASE ?1 AS ephemeral",
+        params![path.to_string_lossy()],
+    )
+    .map_err(map_error)?;
+    conn.execute_batch("PRAGMA ephemeral.journal_mode = WAL; PRAGMA ephemeral.synchronous = OFF;")
+        .map_err(map_error)
+}
+
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: usize = conn
+        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map_err(map_error)?
+        .try_into()
+        .unwrap_or(0);
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction().map_err(map_error)?;
+        tx.execute_batch(sql).map_err(map_error)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))
+            .map_err(map_error)?;
+        tx.commit().map_err(map_error)?;
+    }
+    Ok(())
+}
+
+pub(super) fn io_error(e: std::io::Error) -> StoreError {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            StoreError::ReadOnly
+        }
+        std::io::ErrorKind::StorageFull => StoreError::Full,
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+pub(super) fn map_error(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::DiskFull) => StoreError::Full,
+        Some(C::ReadOnly) | Some(C::CannotOpen) | Some(C::PermissionDenied) => StoreError::ReadOnly,
+        Some(C::ConstraintViolation) => StoreError::Duplicate,
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
