@@ -80,7 +80,7 @@ impl Application {
     pub async fn build(mut settings: Settings) -> Result<Self, StartupError> {
         let (vault, created_dev_key) = load_vault(&settings)?;
         let auth = Authenticator::from_settings(&settings.auth, settings.development_data_dir())?;
-        let metrics = Metrics::default();
+        let metrics = Metrics::new(settings.monitor.enabled);
         metrics.encryption_keys(vault.key_count());
         let store: Arc<dyn Store> = Arc::new(MeteredStore::new(
             open_store(&settings).await?,
