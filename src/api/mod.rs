@@ -9,6 +9,7 @@ pub mod health;
 pub mod http_error;
 #[cfg(feature = "ssr")]
 pub mod oauth;
+pub mod reference;
 #[cfg(feature = "ssr")]
 pub mod rest;
 #[cfg(feature = "ssr")]

@@ -39,6 +39,7 @@ pub fn Header() -> impl IntoView {
                     {link("/", "Marketplace")}
                     {link("/sources", "Connected sources")}
                     {link("/audit", "Audit log")}
+                    {link("/api", "API")}
                 </nav>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {

@@ -1,5 +1,6 @@
 //! The pages people see, and the small pieces they share.
 
+pub mod api_reference;
 pub mod audit;
 pub mod layout;
 pub mod marketplace;
