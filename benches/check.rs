@@ -9,6 +9,7 @@
 #[path = "../tests/integration/support/fakes.rs"]
 mod fakes;
 
+use connector_hub::catalog::catalog;
 use connector_hub::checks::Checker;
 use connector_hub::config::Settings;
 use connector_hub::secret::SecretConfig;
@@ -27,7 +28,9 @@ fn bench(c: &mut Criterion) {
     let env: BTreeMap<String, String> = fakes::provider_env(&base).into_iter().collect();
     let settings = Settings::load(None, &|name| env.get(name).cloned()).expect("settings");
     let checker = Checker::new(&settings.checks, &settings.providers);
-    let config = SecretConfig::new(BTreeMap::from([("api_key".to_owned(), KEY.to_owned())]));
+    let stripe = catalog().get("stripe").expect("stripe in the catalog");
+    let submitted = BTreeMap::from([("api_key".to_owned(), KEY.to_owned())]);
+    let config = SecretConfig::from(catalog().validate(stripe, &submitted).expect("valid"));
     let bare = reqwest::Client::new();
     let url = format!("{base}/stripe/v1/balance");
 

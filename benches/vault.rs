@@ -1,12 +1,14 @@
 //! Fernet encrypt + decrypt of a typical connector configuration.
 
+use connector_hub::catalog::catalog;
 use connector_hub::secret::{SecretConfig, SecretString};
 use connector_hub::vault::{generate_key, Vault};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::collections::BTreeMap;
 
 fn typical_config() -> SecretConfig {
-    SecretConfig::new(BTreeMap::from([
+    let rest_api = catalog().get("rest_api").expect("rest_api in the catalog");
+    let submitted = BTreeMap::from([
         (
             "base_url".to_owned(),
             "https://api.example.com/v2".to_owned(),
@@ -18,7 +20,12 @@ fn typical_config() -> SecretConfig {
             "sk_live_51H8kP2CjQwzXyT4aBcDeFgHiJkLmNoPqRsTuVwXyZ012345".to_owned(),
         ),
         ("test_path".to_owned(), "/me".to_owned()),
-    ]))
+    ]);
+    SecretConfig::from(
+        catalog()
+            .validate(rest_api, &submitted)
+            .expect("a valid REST API config"),
+    )
 }
 
 fn bench(c: &mut Criterion) {

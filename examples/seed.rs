@@ -5,6 +5,7 @@
 //! CONNECTOR_ENCRYPTION_KEY and JWT_SECRET like the server.
 
 use connector_hub::auth::Authenticator;
+use connector_hub::catalog::catalog;
 use connector_hub::config::Settings;
 use connector_hub::secret::{SecretConfig, SecretString};
 use connector_hub::store::SqliteStore;
@@ -35,10 +36,15 @@ async fn main() -> Result<(), String> {
     let path = store.path().to_owned();
     drop(store);
 
-    let config = SecretConfig::new(BTreeMap::from([(
-        "api_key".to_owned(),
-        "sk_test_good_4242424242".to_owned(),
-    )]));
+    let stripe = catalog().get("stripe").ok_or("no stripe in the catalog")?;
+    let config = SecretConfig::from(
+        catalog()
+            .validate(
+                stripe,
+                &BTreeMap::from([("api_key".to_owned(), "sk_test_good_4242424242".to_owned())]),
+            )
+            .map_err(|e| e.message)?,
+    );
     let mut db = rusqlite::Connection::open(path).map_err(|e| e.to_string())?;
     let tx = db.transaction().map_err(|e| e.to_string())?;
     {

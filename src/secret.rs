@@ -1,6 +1,7 @@
 //! Secrets as types: they print as `[redacted]`, cannot be serialized, and are only ever turned
 //! back into text by the code that must send them to a provider.
 
+use crate::catalog::ValidConfig;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -41,8 +42,16 @@ impl fmt::Display for SecretString {
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct SecretConfig(BTreeMap<String, String>);
 
+/// A configuration the catalog checked, on its way to a check or the vault.
+impl From<ValidConfig> for SecretConfig {
+    fn from(config: ValidConfig) -> Self {
+        Self(config.into_inner())
+    }
+}
+
 impl SecretConfig {
-    pub fn new(values: BTreeMap<String, String>) -> Self {
+    /// A configuration read back from the vault: it was valid when it was sealed.
+    pub(crate) fn decrypted(values: BTreeMap<String, String>) -> Self {
         Self(values)
     }
 
@@ -83,7 +92,7 @@ mod tests {
     fn secrets_do_not_print() {
         let s = SecretString::new("sk_live_CANARY");
         assert_eq!(format!("{s} {s:?}"), "[redacted] [redacted]");
-        let c = SecretConfig::new(BTreeMap::from([(
+        let c = SecretConfig::decrypted(BTreeMap::from([(
             "api_key".into(),
             "sk_live_CANARY".into(),
         )]));

@@ -16,6 +16,36 @@ pub enum CatalogError {
     Invalid(String),
 }
 
+/// A connector configuration the catalog has checked: every field known, every value matching
+/// its pattern, defaults filled in, fields that do not apply dropped. Only `Catalog::validate`
+/// makes one, and only a `ValidConfig` becomes the `SecretConfig` a check runs with or the vault
+/// encrypts — so nothing unchecked reaches a provider or the store. Read it like a map.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ValidConfig(BTreeMap<String, String>);
+
+/// Names only: the values may be secrets.
+impl std::fmt::Debug for ValidConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "[redacted]")))
+            .finish()
+    }
+}
+
+impl ValidConfig {
+    pub fn into_inner(self) -> BTreeMap<String, String> {
+        self.0
+    }
+}
+
+impl std::ops::Deref for ValidConfig {
+    type Target = BTreeMap<String, String>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct CatalogFile {
     connector: Vec<ConnectorDef>,
@@ -164,7 +194,7 @@ impl Catalog {
         &self,
         def: &ConnectorDef,
         submitted: &BTreeMap<String, String>,
-    ) -> Result<BTreeMap<String, String>, Error> {
+    ) -> Result<ValidConfig, Error> {
         if let Some(unknown) = submitted.keys().find(|k| def.field(k).is_none()) {
             return Err(Error::invalid_config(
                 unknown,
@@ -189,7 +219,7 @@ impl Catalog {
                 config.insert(field.name.clone(), value);
             }
         }
-        Ok(config)
+        Ok(ValidConfig(config))
     }
 
     /// Checks one answer of the setup wizard against its field, before the whole config exists.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 #[cfg(feature = "ssr")]
 mod load;
 #[cfg(feature = "ssr")]
-pub use load::{catalog, Catalog, CatalogError};
+pub use load::{catalog, Catalog, CatalogError, ValidConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -89,7 +89,7 @@ impl ConnectorService {
             token_expires_at: input.tokens.and_then(|t| t.expires_at),
             token_refreshed_at: input.tokens.and_then(|t| t.refreshed_at),
         };
-        self.seal_config(&mut record, &SecretConfig::new(config));
+        self.seal_config(&mut record, &SecretConfig::from(config));
         let audit = self.audited(p, AuditAction::Create, &record.connector_id, client);
         self.store.insert(&p.tenant, &record, &audit).await?;
         tracing::info!(tenant = %p.tenant, connector_id = %record.connector_id, connector_type = %record.connector_type, "connector created");
@@ -156,7 +156,7 @@ impl ConnectorService {
                 let stored = self.open_config(&current).ok();
                 let new_access = replaces_access_token(submitted, stored.as_ref());
                 let config = self.with_stored_secrets(def, stored.as_ref(), submitted)?;
-                self.seal_config(&mut next, &SecretConfig::new(config));
+                self.seal_config(&mut next, &SecretConfig::from(config));
                 next.status = ConnectorStatus::Pending;
                 next.error_code = None;
                 next.error_message = None;

@@ -2,7 +2,7 @@
 //! unless a field that decides where or how they are sent has changed.
 
 use super::ConnectorService;
-use crate::catalog::ConnectorDef;
+use crate::catalog::{ConnectorDef, ValidConfig};
 use crate::error::Error;
 use crate::secret::{SecretConfig, ACCESS_TOKEN};
 use std::collections::BTreeMap;
@@ -29,7 +29,7 @@ impl ConnectorService {
         def: &ConnectorDef,
         stored: Option<&SecretConfig>,
         submitted: &BTreeMap<String, String>,
-    ) -> Result<BTreeMap<String, String>, Error> {
+    ) -> Result<ValidConfig, Error> {
         let mut merged = submitted.clone();
         let mut kept = Vec::new();
         if let Some(stored) = stored {

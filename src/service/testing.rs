@@ -51,7 +51,9 @@ impl ConnectorService {
                     client,
                 )
                 .await?;
-                self.checker.check(&def.id, &SecretConfig::new(valid)).await
+                self.checker
+                    .check(&def.id, &SecretConfig::from(valid))
+                    .await
             }
             Err(e) => Err(e),
         };

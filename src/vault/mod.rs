@@ -190,14 +190,14 @@ impl Vault {
         let plaintext = self.open(token)?;
         if let Ok(sealed) = serde_json::from_slice::<Sealed>(&plaintext) {
             return if sealed.owner == owner(tenant, connector_id) {
-                Ok(SecretConfig::new(sealed.config))
+                Ok(SecretConfig::decrypted(sealed.config))
             } else {
                 Err(DecryptionFailed)
             };
         }
         let values: BTreeMap<String, String> =
             serde_json::from_slice(&plaintext).map_err(|_| DecryptionFailed)?;
-        Ok(SecretConfig::new(values))
+        Ok(SecretConfig::decrypted(values))
     }
 
     /// The audit chain's key: derived from the encrypting key.
@@ -256,7 +256,7 @@ mod tests {
     use super::*;
 
     fn config() -> SecretConfig {
-        SecretConfig::new(BTreeMap::from([(
+        SecretConfig::decrypted(BTreeMap::from([(
             "api_key".into(),
             "sk_test_CANARY".into(),
         )]))
