@@ -60,7 +60,7 @@ pub fn principal_tag(p: &Principal) -> String {
 
 /// A tenant id taken from a verified token: 1–128 characters of `[A-Za-z0-9._:-]`, not starting
 /// with `_` (reserved for the server's own records, such as refusals of anonymous requests).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TenantId(String);
 
 impl TenantId {

@@ -69,7 +69,7 @@ impl ConnectorService {
         let display_name = clean_display_name(input.display_name.as_deref().unwrap_or(&def.name))?;
         let now = now_ms();
         let mut record = ConnectorRecord {
-            tenant_id: p.tenant.as_str().to_owned(),
+            tenant_id: p.tenant.clone(),
             connector_id: ConnectorId::generate().to_string(),
             connector_type: def.id.clone(),
             display_name,

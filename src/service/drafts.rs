@@ -60,7 +60,7 @@ impl ConnectorService {
     ) -> Result<(), Error> {
         self.limit(p, RateClass::Writes, client).await?;
         let record = DraftRecord {
-            tenant_id: p.tenant.as_str().to_owned(),
+            tenant_id: p.tenant.clone(),
             user_id: p.user.clone(),
             draft_id: draft_id.to_string(),
             sealed: self.vault.seal(plaintext),

@@ -2,7 +2,7 @@
 //! start-up and shutdown ask of the store.
 
 use super::ConnectorService;
-use crate::auth::{Principal, TenantId};
+use crate::auth::Principal;
 use crate::clock::now_ms;
 use crate::error::Error;
 use crate::model::AuditAction;
@@ -93,7 +93,7 @@ impl ConnectorService {
         loop {
             let batch = self.store.scan_all(after.clone(), 500).await?;
             let Some(last) = batch.last() else { break };
-            after = Some((last.tenant_id.clone(), last.connector_id.clone()));
+            after = Some((last.tenant_id.to_string(), last.connector_id.clone()));
             for record in batch {
                 stats.seen += 1;
                 if record.key_id == self.vault.encrypting_key_id() {
@@ -104,9 +104,7 @@ impl ConnectorService {
                     stats.undecryptable += 1;
                     continue;
                 };
-                let Some(tenant) = TenantId::parse(&record.tenant_id) else {
-                    continue;
-                };
+                let tenant = record.tenant_id.clone();
                 let mut next = record.clone();
                 self.seal_config(&mut next, &config);
                 next.version += 1;

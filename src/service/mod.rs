@@ -127,12 +127,14 @@ impl ConnectorService {
         r: &ConnectorRecord,
     ) -> Result<SecretConfig, DecryptionFailed> {
         self.vault
-            .decrypt(&r.encrypted_config, &r.tenant_id, &r.connector_id)
+            .decrypt(&r.encrypted_config, r.tenant_id.as_str(), &r.connector_id)
     }
 
     /// Encrypts `config` into `r`, sealed to its tenant and connector.
     pub(super) fn seal_config(&self, r: &mut ConnectorRecord, config: &SecretConfig) {
-        let (token, key_id) = self.vault.encrypt(config, &r.tenant_id, &r.connector_id);
+        let (token, key_id) = self
+            .vault
+            .encrypt(config, r.tenant_id.as_str(), &r.connector_id);
         r.encrypted_config = token;
         r.key_id = key_id;
     }

@@ -139,7 +139,7 @@ impl ConnectorService {
         .await?;
         let record = OAuthStateRecord {
             state_hash: state_hash(&state),
-            tenant_id: p.tenant.as_str().to_owned(),
+            tenant_id: p.tenant.clone(),
             user_id: p.user.clone(),
             connector_type: def.id.clone(),
             draft_id: draft_id.to_owned(),
@@ -165,7 +165,7 @@ impl ConnectorService {
                 "This sign-in answer was already used, or was never asked for here. Start the sign-in again.",
             ));
         };
-        if record.tenant_id != p.tenant.as_str() || record.user_id != p.user {
+        if record.tenant_id != p.tenant || record.user_id != p.user {
             return Err(refused(
                 "This sign-in was started by someone else, so it cannot finish in your session. Start the sign-in again.",
             ));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 fn record(tenant: &str, id: &str, created_at: i64) -> ConnectorRecord {
     ConnectorRecord {
-        tenant_id: tenant.into(),
+        tenant_id: TenantId::parse(tenant).expect("tenant"),
         connector_id: id.into(),
         connector_type: "stripe".into(),
         display_name: format!("Stripe {id}"),
@@ -171,7 +171,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     // OAuth2 states: single use, returned with their expiry so the caller can tell.
     let state = OAuthStateRecord {
         state_hash: format!("{prefix}-state"),
-        tenant_id: a.as_str().into(),
+        tenant_id: a.clone(),
         user_id: "u".into(),
         connector_type: "xero".into(),
         draft_id: "d1".into(),
@@ -225,7 +225,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .await
         .expect("idle")
         .into_iter()
-        .filter(|r| r.tenant_id == d.as_str())
+        .filter(|r| r.tenant_id == d)
         .map(|r| r.connector_id)
         .collect();
     assert_eq!(idle, ["older", "old"]);
@@ -234,7 +234,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .await
         .expect("idle")
         .iter()
-        .all(|r| r.tenant_id != d.as_str()));
+        .all(|r| r.tenant_id != d));
 
     // Leases can be given up early.
     let lease = format!("{prefix}-refresh");
@@ -284,7 +284,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     // A user's drafts are bounded: the least recently touched go first.
     for i in 0..MAX_DRAFTS_PER_USER + 5 {
         let draft = DraftRecord {
-            tenant_id: b.as_str().into(),
+            tenant_id: b.clone(),
             user_id: "busy".into(),
             draft_id: format!("d{i}"),
             sealed: "s".into(),
@@ -306,7 +306,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
 
     // Drafts expire and belong to one user.
     let draft = DraftRecord {
-        tenant_id: a.as_str().into(),
+        tenant_id: a.clone(),
         user_id: "u".into(),
         draft_id: "d1".into(),
         sealed: "sealed".into(),
@@ -462,7 +462,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
 
     // Operator scans see every tenant, in order.
     let scanned = store.scan_all(None, 100).await.expect("scan");
-    assert!(scanned.iter().any(|r| r.tenant_id == b.as_str()));
+    assert!(scanned.iter().any(|r| r.tenant_id == b));
     assert!(scanned
         .windows(2)
         .all(|w| (&w[0].tenant_id, &w[0].connector_id) < (&w[1].tenant_id, &w[1].connector_id)));

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 /// A connector as stored: metadata plus the Fernet token of its configuration.
 #[derive(Clone, PartialEq)]
 pub struct ConnectorRecord {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub connector_id: String,
     pub connector_type: String,
     pub display_name: String,
@@ -71,7 +71,7 @@ pub struct ListQuery {
 /// A setup-wizard draft: answers so far, sealed by the vault, tied to one user and expiring.
 #[derive(Clone)]
 pub struct DraftRecord {
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub user_id: String,
     pub draft_id: String,
     pub sealed: String,
@@ -82,7 +82,7 @@ pub struct DraftRecord {
 #[derive(Clone)]
 pub struct OAuthStateRecord {
     pub state_hash: String,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub user_id: String,
     pub connector_type: String,
     pub draft_id: String,

@@ -116,7 +116,7 @@ async fn replacing_credentials_keeps_secrets_left_out() {
     let config = vault
         .decrypt(
             &record.encrypted_config,
-            &record.tenant_id,
+            record.tenant_id.as_str(),
             &record.connector_id,
         )
         .expect("decrypts");

@@ -189,7 +189,7 @@ async fn kill_9_loses_nothing_acknowledged() {
         let config = vault
             .decrypt(
                 &record.encrypted_config,
-                &record.tenant_id,
+                record.tenant_id.as_str(),
                 &record.connector_id,
             )
             .expect("every record decrypts");
@@ -206,7 +206,7 @@ async fn kill_9_loses_nothing_acknowledged() {
             vault
                 .decrypt(
                     &record.encrypted_config,
-                    &record.tenant_id,
+                    record.tenant_id.as_str(),
                     &record.connector_id
                 )
                 .is_ok(),

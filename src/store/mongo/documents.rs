@@ -25,6 +25,21 @@ pub(super) fn opt_str(v: &Option<String>) -> Bson {
     v.clone().map(Bson::String).unwrap_or(Bson::Null)
 }
 
+/// Tenant ids are stored as their text.
+impl From<&TenantId> for Bson {
+    fn from(tenant: &TenantId) -> Self {
+        Bson::String(tenant.as_str().to_owned())
+    }
+}
+
+/// A stored tenant id, parsed again: a document that names no valid tenant is refused.
+pub(super) fn tenant_of(d: &Document) -> Result<TenantId, StoreError> {
+    d.get_str("tenant_id")
+        .ok()
+        .and_then(TenantId::parse)
+        .ok_or_else(|| StoreError::Unavailable("a stored document names no valid tenant".into()))
+}
+
 pub(super) fn to_doc(r: &ConnectorRecord) -> Document {
     doc! {
         "tenant_id": &r.tenant_id,
@@ -57,7 +72,7 @@ pub(super) fn from_doc(d: &Document) -> Result<ConnectorRecord, StoreError> {
     let oi = |field: &str| d.get_i64(field).ok();
     let os = |field: &str| d.get_str(field).ok().map(str::to_owned);
     Ok(ConnectorRecord {
-        tenant_id: s("tenant_id")?,
+        tenant_id: tenant_of(d)?,
         connector_id: s("connector_id")?,
         connector_type: s("connector_type")?,
         display_name: s("display_name")?,

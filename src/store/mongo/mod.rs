@@ -252,7 +252,7 @@ impl Store for MongoStore {
             .map_err(map_error)?;
         Ok(found.and_then(|d| {
             Some(DraftRecord {
-                tenant_id: tenant.as_str().to_owned(),
+                tenant_id: tenant.clone(),
                 user_id: user.to_owned(),
                 draft_id: id.to_owned(),
                 sealed: d.get_str("sealed").ok()?.to_owned(),
@@ -301,7 +301,7 @@ impl Store for MongoStore {
             let s = |f: &str| d.get_str(f).ok().map(str::to_owned);
             Some(OAuthStateRecord {
                 state_hash: s("state_hash")?,
-                tenant_id: s("tenant_id")?,
+                tenant_id: tenant_of(&d).ok()?,
                 user_id: s("user_id")?,
                 connector_type: s("connector_type")?,
                 draft_id: s("draft_id")?,

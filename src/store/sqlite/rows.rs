@@ -3,7 +3,23 @@
 
 use super::super::audit_chain::*;
 use super::super::*;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSqlOutput, ValueRef};
+use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
+
+/// Tenant ids are stored as their text and parsed again on the way out: a row that names no
+/// valid tenant is refused, never handed on.
+impl ToSql for TenantId {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for TenantId {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        TenantId::parse(value.as_str()?)
+            .ok_or_else(|| FromSqlError::Other("a stored row names no valid tenant".into()))
+    }
+}
 
 /// A page of a tenant's connectors, metadata only (never the ciphertext). Parameters: tenant,
 /// status, cursor time, cursor id, limit; the ones a page does not use are bound as NULL. The
