@@ -5,8 +5,8 @@
 //! authentication, the rate-limit count and the durable audit entry on top; `bench/run.sh`
 //! measures that end to end.
 
-#[allow(dead_code)]
-#[path = "../tests/integration/support/fakes.rs"]
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/integration/support/fakes/mod.rs"]
 mod fakes;
 
 use connector_hub::catalog::catalog;

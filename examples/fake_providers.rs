@@ -2,7 +2,7 @@
 //! by hand: `cargo run --features ssr --example fake_providers -- 127.0.0.1:9100`. It prints the
 //! settings that point a server at it, OAuth2 client registrations included.
 
-#[path = "../tests/integration/support/fakes.rs"]
+#[path = "../tests/integration/support/fakes/mod.rs"]
 mod fakes;
 
 #[tokio::main]
