@@ -139,147 +139,165 @@ async fn bearer_token_providers_map_every_documented_answer() {
     app.stop().await;
 }
 
+/// One check and what it must come to: a detail it learned, or the error code and field to blame.
+struct Case {
+    label: &'static str,
+    connector: &'static str,
+    config: Value,
+    code: Option<&'static str>,
+    field: Option<&'static str>,
+    detail: Option<(&'static str, &'static str)>,
+}
+
+/// A check that succeeds and learns `detail` (key, value).
+fn learns(
+    label: &'static str,
+    connector: &'static str,
+    config: Value,
+    detail: (&'static str, &'static str),
+) -> Case {
+    Case {
+        label,
+        connector,
+        config,
+        code: None,
+        field: None,
+        detail: Some(detail),
+    }
+}
+
+/// A check that fails with `code`, blaming `field`.
+fn fails(
+    label: &'static str,
+    connector: &'static str,
+    config: Value,
+    code: &'static str,
+    field: Option<&'static str>,
+) -> Case {
+    Case {
+        label,
+        connector,
+        config,
+        code: Some(code),
+        field,
+        detail: None,
+    }
+}
+
+async fn run_cases(app: &TestApp, t: &str, cases: Vec<Case>) {
+    for case in cases {
+        let result = app.check(t, case.connector, case.config).await;
+        assert_outcome(&result, case.code, case.field, case.label);
+        if let Some((key, value)) = case.detail {
+            assert_eq!(result["details"][key], value, "{}: {result}", case.label);
+        }
+    }
+}
+
 #[tokio::test]
 async fn provider_specific_details_and_cases() {
     let app = spawn_app().await;
     let t = app.token("acme", "ana");
-
-    let xero = app
-        .check(&t, "xero", json!({"access_token": "tok_good_123456"}))
-        .await;
-    assert_eq!(
-        xero["details"]["organisations"],
-        "Demo Company (UK), Acme Ltd"
-    );
-    let no_orgs = app
-        .check(&t, "xero", json!({"access_token": "tok_empty_123456"}))
-        .await;
-    assert_outcome(
-        &no_orgs,
-        Some("INSUFFICIENT_PERMISSIONS"),
-        Some("access_token"),
-        "xero without organisations",
-    );
-
-    let sandbox = app
-        .check(
-            &t,
-            "square",
-            json!({"access_token": "EAAA_good_sandbox_token_123", "environment": "sandbox"}),
-        )
-        .await;
-    assert_eq!(sandbox["details"]["environment"], "sandbox");
-    assert_eq!(sandbox["details"]["business"], "Acme Coffee");
-
-    let qb_other_company = app
-        .check(
-            &t,
-            "quickbooks",
-            json!({"access_token": "tok_good_123456", "realm_id": "1234567"}),
-        )
-        .await;
-    assert_outcome(
-        &qb_other_company,
-        Some("INSUFFICIENT_PERMISSIONS"),
-        Some("realm_id"),
-        "quickbooks wrong realm",
-    );
-    let qb = app
-        .check(
-            &t,
-            "quickbooks",
-            json!({"access_token": "tok_good_123456", "realm_id": "9130355478302457"}),
-        )
-        .await;
-    assert_eq!(qb["details"]["company"], "Acme Books Inc");
-
-    let drive = app
-        .check(
-            &t,
-            "google_drive",
-            json!({"access_token": "ya29.good_token_123"}),
-        )
-        .await;
-    assert_eq!(drive["details"]["account"], "ana@acme.test");
-    let drive_bad = app
-        .check(
-            &t,
-            "google_drive",
-            json!({"access_token": "ya29.bad_token_123"}),
-        )
-        .await;
-    assert_outcome(
-        &drive_bad,
-        Some("INVALID_CREDENTIALS"),
-        Some("access_token"),
-        "drive bad",
-    );
-    let drive_scope = app
-        .check(
-            &t,
-            "google_drive",
-            json!({"access_token": "ya29.noperm_token_123"}),
-        )
-        .await;
-    assert_outcome(
-        &drive_scope,
-        Some("INSUFFICIENT_PERMISSIONS"),
-        None,
-        "drive scope",
-    );
-
-    let shop = app
-        .check(
-            &t,
-            "shopify",
-            json!({"shop_domain": "acme-goods.myshopify.com", "access_token": "shpat_good12345"}),
-        )
-        .await;
-    assert_eq!(shop["details"]["shop"], "Acme Goods");
-    let unknown_shop = app
-        .check(
-            &t,
-            "shopify",
-            json!({"shop_domain": "nobody.myshopify.com", "access_token": "shpat_good12345"}),
-        )
-        .await;
-    assert_outcome(
-        &unknown_shop,
-        Some("NOT_FOUND"),
-        Some("shop_domain"),
-        "unknown shop",
-    );
-    let bad_token = app
-        .check(
-            &t,
-            "shopify",
-            json!({"shop_domain": "acme-goods.myshopify.com", "access_token": "shpat_wrong12345"}),
-        )
-        .await;
-    assert_outcome(
-        &bad_token,
-        Some("INVALID_CREDENTIALS"),
-        Some("access_token"),
-        "shopify token",
-    );
-    let not_shopify = app
-        .check(
-            &t,
-            "shopify",
-            json!({"shop_domain": "acme.example.com", "access_token": "shpat_good12345"}),
-        )
-        .await;
-    assert_outcome(
-        &not_shopify,
-        Some("INVALID_CONFIG"),
-        Some("shop_domain"),
-        "shop domain format",
-    );
-
-    let hub = app
-        .check(&t, "hubspot", json!({"access_token": "pat-na1-good-123"}))
-        .await;
-    assert_eq!(hub["details"]["portal"], "4242");
+    let shop = |domain: &str, token: &str| json!({"shop_domain": domain, "access_token": token});
+    let books = |realm: &str| json!({"access_token": "tok_good_123456", "realm_id": realm});
+    run_cases(
+        &app,
+        &t,
+        vec![
+            learns(
+                "xero organisations",
+                "xero",
+                json!({"access_token": "tok_good_123456"}),
+                ("organisations", "Demo Company (UK), Acme Ltd"),
+            ),
+            fails(
+                "xero without organisations",
+                "xero",
+                json!({"access_token": "tok_empty_123456"}),
+                "INSUFFICIENT_PERMISSIONS",
+                Some("access_token"),
+            ),
+            learns(
+                "square sandbox",
+                "square",
+                json!({"access_token": "EAAA_good_sandbox_token_123", "environment": "sandbox"}),
+                ("environment", "sandbox"),
+            ),
+            learns(
+                "square business",
+                "square",
+                json!({"access_token": "EAAA_good_sandbox_token_123", "environment": "sandbox"}),
+                ("business", "Acme Coffee"),
+            ),
+            fails(
+                "quickbooks wrong realm",
+                "quickbooks",
+                books("1234567"),
+                "INSUFFICIENT_PERMISSIONS",
+                Some("realm_id"),
+            ),
+            learns(
+                "quickbooks company",
+                "quickbooks",
+                books("9130355478302457"),
+                ("company", "Acme Books Inc"),
+            ),
+            learns(
+                "drive account",
+                "google_drive",
+                json!({"access_token": "ya29.good_token_123"}),
+                ("account", "ana@acme.test"),
+            ),
+            fails(
+                "drive bad",
+                "google_drive",
+                json!({"access_token": "ya29.bad_token_123"}),
+                "INVALID_CREDENTIALS",
+                Some("access_token"),
+            ),
+            fails(
+                "drive scope",
+                "google_drive",
+                json!({"access_token": "ya29.noperm_token_123"}),
+                "INSUFFICIENT_PERMISSIONS",
+                None,
+            ),
+            learns(
+                "shopify shop",
+                "shopify",
+                shop("acme-goods.myshopify.com", "shpat_good12345"),
+                ("shop", "Acme Goods"),
+            ),
+            fails(
+                "unknown shop",
+                "shopify",
+                shop("nobody.myshopify.com", "shpat_good12345"),
+                "NOT_FOUND",
+                Some("shop_domain"),
+            ),
+            fails(
+                "shopify token",
+                "shopify",
+                shop("acme-goods.myshopify.com", "shpat_wrong12345"),
+                "INVALID_CREDENTIALS",
+                Some("access_token"),
+            ),
+            fails(
+                "shop domain format",
+                "shopify",
+                shop("acme.example.com", "shpat_good12345"),
+                "INVALID_CONFIG",
+                Some("shop_domain"),
+            ),
+            learns(
+                "hubspot portal",
+                "hubspot",
+                json!({"access_token": "pat-na1-good-123"}),
+                ("portal", "4242"),
+            ),
+        ],
+    )
+    .await;
     app.stop().await;
 }
 
@@ -319,65 +337,51 @@ async fn woocommerce_and_rest_api_respect_the_egress_policy() {
     // Allowed once the operator lists the network.
     let app = spawn_app_with(&[("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8,::1/128")]).await;
     let t = app.token("acme", "ana");
-    let woo = |key: &str, secret: &str, path: &str| {
-        json!({
-        "store_url": format!("{}{path}", app.fakes), "consumer_key": key, "consumer_secret": secret})
-    };
-    assert_outcome(
-        &app.check(
-            &t,
-            "woocommerce",
-            woo("ck_good12345", "cs_good12345", "/woo"),
-        )
-        .await,
-        None,
-        None,
-        "woo good",
-    );
-    assert_outcome(
-        &app.check(
-            &t,
-            "woocommerce",
-            woo("ck_wrong12345", "cs_good12345", "/woo"),
-        )
-        .await,
-        Some("INVALID_CREDENTIALS"),
-        Some("consumer_key"),
-        "woo key",
-    );
-    assert_outcome(
-        &app.check(
-            &t,
-            "woocommerce",
-            woo("ck_good12345", "cs_wrong12345", "/woo"),
-        )
-        .await,
-        Some("INVALID_CREDENTIALS"),
-        Some("consumer_secret"),
-        "woo secret",
-    );
-    assert_outcome(
-        &app.check(
-            &t,
-            "woocommerce",
-            woo("ck_good12345", "cs_noperm12345", "/woo"),
-        )
-        .await,
-        Some("INSUFFICIENT_PERMISSIONS"),
-        None,
-        "woo cannot view",
-    );
-    assert_outcome(
-        &app.check(
-            &t,
-            "woocommerce",
-            woo("ck_good12345", "cs_good12345", "/woo-html"),
-        )
-        .await,
-        Some("UNEXPECTED_RESPONSE"),
-        Some("store_url"),
-        "woo permalinks",
-    );
+    let store = |path: &str| format!("{}{path}", app.fakes);
+    let woo = |key: &str, secret: &str, path: &str| json!({"store_url": store(path), "consumer_key": key, "consumer_secret": secret});
+    run_cases(
+        &app,
+        &t,
+        vec![
+            Case {
+                label: "woo good",
+                connector: "woocommerce",
+                config: woo("ck_good12345", "cs_good12345", "/woo"),
+                code: None,
+                field: None,
+                detail: None,
+            },
+            fails(
+                "woo key",
+                "woocommerce",
+                woo("ck_wrong12345", "cs_good12345", "/woo"),
+                "INVALID_CREDENTIALS",
+                Some("consumer_key"),
+            ),
+            fails(
+                "woo secret",
+                "woocommerce",
+                woo("ck_good12345", "cs_wrong12345", "/woo"),
+                "INVALID_CREDENTIALS",
+                Some("consumer_secret"),
+            ),
+            fails(
+                "woo cannot view",
+                "woocommerce",
+                woo("ck_good12345", "cs_noperm12345", "/woo"),
+                "INSUFFICIENT_PERMISSIONS",
+                None,
+            ),
+            fails(
+                "woo permalinks",
+                "woocommerce",
+                woo("ck_good12345", "cs_good12345", "/woo-html"),
+                "UNEXPECTED_RESPONSE",
+                Some("store_url"),
+            ),
+        ],
+    )
+    .await;
 
     let rest = |auth: Value, path: &str| {
         let mut c = json!({"base_url": format!("{}/rest", app.fakes), "test_path": path});
@@ -386,58 +390,25 @@ async fn woocommerce_and_rest_api_respect_the_egress_policy() {
         }
         c
     };
-    let good = [
-        json!({"auth_type": "none"}),
-        json!({"auth_type": "api_key_header", "header_name": "X-API-Key", "api_key": "good-key"}),
-        json!({"auth_type": "api_key_query", "header_name": "api_key", "api_key": "good-key"}),
-        json!({"auth_type": "bearer", "api_key": "good-token"}),
-        json!({"auth_type": "basic", "username": "reporting", "password": "good-pass"}),
-    ];
-    for (i, auth) in good.into_iter().enumerate() {
-        let path = if i == 0 { "/open" } else { "/me" };
-        assert_outcome(
-            &app.check(&t, "rest_api", rest(auth.clone(), path)).await,
-            None,
-            None,
-            &auth.to_string(),
-        );
-    }
-    assert_outcome(
-        &app.check(
-            &t,
-            "rest_api",
-            rest(json!({"auth_type": "bearer", "api_key": "wrong"}), "/me"),
-        )
-        .await,
-        Some("INVALID_CREDENTIALS"),
-        Some("api_key"),
-        "rest bad key",
-    );
-    assert_outcome(
-        &app.check(
-            &t,
-            "rest_api",
-            rest(
-                json!({"auth_type": "basic", "username": "u", "password": "noperm"}),
-                "/me",
-            ),
-        )
-        .await,
-        Some("INSUFFICIENT_PERMISSIONS"),
-        Some("password"),
-        "rest forbidden",
-    );
-    assert_outcome(
-        &app.check(
-            &t,
-            "rest_api",
-            rest(json!({"auth_type": "none"}), "/missing"),
-        )
-        .await,
-        Some("NOT_FOUND"),
-        Some("test_path"),
-        "rest 404",
-    );
+    let passes = |label, config| Case {
+        label,
+        connector: "rest_api",
+        config,
+        code: None,
+        field: None,
+        detail: None,
+    };
+    run_cases(&app, &t, vec![
+        passes("no auth", rest(json!({"auth_type": "none"}), "/open")),
+        passes("header key", rest(json!({"auth_type": "api_key_header", "header_name": "X-API-Key", "api_key": "good-key"}), "/me")),
+        passes("query key", rest(json!({"auth_type": "api_key_query", "header_name": "api_key", "api_key": "good-key"}), "/me")),
+        passes("bearer", rest(json!({"auth_type": "bearer", "api_key": "good-token"}), "/me")),
+        passes("basic", rest(json!({"auth_type": "basic", "username": "reporting", "password": "good-pass"}), "/me")),
+        fails("rest bad key", "rest_api", rest(json!({"auth_type": "bearer", "api_key": "wrong"}), "/me"), "INVALID_CREDENTIALS", Some("api_key")),
+        fails("rest forbidden", "rest_api", rest(json!({"auth_type": "basic", "username": "u", "password": "noperm"}), "/me"), "INSUFFICIENT_PERMISSIONS", Some("password")),
+        fails("rest 404", "rest_api", rest(json!({"auth_type": "none"}), "/missing"), "NOT_FOUND", Some("test_path")),
+    ])
+    .await;
     app.stop().await;
 }
 

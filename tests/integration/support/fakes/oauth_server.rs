@@ -302,16 +302,12 @@ async fn oauth_control(
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn oauth_revoke(
-    axum::extract::State(state): axum::extract::State<OAuthState>,
-) -> Response {
+async fn oauth_revoke(axum::extract::State(state): axum::extract::State<OAuthState>) -> Response {
     oauth_lock(&state).refresh_tokens.clear();
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn oauth_stats(
-    axum::extract::State(state): axum::extract::State<OAuthState>,
-) -> Response {
+async fn oauth_stats(axum::extract::State(state): axum::extract::State<OAuthState>) -> Response {
     let s = oauth_lock(&state);
     Json(json!({"stats": s.stats, "live_refresh_tokens": s.refresh_tokens.len()})).into_response()
 }
