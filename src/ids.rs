@@ -1,25 +1,10 @@
-//! Identifiers the hub hands out — connector ids, wizard draft ids — parsed once at the edge so
-//! nothing below has to wonder whether a string is one, and the randomness that makes them.
+//! Identifiers the hub hands out — connector ids, wizard draft ids — and the names people give
+//! connectors, parsed once at the edge so nothing below has to wonder whether a string is one; and
+//! the randomness that makes ids.
 
-use rand::RngCore;
+use crate::error::{Error, ErrorCode};
+use crate::random::random_hex;
 use std::fmt;
-
-/// `bytes` random bytes as URL-safe base64.
-pub fn random_token(bytes: usize) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes(bytes))
-}
-
-/// `bytes` random bytes as lower-case hex.
-pub fn random_hex(bytes: usize) -> String {
-    hex::encode(random_bytes(bytes))
-}
-
-fn random_bytes(n: usize) -> Vec<u8> {
-    let mut buf = vec![0u8; n];
-    rand::rng().fill_bytes(&mut buf);
-    buf
-}
 
 fn lower_hex(s: &str, len: usize) -> bool {
     s.len() == len
@@ -84,6 +69,59 @@ impl fmt::Display for DraftId {
     }
 }
 
+/// What a connector is called: 1 to 100 characters once trimmed, no control characters. Parsed
+/// where a name comes in (the REST API, a server function, the wizard), so every path holds the
+/// same rule.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    pub const MAX_CHARS: usize = 100;
+
+    pub fn parse(name: &str) -> Result<Self, Error> {
+        let name = name.trim();
+        if name.is_empty()
+            || name.chars().count() > Self::MAX_CHARS
+            || name.chars().any(char::is_control)
+        {
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "The display name must be 1 to {} characters, without control characters.",
+                    Self::MAX_CHARS
+                ),
+            )
+            .with_field("display_name"));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for DisplayName {
+    type Error = Error;
+
+    fn try_from(name: String) -> Result<Self, Error> {
+        Self::parse(&name)
+    }
+}
+
+impl From<DisplayName> for String {
+    fn from(name: DisplayName) -> Self {
+        name.0
+    }
+}
+
+impl fmt::Display for DisplayName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +144,18 @@ mod tests {
         assert_eq!(DraftId::parse(draft.as_str()), Some(draft));
         assert_eq!(DraftId::parse("0123456789abcdef0123456789ABCDEF"), None);
         assert_eq!(DraftId::parse("../../etc"), None);
+    }
+
+    #[test]
+    fn display_names_are_trimmed_bounded_and_printable() {
+        assert_eq!(
+            DisplayName::parse("  Payments ").map(|n| n.to_string()),
+            Ok("Payments".into())
+        );
+        assert!(DisplayName::parse(&"é".repeat(100)).is_ok());
+        for bad in ["", "   ", "tab\tname", &"é".repeat(101)] {
+            let error = DisplayName::parse(bad).expect_err(bad);
+            assert_eq!(error.field.as_deref(), Some("display_name"));
+        }
     }
 }

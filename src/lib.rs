@@ -28,6 +28,8 @@ pub mod oauth;
 #[cfg(feature = "ssr")]
 pub mod page_cache;
 #[cfg(feature = "ssr")]
+pub mod random;
+#[cfg(feature = "ssr")]
 pub mod refusals;
 #[cfg(feature = "ssr")]
 pub mod request_id;

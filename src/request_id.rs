@@ -30,7 +30,7 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable(v))
         .map(str::to_owned)
-        .unwrap_or_else(|| crate::ids::random_hex(8));
+        .unwrap_or_else(|| crate::random::random_hex(8));
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path());
     let mut response = {
         use tracing::Instrument;

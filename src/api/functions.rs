@@ -112,7 +112,11 @@ pub async fn update_source(
         None => None,
     };
     let changes = crate::service::ConnectorChanges {
-        display_name: display_name.filter(|n| !n.trim().is_empty()),
+        display_name: display_name
+            .filter(|n| !n.trim().is_empty())
+            .as_deref()
+            .map(crate::ids::DisplayName::parse)
+            .transpose()?,
         sync_frequency,
         ..Default::default()
     };

@@ -265,7 +265,7 @@ fn development_secret(data_dir: &Path) -> Result<SecretString, AuthSetupError> {
     };
     if !path.exists() {
         std::fs::create_dir_all(data_dir).map_err(error)?;
-        let secret = crate::ids::random_token(32);
+        let secret = crate::random::random_token(32);
         crate::vault::write_private_file(&path, &secret).map_err(error)?;
     }
     let text = std::fs::read_to_string(&path).map_err(error)?;

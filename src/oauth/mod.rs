@@ -86,7 +86,7 @@ pub struct Pkce {
 impl Pkce {
     pub fn new() -> Self {
         // 32 random bytes give a 43-character verifier, within RFC 7636's 43..=128.
-        let verifier = crate::ids::random_token(32);
+        let verifier = crate::random::random_token(32);
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(Sha256::digest(verifier.as_bytes()));
         Self {

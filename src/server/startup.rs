@@ -138,7 +138,7 @@ impl Application {
             router,
             state,
             created_dev_key,
-            instance_id: crate::ids::random_hex(8),
+            instance_id: crate::random::random_hex(8),
         })
     }
 

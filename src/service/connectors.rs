@@ -6,18 +6,16 @@ use super::{ConnectorService, RateClass};
 use crate::auth::Principal;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
-use crate::ids::ConnectorId;
+use crate::ids::{ConnectorId, DisplayName};
 use crate::model::{AuditAction, AuditOutcome, ConnectorStatus, ConnectorView, SyncFrequency};
 use crate::secret::SecretConfig;
 use crate::store::ConnectorRecord;
 use std::collections::BTreeMap;
 
-const MAX_NAME_CHARS: usize = 100;
-
 #[derive(Debug, Default)]
 pub struct NewConnector {
     pub connector_type: String,
-    pub display_name: Option<String>,
+    pub display_name: Option<DisplayName>,
     pub config: BTreeMap<String, String>,
     pub sync_frequency: Option<SyncFrequency>,
     /// Set when the credentials came from signing in (OAuth2), never from a client's request.
@@ -26,7 +24,7 @@ pub struct NewConnector {
 
 #[derive(Debug, Default)]
 pub struct ConnectorChanges {
-    pub display_name: Option<String>,
+    pub display_name: Option<DisplayName>,
     pub sync_frequency: Option<SyncFrequency>,
     /// New credentials; a secret field left out keeps its stored value.
     pub config: Option<BTreeMap<String, String>>,
@@ -41,21 +39,6 @@ pub struct TokenTimes {
     pub refreshed_at: Option<i64>,
 }
 
-fn clean_display_name(name: &str) -> Result<String, Error> {
-    let name = name.trim();
-    if name.is_empty()
-        || name.chars().count() > MAX_NAME_CHARS
-        || name.chars().any(char::is_control)
-    {
-        return Err(Error::new(
-            ErrorCode::InvalidRequest,
-            format!("The display name must be 1 to {MAX_NAME_CHARS} characters, without control characters."),
-        )
-        .with_field("display_name"));
-    }
-    Ok(name.to_owned())
-}
-
 impl ConnectorService {
     pub async fn create(
         &self,
@@ -66,13 +49,16 @@ impl ConnectorService {
         self.limit(p, RateClass::Writes, client).await?;
         let def = self.definition(&input.connector_type)?;
         let config = self.catalog.validate(def, &input.config)?;
-        let display_name = clean_display_name(input.display_name.as_deref().unwrap_or(&def.name))?;
+        let display_name = match input.display_name {
+            Some(name) => name,
+            None => DisplayName::parse(&def.name)?,
+        };
         let now = now_ms();
         let mut record = ConnectorRecord {
             tenant_id: p.tenant.clone(),
             connector_id: ConnectorId::generate().to_string(),
             connector_type: def.id.clone(),
-            display_name,
+            display_name: display_name.into(),
             status: ConnectorStatus::Pending,
             sync_frequency: input.sync_frequency.unwrap_or_default(),
             encrypted_config: String::new(),
@@ -145,7 +131,7 @@ impl ConnectorService {
             let current = self.record(p, id, AuditAction::Update, client).await?;
             let mut next = current.clone();
             if let Some(name) = &changes.display_name {
-                next.display_name = clean_display_name(name)?;
+                next.display_name = name.to_string();
             }
             if let Some(frequency) = changes.sync_frequency {
                 next.sync_frequency = frequency;

@@ -6,9 +6,9 @@ use crate::auth::Principal;
 use crate::catalog::ConnectorDef;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
-use crate::ids::random_token;
 use crate::model::{AuditAction, AuditOutcome};
 use crate::oauth::{state_hash, Pkce, TokenError, TokenSet, STATE_TTL_MS};
+use crate::random::random_token;
 use crate::store::OAuthStateRecord;
 
 /// A started sign-in, read back from its `state`.

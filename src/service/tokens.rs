@@ -32,7 +32,7 @@ impl ConnectorService {
             return Ok(config);
         }
         let lease = format!("refresh:{}:{}", record.tenant_id, record.connector_id);
-        let holder = crate::ids::random_hex(8);
+        let holder = crate::random::random_hex(8);
         // The lease outlives the longest provider call it covers (the call is cut off at the
         // client's timeout): it cannot lapse while its holder still waits for new tokens, which
         // would let a second process spend the same refresh token.

@@ -3,6 +3,7 @@
 
 use crate::catalog::AuthMode;
 use crate::error::ApiError;
+use crate::ids::DisplayName;
 use crate::model::wizard::WizardStep;
 use crate::model::{CheckResult, SyncFrequency};
 use serde::{Deserialize, Serialize};
@@ -30,7 +31,7 @@ pub(super) struct Draft {
     /// to when a field that decides where they go has changed.
     #[serde(default)]
     pub(super) kept: BTreeSet<String>,
-    pub(super) display_name: Option<String>,
+    pub(super) display_name: Option<DisplayName>,
     pub(super) sync_frequency: SyncFrequency,
     pub(super) error: Option<ApiError>,
     pub(super) result: Option<CheckResult>,

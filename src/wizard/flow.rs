@@ -5,7 +5,7 @@ use super::draft::Draft;
 use crate::auth::Principal;
 use crate::catalog::{catalog, Ask, AuthMode, ConnectorDef, FieldDef};
 use crate::error::{ApiError, Error, ErrorCode};
-use crate::ids::DraftId;
+use crate::ids::{DisplayName, DraftId};
 use crate::model::wizard::{WizardAction, WizardStep};
 use crate::model::SyncFrequency;
 use crate::secret::ACCESS_TOKEN;
@@ -151,7 +151,7 @@ impl Flow<'_> {
             }
             self.draft.answers = stored.settings;
             self.draft.kept = stored.secrets;
-            self.draft.display_name = Some(stored.record.display_name);
+            self.draft.display_name = DisplayName::parse(&stored.record.display_name).ok();
             self.draft.sync_frequency = stored.record.sync_frequency;
         }
         Ok(())
@@ -208,26 +208,17 @@ impl Flow<'_> {
             WizardAction::Pick => self.pick(value.unwrap_or_default()),
             WizardAction::Answer => self.answer(value.unwrap_or_default()),
             WizardAction::Back => self.back(),
-            WizardAction::Name => {
-                let name = display_name.unwrap_or_default();
-                let name = name.trim();
-                if name.is_empty() || name.chars().count() > 100 {
-                    self.show(
-                        Error::new(
-                            ErrorCode::InvalidRequest,
-                            "Give the connection a name of 1 to 100 characters.",
-                        )
-                        .with_field("display_name"),
-                    );
-                } else {
-                    self.draft.display_name = Some(name.to_owned());
+            WizardAction::Name => match DisplayName::parse(&display_name.unwrap_or_default()) {
+                Err(error) => self.show(error),
+                Ok(name) => {
+                    self.draft.display_name = Some(name);
                     self.draft.sync_frequency = sync_frequency
                         .as_deref()
                         .and_then(SyncFrequency::parse)
                         .unwrap_or_default();
                     self.test_and_save().await?;
                 }
-            }
+            },
             WizardAction::Retry => self.test_and_save().await?,
             WizardAction::SaveAnyway => self.save(None).await?,
             WizardAction::Restart => {

@@ -4,7 +4,7 @@
 use super::Flow;
 use crate::catalog::{catalog, AuthMode, ChooseAfterSignIn};
 use crate::error::{Error, ErrorCode};
-use crate::ids::DraftId;
+use crate::ids::{DisplayName, DraftId};
 use crate::model::wizard::WizardStep;
 use crate::oauth::TokenSet;
 use crate::secret::{ACCESS_TOKEN, REFRESH_TOKEN};
@@ -42,7 +42,9 @@ impl Flow<'_> {
             self.draft.answers.insert(choose.fills.clone(), id);
         }
         if self.draft.display_name.is_none() {
-            self.draft.display_name = Some(format!("{} – {name}", self.def.name));
+            // A long organisation name leaves the name to the user (the step offers the default).
+            self.draft.display_name =
+                DisplayName::parse(&format!("{} – {name}", self.def.name)).ok();
         }
         self.draft.signed_in = Some(name);
         self.draft.step = Some(WizardStep::Name);

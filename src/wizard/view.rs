@@ -58,8 +58,8 @@ impl Flow<'_> {
             display_name: self
                 .draft
                 .display_name
-                .clone()
-                .unwrap_or_else(|| self.def.name.clone()),
+                .as_ref()
+                .map_or_else(|| self.def.name.clone(), ToString::to_string),
             sync_frequency: self.draft.sync_frequency,
             mode: self.draft.mode,
             oauth_available: self.oauth_available(),

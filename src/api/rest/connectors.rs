@@ -5,6 +5,7 @@ use crate::api::extract::{Authenticated, ClientAddr, JsonBody, QueryParams};
 use crate::api::http_error::HttpError;
 use crate::api::state::AppState;
 use crate::error::{Error, ErrorCode};
+use crate::ids::DisplayName;
 use crate::model::{CheckResult, ConnectorPage, ConnectorStatus, ConnectorView, SyncFrequency};
 use crate::service::{ConnectorChanges, NewConnector};
 use axum::extract::{FromRequestParts, Path, State};
@@ -106,7 +107,11 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let input = NewConnector {
         connector_type: body.connector_type,
-        display_name: body.display_name,
+        display_name: body
+            .display_name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()?,
         config: config_map(body.config)?,
         sync_frequency: frequency(body.sync_frequency)?,
         tokens: None,
@@ -210,7 +215,11 @@ pub async fn update(
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> ApiResult<Json<ConnectorView>> {
     let changes = ConnectorChanges {
-        display_name: body.display_name,
+        display_name: body
+            .display_name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()?,
         sync_frequency: frequency(body.sync_frequency)?,
         config: body.config.map(config_map).transpose()?,
         tokens: None,
