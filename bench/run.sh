@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks on the release build with the embedded store, on this machine; prints a Markdown table.
 # Not part of the test suite. Usage: bench/run.sh   (or `make bench`)
+#   SERVER_BIN=path  measure another build of the server (an A/B against an older commit's binary)
+#   QUICK=1          only the first table's rows (for alternating A/B runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -10,8 +12,11 @@ command -v brotli >/dev/null || { [ "$(id -u)" -eq 0 ] && apt-get install -y -qq
 
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-32}
-cargo leptos build --release >&2
-cargo build --release --features ssr --example fake_providers --example seed >&2
+SERVER_BIN=${SERVER_BIN:-target/release/connector-hub}
+if [ -z "${SKIP_BUILD:-}" ]; then
+  cargo leptos build --release >&2
+  cargo build --release --features ssr --example fake_providers --example seed >&2
+fi
 
 work=$(mktemp -d)
 pids=()
@@ -23,7 +28,7 @@ fake_port=$(port)
 target/release/examples/fake_providers "127.0.0.1:$fake_port" > "$work/fakes.log" 2>&1 & pids+=($!)
 export CONNECTOR_HUB_ENV=production CONNECTOR_HUB_LOG=warn LEPTOS_SITE_ROOT=target/site
 export JWT_SECRET="bench-secret-0123456789abcdef0123456789"
-export CONNECTOR_ENCRYPTION_KEY=$(target/release/connector-hub keygen)
+export CONNECTOR_ENCRYPTION_KEY=$("$SERVER_BIN" keygen)
 export CONNECTOR_HUB_PROVIDER_STRIPE_URL="http://127.0.0.1:$fake_port/stripe"
 export CONNECTOR_HUB_MONITOR=false CONNECTOR_HUB_RATE_READS_PER_MIN=100000000 CONNECTOR_HUB_RATE_WRITES_PER_MIN=100000000 CONNECTOR_HUB_RATE_TESTS_PER_MIN=100000000
 sleep 0.5
@@ -50,7 +55,7 @@ start_server() {
   export TOKEN
   server_port=$(port)
   # shellcheck disable=SC2086 # SERVER_ENV holds NAME=value words
-  env ${SERVER_ENV:-} CONNECTOR_HUB_DATA_DIR="$data" LEPTOS_SITE_ADDR="127.0.0.1:$server_port" target/release/connector-hub > "$work/server-$1.log" 2>&1 &
+  env ${SERVER_ENV:-} CONNECTOR_HUB_DATA_DIR="$data" LEPTOS_SITE_ADDR="127.0.0.1:$server_port" "$SERVER_BIN" > "$work/server-$1.log" 2>&1 &
   server_pid=$!
   pids+=($server_pid)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$server_port/healthz" >/dev/null && break; sleep 0.1; done
@@ -74,6 +79,7 @@ read -r rps p50 p99 < <(CONNS=1 measure -s bench/test.lua "$base/v1/connectors/t
 read -r rps p50 p99 < <(CONNS=1 measure -H "Authorization: Bearer sk_test_good_4242424242" "http://127.0.0.1:$fake_port/stripe/v1/balance"); row "bare GET to the fake Stripe, one connection" "$rps" "$p50" "$p99"
 read -r rps p50 p99 < <(measure "$base/"); row "GET / (SSR marketplace, full response)" "$rps" "$p50" "$p99"
 stop_server
+[ -n "${QUICK:-}" ] && exit 0
 
 for others in 10000 100000; do
   start_server "o$others" 100 "$others"

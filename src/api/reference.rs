@@ -177,10 +177,10 @@ mod server {
             .await
             .map_err(|_| ApiError::from_code(ErrorCode::Internal))?;
         let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), MAX_BODY)
-            .await
-            .unwrap_or_default();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let text = match axum::body::to_bytes(response.into_body(), MAX_BODY).await {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(_) => "(The answer is larger than 64 KB: call the API directly to see it.)".into(),
+        };
         let body = serde_json::from_str::<Value>(&text)
             .ok()
             .and_then(|v| serde_json::to_string_pretty(&v).ok())

@@ -122,16 +122,13 @@ impl ConnectorService {
 
     /// Opens a connector's configuration: sealed to its tenant and connector, so a ciphertext
     /// copied to another row does not open.
-    pub(super) fn open_config(
-        &self,
-        r: &ConnectorRecord,
-    ) -> Result<SecretConfig, DecryptionFailed> {
+    fn open_config(&self, r: &ConnectorRecord) -> Result<SecretConfig, DecryptionFailed> {
         self.vault
             .decrypt(&r.encrypted_config, r.tenant_id.as_str(), &r.connector_id)
     }
 
     /// Encrypts `config` into `r`, sealed to its tenant and connector.
-    pub(super) fn seal_config(&self, r: &mut ConnectorRecord, config: &SecretConfig) {
+    fn seal_config(&self, r: &mut ConnectorRecord, config: &SecretConfig) {
         let (token, key_id) = self
             .vault
             .encrypt(config, r.tenant_id.as_str(), &r.connector_id);
@@ -139,7 +136,7 @@ impl ConnectorService {
         r.key_id = key_id;
     }
 
-    pub(super) fn definition(&self, connector_type: &str) -> Result<&'static ConnectorDef, Error> {
+    fn definition(&self, connector_type: &str) -> Result<&'static ConnectorDef, Error> {
         self.catalog.get(connector_type).ok_or_else(|| {
             Error::new(
                 ErrorCode::UnknownConnectorType,
