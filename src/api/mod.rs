@@ -6,6 +6,8 @@ pub mod functions;
 #[cfg(feature = "ssr")]
 pub mod health;
 #[cfg(feature = "ssr")]
+mod html;
+#[cfg(feature = "ssr")]
 pub mod http_error;
 #[cfg(feature = "ssr")]
 pub mod oauth;
@@ -16,4 +18,6 @@ pub mod rest;
 pub mod session;
 #[cfg(feature = "ssr")]
 pub mod state;
+#[cfg(feature = "ssr")]
+pub mod try_it;
 pub mod wizard;

@@ -1,8 +1,9 @@
-//! The server functions behind the `/api` page: the OpenAPI document, flattened for reading, and
-//! trying one call as the signed-in user.
+//! The server function behind the `/api` page: the OpenAPI document, flattened for reading. Trying
+//! a call from the page is a plain form post (`api::try_it`), so it costs the browser bundle nothing
+//! and works without JavaScript.
 
 use crate::error::ApiError;
-use crate::model::api_reference::{ApiOperation, ApiTryResult};
+use crate::model::api_reference::ApiOperation;
 use leptos::prelude::*;
 
 /// Every `/v1` operation, in the document's order of paths.
@@ -13,29 +14,10 @@ pub async fn api_reference() -> Result<Vec<ApiOperation>, ApiError> {
     Ok(server::operations(&document))
 }
 
-/// Calls `method path` on the REST API as the signed-in user (their own session, nothing more)
-/// and answers with what it said. Only `/v1` paths; bodies and answers are capped.
-#[server(endpoint = "try_api")]
-pub async fn try_api(
-    method: String,
-    path: String,
-    body: Option<String>,
-) -> Result<ApiTryResult, ApiError> {
-    let (state, _principal) = crate::api::extract::require_principal().await?;
-    server::call(state, &method, &path, body).await
-}
-
 #[cfg(feature = "ssr")]
 mod server {
-    use crate::api::state::AppState;
-    use crate::error::{ApiError, Error, ErrorCode};
-    use crate::model::api_reference::{ApiOperation, ApiParameter, ApiTryResult};
-    use leptos::prelude::use_context;
+    use crate::model::api_reference::{ApiOperation, ApiParameter};
     use serde_json::Value;
-    use tower::ServiceExt;
-
-    /// Longest body a tried call sends, and longest answer shown.
-    const MAX_BODY: usize = 64 * 1024;
 
     pub fn operations(doc: &Value) -> Vec<ApiOperation> {
         let mut out = Vec::new();
@@ -125,66 +107,5 @@ mod server {
             Some("string") => Value::String(String::new()),
             _ => Value::Null,
         }
-    }
-
-    pub async fn call(
-        state: AppState,
-        method: &str,
-        path: &str,
-        body: Option<String>,
-    ) -> Result<ApiTryResult, ApiError> {
-        let refuse = |field: &str, message: &str| -> ApiError {
-            Error::new(ErrorCode::InvalidRequest, message)
-                .with_field(field)
-                .into()
-        };
-        let method = match method {
-            "GET" | "POST" | "PATCH" | "DELETE" => http::Method::from_bytes(method.as_bytes())
-                .map_err(|_| refuse("method", "Unknown method."))?,
-            _ => return Err(refuse("method", "Only GET, POST, PATCH and DELETE.")),
-        };
-        // Only this API's own paths: the call never leaves the process.
-        if !path.starts_with("/v1/") || path.len() > 2000 || path.contains("://") {
-            return Err(refuse("path", "Try a /v1 path of this API."));
-        }
-        let body = body.unwrap_or_default();
-        if body.len() > MAX_BODY {
-            return Err(refuse("body", "The body is larger than 64 KB."));
-        }
-        let parts: http::request::Parts = use_context().ok_or_else(ApiError::unauthenticated)?;
-        let mut request = http::Request::builder().method(method).uri(path);
-        // The caller's own session, exactly as their browser would send it; nothing else.
-        for name in [http::header::COOKIE, http::header::USER_AGENT] {
-            if let Some(value) = parts.headers.get(&name) {
-                request = request.header(name, value);
-            }
-        }
-        if !body.trim().is_empty() {
-            request = request.header(http::header::CONTENT_TYPE, "application/json");
-        }
-        let mut request = request
-            .body(axum::body::Body::from(body))
-            .map_err(|_| refuse("path", "That is not a valid path."))?;
-        if let Some(peer) = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        {
-            request.extensions_mut().insert(*peer);
-        }
-        let response = crate::api::rest::router()
-            .with_state(state)
-            .oneshot(request)
-            .await
-            .map_err(|_| ApiError::from_code(ErrorCode::Internal))?;
-        let status = response.status().as_u16();
-        let text = match axum::body::to_bytes(response.into_body(), MAX_BODY).await {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            Err(_) => "(The answer is larger than 64 KB: call the API directly to see it.)".into(),
-        };
-        let body = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| serde_json::to_string_pretty(&v).ok())
-            .unwrap_or(text);
-        Ok(ApiTryResult { status, body })
     }
 }

@@ -128,7 +128,7 @@ fn private(response: &mut Response) {
 /// A plain page (it must work before any script loads, and it is never framed: the server sends
 /// `X-Frame-Options: DENY` on every response) asking the person to continue.
 fn continue_page(token: &str) -> String {
-    let token = html_escape(token);
+    let token = super::html::escape(token);
     format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -142,13 +142,6 @@ fn continue_page(token: &str) -> String {
 <a href="/" class="rounded px-4 py-2 text-slate-600">Cancel</a>
 </form></main></body></html>"#
     )
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('"', "&quot;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 async fn sign_out(State(state): State<AppState>) -> Response {

@@ -1,5 +1,4 @@
-//! The REST API as the `/api` page shows it: each operation of the OpenAPI document, flattened,
-//! and the answer to a call tried from the page.
+//! The REST API as the `/api` page shows it: each operation of the OpenAPI document, flattened.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,11 +23,4 @@ pub struct ApiOperation {
     pub request_example: Option<String>,
     /// (status, what it means).
     pub responses: Vec<(u16, String)>,
-}
-
-/// A call tried from the page: what the API answered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ApiTryResult {
-    pub status: u16,
-    pub body: String,
 }

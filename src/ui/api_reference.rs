@@ -1,11 +1,10 @@
 //! The REST API reference (`/api`): every operation of the OpenAPI document, with its parameters
-//! and answers, and a form to try it as the signed-in user. Read-only calls are also plain links,
-//! which work without JavaScript (the session cookie signs them).
+//! and answers, and a form to try it as the signed-in user (a plain form: the answer opens in a new
+//! tab, with or without JavaScript). Read-only calls without parameters are also plain links.
 
-use crate::api::reference::{api_reference, TryApi};
+use crate::api::reference::api_reference;
 use crate::model::api_reference::ApiOperation;
 use crate::ui::ErrorNotice;
-use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -46,7 +45,6 @@ fn method_colour(method: &str) -> &'static str {
 
 #[component]
 fn Operation(op: ApiOperation) -> impl IntoView {
-    let attempt = ServerAction::<TryApi>::new();
     let id = format!("{}-{}", op.method, op.path).replace(['/', '{', '}'], "-");
     let labelled_by = id.clone();
     let plain_link = (op.method == "GET" && !op.path.contains('{')).then(|| op.path.clone());
@@ -76,7 +74,7 @@ fn Operation(op: ApiOperation) -> impl IntoView {
             {plain_link.map(|href| view! { <a class="mt-2 inline-block text-sm text-indigo-700 underline" href=href>"Open the answer"</a> })}
             <details class="mt-3">
                 <summary class="cursor-pointer text-sm font-medium text-indigo-700">"Try it"</summary>
-                <ActionForm action=attempt attr:class="mt-3 flex flex-col gap-2">
+                <form method="post" action="/api/try" target="_blank" class="mt-3 flex flex-col gap-2">
                     <input type="hidden" name="method" value=op.method.clone()/>
                     <label class="flex flex-col gap-1 text-sm font-medium text-slate-700">"Path"
                         <input name="path" class="input font-mono" value=path_hint/>
@@ -86,17 +84,8 @@ fn Operation(op: ApiOperation) -> impl IntoView {
                             <textarea name="body" rows="6" class="input font-mono text-xs">{body}</textarea>
                         </label>
                     })}
-                    <div><button type="submit" class="btn-primary">"Send"</button></div>
-                </ActionForm>
-                {move || attempt.value().get().map(|answer| match answer {
-                    Ok(r) => view! {
-                        <div class="mt-3" data-testid="api-answer">
-                            <p class="text-sm font-medium">"Answered "<span class="font-mono">{r.status}</span></p>
-                            <pre class="mt-1 max-h-96 overflow-auto rounded-lg bg-slate-900 p-3 text-xs text-slate-100">{r.body}</pre>
-                        </div>
-                    }.into_any(),
-                    Err(e) => view! { <div class="mt-3"><ErrorNotice error=e/></div> }.into_any(),
-                })}
+                    <div><button type="submit" class="btn-primary">"Send"</button><span class="ml-2 text-sm text-slate-500">"The answer opens in a new tab."</span></div>
+                </form>
             </details>
         </section>
     }

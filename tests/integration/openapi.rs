@@ -274,6 +274,36 @@ async fn the_document_lists_every_route_and_matches_real_answers() {
         &invalid.json().await.expect("json"),
     );
 
+    // The API page's tried calls: signed in only, this API's own paths only.
+    let tried = |token: Option<&str>, path: &str| {
+        let mut request = app.http.post(app.url("/api/try")).form(&[
+            ("method", "GET"),
+            ("path", path),
+            ("body", ""),
+        ]);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(
+        tried(None, "/v1/connectors").await.expect("try").status(),
+        401
+    );
+    for elsewhere in ["/metrics", "http://169.254.169.254/", "/v1/../metrics"] {
+        let refused = tried(Some(&token), elsewhere).await.expect("try");
+        if elsewhere.starts_with("/v1/") {
+            // Inside the REST router, a path outside /v1 matches nothing.
+            let page = refused.text().await.expect("page");
+            assert!(
+                page.contains("Answered <span class=\"font-mono\">404"),
+                "{page}"
+            );
+        } else {
+            assert_eq!(refused.status(), 400, "{elsewhere}");
+        }
+    }
+
     // The checker itself finds a shape that differs from the document.
     let wrong = json!({"connector_id": 7});
     assert!(check(
