@@ -2,8 +2,8 @@
 
 use crate::api::functions::current_session;
 use crate::ui::{
-    api_reference::ApiReference, audit::AuditPage, layout::Header, layout::SessionResource,
-    marketplace::Marketplace, signin::SignIn, sources::SourcesPage, wizard::Wizard, NotFound,
+    audit::AuditPage, layout::Header, layout::SessionResource, marketplace::Marketplace,
+    signin::SignIn, sources::SourcesPage, wizard::Wizard, NotFound,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -52,7 +52,6 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sources") view=SourcesPage ssr=SsrMode::Async/>
                     <Route path=path!("/connect/:connector_type") view=Wizard ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
-                    <Route path=path!("/api") view=ApiReference ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

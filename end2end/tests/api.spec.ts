@@ -4,8 +4,11 @@ import { createConnector, freshTenant, ready, signIn } from './helpers';
 test('the API page lists every operation and tries one as the signed-in user', async ({ page, request }, info) => {
   const token = await signIn(page, freshTenant(info));
   const id = await createConnector(request, token, { connector_type: 'stripe', display_name: 'Payments', config: { api_key: 'sk_test_good_4242' } });
-  await page.goto('/api');
+  // The header's link leads there (a page of the server's own, so a full page load).
+  await page.goto('/sources');
   await ready(page, info);
+  await page.getByRole('link', { name: 'API', exact: true }).click();
+  await page.waitForURL('**/api');
   const operations = page.getByTestId('api-operation');
   await expect(operations.filter({ hasText: 'GET/v1/connectors/{id}' })).toHaveCount(1);
   await expect(operations.filter({ hasText: 'PATCH/v1/connectors/{id}' })).toHaveCount(1);

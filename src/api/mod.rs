@@ -1,6 +1,8 @@
 //! The two API surfaces: server functions (for the UI, both builds) and the REST API (server).
 
 #[cfg(feature = "ssr")]
+pub mod docs;
+#[cfg(feature = "ssr")]
 pub mod extract;
 pub mod functions;
 #[cfg(feature = "ssr")]
@@ -11,7 +13,6 @@ mod html;
 pub mod http_error;
 #[cfg(feature = "ssr")]
 pub mod oauth;
-pub mod reference;
 #[cfg(feature = "ssr")]
 pub mod rest;
 #[cfg(feature = "ssr")]

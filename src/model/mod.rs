@@ -3,7 +3,6 @@
 //! None of these types has a field for a credential or its ciphertext: a view cannot leak what it
 //! cannot hold.
 
-pub mod api_reference;
 pub mod wizard;
 
 use crate::error::ErrorCode;

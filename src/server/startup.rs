@@ -204,6 +204,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::health::router())
         .merge(crate::api::session::router())
         .merge(crate::api::oauth::router())
+        .merge(crate::api::docs::router())
         .merge(crate::api::try_it::router())
         .leptos_routes_with_context(
             &state,

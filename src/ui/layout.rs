@@ -39,7 +39,8 @@ pub fn Header() -> impl IntoView {
                     {link("/", "Marketplace")}
                     {link("/sources", "Connected sources")}
                     {link("/audit", "Audit log")}
-                    {link("/api", "API")}
+                    // A page of the server's own, outside the app: a full page load.
+                    <a href="/api" rel="external" class="rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-900">"API"</a>
                 </nav>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {

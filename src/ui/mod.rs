@@ -1,6 +1,5 @@
 //! The pages people see, and the small pieces they share.
 
-pub mod api_reference;
 pub mod audit;
 pub mod layout;
 pub mod marketplace;
