@@ -66,8 +66,50 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let content_type = reply
         .header("content-type")
         .map(|c| c.split(';').next().unwrap_or(c).trim().to_owned());
+    // A web page where data was expected (a login page, a wrong path on a website) is not an API
+    // that works: nothing could ever read records from it.
+    if is_web_page(content_type.as_deref(), &reply.body) {
+        return Err(Error::new(
+            ErrorCode::UnexpectedResponse,
+            "The address answered with a web page (HTML), not data: the base URL or test path probably leads to a website or a login page.",
+        )
+        .with_field("test_path"));
+    }
     Ok(details([
         ("http_status", Some(reply.status.to_string())),
         ("content_type", content_type),
     ]))
+}
+
+/// Whether an answer is an HTML page: by its declared type, or, undeclared, by how it starts.
+fn is_web_page(content_type: Option<&str>, body: &[u8]) -> bool {
+    match content_type.map(str::to_ascii_lowercase).as_deref() {
+        Some("text/html" | "application/xhtml+xml") => true,
+        Some(_) => false,
+        None => {
+            let start = body.trim_ascii_start();
+            let begins = |prefix: &[u8]| {
+                start
+                    .get(..prefix.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+            };
+            begins(b"<!doctype html") || begins(b"<html")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_web_page;
+
+    #[test]
+    fn web_pages_are_told_from_data() {
+        assert!(is_web_page(Some("text/html"), b"{}"));
+        assert!(is_web_page(Some("TEXT/HTML"), b""));
+        assert!(is_web_page(None, b"  <!DOCTYPE html><html>"));
+        assert!(is_web_page(None, b"<html><body>"));
+        assert!(!is_web_page(Some("application/json"), b"<html>"));
+        assert!(!is_web_page(Some("text/csv"), b"a,b"));
+        assert!(!is_web_page(None, b"{\"ok\": true}"));
+    }
 }

@@ -407,6 +407,8 @@ async fn woocommerce_and_rest_api_respect_the_egress_policy() {
         fails("rest bad key", "rest_api", rest(json!({"auth_type": "bearer", "api_key": "wrong"}), "/me"), "INVALID_CREDENTIALS", Some("api_key")),
         fails("rest forbidden", "rest_api", rest(json!({"auth_type": "basic", "username": "u", "password": "noperm"}), "/me"), "INSUFFICIENT_PERMISSIONS", Some("password")),
         fails("rest 404", "rest_api", rest(json!({"auth_type": "none"}), "/missing"), "NOT_FOUND", Some("test_path")),
+        // A login page answering 200 is not an API (before, this counted as a working connection).
+        fails("rest html page", "rest_api", rest(json!({"auth_type": "bearer", "api_key": "good-html"}), "/me"), "UNEXPECTED_RESPONSE", Some("test_path")),
     ])
     .await;
     app.stop().await;
