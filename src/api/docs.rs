@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::Value;
 use std::fmt::Write;
+use std::sync::OnceLock;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api", get(page))
@@ -35,13 +36,20 @@ struct Operation {
     responses: Vec<(u16, String)>,
 }
 
+/// The page, written once: it only changes with the document, which only changes with the code.
+static PAGE: OnceLock<String> = OnceLock::new();
+
 async fn page() -> Response {
-    let document = serde_json::to_value(super::rest::document()).unwrap_or_default();
+    Html(PAGE.get_or_init(render).as_str()).into_response()
+}
+
+fn render() -> String {
+    let document: Value = serde_json::from_slice(&super::rest::document_json()).unwrap_or_default();
     let mut sections = String::new();
     for op in operations(&document) {
         let _ = write!(sections, "{}", section(&op));
     }
-    let page = format!(
+    format!(
         r#"<!DOCTYPE html>
 <html lang="en" class="h-full"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>API · Connector Hub</title><link rel="stylesheet" href="/pkg/connector-hub.css"><link rel="icon" type="image/svg+xml" href="/favicon.svg"></head>
@@ -55,8 +63,7 @@ async fn page() -> Response {
 <p class="mt-1 max-w-3xl text-slate-600">Everything the pages do, your backend can do with a tenant JWT as a bearer token. The <a class="underline" href="/v1/openapi.json">OpenAPI 3.1 document</a> describes it for generators and tools; calls tried here run as you, with your session, and their answers open in a new tab.</p>
 <div class="mt-6 flex flex-col gap-4">{sections}</div>
 </main></body></html>"#
-    );
-    Html(page).into_response()
+    )
 }
 
 fn method_colour(method: &str) -> &'static str {

@@ -64,8 +64,22 @@ impl Modify for Authentication {
     }
 }
 
-/// The document, encoded once: it only changes with the code.
-static DOCUMENT: OnceLock<bytes::Bytes> = OnceLock::new();
+/// The `/v1` routes and the document that describes them, built once: both only change with the
+/// code. The server, the API page and the calls it tries all share them.
+struct V1 {
+    router: Router<AppState>,
+    document: bytes::Bytes,
+}
+
+static V1: OnceLock<V1> = OnceLock::new();
+
+fn v1() -> &'static V1 {
+    V1.get_or_init(|| {
+        let (router, api) = v1_routes().split_for_parts();
+        let document = bytes::Bytes::from(api.to_pretty_json().unwrap_or_default());
+        V1 { router, document }
+    })
+}
 
 /// This document.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "catalog", security(()),
@@ -73,13 +87,12 @@ static DOCUMENT: OnceLock<bytes::Bytes> = OnceLock::new();
         content_type = "application/json", body = Object)))]
 async fn openapi_json() -> Response {
     let json = HeaderValue::from_static("application/json");
-    let document = DOCUMENT.get().cloned().unwrap_or_default();
-    ([(header::CONTENT_TYPE, json)], document).into_response()
+    ([(header::CONTENT_TYPE, json)], document_json()).into_response()
 }
 
-/// The OpenAPI document of the `/v1` API, as served.
-pub fn document() -> utoipa::openapi::OpenApi {
-    v1_routes().split_for_parts().1
+/// The OpenAPI document of the `/v1` API, encoded as served.
+pub fn document_json() -> bytes::Bytes {
+    v1().document.clone()
 }
 
 fn v1_routes() -> OpenApiRouter<AppState> {
@@ -100,7 +113,5 @@ fn v1_routes() -> OpenApiRouter<AppState> {
 
 /// The `/v1` routes, described by the document they serve at `/v1/openapi.json`.
 pub fn router() -> Router<AppState> {
-    let (router, api) = v1_routes().split_for_parts();
-    DOCUMENT.get_or_init(|| bytes::Bytes::from(api.to_pretty_json().unwrap_or_default()));
-    router
+    v1().router.clone()
 }
