@@ -241,6 +241,27 @@ pub fn query_map(raw: Option<String>) -> BTreeMap<String, String> {
 /// The query string's parameters as an extractor (never refuses: each handler checks its own).
 pub struct QueryParams(pub BTreeMap<String, String>);
 
+impl QueryParams {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// Parameter `name` read as a `T` (absent: `None`); otherwise a 400 blaming it with `message`.
+    pub fn parse<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        message: &str,
+    ) -> Result<Option<T>, HttpError> {
+        self.get(name)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    HttpError::from(Error::new(ErrorCode::InvalidRequest, message).with_field(name))
+                })
+            })
+            .transpose()
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = std::convert::Infallible;
 

@@ -89,7 +89,10 @@ async fn callback(RawQuery(q): RawQuery) -> Response {
             }
         }
     }
-    let href = format!("/oauth/finish?{}", next.query().unwrap_or_default()).replace('&', "&amp;");
+    let href = super::html::escape(&format!(
+        "/oauth/finish?{}",
+        next.query().unwrap_or_default()
+    ));
     let page = format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer"><meta http-equiv="refresh" content="0;url={href}"><title>Finishing sign-in…</title></head><body><p>Finishing sign-in… <a href="{href}">Continue</a></p></body></html>"#
     );

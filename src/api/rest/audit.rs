@@ -2,9 +2,7 @@
 
 use super::{ApiResult, ErrorBody};
 use crate::api::extract::{Authenticated, ClientAddr, QueryParams};
-use crate::api::http_error::HttpError;
 use crate::api::state::AppState;
-use crate::error::{Error, ErrorCode};
 use crate::model::{AuditAction, AuditOutcome};
 use crate::service::audit_query;
 use crate::store::AuditRecord;
@@ -39,30 +37,15 @@ pub async fn audit(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     ClientAddr(client): ClientAddr,
-    QueryParams(q): QueryParams,
+    q: QueryParams,
 ) -> ApiResult<Json<AuditLogPage>> {
-    let number = |name: &str| -> ApiResult<Option<i64>> {
-        q.get(name)
-            .map(|v| {
-                v.parse::<i64>().map_err(|_| {
-                    HttpError::from(
-                        Error::new(
-                            ErrorCode::InvalidRequest,
-                            format!("{name} must be a number."),
-                        )
-                        .with_field(name),
-                    )
-                })
-            })
-            .transpose()
-    };
-    let limit = number("limit")?.unwrap_or(50).clamp(1, 200);
+    let limit: i64 = q.parse("limit", "limit must be a number.")?.unwrap_or(50);
     let query = audit_query(
-        q.get("connector_id").map(String::as_str),
-        q.get("action").map(String::as_str),
-        q.get("outcome").map(String::as_str),
-        number("before")?,
-        usize::try_from(limit).unwrap_or(50),
+        q.get("connector_id"),
+        q.get("action"),
+        q.get("outcome"),
+        q.parse("before", "before must be a number.")?,
+        usize::try_from(limit.clamp(1, 200)).unwrap_or(50),
     )?;
     let (entries, next_before) = state.service.audit_log(&p, &query, &client).await?;
     Ok(Json(AuditLogPage {

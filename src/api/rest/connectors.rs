@@ -140,28 +140,22 @@ pub async fn list(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     ClientAddr(client): ClientAddr,
-    QueryParams(q): QueryParams,
+    q: QueryParams,
 ) -> ApiResult<Response> {
-    let bad = |field: &str, message: &str| {
-        HttpError::from(Error::new(ErrorCode::InvalidRequest, message).with_field(field))
-    };
     let status = match q.get("status").filter(|s| !s.is_empty()) {
         Some(s) => Some(ConnectorStatus::parse(s).ok_or_else(|| {
-            bad(
-                "status",
-                "status must be pending, active, error or authorization_required.",
+            HttpError::from(
+                Error::new(
+                    ErrorCode::InvalidRequest,
+                    "status must be pending, active, error or authorization_required.",
+                )
+                .with_field("status"),
             )
         })?),
         None => None,
     };
-    let limit = match q.get("limit") {
-        Some(l) => Some(
-            l.parse::<usize>()
-                .map_err(|_| bad("limit", "limit must be a whole number from 1 to 200."))?,
-        ),
-        None => None,
-    };
-    let cursor = q.get("cursor").map(String::as_str);
+    let limit = q.parse::<usize>("limit", "limit must be a whole number from 1 to 200.")?;
+    let cursor = q.get("cursor");
     let page = state
         .service
         .list_json(&p, status, limit, cursor, &client)
