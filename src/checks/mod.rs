@@ -43,6 +43,17 @@ impl ProviderUrls {
         self.0.get(key).map(String::as_str).unwrap_or_default()
     }
 
+    /// `path` on the provider's API; `label` names the provider if the configured base is not a
+    /// valid address.
+    pub fn url(&self, key: &str, path: &str, label: &str) -> Result<Url, Error> {
+        Url::parse(&format!("{}{path}", self.get(key))).map_err(|_| {
+            Error::new(
+                ErrorCode::InvalidConfig,
+                format!("The configured {label} address is not a valid URL."),
+            )
+        })
+    }
+
     /// Whether the operator pointed this provider somewhere other than its public default, e.g. a
     /// local fake or a sandbox. Operator-chosen destinations are trusted by the egress policy.
     pub fn is_overridden(&self, key: &str) -> bool {
@@ -83,13 +94,7 @@ impl Ctx<'_> {
 
     /// The operator-configured base URL of a provider plus a path.
     pub fn provider_url(&self, provider: &str, path: &str) -> Result<Url, Error> {
-        let base = self.providers.get(provider);
-        Url::parse(&format!("{base}{path}")).map_err(|_| {
-            Error::new(
-                ErrorCode::InvalidConfig,
-                format!("The configured {provider} address is not a valid URL."),
-            )
-        })
+        self.providers.url(provider, path, provider)
     }
 
     /// A GET to an operator-configured provider with a bearer token.

@@ -312,13 +312,7 @@ impl OAuth {
         let Some(choose) = def.oauth.as_ref().and_then(|o| o.choose.as_ref()) else {
             return Ok(Vec::new());
         };
-        let base = providers.get(&def.id);
-        let url = Url::parse(&format!("{base}{}", choose.list)).map_err(|_| {
-            Error::new(
-                ErrorCode::InvalidConfig,
-                format!("The configured {} address is not a valid URL.", def.name),
-            )
-        })?;
+        let url = providers.url(&def.id, &choose.list, &def.name)?;
         let mut probe = Probe::get(url, Destination::Operator);
         probe.bearer = Some(access_token.to_owned());
         probe.headers.push(("accept", "application/json".into()));
