@@ -33,12 +33,14 @@ pub enum ErrorCode {
     UnknownConnectorType,
     PayloadTooLarge,
     Conflict,
+    /// A sync is already queued or running for this connector.
+    SyncInProgress,
     StorageUnavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         Self::InvalidConfig,
         Self::InvalidCredentials,
         Self::ExpiredCredentials,
@@ -60,6 +62,7 @@ impl ErrorCode {
         Self::UnknownConnectorType,
         Self::PayloadTooLarge,
         Self::Conflict,
+        Self::SyncInProgress,
         Self::StorageUnavailable,
         Self::Internal,
     ];
@@ -87,6 +90,7 @@ impl ErrorCode {
             Self::UnknownConnectorType => "UNKNOWN_CONNECTOR_TYPE",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::Conflict => "CONFLICT",
+            Self::SyncInProgress => "SYNC_IN_PROGRESS",
             Self::StorageUnavailable => "STORAGE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -132,6 +136,7 @@ impl ErrorCode {
             Self::Conflict => {
                 "Someone else changed this connector at the same time. Please try again."
             }
+            Self::SyncInProgress => "A sync of this connector is already under way.",
             Self::StorageUnavailable => "Connector Hub cannot save changes right now.",
             Self::Internal => "Something went wrong on our side.",
         }
@@ -158,6 +163,7 @@ impl ErrorCode {
             Self::Unauthenticated => "Sign in again.",
             Self::PayloadTooLarge => "Send less data.",
             Self::Conflict => "Reload and try again.",
+            Self::SyncInProgress => "Follow the run that is under way; ask again once it has finished.",
             Self::StorageUnavailable => "Try again shortly; your data is safe.",
             _ => return None,
         })
@@ -185,6 +191,8 @@ pub struct Error {
     pub hint: Option<String>,
     /// Seconds to wait before trying again (rate limits).
     pub retry_after: Option<u64>,
+    /// The sync run a `SYNC_IN_PROGRESS` refers to.
+    pub run_id: Option<String>,
 }
 
 impl Error {
@@ -195,6 +203,7 @@ impl Error {
             field: None,
             hint: None,
             retry_after: None,
+            run_id: None,
         }
     }
 
@@ -238,6 +247,7 @@ impl From<Error> for ApiError {
             message: e.message,
             field: e.field,
             retry_after: e.retry_after,
+            run_id: e.run_id,
             request_id: current_request_id(),
         }
     }
@@ -257,6 +267,9 @@ pub struct ApiError {
     pub hint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// The sync run a `SYNC_IN_PROGRESS` refers to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
 }

@@ -42,6 +42,8 @@ pub mod service;
 #[cfg(feature = "ssr")]
 pub mod store;
 #[cfg(feature = "ssr")]
+pub mod sync;
+#[cfg(feature = "ssr")]
 pub mod vault;
 #[cfg(feature = "ssr")]
 pub mod wizard;

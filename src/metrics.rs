@@ -78,6 +78,8 @@ struct Inner {
     /// Registered only where the health monitor runs: no sample at all while it is off.
     monitor_leader: Option<Gauge>,
     encryption_keys: Gauge,
+    sync_runs: Family<OutcomeLabel, Counter>,
+    records_synced: Counter,
 }
 
 #[derive(Clone)]
@@ -154,7 +156,21 @@ impl Metrics {
             "Store operations by name",
             store.clone(),
         );
+        let sync_runs = Family::default();
+        registry.register(
+            "connector_hub_sync_runs",
+            "Sync runs finished, by outcome (succeeded or failed)",
+            sync_runs.clone(),
+        );
+        let records_synced = Counter::default();
+        registry.register(
+            "connector_hub_records_synced",
+            "Records read from providers and committed by sync runs",
+            records_synced.clone(),
+        );
         Self(Arc::new(Inner {
+            sync_runs,
+            records_synced,
             registry,
             requests,
             checks,
@@ -232,6 +248,17 @@ impl Metrics {
             outcome: outcome.to_owned(),
         };
         self.0.refreshes.get_or_create(&labels).inc();
+    }
+
+    pub fn sync_run(&self, outcome: &str) {
+        let labels = OutcomeLabel {
+            outcome: outcome.to_owned(),
+        };
+        self.0.sync_runs.get_or_create(&labels).inc();
+    }
+
+    pub fn records_synced(&self, count: u64) {
+        self.0.records_synced.inc_by(count);
     }
 
     /// The OpenMetrics text exposition of every metric.

@@ -198,21 +198,42 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(body_error)?;
-        serde_json::from_slice(&bytes).map(Self).map_err(|e| {
-            use serde_json::error::Category;
-            let what = match e.classify() {
-                Category::Syntax | Category::Eof => "The body is not valid JSON",
-                Category::Data => {
-                    "The body has a field of the wrong type, or is missing a required field"
-                }
-                Category::Io => "The body could not be read",
-            };
-            HttpError::from(Error::new(
-                ErrorCode::InvalidRequest,
-                format!("{what} (line {}, column {}).", e.line(), e.column()),
-            ))
-        })
+        parse_json(&bytes).map(Self)
     }
+}
+
+/// Like [`JsonBody`], for bodies that may be left out: an empty body is `T::default()`.
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = HttpError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_error)?;
+        if bytes.trim_ascii().is_empty() {
+            return Ok(Self(T::default()));
+        }
+        parse_json(&bytes).map(Self)
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        let what = match e.classify() {
+            Category::Syntax | Category::Eof => "The body is not valid JSON",
+            Category::Data => {
+                "The body has a field of the wrong type, or is missing a required field"
+            }
+            Category::Io => "The body could not be read",
+        };
+        HttpError::from(Error::new(
+            ErrorCode::InvalidRequest,
+            format!("{what} (line {}, column {}).", e.line(), e.column()),
+        ))
+    })
 }
 
 /// A body that could not be read (too large, cut off), in our error shape.

@@ -12,7 +12,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Unauthenticated => StatusCode::UNAUTHORIZED,
         Forbidden => StatusCode::FORBIDDEN,
         NotFound => StatusCode::NOT_FOUND,
-        Conflict | DecryptionFailed => StatusCode::CONFLICT,
+        Conflict | DecryptionFailed | SyncInProgress => StatusCode::CONFLICT,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         InvalidConfig | UnknownConnectorType | EgressBlocked | HttpsRequired => {
             StatusCode::UNPROCESSABLE_ENTITY

@@ -109,6 +109,24 @@ impl Catalog {
                     return Err(invalid("a sign-in choice without a name pointer".into()));
                 }
             }
+            if !def.streams.is_empty() && def.access.is_none() {
+                return Err(invalid("streams without access".into()));
+            }
+            let mut stream_names = HashSet::new();
+            for stream in &def.streams {
+                if !stream_names.insert(stream.name.as_str()) {
+                    return Err(invalid(format!("duplicate stream {}", stream.name)));
+                }
+                if stream.incremental.is_some() && stream.updated.is_none() {
+                    return Err(invalid(format!(
+                        "stream {} is incremental without an updated field",
+                        stream.name
+                    )));
+                }
+                if stream.page_size == 0 {
+                    return Err(invalid(format!("stream {} has no page size", stream.name)));
+                }
+            }
             let mut names = HashSet::new();
             for field in &def.fields {
                 if field.ask == super::Ask::Never && field.required {
@@ -334,12 +352,19 @@ mod tests {
                     "username",
                     "password",
                     "test_path",
+                    "records_path",
+                    "records_pointer",
+                    "paging",
+                    "paging_param",
+                    "next_cursor_pointer",
+                    "updated_field",
+                    "since_param",
                 ],
             ),
             (
                 "postgresql",
                 vec![
-                    "host", "port", "database", "username", "password", "sslmode",
+                    "host", "port", "database", "username", "password", "sslmode", "tables",
                 ],
             ),
         ];

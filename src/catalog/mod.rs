@@ -8,8 +8,11 @@ use std::collections::BTreeMap;
 
 #[cfg(feature = "ssr")]
 mod load;
+mod streams;
+
 #[cfg(feature = "ssr")]
 pub use load::{catalog, Catalog, CatalogError, ValidConfig};
+pub use streams::{AccessDef, HeaderFromField, Incremental, Paging, StreamDef, TimeFormat};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -306,6 +309,13 @@ pub struct ConnectorDef {
     #[serde(default)]
     pub oauth: Option<OAuthDef>,
     pub fields: Vec<FieldDef>,
+    /// How calls to the provider's API carry the credential (none for a database).
+    #[serde(default)]
+    pub access: Option<AccessDef>,
+    /// What the connector offers to read. The REST API connector's one stream and PostgreSQL's
+    /// tables come from their configuration instead.
+    #[serde(default)]
+    pub streams: Vec<StreamDef>,
 }
 
 impl ConnectorDef {

@@ -28,7 +28,8 @@ pub enum Destination {
 pub struct Probe {
     pub url: Url,
     pub headers: Vec<(&'static str, String)>,
-    pub custom_header: Option<(String, String)>,
+    /// Headers named at run time (a tenant's API-key header, a provider's account header).
+    pub custom_headers: Vec<(String, String)>,
     pub basic: Option<(String, String)>,
     pub bearer: Option<String>,
     /// A POST body instead of a GET (OAuth2 token requests): form fields, or JSON.
@@ -36,6 +37,8 @@ pub struct Probe {
     pub destination: Destination,
     /// The field to blame when the address itself is wrong.
     pub url_field: Option<&'static str>,
+    /// The largest answer read, when not the checks' setting (a page of records is larger).
+    pub max_bytes: Option<usize>,
 }
 
 pub enum Body {
@@ -48,7 +51,8 @@ impl Probe {
         Self {
             url,
             headers: Vec::new(),
-            custom_header: None,
+            custom_headers: Vec::new(),
+            max_bytes: None,
             basic: None,
             bearer: None,
             body: None,
@@ -68,7 +72,7 @@ impl Probe {
         self.basic.is_some()
             || self.bearer.is_some()
             || self.body.is_some()
-            || self.custom_header.is_some()
+            || !self.custom_headers.is_empty()
             || self
                 .headers
                 .iter()
@@ -81,6 +85,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
+    /// The answer was longer than the limit and `body` is its beginning only.
+    pub truncated: bool,
 }
 
 impl Reply {
@@ -167,7 +173,7 @@ impl Http {
         for (name, value) in &probe.headers {
             request = request.header(*name, value);
         }
-        if let Some((name, value)) = &probe.custom_header {
+        for (name, value) in &probe.custom_headers {
             request = request.header(name.as_str(), value);
         }
         if let Some(token) = &probe.bearer {
@@ -182,13 +188,16 @@ impl Http {
             .map_err(|e| transport_failure(&e, probe.url_field))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        let limit = probe.max_bytes.unwrap_or(self.settings.max_response_bytes);
         let mut body = Vec::new();
+        let mut truncated = false;
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    let room = self.settings.max_response_bytes.saturating_sub(body.len());
+                    let room = limit.saturating_sub(body.len());
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                     if chunk.len() > room {
+                        truncated = true;
                         break;
                     }
                 }
@@ -200,6 +209,7 @@ impl Http {
             status,
             headers,
             body,
+            truncated,
         })
     }
 

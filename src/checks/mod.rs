@@ -6,7 +6,7 @@ pub mod http;
 
 mod google_drive;
 mod hubspot;
-mod postgresql;
+pub mod postgresql;
 mod quickbooks;
 mod rest_api;
 mod sage;
@@ -133,14 +133,19 @@ impl Checker {
         self.settings.timeout
     }
 
-    /// Runs the check for `connector_type` with an already validated configuration.
-    pub async fn check(&self, connector_type: &str, config: &SecretConfig) -> Outcome {
-        let ctx = Ctx {
+    /// What a provider module (or a reader of the provider's data) works with.
+    pub fn ctx<'a>(&'a self, config: &'a SecretConfig) -> Ctx<'a> {
+        Ctx {
             http: &self.http,
             providers: &self.providers,
             settings: &self.settings,
             config,
-        };
+        }
+    }
+
+    /// Runs the check for `connector_type` with an already validated configuration.
+    pub async fn check(&self, connector_type: &str, config: &SecretConfig) -> Outcome {
+        let ctx = self.ctx(config);
         match connector_type {
             "stripe" => stripe::check(&ctx).await,
             "shopify" => shopify::check(&ctx).await,

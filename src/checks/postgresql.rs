@@ -11,6 +11,40 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+    let database = ctx.field("database")?.to_owned();
+    let attempt = async {
+        let client = connect(ctx).await?;
+        client
+            .query_one("SELECT 1, current_setting('server_version')", &[])
+            .await
+            .map_err(|e| classify(&e, ""))
+    };
+    let row = within_timeout(ctx, attempt).await?;
+    let version: Option<String> = row.try_get(1).ok();
+    Ok(details([
+        ("server_version", version),
+        ("database", Some(database)),
+    ]))
+}
+
+/// `work` cut off at the checks' timeout, as a timeout blaming the host.
+pub async fn within_timeout<T>(
+    ctx: &Ctx<'_>,
+    work: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::time::timeout(ctx.settings.timeout, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(
+                Error::new(ErrorCode::Timeout, "The database did not answer in time.")
+                    .with_field("host"),
+            )
+        })
+}
+
+/// A connection to the configured database, with TLS as `sslmode` asks, to an address the egress
+/// policy checked (the connection goes to that exact address).
+pub async fn connect(ctx: &Ctx<'_>) -> Result<tokio_postgres::Client, Error> {
     let host = ctx.field("host")?.trim_matches(['[', ']']).to_owned();
     let port: u16 = ctx
         .config
@@ -55,12 +89,12 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         .connect_timeout(ctx.settings.connect_timeout);
 
     let attempt = async {
-        let client = match sslmode {
+        match sslmode {
             "disable" => {
                 config.ssl_mode(SslMode::Disable);
                 let (client, connection) = config.connect(tokio_postgres::NoTls).await?;
                 tokio::spawn(connection);
-                client
+                Ok(client)
             }
             mode => {
                 config.ssl_mode(SslMode::Require);
@@ -71,31 +105,20 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
                 };
                 let (client, connection) = config.connect(tls).await?;
                 tokio::spawn(connection);
-                client
+                Ok(client)
             }
-        };
-        client
-            .query_one("SELECT 1, current_setting('server_version')", &[])
-            .await
-    };
-    let row = match tokio::time::timeout(ctx.settings.timeout, attempt).await {
-        Err(_) => {
-            return Err(
-                Error::new(ErrorCode::Timeout, "The database did not answer in time.")
-                    .with_field("host"),
-            )
         }
-        Ok(Err(e)) => return Err(classify(&e, sslmode)),
-        Ok(Ok(row)) => row,
     };
-    let version: Option<String> = row.try_get(1).ok();
-    Ok(details([
-        ("server_version", version),
-        ("database", Some(database.to_owned())),
-    ]))
+    within_timeout(ctx, async {
+        attempt
+            .await
+            .map_err(|e: tokio_postgres::Error| classify(&e, sslmode))
+    })
+    .await
 }
 
-fn classify(e: &tokio_postgres::Error, sslmode: &str) -> Error {
+/// A PostgreSQL error in the check vocabulary (matched on, never quoted).
+pub fn classify(e: &tokio_postgres::Error, sslmode: &str) -> Error {
     if let Some(code) = e.code() {
         return match code {
             c if *c == SqlState::INVALID_PASSWORD => {

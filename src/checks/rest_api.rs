@@ -46,7 +46,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         }
     }
     let mut probe = Probe::get(url, Destination::Tenant);
-    probe.custom_header = probe_headers;
+    probe.custom_headers.extend(probe_headers);
     probe.bearer = bearer;
     probe.basic = basic;
     probe.url_field = Some("base_url");

@@ -12,7 +12,7 @@ use crate::auth::AuthSettings;
 use crate::checks::{CheckSettings, ProviderUrls};
 use crate::oauth::OAuthSettings;
 use crate::secret::SecretString;
-use crate::service::LimitSettings;
+use crate::service::{LimitSettings, SyncSettings};
 use ipnet::IpNet;
 use source::{invalid, Source};
 use std::net::SocketAddr;
@@ -52,6 +52,7 @@ pub struct Settings {
     pub page_cache: bool,
     pub monitor: MonitorSettings,
     pub oauth: OAuthSettings,
+    pub sync: SyncSettings,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -270,6 +271,25 @@ impl Settings {
                 .max(1),
         };
 
+        let sync = SyncSettings {
+            lease: millis("sync.lease_ms", "CONNECTOR_HUB_SYNC_LEASE_MS", "30000")?,
+            concurrency: src
+                .parse::<usize>(
+                    "sync.concurrency",
+                    "CONNECTOR_HUB_SYNC_CONCURRENCY",
+                    "4",
+                    "a whole number of parallel sync runs",
+                )?
+                .max(1),
+            max_retry_wait: millis(
+                "sync.max_retry_wait_ms",
+                "CONNECTOR_HUB_SYNC_MAX_RETRY_WAIT_MS",
+                "60000",
+            )?,
+            backoff: millis("sync.backoff_ms", "CONNECTOR_HUB_SYNC_BACKOFF_MS", "1000")?,
+            poll: millis("sync.poll_ms", "CONNECTOR_HUB_SYNC_POLL_MS", "2000")?,
+        };
+
         let oauth = OAuthSettings {
             clients: providers::oauth_clients(&src)?,
             refresh_margin: Duration::from_secs(src.parse(
@@ -313,6 +333,7 @@ impl Settings {
             page_cache: src.flag("server.page_cache", "CONNECTOR_HUB_PAGE_CACHE", "true")?,
             monitor,
             oauth,
+            sync,
         })
     }
 

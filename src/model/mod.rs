@@ -3,6 +3,7 @@
 //! None of these types has a field for a credential or its ciphertext: a view cannot leak what it
 //! cannot hold.
 
+pub mod data;
 pub mod wizard;
 
 use crate::error::ErrorCode;
@@ -198,10 +199,19 @@ pub enum AuditAction {
     RateLimitWrites,
     #[serde(rename = "rate_limit:tests")]
     RateLimitTests,
+    /// The first page of a stream read from the provider, not stored.
+    #[serde(rename = "preview")]
+    Preview,
+    /// A sync asked for.
+    #[serde(rename = "sync")]
+    Sync,
+    /// Synced records read through the API.
+    #[serde(rename = "read_records")]
+    ReadRecords,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 21] = [
         Self::Create,
         Self::Read,
         Self::Update,
@@ -220,6 +230,9 @@ impl AuditAction {
         Self::RateLimitReads,
         Self::RateLimitWrites,
         Self::RateLimitTests,
+        Self::Preview,
+        Self::Sync,
+        Self::ReadRecords,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -242,6 +255,9 @@ impl AuditAction {
             Self::RateLimitReads => "rate_limit:reads",
             Self::RateLimitWrites => "rate_limit:writes",
             Self::RateLimitTests => "rate_limit:tests",
+            Self::Preview => "preview",
+            Self::Sync => "sync",
+            Self::ReadRecords => "read_records",
         }
     }
 
@@ -270,6 +286,9 @@ impl AuditAction {
             Self::RateLimitReads => "rate limit (reads)",
             Self::RateLimitWrites => "rate limit (writes)",
             Self::RateLimitTests => "rate limit (tests)",
+            Self::Preview => "preview",
+            Self::Sync => "sync",
+            Self::ReadRecords => "read records",
         }
     }
 }

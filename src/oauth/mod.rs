@@ -407,6 +407,7 @@ mod tests {
             status,
             headers: Default::default(),
             body: serde_json::to_vec(&body).unwrap_or_default(),
+            truncated: false,
         }
     }
 

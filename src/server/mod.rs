@@ -1,6 +1,7 @@
 //! The server's assembly: start-up (settings, store, vault, router), the operator's command line
-//! and the health monitor. Nothing else in the crate imports it.
+//! the health monitor and the sync worker. Nothing else in the crate imports it.
 
 pub mod cli;
 pub mod monitor;
 pub mod startup;
+pub mod sync_worker;

@@ -1,5 +1,6 @@
 //! The health monitor: re-tests connectors on a schedule derived from their sync frequency, and
-//! OAuth2 sign-ins before their refresh tokens die of disuse, with jitter and bounded concurrency.
+//! OAuth2 sign-ins before their refresh tokens die of disuse, with jitter and bounded concurrency;
+//! and queues each connector's scheduled syncs (which every process's sync worker then runs).
 //! Only the process holding the store lease runs it; the lease is renewed on every tick and taken
 //! over by another process once it lapses. `connector_hub_monitor_leader` says who holds it.
 
@@ -30,6 +31,10 @@ pub async fn run(service: Arc<ConnectorService>, settings: MonitorSettings, hold
 }
 
 async fn tick(service: &Arc<ConnectorService>, concurrency: usize) {
+    let queued = service.queue_scheduled_syncs(BATCH).await;
+    if queued > 0 {
+        tracing::info!(count = queued, "health monitor: queued scheduled syncs");
+    }
     let due = service.due_for_test(BATCH).await;
     if due.is_empty() {
         return;

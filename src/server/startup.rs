@@ -104,7 +104,8 @@ impl Application {
         let service = ConnectorService::new(store, Arc::new(vault), checker)
             .with_limits(settings.limits, metrics.clone())
             .with_page_cache(settings.page_cache)
-            .with_oauth(OAuth::new(&settings.oauth, &settings.public_url));
+            .with_oauth(OAuth::new(&settings.oauth, &settings.public_url))
+            .with_sync(settings.sync);
 
         let env = match std::env::var("LEPTOS_ENV").ok().as_deref() {
             Some("PROD") | Some("prod") | Some("production") => Env::PROD,
@@ -149,7 +150,7 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
-    /// The health monitor runs beside it when enabled.
+    /// The health monitor runs beside it when enabled, and the sync worker always.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -162,6 +163,10 @@ impl Application {
                 self.instance_id.clone(),
             ))
         });
+        let syncs = tokio::spawn(super::sync_worker::run(
+            self.state.service.clone(),
+            self.instance_id.clone(),
+        ));
         // Summaries of refused anonymous requests are written once their minute has ended.
         let service = self.state.service.clone();
         let refusals = tokio::spawn(async move {
@@ -189,6 +194,9 @@ impl Application {
             task.abort();
         }
         refusals.abort();
+        // A run cut off here goes on from its last committed page, in this process's next life
+        // or in another's once the lease lapses.
+        syncs.abort();
         self.state.service.flush_refusals(true).await;
         self.state.service.flush_store().await;
         served

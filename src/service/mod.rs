@@ -5,6 +5,8 @@
 //! One file per capability, each an `impl ConnectorService` block:
 //! `connectors` (create, read, change, delete), `listing`, `views`, `testing` (connection tests),
 //! `drafts` (the wizard's), `sign_in` (OAuth2), `tokens` (refresh under a lease), `audit`,
+//! `preview` (a stream's first page), `syncs` (asking for runs, reading records), `sync_run` and
+//! `sync_tables` (running them: HTTP streams, PostgreSQL tables),
 //! `rate` (per-tenant limits), `maintenance` (key rotation, the monitor's and operator's needs),
 //! and `stored_secrets`, the one rule for secrets a request leaves out.
 
@@ -25,10 +27,14 @@ mod connectors;
 mod drafts;
 mod listing;
 mod maintenance;
+mod preview;
 mod rate;
 mod rate_counter;
 mod sign_in;
 mod stored_secrets;
+mod sync_run;
+mod sync_tables;
+mod syncs;
 mod testing;
 mod tokens;
 mod views;
@@ -38,8 +44,11 @@ pub use connectors::{ConnectorChanges, NewConnector, TokenTimes};
 pub use drafts::StoredSettings;
 pub use listing::{DEFAULT_PAGE, MAX_PAGE};
 pub use maintenance::RotationProgress;
+pub use preview::PREVIEW_RECORDS;
 pub use rate::{LimitSettings, RateClass};
 pub use sign_in::{ProviderAnswer, SignInAnswer};
+pub use sync_run::SyncSettings;
+pub use syncs::{run_view, SyncRequest, DEFAULT_RECORDS, MAX_RECORDS};
 
 use listing::PageKey;
 use rate_counter::RateCounter;
@@ -57,6 +66,9 @@ pub struct ConnectorService {
     pages: Option<PageCache<PageKey>>,
     audit_key: AuditKey,
     refusals: RefusalGate,
+    sync: SyncSettings,
+    /// Notified when this process queues a sync, so its worker starts it at once.
+    sync_wake: Arc<tokio::sync::Notify>,
 }
 
 /// What a user may be told about a store failure, where it is their operator's to fix.
@@ -100,7 +112,14 @@ impl ConnectorService {
             rates: RateCounter::default(),
             pages: Some(PageCache::default()),
             refusals: RefusalGate::default(),
+            sync: SyncSettings::default(),
+            sync_wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    pub fn with_sync(mut self, settings: SyncSettings) -> Self {
+        self.sync = settings;
+        self
     }
 
     pub fn with_oauth(mut self, oauth: OAuth) -> Self {

@@ -146,3 +146,136 @@ impl Store for MeteredStore {
         timed!(self, "audit_chain", self.inner.audit_chain(after, limit))
     }
 }
+
+#[async_trait]
+impl SyncStore for MeteredStore {
+    async fn queue_run(&self, run: &SyncRunRecord) -> Result<Queued, StoreError> {
+        timed!(self, "queue_run", self.inner.queue_run(run))
+    }
+    async fn claim_run(
+        &self,
+        holder: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<SyncRunRecord>, StoreError> {
+        timed!(
+            self,
+            "claim_run",
+            self.inner.claim_run(holder, now, lease_ms)
+        )
+    }
+    async fn renew_run(
+        &self,
+        run_id: &str,
+        holder: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        timed!(
+            self,
+            "renew_run",
+            self.inner.renew_run(run_id, holder, now, lease_ms)
+        )
+    }
+    async fn finish_run(
+        &self,
+        run_id: &str,
+        holder: &str,
+        status: crate::model::data::RunStatus,
+        error: Option<(String, String)>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        timed!(
+            self,
+            "finish_run",
+            self.inner.finish_run(run_id, holder, status, error, now)
+        )
+    }
+    async fn get_run(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        run_id: &str,
+    ) -> Result<Option<SyncRunRecord>, StoreError> {
+        timed!(
+            self,
+            "get_run",
+            self.inner.get_run(tenant, connector_id, run_id)
+        )
+    }
+    async fn list_runs(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        before: Option<(i64, String)>,
+        limit: usize,
+    ) -> Result<Vec<SyncRunRecord>, StoreError> {
+        timed!(
+            self,
+            "list_runs",
+            self.inner.list_runs(tenant, connector_id, before, limit)
+        )
+    }
+    async fn stream_states(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+    ) -> Result<Vec<StreamState>, StoreError> {
+        timed!(
+            self,
+            "stream_states",
+            self.inner.stream_states(tenant, connector_id)
+        )
+    }
+    async fn commit_page(
+        &self,
+        page: &PageCommit,
+    ) -> Result<Option<crate::model::data::StreamCounts>, StoreError> {
+        timed!(self, "commit_page", self.inner.commit_page(page))
+    }
+    async fn list_records(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        stream: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        timed!(
+            self,
+            "list_records",
+            self.inner
+                .list_records(tenant, connector_id, stream, after_seq, limit)
+        )
+    }
+    async fn count_records(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+    ) -> Result<u64, StoreError> {
+        timed!(
+            self,
+            "count_records",
+            self.inner.count_records(tenant, connector_id)
+        )
+    }
+    async fn due_for_sync(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        timed!(self, "due_for_sync", self.inner.due_for_sync(now, limit))
+    }
+    async fn schedule_sync(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        next_at: i64,
+    ) -> Result<(), StoreError> {
+        timed!(
+            self,
+            "schedule_sync",
+            self.inner.schedule_sync(tenant, connector_id, next_at)
+        )
+    }
+}

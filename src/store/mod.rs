@@ -5,6 +5,7 @@ mod audit_chain;
 mod metered;
 mod mongo;
 mod sqlite;
+pub mod sync;
 mod verify;
 
 pub use audit_chain::{
@@ -13,6 +14,9 @@ pub use audit_chain::{
 pub use metered::MeteredStore;
 pub use mongo::MongoStore;
 pub use sqlite::SqliteStore;
+pub use sync::{
+    PageCommit, PassEnd, Queued, RecordWrite, StoredRecord, StreamState, SyncRunRecord, SyncStore,
+};
 pub use verify::{verify_audit, AuditVerified};
 
 use crate::auth::TenantId;
@@ -172,7 +176,7 @@ pub enum StoreError {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SyncStore + Send + Sync + 'static {
     fn name(&self) -> &'static str;
     async fn ping(&self) -> Result<(), StoreError>;
     /// On graceful shutdown: make everything written durable in its final place.

@@ -37,6 +37,7 @@ impl Flow<'_> {
                     field: result.field.clone(),
                     hint: result.hint.clone(),
                     retry_after: result.retry_after,
+                    run_id: None,
                     request_id: None,
                 });
             }

@@ -19,3 +19,4 @@ mod operations;
 mod readme;
 mod reliability;
 mod rotation;
+mod sync;

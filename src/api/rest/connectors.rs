@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 /// The `{id}` of a connector path. An id that does not decode (`%FF`) is answered in our error
 /// shape, not axum's plain-text rejection.
-pub struct ConnectorIdPath(String);
+pub struct ConnectorIdPath(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for ConnectorIdPath {
     type Rejection = HttpError;
@@ -42,7 +42,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ConnectorIdPath {
 }
 
 /// Config values arrive as JSON; strings, numbers and booleans are accepted as text.
-fn config_map(config: Map<String, Value>) -> ApiResult<BTreeMap<String, String>> {
+pub(super) fn config_map(config: Map<String, Value>) -> ApiResult<BTreeMap<String, String>> {
     config
         .into_iter()
         .map(|(k, v)| match v {

@@ -4,6 +4,7 @@
 mod audit;
 mod catalog;
 mod connectors;
+mod data;
 
 use crate::api::http_error::HttpError;
 use crate::api::state::AppState;
@@ -36,6 +37,7 @@ pub struct ErrorBody {
     security(("bearer" = []), ("session" = [])),
     tags(
         (name = "connectors", description = "A tenant's connected sources"),
+        (name = "data", description = "Previews, syncs and the records they stored"),
         (name = "catalog", description = "The connector types"),
         (name = "audit", description = "Who did what, chained by keyed hashes"),
     )
@@ -108,6 +110,13 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(connectors::test_saved))
         .routes(routes!(connectors::clear_error))
+        .routes(routes!(data::preview_unsaved))
+        .routes(routes!(data::preview_saved))
+        .routes(routes!(data::request_sync))
+        .routes(routes!(data::sync_runs))
+        .routes(routes!(data::sync_run))
+        .routes(routes!(data::streams))
+        .routes(routes!(data::records))
         .routes(routes!(audit::audit))
 }
 

@@ -76,6 +76,67 @@ impl MongoStore {
             .create_index(index(doc! {"state_hash": 1}, true))
             .await
             .map_err(map_error)?;
+        self.create_sync_indexes().await
+    }
+
+    /// One active run per connector (a unique index over the active ones only), runs by
+    /// connector, and records by id and by change order.
+    async fn create_sync_indexes(&self) -> Result<(), StoreError> {
+        let one_active = IndexOptions::builder()
+            .unique(true)
+            .partial_filter_expression(doc! {"active": true})
+            .build();
+        self.sync_runs
+            .create_indexes([
+                IndexModel::builder()
+                    .keys(doc! {"tenant_id": 1, "connector_id": 1})
+                    .options(one_active)
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! {"run_id": 1})
+                    .options(IndexOptions::builder().unique(true).build())
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! {"tenant_id": 1, "connector_id": 1, "created_at": -1, "run_id": -1})
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! {"active": 1, "created_at": 1})
+                    .build(),
+            ])
+            .await
+            .map_err(map_error)?;
+        let unique = || IndexOptions::builder().unique(true).build();
+        self.sync_streams
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"tenant_id": 1, "connector_id": 1, "stream": 1})
+                    .options(unique())
+                    .build(),
+            )
+            .await
+            .map_err(map_error)?;
+        self.sync_records
+            .create_indexes([
+                IndexModel::builder()
+                    .keys(doc! {"tenant_id": 1, "connector_id": 1, "stream": 1, "record_id": 1})
+                    .options(unique())
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! {"tenant_id": 1, "connector_id": 1, "stream": 1, "seq": 1})
+                    .options(unique())
+                    .build(),
+            ])
+            .await
+            .map_err(map_error)?;
+        self.sync_schedule
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"tenant_id": 1, "connector_id": 1})
+                    .options(unique())
+                    .build(),
+            )
+            .await
+            .map_err(map_error)?;
         Ok(())
     }
 }

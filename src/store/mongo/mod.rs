@@ -4,6 +4,7 @@
 
 mod documents;
 mod indexes;
+mod sync;
 mod transactions;
 
 use super::*;
@@ -24,6 +25,10 @@ pub struct MongoStore {
     rate_windows: Collection<Document>,
     leases: Collection<Document>,
     oauth_states: Collection<Document>,
+    sync_runs: Collection<Document>,
+    sync_streams: Collection<Document>,
+    sync_records: Collection<Document>,
+    sync_schedule: Collection<Document>,
 }
 
 impl MongoStore {
@@ -41,6 +46,10 @@ impl MongoStore {
             rate_windows: db.collection("rate_windows"),
             leases: db.collection("leases"),
             oauth_states: db.collection("oauth_states"),
+            sync_runs: db.collection("sync_runs"),
+            sync_streams: db.collection("sync_streams"),
+            sync_records: db.collection("sync_records"),
+            sync_schedule: db.collection("sync_schedule"),
         };
         store.create_indexes().await?;
         Ok(store)
@@ -190,10 +199,22 @@ impl Store for MongoStore {
                 audit.key.clone(),
             );
             Box::pin(async move {
-                let result = me.connectors.delete_one(filter).session(&mut *s).await?;
+                let result = me
+                    .connectors
+                    .delete_one(filter.clone())
+                    .session(&mut *s)
+                    .await?;
                 if result.deleted_count != 1 {
                     return Ok(false);
                 }
+                let (tenant, id) = (
+                    filter.get_str("tenant_id").unwrap_or_default().to_owned(),
+                    filter
+                        .get_str("connector_id")
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+                me.delete_sync_data(s, &tenant, &id).await?;
                 me.append_in(s, entry, &key).await.map(|_| true)
             })
         })

@@ -8,6 +8,7 @@
 
 mod rows;
 mod schema;
+mod sync;
 mod writer;
 
 use super::*;
@@ -218,6 +219,7 @@ impl Store for SqliteStore {
                 )?
                 .execute(params![tenant, id])?;
             if n == 1 {
+                sync::delete_sync_data(c, &tenant, &id)?;
                 append_audit_in(c, &mut entry, &key)?;
             }
             Ok(n == 1)

@@ -91,6 +91,61 @@ INSERT INTO audit_heads (tenant_id, seq, hash)
     SELECT tenant_id, seq, hash FROM audit_log AS a
     WHERE seq = (SELECT MAX(seq) FROM audit_log AS b WHERE b.tenant_id = a.tenant_id);
 "#,
+    // Data flows: runs, each stream's position, and the records (sealed).
+    r#"
+CREATE TABLE sync_runs (
+    run_id        TEXT PRIMARY KEY,
+    tenant_id     TEXT NOT NULL,
+    connector_id  TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    trigger       TEXT NOT NULL,
+    streams       TEXT NOT NULL,
+    full_refresh  INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL,
+    started_at    INTEGER,
+    finished_at   INTEGER,
+    counts        TEXT NOT NULL,
+    error_code    TEXT,
+    error_message TEXT,
+    holder        TEXT,
+    lease_until   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX sync_runs_one_active ON sync_runs (tenant_id, connector_id)
+    WHERE status IN ('queued', 'running');
+CREATE INDEX sync_runs_by_connector ON sync_runs (tenant_id, connector_id, created_at, run_id);
+CREATE INDEX sync_runs_claimable ON sync_runs (created_at) WHERE status IN ('queued', 'running');
+CREATE TABLE sync_streams (
+    tenant_id      TEXT NOT NULL,
+    connector_id   TEXT NOT NULL,
+    stream         TEXT NOT NULL,
+    cursor         INTEGER,
+    pass           TEXT,
+    record_count   INTEGER NOT NULL,
+    last_synced_at INTEGER,
+    next_seq       INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, connector_id, stream)
+) WITHOUT ROWID;
+CREATE TABLE sync_records (
+    tenant_id    TEXT NOT NULL,
+    connector_id TEXT NOT NULL,
+    stream       TEXT NOT NULL,
+    record_id    TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    sealed       TEXT NOT NULL,
+    digest       TEXT NOT NULL,
+    changed_at   INTEGER NOT NULL,
+    deleted      INTEGER NOT NULL,
+    seen_pass    TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, connector_id, stream, record_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX sync_records_by_change ON sync_records (tenant_id, connector_id, stream, seq);
+CREATE TABLE sync_schedule (
+    tenant_id    TEXT NOT NULL,
+    connector_id TEXT NOT NULL,
+    next_at      INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, connector_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Rate-limit windows and leases: shared between processes but not worth an fsync each, so they

@@ -20,6 +20,8 @@ pub const JWT_SECRET: &str = "integration-tests-secret-0123456789abcdef";
 pub struct TestApp {
     pub base: String,
     pub fakes: String,
+    /// The records the fake providers serve.
+    pub data: std::sync::Arc<fakes::data::Dataset>,
     pub http: Client,
     pub data_dir: PathBuf,
     pub encryption_key: String,
@@ -41,7 +43,8 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 /// With `oauth`, every OAuth2 provider is registered against the fake authorization server.
 pub async fn spawn_app_configured(extra: &[(&str, &str)], oauth: bool) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let fakes_addr = fakes::start("127.0.0.1:0".parse().expect("addr"))
+    let data = std::sync::Arc::new(fakes::data::Dataset::default());
+    let fakes_addr = fakes::start_with("127.0.0.1:0".parse().expect("addr"), data.clone())
         .await
         .expect("fakes");
     let fakes = format!("http://{fakes_addr}");
@@ -93,6 +96,7 @@ pub async fn spawn_app_configured(extra: &[(&str, &str)], oauth: bool) -> TestAp
     TestApp {
         base,
         fakes,
+        data,
         http,
         data_dir,
         encryption_key: env

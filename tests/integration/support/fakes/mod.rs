@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
@@ -97,6 +97,7 @@ async fn common(s: Scenario) -> Option<Response> {
     }
 }
 
+pub mod data;
 mod google_drive;
 mod hubspot;
 pub mod oauth_server;
@@ -111,8 +112,24 @@ mod xero;
 
 pub use oauth_server::oauth_env;
 
-pub fn router() -> Router {
+pub fn router(data: std::sync::Arc<data::Dataset>) -> Router {
     Router::new()
+        .route("/stripe/v1/{stream}", get(data::stripe))
+        .route(
+            "/shopify/{shop}/admin/api/{version}/{file}",
+            get(data::shopify),
+        )
+        .route("/square/v2/{stream}", get(data::square))
+        .route("/xero/api.xro/2.0/{entity}", get(data::xero))
+        .route(
+            "/quickbooks/v3/company/{realm}/query",
+            get(data::quickbooks),
+        )
+        .route("/sage/v3.1/{stream}", get(data::sage))
+        .route("/woo/wp-json/wc/v3/{stream}", get(data::woocommerce))
+        .route("/hubspot/crm/v3/objects/{object}", get(data::hubspot))
+        .route("/google/drive/v3/files", get(data::google_files))
+        .route("/restdata/items", get(data::rest_items))
         .route("/health", get(|| async { "ok" }))
         .route("/stripe/v1/balance", get(stripe::balance))
         .route(
@@ -134,14 +151,23 @@ pub fn router() -> Router {
         )
         .route("/rest/{*rest}", get(rest_api::any_path))
         .merge(oauth_server::oauth_router())
+        .layer(axum::Extension(data))
 }
 
 /// Starts the fakes on `addr` (port 0 for any free port) and returns where they listen.
 pub async fn start(addr: SocketAddr) -> std::io::Result<SocketAddr> {
+    start_with(addr, Default::default()).await
+}
+
+/// Starts the fakes serving `data` as the providers' records.
+pub async fn start_with(
+    addr: SocketAddr,
+    data: std::sync::Arc<data::Dataset>,
+) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router()).await;
+        let _ = axum::serve(listener, router(data)).await;
     });
     Ok(local)
 }

@@ -1,0 +1,117 @@
+//! How a connector's data is read, as data: where the API lives, how the stored credential is
+//! attached to a call, and each stream's list call, paging and increments. The sync engine and
+//! the preview read these; adding a provider's stream is a catalog entry, not code.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How a call carries the connector's credential.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AccessDef {
+    /// Where calls go when it is not the catalog's `api_base`: a field holding the base URL the
+    /// tenant entered (a WooCommerce store, any REST API).
+    #[serde(default)]
+    pub base_field: Option<String>,
+    /// `Authorization: Bearer <field>`.
+    #[serde(default)]
+    pub bearer: Option<String>,
+    /// HTTP Basic with these two fields.
+    #[serde(default)]
+    pub basic: Option<[String; 2]>,
+    /// A header carrying a field: `{ name = "x-shopify-access-token", field = "access_token" }`.
+    #[serde(default)]
+    pub header: Option<HeaderFromField>,
+    /// Headers every call sends; `{field}` is a configuration value (Xero's organisation).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HeaderFromField {
+    pub name: String,
+    pub field: String,
+}
+
+/// One kind of record a connector offers, and how to list it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StreamDef {
+    pub name: String,
+    /// The list call, a path on the API base; `{field}` is a configuration value.
+    pub path: String,
+    /// Query parameters sent on every page; `{page}` (from 1), `{position}` (from 1, by the page
+    /// size) and `{page_size}` are filled in per page.
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// JSON pointer to the page's array of records; empty when the page is the array.
+    #[serde(default)]
+    pub records: String,
+    /// JSON pointer, inside a record, to its id.
+    #[serde(default = "id_pointer")]
+    pub id: String,
+    /// JSON pointer, inside a record, to the field that orders its changes.
+    #[serde(default)]
+    pub updated: Option<String>,
+    /// A record whose value at this pointer is `true` is a deletion (Drive's `trashed`).
+    #[serde(default)]
+    pub deleted_flag: Option<String>,
+    pub page_size: u32,
+    pub paging: Paging,
+    /// Without one, every run is a full read, and what it no longer finds is marked deleted.
+    #[serde(default)]
+    pub incremental: Option<Incremental>,
+}
+
+fn id_pointer() -> String {
+    "/id".into()
+}
+
+/// How the next page is asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Paging {
+    /// The last record's id in `param` (Stripe's `starting_after`), while `more` is true.
+    AfterLastId { param: String, more: String },
+    /// A token from the page (`from`, a JSON pointer) sent back in `param`; none means the end.
+    Cursor { param: String, from: String },
+    /// `{page}` or `{position}` in the query; a page shorter than the page size is the last.
+    Numbered,
+    /// RFC 8288 `Link: <…>; rel="next"`, followed as given (on the same origin only).
+    LinkHeader,
+    /// A single page.
+    None,
+}
+
+/// How a run asks only for what changed since the stream's cursor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Incremental {
+    /// A query parameter carrying the cursor (on the first page when paging by link).
+    #[serde(default)]
+    pub param: Option<String>,
+    /// A header carrying it instead (Xero's `If-Modified-Since`).
+    #[serde(default)]
+    pub header: Option<String>,
+    #[serde(default)]
+    pub format: TimeFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TimeFormat {
+    /// `2026-11-29T08:00:00Z`.
+    #[default]
+    Rfc3339,
+    /// Seconds since 1970.
+    Unix,
+    /// `Sun, 29 Nov 2026 08:00:00 GMT`.
+    HttpDate,
+}

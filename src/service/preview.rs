@@ -1,0 +1,126 @@
+//! Previews: the first page of a stream, read from the provider with a saved connector's
+//! credential or with a configuration not saved yet, shown and never stored.
+
+use super::{ConnectorService, RateClass};
+use crate::auth::Principal;
+use crate::catalog::ConnectorDef;
+use crate::error::Error;
+use crate::model::data::{Column, Preview};
+use crate::model::{AuditAction, AuditOutcome};
+use crate::secret::SecretConfig;
+use crate::sync::access::Access;
+use crate::sync::pages::{PageToken, StreamReader};
+use crate::sync::{self, values};
+use std::collections::BTreeMap;
+
+/// Records a preview shows.
+pub const PREVIEW_RECORDS: usize = 10;
+
+impl ConnectorService {
+    /// The first records of `stream` (the connector's main stream when `None`).
+    pub async fn preview_saved(
+        &self,
+        p: &Principal,
+        id: &str,
+        stream: Option<&str>,
+        client: &str,
+    ) -> Result<Preview, Error> {
+        self.limit(p, RateClass::Tests, client).await?;
+        let record = self.record(p, id, AuditAction::Preview, client).await?;
+        let def = self.definition(&record.connector_type)?;
+        self.audit(
+            p,
+            AuditAction::Preview,
+            Some(id),
+            AuditOutcome::Ok,
+            None,
+            client,
+        )
+        .await?;
+        let config = self.fresh_config(p, &record, false, client).await?;
+        self.preview(def, &config, stream).await
+    }
+
+    /// The first records a configuration not saved yet would read.
+    pub async fn preview_unsaved(
+        &self,
+        p: &Principal,
+        connector_type: &str,
+        config: &BTreeMap<String, String>,
+        stream: Option<&str>,
+        client: &str,
+    ) -> Result<Preview, Error> {
+        let def = self.definition(connector_type)?;
+        let valid = self.catalog.validate(def, config)?;
+        self.limit(p, RateClass::Tests, client).await?;
+        self.audit(
+            p,
+            AuditAction::Preview,
+            None,
+            AuditOutcome::Ok,
+            None,
+            client,
+        )
+        .await?;
+        self.preview(def, &SecretConfig::from(valid), stream).await
+    }
+
+    pub(super) async fn preview(
+        &self,
+        def: &'static ConnectorDef,
+        config: &SecretConfig,
+        stream: Option<&str>,
+    ) -> Result<Preview, Error> {
+        if def.id == "postgresql" {
+            return sync::postgres::preview(config, &self.checker, stream).await;
+        }
+        let streams = sync::http_streams(def, config);
+        let chosen = sync::choose(&streams, stream)?;
+        let access = Access::resolve(def, config, self.checker.providers())?;
+        let reader = StreamReader {
+            http: self.checker.http(),
+            access: &access,
+            stream: chosen,
+            config,
+            provider: &def.name,
+            credential_field: credential_field(def),
+        };
+        let page = reader.read(&PageToken::Start, None).await?;
+        let has_more = page.records.len() > PREVIEW_RECORDS || page.next.is_some();
+        let mut records = page.records;
+        records.truncate(PREVIEW_RECORDS);
+        Ok(Preview {
+            stream: chosen.name.clone(),
+            streams: streams.iter().map(|s| s.name.clone()).collect(),
+            columns: columns(&records),
+            records,
+            has_more,
+        })
+    }
+}
+
+pub(super) fn columns(records: &[serde_json::Value]) -> Vec<Column> {
+    values::columns(records)
+        .into_iter()
+        .map(|(name, column_type)| Column { name, column_type })
+        .collect()
+}
+
+/// The secret field a provider's refusal blames.
+pub(super) fn credential_field(def: &ConnectorDef) -> &'static str {
+    let access = def.access.as_ref();
+    let name = access
+        .and_then(|a| {
+            a.bearer
+                .as_deref()
+                .or(a.header.as_ref().map(|h| h.field.as_str()))
+        })
+        .or(access.and_then(|a| a.basic.as_ref().map(|b| b[1].as_str())));
+    match name {
+        Some("api_key") => "api_key",
+        Some("consumer_secret") => "consumer_secret",
+        Some(_) => crate::secret::ACCESS_TOKEN,
+        None if def.id == "rest_api" => "api_key",
+        None => "password",
+    }
+}

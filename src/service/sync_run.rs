@@ -1,0 +1,486 @@
+//! Running a sync: claim a queued run (or one whose process died), read each selected stream
+//! page by page, and commit every page with the stream's new position in one transaction. A
+//! provider that limits requests is waited out (within bounds); one that fails is retried with
+//! backoff; an OAuth token the provider refuses is renewed once. The run's outcome lands on the
+//! connector like a test's.
+
+use super::ConnectorService;
+use crate::auth::Principal;
+use crate::catalog::{ConnectorDef, StreamDef};
+use crate::clock::now_ms;
+use crate::error::{Error, ErrorCode};
+use crate::model::data::{RunStatus, StreamCounts};
+use crate::model::ConnectorStatus;
+use crate::secret::{SecretConfig, REFRESH_TOKEN};
+use crate::store::{ConnectorRecord, PageCommit, PassEnd, RecordWrite, StreamState, SyncRunRecord};
+use crate::sync::access::Access;
+use crate::sync::pages::{Page, PageToken, StreamReader};
+use crate::sync::{self, values, Pass};
+use std::time::Duration;
+
+/// How syncs run: the lease a run holds (renewed on every page), how many run at once in one
+/// process, and how long a provider's rate limit or failures are waited out.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncSettings {
+    pub lease: Duration,
+    pub concurrency: usize,
+    /// The longest single `Retry-After` waited out; a longer one stops the run (`RATE_LIMITED`),
+    /// to go on at the next schedule.
+    pub max_retry_wait: Duration,
+    /// The first backoff after a 5xx or a timeout; it doubles for each of the three retries.
+    pub backoff: Duration,
+    /// How often an idle worker looks for queued runs (a sync asked for here wakes it at once).
+    pub poll: Duration,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            concurrency: 4,
+            max_retry_wait: Duration::from_secs(60),
+            backoff: Duration::from_secs(1),
+            poll: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Attempts at one page after a 5xx, a timeout or a rate limit, before the run fails.
+const PAGE_ATTEMPTS: u32 = 4;
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// What stops a run.
+pub(super) enum Stop {
+    Failed(Error),
+    /// Another process took the run over (this one was too slow to renew its lease).
+    LostLease,
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Self {
+        Self::Failed(e)
+    }
+}
+
+impl From<crate::store::StoreError> for Stop {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
+pub(super) struct Running<'a> {
+    pub run: &'a SyncRunRecord,
+    pub holder: &'a str,
+    pub record: ConnectorRecord,
+    pub def: &'static ConnectorDef,
+    pub principal: Principal,
+    pub config: SecretConfig,
+}
+
+impl ConnectorService {
+    /// Takes the next run waiting to be worked on, if any.
+    pub async fn claim_sync(&self, holder: &str) -> Option<SyncRunRecord> {
+        match self
+            .store
+            .claim_run(holder, now_ms(), ms(self.sync.lease))
+            .await
+        {
+            Ok(run) => run,
+            Err(e) => {
+                tracing::warn!(error = %e, "sync worker: could not look for queued runs");
+                None
+            }
+        }
+    }
+
+    /// Runs a claimed run to its end.
+    pub async fn execute_sync(&self, run: SyncRunRecord, holder: &str) {
+        let outcome = self.run_streams(&run, holder).await;
+        let now = now_ms();
+        let (status, error) = match &outcome {
+            Ok(()) => (RunStatus::Succeeded, None),
+            Err(Stop::LostLease) => {
+                tracing::warn!(run_id = %run.run_id, "sync run taken over by another process");
+                return;
+            }
+            Err(Stop::Failed(e)) => (
+                RunStatus::Failed,
+                Some((e.code.as_str().to_owned(), e.message.clone())),
+            ),
+        };
+        match self
+            .store
+            .finish_run(&run.run_id, holder, status, error, now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::error!(run_id = %run.run_id, error = %e, "sync run could not be finished");
+                return;
+            }
+        }
+        let failure = match outcome {
+            Err(Stop::Failed(e)) => Some(e),
+            _ => None,
+        };
+        tracing::info!(tenant = %run.tenant_id, connector_id = %run.connector_id, run_id = %run.run_id,
+            status = status.as_str(), code = ?failure.as_ref().map(|e| e.code), "sync run finished");
+        self.metrics.sync_run(status.as_str());
+        if let Err(e) = self.record_sync(&run, failure.as_ref(), now).await {
+            tracing::warn!(run_id = %run.run_id, code = %e.code, "sync outcome not recorded on the connector");
+        }
+    }
+
+    async fn run_streams(&self, run: &SyncRunRecord, holder: &str) -> Result<(), Stop> {
+        let Some(record) = self.store.get(&run.tenant_id, &run.connector_id).await? else {
+            return Err(Stop::Failed(Error::new(
+                ErrorCode::NotFound,
+                "This connector was deleted.",
+            )));
+        };
+        let def = self.definition(&record.connector_type)?;
+        let principal = Principal {
+            tenant: run.tenant_id.clone(),
+            user: "system:sync".into(),
+            via_cookie: false,
+            expires_at: 0,
+        };
+        let config = self
+            .fresh_config(&principal, &record, false, "sync")
+            .await?;
+        let mut running = Running {
+            run,
+            holder,
+            record,
+            def,
+            principal,
+            config,
+        };
+        let states = self
+            .store
+            .stream_states(&run.tenant_id, &run.connector_id)
+            .await?;
+        if def.id == "postgresql" {
+            return self.run_tables(&mut running, &states).await;
+        }
+        let streams = sync::http_streams(def, &running.config);
+        for name in &run.streams {
+            if !streams.iter().any(|s| &s.name == name) {
+                return Err(Stop::Failed(sync::unknown_stream(
+                    name,
+                    streams.iter().map(|s| s.name.as_str()),
+                )));
+            }
+        }
+        for stream in streams
+            .iter()
+            .filter(|s| run.streams.is_empty() || run.streams.contains(&s.name))
+        {
+            let state = states.iter().find(|s| s.stream == stream.name);
+            self.sync_stream(&mut running, stream, state).await?;
+        }
+        Ok(())
+    }
+
+    async fn sync_stream(
+        &self,
+        running: &mut Running<'_>,
+        stream: &StreamDef,
+        state: Option<&StreamState>,
+    ) -> Result<(), Stop> {
+        let mut pass = start_pass(
+            running.run,
+            &stream.name,
+            state,
+            stream.incremental.is_some(),
+        );
+        loop {
+            let page = self.read_page(running, stream, &pass).await?;
+            let mut writes = Vec::with_capacity(page.records.len());
+            for data in &page.records {
+                if let Some(at) = stream
+                    .updated
+                    .as_deref()
+                    .and_then(|p| data.pointer(p))
+                    .and_then(values::time_ms)
+                {
+                    pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
+                }
+                let deleted = stream
+                    .deleted_flag
+                    .as_deref()
+                    .and_then(|p| data.pointer(p))
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(false);
+                writes.push(self.seal_record(
+                    &running.record,
+                    &stream.name,
+                    sync::record_id(stream, data),
+                    data,
+                    deleted,
+                ));
+            }
+            if page.next.as_ref() == Some(&pass.next) {
+                return Err(Stop::Failed(Error::new(
+                    ErrorCode::UnexpectedResponse,
+                    format!(
+                        "{} sent the same page again; the sync stopped rather than loop.",
+                        running.def.name
+                    ),
+                )));
+            }
+            self.commit(running, &stream.name, &mut pass, writes, page.next)
+                .await?;
+            if pass.next == PageToken::Start {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Commits a page; `next` is where the pass goes on (`None`: it ended, and `pass.next` is
+    /// reset to `Start`).
+    pub(super) async fn commit(
+        &self,
+        running: &Running<'_>,
+        stream: &str,
+        pass: &mut Pass,
+        records: Vec<RecordWrite>,
+        next: Option<PageToken>,
+    ) -> Result<StreamCounts, Stop> {
+        let end = next.is_none().then_some(PassEnd {
+            cursor: pass.high_water,
+            full_read: pass.full,
+        });
+        let pass_id = pass.id.clone();
+        pass.next = next.unwrap_or(PageToken::Start);
+        let commit = PageCommit {
+            tenant_id: running.run.tenant_id.clone(),
+            connector_id: running.run.connector_id.clone(),
+            run_id: running.run.run_id.clone(),
+            holder: running.holder.to_owned(),
+            now: now_ms(),
+            lease_ms: ms(self.sync.lease),
+            stream: stream.to_owned(),
+            pass_id,
+            records,
+            pass: end.is_none().then(|| pass.encode()),
+            end,
+        };
+        let counts = self
+            .store
+            .commit_page(&commit)
+            .await?
+            .ok_or(Stop::LostLease)?;
+        self.metrics.records_synced(commit.records.len() as u64);
+        Ok(counts)
+    }
+
+    /// One page, retried as the provider's answer allows.
+    async fn read_page(
+        &self,
+        running: &mut Running<'_>,
+        stream: &StreamDef,
+        pass: &Pass,
+    ) -> Result<Page, Stop> {
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let access = Access::resolve(running.def, &running.config, self.checker.providers())?;
+            let reader = StreamReader {
+                http: self.checker.http(),
+                access: &access,
+                stream,
+                config: &running.config,
+                provider: &running.def.name,
+                credential_field: super::preview::credential_field(running.def),
+            };
+            let error = match reader.read(&pass.next, pass.since).await {
+                Ok(page) => return Ok(page),
+                Err(e) => e,
+            };
+            let wait = match error.code {
+                ErrorCode::InvalidCredentials | ErrorCode::ExpiredCredentials
+                    if !refreshed && running.config.get(REFRESH_TOKEN).is_some() =>
+                {
+                    // The token died before its announced expiry: renew once.
+                    refreshed = true;
+                    let latest = self
+                        .store
+                        .get(&running.run.tenant_id, &running.run.connector_id)
+                        .await?
+                        .ok_or_else(|| {
+                            Error::new(ErrorCode::NotFound, "This connector was deleted.")
+                        })?;
+                    running.config = self
+                        .fresh_config(&running.principal, &latest, true, "sync")
+                        .await?;
+                    running.record = latest;
+                    continue;
+                }
+                ErrorCode::RateLimited if attempt < PAGE_ATTEMPTS => {
+                    let asked = Duration::from_secs(error.retry_after.unwrap_or(1));
+                    if asked > self.sync.max_retry_wait {
+                        return Err(Stop::Failed(error));
+                    }
+                    asked
+                }
+                ErrorCode::ProviderError | ErrorCode::Timeout | ErrorCode::HostUnreachable
+                    if attempt < PAGE_ATTEMPTS =>
+                {
+                    self.sync.backoff * 2u32.pow(attempt - 1)
+                }
+                _ => return Err(Stop::Failed(error)),
+            };
+            tracing::info!(run_id = %running.run.run_id, stream = %stream.name, code = %error.code,
+                wait_ms = wait.as_millis() as u64, "sync: provider asked to wait; retrying");
+            self.wait_holding_lease(running, wait).await?;
+        }
+    }
+
+    /// Sleeps, renewing the run's lease so no other process takes it over meanwhile.
+    pub(super) async fn wait_holding_lease(
+        &self,
+        running: &Running<'_>,
+        wait: Duration,
+    ) -> Result<(), Stop> {
+        let step = self.sync.lease / 3;
+        let mut left = wait;
+        while !left.is_zero() {
+            let nap = left.min(step.max(Duration::from_millis(10)));
+            tokio::time::sleep(nap).await;
+            left = left.saturating_sub(nap);
+            if !self
+                .store
+                .renew_run(
+                    &running.run.run_id,
+                    running.holder,
+                    now_ms(),
+                    ms(self.sync.lease),
+                )
+                .await?
+            {
+                return Err(Stop::LostLease);
+            }
+        }
+        Ok(())
+    }
+
+    /// A record sealed to its place (tenant, connector, stream, id), with a keyed digest of its
+    /// content to tell a change from a repeat.
+    pub(super) fn seal_record(
+        &self,
+        connector: &ConnectorRecord,
+        stream: &str,
+        record_id: String,
+        data: &serde_json::Value,
+        deleted: bool,
+    ) -> RecordWrite {
+        let text = serde_json::to_string(data).unwrap_or_default();
+        RecordWrite {
+            deleted,
+            ..self.seal_text(connector, stream, record_id, &text)
+        }
+    }
+
+    /// A record given as JSON text (PostgreSQL builds it), sealed as `seal_record` does.
+    pub(super) fn seal_text(
+        &self,
+        connector: &ConnectorRecord,
+        stream: &str,
+        record_id: String,
+        text: &str,
+    ) -> RecordWrite {
+        let owner = record_owner(
+            connector.tenant_id.as_str(),
+            &connector.connector_id,
+            stream,
+            &record_id,
+        );
+        let sealed = self.vault.seal(format!("{owner}\n{text}").as_bytes());
+        RecordWrite {
+            digest: self.audit_key.mac(&["record", text]),
+            record_id,
+            sealed,
+            deleted: false,
+        }
+    }
+
+    /// Puts a run's outcome on the connector: its last sync time, and its status as a test's
+    /// outcome would.
+    async fn record_sync(
+        &self,
+        run: &SyncRunRecord,
+        failure: Option<&Error>,
+        now: i64,
+    ) -> Result<(), Error> {
+        for _attempt in 0..5 {
+            let Some(current) = self.store.get(&run.tenant_id, &run.connector_id).await? else {
+                return Ok(());
+            };
+            let mut next = current.clone();
+            match failure {
+                None => {
+                    next.last_sync_at = Some(now);
+                    next.status = ConnectorStatus::Active;
+                    next.error_code = None;
+                    next.error_message = None;
+                }
+                Some(e) => {
+                    next.status = if e.code == ErrorCode::AuthorizationRequired {
+                        ConnectorStatus::AuthorizationRequired
+                    } else {
+                        ConnectorStatus::Error
+                    };
+                    next.error_code = Some(e.code.as_str().to_owned());
+                    next.error_message = Some(format!("The last sync failed: {}", e.message));
+                }
+            }
+            next.version += 1;
+            if self
+                .store
+                .update(&run.tenant_id, &next, current.version, None)
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        Err(Error::from_code(ErrorCode::Conflict))
+    }
+}
+
+/// The owner line a sealed record opens with: a record copied to another place does not open.
+pub(super) fn record_owner(
+    tenant: &str,
+    connector_id: &str,
+    stream: &str,
+    record_id: &str,
+) -> String {
+    format!("{tenant}/{connector_id}/{stream}/{record_id}")
+}
+
+/// The pass a run goes on with (one stopped in the middle), or a new one: incremental from the
+/// stream's cursor when it has one and the run did not ask for a full refresh.
+pub(super) fn start_pass(
+    run: &SyncRunRecord,
+    stream: &str,
+    state: Option<&StreamState>,
+    incremental: bool,
+) -> Pass {
+    if let Some(pass) = state.and_then(|s| s.pass.as_deref()).and_then(Pass::decode) {
+        return pass;
+    }
+    let cursor = state.and_then(|s| s.cursor);
+    let full = run.full_refresh || !incremental || cursor.is_none();
+    Pass {
+        id: format!("{}:{stream}", run.run_id),
+        full,
+        since: if full { None } else { cursor },
+        next: PageToken::Start,
+        high_water: if full { None } else { cursor },
+    }
+}

@@ -1,0 +1,72 @@
+//! Running a sync of PostgreSQL tables: the same passes, pages and commits as an HTTP stream,
+//! with keyset pages read from the database instead of a provider's list calls.
+
+use super::sync_run::{start_pass, Running, Stop};
+use super::ConnectorService;
+use crate::error::{Error, ErrorCode};
+use crate::store::StreamState;
+use crate::sync::pages::PageToken;
+use crate::sync::postgres::{self, TableRead};
+
+impl ConnectorService {
+    pub(super) async fn run_tables(
+        &self,
+        running: &mut Running<'_>,
+        states: &[StreamState],
+    ) -> Result<(), Stop> {
+        let mut client = postgres::open(&self.checker, &running.config).await?;
+        let tables = postgres::discover(&client).await?;
+        let chosen = postgres::chosen(&tables, &postgres::selections(&running.config))?;
+        for name in &running.run.streams {
+            if !chosen.iter().any(|(t, _)| &t.stream() == name) {
+                return Err(Stop::Failed(crate::sync::unknown_stream(
+                    name,
+                    chosen.iter().map(|(t, _)| t.name.as_str()),
+                )));
+            }
+        }
+        for (table, cursor) in &chosen {
+            let stream = table.stream();
+            if !running.run.streams.is_empty() && !running.run.streams.contains(&stream) {
+                continue;
+            }
+            let cursor_column = cursor
+                .as_deref()
+                .and_then(|c| table.columns.iter().find(|col| col.name == c));
+            let state = states.iter().find(|s| s.stream == stream);
+            let mut pass = start_pass(running.run, &stream, state, cursor_column.is_some());
+            let read = TableRead {
+                table,
+                cursor: cursor_column,
+                since: pass.since,
+            };
+            loop {
+                let page = read.read(&mut client, &pass.next).await?;
+                let mut writes = Vec::with_capacity(page.rows.len());
+                for row in &page.rows {
+                    if let Some(at) = row.cursor {
+                        pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
+                    }
+                    writes.push(self.seal_text(
+                        &running.record,
+                        &stream,
+                        row.id.clone(),
+                        &row.json,
+                    ));
+                }
+                if page.next.as_ref() == Some(&pass.next) {
+                    return Err(Stop::Failed(Error::new(
+                        ErrorCode::Internal,
+                        "A table page repeated itself.",
+                    )));
+                }
+                self.commit(running, &stream, &mut pass, writes, page.next)
+                    .await?;
+                if pass.next == PageToken::Start {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,379 @@
+//! Asking for syncs and reading what they stored: queue a run (one at a time per connector), the
+//! run history, each stream's state, and the records in the order of their latest change.
+
+use super::sync_run::record_owner;
+use super::{ConnectorService, RateClass};
+use crate::auth::Principal;
+use crate::clock::{now_ms, rfc3339};
+use crate::error::{Error, ErrorCode};
+use crate::model::data::{
+    RecordPage, RecordView, RunStatus, RunTrigger, StreamList, StreamView, SyncQueued, SyncRunList,
+    SyncRunView,
+};
+use crate::model::{AuditAction, AuditOutcome};
+use crate::store::{ConnectorRecord, Queued, SyncRunRecord};
+use crate::sync;
+use std::collections::BTreeMap;
+
+/// Records per page when the caller does not say, and at most.
+pub const DEFAULT_RECORDS: usize = 100;
+pub const MAX_RECORDS: usize = 1000;
+/// Runs the history shows.
+pub const RUN_HISTORY: usize = 50;
+
+/// What a sync request asks for.
+#[derive(Debug, Clone, Default)]
+pub struct SyncRequest {
+    pub streams: Vec<String>,
+    pub full_refresh: bool,
+}
+
+impl ConnectorService {
+    /// Queues a sync of the connector: 409 `SYNC_IN_PROGRESS` (with the run's id) while one is
+    /// queued or running.
+    pub async fn request_sync(
+        &self,
+        p: &Principal,
+        id: &str,
+        request: SyncRequest,
+        client: &str,
+    ) -> Result<SyncQueued, Error> {
+        self.limit(p, RateClass::Writes, client).await?;
+        let record = self.record(p, id, AuditAction::Sync, client).await?;
+        self.check_streams(&record, &request.streams)?;
+        self.audit(
+            p,
+            AuditAction::Sync,
+            Some(id),
+            AuditOutcome::Ok,
+            None,
+            client,
+        )
+        .await?;
+        self.queue_sync(&record, RunTrigger::Manual, request).await
+    }
+
+    /// Queues a run; the local worker is woken at once.
+    pub(super) async fn queue_sync(
+        &self,
+        record: &ConnectorRecord,
+        trigger: RunTrigger,
+        request: SyncRequest,
+    ) -> Result<SyncQueued, Error> {
+        let run = SyncRunRecord {
+            run_id: format!("run_{}", crate::random::random_hex(12)),
+            tenant_id: record.tenant_id.clone(),
+            connector_id: record.connector_id.clone(),
+            status: RunStatus::Queued,
+            trigger,
+            streams: request.streams,
+            full_refresh: request.full_refresh,
+            created_at: now_ms(),
+            started_at: None,
+            finished_at: None,
+            counts: BTreeMap::new(),
+            error_code: None,
+            error_message: None,
+            holder: None,
+            lease_until: 0,
+        };
+        match self.store.queue_run(&run).await? {
+            Queued::New => {
+                self.sync_wake.notify_one();
+                Ok(SyncQueued {
+                    run_id: run.run_id,
+                    status: RunStatus::Queued,
+                })
+            }
+            Queued::AlreadyActive(run_id) => Err(Error {
+                hint: Some(format!(
+                    "Follow run {run_id} at /v1/connectors/{}/syncs/{run_id}.",
+                    record.connector_id
+                )),
+                run_id: Some(run_id.clone()),
+                ..Error::new(
+                    ErrorCode::SyncInProgress,
+                    format!("A sync of this connector is already under way (run {run_id})."),
+                )
+            }),
+        }
+    }
+
+    /// Stream names a request may use: the catalog's (or the REST API's one); PostgreSQL's are
+    /// its tables, checked when the run reads them.
+    fn check_streams(&self, record: &ConnectorRecord, names: &[String]) -> Result<(), Error> {
+        let def = self.definition(&record.connector_type)?;
+        if def.id == "postgresql" || def.id == "rest_api" {
+            return match names
+                .iter()
+                .find(|n| def.id == "rest_api" && n.as_str() != sync::rest_api::STREAM)
+            {
+                Some(name) => Err(sync::unknown_stream(
+                    name,
+                    [sync::rest_api::STREAM].into_iter(),
+                )),
+                None => Ok(()),
+            };
+        }
+        match names
+            .iter()
+            .find(|n| !def.streams.iter().any(|s| &s.name == *n))
+        {
+            Some(name) => Err(sync::unknown_stream(
+                name,
+                def.streams.iter().map(|s| s.name.as_str()),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    pub async fn sync_runs(
+        &self,
+        p: &Principal,
+        id: &str,
+        client: &str,
+    ) -> Result<SyncRunList, Error> {
+        self.limit(p, RateClass::Reads, client).await?;
+        let record = self.record(p, id, AuditAction::Read, client).await?;
+        let runs = self
+            .store
+            .list_runs(&p.tenant, &record.connector_id, None, RUN_HISTORY)
+            .await?;
+        Ok(SyncRunList {
+            runs: runs.into_iter().map(run_view).collect(),
+        })
+    }
+
+    pub async fn sync_run(
+        &self,
+        p: &Principal,
+        id: &str,
+        run_id: &str,
+        client: &str,
+    ) -> Result<SyncRunView, Error> {
+        self.limit(p, RateClass::Reads, client).await?;
+        let record = self.record(p, id, AuditAction::Read, client).await?;
+        let run = self
+            .store
+            .get_run(&p.tenant, &record.connector_id, run_id)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::NotFound,
+                    "There is no such sync run for this connector.",
+                )
+            })?;
+        Ok(run_view(run))
+    }
+
+    /// The connector's streams: what it offers, with what has been stored of each.
+    pub async fn streams(
+        &self,
+        p: &Principal,
+        id: &str,
+        client: &str,
+    ) -> Result<StreamList, Error> {
+        self.limit(p, RateClass::Reads, client).await?;
+        let record = self.record(p, id, AuditAction::Read, client).await?;
+        let def = self.definition(&record.connector_type)?;
+        let states = self
+            .store
+            .stream_states(&p.tenant, &record.connector_id)
+            .await?;
+        let mut streams: Vec<StreamView> = match def.id.as_str() {
+            "postgresql" | "rest_api" => Vec::new(),
+            _ => def
+                .streams
+                .iter()
+                .map(|s| StreamView {
+                    name: s.name.clone(),
+                    record_count: 0,
+                    last_synced_at: None,
+                    cursor_field: s.incremental.as_ref().and(s.updated.clone()),
+                })
+                .collect(),
+        };
+        if def.id == "rest_api" && streams.is_empty() {
+            streams.push(StreamView {
+                name: sync::rest_api::STREAM.into(),
+                record_count: 0,
+                last_synced_at: None,
+                cursor_field: None,
+            });
+        }
+        for state in states {
+            let view = match streams.iter_mut().find(|s| s.name == state.stream) {
+                Some(view) => view,
+                None => {
+                    streams.push(StreamView {
+                        name: state.stream.clone(),
+                        record_count: 0,
+                        last_synced_at: None,
+                        cursor_field: None,
+                    });
+                    streams
+                        .last_mut()
+                        .ok_or_else(|| Error::from_code(ErrorCode::Internal))?
+                }
+            };
+            view.record_count = state.record_count;
+            view.last_synced_at = state.last_synced_at.map(rfc3339);
+        }
+        Ok(StreamList { streams })
+    }
+
+    /// A page of a stream's records in the order the hub stored their latest change; `cursor`
+    /// is the `next_cursor` of the page before (none: from the start).
+    pub async fn records(
+        &self,
+        p: &Principal,
+        id: &str,
+        stream: &str,
+        limit: usize,
+        cursor: Option<&str>,
+        client: &str,
+    ) -> Result<RecordPage, Error> {
+        self.limit(p, RateClass::Reads, client).await?;
+        let after = match cursor {
+            None => 0,
+            Some(text) => parse_cursor(text)?,
+        };
+        let record = self.record(p, id, AuditAction::ReadRecords, client).await?;
+        let limit = limit.clamp(1, MAX_RECORDS);
+        self.audit(
+            p,
+            AuditAction::ReadRecords,
+            Some(id),
+            AuditOutcome::Ok,
+            None,
+            client,
+        )
+        .await?;
+        let mut rows = self
+            .store
+            .list_records(&p.tenant, &record.connector_id, stream, after, limit + 1)
+            .await?;
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = rows.last().map_or(after, |r| r.seq);
+        let mut records = Vec::with_capacity(rows.len());
+        for row in rows {
+            let owner = record_owner(
+                p.tenant.as_str(),
+                &record.connector_id,
+                stream,
+                &row.record_id,
+            );
+            let data = self
+                .vault
+                .open(&row.sealed)
+                .ok()
+                .and_then(|plain| {
+                    let text = String::from_utf8(plain).ok()?;
+                    let (line, json) = text.split_once('\n')?;
+                    (line == owner)
+                        .then(|| serde_json::from_str(json).ok())
+                        .flatten()
+                })
+                .ok_or_else(|| Error::from_code(ErrorCode::DecryptionFailed))?;
+            records.push(RecordView {
+                id: row.record_id,
+                data,
+                updated_at: rfc3339(row.changed_at),
+                deleted: row.deleted,
+            });
+        }
+        Ok(RecordPage {
+            records,
+            next_cursor: format_cursor(next),
+            has_more,
+        })
+    }
+}
+
+fn format_cursor(seq: i64) -> String {
+    format!("c{seq}")
+}
+
+fn parse_cursor(text: &str) -> Result<i64, Error> {
+    text.strip_prefix('c')
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidRequest,
+                "This cursor is not one the records API gave out: pass next_cursor from a previous page, or leave it out to start from the beginning.",
+            )
+            .with_field("cursor")
+        })
+}
+
+pub fn run_view(r: SyncRunRecord) -> SyncRunView {
+    SyncRunView {
+        run_id: r.run_id,
+        status: r.status,
+        trigger: r.trigger,
+        queued_at: rfc3339(r.created_at),
+        started_at: r.started_at.map(rfc3339),
+        finished_at: r.finished_at.map(rfc3339),
+        full_refresh: r.full_refresh,
+        streams: r.counts,
+        error_code: r.error_code,
+        error_message: r.error_message,
+    }
+}
+
+impl ConnectorService {
+    /// The health monitor's part: queues a run for every connector whose scheduled sync is due,
+    /// and sets its next one an interval (plus up to a tenth of it, at random) later, so
+    /// connectors created together do not stay in step. Returns how many it queued.
+    pub async fn queue_scheduled_syncs(&self, limit: usize) -> usize {
+        let now = now_ms();
+        let due = match self.store.due_for_sync(now, limit).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "scheduled syncs: could not list the due connectors");
+                return 0;
+            }
+        };
+        let mut queued = 0;
+        for record in due {
+            let Some(interval) = crate::store::retest_interval_ms(record.sync_frequency) else {
+                continue;
+            };
+            let jitter = rand::Rng::random_range(&mut rand::rng(), 0..=interval / 10);
+            if let Err(e) = self
+                .store
+                .schedule_sync(
+                    &record.tenant_id,
+                    &record.connector_id,
+                    now + interval + jitter,
+                )
+                .await
+            {
+                tracing::warn!(connector_id = %record.connector_id, error = %e, "scheduled syncs: could not set the next one");
+                continue;
+            }
+            match self
+                .queue_sync(&record, RunTrigger::Schedule, SyncRequest::default())
+                .await
+            {
+                Ok(_) => queued += 1,
+                Err(e) if e.code == ErrorCode::SyncInProgress => {}
+                Err(e) => {
+                    tracing::warn!(connector_id = %record.connector_id, code = %e.code, "scheduled syncs: could not queue")
+                }
+            }
+        }
+        queued
+    }
+
+    /// Wakes when a sync is queued by this process (the worker also polls for other processes').
+    pub fn sync_queued(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.sync_wake.clone()
+    }
+
+    pub fn sync_settings(&self) -> super::SyncSettings {
+        self.sync
+    }
+}

@@ -1,0 +1,501 @@
+//! Runs, stream positions and records in MongoDB (see `store::sync` for the contract). A page is
+//! one multi-document transaction; one active run per connector is a unique partial index.
+
+use super::super::sync::*;
+use super::documents::*;
+use super::transactions::TxFuture;
+use super::MongoStore;
+use crate::auth::TenantId;
+use crate::model::data::{RunStatus, RunTrigger, StreamCounts};
+use crate::store::{ConnectorRecord, StoreError};
+use async_trait::async_trait;
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::ClientSession;
+use std::collections::{BTreeMap, HashMap};
+
+fn run_doc(r: &SyncRunRecord) -> Document {
+    doc! {
+        "run_id": &r.run_id,
+        "tenant_id": r.tenant_id.as_str(),
+        "connector_id": &r.connector_id,
+        "status": r.status.as_str(),
+        "active": r.status.is_active(),
+        "trigger": r.trigger.as_str(),
+        "streams": &r.streams,
+        "full_refresh": r.full_refresh,
+        "created_at": r.created_at,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at,
+        "counts": serde_json::to_string(&r.counts).unwrap_or_default(),
+        "error_code": &r.error_code,
+        "error_message": &r.error_message,
+        "holder": &r.holder,
+        "lease_until": r.lease_until,
+    }
+}
+
+fn run_from(d: &Document) -> Result<SyncRunRecord, StoreError> {
+    let bad = |field: &str| StoreError::Unavailable(format!("malformed sync run: {field}"));
+    let s = |field: &str| d.get_str(field).map(str::to_owned).map_err(|_| bad(field));
+    let opt_s = |field: &str| d.get_str(field).ok().map(str::to_owned);
+    let opt_i = |field: &str| d.get_i64(field).ok();
+    Ok(SyncRunRecord {
+        run_id: s("run_id")?,
+        tenant_id: tenant_of(d)?,
+        connector_id: s("connector_id")?,
+        status: RunStatus::parse(&s("status")?).ok_or_else(|| bad("status"))?,
+        trigger: RunTrigger::parse(&s("trigger")?).ok_or_else(|| bad("trigger"))?,
+        streams: d
+            .get_array("streams")
+            .map_err(|_| bad("streams"))?
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        full_refresh: d.get_bool("full_refresh").unwrap_or(false),
+        created_at: d.get_i64("created_at").map_err(|_| bad("created_at"))?,
+        started_at: opt_i("started_at"),
+        finished_at: opt_i("finished_at"),
+        counts: serde_json::from_str(&s("counts")?).map_err(|_| bad("counts"))?,
+        error_code: opt_s("error_code"),
+        error_message: opt_s("error_message"),
+        holder: opt_s("holder"),
+        lease_until: opt_i("lease_until").unwrap_or(0),
+    })
+}
+
+fn stream_key(p: &PageCommit) -> Document {
+    doc! {"tenant_id": p.tenant_id.as_str(), "connector_id": &p.connector_id, "stream": &p.stream}
+}
+
+impl MongoStore {
+    async fn commit_page_in(
+        &self,
+        s: &mut ClientSession,
+        p: &PageCommit,
+    ) -> mongodb::error::Result<Option<StreamCounts>> {
+        let owner = doc! {"run_id": &p.run_id, "holder": &p.holder, "status": "running"};
+        let Some(run) = self
+            .sync_runs
+            .find_one(owner.clone())
+            .session(&mut *s)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut run_counts: BTreeMap<String, StreamCounts> = run
+            .get_str("counts")
+            .ok()
+            .and_then(|c| serde_json::from_str(c).ok())
+            .unwrap_or_default();
+        self.sync_streams
+            .update_one(
+                stream_key(p),
+                doc! {"$setOnInsert": {"record_count": 0_i64, "next_seq": 1_i64}},
+            )
+            .upsert(true)
+            .session(&mut *s)
+            .await?;
+        let state = self
+            .sync_streams
+            .find_one(stream_key(p))
+            .session(&mut *s)
+            .await?
+            .unwrap_or_default();
+        let mut seq = state.get_i64("next_seq").unwrap_or(1);
+        let ids: Vec<&str> = p.records.iter().map(|r| r.record_id.as_str()).collect();
+        let mut filter = stream_key(p);
+        filter.insert("record_id", doc! {"$in": ids});
+        let stored: HashMap<String, (String, bool)> = self
+            .sync_records
+            .find(filter)
+            .projection(doc! {"record_id": 1, "digest": 1, "deleted": 1})
+            .session(&mut *s)
+            .await?
+            .stream(&mut *s)
+            .try_collect::<Vec<Document>>()
+            .await?
+            .into_iter()
+            .filter_map(|d| {
+                Some((
+                    d.get_str("record_id").ok()?.to_owned(),
+                    (
+                        d.get_str("digest").ok()?.to_owned(),
+                        d.get_bool("deleted").unwrap_or(false),
+                    ),
+                ))
+            })
+            .collect();
+        let mut page = StreamCounts::default();
+        for r in &p.records {
+            let mut key = stream_key(p);
+            key.insert("record_id", &r.record_id);
+            let existing = stored.get(&r.record_id);
+            let change = match existing {
+                None if r.deleted => None,
+                None => Some(&mut page.added),
+                Some((digest, was)) if *digest == r.digest && *was == r.deleted => None,
+                Some((_, false)) if r.deleted => Some(&mut page.deleted),
+                Some((_, true)) if !r.deleted => Some(&mut page.added),
+                Some(_) => Some(&mut page.updated),
+            };
+            match change {
+                Some(count) => {
+                    *count += 1;
+                    self.sync_records
+                        .update_one(
+                            key,
+                            doc! {"$set": {"seq": seq, "sealed": &r.sealed, "digest": &r.digest,
+                            "changed_at": p.now, "deleted": r.deleted, "seen_pass": &p.pass_id}},
+                        )
+                        .upsert(true)
+                        .session(&mut *s)
+                        .await?;
+                    seq += 1;
+                }
+                None if existing.is_some() => {
+                    self.sync_records
+                        .update_one(key, doc! {"$set": {"seen_pass": &p.pass_id}})
+                        .session(&mut *s)
+                        .await?;
+                }
+                None => {}
+            }
+        }
+        if p.end.is_some_and(|e| e.full_read) {
+            let mut unseen = stream_key(p);
+            unseen.insert("deleted", false);
+            unseen.insert("seen_pass", doc! {"$ne": &p.pass_id});
+            let gone: Vec<Document> = self
+                .sync_records
+                .find(unseen)
+                .projection(doc! {"record_id": 1})
+                .session(&mut *s)
+                .await?
+                .stream(&mut *s)
+                .try_collect()
+                .await?;
+            for d in gone {
+                let mut key = stream_key(p);
+                key.insert("record_id", d.get_str("record_id").unwrap_or_default());
+                self.sync_records
+                    .update_one(
+                        key,
+                        doc! {"$set": {"deleted": true, "seq": seq, "changed_at": p.now}},
+                    )
+                    .session(&mut *s)
+                    .await?;
+                seq += 1;
+                page.deleted += 1;
+            }
+        }
+        let live_change = page.added as i64 - page.deleted as i64;
+        let mut set = doc! {"next_seq": seq};
+        match &p.end {
+            None => {
+                set.insert("pass", p.pass.clone().map_or(Bson::Null, Bson::String));
+            }
+            Some(end) => {
+                set.insert("pass", Bson::Null);
+                set.insert("last_synced_at", p.now);
+                if let Some(cursor) = end.cursor {
+                    set.insert("cursor", cursor);
+                }
+            }
+        }
+        self.sync_streams
+            .update_one(
+                stream_key(p),
+                doc! {"$set": set, "$inc": {"record_count": live_change}},
+            )
+            .session(&mut *s)
+            .await?;
+        run_counts.entry(p.stream.clone()).or_default().add(page);
+        self.sync_runs
+            .update_one(
+                owner,
+                doc! {"$set": {"counts": serde_json::to_string(&run_counts).unwrap_or_default(),
+                "lease_until": p.now + p.lease_ms}},
+            )
+            .session(&mut *s)
+            .await?;
+        Ok(Some(page))
+    }
+
+    pub(super) async fn delete_sync_data(
+        &self,
+        s: &mut ClientSession,
+        tenant: &str,
+        connector_id: &str,
+    ) -> mongodb::error::Result<()> {
+        let filter = doc! {"tenant_id": tenant, "connector_id": connector_id};
+        for collection in [
+            &self.sync_records,
+            &self.sync_streams,
+            &self.sync_runs,
+            &self.sync_schedule,
+        ] {
+            collection
+                .delete_many(filter.clone())
+                .session(&mut *s)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SyncStore for MongoStore {
+    async fn queue_run(&self, r: &SyncRunRecord) -> Result<Queued, StoreError> {
+        match self
+            .sync_runs
+            .insert_one(run_doc(r))
+            .await
+            .map_err(map_error)
+        {
+            Ok(_) => Ok(Queued::New),
+            Err(StoreError::Duplicate) => {
+                let active = self
+                    .sync_runs
+                    .find_one(doc! {"tenant_id": r.tenant_id.as_str(), "connector_id": &r.connector_id, "active": true})
+                    .await
+                    .map_err(map_error)?;
+                Ok(Queued::AlreadyActive(
+                    active
+                        .and_then(|d| d.get_str("run_id").ok().map(str::to_owned))
+                        .unwrap_or_default(),
+                ))
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn claim_run(
+        &self,
+        holder: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<SyncRunRecord>, StoreError> {
+        let claimable =
+            doc! {"active": true, "$or": [{"status": "queued"}, {"lease_until": {"$lt": now}}]};
+        let claimed = self
+            .sync_runs
+            .find_one_and_update(
+                claimable,
+                vec![doc! {"$set": {
+                    "status": "running", "holder": holder, "lease_until": now + lease_ms,
+                    "started_at": {"$ifNull": ["$started_at", now]},
+                }}],
+            )
+            .sort(doc! {"created_at": 1})
+            .return_document(mongodb::options::ReturnDocument::After)
+            .await
+            .map_err(map_error)?;
+        claimed.as_ref().map(run_from).transpose()
+    }
+
+    async fn renew_run(
+        &self,
+        run_id: &str,
+        holder: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .sync_runs
+            .update_one(
+                doc! {"run_id": run_id, "holder": holder, "status": "running"},
+                doc! {"$set": {"lease_until": now + lease_ms}},
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(result.matched_count == 1)
+    }
+
+    async fn finish_run(
+        &self,
+        run_id: &str,
+        holder: &str,
+        status: RunStatus,
+        error: Option<(String, String)>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (code, message) = error.unzip();
+        let result = self
+            .sync_runs
+            .update_one(
+                doc! {"run_id": run_id, "holder": holder, "status": "running"},
+                doc! {"$set": {"status": status.as_str(), "active": false, "error_code": code,
+                "error_message": message, "finished_at": now, "lease_until": 0_i64}},
+            )
+            .await
+            .map_err(map_error)?;
+        Ok(result.matched_count == 1)
+    }
+
+    async fn get_run(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        run_id: &str,
+    ) -> Result<Option<SyncRunRecord>, StoreError> {
+        self.sync_runs
+            .find_one(
+                doc! {"run_id": run_id, "tenant_id": tenant.as_str(), "connector_id": connector_id},
+            )
+            .await
+            .map_err(map_error)?
+            .as_ref()
+            .map(run_from)
+            .transpose()
+    }
+
+    async fn list_runs(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        before: Option<(i64, String)>,
+        limit: usize,
+    ) -> Result<Vec<SyncRunRecord>, StoreError> {
+        let mut filter = doc! {"tenant_id": tenant.as_str(), "connector_id": connector_id};
+        if let Some((at, id)) = before {
+            filter.insert(
+                "$or",
+                vec![
+                    doc! {"created_at": {"$lt": at}},
+                    doc! {"created_at": at, "run_id": {"$lt": id}},
+                ],
+            );
+        }
+        let docs: Vec<Document> = self
+            .sync_runs
+            .find(filter)
+            .sort(doc! {"created_at": -1, "run_id": -1})
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        docs.iter().map(run_from).collect()
+    }
+
+    async fn stream_states(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+    ) -> Result<Vec<StreamState>, StoreError> {
+        let docs: Vec<Document> = self
+            .sync_streams
+            .find(doc! {"tenant_id": tenant.as_str(), "connector_id": connector_id})
+            .sort(doc! {"stream": 1})
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        Ok(docs
+            .iter()
+            .map(|d| StreamState {
+                stream: d.get_str("stream").unwrap_or_default().to_owned(),
+                cursor: d.get_i64("cursor").ok(),
+                pass: d.get_str("pass").ok().map(str::to_owned),
+                record_count: d.get_i64("record_count").unwrap_or(0),
+                last_synced_at: d.get_i64("last_synced_at").ok(),
+            })
+            .collect())
+    }
+
+    async fn commit_page(&self, page: &PageCommit) -> Result<Option<StreamCounts>, StoreError> {
+        self.transact(&|s| -> TxFuture<'_, Option<StreamCounts>> {
+            let (me, page) = (self.clone(), page.clone());
+            Box::pin(async move { me.commit_page_in(s, &page).await })
+        })
+        .await
+    }
+
+    async fn list_records(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        stream: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let docs: Vec<Document> = self
+            .sync_records
+            .find(doc! {"tenant_id": tenant.as_str(), "connector_id": connector_id, "stream": stream, "seq": {"$gt": after_seq}})
+            .sort(doc! {"seq": 1})
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        Ok(docs
+            .iter()
+            .map(|d| StoredRecord {
+                record_id: d.get_str("record_id").unwrap_or_default().to_owned(),
+                seq: d.get_i64("seq").unwrap_or(0),
+                sealed: d.get_str("sealed").unwrap_or_default().to_owned(),
+                changed_at: d.get_i64("changed_at").unwrap_or(0),
+                deleted: d.get_bool("deleted").unwrap_or(false),
+            })
+            .collect())
+    }
+
+    async fn count_records(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+    ) -> Result<u64, StoreError> {
+        self.sync_records
+            .count_documents(doc! {"tenant_id": tenant.as_str(), "connector_id": connector_id})
+            .await
+            .map_err(map_error)
+    }
+
+    async fn due_for_sync(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        let pipeline = vec![
+            doc! {"$match": {"sync_frequency": {"$ne": "manual"}, "status": {"$ne": "authorization_required"}}},
+            doc! {"$lookup": {"from": "sync_schedule", "let": {"t": "$tenant_id", "c": "$connector_id"},
+            "pipeline": [{"$match": {"$expr": {"$and": [{"$eq": ["$tenant_id", "$$t"]}, {"$eq": ["$connector_id", "$$c"]}]}}}],
+            "as": "schedule"}},
+            doc! {"$addFields": {"next_at": {"$ifNull": [{"$first": "$schedule.next_at"}, 0_i64]}}},
+            doc! {"$match": {"next_at": {"$lte": now}}},
+            doc! {"$sort": {"next_at": 1}},
+            doc! {"$limit": i64::try_from(limit).unwrap_or(i64::MAX)},
+            doc! {"$project": {"schedule": 0, "next_at": 0}},
+        ];
+        let docs: Vec<Document> = self
+            .connectors
+            .aggregate(pipeline)
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        docs.iter().map(from_doc).collect()
+    }
+
+    async fn schedule_sync(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        next_at: i64,
+    ) -> Result<(), StoreError> {
+        self.sync_schedule
+            .update_one(
+                doc! {"tenant_id": tenant.as_str(), "connector_id": connector_id},
+                doc! {"$set": {"next_at": next_at}},
+            )
+            .upsert(true)
+            .await
+            .map_err(map_error)
+            .map(drop)
+    }
+}

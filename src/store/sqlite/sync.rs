@@ -1,0 +1,477 @@
+//! Runs, stream positions and records in SQLite (see `store::sync` for the contract).
+
+use super::super::sync::*;
+use super::rows::{record, COLUMNS};
+use super::*;
+use crate::model::data::{RunStatus, RunTrigger, StreamCounts};
+use rusqlite::Row;
+use std::collections::BTreeMap;
+
+const RUN_COLUMNS: &str =
+    "run_id, tenant_id, connector_id, status, trigger, streams, full_refresh, \
+    created_at, started_at, finished_at, counts, error_code, error_message, holder, lease_until";
+
+fn conversion(index: usize, what: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        index,
+        rusqlite::types::Type::Text,
+        format!("unreadable {what}").into(),
+    )
+}
+
+fn run(row: &Row<'_>) -> rusqlite::Result<SyncRunRecord> {
+    let status: String = row.get(3)?;
+    let trigger: String = row.get(4)?;
+    let streams: String = row.get(5)?;
+    let counts: String = row.get(10)?;
+    Ok(SyncRunRecord {
+        run_id: row.get(0)?,
+        tenant_id: row.get(1)?,
+        connector_id: row.get(2)?,
+        status: RunStatus::parse(&status).ok_or_else(|| conversion(3, "run status"))?,
+        trigger: RunTrigger::parse(&trigger).ok_or_else(|| conversion(4, "run trigger"))?,
+        streams: serde_json::from_str(&streams).map_err(|_| conversion(5, "stream list"))?,
+        full_refresh: row.get(6)?,
+        created_at: row.get(7)?,
+        started_at: row.get(8)?,
+        finished_at: row.get(9)?,
+        counts: serde_json::from_str(&counts).map_err(|_| conversion(10, "run counts"))?,
+        error_code: row.get(11)?,
+        error_message: row.get(12)?,
+        holder: row.get(13)?,
+        lease_until: row.get(14)?,
+    })
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// The page's records, upserted by id: new ones added, changed (or revived) ones rewritten with
+/// the stream's next change number, unchanged ones only marked as seen by this pass.
+fn upsert_records(c: &Connection, p: &PageCommit, seq: &mut i64) -> rusqlite::Result<StreamCounts> {
+    let mut counts = StreamCounts::default();
+    let mut find = c.prepare_cached(
+        "SELECT digest, deleted FROM sync_records
+         WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3 AND record_id = ?4",
+    )?;
+    let mut write = c.prepare_cached(
+        "INSERT INTO sync_records (tenant_id, connector_id, stream, record_id, seq, sealed, digest, changed_at, deleted, seen_pass)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (tenant_id, connector_id, stream, record_id) DO UPDATE SET
+            seq = excluded.seq, sealed = excluded.sealed, digest = excluded.digest,
+            changed_at = excluded.changed_at, deleted = excluded.deleted, seen_pass = excluded.seen_pass",
+    )?;
+    let mut seen = c.prepare_cached(
+        "UPDATE sync_records SET seen_pass = ?5
+         WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3 AND record_id = ?4",
+    )?;
+    for r in &p.records {
+        let key = params![p.tenant_id, p.connector_id, p.stream, r.record_id];
+        let stored: Option<(String, bool)> = find
+            .query_row(key, |row| Ok((row.get(0)?, row.get(1)?)))
+            .optional()?;
+        let change = match &stored {
+            None if r.deleted => None,
+            None => Some(&mut counts.added),
+            Some((digest, was_deleted)) if *digest == r.digest && *was_deleted == r.deleted => None,
+            Some((_, false)) if r.deleted => Some(&mut counts.deleted),
+            Some((_, true)) if !r.deleted => Some(&mut counts.added),
+            Some(_) => Some(&mut counts.updated),
+        };
+        match change {
+            Some(count) => {
+                *count += 1;
+                write.execute(params![
+                    p.tenant_id,
+                    p.connector_id,
+                    p.stream,
+                    r.record_id,
+                    *seq,
+                    r.sealed,
+                    r.digest,
+                    p.now,
+                    r.deleted,
+                    p.pass_id
+                ])?;
+                *seq += 1;
+            }
+            None if stored.is_some() => {
+                seen.execute(params![
+                    p.tenant_id,
+                    p.connector_id,
+                    p.stream,
+                    r.record_id,
+                    p.pass_id
+                ])?;
+            }
+            None => {}
+        }
+    }
+    Ok(counts)
+}
+
+/// At the end of a full read: what the pass did not see is gone at the provider.
+fn mark_unseen_deleted(c: &Connection, p: &PageCommit, seq: &mut i64) -> rusqlite::Result<u64> {
+    let gone: Vec<String> = c
+        .prepare_cached(
+            "SELECT record_id FROM sync_records
+             WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3 AND deleted = 0 AND seen_pass != ?4",
+        )?
+        .query_map(params![p.tenant_id, p.connector_id, p.stream, p.pass_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut mark = c.prepare_cached(
+        "UPDATE sync_records SET deleted = 1, seq = ?5, changed_at = ?6
+         WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3 AND record_id = ?4",
+    )?;
+    for id in &gone {
+        mark.execute(params![
+            p.tenant_id,
+            p.connector_id,
+            p.stream,
+            id,
+            *seq,
+            p.now
+        ])?;
+        *seq += 1;
+    }
+    Ok(gone.len() as u64)
+}
+
+fn commit_page_in(c: &Connection, p: &PageCommit) -> rusqlite::Result<Option<StreamCounts>> {
+    let counts: Option<String> = c
+        .prepare_cached(
+            "SELECT counts FROM sync_runs WHERE run_id = ?1 AND holder = ?2 AND status = 'running'",
+        )?
+        .query_row(params![p.run_id, p.holder], |r| r.get(0))
+        .optional()?;
+    let Some(counts) = counts else {
+        return Ok(None);
+    };
+    let mut run_counts: BTreeMap<String, StreamCounts> =
+        serde_json::from_str(&counts).unwrap_or_default();
+    c.prepare_cached(
+        "INSERT INTO sync_streams (tenant_id, connector_id, stream, record_count, next_seq)
+         VALUES (?1, ?2, ?3, 0, 1) ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![p.tenant_id, p.connector_id, p.stream])?;
+    let mut seq: i64 = c
+        .prepare_cached(
+            "SELECT next_seq FROM sync_streams WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3",
+        )?
+        .query_row(params![p.tenant_id, p.connector_id, p.stream], |r| r.get(0))?;
+    let mut page = upsert_records(c, p, &mut seq)?;
+    if p.end.is_some_and(|end| end.full_read) {
+        page.deleted += mark_unseen_deleted(c, p, &mut seq)?;
+    }
+    let live_change = page.added as i64 - page.deleted as i64;
+    match &p.end {
+        None => c
+            .prepare_cached(
+                "UPDATE sync_streams SET pass = ?4, next_seq = ?5, record_count = record_count + ?6
+                 WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3",
+            )?
+            .execute(params![p.tenant_id, p.connector_id, p.stream, p.pass, seq, live_change])?,
+        Some(end) => c
+            .prepare_cached(
+                "UPDATE sync_streams SET pass = NULL, next_seq = ?4, record_count = record_count + ?5,
+                    cursor = COALESCE(?6, cursor), last_synced_at = ?7
+                 WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3",
+            )?
+            .execute(params![p.tenant_id, p.connector_id, p.stream, seq, live_change, end.cursor, p.now])?,
+    };
+    run_counts.entry(p.stream.clone()).or_default().add(page);
+    c.prepare_cached(
+        "UPDATE sync_runs SET counts = ?3, lease_until = ?4 WHERE run_id = ?1 AND holder = ?2",
+    )?
+    .execute(params![
+        p.run_id,
+        p.holder,
+        json(&run_counts),
+        p.now + p.lease_ms
+    ])?;
+    Ok(Some(page))
+}
+
+#[async_trait]
+impl SyncStore for SqliteStore {
+    async fn queue_run(&self, r: &SyncRunRecord) -> Result<Queued, StoreError> {
+        let r = r.clone();
+        self.write(move |c| {
+            let active: Option<String> = c
+                .prepare_cached(
+                    "SELECT run_id FROM sync_runs WHERE tenant_id = ?1 AND connector_id = ?2
+                     AND status IN ('queued', 'running')",
+                )?
+                .query_row(params![r.tenant_id, r.connector_id], |row| row.get(0))
+                .optional()?;
+            if let Some(run_id) = active {
+                return Ok(Queued::AlreadyActive(run_id));
+            }
+            c.prepare_cached(&format!(
+                "INSERT INTO sync_runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            ))?
+            .execute(params![
+                r.run_id, r.tenant_id, r.connector_id, r.status.as_str(), r.trigger.as_str(),
+                json(&r.streams), r.full_refresh, r.created_at, r.started_at, r.finished_at,
+                json(&r.counts), r.error_code, r.error_message, r.holder, r.lease_until
+            ])?;
+            Ok(Queued::New)
+        })
+        .await
+    }
+
+    async fn claim_run(
+        &self,
+        holder: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<Option<SyncRunRecord>, StoreError> {
+        let holder = holder.to_owned();
+        self.write(move |c| {
+            let found = c
+                .prepare_cached(&format!(
+                    "SELECT {RUN_COLUMNS} FROM sync_runs
+                     WHERE status IN ('queued', 'running') AND (status = 'queued' OR lease_until < ?1)
+                     ORDER BY created_at LIMIT 1"
+                ))?
+                .query_row(params![now], run)
+                .optional()?;
+            let Some(mut r) = found else {
+                return Ok(None);
+            };
+            r.status = RunStatus::Running;
+            r.started_at = r.started_at.or(Some(now));
+            r.holder = Some(holder.clone());
+            r.lease_until = now + lease_ms;
+            c.prepare_cached(
+                "UPDATE sync_runs SET status = 'running', started_at = ?2, holder = ?3, lease_until = ?4
+                 WHERE run_id = ?1",
+            )?
+            .execute(params![r.run_id, r.started_at, holder, r.lease_until])?;
+            Ok(Some(r))
+        })
+        .await
+    }
+
+    async fn renew_run(
+        &self,
+        run_id: &str,
+        holder: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let (run_id, holder) = (run_id.to_owned(), holder.to_owned());
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE sync_runs SET lease_until = ?3
+                     WHERE run_id = ?1 AND holder = ?2 AND status = 'running'",
+                )?
+                .execute(params![run_id, holder, now + lease_ms])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn finish_run(
+        &self,
+        run_id: &str,
+        holder: &str,
+        status: RunStatus,
+        error: Option<(String, String)>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let (run_id, holder) = (run_id.to_owned(), holder.to_owned());
+        let (code, message) = error.unzip();
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE sync_runs SET status = ?3, error_code = ?4, error_message = ?5,
+                        finished_at = ?6, lease_until = 0
+                     WHERE run_id = ?1 AND holder = ?2 AND status = 'running'",
+                )?
+                .execute(params![run_id, holder, status.as_str(), code, message, now])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn get_run(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        run_id: &str,
+    ) -> Result<Option<SyncRunRecord>, StoreError> {
+        let (tenant, connector_id, run_id) =
+            (tenant.clone(), connector_id.to_owned(), run_id.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM sync_runs WHERE run_id = ?1 AND tenant_id = ?2 AND connector_id = ?3"
+            ))?
+            .query_row(params![run_id, tenant, connector_id], run)
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_runs(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        before: Option<(i64, String)>,
+        limit: usize,
+    ) -> Result<Vec<SyncRunRecord>, StoreError> {
+        let (tenant, connector_id) = (tenant.clone(), connector_id.to_owned());
+        let (at, id) = before.unwrap_or((i64::MAX, String::new()));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM sync_runs
+                 WHERE tenant_id = ?1 AND connector_id = ?2 AND (created_at < ?3 OR (created_at = ?3 AND run_id < ?4))
+                 ORDER BY created_at DESC, run_id DESC LIMIT ?5"
+            ))?
+            .query_map(params![tenant, connector_id, at, id, limit], run)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn stream_states(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+    ) -> Result<Vec<StreamState>, StoreError> {
+        let (tenant, connector_id) = (tenant.clone(), connector_id.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT stream, cursor, pass, record_count, last_synced_at FROM sync_streams
+                 WHERE tenant_id = ?1 AND connector_id = ?2 ORDER BY stream",
+            )?
+            .query_map(params![tenant, connector_id], |r| {
+                Ok(StreamState {
+                    stream: r.get(0)?,
+                    cursor: r.get(1)?,
+                    pass: r.get(2)?,
+                    record_count: r.get(3)?,
+                    last_synced_at: r.get(4)?,
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    async fn commit_page(&self, page: &PageCommit) -> Result<Option<StreamCounts>, StoreError> {
+        let page = page.clone();
+        self.write(move |c| commit_page_in(c, &page)).await
+    }
+
+    async fn list_records(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        stream: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        let (tenant, connector_id, stream) =
+            (tenant.clone(), connector_id.to_owned(), stream.to_owned());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT record_id, seq, sealed, changed_at, deleted FROM sync_records
+                 WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3 AND seq > ?4
+                 ORDER BY seq LIMIT ?5",
+            )?
+            .query_map(
+                params![tenant, connector_id, stream, after_seq, limit],
+                |r| {
+                    Ok(StoredRecord {
+                        record_id: r.get(0)?,
+                        seq: r.get(1)?,
+                        sealed: r.get(2)?,
+                        changed_at: r.get(3)?,
+                        deleted: r.get(4)?,
+                    })
+                },
+            )?
+            .collect()
+        })
+        .await
+    }
+
+    async fn count_records(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+    ) -> Result<u64, StoreError> {
+        let (tenant, connector_id) = (tenant.clone(), connector_id.to_owned());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT COUNT(*) FROM sync_records WHERE tenant_id = ?1 AND connector_id = ?2",
+            )?
+            .query_row(params![tenant, connector_id], |r| r.get::<_, i64>(0))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn due_for_sync(
+        &self,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let columns = COLUMNS
+            .split(", ")
+            .map(|c| format!("c.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {columns} FROM connectors AS c
+                 LEFT JOIN sync_schedule AS s ON s.tenant_id = c.tenant_id AND s.connector_id = c.connector_id
+                 WHERE c.sync_frequency != 'manual' AND c.status != 'authorization_required'
+                   AND COALESCE(s.next_at, 0) <= ?1
+                 ORDER BY COALESCE(s.next_at, 0) LIMIT ?2"
+            ))?
+            .query_map(params![now, limit], record)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn schedule_sync(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        next_at: i64,
+    ) -> Result<(), StoreError> {
+        let (tenant, connector_id) = (tenant.clone(), connector_id.to_owned());
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO sync_schedule (tenant_id, connector_id, next_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (tenant_id, connector_id) DO UPDATE SET next_at = excluded.next_at",
+            )?
+            .execute(params![tenant, connector_id, next_at])?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Everything a connector's data flows stored, removed with it (inside its delete).
+pub(super) fn delete_sync_data(
+    c: &Connection,
+    tenant: &str,
+    connector_id: &str,
+) -> rusqlite::Result<()> {
+    for table in ["sync_records", "sync_streams", "sync_runs", "sync_schedule"] {
+        c.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE tenant_id = ?1 AND connector_id = ?2"
+        ))?
+        .execute(params![tenant, connector_id])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! Reading a connector's data: where its API is and how calls carry the credential (`access`),
+//! one page of a stream (`pages`), values in providers' formats and column types (`values`),
+//! the REST API connector's stream from its configuration (`rest_api`), PostgreSQL tables
+//! (`postgres`), and what a pass through a stream has reached (`Pass`). The service runs syncs
+//! and previews with these; nothing here touches the store.
+
+pub mod access;
+pub mod pages;
+pub mod postgres;
+pub mod rest_api;
+pub mod values;
+
+use crate::catalog::{ConnectorDef, StreamDef};
+use crate::error::{Error, ErrorCode};
+use crate::secret::SecretConfig;
+use pages::PageToken;
+use serde::{Deserialize, Serialize};
+
+/// A pass through a stream under way: saved with every page committed, so a run stopped at any
+/// point goes on from the next page, with the same lower bound and the same pass id (which marks
+/// the records it has seen, for telling deletions at the end of a full read).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pass {
+    pub id: String,
+    /// A full read: at its end, records it did not see are deletions.
+    pub full: bool,
+    /// Changes since this time only (unix ms), for an incremental pass.
+    pub since: Option<i64>,
+    pub next: PageToken,
+    /// The newest change time seen so far: the stream's cursor once the pass ends.
+    pub high_water: Option<i64>,
+}
+
+impl Pass {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// The HTTP streams a connector offers: the catalog's, or the REST API connector's one.
+pub fn http_streams(def: &ConnectorDef, config: &SecretConfig) -> Vec<StreamDef> {
+    if def.id == "rest_api" {
+        return vec![rest_api::stream(config)];
+    }
+    def.streams.clone()
+}
+
+/// The stream called `name` among `streams`, or the first when no name is given.
+pub fn choose<'a>(streams: &'a [StreamDef], name: Option<&str>) -> Result<&'a StreamDef, Error> {
+    match name.filter(|n| !n.is_empty()) {
+        None => streams.first().ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidRequest,
+                "This connector has no streams to read.",
+            )
+        }),
+        Some(name) => streams
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| unknown_stream(name, streams.iter().map(|s| s.name.as_str()))),
+    }
+}
+
+pub fn unknown_stream<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Error {
+    Error::new(
+        ErrorCode::InvalidRequest,
+        format!(
+            "There is no stream “{}”. Streams: {}.",
+            name.chars().take(64).collect::<String>(),
+            known.collect::<Vec<_>>().join(", ")
+        ),
+    )
+    .with_field("stream")
+}
+
+/// A record's id: the provider's, or, where a record has none, a digest of its content.
+pub fn record_id(stream: &StreamDef, record: &serde_json::Value) -> String {
+    values::text_at(record, &stream.id).unwrap_or_else(|| {
+        use sha2::{Digest, Sha256};
+        let text = serde_json::to_string(record).unwrap_or_default();
+        format!(
+            "sha256:{}",
+            hex::encode(&Sha256::digest(text.as_bytes())[..16])
+        )
+    })
+}

@@ -1,0 +1,634 @@
+//! Provider data for syncs: a few hundred records per stream, kept in memory, served page by page
+//! the way each provider documents its list calls (Stripe's `starting_after`, Shopify's `Link`
+//! with `page_info`, Square's and HubSpot's cursors, Xero's pages and `If-Modified-Since`,
+//! QuickBooks' query language, Sage's `$next`, WooCommerce's `X-WP-TotalPages`, Drive's
+//! `nextPageToken`). Tests change and delete records between runs, make the next calls fail
+//! (429 with `Retry-After`, 401, 500) or slow, and read back every request the fakes received.
+
+use super::*;
+use axum::extract::Extension;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The start of the fakes' clock (2025-11-24T…Z): every change is one second later.
+const EPOCH: i64 = 1_764_000_000;
+
+#[derive(Clone, Debug)]
+struct Item {
+    n: u64,
+    version: u32,
+    updated: i64,
+    deleted: bool,
+}
+
+/// A request a data endpoint received: its stream, query string and the headers that matter.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub stream: String,
+    pub query: HashMap<String, String>,
+    pub headers: HashMap<String, String>,
+}
+
+#[derive(Default)]
+struct State {
+    streams: BTreeMap<String, Vec<Item>>,
+    clock: i64,
+    seen: Vec<Seen>,
+    delay: Duration,
+    rate_limited: u32,
+    unauthorized: u32,
+    failing: u32,
+}
+
+/// The records behind every fake provider, per `provider/stream` (e.g. `stripe/customers`).
+#[derive(Default)]
+pub struct Dataset(Mutex<State>);
+
+impl Dataset {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds `count` records to `stream`, each changed at its own second.
+    pub fn seed(&self, stream: &str, count: u64) {
+        let mut s = self.state();
+        let start = s
+            .streams
+            .get(stream)
+            .and_then(|v| v.iter().map(|i| i.n).max())
+            .unwrap_or(0);
+        for n in start + 1..=start + count {
+            s.clock += 1;
+            let updated = EPOCH + s.clock;
+            s.streams.entry(stream.into()).or_default().push(Item {
+                n,
+                version: 1,
+                updated,
+                deleted: false,
+            });
+        }
+    }
+
+    /// Changes records `ns` of `stream` (a new version, changed now).
+    pub fn change(&self, stream: &str, ns: &[u64]) {
+        let mut s = self.state();
+        for n in ns {
+            s.clock += 1;
+            let now = EPOCH + s.clock;
+            if let Some(item) = s
+                .streams
+                .get_mut(stream)
+                .and_then(|v| v.iter_mut().find(|i| i.n == *n))
+            {
+                item.version += 1;
+                item.updated = now;
+            }
+        }
+        // Providers that order by change list the changed records last.
+        if let Some(items) = s.streams.get_mut(stream) {
+            items.sort_by_key(|i| (i.updated, i.n));
+        }
+    }
+
+    /// Deletes records `ns` of `stream` (Drive: moves them to the trash).
+    pub fn delete(&self, stream: &str, ns: &[u64]) {
+        let mut s = self.state();
+        s.clock += 1;
+        let now = EPOCH + s.clock;
+        if let Some(items) = s.streams.get_mut(stream) {
+            if stream.starts_with("google/") {
+                for item in items.iter_mut().filter(|i| ns.contains(&i.n)) {
+                    item.deleted = true;
+                    item.updated = now;
+                }
+            } else {
+                items.retain(|i| !ns.contains(&i.n));
+            }
+        }
+    }
+
+    /// Every request the data endpoints received, oldest first; `take` empties the list.
+    pub fn take_requests(&self) -> Vec<Seen> {
+        std::mem::take(&mut self.state().seen)
+    }
+
+    /// Each page answered after waiting this long.
+    pub fn slow(&self, delay: Duration) {
+        self.state().delay = delay;
+    }
+
+    /// The next `n` data calls answer 429 with `Retry-After: 1`.
+    pub fn rate_limit_next(&self, n: u32) {
+        self.state().rate_limited = n;
+    }
+
+    /// The next `n` data calls answer 401 as if the token had expired.
+    pub fn unauthorize_next(&self, n: u32) {
+        self.state().unauthorized = n;
+    }
+
+    /// The next `n` data calls answer 500.
+    pub fn fail_next(&self, n: u32) {
+        self.state().failing = n;
+    }
+}
+
+/// What a page call may ask: the records to page over, already filtered by its lower bound.
+struct Call {
+    items: Vec<Item>,
+}
+
+/// Records the request, applies the failures asked for, checks the credential and returns the
+/// stream's records; `Err` is the answer to send instead.
+async fn begin(
+    data: &Dataset,
+    stream: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    credential: Option<String>,
+) -> Result<Call, Response> {
+    let delay = {
+        let mut s = data.state();
+        let keep = [
+            "if-modified-since",
+            "xero-tenant-id",
+            "x-business",
+            "square-version",
+        ];
+        s.seen.push(Seen {
+            stream: stream.into(),
+            query: query.clone(),
+            headers: keep
+                .iter()
+                .filter_map(|k| Some((k.to_string(), headers.get(*k)?.to_str().ok()?.to_owned())))
+                .collect(),
+        });
+        s.delay
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mut s = data.state();
+    if s.rate_limited > 0 {
+        s.rate_limited -= 1;
+        return Err((
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1")],
+            Json(json!({"message": "Too many requests"})),
+        )
+            .into_response());
+    }
+    if s.failing > 0 {
+        s.failing -= 1;
+        return Err(json_status(500, json!({"message": "Internal error"})));
+    }
+    let expired = s.unauthorized > 0;
+    if expired {
+        s.unauthorized -= 1;
+    }
+    if expired || !credential.is_some_and(|c| c.contains("good")) {
+        return Err(json_status(
+            401,
+            json!({"error": {"message": "Expired or invalid token"}}),
+        ));
+    }
+    Ok(Call {
+        items: s.streams.get(stream).cloned().unwrap_or_default(),
+    })
+}
+
+fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn since(items: Vec<Item>, lower: Option<i64>) -> Vec<Item> {
+    match lower {
+        Some(t) => items.into_iter().filter(|i| i.updated >= t).collect(),
+        None => items,
+    }
+}
+
+fn parse_time(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp())
+        .or_else(|_| chrono::DateTime::parse_from_rfc2822(text).map(|t| t.timestamp()))
+        .ok()
+}
+
+fn number(q: &HashMap<String, String>, name: &str, default: usize) -> usize {
+    q.get(name).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+// ---- Stripe --------------------------------------------------------------------------------
+
+pub async fn stripe(
+    Extension(data): Extension<Arc<Dataset>>,
+    Path(stream): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let key = format!("stripe/{stream}");
+    let call = match begin(&data, &key, &q, &headers, bearer(&headers)).await {
+        Ok(call) => call,
+        Err(r) => return r,
+    };
+    let prefix = match stream.as_str() {
+        "customers" => "cus",
+        "charges" => "ch",
+        _ => "in",
+    };
+    let id = |i: &Item| format!("{prefix}_{:06}", i.n);
+    let limit = number(&q, "limit", 10).min(100);
+    let mut items = call.items;
+    items.sort_by_key(|i| i.n);
+    let start = match q.get("starting_after") {
+        Some(after) => match items.iter().position(|i| &id(i) == after) {
+            Some(p) => p + 1,
+            None => {
+                return json_status(
+                    400,
+                    json!({"error": {"type": "invalid_request_error", "message": "No such object"}}),
+                )
+            }
+        },
+        None => 0,
+    };
+    let page: Vec<Value> = items
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|i| json!({"id": id(i), "object": prefix, "email": format!("person{}@example.com", i.n), "name": format!("Person {} v{}", i.n, i.version), "amount": i.n * 100, "created": i.updated}))
+        .collect();
+    json_status(
+        200,
+        json!({"object": "list", "url": format!("/v1/{stream}"), "has_more": start + page.len() < items.len(), "data": page}),
+    )
+}
+
+// ---- Shopify -------------------------------------------------------------------------------
+
+pub async fn shopify(
+    Extension(data): Extension<Arc<Dataset>>,
+    Path((shop, version, file)): Path<(String, String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let stream = file.trim_end_matches(".json").to_owned();
+    let key = format!("shopify/{stream}");
+    let token = headers
+        .get("x-shopify-access-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let call = match begin(&data, &key, &q, &headers, token).await {
+        Ok(call) => call,
+        Err(r) => return r,
+    };
+    let limit = number(&q, "limit", 50).min(250);
+    // With page_info, only limit and fields may be sent (Shopify answers 400 otherwise).
+    let (offset, lower) = match q.get("page_info") {
+        Some(info) => {
+            if q.keys()
+                .any(|k| !["page_info", "limit", "fields"].contains(&k.as_str()))
+            {
+                return json_status(
+                    400,
+                    json!({"errors": "page_info cannot be combined with other parameters"}),
+                );
+            }
+            let Some((offset, lower)) = info.split_once('.') else {
+                return json_status(400, json!({"errors": "Invalid page_info"}));
+            };
+            (offset.parse().unwrap_or(0), lower.parse().ok())
+        }
+        None => (0, q.get("updated_at_min").and_then(|t| parse_time(t))),
+    };
+    let items = since(call.items, lower);
+    let page: Vec<Value> = items
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|i| json!({"id": 450_000 + i.n, "email": format!("buyer{}@example.com", i.n), "total_price": format!("{}.50", i.n), "note": format!("v{}", i.version), "updated_at": rfc3339(i.updated).replace('Z', "-00:00")}))
+        .collect();
+    let mut response = json_status(200, json!({ stream.clone(): page }));
+    if offset + limit < items.len() {
+        let info = format!("{}.{}", offset + limit, lower.unwrap_or(0));
+        let link = format!("<http://127.0.0.1/shopify/{shop}/admin/api/{version}/{file}?limit={limit}&page_info={info}>; rel=\"next\"");
+        // The link names the shop's own host, as Shopify's does; the fake answers on its own.
+        let host = headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        let link = link.replace("http://127.0.0.1", &format!("http://{host}"));
+        if let Ok(value) = link.parse() {
+            response.headers_mut().insert("link", value);
+        }
+    }
+    response
+}
+
+// ---- Square --------------------------------------------------------------------------------
+
+pub async fn square(
+    Extension(data): Extension<Arc<Dataset>>,
+    Path(stream): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let key = format!("square/{stream}");
+    let call = match begin(&data, &key, &q, &headers, bearer(&headers)).await {
+        Ok(call) => call,
+        Err(r) => return r,
+    };
+    let limit = number(&q, "limit", 100).min(100);
+    let offset: usize = q
+        .get("cursor")
+        .and_then(|c| c.strip_prefix("sq-"))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let page: Vec<Value> = call
+        .items
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|i| json!({"id": format!("SQ{:05}", i.n), "amount_money": {"amount": i.n * 100, "currency": "GBP"}, "note": format!("v{}", i.version), "updated_at": rfc3339(i.updated)}))
+        .collect();
+    let mut body = json!({ stream.clone(): page });
+    if offset + limit < call.items.len() {
+        body["cursor"] = json!(format!("sq-{}", offset + limit));
+    }
+    json_status(200, body)
+}
+
+// ---- Xero ----------------------------------------------------------------------------------
+
+pub async fn xero(
+    Extension(data): Extension<Arc<Dataset>>,
+    Path(entity): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let key = format!("xero/{}", entity.to_lowercase());
+    if headers.get("xero-tenant-id").is_none() {
+        return json_status(
+            403,
+            json!({"Type": null, "Title": "Forbidden", "Detail": "AuthenticationUnsuccessful"}),
+        );
+    }
+    let call = match begin(&data, &key, &q, &headers, bearer(&headers)).await {
+        Ok(call) => call,
+        Err(r) => return r,
+    };
+    let lower = headers
+        .get("if-modified-since")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_time);
+    let items = since(call.items, lower);
+    let page_no = number(&q, "page", 1).max(1);
+    let id_field = match entity.as_str() {
+        "Invoices" => "InvoiceID",
+        "Contacts" => "ContactID",
+        _ => "AccountID",
+    };
+    let page: Vec<Value> = items
+        .iter()
+        .skip((page_no - 1) * 100)
+        .take(100)
+        .map(|i| json!({id_field: format!("00000000-0000-0000-0000-{:012}", i.n), "Name": format!("Item {} v{}", i.n, i.version), "Total": i.n as f64 + 0.5, "UpdatedDateUTC": format!("/Date({}000+0000)/", i.updated)}))
+        .collect();
+    json_status(
+        200,
+        json!({"Id": "request-1", "Status": "OK", entity.clone(): page}),
+    )
+}
+
+// ---- QuickBooks ----------------------------------------------------------------------------
+
+pub async fn quickbooks(
+    Extension(data): Extension<Arc<Dataset>>,
+    Path(_realm): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let query = q.get("query").cloned().unwrap_or_default();
+    let words: Vec<&str> = query.split_whitespace().collect();
+    let entity = words.get(3).copied().unwrap_or_default().to_owned();
+    let key = format!("quickbooks/{}s", entity.to_lowercase());
+    let call = match begin(&data, &key, &q, &headers, bearer(&headers)).await {
+        Ok(call) => call,
+        Err(r) => return r,
+    };
+    let after = |word: &str| {
+        words
+            .iter()
+            .position(|w| w.eq_ignore_ascii_case(word))
+            .and_then(|p| words.get(p + 1))
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    let (Some(start), Some(max)) = (after("startposition"), after("maxresults")) else {
+        return json_status(
+            400,
+            json!({"Fault": {"Error": [{"Message": "Invalid query", "code": "4000"}], "type": "ValidationFault"}}),
+        );
+    };
+    let page: Vec<Value> = call
+        .items
+        .iter()
+        .skip(start.saturating_sub(1))
+        .take(max.min(1000))
+        .map(|i| json!({"Id": i.n.to_string(), "TotalAmt": i.n, "PrivateNote": format!("v{}", i.version), "MetaData": {"CreateTime": rfc3339(EPOCH), "LastUpdatedTime": rfc3339(i.updated)}}))
+        .collect();
+    let mut response = json!({"startPosition": start, "maxResults": page.len()});
+    // The last (empty) page has no entity array at all.
+    if !page.is_empty() {
+        response[entity.as_str()] = json!(page);
+    }
+    json_status(
+        200,
+        json!({"QueryResponse": response, "time": rfc3339(EPOCH)}),
+    )
+}
+
+// ---- Sage ----------------------------------------------------------------------------------
+
+pub async fn sage(
+    Extension(data): Extension<Arc<Dataset>>,
+    Path(stream): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let key = format!("sage/{stream}");
+    if headers.get("x-business").is_none() {
+        return json_status(
+            400,
+            json!([{"$severity": "error", "$dataCode": "RecordInvalid", "$message": "X-Business header is required"}]),
+        );
+    }
+    let call = match begin(&data, &key, &q, &headers, bearer(&headers)).await {
+        Ok(call) => call,
+        Err(r) => return r,
+    };
+    let items = since(
+        call.items,
+        q.get("updated_or_created_since")
+            .and_then(|t| parse_time(t)),
+    );
+    let per = number(&q, "items_per_page", 20).min(200);
+    let page_no = number(&q, "page", 1).max(1);
+    let page: Vec<Value> = items
+        .iter()
+        .skip((page_no - 1) * per)
+        .take(per)
+        .map(|i| json!({"id": format!("{:032x}", i.n), "displayed_as": format!("Item {} v{}", i.n, i.version), "updated_at": rfc3339(i.updated)}))
+        .collect();
+    let next = (page_no * per < items.len()).then(|| format!("/{stream}?page={}", page_no + 1));
+    json_status(
+        200,
+        json!({"$total": items.len(), "$page": page_no, "$next": next, "$back": null, "$itemsPerPage": per, "$items": page}),
+    )
+}
+
+// ---- WooCommerce ---------------------------------------------------------------------------
+
+pub async fn woocommerce(
+    Extension(data): Extension<Arc<Dataset>>,
+    Path(stream): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    use base64::Engine;
+    let key = format!("woocommerce/{stream}");
+    let secret = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|b| b.split_once(':').map(|(_, s)| s.to_owned()));
+    let call = match begin(&data, &key, &q, &headers, secret).await {
+        Ok(call) => call,
+        Err(r) => return r,
+    };
+    let lower = q.get("modified_after").and_then(|t| parse_time(t));
+    let items = since(call.items, lower);
+    let per = number(&q, "per_page", 10).min(100);
+    let page_no = number(&q, "page", 1).max(1);
+    let page: Vec<Value> = items
+        .iter()
+        .skip((page_no - 1) * per)
+        .take(per)
+        .map(|i| json!({"id": i.n, "status": "processing", "total": format!("{}.00", i.n), "customer_note": format!("v{}", i.version), "date_modified_gmt": rfc3339(i.updated).trim_end_matches('Z')}))
+        .collect();
+    let pages = items.len().div_ceil(per.max(1)).max(1);
+    let total = items.len().to_string();
+    let pages = pages.to_string();
+    let mut response = json_status(200, json!(page));
+    if let (Ok(t), Ok(p)) = (total.parse(), pages.parse()) {
+        response.headers_mut().insert("x-wp-total", t);
+        response.headers_mut().insert("x-wp-totalpages", p);
+    }
+    response
+}
+
+// ---- HubSpot -------------------------------------------------------------------------------
+
+pub async fn hubspot(
+    Extension(data): Extension<Arc<Dataset>>,
+    Path(object): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let key = format!("hubspot/{object}");
+    let call = match begin(&data, &key, &q, &headers, bearer(&headers)).await {
+        Ok(call) => call,
+        Err(r) => return r,
+    };
+    let limit = number(&q, "limit", 10).min(100);
+    let offset: usize = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let page: Vec<Value> = call
+        .items
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|i| json!({"id": i.n.to_string(), "properties": {"name": format!("Company {} v{}", i.n, i.version)}, "createdAt": rfc3339(EPOCH), "updatedAt": rfc3339(i.updated), "archived": false}))
+        .collect();
+    let paging = (offset + limit < call.items.len())
+        .then(|| json!({"next": {"after": (offset + limit).to_string(), "link": "…"}}));
+    json_status(200, json!({"results": page, "paging": paging}))
+}
+
+// ---- Google Drive --------------------------------------------------------------------------
+
+pub async fn google_files(
+    Extension(data): Extension<Arc<Dataset>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let call = match begin(&data, "google/files", &q, &headers, bearer(&headers)).await {
+        Ok(call) => call,
+        Err(r) => return r,
+    };
+    let size = number(&q, "pageSize", 100).min(1000);
+    let offset: usize = q
+        .get("pageToken")
+        .and_then(|t| t.strip_prefix("tok"))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let files: Vec<Value> = call
+        .items
+        .iter()
+        .skip(offset)
+        .take(size)
+        .map(|i| json!({"id": format!("file{:05}", i.n), "name": format!("Report {} v{}.csv", i.n, i.version), "mimeType": "text/csv", "modifiedTime": rfc3339(i.updated).replace('Z', ".000Z"), "size": (i.n * 10).to_string(), "trashed": i.deleted}))
+        .collect();
+    let mut body = json!({"files": files});
+    if offset + size < call.items.len() {
+        body["nextPageToken"] = json!(format!("tok{}", offset + size));
+    }
+    json_status(200, body)
+}
+
+// ---- Any REST API --------------------------------------------------------------------------
+
+/// `/restdata/items`: a JSON API with records under `/data`, paging by `page`, by `cursor` (the
+/// next one at `/next_cursor`) and by `Link`, all at once, and `updated_since` for changes.
+pub async fn rest_items(
+    Extension(data): Extension<Arc<Dataset>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let call = match begin(&data, "rest/items", &q, &headers, bearer(&headers)).await {
+        Ok(call) => call,
+        Err(r) => return r,
+    };
+    let items = since(
+        call.items,
+        q.get("updated_since").and_then(|t| parse_time(t)),
+    );
+    let per = 25;
+    let offset = match (q.get("page"), q.get("cursor")) {
+        (Some(p), _) => (p.parse::<usize>().unwrap_or(1).max(1) - 1) * per,
+        (None, Some(c)) => c.parse().unwrap_or(0),
+        _ => 0,
+    };
+    let page: Vec<Value> = items
+        .iter()
+        .skip(offset)
+        .take(per)
+        .map(|i| json!({"id": i.n, "name": format!("Thing {} v{}", i.n, i.version), "updated_at": rfc3339(i.updated)}))
+        .collect();
+    let more = offset + per < items.len();
+    let mut response = json_status(
+        200,
+        json!({"data": page, "next_cursor": more.then(|| (offset + per).to_string())}),
+    );
+    if more {
+        let link = format!("</restdata/items?cursor={}>; rel=\"next\"", offset + per);
+        if let Ok(value) = link.parse() {
+            response.headers_mut().insert("link", value);
+        }
+    }
+    response
+}
