@@ -167,6 +167,9 @@ pub enum Ask {
     Manual,
     /// Never: only signing in provides it (a refresh token, the organisation chosen).
     Never,
+    /// Not by the wizard: a setting for reading data, set once the connection works (on the
+    /// connector's data page, or through the API), where the user can see what it changes.
+    Later,
 }
 
 /// How the setup wizard gets the credentials.
@@ -186,7 +189,7 @@ impl Ask {
         match self {
             Self::Always => true,
             Self::Manual => mode == AuthMode::Manual,
-            Self::Never => false,
+            Self::Never | Self::Later => false,
         }
     }
 }
@@ -332,7 +335,7 @@ impl ConnectorDef {
                 f.required
                     && f.when_field.is_none()
                     && f.kind != FieldKind::Select
-                    && f.ask != Ask::Never
+                    && f.ask.asked_in(AuthMode::Manual)
             })
             .map(|f| f.label.as_str())
             .collect();

@@ -44,7 +44,6 @@ pub use connectors::{ConnectorChanges, NewConnector, TokenTimes};
 pub use drafts::StoredSettings;
 pub use listing::{DEFAULT_PAGE, MAX_PAGE};
 pub use maintenance::RotationProgress;
-pub use preview::PREVIEW_RECORDS;
 pub use rate::{LimitSettings, RateClass};
 pub use sign_in::{ProviderAnswer, SignInAnswer};
 pub use sync_run::SyncSettings;

@@ -10,11 +10,8 @@ use crate::model::{AuditAction, AuditOutcome};
 use crate::secret::SecretConfig;
 use crate::sync::access::Access;
 use crate::sync::pages::{PageToken, StreamReader};
-use crate::sync::{self, values};
+use crate::sync::{self, values, PREVIEW_RECORDS};
 use std::collections::BTreeMap;
-
-/// Records a preview shows.
-pub const PREVIEW_RECORDS: usize = 10;
 
 impl ConnectorService {
     /// The first records of `stream` (the connector's main stream when `None`).

@@ -16,6 +16,9 @@ use crate::secret::SecretConfig;
 use pages::PageToken;
 use serde::{Deserialize, Serialize};
 
+/// Records a preview shows.
+pub const PREVIEW_RECORDS: usize = 10;
+
 /// A pass through a stream under way: saved with every page committed, so a run stopped at any
 /// point goes on from the next page, with the same lower bound and the same pass id (which marks
 /// the records it has seen, for telling deletions at the end of a full read).

@@ -473,11 +473,11 @@ pub async fn preview(
         } else {
             read.read(&mut client, &PageToken::Start).await?
         };
-        let has_more = page.rows.len() > crate::service::PREVIEW_RECORDS || page.next.is_some();
+        let has_more = page.rows.len() > super::PREVIEW_RECORDS || page.next.is_some();
         let records: Vec<serde_json::Value> = page
             .rows
             .iter()
-            .take(crate::service::PREVIEW_RECORDS)
+            .take(super::PREVIEW_RECORDS)
             .filter_map(|r| serde_json::from_str(&r.json).ok())
             .collect();
         Ok(Preview {

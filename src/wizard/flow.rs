@@ -122,7 +122,7 @@ impl Flow<'_> {
     /// Forgets what signing in gave (tokens, choices), e.g. when the shop it was for changes.
     pub(super) fn forget_sign_in(&mut self) {
         for field in &self.def.fields {
-            if field.ask != Ask::Always {
+            if matches!(field.ask, Ask::Manual | Ask::Never) {
                 self.draft.answers.remove(&field.name);
                 self.draft.kept.remove(&field.name);
             }

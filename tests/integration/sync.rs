@@ -380,3 +380,288 @@ async fn every_connector_type_syncs_pages_changes_and_deletions() {
         assert!(view["last_sync_at"].is_string(), "{label}: {view}");
     }
 }
+
+async fn stripe_connector(app: &TestApp, token: &str, customers: u64) -> String {
+    app.data.seed("stripe/customers", customers);
+    app.create(token, json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good123456"}, "sync_frequency": "manual"}))
+        .await
+}
+
+/// Where each request for Stripe customers started.
+fn after_ids(seen: &[Seen]) -> Vec<Option<String>> {
+    seen.iter()
+        .filter(|s| s.stream == "stripe/customers")
+        .map(|s| s.query.get("starting_after").cloned())
+        .collect()
+}
+
+#[tokio::test]
+async fn one_run_at_a_time_and_providers_in_trouble_mid_run() {
+    use crate::support::fakes::data::Trouble;
+    let app = spawn_app_with(SYNC_ENV).await;
+    let t = app.token("acme", "alice");
+    let id = stripe_connector(&app, &t, 300).await;
+
+    // While a run is under way, another is refused with its id.
+    app.data.slow(Duration::from_millis(150));
+    let first: Value = app
+        .post(&format!("/v1/connectors/{id}/sync"), &t, &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let again = app
+        .post(&format!("/v1/connectors/{id}/sync"), &t, &json!({}))
+        .await;
+    assert_eq!(again.status(), 409);
+    let again: Value = again.json().await.expect("json");
+    assert_eq!(again["error"]["code"], "SYNC_IN_PROGRESS", "{again}");
+    assert_eq!(again["error"]["run_id"], first["run_id"], "{again}");
+    let run = wait_run(&app, &t, &id, first["run_id"].as_str().expect("id")).await;
+    assert_eq!(run["streams"]["customers"]["added"], 300, "{run}");
+    app.data.slow(Duration::ZERO);
+    app.data.take_requests();
+
+    // 429 on the second page: Retry-After waited out, the page asked again, nothing lost.
+    app.data.trouble(1, Trouble::RateLimited, 1);
+    let run = sync(&app, &t, &id, json!({"full_refresh": true})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        run["streams"]["customers"],
+        json!({"added": 0, "updated": 0, "deleted": 0}),
+        "{run}"
+    );
+    let customers: Vec<Seen> = app
+        .data
+        .take_requests()
+        .into_iter()
+        .filter(|s| s.stream == "stripe/customers")
+        .collect();
+    assert_eq!(
+        after_ids(&customers),
+        [
+            None,
+            Some("cus_000100".into()),
+            Some("cus_000100".into()),
+            Some("cus_000200".into())
+        ]
+    );
+
+    // Two 500s are retried with backoff.
+    app.data.trouble(1, Trouble::Failing, 2);
+    let run = sync(&app, &t, &id, json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        after_ids(&app.data.take_requests()),
+        [
+            None,
+            Some("cus_000100".into()),
+            Some("cus_000100".into()),
+            Some("cus_000100".into()),
+            Some("cus_000200".into())
+        ]
+    );
+
+    // A provider that keeps failing fails the run with the check vocabulary's code, after the
+    // pages before it were committed; the connector shows the failure.
+    app.data.change("stripe/customers", &[250]);
+    app.data.trouble(2, Trouble::Failing, 100);
+    let run = sync(&app, &t, &id, json!({})).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error_code"], "PROVIDER_ERROR", "{run}");
+    let view: Value = app
+        .get(&format!("/v1/connectors/{id}"), &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["status"], "error", "{view}");
+    assert!(
+        view["error_message"]
+            .as_str()
+            .is_some_and(|m| m.contains("sync")),
+        "{view}"
+    );
+
+    // The next run goes on from the last committed page, and finishes the same full read: the
+    // records its first part saw are not taken for deletions.
+    app.data.calm();
+    app.data.take_requests();
+    let run = sync(&app, &t, &id, json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        after_ids(&app.data.take_requests()),
+        [Some("cus_000200".into())]
+    );
+    assert_eq!(
+        run["streams"]["customers"],
+        json!({"added": 0, "updated": 1, "deleted": 0}),
+        "{run}"
+    );
+    let view: Value = app
+        .get(&format!("/v1/connectors/{id}"), &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        view["status"], "active",
+        "a successful sync clears the error: {view}"
+    );
+    let (records, _) = records_since(&app, &t, &id, "customers", None).await;
+    assert_eq!(live_ids(&records).len(), 300);
+    assert_eq!(records.len(), 300, "each record once");
+
+    let runs: Value = app
+        .get(&format!("/v1/connectors/{id}/syncs"), &t)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let statuses: Vec<&str> = runs["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter_map(|r| r["status"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["succeeded", "failed", "succeeded", "succeeded", "succeeded"],
+        "newest first"
+    );
+}
+
+#[tokio::test]
+async fn records_are_paged_scoped_sealed_and_deleted_with_their_connector() {
+    let app = spawn_app_with(SYNC_ENV).await;
+    let t = app.token("acme", "alice");
+    let id = stripe_connector(&app, &t, 30).await;
+    let run = sync(&app, &t, &id, json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+
+    // Keyset pages: has_more until the end, a next_cursor on every page, the last one included.
+    let mut cursor = String::new();
+    let mut seen = Vec::new();
+    for expected_more in [true, true, true, true, false] {
+        let path = format!(
+            "/v1/connectors/{id}/records?stream=customers&limit=7{}",
+            if cursor.is_empty() {
+                String::new()
+            } else {
+                format!("&cursor={cursor}")
+            }
+        );
+        let page: Value = app.get(&path, &t).await.json().await.expect("json");
+        assert_eq!(page["has_more"], expected_more, "{page}");
+        cursor = page["next_cursor"].as_str().expect("cursor").to_owned();
+        seen.extend(
+            page["records"]
+                .as_array()
+                .expect("records")
+                .iter()
+                .map(|r| r["id"].clone()),
+        );
+    }
+    assert_eq!(seen.len(), 30);
+    let page: Value = app
+        .get(
+            &format!("/v1/connectors/{id}/records?stream=customers&cursor={cursor}"),
+            &t,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(page["records"], json!([]));
+    assert_eq!(
+        page["next_cursor"],
+        cursor.as_str(),
+        "where to resume stays put"
+    );
+
+    // Bad input: clear 400s.
+    for (path, field) in [
+        (format!("/v1/connectors/{id}/records"), "stream"),
+        (
+            format!("/v1/connectors/{id}/records?stream=customers&limit=0"),
+            "limit",
+        ),
+        (
+            format!("/v1/connectors/{id}/records?stream=customers&cursor=42"),
+            "cursor",
+        ),
+    ] {
+        let r = app.get(&path, &t).await;
+        assert_eq!(r.status(), 400, "{path}");
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"]["field"], field, "{body}");
+    }
+    let r = app
+        .post(
+            &format!("/v1/connectors/{id}/sync"),
+            &t,
+            &json!({"streams": ["payouts"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let r = app
+        .http
+        .post(app.url(&format!("/v1/connectors/{id}/sync")))
+        .bearer_auth(&t)
+        .body("{not json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+
+    // Another tenant sees nothing of it.
+    let other = app.token("globex", "gary");
+    for path in ["records?stream=customers", "streams", "syncs", "preview"] {
+        let r = app
+            .get(&format!("/v1/connectors/{id}/{path}"), &other)
+            .await;
+        assert_eq!(r.status(), 404, "{path}");
+    }
+    let r = app
+        .post(&format!("/v1/connectors/{id}/sync"), &other, &json!({}))
+        .await;
+    assert_eq!(r.status(), 404);
+
+    // Sealed at rest: the records' content is not in the database file.
+    let db_path = app.data_dir.join("connector-hub.db");
+    let db = rusqlite::Connection::open(&db_path).expect("db");
+    let _ = db.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+    let mut bytes = std::fs::read(&db_path).expect("db file");
+    bytes.extend(std::fs::read(app.data_dir.join("connector-hub.db-wal")).unwrap_or_default());
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        !text.contains("person12@example.com"),
+        "a record's content is in the database file"
+    );
+    let stored: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM sync_records WHERE connector_id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(stored, 30);
+
+    // Deleted with the connector.
+    assert_eq!(
+        app.delete(&format!("/v1/connectors/{id}"), &t)
+            .await
+            .status(),
+        204
+    );
+    for table in ["sync_records", "sync_streams", "sync_runs"] {
+        let left: i64 = db
+            .query_row(
+                &format!("SELECT COUNT(*) FROM {table} WHERE connector_id = ?1"),
+                [&id],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(left, 0, "{table}");
+    }
+}

@@ -36,9 +36,18 @@ struct State {
     clock: i64,
     seen: Vec<Seen>,
     delay: Duration,
-    rate_limited: u32,
-    unauthorized: u32,
-    failing: u32,
+    /// Calls to let through, what to answer then, and how many times.
+    trouble: Option<(u32, Trouble, u32)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Trouble {
+    /// 429 with `Retry-After: 1`.
+    RateLimited,
+    /// 401, as for a token that expired early.
+    Unauthorized,
+    /// 500.
+    Failing,
 }
 
 /// The records behind every fake provider, per `provider/stream` (e.g. `stripe/customers`).
@@ -118,19 +127,14 @@ impl Dataset {
         self.state().delay = delay;
     }
 
-    /// The next `n` data calls answer 429 with `Retry-After: 1`.
-    pub fn rate_limit_next(&self, n: u32) {
-        self.state().rate_limited = n;
+    /// After `after` more data calls, the next `times` answer with `kind`.
+    pub fn trouble(&self, after: u32, kind: Trouble, times: u32) {
+        self.state().trouble = (times > 0).then_some((after, kind, times));
     }
 
-    /// The next `n` data calls answer 401 as if the token had expired.
-    pub fn unauthorize_next(&self, n: u32) {
-        self.state().unauthorized = n;
-    }
-
-    /// The next `n` data calls answer 500.
-    pub fn fail_next(&self, n: u32) {
-        self.state().failing = n;
+    /// No more trouble.
+    pub fn calm(&self) {
+        self.state().trouble = None;
     }
 }
 
@@ -170,23 +174,32 @@ async fn begin(
         tokio::time::sleep(delay).await;
     }
     let mut s = data.state();
-    if s.rate_limited > 0 {
-        s.rate_limited -= 1;
-        return Err((
-            StatusCode::TOO_MANY_REQUESTS,
-            [("retry-after", "1")],
-            Json(json!({"message": "Too many requests"})),
-        )
-            .into_response());
+    let mut now = None;
+    if let Some((after, kind, times)) = s.trouble {
+        s.trouble = match (after, times) {
+            (0, 1) => None,
+            (0, _) => Some((0, kind, times - 1)),
+            _ => Some((after - 1, kind, times)),
+        };
+        if after == 0 {
+            now = Some(kind);
+        }
     }
-    if s.failing > 0 {
-        s.failing -= 1;
-        return Err(json_status(500, json!({"message": "Internal error"})));
+    match now {
+        Some(Trouble::RateLimited) => {
+            return Err((
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "1")],
+                Json(json!({"message": "Too many requests"})),
+            )
+                .into_response())
+        }
+        Some(Trouble::Failing) => {
+            return Err(json_status(500, json!({"message": "Internal error"})))
+        }
+        _ => {}
     }
-    let expired = s.unauthorized > 0;
-    if expired {
-        s.unauthorized -= 1;
-    }
+    let expired = now == Some(Trouble::Unauthorized);
     if expired || !credential.is_some_and(|c| c.contains("good")) {
         return Err(json_status(
             401,
