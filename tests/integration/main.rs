@@ -20,3 +20,4 @@ mod readme;
 mod reliability;
 mod rotation;
 mod sync;
+mod sync_crash;
