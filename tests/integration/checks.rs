@@ -509,7 +509,7 @@ async fn saved_connector_tests_update_its_status() {
 }
 
 /// A PostgreSQL server started by the test command (`scripts/test-postgres.sh`).
-fn postgres() -> Option<(String, String, String, String)> {
+pub fn postgres() -> Option<(String, String, String, String)> {
     let var = |k: &str| std::env::var(k).ok();
     match (
         var("TEST_PG_PORT"),

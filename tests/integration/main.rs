@@ -21,3 +21,4 @@ mod reliability;
 mod rotation;
 mod sync;
 mod sync_crash;
+mod sync_postgres;
