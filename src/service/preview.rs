@@ -10,7 +10,7 @@ use crate::model::{AuditAction, AuditOutcome};
 use crate::secret::SecretConfig;
 use crate::sync::access::Access;
 use crate::sync::pages::{PageToken, StreamReader};
-use crate::sync::{self, values, PREVIEW_RECORDS};
+use crate::sync::{self, values, Scrub, PREVIEW_RECORDS};
 use std::collections::BTreeMap;
 
 impl ConnectorService {
@@ -84,8 +84,13 @@ impl ConnectorService {
         };
         let page = reader.read(&PageToken::Start, None).await?;
         let has_more = page.records.len() > PREVIEW_RECORDS || page.next.is_some();
-        let mut records = page.records;
-        records.truncate(PREVIEW_RECORDS);
+        let scrub = Scrub::new(def, config);
+        let records: Vec<serde_json::Value> = page
+            .records
+            .into_iter()
+            .take(PREVIEW_RECORDS)
+            .map(|r| scrub.clean_value(r))
+            .collect();
         Ok(Preview {
             stream: chosen.name.clone(),
             streams: streams.iter().map(|s| s.name.clone()).collect(),

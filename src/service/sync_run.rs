@@ -15,7 +15,7 @@ use crate::secret::{SecretConfig, REFRESH_TOKEN};
 use crate::store::{ConnectorRecord, PageCommit, PassEnd, RecordWrite, StreamState, SyncRunRecord};
 use crate::sync::access::Access;
 use crate::sync::pages::{Page, PageToken, StreamReader};
-use crate::sync::{self, values, Pass};
+use crate::sync::{self, values, Pass, Scrub};
 use std::time::Duration;
 
 /// How syncs run: the lease a run holds (renewed on every page), how many run at once in one
@@ -78,6 +78,7 @@ pub(super) struct Running<'a> {
     pub def: &'static ConnectorDef,
     pub principal: Principal,
     pub config: SecretConfig,
+    pub scrub: Scrub,
 }
 
 impl ConnectorService {
@@ -152,6 +153,7 @@ impl ConnectorService {
         let config = self
             .fresh_config(&principal, &record, false, "sync")
             .await?;
+        let scrub = Scrub::new(def, &config);
         let mut running = Running {
             run,
             holder,
@@ -159,6 +161,7 @@ impl ConnectorService {
             def,
             principal,
             config,
+            scrub,
         };
         let states = self
             .store
@@ -217,7 +220,7 @@ impl ConnectorService {
                     .and_then(serde_json::Value::as_bool)
                     .unwrap_or(false);
                 writes.push(self.seal_record(
-                    &running.record,
+                    running,
                     &stream.name,
                     sync::record_id(stream, data),
                     data,
@@ -374,7 +377,7 @@ impl ConnectorService {
     /// content to tell a change from a repeat.
     pub(super) fn seal_record(
         &self,
-        connector: &ConnectorRecord,
+        running: &Running<'_>,
         stream: &str,
         record_id: String,
         data: &serde_json::Value,
@@ -383,18 +386,23 @@ impl ConnectorService {
         let text = serde_json::to_string(data).unwrap_or_default();
         RecordWrite {
             deleted,
-            ..self.seal_text(connector, stream, record_id, &text)
+            ..self.seal_text(running, stream, record_id, &text)
         }
     }
 
-    /// A record given as JSON text (PostgreSQL builds it), sealed as `seal_record` does.
+    /// A record given as JSON text (PostgreSQL builds it), sealed as `seal_record` does, with
+    /// the connector's secrets taken out first.
     pub(super) fn seal_text(
         &self,
-        connector: &ConnectorRecord,
+        running: &Running<'_>,
         stream: &str,
         record_id: String,
         text: &str,
     ) -> RecordWrite {
+        let connector = &running.record;
+        let text = running.scrub.clean(text);
+        let text = text.as_ref();
+        let record_id = running.scrub.clean(&record_id).into_owned();
         let owner = record_owner(
             connector.tenant_id.as_str(),
             &connector.connector_id,

@@ -48,7 +48,7 @@ impl ConnectorService {
                         pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
                     }
                     writes.push(self.seal_text(
-                        &running.record,
+                        running,
                         &stream,
                         row.id.clone(),
                         &row.json,

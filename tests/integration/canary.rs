@@ -39,9 +39,12 @@ async fn text(r: reqwest::Response) -> String {
 #[tokio::test]
 async fn canary_secrets_never_leak() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let data = std::sync::Arc::new(crate::support::fakes::data::Dataset::default());
+    data.seed("stripe/customers", 12);
+    data.seed("rest/items", 30);
     let fakes = format!(
         "http://{}",
-        crate::support::fakes::start("127.0.0.1:0".parse().expect("addr"))
+        crate::support::fakes::start_with("127.0.0.1:0".parse().expect("addr"), data)
             .await
             .expect("fakes")
     );
@@ -68,6 +71,10 @@ async fn canary_secrets_never_leak() {
             "username": "reporting", "password": format!("wrong-{CANARY}5"), "test_path": "/me"}}),
         json!({"connector_type": "postgresql", "config": {"host": "127.0.0.1", "port": "1", "database": "db", "username": "u",
             "password": format!("pw-{CANARY}6"), "sslmode": "disable"}}),
+        // An API that echoes its request (the key in the query string) into every record.
+        json!({"connector_type": "rest_api", "config": {"base_url": fakes, "auth_type": "api_key_query",
+            "header_name": "api_key", "api_key": format!("good-{CANARY}9"), "test_path": "/restdata/items",
+            "records_pointer": "/data", "paging": "link_header"}}),
     ];
     let mut ids = Vec::new();
     for body in &configs {
@@ -91,6 +98,53 @@ async fn canary_secrets_never_leak() {
             .expect("test");
         out.add("test unsaved", text(unsaved).await);
     }
+    // Data flows: previews, sync runs, streams and records, for every connector above.
+    let mut records_read = 0;
+    for id in &ids {
+        let get = |path: String| {
+            let http = http.clone();
+            let token = token.clone();
+            async move { text(http.get(path).bearer_auth(token).send().await.expect("get")).await }
+        };
+        out.add("preview", get(format!("{base}/v1/connectors/{id}/preview")).await);
+        let queued: Value = http
+            .post(format!("{base}/v1/connectors/{id}/sync"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("sync")
+            .json()
+            .await
+            .expect("json");
+        out.add("sync", queued.to_string());
+        let run = queued["run_id"].as_str().unwrap_or_default();
+        for _ in 0..200 {
+            let body = get(format!("{base}/v1/connectors/{id}/syncs/{run}")).await;
+            let done = body.contains("\"succeeded\"") || body.contains("\"failed\"");
+            out.add("run", body);
+            if done {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        out.add("runs", get(format!("{base}/v1/connectors/{id}/syncs")).await);
+        let streams = get(format!("{base}/v1/connectors/{id}/streams")).await;
+        let names: Vec<String> = serde_json::from_str::<Value>(&streams)
+            .ok()
+            .and_then(|v| v["streams"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|s| s["name"].as_str().map(str::to_owned))
+            .collect();
+        out.add("streams", streams);
+        for name in names {
+            let page = get(format!("{base}/v1/connectors/{id}/records?stream={name}&limit=1000")).await;
+            records_read += page.matches("\"deleted\"").count();
+            out.add("records", page);
+        }
+    }
+    assert!(records_read >= 42, "the records were really read: {records_read}");
+
     // A config that fails validation must not echo the secret in its error.
     let invalid = http.post(format!("{base}/v1/connectors")).bearer_auth(&token)
         .json(&json!({"connector_type": "stripe", "config": {"api_key": format!("pk_live_{CANARY}7")}})).send().await.expect("invalid");

@@ -607,12 +607,16 @@ pub async fn google_files(
 
 /// `/restdata/items`: a JSON API with records under `/data`, paging by `page`, by `cursor` (the
 /// next one at `/next_cursor`) and by `Link`, all at once, and `updated_since` for changes.
+/// Each record echoes the request's query string, as some APIs echo their URL: a key sent in the
+/// query comes back in the data (the hub must take it out).
 pub async fn rest_items(
     Extension(data): Extension<Arc<Dataset>>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
 ) -> Response {
-    let call = match begin(&data, "rest/items", &q, &headers, bearer(&headers)).await {
+    let credential = bearer(&headers).or_else(|| q.get("api_key").cloned());
+    let call = match begin(&data, "rest/items", &q, &headers, credential).await {
         Ok(call) => call,
         Err(r) => return r,
     };
@@ -630,7 +634,7 @@ pub async fn rest_items(
         .iter()
         .skip(offset)
         .take(per)
-        .map(|i| json!({"id": i.n, "name": format!("Thing {} v{}", i.n, i.version), "updated_at": rfc3339(i.updated)}))
+        .map(|i| json!({"id": i.n, "name": format!("Thing {} v{}", i.n, i.version), "updated_at": rfc3339(i.updated), "self": format!("/restdata/items?{}", uri.query().unwrap_or_default())}))
         .collect();
     let more = offset + per < items.len();
     let mut response = json_status(
