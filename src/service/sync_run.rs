@@ -325,6 +325,13 @@ impl ConnectorService {
                     running.record = latest;
                     continue;
                 }
+                ErrorCode::InvalidCredentials | ErrorCode::ExpiredCredentials if refreshed => {
+                    // Refused again with a token renewed a moment ago: only the person can fix it.
+                    return Err(Stop::Failed(Error::new(
+                        ErrorCode::AuthorizationRequired,
+                        format!("{} refused the renewed access token. Reconnect to authorise Connector Hub again.", running.def.name),
+                    )));
+                }
                 ErrorCode::RateLimited if attempt < PAGE_ATTEMPTS => {
                     let asked = Duration::from_secs(error.retry_after.unwrap_or(1));
                     if asked > self.sync.max_retry_wait {

@@ -668,3 +668,35 @@ async fn the_monitor_keeps_idle_sign_ins_alive() {
     .await;
     assert_eq!(audit["entries"][0]["user_id"], "system:monitor", "{audit}");
 }
+
+/// A token the provider refuses in the middle of a sync is renewed once and the page asked again;
+/// refused again after renewal, the connector needs the person to reconnect.
+#[tokio::test]
+async fn a_token_refused_mid_sync_is_renewed_once() {
+    use crate::support::fakes::data::Trouble;
+    let app = crate::support::spawn_app_configured(crate::sync::SYNC_ENV, true).await;
+    let b = browser(&app, "acme", "ana");
+    let token = app.token("acme", "ana");
+    let draft = connect(&b, "google_drive", &[]).await;
+    let id = b.save("google_drive", &draft, None).await.expect("saved");
+    app.data.seed("google/files", 2500);
+    let refreshes = |stats: Value| stats["refresh_token:google_drive"].as_i64().unwrap_or(0);
+    let before = refreshes(b.stats().await);
+
+    app.data.trouble(1, Trouble::Unauthorized, 1);
+    let run = crate::sync::sync(&app, &token, &id, json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["streams"]["files"]["added"], 2500, "{run}");
+    assert_eq!(refreshes(b.stats().await), before + 1, "one renewal");
+    let (_, access_after, _) = stored(&app, &id);
+    assert!(access_after.is_some(), "the renewed token's expiry is saved");
+
+    app.data.trouble(0, Trouble::Unauthorized, 10);
+    let run = crate::sync::sync(&app, &token, &id, json!({})).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error_code"], "AUTHORIZATION_REQUIRED", "{run}");
+    assert_eq!(refreshes(b.stats().await), before + 2, "renewed once more, not in a loop");
+    let view: Value = app.get(&format!("/v1/connectors/{id}"), &token).await.json().await.expect("json");
+    assert_eq!(view["status"], "authorization_required", "{view}");
+    app.data.calm();
+}
