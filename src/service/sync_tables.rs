@@ -47,12 +47,7 @@ impl ConnectorService {
                     if let Some(at) = row.cursor {
                         pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
                     }
-                    writes.push(self.seal_text(
-                        running,
-                        &stream,
-                        row.id.clone(),
-                        &row.json,
-                    ));
+                    writes.push(self.seal_text(running, &stream, row.id.clone(), &row.json));
                 }
                 if page.next.as_ref() == Some(&pass.next) {
                     return Err(Stop::Failed(Error::new(

@@ -4,7 +4,7 @@
 use super::*;
 use std::sync::Arc;
 
-fn record(tenant: &str, id: &str, created_at: i64) -> ConnectorRecord {
+pub(super) fn record(tenant: &str, id: &str, created_at: i64) -> ConnectorRecord {
     ConnectorRecord {
         tenant_id: TenantId::parse(tenant).expect("tenant"),
         connector_id: id.into(),
@@ -519,6 +519,7 @@ async fn sqlite_store_honours_the_contract() {
         "SQLite can always tell whether anything changed"
     );
     run(store.clone(), "t").await;
+    super::contract_sync::run(store.clone(), "t").await;
     let reopened = SqliteStore::open(dir.path())
         .await
         .expect("reopen runs no migration twice");
@@ -554,5 +555,8 @@ async fn mongo_store_honours_the_contract() {
     };
     let db = format!("connector_hub_test_{}", std::process::id());
     let store = MongoStore::connect(&uri, &db).await.expect("connect");
-    run(Arc::new(store), &format!("m{}", std::process::id())).await;
+    let store: Arc<dyn Store> = Arc::new(store);
+    let prefix = format!("m{}", std::process::id());
+    run(store.clone(), &prefix).await;
+    super::contract_sync::run(store, &prefix).await;
 }

@@ -324,3 +324,5 @@ pub fn retest_interval_ms(frequency: SyncFrequency) -> Option<i64> {
 
 #[cfg(test)]
 pub mod contract;
+#[cfg(test)]
+mod contract_sync;

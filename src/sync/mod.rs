@@ -131,7 +131,9 @@ impl Scrub {
         let text = value.to_string();
         match self.clean(&text) {
             std::borrow::Cow::Borrowed(_) => value,
-            std::borrow::Cow::Owned(clean) => serde_json::from_str(&clean).unwrap_or(serde_json::Value::Null),
+            std::borrow::Cow::Owned(clean) => {
+                serde_json::from_str(&clean).unwrap_or(serde_json::Value::Null)
+            }
         }
     }
 }

@@ -478,7 +478,13 @@ pub async fn preview(
             .rows
             .iter()
             .take(super::PREVIEW_RECORDS)
-            .filter_map(|r| serde_json::from_str(&super::Scrub::new(crate::catalog::catalog().get("postgresql")?, config).clean(&r.json)).ok())
+            .filter_map(|r| {
+                serde_json::from_str(
+                    &super::Scrub::new(crate::catalog::catalog().get("postgresql")?, config)
+                        .clean(&r.json),
+                )
+                .ok()
+            })
             .collect();
         Ok(Preview {
             stream: name,

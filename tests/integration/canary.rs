@@ -106,7 +106,10 @@ async fn canary_secrets_never_leak() {
             let token = token.clone();
             async move { text(http.get(path).bearer_auth(token).send().await.expect("get")).await }
         };
-        out.add("preview", get(format!("{base}/v1/connectors/{id}/preview")).await);
+        out.add(
+            "preview",
+            get(format!("{base}/v1/connectors/{id}/preview")).await,
+        );
         let queued: Value = http
             .post(format!("{base}/v1/connectors/{id}/sync"))
             .bearer_auth(&token)
@@ -127,7 +130,10 @@ async fn canary_secrets_never_leak() {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        out.add("runs", get(format!("{base}/v1/connectors/{id}/syncs")).await);
+        out.add(
+            "runs",
+            get(format!("{base}/v1/connectors/{id}/syncs")).await,
+        );
         let streams = get(format!("{base}/v1/connectors/{id}/streams")).await;
         let names: Vec<String> = serde_json::from_str::<Value>(&streams)
             .ok()
@@ -138,12 +144,18 @@ async fn canary_secrets_never_leak() {
             .collect();
         out.add("streams", streams);
         for name in names {
-            let page = get(format!("{base}/v1/connectors/{id}/records?stream={name}&limit=1000")).await;
+            let page = get(format!(
+                "{base}/v1/connectors/{id}/records?stream={name}&limit=1000"
+            ))
+            .await;
             records_read += page.matches("\"deleted\"").count();
             out.add("records", page);
         }
     }
-    assert!(records_read >= 42, "the records were really read: {records_read}");
+    assert!(
+        records_read >= 42,
+        "the records were really read: {records_read}"
+    );
 
     // A config that fails validation must not echo the secret in its error.
     let invalid = http.post(format!("{base}/v1/connectors")).bearer_auth(&token)

@@ -689,14 +689,26 @@ async fn a_token_refused_mid_sync_is_renewed_once() {
     assert_eq!(run["streams"]["files"]["added"], 2500, "{run}");
     assert_eq!(refreshes(b.stats().await), before + 1, "one renewal");
     let (_, access_after, _) = stored(&app, &id);
-    assert!(access_after.is_some(), "the renewed token's expiry is saved");
+    assert!(
+        access_after.is_some(),
+        "the renewed token's expiry is saved"
+    );
 
     app.data.trouble(0, Trouble::Unauthorized, 10);
     let run = crate::sync::sync(&app, &token, &id, json!({})).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["error_code"], "AUTHORIZATION_REQUIRED", "{run}");
-    assert_eq!(refreshes(b.stats().await), before + 2, "renewed once more, not in a loop");
-    let view: Value = app.get(&format!("/v1/connectors/{id}"), &token).await.json().await.expect("json");
+    assert_eq!(
+        refreshes(b.stats().await),
+        before + 2,
+        "renewed once more, not in a loop"
+    );
+    let view: Value = app
+        .get(&format!("/v1/connectors/{id}"), &token)
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(view["status"], "authorization_required", "{view}");
     app.data.calm();
 }

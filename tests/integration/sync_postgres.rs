@@ -41,13 +41,25 @@ async fn postgresql_tables_sync_incrementally_and_notice_deletions() {
 
     // Discovery and a preview before saving: the tables found, the first rows, typed columns.
     let r = app
-        .post("/v1/connectors/preview", &t, &json!({"connector_type": "postgresql", "config": config, "stream": orders}))
+        .post(
+            "/v1/connectors/preview",
+            &t,
+            &json!({"connector_type": "postgresql", "config": config, "stream": orders}),
+        )
         .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     let preview: Value = r.json().await.expect("json");
-    let streams: Vec<&str> = preview["streams"].as_array().expect("streams").iter().filter_map(Value::as_str).collect();
+    let streams: Vec<&str> = preview["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
     for table in [&orders, &notes, &format!("{schema}.order_totals")] {
-        assert!(streams.contains(&table.as_str()), "{table} found: {streams:?}");
+        assert!(
+            streams.contains(&table.as_str()),
+            "{table} found: {streams:?}"
+        );
     }
     assert_eq!(preview["records"].as_array().map(Vec::len), Some(10));
     assert_eq!(preview["has_more"], true);
@@ -55,22 +67,40 @@ async fn postgresql_tables_sync_incrementally_and_notice_deletions() {
         .as_array()
         .expect("columns")
         .iter()
-        .map(|c| (c["name"].as_str().unwrap_or_default().to_owned(), c["type"].as_str().unwrap_or_default().to_owned()))
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or_default().to_owned(),
+                c["type"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(types["id"], "integer");
-    assert_eq!(types["total"], "string", "numeric keeps its precision as text");
+    assert_eq!(
+        types["total"], "string",
+        "numeric keeps its precision as text"
+    );
     assert_eq!(types["updated_at"], "timestamp");
     assert_eq!(types["paid"], "boolean");
     assert_eq!(types["details"], "object");
     let row = &preview["records"][0];
     assert_eq!(row["total"], "1.25");
     assert_eq!(row["raw"], "AQI=", "bytea as base64");
-    assert!(row["updated_at"].as_str().is_some_and(|t| t.ends_with("+00:00")), "{row}");
+    assert!(
+        row["updated_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("+00:00")),
+        "{row}"
+    );
 
     // The table choice: orders by updated_at, notes by full read.
     let mut saved = config.clone();
     saved["tables"] = json!(format!("{orders}:updated_at, {notes}"));
-    let id = app.create(&t, json!({"connector_type": "postgresql", "config": saved, "sync_frequency": "manual"})).await;
+    let id = app
+        .create(
+            &t,
+            json!({"connector_type": "postgresql", "config": saved, "sync_frequency": "manual"}),
+        )
+        .await;
     let run = sync(&app, &t, &id, json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["streams"][orders.as_str()]["added"], 2500, "{run}");
@@ -90,25 +120,61 @@ async fn postgresql_tables_sync_incrementally_and_notice_deletions() {
         .expect("changes");
     let run = sync(&app, &t, &id, json!({})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
-    assert_eq!(run["streams"][orders.as_str()], json!({"added": 1, "updated": 3, "deleted": 0}), "incremental by updated_at: {run}");
-    assert_eq!(run["streams"][notes.as_str()], json!({"added": 0, "updated": 0, "deleted": 2}), "full read: {run}");
+    assert_eq!(
+        run["streams"][orders.as_str()],
+        json!({"added": 1, "updated": 3, "deleted": 0}),
+        "incremental by updated_at: {run}"
+    );
+    assert_eq!(
+        run["streams"][notes.as_str()],
+        json!({"added": 0, "updated": 0, "deleted": 2}),
+        "full read: {run}"
+    );
     let (changes, _) = records_since(&app, &t, &id, &orders, Some(&cursor)).await;
     assert_eq!(changes.len(), 4, "{changes:?}");
-    assert!(changes.iter().filter(|r| r["id"] != "2501").all(|r| r["data"]["paid"] == true), "{changes:?}");
+    assert!(
+        changes
+            .iter()
+            .filter(|r| r["id"] != "2501")
+            .all(|r| r["data"]["paid"] == true),
+        "{changes:?}"
+    );
 
     // A full refresh finds the deleted orders gone.
-    let run = sync(&app, &t, &id, json!({"full_refresh": true, "streams": [orders]})).await;
-    assert_eq!(run["streams"][orders.as_str()], json!({"added": 0, "updated": 0, "deleted": 2}), "{run}");
+    let run = sync(
+        &app,
+        &t,
+        &id,
+        json!({"full_refresh": true, "streams": [orders]}),
+    )
+    .await;
+    assert_eq!(
+        run["streams"][orders.as_str()],
+        json!({"added": 0, "updated": 0, "deleted": 2}),
+        "{run}"
+    );
 
     // A table without a primary key cannot be chosen.
     let r = app
-        .patch(&format!("/v1/connectors/{id}"), &t, &json!({"config": {"host": "127.0.0.1", "port": port, "database": db,
-            "username": user, "sslmode": "disable", "tables": format!("{schema}.order_totals")}}))
+        .patch(
+            &format!("/v1/connectors/{id}"),
+            &t,
+            &json!({"config": {"host": "127.0.0.1", "port": port, "database": db,
+            "username": user, "sslmode": "disable", "tables": format!("{schema}.order_totals")}}),
+        )
         .await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     let run = sync(&app, &t, &id, json!({})).await;
     assert_eq!(run["status"], "failed");
     assert_eq!(run["error_code"], "INVALID_CONFIG", "{run}");
-    assert!(run["error_message"].as_str().is_some_and(|m| m.contains("primary key")), "{run}");
-    client.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.expect("drop");
+    assert!(
+        run["error_message"]
+            .as_str()
+            .is_some_and(|m| m.contains("primary key")),
+        "{run}"
+    );
+    client
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .expect("drop");
 }

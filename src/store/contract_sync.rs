@@ -1,0 +1,394 @@
+//! The store contract for data flows (runs, the run lease, stream positions, records), run with
+//! the rest of the contract against SQLite always and MongoDB when `TEST_MONGO_URI` is set.
+
+use super::*;
+use crate::model::data::{RunStatus, RunTrigger, StreamCounts};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+fn run_record(tenant: &TenantId, connector: &str, run_id: &str, created_at: i64) -> SyncRunRecord {
+    SyncRunRecord {
+        run_id: run_id.into(),
+        tenant_id: tenant.clone(),
+        connector_id: connector.into(),
+        status: RunStatus::Queued,
+        trigger: RunTrigger::Manual,
+        streams: vec!["customers".into()],
+        full_refresh: false,
+        created_at,
+        started_at: None,
+        finished_at: None,
+        counts: BTreeMap::new(),
+        error_code: None,
+        error_message: None,
+        holder: None,
+        lease_until: 0,
+    }
+}
+
+fn write(id: &str, digest: &str, deleted: bool) -> RecordWrite {
+    RecordWrite {
+        record_id: id.into(),
+        sealed: format!("sealed-{id}-{digest}"),
+        digest: digest.into(),
+        deleted,
+    }
+}
+
+fn page(
+    t: &TenantId,
+    connector: &str,
+    run: &str,
+    holder: &str,
+    records: Vec<RecordWrite>,
+    end: Option<PassEnd>,
+) -> PageCommit {
+    PageCommit {
+        tenant_id: t.clone(),
+        connector_id: connector.into(),
+        run_id: run.into(),
+        holder: holder.into(),
+        now: 1_000,
+        lease_ms: 10_000,
+        stream: "customers".into(),
+        pass_id: format!("{run}:customers"),
+        records,
+        pass: end.is_none().then(|| "{\"next\":\"somewhere\"}".to_owned()),
+        end,
+    }
+}
+
+fn counts(added: u64, updated: u64, deleted: u64) -> Option<StreamCounts> {
+    Some(StreamCounts {
+        added,
+        updated,
+        deleted,
+    })
+}
+
+pub async fn run(store: Arc<dyn Store>, prefix: &str) {
+    let t = TenantId::parse(&format!("{prefix}-sync")).expect("tenant");
+    let other = TenantId::parse(&format!("{prefix}-sync-other")).expect("tenant");
+    let c = "conn-sync";
+
+    // One active run per connector; another connector (or tenant) is independent.
+    assert_eq!(
+        store
+            .queue_run(&run_record(&t, c, "run-1", 10))
+            .await
+            .expect("queue"),
+        Queued::New
+    );
+    assert_eq!(
+        store
+            .queue_run(&run_record(&t, c, "run-2", 11))
+            .await
+            .expect("queue"),
+        Queued::AlreadyActive("run-1".into())
+    );
+    assert_eq!(
+        store
+            .queue_run(&run_record(&other, c, "run-o", 12))
+            .await
+            .expect("queue"),
+        Queued::New
+    );
+
+    // Claimed by one holder; nobody else gets it while the lease holds.
+    let claimed = store
+        .claim_run("p1", 100, 1_000)
+        .await
+        .expect("claim")
+        .expect("a run");
+    assert_eq!(
+        (claimed.run_id.as_str(), claimed.status),
+        ("run-1", RunStatus::Running)
+    );
+    let next = store
+        .claim_run("p2", 100, 1_000)
+        .await
+        .expect("claim")
+        .expect("the other tenant's");
+    assert_eq!(next.run_id, "run-o");
+    assert!(store
+        .claim_run("p2", 200, 1_000)
+        .await
+        .expect("claim")
+        .is_none());
+    assert!(store
+        .renew_run("run-1", "p1", 300, 1_000)
+        .await
+        .expect("renew"));
+    assert!(
+        !store
+            .renew_run("run-1", "p2", 300, 1_000)
+            .await
+            .expect("renew"),
+        "not p2's"
+    );
+    assert!(store
+        .finish_run("run-o", "p2", RunStatus::Succeeded, None, 400)
+        .await
+        .expect("finish"));
+
+    // Pages: added, then the same again is no change, a new digest is an update.
+    let p1 = |records, end| page(&t, c, "run-1", "p1", records, end);
+    assert_eq!(
+        store
+            .commit_page(&p1(
+                vec![write("a", "1", false), write("b", "1", false)],
+                None
+            ))
+            .await
+            .expect("page"),
+        counts(2, 0, 0)
+    );
+    assert_eq!(
+        store
+            .commit_page(&p1(
+                vec![write("a", "1", false), write("b", "2", false)],
+                None
+            ))
+            .await
+            .expect("page"),
+        counts(0, 1, 0)
+    );
+    let state = store.stream_states(&t, c).await.expect("states");
+    assert_eq!(state.len(), 1);
+    assert_eq!(
+        state[0].pass.as_deref(),
+        Some("{\"next\":\"somewhere\"}"),
+        "the position is saved with the page"
+    );
+    assert_eq!(state[0].record_count, 2);
+
+    // A holder that lost the run writes nothing.
+    let stolen = page(&t, c, "run-1", "p2", vec![write("z", "1", false)], None);
+    assert_eq!(store.commit_page(&stolen).await.expect("page"), None);
+
+    // The end of a full read: what the pass did not see is deleted; the cursor is kept.
+    let older = PageCommit {
+        pass_id: "older-pass".into(),
+        ..p1(vec![write("c", "1", false)], None)
+    };
+    store.commit_page(&older).await.expect("page");
+    let end = p1(
+        vec![write("d", "1", false)],
+        Some(PassEnd {
+            cursor: Some(5_000),
+            full_read: true,
+        }),
+    );
+    assert_eq!(
+        store.commit_page(&end).await.expect("page"),
+        counts(1, 0, 1),
+        "c was not seen by this pass"
+    );
+    let state = &store.stream_states(&t, c).await.expect("states")[0];
+    assert_eq!(
+        (state.cursor, state.pass.as_deref(), state.record_count),
+        (Some(5_000), None, 3)
+    );
+    assert_eq!(state.last_synced_at, Some(1_000));
+
+    // Records in the order of their latest change, deletions included; keyset pages.
+    let all = store
+        .list_records(&t, c, "customers", 0, 100)
+        .await
+        .expect("records");
+    let order: Vec<(&str, bool)> = all
+        .iter()
+        .map(|r| (r.record_id.as_str(), r.deleted))
+        .collect();
+    assert_eq!(
+        order,
+        [("a", false), ("b", false), ("d", false), ("c", true)],
+        "d's page came before c's deletion"
+    );
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+    let after_b = store
+        .list_records(&t, c, "customers", all[1].seq, 1)
+        .await
+        .expect("records");
+    assert_eq!(after_b.len(), 1);
+    assert_eq!(after_b[0].record_id, "d");
+    assert!(
+        store
+            .list_records(&other, c, "customers", 0, 100)
+            .await
+            .expect("records")
+            .is_empty(),
+        "scoped by tenant"
+    );
+    assert_eq!(store.count_records(&t, c).await.expect("count"), 4);
+
+    // A deletion the provider reports, and a record coming back.
+    assert_eq!(
+        store
+            .commit_page(&p1(vec![write("a", "1", true)], None))
+            .await
+            .expect("page"),
+        counts(0, 0, 1)
+    );
+    assert_eq!(
+        store
+            .commit_page(&p1(vec![write("c", "1", false)], None))
+            .await
+            .expect("page"),
+        counts(1, 0, 0)
+    );
+
+    // The run's counts add up; finishing frees the connector for the next run.
+    assert!(store
+        .finish_run("run-1", "p1", RunStatus::Succeeded, None, 2_000)
+        .await
+        .expect("finish"));
+    assert!(
+        !store
+            .finish_run("run-1", "p1", RunStatus::Failed, None, 2_000)
+            .await
+            .expect("finish"),
+        "once"
+    );
+    let done = store
+        .get_run(&t, c, "run-1")
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!(done.status, RunStatus::Succeeded);
+    assert_eq!(
+        done.counts["customers"],
+        StreamCounts {
+            added: 5,
+            updated: 1,
+            deleted: 2
+        }
+    );
+    assert!(
+        store
+            .get_run(&other, c, "run-1")
+            .await
+            .expect("get")
+            .is_none(),
+        "scoped by tenant"
+    );
+    assert_eq!(
+        store
+            .queue_run(&run_record(&t, c, "run-3", 20))
+            .await
+            .expect("queue"),
+        Queued::New
+    );
+
+    // A run whose holder died is claimed again once its lease lapses.
+    let claimed = store
+        .claim_run("p3", 3_000, 500)
+        .await
+        .expect("claim")
+        .expect("run-3");
+    assert_eq!(claimed.run_id, "run-3");
+    assert!(store
+        .claim_run("p4", 3_100, 500)
+        .await
+        .expect("claim")
+        .is_none());
+    let taken = store
+        .claim_run("p4", 4_000, 500)
+        .await
+        .expect("claim")
+        .expect("lapsed");
+    assert_eq!(
+        (taken.run_id.as_str(), taken.holder.as_deref()),
+        ("run-3", Some("p4"))
+    );
+    assert!(
+        !store
+            .renew_run("run-3", "p3", 4_000, 500)
+            .await
+            .expect("renew"),
+        "the dead holder lost it"
+    );
+    let history: Vec<String> = store
+        .list_runs(&t, c, None, 10)
+        .await
+        .expect("runs")
+        .into_iter()
+        .map(|r| r.run_id)
+        .collect();
+    assert_eq!(history, ["run-3", "run-1"], "newest first");
+
+    store
+        .finish_run(
+            "run-3",
+            "p4",
+            RunStatus::Failed,
+            Some(("PROVIDER_ERROR".into(), "down".into())),
+            5_000,
+        )
+        .await
+        .expect("finish");
+    let failed = store
+        .get_run(&t, c, "run-3")
+        .await
+        .expect("get")
+        .expect("run");
+    assert_eq!(failed.error_code.as_deref(), Some("PROVIDER_ERROR"));
+
+    // Scheduling: a connector on a schedule is due at once, then not before the time set.
+    let vault = crate::vault::Vault::from_key_list(
+        &crate::secret::SecretString::new(crate::vault::generate_key()),
+        "K",
+    )
+    .expect("vault");
+    let key = vault.audit_key();
+    let audit = |action: &str| AuditWrite {
+        entry: AuditRecord {
+            seq: 0,
+            tenant_id: t.as_str().into(),
+            at: 1,
+            user_id: "u".into(),
+            action: action.into(),
+            connector_id: Some(c.into()),
+            outcome: "ok".into(),
+            error_code: None,
+            client: "-".into(),
+            detail: None,
+            prev_hash: String::new(),
+            hash: String::new(),
+        },
+        key: &key,
+    };
+    let mut connector = super::contract::record(t.as_str(), c, 1);
+    connector.sync_frequency = SyncFrequency::Hourly;
+    store
+        .insert(&t, &connector, &audit("create"))
+        .await
+        .expect("insert");
+    let due = |now| {
+        let store = store.clone();
+        async move {
+            store
+                .due_for_sync(now, 100)
+                .await
+                .expect("due")
+                .into_iter()
+                .map(|r| r.connector_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(due(10_000).await.contains(&c.to_owned()));
+    store.schedule_sync(&t, c, 50_000).await.expect("schedule");
+    assert!(!due(10_000).await.contains(&c.to_owned()));
+    assert!(due(50_000).await.contains(&c.to_owned()));
+
+    // Deleting the connector deletes everything its syncs stored, in the same transaction.
+    assert!(store.delete(&t, c, &audit("delete")).await.expect("delete"));
+    assert_eq!(store.count_records(&t, c).await.expect("count"), 0);
+    assert!(store.stream_states(&t, c).await.expect("states").is_empty());
+    assert!(store
+        .list_runs(&t, c, None, 10)
+        .await
+        .expect("runs")
+        .is_empty());
+    assert!(!due(60_000).await.contains(&c.to_owned()));
+}
