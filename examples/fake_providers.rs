@@ -13,7 +13,22 @@ async fn main() -> std::io::Result<()> {
     let addr = addr
         .parse()
         .map_err(|_| std::io::Error::other(format!("not an address: {addr}")))?;
-    let local = fakes::start(addr).await?;
+    // A few pages of records behind every provider, for previews and syncs.
+    let data = std::sync::Arc::new(fakes::data::Dataset::default());
+    for (stream, count) in [
+        ("stripe/customers", 240),
+        ("stripe/charges", 35),
+        ("shopify/orders", 60),
+        ("square/payments", 30),
+        ("xero/invoices", 30),
+        ("hubspot/companies", 30),
+        ("google/files", 30),
+        ("woocommerce/orders", 30),
+        ("rest/items", 30),
+    ] {
+        data.seed(stream, count);
+    }
+    let local = fakes::start_with(addr, data).await?;
     println!("fake providers listening on http://{local}");
     let base = format!("http://{local}");
     for (name, value) in fakes::provider_env(&base)

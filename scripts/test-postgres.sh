@@ -24,6 +24,11 @@ if [ "$(id -u)" -eq 0 ]; then chown -R postgres "$dir"; fi
 run "$bin/initdb" -D "$dir/data" -U hub --auth=scram-sha-256 --pwfile="$dir/pwfile" >/dev/null
 run "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null
 PGPASSWORD=$password "$bin/psql" -h 127.0.0.1 -p "$port" -U hub -d postgres -qc "CREATE DATABASE analytics" >/dev/null
+# A table for the browser tests' preview and table choice (the Rust tests make their own).
+PGPASSWORD=$password "$bin/psql" -h 127.0.0.1 -p "$port" -U hub -d analytics -qc "
+  CREATE TABLE public.shop_orders (id serial PRIMARY KEY, customer text NOT NULL, total numeric(10,2) NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now());
+  INSERT INTO public.shop_orders (customer, total) SELECT 'Customer ' || n, n * 1.5 FROM generate_series(1, 40) AS n;" >/dev/null
 echo "TEST_PG_DIR=$dir"
 echo "TEST_PG_PORT=$port"
 echo "TEST_PG_USER=hub"

@@ -2,6 +2,7 @@
 
 use crate::api::functions::current_session;
 use crate::ui::{
+    data::DataPage,
     audit::AuditPage, layout::Header, layout::SessionResource, marketplace::Marketplace,
     signin::SignIn, sources::SourcesPage, wizard::Wizard, NotFound,
 };
@@ -50,6 +51,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=Marketplace ssr=SsrMode::Async/>
                     <Route path=path!("/signin") view=SignIn ssr=SsrMode::Async/>
                     <Route path=path!("/sources") view=SourcesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/sources/:id/data") view=DataPage ssr=SsrMode::Async/>
                     <Route path=path!("/connect/:connector_type") view=Wizard ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                 </Routes>

@@ -42,6 +42,11 @@ test('Stripe: a bad key leads back to the key field; the good key connects', asy
   await expect(page.getByTestId('wizard-done')).toContainText("You're connected");
   await expect(page.getByTestId('wizard-done')).toContainText('“Main Stripe” is saved');
   await expect(page.getByTestId('wizard-done')).toContainText('test');
+  // Data on screen before leaving: the streams Stripe offers and its first customers.
+  await expect(page.getByTestId('preview')).toContainText('Streams: customers, charges, invoices');
+  await expect(page.getByTestId('preview-records')).toHaveAttribute('data-stream', 'customers');
+  await expect(page.getByTestId('preview-records')).toContainText('cus_000001');
+  await expect(page.getByTestId('preview-records').locator('tbody tr')).toHaveCount(10);
   await page.getByRole('link', { name: 'See connected sources' }).click();
   await expect(page.getByRole('heading', { name: 'Main Stripe' })).toBeVisible();
 });
@@ -102,6 +107,19 @@ test('PostgreSQL against the real server', async ({ page }, info) => {
   await next(page, 'Test and save');
   await expect(page.getByTestId('wizard-done')).toContainText("You're connected");
   await expect(page.getByTestId('wizard-done')).toContainText('server version');
+  // The tables found, and the first rows of one.
+  await expect(page.getByTestId('preview')).toContainText('public.shop_orders');
+  await expect(page.getByTestId('preview-records')).toContainText('Customer 1');
+
+  // The table choice, on the connector's data page: changes by updated_at.
+  await page.getByTestId('see-data').click();
+  await page.waitForURL('**/data');
+  await ready(page, info);
+  const choice = page.getByTestId('table-choice');
+  await choice.getByLabel('How to sync public.shop_orders').selectOption('public.shop_orders:updated_at');
+  await choice.getByRole('button', { name: 'Save tables' }).click();
+  await expect(page.getByTestId('table-choice')).toContainText('Saved. The next sync reads these tables.');
+  await expect(page.getByTestId('table-choice').getByLabel('How to sync public.shop_orders')).toHaveValue('public.shop_orders:updated_at');
 });
 
 test('a secret typed in the wizard never appears in any page', async ({ page }, info) => {

@@ -17,8 +17,11 @@ pub mod oauth;
 pub mod rest;
 #[cfg(feature = "ssr")]
 pub mod session;
+pub mod source_data;
 #[cfg(feature = "ssr")]
 pub mod state;
+#[cfg(feature = "ssr")]
+pub mod table_choice;
 #[cfg(feature = "ssr")]
 pub mod try_it;
 pub mod wizard;

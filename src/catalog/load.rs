@@ -129,6 +129,12 @@ impl Catalog {
             }
             let mut names = HashSet::new();
             for field in &def.fields {
+                if field.ask == super::Ask::Later && (field.secret || field.required) {
+                    return Err(invalid(format!(
+                        "field {} is set later, so it can be neither secret nor required",
+                        field.name
+                    )));
+                }
                 if field.ask == super::Ask::Never && field.required {
                     return Err(invalid(format!(
                         "field {} is required but never asked",

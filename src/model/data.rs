@@ -191,3 +191,44 @@ pub struct RecordPage {
     /// Whether more records are waiting now.
     pub has_more: bool,
 }
+
+/// A PostgreSQL table as the table choice shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TableChoice {
+    /// `schema.table`.
+    pub name: String,
+    /// Timestamp and integer columns that can mark changes.
+    pub cursor_candidates: Vec<String>,
+    /// Without a primary key, rows cannot be told apart between syncs: not offered.
+    pub has_key: bool,
+    pub chosen: bool,
+    pub cursor: Option<String>,
+}
+
+/// A setting for reading data, with its current value (never a secret: the catalog refuses a
+/// secret field set later).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSetting {
+    pub name: String,
+    pub label: String,
+    pub help: String,
+    pub options: Vec<String>,
+    pub example: Option<String>,
+    pub value: Option<String>,
+}
+
+/// What a connector's data page shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataView {
+    pub connector: crate::model::ConnectorView,
+    pub streams: Vec<StreamView>,
+    pub runs: Vec<SyncRunView>,
+    /// The stream whose records are shown.
+    pub stream: Option<String>,
+    pub page: Option<RecordPage>,
+    /// The records' top-level fields, the id first.
+    pub columns: Vec<String>,
+    pub settings: Vec<DataSetting>,
+    pub now_ms: i64,
+}

@@ -214,6 +214,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::oauth::router())
         .merge(crate::api::docs::router())
         .merge(crate::api::try_it::router())
+        .merge(crate::api::table_choice::router())
         .leptos_routes_with_context(
             &state,
             routes,

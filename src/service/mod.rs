@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 mod audit;
 mod connectors;
+mod data_settings;
 mod drafts;
 mod listing;
 mod maintenance;

@@ -1,6 +1,7 @@
 //! The pages people see, and the small pieces they share.
 
 pub mod audit;
+pub mod data;
 pub mod layout;
 pub mod marketplace;
 pub mod signin;

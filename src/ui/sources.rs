@@ -286,6 +286,7 @@ fn RowActions(
                     <button type="submit" class="btn-secondary">"Clear error"</button>
                 </ActionForm>
             })}
+            <a href=format!("/sources/{}/data", c.connector_id) class="btn-secondary" data-testid="data">"Data"</a>
             <a href=replace_href class=if reconnect { "btn-primary" } else { "btn-secondary" } data-testid="replace">
                 {if reconnect { "Reconnect" } else { "Replace credentials" }}
             </a>

@@ -557,6 +557,9 @@ fn DonePrompt(v: WizardView) -> impl IntoView {
         .map(|r| r.details.clone())
         .unwrap_or_default();
     let tested = v.result.as_ref().is_some_and(|r| r.success);
+    let saved = v.saved_connector.clone();
+    let data_href = saved.as_ref().map(|id| format!("/sources/{id}/data"));
+    let preview = saved.filter(|_| tested);
     view! {
         <section class="rounded-2xl border border-emerald-200 bg-emerald-50 p-5 text-emerald-950" role="status" data-testid="wizard-done">
             <h2 class="text-lg font-semibold">{if tested { "You're connected" } else { "Saved without a successful test" }}</h2>
@@ -570,9 +573,11 @@ fn DonePrompt(v: WizardView) -> impl IntoView {
             })}
             <p class="mt-3 text-sm">"Next: we will sync on the schedule you chose. You can re-test, rename or replace the credentials at any time."</p>
             <div class="mt-4 flex flex-wrap gap-3">
-                <a href="/sources" class="btn-primary">"See connected sources"</a>
+                {data_href.map(|href| view! { <a href=href class="btn-primary" data-testid="see-data">"See its data"</a> })}
+                <a href="/sources" class="btn-secondary">"See connected sources"</a>
                 <a href="/" class="btn-secondary">"Connect another source"</a>
             </div>
         </section>
+        {preview.map(|connector_id| view! { <crate::ui::data::PreviewPanel connector_id/> })}
     }
 }

@@ -1,0 +1,127 @@
+//! Server functions of a connector's data page and the wizard's preview: what was synced, the
+//! run history, a preview read from the provider, "Sync now", and the data settings.
+
+use crate::error::ApiError;
+use crate::model::data::{DataView, Preview, SyncQueued, TableChoice};
+use crate::model::ConnectorView;
+use leptos::prelude::*;
+
+/// Records a page of the data table shows.
+pub const TABLE_ROWS: usize = 25;
+/// Columns the table shows (the rest are in each record's JSON).
+pub const TABLE_COLUMNS: usize = 8;
+
+#[server(endpoint = "source_data")]
+pub async fn source_data(
+    connector_id: String,
+    stream: Option<String>,
+    cursor: Option<String>,
+) -> Result<DataView, ApiError> {
+    let (state, p) = crate::api::extract::require_principal().await?;
+    let client = super::functions::client();
+    let service = &state.service;
+    let connector = service.get(&p, &connector_id, &client).await?;
+    let streams = service.streams(&p, &connector_id, &client).await?.streams;
+    let runs = service.sync_runs(&p, &connector_id, &client).await?.runs;
+    let stream = stream
+        .filter(|s| streams.iter().any(|v| &v.name == s))
+        .or_else(|| streams.iter().find(|s| s.record_count > 0).map(|s| s.name.clone()))
+        .or_else(|| streams.first().map(|s| s.name.clone()));
+    let page = match &stream {
+        Some(name) => Some(
+            service
+                .records(&p, &connector_id, name, TABLE_ROWS, cursor.as_deref().filter(|c| !c.is_empty()), &client)
+                .await?,
+        ),
+        None => None,
+    };
+    let mut columns: Vec<String> = Vec::new();
+    for record in page.iter().flat_map(|p| &p.records) {
+        if let serde_json::Value::Object(fields) = &record.data {
+            for name in fields.keys() {
+                if !columns.contains(name) {
+                    columns.push(name.clone());
+                }
+            }
+        }
+    }
+    if let Some(at) = columns.iter().position(|c| c == "id") {
+        let id = columns.remove(at);
+        columns.insert(0, id);
+    }
+    columns.truncate(TABLE_COLUMNS);
+    let settings = service.data_settings(&p, &connector_id, &client).await?;
+    Ok(DataView {
+        connector,
+        streams,
+        runs,
+        stream,
+        page,
+        columns,
+        settings,
+        now_ms: crate::clock::now_ms(),
+    })
+}
+
+#[server(endpoint = "source_preview")]
+pub async fn source_preview(connector_id: String, stream: Option<String>) -> Result<Preview, ApiError> {
+    let (state, p) = crate::api::extract::require_principal().await?;
+    Ok(state
+        .service
+        .preview_saved(&p, &connector_id, stream.as_deref(), &super::functions::client())
+        .await?)
+}
+
+#[server(endpoint = "sync_source")]
+pub async fn sync_source(connector_id: String, full_refresh: Option<String>) -> Result<SyncQueued, ApiError> {
+    let (state, p) = crate::api::extract::require_principal().await?;
+    let request = crate::service::SyncRequest {
+        streams: Vec::new(),
+        full_refresh: full_refresh.is_some_and(|v| v == "on" || v == "true"),
+    };
+    Ok(state
+        .service
+        .request_sync(&p, &connector_id, request, &super::functions::client())
+        .await?)
+}
+
+/// The REST API connector's data settings; a field left out is unchanged, an empty one cleared.
+#[allow(clippy::too_many_arguments)]
+#[server(endpoint = "save_data_settings")]
+pub async fn save_data_settings(
+    connector_id: String,
+    records_path: Option<String>,
+    records_pointer: Option<String>,
+    paging: Option<String>,
+    paging_param: Option<String>,
+    next_cursor_pointer: Option<String>,
+    updated_field: Option<String>,
+    since_param: Option<String>,
+) -> Result<ConnectorView, ApiError> {
+    let (state, p) = crate::api::extract::require_principal().await?;
+    let settings: std::collections::BTreeMap<String, String> = [
+        ("records_path", records_path),
+        ("records_pointer", records_pointer),
+        ("paging", paging),
+        ("paging_param", paging_param),
+        ("next_cursor_pointer", next_cursor_pointer),
+        ("updated_field", updated_field),
+        ("since_param", since_param),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+    .collect();
+    Ok(state
+        .service
+        .change_data_settings(&p, &connector_id, &settings, &super::functions::client())
+        .await?)
+}
+
+#[server(endpoint = "source_tables")]
+pub async fn source_tables(connector_id: String) -> Result<Vec<TableChoice>, ApiError> {
+    let (state, p) = crate::api::extract::require_principal().await?;
+    Ok(state
+        .service
+        .table_choices(&p, &connector_id, &super::functions::client())
+        .await?)
+}

@@ -1,0 +1,64 @@
+//! `POST /sources/{id}/tables`: the PostgreSQL table choice from the data page. One `table` field
+//! per table found, each a select whose value is empty (not synced), `schema.table` (every row,
+//! each sync) or `schema.table:column` (changes by that column): a plain form, so it works without
+//! JavaScript, answered with a redirect back to the page.
+
+use super::extract::{body_error, client_addr, Authenticated};
+use super::state::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::Router;
+use http::request::Parts;
+use std::collections::BTreeMap;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/sources/{id}/tables", post(choose_tables))
+}
+
+async fn choose_tables(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+    parts: Parts,
+    form: Result<Bytes, BytesRejection>,
+) -> Response {
+    let form = match form {
+        Ok(form) => form,
+        Err(rejection) => return body_error(rejection).into_response(),
+    };
+    let chosen: Vec<String> = reqwest::Url::parse(&format!("http://form/?{}", String::from_utf8_lossy(&form)))
+        .map(|url| {
+            url.query_pairs()
+                .filter(|(k, v)| k == "table" && !v.trim().is_empty())
+                .map(|(_, v)| v.trim().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let page = format!("/sources/{}/data", urlencoding(&id));
+    // Choosing nothing would mean "every table": refuse it rather than guess.
+    if chosen.is_empty() {
+        return Redirect::to(&format!("{page}?tables_error=EMPTY")).into_response();
+    }
+    let settings = BTreeMap::from([("tables".to_owned(), chosen.join(", "))]);
+    match state
+        .service
+        .change_data_settings(&p, &id, &settings, &client_addr(&parts))
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("{page}?saved=tables")).into_response(),
+        Err(e) => Redirect::to(&format!("{page}?tables_error={}", e.code.as_str())).into_response(),
+    }
+}
+
+/// Connector ids are letters, digits and dashes; anything else is percent-encoded.
+fn urlencoding(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,124 @@
+//! Settings for reading data, changed once a connection works: the REST API connector's records
+//! location and paging, PostgreSQL's table choice. They are the catalog's `ask = "later"` fields;
+//! changing them keeps the credentials and the connector's status.
+
+use super::{ConnectorService, RateClass};
+use crate::auth::Principal;
+use crate::catalog::Ask;
+use crate::clock::now_ms;
+use crate::error::{Error, ErrorCode};
+use crate::model::data::TableChoice;
+use crate::model::{AuditAction, ConnectorView};
+use crate::secret::SecretConfig;
+use crate::sync::postgres;
+use std::collections::BTreeMap;
+
+impl ConnectorService {
+    /// Sets the given data settings (an empty value clears one); other fields are kept.
+    pub async fn change_data_settings(
+        &self,
+        p: &Principal,
+        id: &str,
+        settings: &BTreeMap<String, String>,
+        client: &str,
+    ) -> Result<ConnectorView, Error> {
+        self.limit(p, RateClass::Writes, client).await?;
+        for _attempt in 0..3 {
+            let current = self.record(p, id, AuditAction::Update, client).await?;
+            let def = self.definition(&current.connector_type)?;
+            if let Some(name) = settings.keys().find(|name| def.field(name).is_none_or(|f| f.ask != Ask::Later)) {
+                return Err(Error::new(
+                    ErrorCode::InvalidRequest,
+                    format!("“{}” is not a data setting of {}.", name.chars().take(64).collect::<String>(), def.name),
+                )
+                .with_field(name.as_str()));
+            }
+            let stored = self
+                .open_config(&current)
+                .map_err(|_| Error::from_code(ErrorCode::DecryptionFailed))?;
+            let mut merged: BTreeMap<String, String> = stored.expose().clone();
+            for (name, value) in settings {
+                if value.trim().is_empty() {
+                    merged.remove(name);
+                } else {
+                    merged.insert(name.clone(), value.trim().to_owned());
+                }
+            }
+            let valid = self.catalog.validate(def, &merged)?;
+            let mut next = current.clone();
+            self.seal_config(&mut next, &SecretConfig::from(valid));
+            next.updated_at = now_ms();
+            next.updated_by = p.user.clone();
+            next.version = current.version + 1;
+            let audit = self.audited(p, AuditAction::Update, id, client);
+            if self.store.update(&p.tenant, &next, current.version, Some(&audit)).await? {
+                return Ok(self.view(&next));
+            }
+        }
+        Err(Error::from_code(ErrorCode::Conflict))
+    }
+
+    /// PostgreSQL: the tables this user can read, what each could be synced by, and what is
+    /// chosen now.
+    pub async fn table_choices(&self, p: &Principal, id: &str, client: &str) -> Result<Vec<TableChoice>, Error> {
+        self.limit(p, RateClass::Tests, client).await?;
+        let record = self.record(p, id, AuditAction::Preview, client).await?;
+        if record.connector_type != "postgresql" {
+            return Err(Error::new(ErrorCode::InvalidRequest, "Only a PostgreSQL connector has tables to choose.")
+                .with_field("connector_id"));
+        }
+        self.audit(p, AuditAction::Preview, Some(id), crate::model::AuditOutcome::Ok, None, client)
+            .await?;
+        let config = self.fresh_config(p, &record, false, client).await?;
+        let ctx = self.checker.ctx(&config);
+        let tables = crate::checks::postgresql::within_timeout(&ctx, async {
+            let client = postgres::open(&self.checker, &config).await?;
+            postgres::discover(&client).await
+        })
+        .await?;
+        let chosen = postgres::selections(&config);
+        Ok(tables
+            .iter()
+            .map(|t| {
+                let name = t.stream();
+                let pick = chosen.iter().find(|s| s.stream == name);
+                TableChoice {
+                    cursor_candidates: t.cursor_candidates().map(|c| c.name.clone()).collect(),
+                    has_key: !t.key.is_empty(),
+                    chosen: pick.is_some() || (chosen.is_empty() && !t.key.is_empty()),
+                    cursor: pick.and_then(|s| s.cursor.clone()),
+                    name,
+                }
+            })
+            .collect())
+    }
+}
+
+impl ConnectorService {
+    /// The connector's data settings and their values.
+    pub async fn data_settings(
+        &self,
+        p: &Principal,
+        id: &str,
+        client: &str,
+    ) -> Result<Vec<crate::model::data::DataSetting>, Error> {
+        let record = self.record(p, id, AuditAction::Read, client).await?;
+        let def = self.definition(&record.connector_type)?;
+        let stored = self
+            .open_config(&record)
+            .map_err(|_| Error::from_code(ErrorCode::DecryptionFailed))?;
+        Ok(def
+            .fields
+            .iter()
+            .filter(|f| f.ask == Ask::Later && !f.secret)
+            .map(|f| crate::model::data::DataSetting {
+                name: f.name.clone(),
+                label: f.label.clone(),
+                help: f.help.clone(),
+                options: f.options.clone(),
+                example: f.example.clone(),
+                value: stored.get(&f.name).map(str::to_owned),
+            })
+            .collect())
+    }
+}
