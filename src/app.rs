@@ -2,9 +2,8 @@
 
 use crate::api::functions::current_session;
 use crate::ui::{
-    data::DataPage,
-    audit::AuditPage, layout::Header, layout::SessionResource, marketplace::Marketplace,
-    signin::SignIn, sources::SourcesPage, wizard::Wizard, NotFound,
+    audit::AuditPage, data::DataPage, layout::Header, layout::SessionResource,
+    marketplace::Marketplace, signin::SignIn, sources::SourcesPage, wizard::Wizard, NotFound,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};

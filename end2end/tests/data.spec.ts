@@ -30,7 +30,7 @@ test("a connector's data page: Sync now, streams, records a page at a time, run 
 
   await page.getByTestId('sync-now').click();
   await waitForRun(page, info, 'succeeded');
-  await expect(page.getByTestId('run-status')).toContainText('240 added');
+  await expect(page.getByTestId('run-status')).toContainText('275 added');
   const customers = page.getByTestId('streams').locator('[data-stream="customers"]');
   await expect(customers.getByTestId('record-count')).toHaveText('240');
   await expect(page.getByTestId('last-sync')).not.toHaveText('never');

@@ -25,12 +25,24 @@ pub async fn source_data(
     let runs = service.sync_runs(&p, &connector_id, &client).await?.runs;
     let stream = stream
         .filter(|s| streams.iter().any(|v| &v.name == s))
-        .or_else(|| streams.iter().find(|s| s.record_count > 0).map(|s| s.name.clone()))
+        .or_else(|| {
+            streams
+                .iter()
+                .find(|s| s.record_count > 0)
+                .map(|s| s.name.clone())
+        })
         .or_else(|| streams.first().map(|s| s.name.clone()));
     let page = match &stream {
         Some(name) => Some(
             service
-                .records(&p, &connector_id, name, TABLE_ROWS, cursor.as_deref().filter(|c| !c.is_empty()), &client)
+                .records(
+                    &p,
+                    &connector_id,
+                    name,
+                    TABLE_ROWS,
+                    cursor.as_deref().filter(|c| !c.is_empty()),
+                    &client,
+                )
                 .await?,
         ),
         None => None,
@@ -64,16 +76,27 @@ pub async fn source_data(
 }
 
 #[server(endpoint = "source_preview")]
-pub async fn source_preview(connector_id: String, stream: Option<String>) -> Result<Preview, ApiError> {
+pub async fn source_preview(
+    connector_id: String,
+    stream: Option<String>,
+) -> Result<Preview, ApiError> {
     let (state, p) = crate::api::extract::require_principal().await?;
     Ok(state
         .service
-        .preview_saved(&p, &connector_id, stream.as_deref(), &super::functions::client())
+        .preview_saved(
+            &p,
+            &connector_id,
+            stream.as_deref(),
+            &super::functions::client(),
+        )
         .await?)
 }
 
 #[server(endpoint = "sync_source")]
-pub async fn sync_source(connector_id: String, full_refresh: Option<String>) -> Result<SyncQueued, ApiError> {
+pub async fn sync_source(
+    connector_id: String,
+    full_refresh: Option<String>,
+) -> Result<SyncQueued, ApiError> {
     let (state, p) = crate::api::extract::require_principal().await?;
     let request = crate::service::SyncRequest {
         streams: Vec::new(),

@@ -29,14 +29,15 @@ async fn choose_tables(
         Ok(form) => form,
         Err(rejection) => return body_error(rejection).into_response(),
     };
-    let chosen: Vec<String> = reqwest::Url::parse(&format!("http://form/?{}", String::from_utf8_lossy(&form)))
-        .map(|url| {
-            url.query_pairs()
-                .filter(|(k, v)| k == "table" && !v.trim().is_empty())
-                .map(|(_, v)| v.trim().to_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let chosen: Vec<String> =
+        reqwest::Url::parse(&format!("http://form/?{}", String::from_utf8_lossy(&form)))
+            .map(|url| {
+                url.query_pairs()
+                    .filter(|(k, v)| k == "table" && !v.trim().is_empty())
+                    .map(|(_, v)| v.trim().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
     let page = format!("/sources/{}/data", urlencoding(&id));
     // Choosing nothing would mean "every table": refuse it rather than guess.
     if chosen.is_empty() {

@@ -26,10 +26,17 @@ impl ConnectorService {
         for _attempt in 0..3 {
             let current = self.record(p, id, AuditAction::Update, client).await?;
             let def = self.definition(&current.connector_type)?;
-            if let Some(name) = settings.keys().find(|name| def.field(name).is_none_or(|f| f.ask != Ask::Later)) {
+            if let Some(name) = settings
+                .keys()
+                .find(|name| def.field(name).is_none_or(|f| f.ask != Ask::Later))
+            {
                 return Err(Error::new(
                     ErrorCode::InvalidRequest,
-                    format!("“{}” is not a data setting of {}.", name.chars().take(64).collect::<String>(), def.name),
+                    format!(
+                        "“{}” is not a data setting of {}.",
+                        name.chars().take(64).collect::<String>(),
+                        def.name
+                    ),
                 )
                 .with_field(name.as_str()));
             }
@@ -51,7 +58,11 @@ impl ConnectorService {
             next.updated_by = p.user.clone();
             next.version = current.version + 1;
             let audit = self.audited(p, AuditAction::Update, id, client);
-            if self.store.update(&p.tenant, &next, current.version, Some(&audit)).await? {
+            if self
+                .store
+                .update(&p.tenant, &next, current.version, Some(&audit))
+                .await?
+            {
                 return Ok(self.view(&next));
             }
         }
@@ -60,15 +71,30 @@ impl ConnectorService {
 
     /// PostgreSQL: the tables this user can read, what each could be synced by, and what is
     /// chosen now.
-    pub async fn table_choices(&self, p: &Principal, id: &str, client: &str) -> Result<Vec<TableChoice>, Error> {
+    pub async fn table_choices(
+        &self,
+        p: &Principal,
+        id: &str,
+        client: &str,
+    ) -> Result<Vec<TableChoice>, Error> {
         self.limit(p, RateClass::Tests, client).await?;
         let record = self.record(p, id, AuditAction::Preview, client).await?;
         if record.connector_type != "postgresql" {
-            return Err(Error::new(ErrorCode::InvalidRequest, "Only a PostgreSQL connector has tables to choose.")
-                .with_field("connector_id"));
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                "Only a PostgreSQL connector has tables to choose.",
+            )
+            .with_field("connector_id"));
         }
-        self.audit(p, AuditAction::Preview, Some(id), crate::model::AuditOutcome::Ok, None, client)
-            .await?;
+        self.audit(
+            p,
+            AuditAction::Preview,
+            Some(id),
+            crate::model::AuditOutcome::Ok,
+            None,
+            client,
+        )
+        .await?;
         let config = self.fresh_config(p, &record, false, client).await?;
         let ctx = self.checker.ctx(&config);
         let tables = crate::checks::postgresql::within_timeout(&ctx, async {

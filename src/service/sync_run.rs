@@ -97,21 +97,42 @@ impl ConnectorService {
         }
     }
 
-    /// Runs a claimed run to its end.
+    /// Runs a claimed run to its end. The outcome is put on the connector before the run is
+    /// marked finished, so whoever sees the run finished also sees the connector's new last sync.
     pub async fn execute_sync(&self, run: SyncRunRecord, holder: &str) {
         let outcome = self.run_streams(&run, holder).await;
-        let now = now_ms();
-        let (status, error) = match &outcome {
-            Ok(()) => (RunStatus::Succeeded, None),
+        let failure = match outcome {
+            Ok(()) => None,
             Err(Stop::LostLease) => {
                 tracing::warn!(run_id = %run.run_id, "sync run taken over by another process");
                 return;
             }
-            Err(Stop::Failed(e)) => (
-                RunStatus::Failed,
-                Some((e.code.as_str().to_owned(), e.message.clone())),
-            ),
+            Err(Stop::Failed(e)) => Some(e),
         };
+        let status = if failure.is_some() {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        };
+        let now = now_ms();
+        match self
+            .store
+            .renew_run(&run.run_id, holder, now, ms(self.sync.lease))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::error!(run_id = %run.run_id, error = %e, "sync run could not be finished");
+                return;
+            }
+        }
+        if let Err(e) = self.record_sync(&run, failure.as_ref(), now).await {
+            tracing::warn!(run_id = %run.run_id, code = %e.code, "sync outcome not recorded on the connector");
+        }
+        let error = failure
+            .as_ref()
+            .map(|e| (e.code.as_str().to_owned(), e.message.clone()));
         match self
             .store
             .finish_run(&run.run_id, holder, status, error, now)
@@ -124,16 +145,9 @@ impl ConnectorService {
                 return;
             }
         }
-        let failure = match outcome {
-            Err(Stop::Failed(e)) => Some(e),
-            _ => None,
-        };
         tracing::info!(tenant = %run.tenant_id, connector_id = %run.connector_id, run_id = %run.run_id,
             status = status.as_str(), code = ?failure.as_ref().map(|e| e.code), "sync run finished");
         self.metrics.sync_run(status.as_str());
-        if let Err(e) = self.record_sync(&run, failure.as_ref(), now).await {
-            tracing::warn!(run_id = %run.run_id, code = %e.code, "sync outcome not recorded on the connector");
-        }
     }
 
     async fn run_streams(&self, run: &SyncRunRecord, holder: &str) -> Result<(), Stop> {

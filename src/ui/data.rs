@@ -24,7 +24,16 @@ pub fn DataPage() -> impl IntoView {
     let settings = ServerAction::<SaveDataSettings>::new();
     let (tick, set_tick) = signal(0_u32);
     let data = Resource::new(
-        move || (id(), param("stream"), param("cursor"), sync.version().get(), settings.version().get(), tick.get()),
+        move || {
+            (
+                id(),
+                param("stream"),
+                param("cursor"),
+                sync.version().get(),
+                settings.version().get(),
+                tick.get(),
+            )
+        },
         |(id, stream, cursor, ..)| source_data(id, stream, cursor),
     );
     // While a run is queued or running, look again every second (in the browser only).
@@ -34,7 +43,10 @@ pub fn DataPage() -> impl IntoView {
             .and_then(Result::ok)
             .is_some_and(|v| v.runs.first().is_some_and(|r| r.status.is_active()));
         if active {
-            set_timeout(move || set_tick.update(|t| *t += 1), std::time::Duration::from_secs(1));
+            set_timeout(
+                move || set_tick.update(|t| *t += 1),
+                std::time::Duration::from_secs(1),
+            );
         }
     });
     view! {
@@ -130,13 +142,26 @@ fn RunLine(run: Option<SyncRunView>, now: i64) -> impl IntoView {
     };
     let (text, class) = match run.status {
         RunStatus::Queued => ("Waiting to start…".to_owned(), "text-indigo-900"),
-        RunStatus::Running => (format!("Syncing… {} so far.", counts_text(&run)), "text-indigo-900"),
+        RunStatus::Running => (
+            format!("Syncing… {} so far.", counts_text(&run)),
+            "text-indigo-900",
+        ),
         RunStatus::Succeeded => (
-            format!("Last run succeeded {}: {}.", run.finished_at.as_deref().map(|t| relative_time(t, now)).unwrap_or_default(), counts_text(&run)),
+            format!(
+                "Last run succeeded {}: {}.",
+                run.finished_at
+                    .as_deref()
+                    .map(|t| relative_time(t, now))
+                    .unwrap_or_default(),
+                counts_text(&run)
+            ),
             "text-emerald-800",
         ),
         RunStatus::Failed => (
-            format!("Last run failed: {}", run.error_message.clone().unwrap_or_default()),
+            format!(
+                "Last run failed: {}",
+                run.error_message.clone().unwrap_or_default()
+            ),
             "text-red-800",
         ),
     };
@@ -205,7 +230,12 @@ fn Records(v: DataView) -> impl IntoView {
     };
     let id = v.connector.connector_id.clone();
     let columns = v.columns.clone();
-    let next = page.has_more.then(|| format!("/sources/{id}/data?stream={stream}&cursor={}", page.next_cursor));
+    let next = page.has_more.then(|| {
+        format!(
+            "/sources/{id}/data?stream={stream}&cursor={}",
+            page.next_cursor
+        )
+    });
     let empty = page.records.is_empty();
     view! {
         <section class="mt-6" aria-labelledby="records-heading">
@@ -239,7 +269,11 @@ fn Records(v: DataView) -> impl IntoView {
 
 #[component]
 fn RecordRow(r: RecordView, columns: Vec<String>, now: i64) -> impl IntoView {
-    let class = if r.deleted { "border-t border-slate-100 text-slate-400 line-through" } else { "border-t border-slate-100" };
+    let class = if r.deleted {
+        "border-t border-slate-100 text-slate-400 line-through"
+    } else {
+        "border-t border-slate-100"
+    };
     view! {
         <tr class=class data-record-id=r.id.clone() data-deleted=r.deleted.to_string()>
             {columns.iter().map(|c| view! { <td class="max-w-xs truncate px-3 py-2">{cell(r.data.get(c))}</td> }).collect_view()}
@@ -373,10 +407,13 @@ fn Settings(v: DataView, action: ServerAction<SaveDataSettings>) -> impl IntoVie
 #[component]
 fn TableChoice(connector_id: String) -> impl IntoView {
     let query = use_query_map();
-    let tables = Resource::new({
-        let id = connector_id.clone();
-        move || id.clone()
-    }, source_tables);
+    let tables = Resource::new(
+        {
+            let id = connector_id.clone();
+            move || id.clone()
+        },
+        source_tables,
+    );
     let saved = move || query.read().get("saved").is_some_and(|s| s == "tables");
     let failed = move || query.read().get("tables_error");
     let action = format!("/sources/{connector_id}/tables");
