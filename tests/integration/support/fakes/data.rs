@@ -607,13 +607,12 @@ pub async fn google_files(
 
 /// `/restdata/items`: a JSON API with records under `/data`, paging by `page`, by `cursor` (the
 /// next one at `/next_cursor`) and by `Link`, all at once, and `updated_since` for changes.
-/// Each record echoes the request's query string, as some APIs echo their URL: a key sent in the
-/// query comes back in the data (the hub must take it out).
+/// Each record echoes the key sent in the query string, as APIs that echo their URL do (the hub
+/// must take it out of the data).
 pub async fn rest_items(
     Extension(data): Extension<Arc<Dataset>>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
 ) -> Response {
     let credential = bearer(&headers).or_else(|| q.get("api_key").cloned());
     let call = match begin(&data, "rest/items", &q, &headers, credential).await {
@@ -634,7 +633,7 @@ pub async fn rest_items(
         .iter()
         .skip(offset)
         .take(per)
-        .map(|i| json!({"id": i.n, "name": format!("Thing {} v{}", i.n, i.version), "updated_at": rfc3339(i.updated), "self": format!("/restdata/items?{}", uri.query().unwrap_or_default())}))
+        .map(|i| json!({"id": i.n, "name": format!("Thing {} v{}", i.n, i.version), "updated_at": rfc3339(i.updated), "self": format!("/restdata/items?api_key={}", q.get("api_key").map(String::as_str).unwrap_or_default())}))
         .collect();
     let more = offset + per < items.len();
     let mut response = json_status(
