@@ -2,6 +2,8 @@
 //! by hand: `cargo run --features ssr --example fake_providers -- 127.0.0.1:9100`. It prints the
 //! settings that point a server at it, OAuth2 client registrations included.
 
+// The tests' controls (changes, failures, request logs) are not used by the standalone server.
+#[allow(dead_code)]
 #[path = "../tests/integration/support/fakes/mod.rs"]
 mod fakes;
 

@@ -33,17 +33,19 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     }
 }
 
-pub struct HttpError(pub ApiError);
+/// Boxed: handlers return it on every error path, and a small `Result` keeps the success path
+/// cheap.
+pub struct HttpError(pub Box<ApiError>);
 
 impl From<ApiError> for HttpError {
     fn from(e: ApiError) -> Self {
-        Self(e)
+        Self(Box::new(e))
     }
 }
 
 impl From<Error> for HttpError {
     fn from(e: Error) -> Self {
-        Self(e.into())
+        Self(Box::new(e.into()))
     }
 }
 

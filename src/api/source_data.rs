@@ -108,37 +108,48 @@ pub async fn sync_source(
         .await?)
 }
 
-/// The REST API connector's data settings; a field left out is unchanged, an empty one cleared.
+/// One field per setting, as the form sends them (the macro's generated code takes them all).
 #[allow(clippy::too_many_arguments)]
-#[server(endpoint = "save_data_settings")]
-pub async fn save_data_settings(
-    connector_id: String,
-    records_path: Option<String>,
-    records_pointer: Option<String>,
-    paging: Option<String>,
-    paging_param: Option<String>,
-    next_cursor_pointer: Option<String>,
-    updated_field: Option<String>,
-    since_param: Option<String>,
-) -> Result<ConnectorView, ApiError> {
-    let (state, p) = crate::api::extract::require_principal().await?;
-    let settings: std::collections::BTreeMap<String, String> = [
-        ("records_path", records_path),
-        ("records_pointer", records_pointer),
-        ("paging", paging),
-        ("paging_param", paging_param),
-        ("next_cursor_pointer", next_cursor_pointer),
-        ("updated_field", updated_field),
-        ("since_param", since_param),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
-    .collect();
-    Ok(state
-        .service
-        .change_data_settings(&p, &connector_id, &settings, &super::functions::client())
-        .await?)
+mod rest_settings {
+    use super::*;
+
+    /// The REST API connector's data settings; a field left out is unchanged, an empty one cleared.
+    #[server(endpoint = "save_data_settings")]
+    pub async fn save_data_settings(
+        connector_id: String,
+        records_path: Option<String>,
+        records_pointer: Option<String>,
+        paging: Option<String>,
+        paging_param: Option<String>,
+        next_cursor_pointer: Option<String>,
+        updated_field: Option<String>,
+        since_param: Option<String>,
+    ) -> Result<ConnectorView, ApiError> {
+        let (state, p) = crate::api::extract::require_principal().await?;
+        let settings: std::collections::BTreeMap<String, String> = [
+            ("records_path", records_path),
+            ("records_pointer", records_pointer),
+            ("paging", paging),
+            ("paging_param", paging_param),
+            ("next_cursor_pointer", next_cursor_pointer),
+            ("updated_field", updated_field),
+            ("since_param", since_param),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
+        .collect();
+        Ok(state
+            .service
+            .change_data_settings(
+                &p,
+                &connector_id,
+                &settings,
+                &crate::api::functions::client(),
+            )
+            .await?)
+    }
 }
+pub use rest_settings::*;
 
 #[server(endpoint = "source_tables")]
 pub async fn source_tables(connector_id: String) -> Result<Vec<TableChoice>, ApiError> {

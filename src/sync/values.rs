@@ -60,10 +60,7 @@ fn parse_time_text(s: &str) -> Option<i64> {
     if let Ok(t) = DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z") {
         return Some(t.timestamp_millis());
     }
-    s.parse::<i64>()
-        .ok()
-        .map(|n| time_ms(&Value::from(n)))
-        .flatten()
+    s.parse::<i64>().ok().and_then(|n| time_ms(&Value::from(n)))
 }
 
 /// A cursor time (unix ms) as a provider's parameter wants it.
