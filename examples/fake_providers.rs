@@ -1,5 +1,6 @@
 //! The fake provider APIs as a standalone server, for the browser tests and for trying the wizard
-//! by hand: `cargo run --features ssr --example fake_providers -- 127.0.0.1:9100`. It prints the
+//! by hand: `cargo run --features ssr --example fake_providers -- 127.0.0.1:9100`. `FAKE_SEED`
+//! (`stripe/customers=100000,…`) adds records behind a provider. It prints the
 //! settings that point a server at it, OAuth2 client registrations included.
 
 // The tests' controls (changes, failures, request logs) are not used by the standalone server.
@@ -29,6 +30,16 @@ async fn main() -> std::io::Result<()> {
         ("rest/items", 30),
     ] {
         data.seed(stream, count);
+    }
+    // More on request, for benchmarks: FAKE_SEED="stripe/customers=100000,…".
+    for item in std::env::var("FAKE_SEED").unwrap_or_default().split(',') {
+        if let Some((stream, count)) = item.split_once('=') {
+            let count: u64 = count
+                .trim()
+                .parse()
+                .map_err(|_| std::io::Error::other(format!("FAKE_SEED: not a count: {item}")))?;
+            data.seed(stream.trim(), count);
+        }
     }
     let local = fakes::start_with(addr, data).await?;
     println!("fake providers listening on http://{local}");

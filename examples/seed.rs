@@ -1,8 +1,10 @@
 //! Benchmark helper: fills a data directory with connectors (one bulk transaction, real Fernet
 //! ciphertexts) and prints a bearer token for the bench tenant.
 //!
-//! `seed <data_dir> <tenant> <tenant_connectors> <other_connectors>`; reads
-//! CONNECTOR_ENCRYPTION_KEY and JWT_SECRET like the server.
+//! `seed <data_dir> <tenant> <tenant_connectors> <other_connectors> [records]`; reads
+//! CONNECTOR_ENCRYPTION_KEY and JWT_SECRET like the server. With `records`, the tenant's first
+//! connector (`conn-00000000000000000000`) gets that many synced Stripe customers, sealed as a
+//! sync seals them.
 
 use connector_hub::auth::Authenticator;
 use connector_hub::catalog::catalog;
@@ -15,11 +17,17 @@ use std::collections::BTreeMap;
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, dir, tenant, own, others] = args.as_slice() else {
-        return Err(
-            "usage: seed <data_dir> <tenant> <tenant_connectors> <other_connectors>".into(),
-        );
+    let (dir, tenant, own, others, records) = match args.as_slice() {
+        [_, dir, tenant, own, others] => (dir, tenant, own, others, "0"),
+        [_, dir, tenant, own, others, records] => (dir, tenant, own, others, records.as_str()),
+        _ => {
+            return Err(
+                "usage: seed <data_dir> <tenant> <tenant_connectors> <other_connectors> [records]"
+                    .into(),
+            )
+        }
     };
+    let records: u64 = records.parse().map_err(|_| "records must be a number")?;
     let own: usize = own
         .parse()
         .map_err(|_| "tenant_connectors must be a number")?;
@@ -77,6 +85,9 @@ async fn main() -> Result<(), String> {
         }
     }
     tx.commit().map_err(|e| e.to_string())?;
+    if records > 0 && own > 0 {
+        seed_records(&mut db, &vault, tenant, records)?;
+    }
 
     let settings = Settings::from_environment().map_err(|e| e.to_string())?;
     let auth = Authenticator::from_settings(&settings.auth, settings.development_data_dir())
@@ -86,5 +97,49 @@ async fn main() -> Result<(), String> {
         auth.mint(tenant, "bench@example.com", 3600)
             .ok_or("cannot mint with this JWT configuration")?
     );
+    Ok(())
+}
+
+/// Synced records for the tenant's first connector, in transactions of 100,000.
+fn seed_records(
+    db: &mut rusqlite::Connection,
+    vault: &Vault,
+    tenant: &str,
+    count: u64,
+) -> Result<(), String> {
+    let connector = format!("conn-{:020x}", 0);
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut n = 0;
+    while n < count {
+        let tx = db.transaction().map_err(|e| e.to_string())?;
+        {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO sync_records (tenant_id, connector_id, stream, record_id, seq, sealed, digest, changed_at, deleted, seen_pass)
+                     VALUES (?1, ?2, 'customers', ?3, ?4, ?5, ?6, ?7, 0, 'seed')",
+                )
+                .map_err(|e| e.to_string())?;
+            for _ in 0..100_000.min(count - n) {
+                n += 1;
+                let id = format!("cus_{n:09}");
+                let data = format!(
+                    r#"{{"id":"{id}","object":"customer","email":"person{n}@example.com","name":"Person {n}","created":{}}}"#,
+                    1_700_000_000 + n
+                );
+                // The owner line a sync writes: tenant, connector, stream, record id.
+                let sealed = vault.seal(format!("{tenant}/{connector}/customers/{id}\n{data}").as_bytes());
+                insert
+                    .execute(rusqlite::params![tenant, connector, id, n as i64, sealed, format!("d{n}"), now])
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    db.execute(
+        "INSERT INTO sync_streams (tenant_id, connector_id, stream, record_count, last_synced_at, next_seq)
+         VALUES (?1, ?2, 'customers', ?3, ?4, ?5)",
+        rusqlite::params![tenant, connector, count as i64, now, count as i64 + 1],
+    )
+    .map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -256,9 +256,15 @@ pub async fn stripe(
     let id = |i: &Item| format!("{prefix}_{:06}", i.n);
     let limit = number(&q, "limit", 10).min(100);
     let mut items = call.items;
-    items.sort_by_key(|i| i.n);
+    if !items.is_sorted_by_key(|i| i.n) {
+        items.sort_by_key(|i| i.n);
+    }
     let start = match q.get("starting_after") {
-        Some(after) => match items.iter().position(|i| &id(i) == after) {
+        Some(after) => match after
+            .strip_prefix(&format!("{prefix}_"))
+            .and_then(|n| n.parse::<u64>().ok())
+            .and_then(|n| items.binary_search_by_key(&n, |i| i.n).ok())
+        {
             Some(p) => p + 1,
             None => {
                 return json_status(
