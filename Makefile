@@ -20,6 +20,7 @@ screenshots:
 
 bench:
 	bench/run.sh
+	bench/sync.sh
 
 release:
 	@scripts/setup.sh
