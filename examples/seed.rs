@@ -17,16 +17,15 @@ use std::collections::BTreeMap;
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let args: Vec<String> = std::env::args().collect();
-    let (dir, tenant, own, others, records) = match args.as_slice() {
-        [_, dir, tenant, own, others] => (dir, tenant, own, others, "0"),
-        [_, dir, tenant, own, others, records] => (dir, tenant, own, others, records.as_str()),
-        _ => {
-            return Err(
+    let (dir, tenant, own, others, records) =
+        match args.as_slice() {
+            [_, dir, tenant, own, others] => (dir, tenant, own, others, "0"),
+            [_, dir, tenant, own, others, records] => (dir, tenant, own, others, records.as_str()),
+            _ => return Err(
                 "usage: seed <data_dir> <tenant> <tenant_connectors> <other_connectors> [records]"
                     .into(),
-            )
-        }
-    };
+            ),
+        };
     let records: u64 = records.parse().map_err(|_| "records must be a number")?;
     let own: usize = own
         .parse()
@@ -109,14 +108,21 @@ fn seed_records(
 ) -> Result<(), String> {
     let connector = format!("conn-{:020x}", 0);
     let now = chrono::Utc::now().timestamp_millis();
+    db.execute(
+        "INSERT INTO sync_streams (tenant_id, connector_id, stream, record_count, last_synced_at, next_seq)
+         VALUES (?1, ?2, 'customers', ?3, ?4, ?5)",
+        rusqlite::params![tenant, connector, count as i64, now, count as i64 + 1],
+    )
+    .map_err(|e| e.to_string())?;
+    let stream_key = db.last_insert_rowid();
     let mut n = 0;
     while n < count {
         let tx = db.transaction().map_err(|e| e.to_string())?;
         {
             let mut insert = tx
                 .prepare(
-                    "INSERT INTO sync_records (tenant_id, connector_id, stream, record_id, seq, sealed, digest, changed_at, deleted, seen_pass)
-                     VALUES (?1, ?2, 'customers', ?3, ?4, ?5, ?6, ?7, 0, 'seed')",
+                    "INSERT INTO sync_records (stream_key, record_id, seq, sealed, digest, changed_at, deleted, seen_pass)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0)",
                 )
                 .map_err(|e| e.to_string())?;
             for _ in 0..100_000.min(count - n) {
@@ -127,19 +133,21 @@ fn seed_records(
                     1_700_000_000 + n
                 );
                 // The owner line a sync writes: tenant, connector, stream, record id.
-                let sealed = vault.seal(format!("{tenant}/{connector}/customers/{id}\n{data}").as_bytes());
+                let sealed =
+                    vault.seal(format!("{tenant}/{connector}/customers/{id}\n{data}").as_bytes());
                 insert
-                    .execute(rusqlite::params![tenant, connector, id, n as i64, sealed, format!("d{n}"), now])
+                    .execute(rusqlite::params![
+                        stream_key,
+                        id,
+                        n as i64,
+                        sealed,
+                        format!("d{n}"),
+                        now
+                    ])
                     .map_err(|e| e.to_string())?;
             }
         }
         tx.commit().map_err(|e| e.to_string())?;
     }
-    db.execute(
-        "INSERT INTO sync_streams (tenant_id, connector_id, stream, record_count, last_synced_at, next_seq)
-         VALUES (?1, ?2, 'customers', ?3, ?4, ?5)",
-        rusqlite::params![tenant, connector, count as i64, now, count as i64 + 1],
-    )
-    .map_err(|e| e.to_string())?;
     Ok(())
 }

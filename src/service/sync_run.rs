@@ -432,7 +432,12 @@ impl ConnectorService {
         );
         let sealed = self.vault.seal(format!("{owner}\n{text}").as_bytes());
         RecordWrite {
-            digest: self.audit_key.mac(&["record", text]),
+            // 128 bits of the keyed digest tell a change from a repeat; the rest would only grow
+            // every row.
+            digest: {
+                let mac = self.audit_key.mac(&["record", text]);
+                mac.get(..32).unwrap_or(&mac).to_owned()
+            },
             record_id,
             sealed,
             deleted: false,

@@ -5,7 +5,6 @@ use super::sync_run::{start_pass, Running, Stop};
 use super::ConnectorService;
 use crate::error::{Error, ErrorCode};
 use crate::store::StreamState;
-use crate::sync::pages::PageToken;
 use crate::sync::postgres::{self, TableRead};
 
 impl ConnectorService {
@@ -40,8 +39,10 @@ impl ConnectorService {
                 cursor: cursor_column,
                 since: pass.since,
             };
+            // The next page is read while this one is committed: the database and the store's
+            // writer work side by side.
+            let mut page = read.read(&mut client, &pass.next).await?;
             loop {
-                let page = read.read(&mut client, &pass.next).await?;
                 let mut writes = Vec::with_capacity(page.rows.len());
                 for row in &page.rows {
                     if let Some(at) = row.cursor {
@@ -49,17 +50,22 @@ impl ConnectorService {
                     }
                     writes.push(self.seal_text(running, &stream, row.id.clone(), &row.json));
                 }
-                if page.next.as_ref() == Some(&pass.next) {
+                let next = page.next.take();
+                if next.as_ref() == Some(&pass.next) {
                     return Err(Stop::Failed(Error::new(
                         ErrorCode::Internal,
                         "A table page repeated itself.",
                     )));
                 }
-                self.commit(running, &stream, &mut pass, writes, page.next)
-                    .await?;
-                if pass.next == PageToken::Start {
+                let Some(token) = next.clone() else {
+                    self.commit(running, &stream, &mut pass, writes, None)
+                        .await?;
                     break;
-                }
+                };
+                let commit = self.commit(running, &stream, &mut pass, writes, next);
+                let (committed, upcoming) = tokio::join!(commit, read.read(&mut client, &token));
+                committed?;
+                page = upcoming?;
             }
         }
         Ok(())

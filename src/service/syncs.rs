@@ -103,26 +103,11 @@ impl ConnectorService {
     /// its tables, checked when the run reads them.
     fn check_streams(&self, record: &ConnectorRecord, names: &[String]) -> Result<(), Error> {
         let def = self.definition(&record.connector_type)?;
-        if def.id == "postgresql" || def.id == "rest_api" {
-            return match names
-                .iter()
-                .find(|n| def.id == "rest_api" && n.as_str() != sync::rest_api::STREAM)
-            {
-                Some(name) => Err(sync::unknown_stream(
-                    name,
-                    [sync::rest_api::STREAM].into_iter(),
-                )),
-                None => Ok(()),
-            };
-        }
-        match names
-            .iter()
-            .find(|n| !def.streams.iter().any(|s| &s.name == *n))
-        {
-            Some(name) => Err(sync::unknown_stream(
-                name,
-                def.streams.iter().map(|s| s.name.as_str()),
-            )),
+        let Some(known) = sync::known_streams(def) else {
+            return Ok(()); // PostgreSQL: checked against discovery when the run starts.
+        };
+        match names.iter().find(|n| !known.contains(&n.as_str())) {
+            Some(name) => Err(sync::unknown_stream(name, known.into_iter())),
             None => Ok(()),
         }
     }
@@ -180,44 +165,40 @@ impl ConnectorService {
             .store
             .stream_states(&p.tenant, &record.connector_id)
             .await?;
-        let mut streams: Vec<StreamView> = match def.id.as_str() {
-            "postgresql" | "rest_api" => Vec::new(),
-            _ => def
-                .streams
-                .iter()
-                .map(|s| StreamView {
-                    name: s.name.clone(),
-                    record_count: 0,
-                    last_synced_at: None,
-                    cursor_field: s.incremental.as_ref().and(s.updated.clone()),
-                })
-                .collect(),
+        // What the connector offers and how each is read, from its settings; streams synced
+        // before (a table since unchosen) are listed after them.
+        let view = |name: String, cursor_field: Option<String>| StreamView {
+            name,
+            record_count: 0,
+            last_synced_at: None,
+            cursor_field,
         };
-        if def.id == "rest_api" && streams.is_empty() {
-            streams.push(StreamView {
-                name: sync::rest_api::STREAM.into(),
-                record_count: 0,
-                last_synced_at: None,
-                cursor_field: None,
-            });
-        }
+        let config = self
+            .open_config(&record)
+            .map_err(|_| Error::from_code(ErrorCode::DecryptionFailed))?;
+        let mut streams: Vec<StreamView> = if def.id == "postgresql" {
+            sync::postgres::selections(&config)
+                .into_iter()
+                .map(|s| view(s.stream, s.cursor))
+                .collect()
+        } else {
+            sync::http_streams(def, &config)
+                .into_iter()
+                .map(|s| {
+                    let cursor = s.incremental.as_ref().and(s.updated.clone());
+                    view(s.name, cursor)
+                })
+                .collect()
+        };
         for state in states {
-            let view = match streams.iter_mut().find(|s| s.name == state.stream) {
-                Some(view) => view,
-                None => {
-                    streams.push(StreamView {
-                        name: state.stream.clone(),
-                        record_count: 0,
-                        last_synced_at: None,
-                        cursor_field: None,
-                    });
-                    streams
-                        .last_mut()
-                        .ok_or_else(|| Error::from_code(ErrorCode::Internal))?
-                }
+            if !streams.iter().any(|s| s.name == state.stream) {
+                streams.push(view(state.stream.clone(), None));
+            }
+            let Some(listed) = streams.iter_mut().find(|s| s.name == state.stream) else {
+                continue;
             };
-            view.record_count = state.record_count;
-            view.last_synced_at = state.last_synced_at.map(rfc3339);
+            listed.record_count = state.record_count;
+            listed.last_synced_at = state.last_synced_at.map(rfc3339);
         }
         Ok(StreamList { streams })
     }

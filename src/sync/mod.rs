@@ -52,6 +52,16 @@ pub fn http_streams(def: &ConnectorDef, config: &SecretConfig) -> Vec<StreamDef>
     def.streams.clone()
 }
 
+/// The names of the streams a connector offers, known without reaching it: the catalog's, or the
+/// REST API connector's one; `None` for PostgreSQL, whose tables are known once it is reached.
+pub fn known_streams(def: &ConnectorDef) -> Option<Vec<&str>> {
+    match def.id.as_str() {
+        "postgresql" => None,
+        "rest_api" => Some(vec![rest_api::STREAM]),
+        _ => Some(def.streams.iter().map(|s| s.name.as_str()).collect()),
+    }
+}
+
 /// The stream called `name` among `streams`, or the first when no name is given.
 pub fn choose<'a>(streams: &'a [StreamDef], name: Option<&str>) -> Result<&'a StreamDef, Error> {
     match name.filter(|n| !n.is_empty()) {
@@ -135,5 +145,46 @@ impl Scrub {
                 serde_json::from_str(&clean).unwrap_or(serde_json::Value::Null)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn secret_values_are_taken_out_of_provider_data() {
+        let def = crate::catalog::catalog().get("rest_api").expect("rest_api");
+        let config = SecretConfig::decrypted(BTreeMap::from([
+            ("base_url".to_owned(), "https://api.example.com".to_owned()),
+            ("auth_type".to_owned(), "api_key_query".to_owned()),
+            ("header_name".to_owned(), "key".to_owned()),
+            ("api_key".to_owned(), "s3cret-key-42".to_owned()),
+        ]));
+        let scrub = Scrub::new(def, &config);
+        assert_eq!(
+            scrub.clean(r#"{"self":"/items?key=s3cret-key-42","name":"key"}"#),
+            r#"{"self":"/items?key=[redacted]","name":"key"}"#,
+            "the secret goes, a field named like the header stays"
+        );
+        assert!(matches!(
+            scrub.clean("nothing here"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        let value = serde_json::json!({"echo": "s3cret-key-42", "n": 1});
+        assert_eq!(
+            scrub.clean_value(value),
+            serde_json::json!({"echo": "[redacted]", "n": 1})
+        );
+    }
+
+    #[test]
+    fn a_record_without_an_id_is_named_by_its_content() {
+        let stream = rest_api::stream(&SecretConfig::decrypted(BTreeMap::new()));
+        let a = record_id(&stream, &serde_json::json!({"name": "a"}));
+        assert_eq!(a, record_id(&stream, &serde_json::json!({"name": "a"})));
+        assert_ne!(a, record_id(&stream, &serde_json::json!({"name": "b"})));
+        assert_eq!(record_id(&stream, &serde_json::json!({"id": 7})), "7");
     }
 }

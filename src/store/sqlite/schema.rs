@@ -115,6 +115,7 @@ CREATE UNIQUE INDEX sync_runs_one_active ON sync_runs (tenant_id, connector_id)
 CREATE INDEX sync_runs_by_connector ON sync_runs (tenant_id, connector_id, created_at, run_id);
 CREATE INDEX sync_runs_claimable ON sync_runs (created_at) WHERE status IN ('queued', 'running');
 CREATE TABLE sync_streams (
+    stream_key     INTEGER PRIMARY KEY,
     tenant_id      TEXT NOT NULL,
     connector_id   TEXT NOT NULL,
     stream         TEXT NOT NULL,
@@ -123,22 +124,22 @@ CREATE TABLE sync_streams (
     record_count   INTEGER NOT NULL,
     last_synced_at INTEGER,
     next_seq       INTEGER NOT NULL,
-    PRIMARY KEY (tenant_id, connector_id, stream)
-) WITHOUT ROWID;
+    UNIQUE (tenant_id, connector_id, stream)
+);
+-- Records are appended in the order they arrive (a rowid table: no page splits in the middle),
+-- found by their stream's number and id, and listed by their stream's change order.
 CREATE TABLE sync_records (
-    tenant_id    TEXT NOT NULL,
-    connector_id TEXT NOT NULL,
-    stream       TEXT NOT NULL,
-    record_id    TEXT NOT NULL,
-    seq          INTEGER NOT NULL,
-    sealed       TEXT NOT NULL,
-    digest       TEXT NOT NULL,
-    changed_at   INTEGER NOT NULL,
-    deleted      INTEGER NOT NULL,
-    seen_pass    TEXT NOT NULL,
-    PRIMARY KEY (tenant_id, connector_id, stream, record_id)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX sync_records_by_change ON sync_records (tenant_id, connector_id, stream, seq);
+    stream_key INTEGER NOT NULL,
+    record_id  TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    sealed     TEXT NOT NULL,
+    digest     TEXT NOT NULL,
+    changed_at INTEGER NOT NULL,
+    deleted    INTEGER NOT NULL,
+    seen_pass  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX sync_records_by_id ON sync_records (stream_key, record_id);
+CREATE UNIQUE INDEX sync_records_by_change ON sync_records (stream_key, seq);
 CREATE TABLE sync_schedule (
     tenant_id    TEXT NOT NULL,
     connector_id TEXT NOT NULL,
@@ -221,6 +222,13 @@ pub(super) fn interval_sql() -> String {
 pub(super) fn open_writer(path: &Path, dir: &Path) -> Result<Connection, StoreError> {
     let mut writer = Connection::open(path).map_err(map_error)?;
     configure(&writer)?;
+    // A sync writes pages of thousands of records: keep the indexes it touches in memory (16 MB)
+    // rather than reading them back from the OS for every row, and fold the WAL back into the
+    // database every 32 MB rather than every 4 MB (a hot index page is then copied once, not eight
+    // times).
+    writer
+        .execute_batch("PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 8192")
+        .map_err(map_error)?;
     migrate(&mut writer)?;
     attach_ephemeral(&writer, dir)?;
     writer.execute_batch(EPHEMERAL).map_err(map_error)?;

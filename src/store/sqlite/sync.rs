@@ -47,92 +47,104 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// A pass id as the records table keeps it: 64 bits of its SHA-256 (a text id on every row made
+/// the table and its writes a third larger).
+fn pass_number(pass_id: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(pass_id.as_bytes());
+    let mut bytes = [0_u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
 /// The page's records, upserted by id: new ones added, changed (or revived) ones rewritten with
 /// the stream's next change number, unchanged ones only marked as seen by this pass.
-fn upsert_records(c: &Connection, p: &PageCommit, seq: &mut i64) -> rusqlite::Result<StreamCounts> {
+fn upsert_records(
+    c: &Connection,
+    p: &PageCommit,
+    stream_key: i64,
+    seq: &mut i64,
+) -> rusqlite::Result<StreamCounts> {
     let mut counts = StreamCounts::default();
+    let pass = pass_number(&p.pass_id);
+    // New records are the common case of a first read: inserted outright, and only a record
+    // already stored (a conflict) is looked up and compared.
+    let mut insert = c.prepare_cached(
+        "INSERT INTO sync_records (stream_key, record_id, seq, sealed, digest, changed_at, deleted, seen_pass)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7) ON CONFLICT (stream_key, record_id) DO NOTHING",
+    )?;
     let mut find = c.prepare_cached(
-        "SELECT digest, deleted FROM sync_records
-         WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3 AND record_id = ?4",
+        "SELECT rowid, digest, deleted FROM sync_records WHERE stream_key = ?1 AND record_id = ?2",
     )?;
-    let mut write = c.prepare_cached(
-        "INSERT INTO sync_records (tenant_id, connector_id, stream, record_id, seq, sealed, digest, changed_at, deleted, seen_pass)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT (tenant_id, connector_id, stream, record_id) DO UPDATE SET
-            seq = excluded.seq, sealed = excluded.sealed, digest = excluded.digest,
-            changed_at = excluded.changed_at, deleted = excluded.deleted, seen_pass = excluded.seen_pass",
+    let mut rewrite = c.prepare_cached(
+        "UPDATE sync_records SET seq = ?2, sealed = ?3, digest = ?4, changed_at = ?5, deleted = ?6,
+            seen_pass = ?7 WHERE rowid = ?1",
     )?;
-    let mut seen = c.prepare_cached(
-        "UPDATE sync_records SET seen_pass = ?5
-         WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3 AND record_id = ?4",
-    )?;
+    let mut seen = c.prepare_cached("UPDATE sync_records SET seen_pass = ?2 WHERE rowid = ?1")?;
     for r in &p.records {
-        let key = params![p.tenant_id, p.connector_id, p.stream, r.record_id];
-        let stored: Option<(String, bool)> = find
-            .query_row(key, |row| Ok((row.get(0)?, row.get(1)?)))
+        if !r.deleted
+            && insert.execute(params![
+                stream_key,
+                r.record_id,
+                *seq,
+                r.sealed,
+                r.digest,
+                p.now,
+                pass
+            ])? == 1
+        {
+            counts.added += 1;
+            *seq += 1;
+            continue;
+        }
+        let stored: Option<(i64, String, bool)> = find
+            .query_row(params![stream_key, r.record_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
             .optional()?;
-        let change = match &stored {
-            None if r.deleted => None,
-            None => Some(&mut counts.added),
-            Some((digest, was_deleted)) if *digest == r.digest && *was_deleted == r.deleted => None,
-            Some((_, false)) if r.deleted => Some(&mut counts.deleted),
-            Some((_, true)) if !r.deleted => Some(&mut counts.added),
-            Some(_) => Some(&mut counts.updated),
+        let Some((rowid, digest, was_deleted)) = stored else {
+            continue; // a deletion of a record never stored
         };
-        match change {
+        let count = match (was_deleted, r.deleted) {
+            (false, true) => Some(&mut counts.deleted),
+            (true, false) => Some(&mut counts.added),
+            _ if digest != r.digest => Some(&mut counts.updated),
+            _ => None,
+        };
+        match count {
             Some(count) => {
                 *count += 1;
-                write.execute(params![
-                    p.tenant_id,
-                    p.connector_id,
-                    p.stream,
-                    r.record_id,
-                    *seq,
-                    r.sealed,
-                    r.digest,
-                    p.now,
-                    r.deleted,
-                    p.pass_id
+                rewrite.execute(params![
+                    rowid, *seq, r.sealed, r.digest, p.now, r.deleted, pass
                 ])?;
                 *seq += 1;
             }
-            None if stored.is_some() => {
-                seen.execute(params![
-                    p.tenant_id,
-                    p.connector_id,
-                    p.stream,
-                    r.record_id,
-                    p.pass_id
-                ])?;
+            None => {
+                seen.execute(params![rowid, pass])?;
             }
-            None => {}
         }
     }
     Ok(counts)
 }
 
 /// At the end of a full read: what the pass did not see is gone at the provider.
-fn mark_unseen_deleted(c: &Connection, p: &PageCommit, seq: &mut i64) -> rusqlite::Result<u64> {
-    let gone: Vec<String> = c
+fn mark_unseen_deleted(
+    c: &Connection,
+    p: &PageCommit,
+    stream_key: i64,
+    seq: &mut i64,
+) -> rusqlite::Result<u64> {
+    let gone: Vec<i64> = c
         .prepare_cached(
-            "SELECT record_id FROM sync_records
-             WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3 AND deleted = 0 AND seen_pass != ?4",
+            "SELECT rowid FROM sync_records WHERE stream_key = ?1 AND deleted = 0 AND seen_pass != ?2",
         )?
-        .query_map(params![p.tenant_id, p.connector_id, p.stream, p.pass_id], |r| r.get(0))?
+        .query_map(params![stream_key, pass_number(&p.pass_id)], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut mark = c.prepare_cached(
-        "UPDATE sync_records SET deleted = 1, seq = ?5, changed_at = ?6
-         WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3 AND record_id = ?4",
+        "UPDATE sync_records SET deleted = 1, seq = ?2, changed_at = ?3 WHERE rowid = ?1",
     )?;
-    for id in &gone {
-        mark.execute(params![
-            p.tenant_id,
-            p.connector_id,
-            p.stream,
-            id,
-            *seq,
-            p.now
-        ])?;
+    for rowid in &gone {
+        mark.execute(params![rowid, *seq, p.now])?;
         *seq += 1;
     }
     Ok(gone.len() as u64)
@@ -155,30 +167,33 @@ fn commit_page_in(c: &Connection, p: &PageCommit) -> rusqlite::Result<Option<Str
          VALUES (?1, ?2, ?3, 0, 1) ON CONFLICT DO NOTHING",
     )?
     .execute(params![p.tenant_id, p.connector_id, p.stream])?;
-    let mut seq: i64 = c
+    let (stream_key, mut seq): (i64, i64) = c
         .prepare_cached(
-            "SELECT next_seq FROM sync_streams WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3",
+            "SELECT stream_key, next_seq FROM sync_streams
+             WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3",
         )?
-        .query_row(params![p.tenant_id, p.connector_id, p.stream], |r| r.get(0))?;
-    let mut page = upsert_records(c, p, &mut seq)?;
+        .query_row(params![p.tenant_id, p.connector_id, p.stream], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let mut page = upsert_records(c, p, stream_key, &mut seq)?;
     if p.end.is_some_and(|end| end.full_read) {
-        page.deleted += mark_unseen_deleted(c, p, &mut seq)?;
+        page.deleted += mark_unseen_deleted(c, p, stream_key, &mut seq)?;
     }
     let live_change = page.added as i64 - page.deleted as i64;
     match &p.end {
         None => c
             .prepare_cached(
-                "UPDATE sync_streams SET pass = ?4, next_seq = ?5, record_count = record_count + ?6
-                 WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3",
+                "UPDATE sync_streams SET pass = ?2, next_seq = ?3, record_count = record_count + ?4
+                 WHERE stream_key = ?1",
             )?
-            .execute(params![p.tenant_id, p.connector_id, p.stream, p.pass, seq, live_change])?,
+            .execute(params![stream_key, p.pass, seq, live_change])?,
         Some(end) => c
             .prepare_cached(
-                "UPDATE sync_streams SET pass = NULL, next_seq = ?4, record_count = record_count + ?5,
-                    cursor = COALESCE(?6, cursor), last_synced_at = ?7
-                 WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3",
+                "UPDATE sync_streams SET pass = NULL, next_seq = ?2, record_count = record_count + ?3,
+                    cursor = COALESCE(?4, cursor), last_synced_at = ?5
+                 WHERE stream_key = ?1",
             )?
-            .execute(params![p.tenant_id, p.connector_id, p.stream, seq, live_change, end.cursor, p.now])?,
+            .execute(params![stream_key, seq, live_change, end.cursor, p.now])?,
     };
     run_counts.entry(p.stream.clone()).or_default().add(page);
     c.prepare_cached(
@@ -380,9 +395,10 @@ impl SyncStore for SqliteStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |c| {
             c.prepare_cached(
-                "SELECT record_id, seq, sealed, changed_at, deleted FROM sync_records
-                 WHERE tenant_id = ?1 AND connector_id = ?2 AND stream = ?3 AND seq > ?4
-                 ORDER BY seq LIMIT ?5",
+                "SELECT r.record_id, r.seq, r.sealed, r.changed_at, r.deleted
+                 FROM sync_streams AS s JOIN sync_records AS r ON r.stream_key = s.stream_key
+                 WHERE s.tenant_id = ?1 AND s.connector_id = ?2 AND s.stream = ?3 AND r.seq > ?4
+                 ORDER BY r.seq LIMIT ?5",
             )?
             .query_map(
                 params![tenant, connector_id, stream, after_seq, limit],
@@ -409,7 +425,8 @@ impl SyncStore for SqliteStore {
         let (tenant, connector_id) = (tenant.clone(), connector_id.to_owned());
         self.read(move |c| {
             c.prepare_cached(
-                "SELECT COUNT(*) FROM sync_records WHERE tenant_id = ?1 AND connector_id = ?2",
+                "SELECT COUNT(*) FROM sync_streams AS s JOIN sync_records AS r ON r.stream_key = s.stream_key
+                 WHERE s.tenant_id = ?1 AND s.connector_id = ?2",
             )?
             .query_row(params![tenant, connector_id], |r| r.get::<_, i64>(0))
             .map(|n| u64::try_from(n).unwrap_or(0))
@@ -467,7 +484,12 @@ pub(super) fn delete_sync_data(
     tenant: &str,
     connector_id: &str,
 ) -> rusqlite::Result<()> {
-    for table in ["sync_records", "sync_streams", "sync_runs", "sync_schedule"] {
+    c.prepare_cached(
+        "DELETE FROM sync_records WHERE stream_key IN
+            (SELECT stream_key FROM sync_streams WHERE tenant_id = ?1 AND connector_id = ?2)",
+    )?
+    .execute(params![tenant, connector_id])?;
+    for table in ["sync_streams", "sync_runs", "sync_schedule"] {
         c.prepare_cached(&format!(
             "DELETE FROM {table} WHERE tenant_id = ?1 AND connector_id = ?2"
         ))?
