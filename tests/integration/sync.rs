@@ -658,3 +658,45 @@ async fn records_are_paged_scoped_sealed_and_deleted_with_their_connector() {
         assert_eq!(left, 0, "{table}");
     }
 }
+
+/// The health monitor queues each connector's sync on its schedule — once per interval, never for
+/// a manual one — and the run shows as scheduled.
+#[tokio::test]
+async fn the_monitor_syncs_on_schedule_and_leaves_manual_connectors_alone() {
+    let mut env = SYNC_ENV.to_vec();
+    env.extend([
+        ("CONNECTOR_HUB_MONITOR", "true"),
+        ("CONNECTOR_HUB_MONITOR_INTERVAL_MS", "300"),
+    ]);
+    let app = spawn_app_with(&env).await;
+    let t = app.token("acme", "alice");
+    app.data.seed("stripe/customers", 20);
+    let scheduled = app
+        .create(&t, json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good123456"}, "sync_frequency": "hourly"}))
+        .await;
+    let manual = app
+        .create(&t, json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good654321"}, "sync_frequency": "manual"}))
+        .await;
+    let runs = |id: String| {
+        let (app, t) = (&app, &t);
+        async move {
+            let list: Value = app.get(&format!("/v1/connectors/{id}/syncs"), t).await.json().await.expect("json");
+            list["runs"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        found = runs(scheduled.clone()).await;
+        if found.first().is_some_and(|r| r["status"] == "succeeded") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["trigger"], "schedule");
+    assert_eq!(found[0]["streams"]["customers"]["added"], 20, "{found:?}");
+    // Several more monitor ticks: the next sync is an hour away, and manual means never.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(runs(scheduled).await.len(), 1);
+    assert!(runs(manual).await.is_empty());
+}
