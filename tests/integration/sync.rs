@@ -680,7 +680,12 @@ async fn the_monitor_syncs_on_schedule_and_leaves_manual_connectors_alone() {
     let runs = |id: String| {
         let (app, t) = (&app, &t);
         async move {
-            let list: Value = app.get(&format!("/v1/connectors/{id}/syncs"), t).await.json().await.expect("json");
+            let list: Value = app
+                .get(&format!("/v1/connectors/{id}/syncs"), t)
+                .await
+                .json()
+                .await
+                .expect("json");
             list["runs"].as_array().cloned().unwrap_or_default()
         }
     };
