@@ -214,6 +214,43 @@ async fn the_document_lists_every_route_and_matches_real_answers() {
     assert_eq!(failed["success"], false, "{failed}");
     conform("post", "/v1/connectors/test", 200, &failed);
 
+    // Data flows: a preview, a sync, its run, the streams and a records page.
+    app.data.seed("stripe/customers", 12);
+    let preview: Value = app
+        .get(&format!("/v1/connectors/{id}/preview"), &token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    conform("get", "/v1/connectors/{id}/preview", 200, &preview);
+    let queued = app
+        .post(&format!("/v1/connectors/{id}/sync"), &token, &json!({}))
+        .await;
+    assert_eq!(queued.status(), 202);
+    let queued: Value = queued.json().await.expect("json");
+    conform("post", "/v1/connectors/{id}/sync", 202, &queued);
+    let run_id = queued["run_id"].as_str().expect("run id").to_owned();
+    let again = app
+        .post(&format!("/v1/connectors/{id}/sync"), &token, &json!({}))
+        .await;
+    if again.status() == 409 {
+        let again: Value = again.json().await.expect("json");
+        conform("post", "/v1/connectors/{id}/sync", 409, &again);
+    }
+    let run = crate::sync::wait_run(&app, &token, &id, &run_id).await;
+    conform("get", "/v1/connectors/{id}/syncs/{run_id}", 200, &run);
+    for (path, template) in [
+        (format!("/v1/connectors/{id}/syncs"), "/v1/connectors/{id}/syncs"),
+        (format!("/v1/connectors/{id}/streams"), "/v1/connectors/{id}/streams"),
+        (
+            format!("/v1/connectors/{id}/records?stream=customers&limit=5"),
+            "/v1/connectors/{id}/records",
+        ),
+    ] {
+        let answer: Value = app.get(&path, &token).await.json().await.expect("json");
+        conform("get", template, 200, &answer);
+    }
+
     let read: Value = app
         .get(&format!("/v1/connectors/{id}"), &token)
         .await
