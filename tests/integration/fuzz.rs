@@ -222,14 +222,36 @@ proptest! {
         }
         check(reqwest::Method::GET, &format!("/v1/connectors?status={id}&limit={id}&cursor={id}"), Vec::new(), "application/json")?;
         check(reqwest::Method::GET, &format!("/v1/audit?connector_id={id}&before={id}"), Vec::new(), "application/json")?;
+        for suffix in ["/streams", "/syncs", "/preview", "/records?stream=customers"] {
+            check(reqwest::Method::GET, &format!("/v1/connectors/{id}{suffix}"), Vec::new(), "application/json")?;
+        }
+        check(reqwest::Method::POST, &format!("/v1/connectors/{id}/sync"), Vec::new(), "application/json")?;
+        let known = fixture().id.clone();
+        check(reqwest::Method::GET, &format!("/v1/connectors/{known}/syncs/{id}"), Vec::new(), "application/json")?;
+        check(reqwest::Method::GET, &format!("/v1/connectors/{known}/records?stream={id}&limit={id}&cursor={id}"), Vec::new(), "application/json")?;
+        check(reqwest::Method::GET, &format!("/v1/connectors/{known}/preview?stream={id}"), Vec::new(), "application/json")?;
+    }
+
+    #[test]
+    fn sync_and_preview_bodies_accept_any_json(body in prop_oneof![
+        (json_value(), json_value()).prop_map(|(streams, full)| json!({"streams": streams, "full_refresh": full})),
+        (connector_type(), config(), json_value()).prop_map(|(t, config, stream)| json!({"connector_type": t, "config": config, "stream": stream})),
+        json_value(),
+    ]) {
+        let bytes = serde_json::to_vec(&body).expect("serializes");
+        prop_assume!(bytes.len() < 60_000);
+        check(reqwest::Method::POST, &format!("/v1/connectors/{}/sync", fixture().id), bytes.clone(), "application/json")?;
+        check(reqwest::Method::POST, "/v1/connectors/preview", bytes, "application/json")?;
     }
 
     #[test]
     fn server_functions_accept_any_form(
         endpoint in prop::sample::select(vec!["list_sources", "test_source", "update_source", "delete_source", "clear_source_error",
-            "wizard_view", "wizard_step", "list_audit", "catalog_entries", "current_session"]),
+            "wizard_view", "wizard_step", "list_audit", "catalog_entries", "current_session",
+            "source_data", "source_preview", "sync_source", "save_data_settings", "source_tables"]),
         pairs in prop::collection::vec((prop::sample::select(vec!["connector_id", "connector_type", "draft", "replace", "action", "value",
-            "display_name", "sync_frequency", "status", "before", "outcome"]).prop_map(str::to_owned), ".{0,60}"), 0..6),
+            "display_name", "sync_frequency", "status", "before", "outcome", "stream", "cursor", "full_refresh",
+            "paging", "records_path", "since_param"]).prop_map(str::to_owned), ".{0,60}"), 0..6),
     ) {
         let body = pairs.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&");
         check(reqwest::Method::POST, &format!("/api/{endpoint}"), body.into_bytes(), "application/x-www-form-urlencoded")?;

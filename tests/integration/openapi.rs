@@ -240,8 +240,14 @@ async fn the_document_lists_every_route_and_matches_real_answers() {
     let run = crate::sync::wait_run(&app, &token, &id, &run_id).await;
     conform("get", "/v1/connectors/{id}/syncs/{run_id}", 200, &run);
     for (path, template) in [
-        (format!("/v1/connectors/{id}/syncs"), "/v1/connectors/{id}/syncs"),
-        (format!("/v1/connectors/{id}/streams"), "/v1/connectors/{id}/streams"),
+        (
+            format!("/v1/connectors/{id}/syncs"),
+            "/v1/connectors/{id}/syncs",
+        ),
+        (
+            format!("/v1/connectors/{id}/streams"),
+            "/v1/connectors/{id}/streams",
+        ),
         (
             format!("/v1/connectors/{id}/records?stream=customers&limit=5"),
             "/v1/connectors/{id}/records",
