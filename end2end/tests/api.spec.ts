@@ -10,8 +10,12 @@ test('the API page lists every operation and tries one as the signed-in user', a
   await page.getByRole('link', { name: 'API', exact: true }).click();
   await page.waitForURL('**/api');
   const operations = page.getByTestId('api-operation');
-  await expect(operations.filter({ hasText: 'GET/v1/connectors/{id}' })).toHaveCount(1);
-  await expect(operations.filter({ hasText: 'PATCH/v1/connectors/{id}' })).toHaveCount(1);
+  const operation = (name: RegExp) => operations.filter({ has: page.getByRole('heading', { name }) });
+  await expect(operation(/^GET\s*\/v1\/connectors\/\{id\}$/)).toHaveCount(1);
+  await expect(operation(/^PATCH\s*\/v1\/connectors\/\{id\}$/)).toHaveCount(1);
+  // The data endpoints are there too.
+  await expect(operation(/^GET\s*\/v1\/connectors\/\{id\}\/records$/)).toHaveCount(1);
+  await expect(operation(/^POST\s*\/v1\/connectors\/\{id\}\/sync$/)).toHaveCount(1);
   const listing = operations.filter({ has: page.getByRole('heading', { name: /^GET\s*\/v1\/connectors$/ }) });
   // A read is also a plain link the session cookie signs.
   await expect(listing.getByRole('link', { name: 'Open the answer' })).toHaveAttribute('href', '/v1/connectors');

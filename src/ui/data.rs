@@ -7,7 +7,7 @@ use crate::api::source_data::{
     source_data, source_preview, source_tables, SaveDataSettings, SyncSource,
 };
 use crate::error::ErrorCode;
-use crate::model::data::{DataView, Preview, RecordView, RunStatus, SyncRunView};
+use crate::model::data::{DataView, Preview, RecordView, RunStatus, RunTrigger, SyncRunView};
 use crate::ui::{exact_time, relative_time, ErrorNotice, SignInRequired, StatusBadge};
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -178,31 +178,46 @@ fn RunLine(run: Option<SyncRunView>, now: i64) -> impl IntoView {
 fn Streams(v: DataView) -> impl IntoView {
     let id = v.connector.connector_id.clone();
     let current = v.stream.clone();
+    let headers = ["Stream", "Records", "Last synced", "Changes by"]
+        .map(String::from)
+        .to_vec();
     view! {
-        <section class="mt-6" aria-labelledby="streams-heading">
-            <h2 id="streams-heading" class="text-lg font-semibold">"Streams"</h2>
+        <DataTable heading="Streams".into() testid="streams" headers>
+            {v.streams.iter().map(|s| {
+                let selected = current.as_deref() == Some(s.name.as_str());
+                view! {
+                    <tr class="border-t border-slate-100" data-stream=s.name.clone()>
+                        <td class="px-3 py-2"><a class=if selected { "font-semibold text-indigo-800" } else { "text-indigo-700 hover:underline" }
+                            href=format!("/sources/{id}/data?stream={}", s.name) aria-current=selected.then_some("true")>{s.name.clone()}</a></td>
+                        <td class="px-3 py-2 tabular-nums" data-testid="record-count">{s.record_count}</td>
+                        <td class="px-3 py-2">{s.last_synced_at.as_deref().map(|t| relative_time(t, v.now_ms)).unwrap_or_else(|| "never".into())}</td>
+                        <td class="px-3 py-2 font-mono text-xs">{s.cursor_field.clone().unwrap_or_else(|| "full read".into())}</td>
+                    </tr>
+                }
+            }).collect_view()}
+        </DataTable>
+    }
+}
+
+/// A titled table of the data page: its heading, its column names, its rows.
+#[component]
+fn DataTable(
+    heading: String,
+    testid: &'static str,
+    headers: Vec<String>,
+    children: Children,
+) -> impl IntoView {
+    let heading_id = format!("{testid}-heading");
+    let labelled_by = heading_id.clone();
+    view! {
+        <section class="mt-6" aria-labelledby=labelled_by>
+            <h2 id=heading_id class="text-lg font-semibold">{heading}</h2>
             <div class="mt-2 overflow-x-auto rounded-xl border border-slate-200 bg-white">
-                <table class="w-full text-left text-sm" data-testid="streams">
+                <table class="w-full text-left text-sm" data-testid=testid>
                     <thead class="bg-slate-50 text-slate-600"><tr>
-                        <th scope="col" class="px-3 py-2">"Stream"</th>
-                        <th scope="col" class="px-3 py-2">"Records"</th>
-                        <th scope="col" class="px-3 py-2">"Last synced"</th>
-                        <th scope="col" class="px-3 py-2">"Changes by"</th>
+                        {headers.into_iter().map(|h| view! { <th scope="col" class="whitespace-nowrap px-3 py-2">{h}</th> }).collect_view()}
                     </tr></thead>
-                    <tbody>
-                        {v.streams.iter().map(|s| {
-                            let selected = current.as_deref() == Some(s.name.as_str());
-                            view! {
-                                <tr class="border-t border-slate-100" data-stream=s.name.clone()>
-                                    <td class="px-3 py-2"><a class=if selected { "font-semibold text-indigo-800" } else { "text-indigo-700 hover:underline" }
-                                        href=format!("/sources/{id}/data?stream={}", s.name) aria-current=selected.then_some("true")>{s.name.clone()}</a></td>
-                                    <td class="px-3 py-2 tabular-nums" data-testid="record-count">{s.record_count}</td>
-                                    <td class="px-3 py-2">{s.last_synced_at.as_deref().map(|t| relative_time(t, v.now_ms)).unwrap_or_else(|| "never".into())}</td>
-                                    <td class="px-3 py-2 font-mono text-xs">{s.cursor_field.clone().unwrap_or_else(|| "full read".into())}</td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
+                    <tbody>{children()}</tbody>
                 </table>
             </div>
         </section>
@@ -287,30 +302,20 @@ fn RunHistory(runs: Vec<SyncRunView>, now: i64) -> impl IntoView {
     if runs.is_empty() {
         return ().into_any();
     }
+    let headers = ["Started", "How", "Outcome", "Changes"]
+        .map(String::from)
+        .to_vec();
     view! {
-        <section class="mt-6" aria-labelledby="runs-heading">
-            <h2 id="runs-heading" class="text-lg font-semibold">"Run history"</h2>
-            <div class="mt-2 overflow-x-auto rounded-xl border border-slate-200 bg-white">
-                <table class="w-full text-left text-sm" data-testid="runs">
-                    <thead class="bg-slate-50 text-slate-600"><tr>
-                        <th scope="col" class="px-3 py-2">"Started"</th>
-                        <th scope="col" class="px-3 py-2">"How"</th>
-                        <th scope="col" class="px-3 py-2">"Outcome"</th>
-                        <th scope="col" class="px-3 py-2">"Changes"</th>
-                    </tr></thead>
-                    <tbody>
-                        {runs.into_iter().map(|r| view! {
-                            <tr class="border-t border-slate-100" data-run-status=r.status.as_str()>
-                                <td class="whitespace-nowrap px-3 py-2">{relative_time(r.started_at.as_deref().unwrap_or(&r.queued_at), now)}</td>
-                                <td class="px-3 py-2">{match r.trigger { crate::model::data::RunTrigger::Manual => "Sync now", crate::model::data::RunTrigger::Schedule => "Schedule" }}{r.full_refresh.then_some(" · full")}</td>
-                                <td class="px-3 py-2">{r.status.as_str()}{r.error_code.clone().map(|c| format!(" · {c}"))}</td>
-                                <td class="px-3 py-2">{counts_text(&r)}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        </section>
+        <DataTable heading="Run history".into() testid="runs" headers>
+            {runs.into_iter().map(|r| view! {
+                <tr class="border-t border-slate-100" data-run-status=r.status.as_str()>
+                    <td class="whitespace-nowrap px-3 py-2">{relative_time(r.started_at.as_deref().unwrap_or(&r.queued_at), now)}</td>
+                    <td class="px-3 py-2">{match r.trigger { RunTrigger::Manual => "Sync now", RunTrigger::Schedule => "Schedule" }}{r.full_refresh.then_some(" · full")}</td>
+                    <td class="px-3 py-2">{r.status.as_str()}{r.error_code.clone().map(|c| format!(" · {c}"))}</td>
+                    <td class="px-3 py-2">{counts_text(&r)}</td>
+                </tr>
+            }).collect_view()}
+        </DataTable>
     }
     .into_any()
 }

@@ -64,6 +64,17 @@ fn run_from(d: &Document) -> Result<SyncRunRecord, StoreError> {
     })
 }
 
+/// Every document a query finds.
+async fn all(
+    cursor: mongodb::error::Result<mongodb::Cursor<Document>>,
+) -> Result<Vec<Document>, StoreError> {
+    cursor
+        .map_err(map_error)?
+        .try_collect()
+        .await
+        .map_err(map_error)
+}
+
 fn stream_key(p: &PageCommit) -> Document {
     doc! {"tenant_id": p.tenant_id.as_str(), "connector_id": &p.connector_id, "stream": &p.stream}
 }
@@ -367,16 +378,13 @@ impl SyncStore for MongoStore {
                 ],
             );
         }
-        let docs: Vec<Document> = self
+        let docs = all(self
             .sync_runs
             .find(filter)
             .sort(doc! {"created_at": -1, "run_id": -1})
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .await
-            .map_err(map_error)?
-            .try_collect()
-            .await
-            .map_err(map_error)?;
+            .await)
+        .await?;
         docs.iter().map(run_from).collect()
     }
 
@@ -385,15 +393,12 @@ impl SyncStore for MongoStore {
         tenant: &TenantId,
         connector_id: &str,
     ) -> Result<Vec<StreamState>, StoreError> {
-        let docs: Vec<Document> = self
+        let docs = all(self
             .sync_streams
             .find(doc! {"tenant_id": tenant.as_str(), "connector_id": connector_id})
             .sort(doc! {"stream": 1})
-            .await
-            .map_err(map_error)?
-            .try_collect()
-            .await
-            .map_err(map_error)?;
+            .await)
+        .await?;
         Ok(docs
             .iter()
             .map(|d| StreamState {
@@ -422,16 +427,13 @@ impl SyncStore for MongoStore {
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<StoredRecord>, StoreError> {
-        let docs: Vec<Document> = self
+        let docs = all(self
             .sync_records
             .find(doc! {"tenant_id": tenant.as_str(), "connector_id": connector_id, "stream": stream, "seq": {"$gt": after_seq}})
             .sort(doc! {"seq": 1})
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-            .await
-            .map_err(map_error)?
-            .try_collect()
-            .await
-            .map_err(map_error)?;
+            .await)
+        .await?;
         Ok(docs
             .iter()
             .map(|d| StoredRecord {
@@ -471,14 +473,7 @@ impl SyncStore for MongoStore {
             doc! {"$limit": i64::try_from(limit).unwrap_or(i64::MAX)},
             doc! {"$project": {"schedule": 0, "next_at": 0}},
         ];
-        let docs: Vec<Document> = self
-            .connectors
-            .aggregate(pipeline)
-            .await
-            .map_err(map_error)?
-            .try_collect()
-            .await
-            .map_err(map_error)?;
+        let docs = all(self.connectors.aggregate(pipeline).await).await?;
         docs.iter().map(from_doc).collect()
     }
 
