@@ -112,6 +112,29 @@ impl ConnectorService {
         }
     }
 
+    /// A stream the connector offers or has synced: a misspelt name is an error, not an empty
+    /// page a consumer would take for "no data".
+    async fn check_stream_name(&self, record: &ConnectorRecord, stream: &str) -> Result<(), Error> {
+        let def = self.definition(&record.connector_type)?;
+        let known = sync::known_streams(def).unwrap_or_default();
+        if known.contains(&stream) {
+            return Ok(());
+        }
+        let stored = self
+            .store
+            .stream_states(&record.tenant_id, &record.connector_id)
+            .await?;
+        if stored.iter().any(|s| s.stream == stream) {
+            return Ok(());
+        }
+        let names: Vec<&str> = known
+            .iter()
+            .copied()
+            .chain(stored.iter().map(|s| s.stream.as_str()))
+            .collect();
+        Err(sync::unknown_stream(stream, names.into_iter()))
+    }
+
     pub async fn sync_runs(
         &self,
         p: &Principal,
@@ -220,6 +243,7 @@ impl ConnectorService {
             Some(text) => parse_cursor(text)?,
         };
         let record = self.record(p, id, AuditAction::ReadRecords, client).await?;
+        self.check_stream_name(&record, stream).await?;
         let limit = limit.clamp(1, MAX_RECORDS);
         self.audit(
             p,

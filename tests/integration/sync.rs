@@ -590,6 +590,10 @@ async fn records_are_paged_scoped_sealed_and_deleted_with_their_connector() {
             format!("/v1/connectors/{id}/records?stream=customers&cursor=42"),
             "cursor",
         ),
+        (
+            format!("/v1/connectors/{id}/records?stream=customer"),
+            "stream",
+        ),
     ] {
         let r = app.get(&path, &t).await;
         assert_eq!(r.status(), 400, "{path}");
