@@ -123,6 +123,27 @@ impl Catalog {
                         stream.name
                     )));
                 }
+                if let Some(incremental) = &stream.incremental {
+                    let ways = [
+                        incremental.param.is_some(),
+                        incremental.header.is_some(),
+                        incremental.clause.is_some(),
+                    ];
+                    if ways.iter().filter(|w| **w).count() != 1 {
+                        return Err(invalid(format!(
+                            "stream {} must carry its increment in one of param, header or clause",
+                            stream.name
+                        )));
+                    }
+                    if incremental.clause.is_some()
+                        && !stream.query.values().any(|v| v.contains("{since}"))
+                    {
+                        return Err(invalid(format!(
+                            "stream {} has a clause but no {{since}} in its query",
+                            stream.name
+                        )));
+                    }
+                }
                 if stream.page_size == 0 {
                     return Err(invalid(format!("stream {} has no page size", stream.name)));
                 }

@@ -45,7 +45,7 @@ pub struct StreamDef {
     /// The list call, a path on the API base; `{field}` is a configuration value.
     pub path: String,
     /// Query parameters sent on every page; `{page}` (from 1), `{position}` (from 1, by the page
-    /// size) and `{page_size}` are filled in per page.
+    /// size) and `{page_size}` are filled in per page, `{since}` with the increment's `clause`.
     #[serde(default)]
     pub query: BTreeMap<String, String>,
     /// JSON pointer to the page's array of records; empty when the page is the array.
@@ -99,6 +99,10 @@ pub struct Incremental {
     /// A header carrying it instead (Xero's `If-Modified-Since`).
     #[serde(default)]
     pub header: Option<String>,
+    /// Or a clause put where a query value says `{since}`, the time at its own `{time}`
+    /// (QuickBooks' ` where Metadata.LastUpdatedTime >= '{time}'`); `{since}` is empty on a full read.
+    #[serde(default)]
+    pub clause: Option<String>,
     #[serde(default)]
     pub format: TimeFormat,
 }

@@ -4,7 +4,7 @@
 
 use super::access::{fill, Access};
 use super::values::format_time;
-use crate::catalog::{Paging, StreamDef};
+use crate::catalog::{Incremental, Paging, StreamDef};
 use crate::checks::http::{Http, Reply};
 use crate::checks::status_failure;
 use crate::error::{Error, ErrorCode};
@@ -64,11 +64,23 @@ impl StreamReader<'_> {
         let mut url = self.access.url(&fill(&self.stream.path, self.config)?)?;
         {
             let mut query = url.query_pairs_mut();
+            let since_clause = match (since, &self.stream.incremental) {
+                (
+                    Some(since),
+                    Some(Incremental {
+                        clause: Some(clause),
+                        format,
+                        ..
+                    }),
+                ) => clause.replace("{time}", &format_time(since, *format)),
+                _ => String::new(),
+            };
             for (name, template) in &self.stream.query {
                 let value = template
                     .replace("{page_size}", &size.to_string())
                     .replace("{page}", &number.to_string())
-                    .replace("{position}", &((number - 1) * size + 1).to_string());
+                    .replace("{position}", &((number - 1) * size + 1).to_string())
+                    .replace("{since}", &since_clause);
                 query.append_pair(name, &fill(&value, self.config)?);
             }
             match (&self.stream.paging, token) {

@@ -52,6 +52,7 @@ pub fn stream(config: &SecretConfig) -> StreamDef {
         (Some(param), Some(_)) => Some(Incremental {
             param: Some(param.to_owned()),
             header: None,
+            clause: None,
             format: TimeFormat::Rfc3339,
         }),
         _ => None,

@@ -202,8 +202,19 @@ fn cases(app: &TestApp) -> Vec<Case> {
                 );
                 assert_eq!(q(&seen[0], "minorversion"), Some("75"));
             },
-            later: |_| {},
-            incremental: false,
+            later: |seen| {
+                let query = q(&seen[0], "query").unwrap_or_default();
+                assert!(
+                    query
+                        .starts_with("select * from Invoice where Metadata.LastUpdatedTime >= '20"),
+                    "{query}"
+                );
+                assert!(
+                    query.ends_with(" startposition 1 maxresults 1000"),
+                    "{query}"
+                );
+            },
+            incremental: true,
         },
         Case {
             connector_type: "sage",

@@ -452,8 +452,12 @@ pub async fn quickbooks(
             json!({"Fault": {"Error": [{"Message": "Invalid query", "code": "4000"}], "type": "ValidationFault"}}),
         );
     };
-    let page: Vec<Value> = call
-        .items
+    // `… where Metadata.LastUpdatedTime >= '<ISO 8601>' startposition …`
+    let lower = query
+        .contains("Metadata.LastUpdatedTime >=")
+        .then(|| query.split('\'').nth(1).and_then(parse_time))
+        .flatten();
+    let page: Vec<Value> = since(call.items, lower)
         .iter()
         .skip(start.saturating_sub(1))
         .take(max.min(1000))
