@@ -8,8 +8,6 @@ use leptos::prelude::*;
 
 /// Records a page of the data table shows.
 pub const TABLE_ROWS: usize = 25;
-/// Columns the table shows (the rest are in each record's JSON).
-pub const TABLE_COLUMNS: usize = 8;
 
 #[server(endpoint = "source_data")]
 pub async fn source_data(
@@ -18,61 +16,17 @@ pub async fn source_data(
     cursor: Option<String>,
 ) -> Result<DataView, ApiError> {
     let (state, p) = crate::api::extract::require_principal().await?;
-    let client = super::functions::client();
-    let service = &state.service;
-    let connector = service.get(&p, &connector_id, &client).await?;
-    let streams = service.streams(&p, &connector_id, &client).await?.streams;
-    let runs = service.sync_runs(&p, &connector_id, &client).await?.runs;
-    let stream = stream
-        .filter(|s| streams.iter().any(|v| &v.name == s))
-        .or_else(|| {
-            streams
-                .iter()
-                .find(|s| s.record_count > 0)
-                .map(|s| s.name.clone())
-        })
-        .or_else(|| streams.first().map(|s| s.name.clone()));
-    let page = match &stream {
-        Some(name) => Some(
-            service
-                .records(
-                    &p,
-                    &connector_id,
-                    name,
-                    TABLE_ROWS,
-                    cursor.as_deref().filter(|c| !c.is_empty()),
-                    &client,
-                )
-                .await?,
-        ),
-        None => None,
-    };
-    let mut columns: Vec<String> = Vec::new();
-    for record in page.iter().flat_map(|p| &p.records) {
-        if let serde_json::Value::Object(fields) = &record.data {
-            for name in fields.keys() {
-                if !columns.contains(name) {
-                    columns.push(name.clone());
-                }
-            }
-        }
-    }
-    if let Some(at) = columns.iter().position(|c| c == "id") {
-        let id = columns.remove(at);
-        columns.insert(0, id);
-    }
-    columns.truncate(TABLE_COLUMNS);
-    let settings = service.data_settings(&p, &connector_id, &client).await?;
-    Ok(DataView {
-        connector,
-        streams,
-        runs,
-        stream,
-        page,
-        columns,
-        settings,
-        now_ms: crate::clock::now_ms(),
-    })
+    Ok(state
+        .service
+        .data_view(
+            &p,
+            &connector_id,
+            stream.as_deref(),
+            cursor.as_deref().filter(|c| !c.is_empty()),
+            TABLE_ROWS,
+            &super::functions::client(),
+        )
+        .await?)
 }
 
 #[server(endpoint = "source_preview")]

@@ -122,16 +122,13 @@ impl ConnectorService {
 
 impl ConnectorService {
     /// The connector's data settings and their values.
-    pub async fn data_settings(
+    pub(super) fn settings_of(
         &self,
-        p: &Principal,
-        id: &str,
-        client: &str,
+        record: &crate::store::ConnectorRecord,
     ) -> Result<Vec<crate::model::data::DataSetting>, Error> {
-        let record = self.record(p, id, AuditAction::Read, client).await?;
         let def = self.definition(&record.connector_type)?;
         let stored = self
-            .open_config(&record)
+            .open_config(record)
             .map_err(|_| Error::from_code(ErrorCode::DecryptionFailed))?;
         Ok(def
             .fields

@@ -25,6 +25,7 @@ use std::sync::Arc;
 mod audit;
 mod connectors;
 mod data_settings;
+mod data_view;
 mod drafts;
 mod listing;
 mod maintenance;

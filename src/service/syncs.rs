@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 pub const DEFAULT_RECORDS: usize = 100;
 pub const MAX_RECORDS: usize = 1000;
 /// Runs the history shows.
-pub const RUN_HISTORY: usize = 50;
+pub(super) const RUN_HISTORY: usize = 50;
 
 /// What a sync request asks for.
 #[derive(Debug, Clone, Default)]
@@ -114,7 +114,11 @@ impl ConnectorService {
 
     /// A stream the connector offers or has synced: a misspelt name is an error, not an empty
     /// page a consumer would take for "no data".
-    async fn check_stream_name(&self, record: &ConnectorRecord, stream: &str) -> Result<(), Error> {
+    pub(super) async fn check_stream_name(
+        &self,
+        record: &ConnectorRecord,
+        stream: &str,
+    ) -> Result<(), Error> {
         let def = self.definition(&record.connector_type)?;
         let known = sync::known_streams(def).unwrap_or_default();
         if known.contains(&stream) {
@@ -183,10 +187,20 @@ impl ConnectorService {
     ) -> Result<StreamList, Error> {
         self.limit(p, RateClass::Reads, client).await?;
         let record = self.record(p, id, AuditAction::Read, client).await?;
+        Ok(StreamList {
+            streams: self.stream_views(&record).await?,
+        })
+    }
+
+    /// The connector's streams with what has been stored of each.
+    pub(super) async fn stream_views(
+        &self,
+        record: &ConnectorRecord,
+    ) -> Result<Vec<StreamView>, Error> {
         let def = self.definition(&record.connector_type)?;
         let states = self
             .store
-            .stream_states(&p.tenant, &record.connector_id)
+            .stream_states(&record.tenant_id, &record.connector_id)
             .await?;
         // What the connector offers and how each is read, from its settings; streams synced
         // before (a table since unchosen) are listed after them.
@@ -197,7 +211,7 @@ impl ConnectorService {
             cursor_field,
         };
         let config = self
-            .open_config(&record)
+            .open_config(record)
             .map_err(|_| Error::from_code(ErrorCode::DecryptionFailed))?;
         let mut streams: Vec<StreamView> = if def.id == "postgresql" {
             sync::postgres::selections(&config)
@@ -223,7 +237,7 @@ impl ConnectorService {
             listed.record_count = state.record_count;
             listed.last_synced_at = state.last_synced_at.map(rfc3339);
         }
-        Ok(StreamList { streams })
+        Ok(streams)
     }
 
     /// A page of a stream's records in the order the hub stored their latest change; `cursor`
@@ -254,9 +268,26 @@ impl ConnectorService {
             client,
         )
         .await?;
+        self.record_page(&record, stream, limit, after).await
+    }
+
+    /// Up to `limit` records of `stream` changed after `after`, opened.
+    pub(super) async fn record_page(
+        &self,
+        record: &ConnectorRecord,
+        stream: &str,
+        limit: usize,
+        after: i64,
+    ) -> Result<RecordPage, Error> {
         let mut rows = self
             .store
-            .list_records(&p.tenant, &record.connector_id, stream, after, limit + 1)
+            .list_records(
+                &record.tenant_id,
+                &record.connector_id,
+                stream,
+                after,
+                limit + 1,
+            )
             .await?;
         let has_more = rows.len() > limit;
         rows.truncate(limit);
@@ -264,7 +295,7 @@ impl ConnectorService {
         let mut records = Vec::with_capacity(rows.len());
         for row in rows {
             let owner = record_owner(
-                p.tenant.as_str(),
+                record.tenant_id.as_str(),
                 &record.connector_id,
                 stream,
                 &row.record_id,
@@ -300,7 +331,7 @@ fn format_cursor(seq: i64) -> String {
     format!("c{seq}")
 }
 
-fn parse_cursor(text: &str) -> Result<i64, Error> {
+pub(super) fn parse_cursor(text: &str) -> Result<i64, Error> {
     text.strip_prefix('c')
         .and_then(|n| n.parse::<i64>().ok())
         .filter(|n| *n >= 0)

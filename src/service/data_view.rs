@@ -1,0 +1,84 @@
+//! A connector's data page in one call: the connector, its streams, its runs, a page of one
+//! stream's records and its data settings — read under one rate-limit hit and one audit entry
+//! (a page that follows a running sync asks every second).
+
+use super::syncs::{parse_cursor, RUN_HISTORY};
+use super::{run_view, ConnectorService, RateClass};
+use crate::auth::Principal;
+use crate::clock::now_ms;
+use crate::error::Error;
+use crate::model::data::DataView;
+use crate::model::{AuditAction, AuditOutcome};
+
+/// Columns the page's table shows (the rest are in each record's JSON).
+pub const TABLE_COLUMNS: usize = 8;
+
+impl ConnectorService {
+    /// `stream` (default: the first with records, else the first) from `cursor`, `rows` a page.
+    pub async fn data_view(
+        &self,
+        p: &Principal,
+        id: &str,
+        stream: Option<&str>,
+        cursor: Option<&str>,
+        rows: usize,
+        client: &str,
+    ) -> Result<DataView, Error> {
+        self.limit(p, RateClass::Reads, client).await?;
+        let after = cursor.map(parse_cursor).transpose()?.unwrap_or(0);
+        let record = self.record(p, id, AuditAction::ReadRecords, client).await?;
+        self.audit(
+            p,
+            AuditAction::ReadRecords,
+            Some(id),
+            AuditOutcome::Ok,
+            None,
+            client,
+        )
+        .await?;
+        let streams = self.stream_views(&record).await?;
+        let runs = self
+            .store
+            .list_runs(&p.tenant, &record.connector_id, None, RUN_HISTORY)
+            .await?;
+        let stream = stream
+            .filter(|s| streams.iter().any(|v| v.name == *s))
+            .map(str::to_owned)
+            .or_else(|| {
+                streams
+                    .iter()
+                    .find(|s| s.record_count > 0)
+                    .map(|s| s.name.clone())
+            })
+            .or_else(|| streams.first().map(|s| s.name.clone()));
+        let page = match &stream {
+            Some(name) => Some(self.record_page(&record, name, rows, after).await?),
+            None => None,
+        };
+        let mut columns: Vec<String> = Vec::new();
+        for r in page.iter().flat_map(|p| &p.records) {
+            if let serde_json::Value::Object(fields) = &r.data {
+                for name in fields.keys() {
+                    if !columns.contains(name) {
+                        columns.push(name.clone());
+                    }
+                }
+            }
+        }
+        if let Some(at) = columns.iter().position(|c| c == "id") {
+            let id = columns.remove(at);
+            columns.insert(0, id);
+        }
+        columns.truncate(TABLE_COLUMNS);
+        Ok(DataView {
+            connector: self.view(&record),
+            streams,
+            runs: runs.into_iter().map(run_view).collect(),
+            stream,
+            page,
+            columns,
+            settings: self.settings_of(&record)?,
+            now_ms: now_ms(),
+        })
+    }
+}
