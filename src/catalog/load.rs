@@ -128,10 +128,11 @@ impl Catalog {
                         incremental.param.is_some(),
                         incremental.header.is_some(),
                         incremental.clause.is_some(),
+                        incremental.search.is_some(),
                     ];
                     if ways.iter().filter(|w| **w).count() != 1 {
                         return Err(invalid(format!(
-                            "stream {} must carry its increment in one of param, header or clause",
+                            "stream {} must carry its increment in one of param, header, clause or search",
                             stream.name
                         )));
                     }

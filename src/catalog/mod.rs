@@ -12,7 +12,9 @@ mod streams;
 
 #[cfg(feature = "ssr")]
 pub use load::{catalog, Catalog, CatalogError, ValidConfig};
-pub use streams::{AccessDef, HeaderFromField, Incremental, Paging, StreamDef, TimeFormat};
+pub use streams::{
+    AccessDef, HeaderFromField, Incremental, Paging, SearchDef, StreamDef, TimeFormat,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -103,8 +103,23 @@ pub struct Incremental {
     /// (QuickBooks' ` where Metadata.LastUpdatedTime >= '{time}'`); `{since}` is empty on a full read.
     #[serde(default)]
     pub clause: Option<String>,
+    /// Or a search call instead of the list call (HubSpot's CRM search, a POST).
+    #[serde(default)]
+    pub search: Option<SearchDef>,
     #[serde(default)]
     pub format: TimeFormat,
+}
+
+/// A search that lists what changed since a time, oldest first: `POST {path}` with a filter on
+/// `property` (greater than or equal), sorted by it, paged by `after` in the body. It answers at
+/// most `cap` results for one filter, so a longer pass starts a new search from the last time seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SearchDef {
+    pub path: String,
+    pub property: String,
+    pub cap: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -118,4 +133,6 @@ pub enum TimeFormat {
     Unix,
     /// `Sun, 29 Nov 2026 08:00:00 GMT`.
     HttpDate,
+    /// Milliseconds since 1970.
+    UnixMillis,
 }

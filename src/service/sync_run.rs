@@ -250,9 +250,10 @@ impl ConnectorService {
                     ),
                 )));
             }
+            let ended = page.next.is_none();
             self.commit(running, &stream.name, &mut pass, writes, page.next)
                 .await?;
-            if pass.next == PageToken::Start {
+            if ended {
                 return Ok(());
             }
         }
@@ -273,7 +274,15 @@ impl ConnectorService {
             full_read: pass.full,
         });
         let pass_id = pass.id.clone();
-        pass.next = next.unwrap_or(PageToken::Start);
+        pass.next = match next {
+            // A search that reached its cap goes on as a new search from a later time.
+            Some(PageToken::Restart(at)) => {
+                pass.since = Some(at);
+                PageToken::Start
+            }
+            Some(next) => next,
+            None => PageToken::Start,
+        };
         let commit = PageCommit {
             tenant_id: running.run.tenant_id.clone(),
             connector_id: running.run.connector_id.clone(),

@@ -224,6 +224,13 @@ impl Access {
         Ok(probe)
     }
 
+    /// A POST of `body` as JSON to `url`, carrying the credential as `get` does.
+    pub fn post_json(&self, url: Url, body: serde_json::Value) -> Result<Probe, Error> {
+        let mut probe = self.get(url)?;
+        probe.body = Some(crate::checks::http::Body::Json(body));
+        Ok(probe)
+    }
+
     /// A URL as it may be stored or shown: the REST API connector's query-string key removed.
     pub fn without_credential(&self, url: &Url) -> String {
         let Credential::Query(name, _) = &self.credential else {

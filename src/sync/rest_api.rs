@@ -53,6 +53,7 @@ pub fn stream(config: &SecretConfig) -> StreamDef {
             param: Some(param.to_owned()),
             header: None,
             clause: None,
+            search: None,
             format: TimeFormat::Rfc3339,
         }),
         _ => None,

@@ -70,6 +70,7 @@ pub fn format_time(ms: i64, format: TimeFormat) -> String {
         TimeFormat::Rfc3339 => at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         TimeFormat::Unix => at.timestamp().to_string(),
         TimeFormat::HttpDate => at.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+        TimeFormat::UnixMillis => ms.to_string(),
     }
 }
 

@@ -266,8 +266,21 @@ fn cases(app: &TestApp) -> Vec<Case> {
                 assert_eq!(seen.len(), 3);
                 assert_eq!(q(&seen[1], "after"), Some("100"));
             },
-            later: |_| {},
-            incremental: false,
+            later: |seen| {
+                // The CRM search: changed since the cursor, oldest first (the fake refuses
+                // anything else).
+                let search: Value = serde_json::from_str(q(&seen[0], "search").unwrap_or("null"))
+                    .unwrap_or_default();
+                let filter = &search["filterGroups"][0]["filters"][0];
+                assert_eq!(filter["propertyName"], "hs_lastmodifieddate", "{search}");
+                assert!(
+                    filter["value"]
+                        .as_str()
+                        .is_some_and(|v| v.parse::<i64>().is_ok()),
+                    "{search}"
+                );
+            },
+            incremental: true,
         },
         Case {
             connector_type: "google_drive",
@@ -719,4 +732,47 @@ async fn the_monitor_syncs_on_schedule_and_leaves_manual_connectors_alone() {
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(runs(scheduled).await.len(), 1);
     assert!(runs(manual).await.is_empty());
+}
+
+/// HubSpot's search lists at most 10,000 results for one filter: a pass with more changes searches
+/// again from the newest change it saw, and every change arrives once.
+#[tokio::test]
+async fn a_capped_search_goes_on_from_the_newest_change() {
+    let app = spawn_app_with(SYNC_ENV).await;
+    let t = app.token("acme", "alice");
+    app.data.seed("hubspot/deals", 10_050);
+    let id = app
+        .create(&t, json!({"connector_type": "hubspot", "config": {"access_token": "hubspot-good-token"}, "sync_frequency": "manual"}))
+        .await;
+    let run = sync(&app, &t, &id, json!({"streams": ["deals"]})).await;
+    assert_eq!(run["streams"]["deals"]["added"], 10_050, "{run}");
+    let all: Vec<u64> = (1..=10_050).collect();
+    app.data.change("hubspot/deals", &all);
+    app.data.take_requests();
+    let run = sync(&app, &t, &id, json!({"streams": ["deals"]})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        run["streams"]["deals"],
+        json!({"added": 0, "updated": 10_050, "deleted": 0}),
+        "{run}"
+    );
+    let lower_bounds: Vec<String> = app
+        .data
+        .take_requests()
+        .iter()
+        .filter_map(|s| s.query.get("search"))
+        .filter_map(|body| serde_json::from_str::<Value>(body).ok())
+        .filter(|b| b.get("after").is_none())
+        .filter_map(|b| {
+            b["filterGroups"][0]["filters"][0]["value"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(
+        lower_bounds.len(),
+        2,
+        "one search, then one from the newest change: {lower_bounds:?}"
+    );
+    assert!(lower_bounds[1] > lower_bounds[0]);
 }

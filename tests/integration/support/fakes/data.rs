@@ -582,6 +582,62 @@ pub async fn hubspot(
     json_status(200, json!({"results": page, "paging": paging}))
 }
 
+/// `POST /crm/v3/objects/{object}/search`: what changed since a time (`GTE` on the last-modified
+/// property, in milliseconds), sorted ascending, paged by `after`; at most 10,000 results a filter.
+pub async fn hubspot_search(
+    Extension(data): Extension<Arc<Dataset>>,
+    Path(object): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let key = format!("hubspot/{object}");
+    let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let seen = HashMap::from([("search".to_owned(), body.to_string())]);
+    let call = match begin(&data, &key, &seen, &headers, bearer(&headers)).await {
+        Ok(call) => call,
+        Err(r) => return r,
+    };
+    let filter = &body["filterGroups"][0]["filters"][0];
+    let ascending = body["sorts"][0]["direction"] == "ASCENDING";
+    let Some(lower_ms) = filter["value"].as_str().and_then(|v| v.parse::<i64>().ok()) else {
+        return json_status(
+            400,
+            json!({"status": "error", "category": "VALIDATION_ERROR", "message": "filter value must be a timestamp"}),
+        );
+    };
+    if filter["operator"] != "GTE" || !ascending {
+        return json_status(
+            400,
+            json!({"status": "error", "category": "VALIDATION_ERROR"}),
+        );
+    }
+    let after: usize = body["after"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0);
+    if after >= 10_000 {
+        return json_status(
+            400,
+            json!({"status": "error", "category": "VALIDATION_ERROR", "message": "after must be below 10000"}),
+        );
+    }
+    let limit = body["limit"].as_u64().unwrap_or(10).min(200) as usize;
+    let mut items = since(call.items, Some(lower_ms.div_euclid(1000)));
+    items.sort_by_key(|i| (i.updated, i.n));
+    let results: Vec<Value> = items
+        .iter()
+        .skip(after)
+        .take(limit)
+        .map(|i| json!({"id": i.n.to_string(), "properties": {"name": format!("Company {} v{}", i.n, i.version)}, "createdAt": rfc3339(EPOCH), "updatedAt": rfc3339(i.updated), "archived": false}))
+        .collect();
+    let paging = (after + limit < items.len())
+        .then(|| json!({"next": {"after": (after + limit).to_string()}}));
+    json_status(
+        200,
+        json!({"total": items.len(), "results": results, "paging": paging}),
+    )
+}
+
 // ---- Google Drive --------------------------------------------------------------------------
 
 pub async fn google_files(

@@ -128,6 +128,10 @@ pub fn router(data: std::sync::Arc<data::Dataset>) -> Router {
         .route("/sage/v3.1/{stream}", get(data::sage))
         .route("/woo/wp-json/wc/v3/{stream}", get(data::woocommerce))
         .route("/hubspot/crm/v3/objects/{object}", get(data::hubspot))
+        .route(
+            "/hubspot/crm/v3/objects/{object}/search",
+            axum::routing::post(data::hubspot_search),
+        )
         .route("/google/drive/v3/files", get(data::google_files))
         .route("/restdata/items", get(data::rest_items))
         .route("/health", get(|| async { "ok" }))
