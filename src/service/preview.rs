@@ -69,7 +69,7 @@ impl ConnectorService {
         stream: Option<&str>,
     ) -> Result<Preview, Error> {
         if def.id == "postgresql" {
-            return sync::postgres::preview(config, &self.checker, stream).await;
+            return sync::postgres::preview(def, config, &self.checker, stream).await;
         }
         let streams = sync::http_streams(def, config);
         let chosen = sync::choose(&streams, stream)?;

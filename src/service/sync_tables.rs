@@ -18,9 +18,10 @@ impl ConnectorService {
         let chosen = postgres::chosen(&tables, &postgres::selections(&running.config))?;
         for name in &running.run.streams {
             if !chosen.iter().any(|(t, _)| &t.stream() == name) {
+                let names: Vec<String> = chosen.iter().map(|(t, _)| t.stream()).collect();
                 return Err(Stop::Failed(crate::sync::unknown_stream(
                     name,
-                    chosen.iter().map(|(t, _)| t.name.as_str()),
+                    names.iter().map(String::as_str),
                 )));
             }
         }

@@ -120,7 +120,7 @@ impl Access {
             _ => def.id.clone(),
         };
         let configured = providers.get(&key);
-        if configured.contains("{shop}") || def.id == "shopify" {
+        if configured.contains("{shop}") {
             // The shop's own host: tenant-chosen unless the operator pointed Shopify elsewhere.
             let shop = field(config, "shop_domain")?.to_ascii_lowercase();
             let url = parse_base(&configured.replace("{shop}", &shop), "shop_domain")?;

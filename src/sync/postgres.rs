@@ -436,6 +436,7 @@ fn query_error(e: &tokio_postgres::Error) -> Error {
 
 /// The tables found and the first rows of one of them (the first chosen, or the first found).
 pub async fn preview(
+    def: &crate::catalog::ConnectorDef,
     config: &SecretConfig,
     checker: &Checker,
     stream: Option<&str>,
@@ -456,10 +457,10 @@ pub async fn preview(
                     "This user cannot read any table with a primary key in this database.",
                 )
             })?;
-        let table = tables
-            .iter()
-            .find(|t| t.stream() == name)
-            .ok_or_else(|| super::unknown_stream(&name, tables.iter().map(|t| t.name.as_str())))?;
+        let table = tables.iter().find(|t| t.stream() == name).ok_or_else(|| {
+            let names: Vec<String> = tables.iter().map(Table::stream).collect();
+            super::unknown_stream(&name, names.iter().map(String::as_str))
+        })?;
         let read = TableRead {
             table,
             cursor: None,
@@ -475,17 +476,12 @@ pub async fn preview(
             read.read(&mut client, &PageToken::Start).await?
         };
         let has_more = page.rows.len() > super::PREVIEW_RECORDS || page.next.is_some();
+        let scrub = super::Scrub::new(def, config);
         let records: Vec<serde_json::Value> = page
             .rows
             .iter()
             .take(super::PREVIEW_RECORDS)
-            .filter_map(|r| {
-                serde_json::from_str(
-                    &super::Scrub::new(crate::catalog::catalog().get("postgresql")?, config)
-                        .clean(&r.json),
-                )
-                .ok()
-            })
+            .filter_map(|r| serde_json::from_str(&scrub.clean(&r.json)).ok())
             .collect();
         Ok(Preview {
             stream: name,
