@@ -9,7 +9,7 @@ for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['ph
     test.skip(!hydrated(info), 'taken once, hydrated');
     await page.setViewportSize(viewport);
     const token = await signIn(page, freshTenant(info));
-    await createConnector(request, token, { connector_type: 'stripe', display_name: 'Payments', config: { api_key: 'sk_test_good_4242' } });
+    const payments = await createConnector(request, token, { connector_type: 'stripe', display_name: 'Payments', config: { api_key: 'sk_test_good_4242' } });
     const id = await createConnector(request, token, { connector_type: 'xero', display_name: 'Xero (UK)', config: { access_token: 'tok_expired_123456' } });
     await request.post(`/v1/connectors/${id}/test`, { headers: { authorization: `Bearer ${token}` } });
     await page.goto('/');
@@ -36,5 +36,13 @@ for (const [label, viewport] of [['desktop', { width: 1280, height: 900 }], ['ph
     await ready(page, info);
     await expect(page.getByRole('heading', { name: 'Xero (UK)' })).toBeVisible();
     await page.screenshot({ path: `${dir}/sources-${label}.png`, fullPage: true });
+    // A connector's data after a sync.
+    const auth = { authorization: `Bearer ${token}` };
+    const run = (await (await request.post(`/v1/connectors/${payments}/sync`, { headers: auth })).json()).run_id;
+    await expect.poll(async () => (await (await request.get(`/v1/connectors/${payments}/syncs/${run}`, { headers: auth })).json()).status).toBe('succeeded');
+    await page.goto(`/sources/${payments}/data`);
+    await ready(page, info);
+    await expect(page.getByTestId('records')).toBeVisible();
+    await page.screenshot({ path: `${dir}/data-${label}.png`, fullPage: true });
   });
 }

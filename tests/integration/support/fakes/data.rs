@@ -248,10 +248,10 @@ pub async fn stripe(
         Ok(call) => call,
         Err(r) => return r,
     };
-    let prefix = match stream.as_str() {
-        "customers" => "cus",
-        "charges" => "ch",
-        _ => "in",
+    let (prefix, object) = match stream.as_str() {
+        "customers" => ("cus", "customer"),
+        "charges" => ("ch", "charge"),
+        _ => ("in", "invoice"),
     };
     let id = |i: &Item| format!("{prefix}_{:06}", i.n);
     let limit = number(&q, "limit", 10).min(100);
@@ -279,7 +279,7 @@ pub async fn stripe(
         .iter()
         .skip(start)
         .take(limit)
-        .map(|i| json!({"id": id(i), "object": prefix, "email": format!("person{}@example.com", i.n), "name": format!("Person {} v{}", i.n, i.version), "amount": i.n * 100, "created": i.updated}))
+        .map(|i| json!({"id": id(i), "object": object, "email": format!("person{}@example.com", i.n), "name": format!("Person {} v{}", i.n, i.version), "amount": i.n * 100, "created": i.updated}))
         .collect();
     json_status(
         200,
