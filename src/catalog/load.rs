@@ -129,10 +129,11 @@ impl Catalog {
                         incremental.header.is_some(),
                         incremental.clause.is_some(),
                         incremental.search.is_some(),
+                        incremental.events.is_some(),
                     ];
                     if ways.iter().filter(|w| **w).count() != 1 {
                         return Err(invalid(format!(
-                            "stream {} must carry its increment in one of param, header, clause or search",
+                            "stream {} must carry its increment in one of param, header, clause, search or events",
                             stream.name
                         )));
                     }

@@ -13,7 +13,7 @@ mod streams;
 #[cfg(feature = "ssr")]
 pub use load::{catalog, Catalog, CatalogError, ValidConfig};
 pub use streams::{
-    AccessDef, HeaderFromField, Incremental, Paging, SearchDef, StreamDef, TimeFormat,
+    AccessDef, EventsDef, HeaderFromField, Incremental, Paging, SearchDef, StreamDef, TimeFormat,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -106,8 +106,24 @@ pub struct Incremental {
     /// Or a search call instead of the list call (HubSpot's CRM search, a POST).
     #[serde(default)]
     pub search: Option<SearchDef>,
+    /// Or the provider's event log instead of the list call (Stripe's events).
+    #[serde(default)]
+    pub events: Option<EventsDef>,
     #[serde(default)]
     pub format: TimeFormat,
+}
+
+/// An event log listing changes newest first, each event carrying the object's new state:
+/// `GET {path}?created[gte]=<unix>&types[]=…`, paged like the stream. Events are kept
+/// `retention_days`: an older cursor means a full read again. An event whose type ends in
+/// `.deleted` is a deletion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EventsDef {
+    pub path: String,
+    pub types: Vec<String>,
+    pub retention_days: u32,
 }
 
 /// A search that lists what changed since a time, oldest first: `POST {path}` with a filter on

@@ -52,6 +52,14 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A page ready to commit: its sealed records, where the pass goes on (`None`: it ended), and
+/// whether it lists changes newest first.
+pub(super) struct PageWrites {
+    pub records: Vec<RecordWrite>,
+    pub next: Option<PageToken>,
+    pub newest_first: bool,
+}
+
 /// What stops a run.
 pub(super) enum Stop {
     Failed(Error),
@@ -209,37 +217,51 @@ impl ConnectorService {
         stream: &StreamDef,
         state: Option<&StreamState>,
     ) -> Result<(), Stop> {
+        let retention = stream
+            .incremental
+            .as_ref()
+            .and_then(|i| i.events.as_ref())
+            .map(|e| e.retention_days);
         let mut pass = start_pass(
             running.run,
             &stream.name,
             state,
             stream.incremental.is_some(),
+            retention,
         );
         loop {
             let page = self.read_page(running, stream, &pass).await?;
             let mut writes = Vec::with_capacity(page.records.len());
-            for data in &page.records {
-                if let Some(at) = stream
-                    .updated
-                    .as_deref()
-                    .and_then(|p| data.pointer(p))
-                    .and_then(values::time_ms)
-                {
-                    pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
+            let mut written = std::collections::HashSet::new();
+            if let Some(at) = page.newest {
+                pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
+            }
+            for (index, data) in page.records.iter().enumerate() {
+                if page.newest.is_none() {
+                    if let Some(at) = stream
+                        .updated
+                        .as_deref()
+                        .and_then(|p| data.pointer(p))
+                        .and_then(values::time_ms)
+                    {
+                        pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
+                    }
                 }
-                let deleted = stream
-                    .deleted_flag
-                    .as_deref()
-                    .and_then(|p| data.pointer(p))
-                    .and_then(serde_json::Value::as_bool)
-                    .unwrap_or(false);
-                writes.push(self.seal_record(
-                    running,
-                    &stream.name,
-                    sync::record_id(stream, data),
-                    data,
-                    deleted,
-                ));
+                let deleted = match page.deleted.get(index) {
+                    Some(deleted) => *deleted,
+                    None => stream
+                        .deleted_flag
+                        .as_deref()
+                        .and_then(|p| data.pointer(p))
+                        .and_then(serde_json::Value::as_bool)
+                        .unwrap_or(false),
+                };
+                let id = sync::record_id(stream, data);
+                // Newest first: a record's first appearance is its newest state.
+                if page.newest_first && !written.insert(id.clone()) {
+                    continue;
+                }
+                writes.push(self.seal_record(running, &stream.name, id, data, deleted));
             }
             if page.next.as_ref() == Some(&pass.next) {
                 return Err(Stop::Failed(Error::new(
@@ -251,7 +273,12 @@ impl ConnectorService {
                 )));
             }
             let ended = page.next.is_none();
-            self.commit(running, &stream.name, &mut pass, writes, page.next)
+            let writes = PageWrites {
+                records: writes,
+                next: page.next,
+                newest_first: page.newest_first,
+            };
+            self.commit(running, &stream.name, &mut pass, writes)
                 .await?;
             if ended {
                 return Ok(());
@@ -266,9 +293,13 @@ impl ConnectorService {
         running: &Running<'_>,
         stream: &str,
         pass: &mut Pass,
-        records: Vec<RecordWrite>,
-        next: Option<PageToken>,
+        page: PageWrites,
     ) -> Result<StreamCounts, Stop> {
+        let PageWrites {
+            records,
+            next,
+            newest_first,
+        } = page;
         let end = next.is_none().then_some(PassEnd {
             cursor: pass.high_water,
             full_read: pass.full,
@@ -295,6 +326,7 @@ impl ConnectorService {
             records,
             pass: end.is_none().then(|| pass.encode()),
             end,
+            newest_first,
         };
         let counts = self
             .store
@@ -513,11 +545,16 @@ pub(super) fn start_pass(
     stream: &str,
     state: Option<&StreamState>,
     incremental: bool,
+    retention_days: Option<u32>,
 ) -> Pass {
     if let Some(pass) = state.and_then(|s| s.pass.as_deref()).and_then(Pass::decode) {
         return pass;
     }
-    let cursor = state.and_then(|s| s.cursor);
+    // A cursor older than the provider keeps its changes for cannot be read from: read it all.
+    let retained = |cursor: i64| {
+        retention_days.is_none_or(|days| cursor > now_ms() - i64::from(days) * 86_400_000)
+    };
+    let cursor = state.and_then(|s| s.cursor).filter(|c| retained(*c));
     let full = run.full_refresh || !incremental || cursor.is_none();
     Pass {
         id: format!("{}:{stream}", run.run_id),

@@ -1,7 +1,7 @@
 //! Running a sync of PostgreSQL tables: the same passes, pages and commits as an HTTP stream,
 //! with keyset pages read from the database instead of a provider's list calls.
 
-use super::sync_run::{start_pass, Running, Stop};
+use super::sync_run::{start_pass, PageWrites, Running, Stop};
 use super::ConnectorService;
 use crate::error::{Error, ErrorCode};
 use crate::store::StreamState;
@@ -34,7 +34,7 @@ impl ConnectorService {
                 .as_deref()
                 .and_then(|c| table.columns.iter().find(|col| col.name == c));
             let state = states.iter().find(|s| s.stream == stream);
-            let mut pass = start_pass(running.run, &stream, state, cursor_column.is_some());
+            let mut pass = start_pass(running.run, &stream, state, cursor_column.is_some(), None);
             let read = TableRead {
                 table,
                 cursor: cursor_column,
@@ -58,12 +58,17 @@ impl ConnectorService {
                         "A table page repeated itself.",
                     )));
                 }
-                let Some(token) = next.clone() else {
-                    self.commit(running, &stream, &mut pass, writes, None)
+                let page_writes = PageWrites {
+                    records: writes,
+                    next: next.clone(),
+                    newest_first: false,
+                };
+                let Some(token) = next else {
+                    self.commit(running, &stream, &mut pass, page_writes)
                         .await?;
                     break;
                 };
-                let commit = self.commit(running, &stream, &mut pass, writes, next);
+                let commit = self.commit(running, &stream, &mut pass, page_writes);
                 let (committed, upcoming) = tokio::join!(commit, read.read(&mut client, &token));
                 committed?;
                 page = upcoming?;

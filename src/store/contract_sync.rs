@@ -55,6 +55,7 @@ fn page(
         records,
         pass: end.is_none().then(|| "{\"next\":\"somewhere\"}".to_owned()),
         end,
+        newest_first: false,
     }
 }
 
@@ -222,6 +223,30 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     );
     assert_eq!(store.count_records(&t, c).await.expect("count"), 4);
 
+    // Newest first (an event log): what this pass already wrote is newer, and stays.
+    let events = |records, newest_first| PageCommit {
+        newest_first,
+        pass_id: "events-pass".into(),
+        ..p1(records, None)
+    };
+    let newer = events(vec![write("b", "3", false)], true);
+    assert_eq!(
+        store.commit_page(&newer).await.expect("page"),
+        counts(0, 1, 0)
+    );
+    let older = events(vec![write("b", "2", false)], true);
+    assert_eq!(
+        store.commit_page(&older).await.expect("page"),
+        counts(0, 0, 0),
+        "an older state is not written over a newer one"
+    );
+    let restored = events(vec![write("b", "2", false)], false);
+    assert_eq!(
+        store.commit_page(&restored).await.expect("page"),
+        counts(0, 1, 0),
+        "in list order it is"
+    );
+
     // A deletion the provider reports, and a record coming back.
     assert_eq!(
         store
@@ -260,7 +285,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         done.counts["customers"],
         StreamCounts {
             added: 5,
-            updated: 1,
+            updated: 3,
             deleted: 2
         }
     );

@@ -81,6 +81,9 @@ pub struct PageCommit {
     pub pass: Option<String>,
     /// Set when this page ended the pass.
     pub end: Option<PassEnd>,
+    /// The pass lists changes newest first (an event log): a record this pass already wrote is
+    /// left as it is.
+    pub newest_first: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

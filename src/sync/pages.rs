@@ -4,7 +4,7 @@
 
 use super::access::{fill, Access};
 use super::values::format_time;
-use crate::catalog::{Incremental, Paging, SearchDef, StreamDef, TimeFormat};
+use crate::catalog::{EventsDef, Incremental, Paging, SearchDef, StreamDef, TimeFormat};
 use crate::checks::http::{Http, Reply};
 use crate::checks::status_failure;
 use crate::error::{Error, ErrorCode};
@@ -33,6 +33,26 @@ pub enum PageToken {
 pub struct Page {
     pub records: Vec<Value>,
     pub next: Option<PageToken>,
+    /// Which records are deletions, where the answer says so beside them (an event log); empty
+    /// when a record says it itself (the stream's `deleted_flag`).
+    pub deleted: Vec<bool>,
+    /// The newest change on the page, where the records do not carry it (an event's time).
+    pub newest: Option<i64>,
+    /// The page lists changes newest first: a record already written by this pass has a newer
+    /// state than this one.
+    pub newest_first: bool,
+}
+
+impl Page {
+    fn of(records: Vec<Value>, next: Option<PageToken>) -> Self {
+        Self {
+            records,
+            next,
+            deleted: Vec::new(),
+            newest: None,
+            newest_first: false,
+        }
+    }
 }
 
 /// One stream of one connector, ready to read.
@@ -119,6 +139,17 @@ impl StreamReader<'_> {
         {
             return self.search(search, *format, token, since).await;
         }
+        if let (
+            Some(since),
+            Some(Incremental {
+                events: Some(events),
+                format,
+                ..
+            }),
+        ) = (since, &self.stream.incremental)
+        {
+            return self.events(events, *format, token, since).await;
+        }
         let url = self.page_url(token, since)?;
         let mut probe = self.access.get(url.clone())?;
         probe.max_bytes = Some(MAX_PAGE_BYTES);
@@ -189,7 +220,54 @@ impl StreamReader<'_> {
             }
             Some(after) => Some(PageToken::Cursor(after)),
         };
-        Ok(Page { records, next })
+        Ok(Page::of(records, next))
+    }
+
+    /// What changed since `since`, from the provider's event log (newest first).
+    async fn events(
+        &self,
+        events: &EventsDef,
+        format: TimeFormat,
+        token: &PageToken,
+        since: i64,
+    ) -> Result<Page, Error> {
+        let mut url = self.access.url(&fill(&events.path, self.config)?)?;
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("limit", &self.stream.page_size.to_string());
+            query.append_pair("created[gte]", &format_time(since, format));
+            for kind in &events.types {
+                query.append_pair("types[]", kind);
+            }
+            if let PageToken::AfterId(id) = token {
+                query.append_pair("starting_after", id);
+            }
+        }
+        let mut probe = self.access.get(url)?;
+        probe.max_bytes = Some(MAX_PAGE_BYTES);
+        let reply = self.http.send(probe).await?;
+        let (body, listed) = self.records_of(&reply)?;
+        let mut page = Page::of(Vec::with_capacity(listed.len()), None);
+        page.newest_first = true;
+        for event in &listed {
+            let Some(object) = event.pointer("/data/object") else {
+                continue;
+            };
+            page.records.push(object.clone());
+            page.deleted.push(
+                super::values::text_at(event, "/type").is_some_and(|t| t.ends_with(".deleted")),
+            );
+            if let Some(at) = event.get("created").and_then(super::values::time_ms) {
+                page.newest = Some(page.newest.map_or(at, |n: i64| n.max(at)));
+            }
+        }
+        if body.pointer("/has_more").and_then(Value::as_bool) == Some(true) {
+            page.next = listed
+                .last()
+                .and_then(|e| super::values::text_at(e, "/id"))
+                .map(PageToken::AfterId);
+        }
+        Ok(page)
     }
 
     /// A successful answer's body and its records.
@@ -239,14 +317,11 @@ impl StreamReader<'_> {
     fn parse(&self, url: &Url, token: &PageToken, reply: &Reply) -> Result<Page, Error> {
         // Xero answers 304 to If-Modified-Since when nothing changed.
         if reply.status == 304 {
-            return Ok(Page {
-                records: Vec::new(),
-                next: None,
-            });
+            return Ok(Page::of(Vec::new(), None));
         }
         let (body, records) = self.records_of(reply)?;
         let next = self.next(url, token, reply, &body, &records)?;
-        Ok(Page { records, next })
+        Ok(Page::of(records, next))
     }
 
     fn next(

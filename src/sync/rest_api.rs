@@ -54,6 +54,7 @@ pub fn stream(config: &SecretConfig) -> StreamDef {
             header: None,
             clause: None,
             search: None,
+            events: None,
             format: TimeFormat::Rfc3339,
         }),
         _ => None,

@@ -105,6 +105,8 @@ struct Case {
     /// What the requests of a later run carry (the incremental lower bound, where there is one).
     later: fn(&[Seen]),
     incremental: bool,
+    /// Later runs hear of deletions (an event log, Drive's trash) without reading everything.
+    reports_deletions: bool,
 }
 
 fn q<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
@@ -125,8 +127,20 @@ fn cases(app: &TestApp) -> Vec<Case> {
                 assert_eq!(q(&seen[1], "starting_after"), Some("cus_000100"));
                 assert_eq!(q(&seen[2], "starting_after"), Some("cus_000200"));
             },
-            later: |seen| assert!(seen.iter().all(|s| !s.query.contains_key("created[gt]"))),
-            incremental: false,
+            later: |seen| {
+                // The event log, not the list: what changed since the cursor, newest first.
+                assert!(seen.iter().all(|s| s.stream == "stripe/events"), "{seen:?}");
+                assert!(
+                    q(&seen[0], "created[gte]").is_some_and(|t| t.parse::<i64>().is_ok()),
+                    "{seen:?}"
+                );
+                assert_eq!(
+                    q(&seen[0], "types[]"),
+                    Some("customer.created,customer.updated,customer.deleted")
+                );
+            },
+            incremental: true,
+            reports_deletions: true,
         },
         Case {
             connector_type: "shopify",
@@ -144,6 +158,7 @@ fn cases(app: &TestApp) -> Vec<Case> {
             },
             later: |seen| assert!(q(&seen[0], "updated_at_min").is_some(), "{seen:?}"),
             incremental: true,
+            reports_deletions: false,
         },
         Case {
             connector_type: "square",
@@ -160,6 +175,7 @@ fn cases(app: &TestApp) -> Vec<Case> {
             },
             later: |_| {},
             incremental: false,
+            reports_deletions: false,
         },
         Case {
             connector_type: "xero",
@@ -188,6 +204,7 @@ fn cases(app: &TestApp) -> Vec<Case> {
                 )
             },
             incremental: true,
+            reports_deletions: false,
         },
         Case {
             connector_type: "quickbooks",
@@ -215,6 +232,7 @@ fn cases(app: &TestApp) -> Vec<Case> {
                 );
             },
             incremental: true,
+            reports_deletions: false,
         },
         Case {
             connector_type: "sage",
@@ -236,6 +254,7 @@ fn cases(app: &TestApp) -> Vec<Case> {
                 )
             },
             incremental: true,
+            reports_deletions: false,
         },
         Case {
             connector_type: "woocommerce",
@@ -256,6 +275,7 @@ fn cases(app: &TestApp) -> Vec<Case> {
             },
             later: |seen| assert!(q(&seen[0], "modified_after").is_some(), "{seen:?}"),
             incremental: true,
+            reports_deletions: false,
         },
         Case {
             connector_type: "hubspot",
@@ -281,6 +301,7 @@ fn cases(app: &TestApp) -> Vec<Case> {
                 );
             },
             incremental: true,
+            reports_deletions: false,
         },
         Case {
             connector_type: "google_drive",
@@ -293,6 +314,7 @@ fn cases(app: &TestApp) -> Vec<Case> {
             },
             later: |_| {},
             incremental: false,
+            reports_deletions: true,
         },
         Case {
             connector_type: "rest_api",
@@ -307,6 +329,7 @@ fn cases(app: &TestApp) -> Vec<Case> {
             },
             later: |seen| assert!(q(&seen[0], "updated_since").is_some(), "{seen:?}"),
             incremental: true,
+            reports_deletions: false,
         },
     ]
 }
@@ -344,10 +367,10 @@ async fn every_connector_type_syncs_pages_changes_and_deletions() {
         assert_eq!(counts["updated"], 3, "{label}: {run}");
         // Deletions show in a full read (and in Drive's trash); incremental reads see them at the
         // next full refresh.
-        let drive = case.connector_type == "google_drive";
+        let sees_deletions = full || case.reports_deletions;
         assert_eq!(
             counts["deleted"],
-            if full || drive { 2 } else { 0 },
+            if sees_deletions { 2 } else { 0 },
             "{label}: {run}"
         );
         (case.later)(&app.data.take_requests());
@@ -355,7 +378,7 @@ async fn every_connector_type_syncs_pages_changes_and_deletions() {
         // The records API from the saved cursor: exactly the changes, each once, newest state.
         let (changes, _) =
             crate::sync::records_since(&app, &t, &id, case.stream, Some(&cursor)).await;
-        let expected = if full || drive { 6 } else { 4 };
+        let expected = if sees_deletions { 6 } else { 4 };
         assert_eq!(changes.len(), expected, "{label}: {changes:?}");
         let ids: HashSet<&str> = changes.iter().filter_map(|r| r["id"].as_str()).collect();
         assert_eq!(ids.len(), changes.len(), "{label}: each change once");
@@ -376,7 +399,11 @@ async fn every_connector_type_syncs_pages_changes_and_deletions() {
                 json!({"streams": [case.stream], "full_refresh": true}),
             )
             .await;
-            assert_eq!(run["streams"][case.stream]["deleted"], 2, "{label}: {run}");
+            let found = if case.reports_deletions { 0 } else { 2 };
+            assert_eq!(
+                run["streams"][case.stream]["deleted"], found,
+                "{label}: {run}"
+            );
             assert_eq!(
                 run["streams"][case.stream]["updated"], 0,
                 "{label}: unchanged records are not changes: {run}"
@@ -473,7 +500,7 @@ async fn one_run_at_a_time_and_providers_in_trouble_mid_run() {
 
     // Two 500s are retried with backoff.
     app.data.trouble(1, Trouble::Failing, 2);
-    let run = sync(&app, &t, &id, json!({})).await;
+    let run = sync(&app, &t, &id, json!({"full_refresh": true})).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(
         after_ids(&app.data.take_requests()),
@@ -490,7 +517,7 @@ async fn one_run_at_a_time_and_providers_in_trouble_mid_run() {
     // pages before it were committed; the connector shows the failure.
     app.data.change("stripe/customers", &[250]);
     app.data.trouble(2, Trouble::Failing, 100);
-    let run = sync(&app, &t, &id, json!({})).await;
+    let run = sync(&app, &t, &id, json!({"full_refresh": true})).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["error_code"], "PROVIDER_ERROR", "{run}");
     let view: Value = app
@@ -775,4 +802,41 @@ async fn a_capped_search_goes_on_from_the_newest_change() {
         "one search, then one from the newest change: {lower_bounds:?}"
     );
     assert!(lower_bounds[1] > lower_bounds[0]);
+}
+
+/// Stripe's events come newest first: a record changed twice ends in its newest state, and a
+/// deletion arrives as a deletion.
+#[tokio::test]
+async fn stripe_events_apply_the_newest_state() {
+    let app = spawn_app_with(SYNC_ENV).await;
+    let t = app.token("acme", "alice");
+    let id = stripe_connector(&app, &t, 5).await;
+    let run = sync(&app, &t, &id, json!({"streams": ["customers"]})).await;
+    assert_eq!(run["streams"]["customers"]["added"], 5, "{run}");
+    app.data.change("stripe/customers", &[2]);
+    app.data.change("stripe/customers", &[2]);
+    app.data.delete("stripe/customers", &[4]);
+    app.data.take_requests();
+    let run = sync(&app, &t, &id, json!({"streams": ["customers"]})).await;
+    assert_eq!(
+        run["streams"]["customers"],
+        json!({"added": 0, "updated": 1, "deleted": 1}),
+        "{run}"
+    );
+    assert!(app
+        .data
+        .take_requests()
+        .iter()
+        .all(|s| s.stream == "stripe/events"));
+    let (records, _) = records_since(&app, &t, &id, "customers", None).await;
+    let second = records
+        .iter()
+        .find(|r| r["id"] == "cus_000002")
+        .expect("cus_000002");
+    assert_eq!(second["data"]["name"], "Person 2 v3", "{second}");
+    let fourth = records
+        .iter()
+        .find(|r| r["id"] == "cus_000004")
+        .expect("cus_000004");
+    assert_eq!(fourth["deleted"], true);
 }

@@ -117,10 +117,10 @@ impl MongoStore {
         let ids: Vec<&str> = p.records.iter().map(|r| r.record_id.as_str()).collect();
         let mut filter = stream_key(p);
         filter.insert("record_id", doc! {"$in": ids});
-        let stored: HashMap<String, (String, bool)> = self
+        let stored: HashMap<String, (String, bool, bool)> = self
             .sync_records
             .find(filter)
-            .projection(doc! {"record_id": 1, "digest": 1, "deleted": 1})
+            .projection(doc! {"record_id": 1, "digest": 1, "deleted": 1, "seen_pass": 1})
             .session(&mut *s)
             .await?
             .stream(&mut *s)
@@ -133,6 +133,7 @@ impl MongoStore {
                     (
                         d.get_str("digest").ok()?.to_owned(),
                         d.get_bool("deleted").unwrap_or(false),
+                        d.get_str("seen_pass").ok() == Some(p.pass_id.as_str()),
                     ),
                 ))
             })
@@ -142,12 +143,15 @@ impl MongoStore {
             let mut key = stream_key(p);
             key.insert("record_id", &r.record_id);
             let existing = stored.get(&r.record_id);
+            if p.newest_first && existing.is_some_and(|(_, _, seen)| *seen) {
+                continue; // this pass already wrote a newer state
+            }
             let change = match existing {
                 None if r.deleted => None,
                 None => Some(&mut page.added),
-                Some((digest, was)) if *digest == r.digest && *was == r.deleted => None,
-                Some((_, false)) if r.deleted => Some(&mut page.deleted),
-                Some((_, true)) if !r.deleted => Some(&mut page.added),
+                Some((digest, was, _)) if *digest == r.digest && *was == r.deleted => None,
+                Some((_, false, _)) if r.deleted => Some(&mut page.deleted),
+                Some((_, true, _)) if !r.deleted => Some(&mut page.added),
                 Some(_) => Some(&mut page.updated),
             };
             match change {

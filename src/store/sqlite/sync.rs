@@ -74,7 +74,8 @@ fn upsert_records(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7) ON CONFLICT (stream_key, record_id) DO NOTHING",
     )?;
     let mut find = c.prepare_cached(
-        "SELECT rowid, digest, deleted FROM sync_records WHERE stream_key = ?1 AND record_id = ?2",
+        "SELECT rowid, digest, deleted, seen_pass FROM sync_records
+         WHERE stream_key = ?1 AND record_id = ?2",
     )?;
     let mut rewrite = c.prepare_cached(
         "UPDATE sync_records SET seq = ?2, sealed = ?3, digest = ?4, changed_at = ?5, deleted = ?6,
@@ -97,14 +98,17 @@ fn upsert_records(
             *seq += 1;
             continue;
         }
-        let stored: Option<(i64, String, bool)> = find
+        let stored: Option<(i64, String, bool, i64)> = find
             .query_row(params![stream_key, r.record_id], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
             })
             .optional()?;
-        let Some((rowid, digest, was_deleted)) = stored else {
+        let Some((rowid, digest, was_deleted, seen_by)) = stored else {
             continue; // a deletion of a record never stored
         };
+        if p.newest_first && seen_by == pass {
+            continue; // this pass already wrote a newer state
+        }
         let count = match (was_deleted, r.deleted) {
             (false, true) => Some(&mut counts.deleted),
             (true, false) => Some(&mut counts.added),

@@ -11,8 +11,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The start of the fakes' clock (2025-11-24T…Z): every change is one second later.
-const EPOCH: i64 = 1_764_000_000;
+/// The start of the fakes' clock, two days ago (providers keep their events for 30 days): every
+/// change is one second later.
+fn epoch() -> i64 {
+    static EPOCH: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(|| (chrono::Utc::now().timestamp() - 2 * 86_400) / 3600 * 3600)
+}
 
 #[derive(Clone, Debug)]
 struct Item {
@@ -38,6 +42,31 @@ struct State {
     delay: Duration,
     /// Calls to let through, what to answer then, and how many times.
     trouble: Option<(u32, Trouble, u32)>,
+    /// Every change, as an event log (Stripe's events).
+    events: Vec<Event>,
+}
+
+/// One change: the stream, `created`/`updated`/`deleted`, when, and the record's state then.
+#[derive(Clone, Debug)]
+struct Event {
+    seq: u64,
+    stream: String,
+    kind: &'static str,
+    created: i64,
+    item: Item,
+}
+
+impl State {
+    fn log(&mut self, stream: &str, kind: &'static str, item: &Item) {
+        let seq = self.events.len() as u64 + 1;
+        self.events.push(Event {
+            seq,
+            stream: stream.into(),
+            kind,
+            created: item.updated,
+            item: item.clone(),
+        });
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -69,13 +98,15 @@ impl Dataset {
             .unwrap_or(0);
         for n in start + 1..=start + count {
             s.clock += 1;
-            let updated = EPOCH + s.clock;
-            s.streams.entry(stream.into()).or_default().push(Item {
+            let updated = epoch() + s.clock;
+            let item = Item {
                 n,
                 version: 1,
                 updated,
                 deleted: false,
-            });
+            };
+            s.log(stream, "created", &item);
+            s.streams.entry(stream.into()).or_default().push(item);
         }
     }
 
@@ -84,14 +115,18 @@ impl Dataset {
         let mut s = self.state();
         for n in ns {
             s.clock += 1;
-            let now = EPOCH + s.clock;
-            if let Some(item) = s
+            let now = epoch() + s.clock;
+            let changed = s
                 .streams
                 .get_mut(stream)
                 .and_then(|v| v.iter_mut().find(|i| i.n == *n))
-            {
-                item.version += 1;
-                item.updated = now;
+                .map(|item| {
+                    item.version += 1;
+                    item.updated = now;
+                    item.clone()
+                });
+            if let Some(item) = changed {
+                s.log(stream, "updated", &item);
             }
         }
         // Providers that order by change list the changed records last.
@@ -104,7 +139,7 @@ impl Dataset {
     pub fn delete(&self, stream: &str, ns: &[u64]) {
         let mut s = self.state();
         s.clock += 1;
-        let now = EPOCH + s.clock;
+        let now = epoch() + s.clock;
         if let Some(items) = s.streams.get_mut(stream) {
             if stream.starts_with("google/") {
                 for item in items.iter_mut().filter(|i| ns.contains(&i.n)) {
@@ -112,7 +147,16 @@ impl Dataset {
                     item.updated = now;
                 }
             } else {
+                let gone: Vec<Item> = items
+                    .iter()
+                    .filter(|i| ns.contains(&i.n))
+                    .cloned()
+                    .collect();
                 items.retain(|i| !ns.contains(&i.n));
+                for mut item in gone {
+                    item.updated = now;
+                    s.log(stream, "deleted", &item);
+                }
             }
         }
     }
@@ -248,12 +292,7 @@ pub async fn stripe(
         Ok(call) => call,
         Err(r) => return r,
     };
-    let (prefix, object) = match stream.as_str() {
-        "customers" => ("cus", "customer"),
-        "charges" => ("ch", "charge"),
-        _ => ("in", "invoice"),
-    };
-    let id = |i: &Item| format!("{prefix}_{:06}", i.n);
+    let (prefix, _) = stripe_kind(&stream);
     let limit = number(&q, "limit", 10).min(100);
     let mut items = call.items;
     if !items.is_sorted_by_key(|i| i.n) {
@@ -279,11 +318,102 @@ pub async fn stripe(
         .iter()
         .skip(start)
         .take(limit)
-        .map(|i| json!({"id": id(i), "object": object, "email": format!("person{}@example.com", i.n), "name": format!("Person {} v{}", i.n, i.version), "amount": i.n * 100, "created": i.updated}))
+        .map(|i| stripe_object(&stream, i))
         .collect();
     json_status(
         200,
         json!({"object": "list", "url": format!("/v1/{stream}"), "has_more": start + page.len() < items.len(), "data": page}),
+    )
+}
+
+fn stripe_kind(stream: &str) -> (&'static str, &'static str) {
+    match stream {
+        "customers" => ("cus", "customer"),
+        "charges" => ("ch", "charge"),
+        _ => ("in", "invoice"),
+    }
+}
+
+fn stripe_object(stream: &str, i: &Item) -> Value {
+    let (prefix, object) = stripe_kind(stream);
+    json!({"id": format!("{prefix}_{:06}", i.n), "object": object, "email": format!("person{}@example.com", i.n),
+        "name": format!("Person {} v{}", i.n, i.version), "amount": i.n * 100, "created": i.updated})
+}
+
+/// `GET /v1/events?created[gte]=&types[]=…&starting_after=`: every change to the Stripe streams,
+/// newest first, each with the object's state then (`data.object`).
+pub async fn stripe_events(
+    Extension(data): Extension<Arc<Dataset>>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let pairs: Vec<(String, String)> =
+        reqwest::Url::parse(&format!("http://q/?{}", raw.unwrap_or_default()))
+            .map(|u| u.query_pairs().into_owned().collect())
+            .unwrap_or_default();
+    let types: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| k == "types[]")
+        .map(|(_, v)| v.clone())
+        .collect();
+    let mut q: HashMap<String, String> = pairs
+        .iter()
+        .filter(|(k, _)| k != "types[]")
+        .cloned()
+        .collect();
+    q.insert("types[]".into(), types.join(","));
+    if let Err(r) = begin(&data, "stripe/events", &q, &headers, bearer(&headers)).await {
+        return r;
+    }
+    let gte: i64 = q
+        .get("created[gte]")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let limit = number(&q, "limit", 10).min(100);
+    let mut events: Vec<Event> = data
+        .state()
+        .events
+        .iter()
+        .filter(|e| e.created >= gte)
+        .filter(|e| {
+            let Some(stream) = e.stream.strip_prefix("stripe/") else {
+                return false;
+            };
+            types
+                .iter()
+                .any(|t| *t == format!("{}.{}", stripe_kind(stream).1, e.kind))
+        })
+        .cloned()
+        .collect();
+    events.sort_by_key(|e| std::cmp::Reverse((e.created, e.seq)));
+    let start = match q.get("starting_after") {
+        Some(after) => match events
+            .iter()
+            .position(|e| format!("evt_{:08}", e.seq) == *after)
+        {
+            Some(p) => p + 1,
+            None => {
+                return json_status(
+                    400,
+                    json!({"error": {"type": "invalid_request_error", "message": "No such event"}}),
+                )
+            }
+        },
+        None => 0,
+    };
+    let page: Vec<Value> = events
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|e| {
+            let stream = e.stream.trim_start_matches("stripe/");
+            json!({"id": format!("evt_{:08}", e.seq), "object": "event", "type": format!("{}.{}", stripe_kind(stream).1, e.kind),
+                "created": e.created, "data": {"object": stripe_object(stream, &e.item)}})
+        })
+        .collect();
+    json_status(
+        200,
+        json!({"object": "list", "url": "/v1/events", "has_more": start + page.len() < events.len(), "data": page}),
     )
 }
 
@@ -461,7 +591,7 @@ pub async fn quickbooks(
         .iter()
         .skip(start.saturating_sub(1))
         .take(max.min(1000))
-        .map(|i| json!({"Id": i.n.to_string(), "TotalAmt": i.n, "PrivateNote": format!("v{}", i.version), "MetaData": {"CreateTime": rfc3339(EPOCH), "LastUpdatedTime": rfc3339(i.updated)}}))
+        .map(|i| json!({"Id": i.n.to_string(), "TotalAmt": i.n, "PrivateNote": format!("v{}", i.version), "MetaData": {"CreateTime": rfc3339(epoch()), "LastUpdatedTime": rfc3339(i.updated)}}))
         .collect();
     let mut response = json!({"startPosition": start, "maxResults": page.len()});
     // The last (empty) page has no entity array at all.
@@ -470,7 +600,7 @@ pub async fn quickbooks(
     }
     json_status(
         200,
-        json!({"QueryResponse": response, "time": rfc3339(EPOCH)}),
+        json!({"QueryResponse": response, "time": rfc3339(epoch())}),
     )
 }
 
@@ -575,7 +705,7 @@ pub async fn hubspot(
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|i| json!({"id": i.n.to_string(), "properties": {"name": format!("Company {} v{}", i.n, i.version)}, "createdAt": rfc3339(EPOCH), "updatedAt": rfc3339(i.updated), "archived": false}))
+        .map(|i| json!({"id": i.n.to_string(), "properties": {"name": format!("Company {} v{}", i.n, i.version)}, "createdAt": rfc3339(epoch()), "updatedAt": rfc3339(i.updated), "archived": false}))
         .collect();
     let paging = (offset + limit < call.items.len())
         .then(|| json!({"next": {"after": (offset + limit).to_string(), "link": "…"}}));
@@ -628,7 +758,7 @@ pub async fn hubspot_search(
         .iter()
         .skip(after)
         .take(limit)
-        .map(|i| json!({"id": i.n.to_string(), "properties": {"name": format!("Company {} v{}", i.n, i.version)}, "createdAt": rfc3339(EPOCH), "updatedAt": rfc3339(i.updated), "archived": false}))
+        .map(|i| json!({"id": i.n.to_string(), "properties": {"name": format!("Company {} v{}", i.n, i.version)}, "createdAt": rfc3339(epoch()), "updatedAt": rfc3339(i.updated), "archived": false}))
         .collect();
     let paging = (after + limit < items.len())
         .then(|| json!({"next": {"after": (after + limit).to_string()}}));

@@ -114,6 +114,7 @@ pub use oauth_server::oauth_env;
 
 pub fn router(data: std::sync::Arc<data::Dataset>) -> Router {
     Router::new()
+        .route("/stripe/v1/events", get(data::stripe_events))
         .route("/stripe/v1/{stream}", get(data::stripe))
         .route(
             "/shopify/{shop}/admin/api/{version}/{file}",
