@@ -108,21 +108,12 @@ pub(super) fn columns(records: &[serde_json::Value]) -> Vec<Column> {
         .collect()
 }
 
-/// The secret field a provider's refusal blames.
-pub(super) fn credential_field(def: &ConnectorDef) -> &'static str {
+/// The secret field a provider's refusal blames: the one the connector's calls carry.
+pub(super) fn credential_field(def: &ConnectorDef) -> &str {
     let access = def.access.as_ref();
-    let name = access
-        .and_then(|a| {
-            a.bearer
-                .as_deref()
-                .or(a.header.as_ref().map(|h| h.field.as_str()))
-        })
-        .or(access.and_then(|a| a.basic.as_ref().map(|b| b[1].as_str())));
-    match name {
-        Some("api_key") => "api_key",
-        Some("consumer_secret") => "consumer_secret",
-        Some(_) => crate::secret::ACCESS_TOKEN,
-        None if def.id == "rest_api" => "api_key",
-        None => "password",
-    }
+    access
+        .and_then(|a| a.bearer.as_deref())
+        .or_else(|| access.and_then(|a| a.header.as_ref().map(|h| h.field.as_str())))
+        .or_else(|| access.and_then(|a| a.basic.as_ref().map(|[_, secret]| secret.as_str())))
+        .unwrap_or("api_key")
 }
