@@ -5,7 +5,7 @@ use super::sync_run::{start_pass, PageWrites, Running, Stop};
 use super::ConnectorService;
 use crate::error::{Error, ErrorCode};
 use crate::store::StreamState;
-use crate::sync::postgres::{self, TableRead};
+use crate::sync::postgres::{self, RowPage, TableRead};
 
 impl ConnectorService {
     pub(super) async fn run_tables(
@@ -40,38 +40,46 @@ impl ConnectorService {
                 cursor: cursor_column,
                 since: pass.since,
             };
-            // The next page is read while this one is committed: the database and the store's
-            // writer work side by side.
-            let mut page = read.read(&mut client, &pass.next).await?;
+            // The next page is read and sealed while this one is committed: the database, this
+            // task and the store's writer work side by side.
+            let seal = |page: RowPage| {
+                let newest = page.rows.iter().filter_map(|r| r.cursor).max();
+                let records = page
+                    .rows
+                    .iter()
+                    .map(|row| self.seal_text(running, &stream, row.id.clone(), &row.json))
+                    .collect();
+                (records, page.next, newest)
+            };
+            let mut ready = seal(read.read(&mut client, &pass.next).await?);
             loop {
-                let mut writes = Vec::with_capacity(page.rows.len());
-                for row in &page.rows {
-                    if let Some(at) = row.cursor {
-                        pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
-                    }
-                    writes.push(self.seal_text(running, &stream, row.id.clone(), &row.json));
+                let (records, next, newest) = ready;
+                if let Some(at) = newest {
+                    pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
                 }
-                let next = page.next.take();
                 if next.as_ref() == Some(&pass.next) {
                     return Err(Stop::Failed(Error::new(
                         ErrorCode::Internal,
                         "A table page repeated itself.",
                     )));
                 }
-                let page_writes = PageWrites {
-                    records: writes,
+                let page = PageWrites {
+                    records,
                     next: next.clone(),
                     newest_first: false,
                 };
                 let Some(token) = next else {
-                    self.commit(running, &stream, &mut pass, page_writes)
-                        .await?;
+                    self.commit(running, &stream, &mut pass, page).await?;
                     break;
                 };
-                let commit = self.commit(running, &stream, &mut pass, page_writes);
-                let (committed, upcoming) = tokio::join!(commit, read.read(&mut client, &token));
+                let commit = self.commit(running, &stream, &mut pass, page);
+                let upcoming = async {
+                    let page = read.read(&mut client, &token).await?;
+                    Ok::<_, Error>(seal(page))
+                };
+                let (committed, upcoming) = tokio::join!(commit, upcoming);
                 committed?;
-                page = upcoming?;
+                ready = upcoming?;
             }
         }
         Ok(())
