@@ -101,7 +101,10 @@ impl StreamReader<'_> {
                 let value = template
                     .replace("{page_size}", &size.to_string())
                     .replace("{page}", &number.to_string())
-                    .replace("{position}", &((number - 1) * size + 1).to_string())
+                    .replace(
+                        "{position}",
+                        &(number.saturating_sub(1) * size + 1).to_string(),
+                    )
                     .replace("{since}", &since_clause);
                 query.append_pair(name, &fill(&value, self.config)?);
             }
