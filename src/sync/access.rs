@@ -195,15 +195,8 @@ impl Access {
             .with_field_opt(self.url_field));
         }
         if let Credential::Query(name, key) = &self.credential {
-            let others: Vec<(String, String)> = url
-                .query_pairs()
-                .filter(|(k, _)| k != name.as_str())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect();
-            url.query_pairs_mut()
-                .clear()
-                .extend_pairs(others)
-                .append_pair(name, key);
+            url = without_param(&url, name);
+            url.query_pairs_mut().append_pair(name, key);
         }
         let mut probe = Probe::get(url, self.destination);
         probe.url_field = self.url_field;
@@ -236,18 +229,23 @@ impl Access {
         let Credential::Query(name, _) = &self.credential else {
             return url.to_string();
         };
-        let mut clean = url.clone();
-        let others: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| k != name.as_str())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        clean.query_pairs_mut().clear().extend_pairs(others);
-        if clean.query() == Some("") {
-            clean.set_query(None);
-        }
-        clean.to_string()
+        without_param(url, name).to_string()
     }
+}
+
+/// `url` without the query parameter `name` (and without an empty query left behind).
+fn without_param(url: &Url, name: &str) -> Url {
+    let mut clean = url.clone();
+    let others: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    clean.query_pairs_mut().clear().extend_pairs(others);
+    if clean.query() == Some("") {
+        clean.set_query(None);
+    }
+    clean
 }
 
 fn tenant_field(name: &str) -> &'static str {

@@ -11,6 +11,7 @@ pub mod rest_api;
 pub mod values;
 
 use crate::catalog::{ConnectorDef, StreamDef};
+use crate::checks::str_at;
 use crate::error::{Error, ErrorCode};
 use crate::secret::SecretConfig;
 use pages::PageToken;
@@ -92,7 +93,7 @@ pub fn unknown_stream<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> E
 
 /// A record's id: the provider's, or, where a record has none, a digest of its content.
 pub fn record_id(stream: &StreamDef, record: &serde_json::Value) -> String {
-    values::text_at(record, &stream.id).unwrap_or_else(|| {
+    str_at(record, &stream.id).unwrap_or_else(|| {
         use sha2::{Digest, Sha256};
         let text = serde_json::to_string(record).unwrap_or_default();
         format!(

@@ -7,6 +7,7 @@ use super::values::format_time;
 use crate::catalog::{EventsDef, Incremental, Paging, SearchDef, StreamDef, TimeFormat};
 use crate::checks::http::{Http, Reply};
 use crate::checks::status_failure;
+use crate::checks::str_at;
 use crate::error::{Error, ErrorCode};
 use crate::secret::SecretConfig;
 use reqwest::Url;
@@ -191,7 +192,7 @@ impl StreamReader<'_> {
         let reply = self.http.send(probe).await?;
         let (body, records) = self.records_of(&reply)?;
         let after = match &self.stream.paging {
-            Paging::Cursor { from, .. } => super::values::text_at(&body, from),
+            Paging::Cursor { from, .. } => str_at(&body, from),
             _ => None,
         };
         let next = match after.filter(|a| !a.is_empty()) {
@@ -257,9 +258,8 @@ impl StreamReader<'_> {
                 continue;
             };
             page.records.push(object.clone());
-            page.deleted.push(
-                super::values::text_at(event, "/type").is_some_and(|t| t.ends_with(".deleted")),
-            );
+            page.deleted
+                .push(str_at(event, "/type").is_some_and(|t| t.ends_with(".deleted")));
             if let Some(at) = event.get("created").and_then(super::values::time_ms) {
                 page.newest = Some(page.newest.map_or(at, |n: i64| n.max(at)));
             }
@@ -267,7 +267,7 @@ impl StreamReader<'_> {
         if body.pointer("/has_more").and_then(Value::as_bool) == Some(true) {
             page.next = listed
                 .last()
-                .and_then(|e| super::values::text_at(e, "/id"))
+                .and_then(|e| str_at(e, "/id"))
                 .map(PageToken::AfterId);
         }
         Ok(page)
@@ -339,15 +339,13 @@ impl StreamReader<'_> {
             Paging::None => None,
             Paging::AfterLastId { more, .. } => {
                 let more = body.pointer(more).and_then(Value::as_bool) == Some(true);
-                let last = records
-                    .last()
-                    .and_then(|r| super::values::text_at(r, &self.stream.id));
+                let last = records.last().and_then(|r| str_at(r, &self.stream.id));
                 match (more, last) {
                     (true, Some(id)) => Some(PageToken::AfterId(id)),
                     _ => None,
                 }
             }
-            Paging::Cursor { from, .. } => super::values::text_at(body, from)
+            Paging::Cursor { from, .. } => str_at(body, from)
                 .filter(|c| !c.is_empty())
                 .map(PageToken::Cursor),
             Paging::Numbered => {

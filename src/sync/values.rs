@@ -6,16 +6,6 @@ pub use crate::model::data::ColumnType;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 
-/// A scalar at a JSON pointer, as text (ids are strings at some providers, numbers at others).
-pub fn text_at(value: &Value, pointer: &str) -> Option<String> {
-    match value.pointer(pointer)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 /// A change time as unix milliseconds, from any of the forms providers use: unix seconds (or
 /// milliseconds), RFC 3339, a date-time without a zone (UTC, as WooCommerce's `_gmt` fields),
 /// or Microsoft's `/Date(1573755038314+0000)/` (Xero).
