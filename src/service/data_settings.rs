@@ -4,7 +4,7 @@
 
 use super::{ConnectorService, RateClass};
 use crate::auth::Principal;
-use crate::catalog::Ask;
+use crate::catalog::{Ask, ConnectorDef};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::data::TableChoice;
@@ -40,9 +40,7 @@ impl ConnectorService {
                 )
                 .with_field(name.as_str()));
             }
-            let stored = self
-                .open_config(&current)
-                .map_err(|_| Error::from_code(ErrorCode::DecryptionFailed))?;
+            let stored = self.decrypt_for_check(&current)?;
             let mut merged: BTreeMap<String, String> = stored.expose().clone();
             for (name, value) in settings {
                 if value.trim().is_empty() {
@@ -120,28 +118,21 @@ impl ConnectorService {
     }
 }
 
-impl ConnectorService {
-    /// The connector's data settings and their values.
-    pub(super) fn settings_of(
-        &self,
-        record: &crate::store::ConnectorRecord,
-    ) -> Result<Vec<crate::model::data::DataSetting>, Error> {
-        let def = self.definition(&record.connector_type)?;
-        let stored = self
-            .open_config(record)
-            .map_err(|_| Error::from_code(ErrorCode::DecryptionFailed))?;
-        Ok(def
-            .fields
-            .iter()
-            .filter(|f| f.ask == Ask::Later && !f.secret)
-            .map(|f| crate::model::data::DataSetting {
-                name: f.name.clone(),
-                label: f.label.clone(),
-                help: f.help.clone(),
-                options: f.options.clone(),
-                example: f.example.clone(),
-                value: stored.get(&f.name).map(str::to_owned),
-            })
-            .collect())
-    }
+/// A connector's data settings and their values in `config`.
+pub(super) fn data_settings(
+    def: &ConnectorDef,
+    config: &SecretConfig,
+) -> Vec<crate::model::data::DataSetting> {
+    def.fields
+        .iter()
+        .filter(|f| f.ask == Ask::Later && !f.secret)
+        .map(|f| crate::model::data::DataSetting {
+            name: f.name.clone(),
+            label: f.label.clone(),
+            help: f.help.clone(),
+            options: f.options.clone(),
+            example: f.example.clone(),
+            value: config.get(&f.name).map(str::to_owned),
+        })
+        .collect()
 }

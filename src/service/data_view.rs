@@ -2,6 +2,7 @@
 //! stream's records and its data settings — read under one rate-limit hit and one audit entry
 //! (a page that follows a running sync asks every second).
 
+use super::data_settings::data_settings;
 use super::syncs::{parse_cursor, RUN_HISTORY};
 use super::{run_view, ConnectorService, RateClass};
 use crate::auth::Principal;
@@ -36,7 +37,8 @@ impl ConnectorService {
             client,
         )
         .await?;
-        let streams = self.stream_views(&record).await?;
+        let config = self.decrypt_for_check(&record)?;
+        let streams = self.stream_views(&record, &config).await?;
         let runs = self
             .store
             .list_runs(&p.tenant, &record.connector_id, None, RUN_HISTORY)
@@ -77,7 +79,7 @@ impl ConnectorService {
             stream,
             page,
             columns,
-            settings: self.settings_of(&record)?,
+            settings: data_settings(self.definition(&record.connector_type)?, &config),
             now_ms: now_ms(),
         })
     }

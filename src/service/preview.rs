@@ -3,13 +3,13 @@
 
 use super::{ConnectorService, RateClass};
 use crate::auth::Principal;
-use crate::catalog::ConnectorDef;
+use crate::catalog::{ConnectorDef, StreamDef};
 use crate::error::Error;
 use crate::model::data::{Column, Preview};
 use crate::model::{AuditAction, AuditOutcome};
 use crate::secret::SecretConfig;
 use crate::sync::access::Access;
-use crate::sync::pages::{PageToken, StreamReader};
+use crate::sync::pages::{Page, PageToken, StreamReader};
 use crate::sync::{self, values, Scrub, PREVIEW_RECORDS};
 use std::collections::BTreeMap;
 
@@ -73,16 +73,9 @@ impl ConnectorService {
         }
         let streams = sync::http_streams(def, config);
         let chosen = sync::choose(&streams, stream)?;
-        let access = Access::resolve(def, config, self.checker.providers())?;
-        let reader = StreamReader {
-            http: self.checker.http(),
-            access: &access,
-            stream: chosen,
-            config,
-            provider: &def.name,
-            credential_field: credential_field(def),
-        };
-        let page = reader.read(&PageToken::Start, None).await?;
+        let page = self
+            .read_stream(def, config, chosen, &PageToken::Start, None)
+            .await?;
         let has_more = page.records.len() > PREVIEW_RECORDS || page.next.is_some();
         let scrub = Scrub::new(def, config);
         let records: Vec<serde_json::Value> = page
@@ -101,6 +94,30 @@ impl ConnectorService {
     }
 }
 
+impl ConnectorService {
+    /// One page of `stream` of a connector, read with `config`: the call placed and authorised
+    /// as the connector's access says, a refusal blamed on the field that carries the credential.
+    pub(super) async fn read_stream(
+        &self,
+        def: &ConnectorDef,
+        config: &SecretConfig,
+        stream: &StreamDef,
+        token: &PageToken,
+        since: Option<i64>,
+    ) -> Result<Page, Error> {
+        let access = Access::resolve(def, config, self.checker.providers())?;
+        let reader = StreamReader {
+            http: self.checker.http(),
+            access: &access,
+            stream,
+            config,
+            provider: &def.name,
+            credential_field: credential_field(def),
+        };
+        reader.read(token, since).await
+    }
+}
+
 pub(super) fn columns(records: &[serde_json::Value]) -> Vec<Column> {
     values::columns(records)
         .into_iter()
@@ -109,7 +126,7 @@ pub(super) fn columns(records: &[serde_json::Value]) -> Vec<Column> {
 }
 
 /// The secret field a provider's refusal blames: the one the connector's calls carry.
-pub(super) fn credential_field(def: &ConnectorDef) -> &str {
+fn credential_field(def: &ConnectorDef) -> &str {
     let access = def.access.as_ref();
     access
         .and_then(|a| a.bearer.as_deref())

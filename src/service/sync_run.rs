@@ -13,8 +13,7 @@ use crate::model::data::{RunStatus, StreamCounts};
 use crate::model::ConnectorStatus;
 use crate::secret::{SecretConfig, REFRESH_TOKEN};
 use crate::store::{ConnectorRecord, PageCommit, PassEnd, RecordWrite, StreamState, SyncRunRecord};
-use crate::sync::access::Access;
-use crate::sync::pages::{Page, PageToken, StreamReader};
+use crate::sync::pages::{Page, PageToken};
 use crate::sync::{self, values, Pass, Scrub};
 use std::time::Duration;
 
@@ -348,16 +347,10 @@ impl ConnectorService {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let access = Access::resolve(running.def, &running.config, self.checker.providers())?;
-            let reader = StreamReader {
-                http: self.checker.http(),
-                access: &access,
-                stream,
-                config: &running.config,
-                provider: &running.def.name,
-                credential_field: super::preview::credential_field(running.def),
-            };
-            let error = match reader.read(&pass.next, pass.since).await {
+            let error = match self
+                .read_stream(running.def, &running.config, stream, &pass.next, pass.since)
+                .await
+            {
                 Ok(page) => return Ok(page),
                 Err(e) => e,
             };

@@ -11,6 +11,7 @@ use crate::model::data::{
     SyncRunView,
 };
 use crate::model::{AuditAction, AuditOutcome};
+use crate::secret::SecretConfig;
 use crate::store::{ConnectorRecord, Queued, SyncRunRecord};
 use crate::sync;
 use std::collections::BTreeMap;
@@ -188,7 +189,9 @@ impl ConnectorService {
         self.limit(p, RateClass::Reads, client).await?;
         let record = self.record(p, id, AuditAction::Read, client).await?;
         Ok(StreamList {
-            streams: self.stream_views(&record).await?,
+            streams: self
+                .stream_views(&record, &self.decrypt_for_check(&record)?)
+                .await?,
         })
     }
 
@@ -196,6 +199,7 @@ impl ConnectorService {
     pub(super) async fn stream_views(
         &self,
         record: &ConnectorRecord,
+        config: &SecretConfig,
     ) -> Result<Vec<StreamView>, Error> {
         let def = self.definition(&record.connector_type)?;
         let states = self
@@ -210,16 +214,13 @@ impl ConnectorService {
             last_synced_at: None,
             cursor_field,
         };
-        let config = self
-            .open_config(record)
-            .map_err(|_| Error::from_code(ErrorCode::DecryptionFailed))?;
         let mut streams: Vec<StreamView> = if def.id == "postgresql" {
-            sync::postgres::selections(&config)
+            sync::postgres::selections(config)
                 .into_iter()
                 .map(|s| view(s.stream, s.cursor))
                 .collect()
         } else {
-            sync::http_streams(def, &config)
+            sync::http_streams(def, config)
                 .into_iter()
                 .map(|s| {
                     let cursor = s.incremental.as_ref().and(s.updated.clone());
