@@ -112,6 +112,11 @@ impl Catalog {
             if !def.streams.is_empty() && def.access.is_none() {
                 return Err(invalid("streams without access".into()));
             }
+            if def.streams_from != super::StreamsFrom::Catalog && !def.streams.is_empty() {
+                return Err(invalid(
+                    "streams in the catalog, but they come from elsewhere".into(),
+                ));
+            }
             let mut stream_names = HashSet::new();
             for stream in &def.streams {
                 if !stream_names.insert(stream.name.as_str()) {

@@ -13,7 +13,8 @@ mod streams;
 #[cfg(feature = "ssr")]
 pub use load::{catalog, Catalog, CatalogError, ValidConfig};
 pub use streams::{
-    AccessDef, EventsDef, HeaderFromField, Incremental, Paging, SearchDef, StreamDef, TimeFormat,
+    AccessDef, EventsDef, HeaderFromField, Incremental, Paging, SearchDef, StreamDef, StreamsFrom,
+    TimeFormat,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -317,10 +318,11 @@ pub struct ConnectorDef {
     /// How calls to the provider's API carry the credential (none for a database).
     #[serde(default)]
     pub access: Option<AccessDef>,
-    /// What the connector offers to read. The REST API connector's one stream and PostgreSQL's
-    /// tables come from their configuration instead.
+    /// What the connector offers to read, when `streams_from` is the catalog.
     #[serde(default)]
     pub streams: Vec<StreamDef>,
+    #[serde(default)]
+    pub streams_from: StreamsFrom,
 }
 
 impl ConnectorDef {

@@ -152,3 +152,18 @@ pub enum TimeFormat {
     /// Milliseconds since 1970.
     UnixMillis,
 }
+
+/// Where a connector's streams come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum StreamsFrom {
+    /// The catalog's `streams`, read over HTTP with the catalog's `access`.
+    #[default]
+    Catalog,
+    /// One stream described by the connector's own settings, and an access chosen by them (any
+    /// REST API).
+    Settings,
+    /// The tables the database shows, chosen by the `tables` setting (PostgreSQL).
+    Discovery,
+}

@@ -4,7 +4,7 @@
 
 use super::{ConnectorService, RateClass};
 use crate::auth::Principal;
-use crate::catalog::{Ask, ConnectorDef};
+use crate::catalog::{Ask, ConnectorDef, StreamsFrom};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::data::TableChoice;
@@ -77,7 +77,7 @@ impl ConnectorService {
     ) -> Result<Vec<TableChoice>, Error> {
         self.limit(p, RateClass::Tests, client).await?;
         let record = self.record(p, id, AuditAction::Preview, client).await?;
-        if record.connector_type != "postgresql" {
+        if self.definition(&record.connector_type)?.streams_from != StreamsFrom::Discovery {
             return Err(Error::new(
                 ErrorCode::InvalidRequest,
                 "Only a PostgreSQL connector has tables to choose.",

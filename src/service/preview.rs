@@ -3,7 +3,7 @@
 
 use super::{ConnectorService, RateClass};
 use crate::auth::Principal;
-use crate::catalog::{ConnectorDef, StreamDef};
+use crate::catalog::{ConnectorDef, StreamDef, StreamsFrom};
 use crate::error::Error;
 use crate::model::data::{Column, Preview};
 use crate::model::{AuditAction, AuditOutcome};
@@ -68,7 +68,7 @@ impl ConnectorService {
         config: &SecretConfig,
         stream: Option<&str>,
     ) -> Result<Preview, Error> {
-        if def.id == "postgresql" {
+        if def.streams_from == StreamsFrom::Discovery {
             return sync::postgres::preview(def, config, &self.checker, stream).await;
         }
         let streams = sync::http_streams(def, config);

@@ -6,7 +6,7 @@
 
 use super::ConnectorService;
 use crate::auth::Principal;
-use crate::catalog::{ConnectorDef, StreamDef};
+use crate::catalog::{ConnectorDef, StreamDef, StreamsFrom};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::data::{RunStatus, StreamCounts};
@@ -188,7 +188,7 @@ impl ConnectorService {
             .store
             .stream_states(&run.tenant_id, &run.connector_id)
             .await?;
-        if def.id == "postgresql" {
+        if def.streams_from == StreamsFrom::Discovery {
             return self.run_tables(&mut running, &states).await;
         }
         let streams = sync::http_streams(def, &running.config);

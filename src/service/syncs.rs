@@ -4,6 +4,7 @@
 use super::sync_run::record_owner;
 use super::{ConnectorService, RateClass};
 use crate::auth::Principal;
+use crate::catalog::StreamsFrom;
 use crate::clock::{now_ms, rfc3339};
 use crate::error::{Error, ErrorCode};
 use crate::model::data::{
@@ -214,7 +215,7 @@ impl ConnectorService {
             last_synced_at: None,
             cursor_field,
         };
-        let mut streams: Vec<StreamView> = if def.id == "postgresql" {
+        let mut streams: Vec<StreamView> = if def.streams_from == StreamsFrom::Discovery {
             sync::postgres::selections(config)
                 .into_iter()
                 .map(|s| view(s.stream, s.cursor))

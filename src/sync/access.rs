@@ -2,7 +2,7 @@
 //! from the catalog's `access` (or, for the REST API connector, from its own configuration), and
 //! applied to every call the same way. A URL on another origin never gets the credential.
 
-use crate::catalog::{AccessDef, ConnectorDef};
+use crate::catalog::{AccessDef, ConnectorDef, StreamsFrom};
 use crate::checks::http::{Destination, Probe};
 use crate::checks::ProviderUrls;
 use crate::error::{Error, ErrorCode};
@@ -66,7 +66,7 @@ impl Access {
         config: &SecretConfig,
         providers: &ProviderUrls,
     ) -> Result<Self, Error> {
-        if def.id == "rest_api" {
+        if def.streams_from == StreamsFrom::Settings {
             return Self::rest_api(config);
         }
         let Some(access) = &def.access else {

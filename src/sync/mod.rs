@@ -10,7 +10,7 @@ pub mod postgres;
 pub mod rest_api;
 pub mod values;
 
-use crate::catalog::{ConnectorDef, StreamDef};
+use crate::catalog::{ConnectorDef, StreamDef, StreamsFrom};
 use crate::checks::str_at;
 use crate::error::{Error, ErrorCode};
 use crate::secret::SecretConfig;
@@ -47,7 +47,7 @@ impl Pass {
 
 /// The HTTP streams a connector offers: the catalog's, or the REST API connector's one.
 pub fn http_streams(def: &ConnectorDef, config: &SecretConfig) -> Vec<StreamDef> {
-    if def.id == "rest_api" {
+    if def.streams_from == StreamsFrom::Settings {
         return vec![rest_api::stream(config)];
     }
     def.streams.clone()
@@ -56,10 +56,10 @@ pub fn http_streams(def: &ConnectorDef, config: &SecretConfig) -> Vec<StreamDef>
 /// The names of the streams a connector offers, known without reaching it: the catalog's, or the
 /// REST API connector's one; `None` for PostgreSQL, whose tables are known once it is reached.
 pub fn known_streams(def: &ConnectorDef) -> Option<Vec<&str>> {
-    match def.id.as_str() {
-        "postgresql" => None,
-        "rest_api" => Some(vec![rest_api::STREAM]),
-        _ => Some(def.streams.iter().map(|s| s.name.as_str()).collect()),
+    match def.streams_from {
+        StreamsFrom::Discovery => None,
+        StreamsFrom::Settings => Some(vec![rest_api::STREAM]),
+        StreamsFrom::Catalog => Some(def.streams.iter().map(|s| s.name.as_str()).collect()),
     }
 }
 
