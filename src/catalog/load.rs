@@ -135,12 +135,27 @@ impl Catalog {
                         incremental.clause.is_some(),
                         incremental.search.is_some(),
                         incremental.events.is_some(),
+                        incremental.feed.is_some(),
                     ];
                     if ways.iter().filter(|w| **w).count() != 1 {
                         return Err(invalid(format!(
-                            "stream {} must carry its increment in one of param, header, clause, search or events",
+                            "stream {} must carry its increment in one of param, header, clause, search, events or feed",
                             stream.name
                         )));
+                    }
+                    if let Some(search) = &incremental.search {
+                        if !search.body.to_string().contains("\"{since}\"") {
+                            return Err(invalid(format!(
+                                "stream {}'s search has no \"{{since}}\" in its body",
+                                stream.name
+                            )));
+                        }
+                        if !matches!(stream.paging, super::Paging::Cursor { .. }) {
+                            return Err(invalid(format!(
+                                "stream {}'s search needs cursor paging",
+                                stream.name
+                            )));
+                        }
                     }
                     if incremental.clause.is_some()
                         && !stream.query.values().any(|v| v.contains("{since}"))

@@ -13,8 +13,8 @@ mod streams;
 #[cfg(feature = "ssr")]
 pub use load::{catalog, Catalog, CatalogError, ValidConfig};
 pub use streams::{
-    AccessDef, EventsDef, HeaderFromField, Incremental, Paging, SearchDef, StreamDef, StreamsFrom,
-    TimeFormat,
+    AccessDef, EventsDef, FeedDef, HeaderFromField, Incremental, Paging, SearchDef, StreamDef,
+    StreamsFrom, TimeFormat,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

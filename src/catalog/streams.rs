@@ -109,8 +109,17 @@ pub struct Incremental {
     /// Or the provider's event log instead of the list call (Stripe's events).
     #[serde(default)]
     pub events: Option<EventsDef>,
+    /// Or a change feed read from a position the provider hands out (Drive's changes): the
+    /// stream's cursor is that position, not a time.
+    #[serde(default)]
+    pub feed: Option<FeedDef>,
     #[serde(default)]
     pub format: TimeFormat,
+    /// Seconds before the cursor an increment starts from, for providers whose lists or searches
+    /// show a change only some time after it happened (Square: "several seconds", a search up to a
+    /// minute). Records seen again unchanged cost nothing.
+    #[serde(default)]
+    pub overlap_seconds: u32,
 }
 
 /// An event log listing changes newest first, each event carrying the object's new state:
@@ -126,16 +135,43 @@ pub struct EventsDef {
     pub retention_days: u32,
 }
 
-/// A search that lists what changed since a time, oldest first: `POST {path}` with a filter on
-/// `property` (greater than or equal), sorted by it, paged by `after` in the body. It answers at
-/// most `cap` results for one filter, so a longer pass starts a new search from the last time seen.
+/// A search that lists what changed since a time: `POST {path}` with `body`, in which the string
+/// `"{since}"` becomes the lower bound (in the increment's format) and `"{page_size}"` the page
+/// size (a number). Pages go on as the stream's paging says, the token in the body under the
+/// paging's `param`. A provider answering at most `cap` results for one search (HubSpot: 10,000)
+/// is searched again from the newest change seen, so the body must sort by change, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SearchDef {
     pub path: String,
-    pub property: String,
-    pub cap: u32,
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub body: serde_json::Value,
+    #[serde(default)]
+    pub cap: Option<u32>,
+}
+
+/// A change feed: `GET {start}` answers the feed's current position (at `start_token`), taken
+/// before a full read so that nothing changed during it is missed; later passes read
+/// `GET {path}?{token_param}=<position>` (with the stream's query), page after page by `next`,
+/// until a page carries `new_start`, the position the next pass starts from. Each change at
+/// `changes` holds the record at `object`, or says at `removed` that it is gone (its id at `id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FeedDef {
+    pub start: String,
+    pub start_token: String,
+    pub path: String,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    pub token_param: String,
+    pub next: String,
+    pub new_start: String,
+    pub changes: String,
+    pub object: String,
+    pub removed: String,
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

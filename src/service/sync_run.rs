@@ -6,7 +6,7 @@
 
 use super::ConnectorService;
 use crate::auth::Principal;
-use crate::catalog::{ConnectorDef, StreamDef, StreamsFrom};
+use crate::catalog::{ConnectorDef, Incremental, StreamDef, StreamsFrom};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::data::{RunStatus, StreamCounts};
@@ -216,20 +216,13 @@ impl ConnectorService {
         stream: &StreamDef,
         state: Option<&StreamState>,
     ) -> Result<(), Stop> {
-        let retention = stream
-            .incremental
-            .as_ref()
-            .and_then(|i| i.events.as_ref())
-            .map(|e| e.retention_days);
-        let mut pass = start_pass(
-            running.run,
-            &stream.name,
-            state,
-            stream.incremental.is_some(),
-            retention,
-        );
+        let increments = Increments::of(stream.incremental.as_ref());
+        let mut pass = start_pass(running.run, &stream.name, state, increments);
         loop {
-            let page = self.read_page(running, stream, &pass).await?;
+            let mut page = self.read_page(running, stream, &pass).await?;
+            if let Some(position) = page.feed.take() {
+                pass.feed = Some(position);
+            }
             let mut writes = Vec::with_capacity(page.records.len());
             let mut written = std::collections::HashSet::new();
             if let Some(at) = page.newest {
@@ -299,8 +292,9 @@ impl ConnectorService {
             next,
             newest_first,
         } = page;
-        let end = next.is_none().then_some(PassEnd {
+        let end = next.is_none().then(|| PassEnd {
             cursor: pass.high_water,
+            feed: pass.feed.clone(),
             full_read: pass.full,
         });
         let pass_id = pass.id.clone();
@@ -531,29 +525,94 @@ pub(super) fn record_owner(
     format!("{tenant}/{connector_id}/{stream}/{record_id}")
 }
 
+/// How a stream's later passes read only what changed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Increments {
+    /// Every pass is a full read.
+    Never,
+    /// Changes since the cursor, a time, started `overlap_ms` earlier; a cursor older than the
+    /// provider's retention means a full read.
+    Since {
+        overlap_ms: i64,
+        retention_days: Option<u32>,
+    },
+    /// The change feed from its saved position.
+    Feed,
+}
+
+impl Increments {
+    pub fn of(incremental: Option<&Incremental>) -> Self {
+        match incremental {
+            None => Self::Never,
+            Some(i) if i.feed.is_some() => Self::Feed,
+            Some(i) => Self::Since {
+                overlap_ms: i64::from(i.overlap_seconds) * 1000,
+                retention_days: i.events.as_ref().map(|e| e.retention_days),
+            },
+        }
+    }
+}
+
 /// The pass a run goes on with (one stopped in the middle), or a new one: incremental from the
-/// stream's cursor when it has one and the run did not ask for a full refresh.
+/// stream's cursor (or its change feed's position) when it has one and the run did not ask for a
+/// full refresh.
 pub(super) fn start_pass(
     run: &SyncRunRecord,
     stream: &str,
     state: Option<&StreamState>,
-    incremental: bool,
-    retention_days: Option<u32>,
+    increments: Increments,
 ) -> Pass {
     if let Some(pass) = state.and_then(|s| s.pass.as_deref()).and_then(Pass::decode) {
         return pass;
     }
+    let id = format!("{}:{stream}", run.run_id);
+    let cursor = state.and_then(|s| s.cursor);
+    let (overlap_ms, retention_days) = match increments {
+        Increments::Never => (0, None),
+        Increments::Since {
+            overlap_ms,
+            retention_days,
+        } => (overlap_ms, retention_days),
+        Increments::Feed => {
+            let position = state.and_then(|s| s.feed.clone());
+            return match position.filter(|_| !run.full_refresh) {
+                Some(position) => Pass {
+                    id,
+                    full: false,
+                    since: None,
+                    next: PageToken::Feed(position),
+                    high_water: cursor,
+                    feed: None,
+                },
+                // The feed's position is taken before the full read, so that what changes
+                // during it is read by the next pass.
+                None => Pass {
+                    id,
+                    full: true,
+                    since: None,
+                    next: PageToken::FeedStart,
+                    high_water: None,
+                    feed: None,
+                },
+            };
+        }
+    };
     // A cursor older than the provider keeps its changes for cannot be read from: read it all.
     let retained = |cursor: i64| {
         retention_days.is_none_or(|days| cursor > now_ms() - i64::from(days) * 86_400_000)
     };
-    let cursor = state.and_then(|s| s.cursor).filter(|c| retained(*c));
-    let full = run.full_refresh || !incremental || cursor.is_none();
+    let cursor = cursor.filter(|c| retained(*c));
+    let full = run.full_refresh || increments == Increments::Never || cursor.is_none();
     Pass {
-        id: format!("{}:{stream}", run.run_id),
+        id,
         full,
-        since: if full { None } else { cursor },
+        since: if full {
+            None
+        } else {
+            cursor.map(|c| c - overlap_ms)
+        },
         next: PageToken::Start,
         high_water: if full { None } else { cursor },
+        feed: None,
     }
 }

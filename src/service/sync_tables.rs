@@ -1,7 +1,7 @@
 //! Running a sync of PostgreSQL tables: the same passes, pages and commits as an HTTP stream,
 //! with keyset pages read from the database instead of a provider's list calls.
 
-use super::sync_run::{start_pass, PageWrites, Running, Stop};
+use super::sync_run::{start_pass, Increments, PageWrites, Running, Stop};
 use super::ConnectorService;
 use crate::error::{Error, ErrorCode};
 use crate::store::StreamState;
@@ -34,7 +34,14 @@ impl ConnectorService {
                 .as_deref()
                 .and_then(|c| table.columns.iter().find(|col| col.name == c));
             let state = states.iter().find(|s| s.stream == stream);
-            let mut pass = start_pass(running.run, &stream, state, cursor_column.is_some(), None);
+            let increments = match cursor_column {
+                Some(_) => Increments::Since {
+                    overlap_ms: 0,
+                    retention_days: None,
+                },
+                None => Increments::Never,
+            };
+            let mut pass = start_pass(running.run, &stream, state, increments);
             let read = TableRead {
                 table,
                 cursor: cursor_column,

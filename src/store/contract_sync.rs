@@ -177,6 +177,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         vec![write("d", "1", false)],
         Some(PassEnd {
             cursor: Some(5_000),
+            feed: Some("position-7".into()),
             full_read: true,
         }),
     );
@@ -191,6 +192,25 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         (Some(5_000), None, 3)
     );
     assert_eq!(state.last_synced_at, Some(1_000));
+    assert_eq!(state.feed.as_deref(), Some("position-7"));
+    // A pass that learnt no newer position keeps the stream's.
+    let quiet = p1(
+        Vec::new(),
+        Some(PassEnd {
+            cursor: None,
+            feed: None,
+            full_read: false,
+        }),
+    );
+    assert_eq!(
+        store.commit_page(&quiet).await.expect("page"),
+        counts(0, 0, 0)
+    );
+    let state = &store.stream_states(&t, c).await.expect("states")[0];
+    assert_eq!(
+        (state.cursor, state.feed.as_deref(), state.record_count),
+        (Some(5_000), Some("position-7"), 3)
+    );
 
     // Records in the order of their latest change, deletions included; keyset pages.
     let all = store

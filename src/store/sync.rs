@@ -37,6 +37,8 @@ pub struct StreamState {
     /// The newest change time (unix ms) a finished pass has seen: the next pass asks for changes
     /// since then.
     pub cursor: Option<i64>,
+    /// Where a stream read from a change feed goes on (the provider's position, not a time).
+    pub feed: Option<String>,
     /// The pass under way (JSON, see `sync::Pass`), if a run stopped in the middle of one.
     pub pass: Option<String>,
     pub record_count: i64,
@@ -86,10 +88,12 @@ pub struct PageCommit {
     pub newest_first: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PassEnd {
     /// The stream's new cursor.
     pub cursor: Option<i64>,
+    /// The stream's new change-feed position, for a stream with a feed.
+    pub feed: Option<String>,
     /// A full read: records the pass did not see are gone at the provider, so marked deleted.
     pub full_read: bool,
 }

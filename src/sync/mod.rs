@@ -33,6 +33,10 @@ pub struct Pass {
     pub next: PageToken,
     /// The newest change time seen so far: the stream's cursor once the pass ends.
     pub high_water: Option<i64>,
+    /// Where the stream's change feed goes on once this pass ends (taken before a full read, or
+    /// given by the feed's last page).
+    #[serde(default)]
+    pub feed: Option<String>,
 }
 
 impl Pass {

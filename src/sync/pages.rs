@@ -4,7 +4,7 @@
 
 use super::access::{fill, Access};
 use super::values::format_time;
-use crate::catalog::{EventsDef, Incremental, Paging, SearchDef, StreamDef, TimeFormat};
+use crate::catalog::{EventsDef, FeedDef, Incremental, Paging, SearchDef, StreamDef, TimeFormat};
 use crate::checks::http::{Http, Reply};
 use crate::checks::status_failure;
 use crate::checks::str_at;
@@ -29,6 +29,10 @@ pub enum PageToken {
     Url(String),
     /// A search reached the provider's cap: search again from this change time (unix ms).
     Restart(i64),
+    /// Before a full read of a stream with a change feed: take the feed's position first.
+    FeedStart,
+    /// The change feed from this position on.
+    Feed(String),
 }
 
 pub struct Page {
@@ -42,6 +46,8 @@ pub struct Page {
     /// The page lists changes newest first: a record already written by this pass has a newer
     /// state than this one.
     pub newest_first: bool,
+    /// Where the stream's change feed is to be read from next, once this pass ends.
+    pub feed: Option<String>,
 }
 
 impl Page {
@@ -52,6 +58,7 @@ impl Page {
             deleted: Vec::new(),
             newest: None,
             newest_first: false,
+            feed: None,
         }
     }
 }
@@ -132,6 +139,23 @@ impl StreamReader<'_> {
 
     /// Reads the page at `token`.
     pub async fn read(&self, token: &PageToken, since: Option<i64>) -> Result<Page, Error> {
+        if let PageToken::FeedStart | PageToken::Feed(_) = token {
+            let Some(feed) = self
+                .stream
+                .incremental
+                .as_ref()
+                .and_then(|i| i.feed.as_ref())
+            else {
+                return Err(Error::new(
+                    ErrorCode::Internal,
+                    "A change feed position was saved for a stream without one.",
+                ));
+            };
+            return match token {
+                PageToken::Feed(position) => self.feed(feed, position).await,
+                _ => self.feed_start(feed).await,
+            };
+        }
         if let (
             Some(since),
             Some(Incremental {
@@ -177,32 +201,31 @@ impl StreamReader<'_> {
         since: i64,
     ) -> Result<Page, Error> {
         let url = self.access.url(&fill(&search.path, self.config)?)?;
-        let mut body = serde_json::json!({
-            "filterGroups": [{"filters": [{
-                "propertyName": search.property, "operator": "GTE", "value": format_time(since, format),
-            }]}],
-            "sorts": [{"propertyName": search.property, "direction": "ASCENDING"}],
-            "limit": self.stream.page_size,
-        });
-        if let PageToken::Cursor(after) = token {
-            body["after"] = Value::String(after.clone());
+        let mut body = search.body.clone();
+        fill_search(
+            &mut body,
+            &format_time(since, format),
+            self.stream.page_size,
+        );
+        // The catalog's check makes a search page by cursor.
+        let Paging::Cursor { param, from } = &self.stream.paging else {
+            return Err(Error::from_code(ErrorCode::Internal));
+        };
+        if let (PageToken::Cursor(after), Some(fields)) = (token, body.as_object_mut()) {
+            fields.insert(param.clone(), Value::String(after.clone()));
         }
         let mut probe = self.access.post_json(url, body)?;
         probe.max_bytes = Some(MAX_PAGE_BYTES);
         let reply = self.http.send(probe).await?;
         let (body, records) = self.records_of(&reply)?;
-        let after = match &self.stream.paging {
-            Paging::Cursor { from, .. } => str_at(&body, from),
-            _ => None,
-        };
-        let next = match after.filter(|a| !a.is_empty()) {
+        let next = match str_at(&body, from).filter(|a| !a.is_empty()) {
             None => None,
-            // The provider answers no further than its cap for one filter: search again from
+            // The provider answers no further than its cap for one search: search again from
             // the newest change seen (its records come again, and are no change).
             Some(after)
-                if after
-                    .parse::<u64>()
-                    .is_ok_and(|n| n >= u64::from(search.cap)) =>
+                if search
+                    .cap
+                    .is_some_and(|cap| after.parse::<u64>().is_ok_and(|n| n >= u64::from(cap))) =>
             {
                 let newest = records
                     .iter()
@@ -273,8 +296,90 @@ impl StreamReader<'_> {
         Ok(page)
     }
 
+    /// The feed's current position, as an empty page that goes on with the full read.
+    async fn feed_start(&self, feed: &FeedDef) -> Result<Page, Error> {
+        let url = self.access.url(&fill(&feed.start, self.config)?)?;
+        let reply = self.http.send(self.access.get(url)?).await?;
+        let body = self.json_of(&reply)?;
+        let position = str_at(&body, &feed.start_token).ok_or_else(|| {
+            Error::new(
+                ErrorCode::UnexpectedResponse,
+                format!(
+                    "{} answered without a position in its changes.",
+                    self.provider
+                ),
+            )
+        })?;
+        let mut page = Page::of(Vec::new(), Some(PageToken::Start));
+        page.feed = Some(position);
+        Ok(page)
+    }
+
+    /// The changes since `position`, oldest first: each change's record, or, for a record that
+    /// is gone, its id alone, marked deleted.
+    async fn feed(&self, feed: &FeedDef, position: &str) -> Result<Page, Error> {
+        let mut url = self.access.url(&fill(&feed.path, self.config)?)?;
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair(&feed.token_param, position);
+            for (name, template) in &feed.query {
+                let value = template.replace("{page_size}", &self.stream.page_size.to_string());
+                query.append_pair(name, &fill(&value, self.config)?);
+            }
+        }
+        let mut probe = self.access.get(url)?;
+        probe.max_bytes = Some(MAX_PAGE_BYTES);
+        let reply = self.http.send(probe).await?;
+        let body = self.json_of(&reply)?;
+        let changes = self.list_at(&body, &feed.changes)?;
+        let mut page = Page::of(Vec::with_capacity(changes.len()), None);
+        for change in changes {
+            let removed = change.pointer(&feed.removed).and_then(Value::as_bool) == Some(true);
+            let (record, deleted) = match change.pointer(&feed.object) {
+                Some(object @ Value::Object(_)) if !removed => {
+                    let flagged = self
+                        .stream
+                        .deleted_flag
+                        .as_deref()
+                        .and_then(|p| object.pointer(p))
+                        .and_then(Value::as_bool)
+                        == Some(true);
+                    (object.clone(), flagged)
+                }
+                // Gone (or no longer shared with this account): only its id is known.
+                _ => match str_at(&change, &feed.id) {
+                    Some(id) => (value_at(&self.stream.id, Value::String(id)), true),
+                    None => continue,
+                },
+            };
+            page.records.push(record);
+            page.deleted.push(deleted);
+        }
+        match (str_at(&body, &feed.next), str_at(&body, &feed.new_start)) {
+            (Some(next), _) if !next.is_empty() => page.next = Some(PageToken::Feed(next)),
+            (_, Some(new_start)) => page.feed = Some(new_start),
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::UnexpectedResponse,
+                    format!(
+                        "{} listed changes without saying where the next ones start.",
+                        self.provider
+                    ),
+                ))
+            }
+        }
+        Ok(page)
+    }
+
     /// A successful answer's body and its records.
     fn records_of(&self, reply: &Reply) -> Result<(Value, Vec<Value>), Error> {
+        let body = self.json_of(reply)?;
+        let records = self.list_at(&body, &self.stream.records)?;
+        Ok((body, records))
+    }
+
+    /// A successful answer's JSON body.
+    fn json_of(&self, reply: &Reply) -> Result<Value, Error> {
         if !(200..300).contains(&reply.status) {
             return Err(status_failure(reply, self.provider, self.credential_field));
         }
@@ -288,16 +393,20 @@ impl StreamReader<'_> {
                 ),
             ));
         }
-        let body: Value = serde_json::from_slice(&reply.body).map_err(|_| {
+        serde_json::from_slice(&reply.body).map_err(|_| {
             Error::new(
                 ErrorCode::UnexpectedResponse,
                 format!("{} answered, but not with JSON data.", self.provider),
             )
-        })?;
-        let records = match body.pointer(&self.stream.records) {
+        })
+    }
+
+    /// The list at `pointer` in a page.
+    fn list_at(&self, body: &Value, pointer: &str) -> Result<Vec<Value>, Error> {
+        Ok(match body.pointer(pointer) {
             Some(Value::Array(items)) => items.clone(),
             // QuickBooks leaves the entity array out of its last (empty) page.
-            None if body.is_object() && !self.stream.records.is_empty() => Vec::new(),
+            None if body.is_object() && !pointer.is_empty() => Vec::new(),
             Some(Value::Null) => Vec::new(),
             _ => {
                 return Err(Error::new(
@@ -305,16 +414,15 @@ impl StreamReader<'_> {
                     format!(
                         "{} answered, but there is no list of records at “{}”.",
                         self.provider,
-                        if self.stream.records.is_empty() {
+                        if pointer.is_empty() {
                             "the top level"
                         } else {
-                            &self.stream.records
+                            pointer
                         }
                     ),
                 ))
             }
-        };
-        Ok((body, records))
+        })
     }
 
     fn parse(&self, url: &Url, token: &PageToken, reply: &Reply) -> Result<Page, Error> {
@@ -373,6 +481,32 @@ impl StreamReader<'_> {
     }
 }
 
+/// An object holding `value` at `pointer` (`/id` → `{"id": value}`), for a record known only by
+/// its id.
+fn value_at(pointer: &str, value: Value) -> Value {
+    let keys: Vec<&str> = pointer.split('/').skip(1).collect();
+    keys.into_iter().rev().fold(value, |inner, key| {
+        let key = key.replace("~1", "/").replace("~0", "~");
+        Value::Object(serde_json::Map::from_iter([(key, inner)]))
+    })
+}
+
+/// A search body from its template: `"{since}"` is the lower bound, `"{page_size}"` the page
+/// size as a number.
+fn fill_search(value: &mut Value, since: &str, page_size: u32) {
+    match value {
+        Value::String(text) if text == "{page_size}" => *value = Value::from(page_size),
+        Value::String(text) if text == "{since}" => *text = since.to_owned(),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| fill_search(v, since, page_size)),
+        Value::Object(fields) => fields
+            .values_mut()
+            .for_each(|v| fill_search(v, since, page_size)),
+        _ => {}
+    }
+}
+
 /// The `rel="next"` target of an RFC 8288 `Link` header, resolved against the request.
 pub fn next_link(reply: &Reply, request: &Url) -> Option<Url> {
     reply
@@ -396,6 +530,30 @@ pub fn next_link(reply: &Reply, request: &Url) -> Option<Url> {
 mod tests {
     use super::*;
     use reqwest::header::{HeaderMap, HeaderValue};
+
+    #[test]
+    fn search_bodies_are_filled_in_place_and_ids_become_objects() {
+        let mut body = serde_json::json!({"limit": "{page_size}", "query": {"filter": {"updated_at": {"start_at": "{since}"}}},
+            "sorts": [{"propertyName": "p", "value": "{since} is not a whole placeholder"}]});
+        fill_search(&mut body, "2026-11-29T08:00:00Z", 100);
+        assert_eq!(body["limit"], 100);
+        assert_eq!(
+            body["query"]["filter"]["updated_at"]["start_at"],
+            "2026-11-29T08:00:00Z"
+        );
+        assert_eq!(
+            body["sorts"][0]["value"],
+            "{since} is not a whole placeholder"
+        );
+        assert_eq!(
+            value_at("/id", "f1".into()),
+            serde_json::json!({"id": "f1"})
+        );
+        assert_eq!(
+            value_at("/meta/a~1b", "f1".into()),
+            serde_json::json!({"meta": {"a/b": "f1"}})
+        );
+    }
 
     #[test]
     fn link_headers_are_read_as_rfc_8288_says() {

@@ -55,7 +55,9 @@ pub fn stream(config: &SecretConfig) -> StreamDef {
             clause: None,
             search: None,
             events: None,
+            feed: None,
             format: TimeFormat::Rfc3339,
+            overlap_seconds: 0,
         }),
         _ => None,
     };

@@ -168,13 +168,54 @@ fn cases(app: &TestApp) -> Vec<Case> {
             first: |seen| {
                 assert_eq!(seen.len(), 3);
                 assert_eq!(q(&seen[0], "sort_order"), Some("ASC"));
+                assert_eq!(q(&seen[0], "sort_field"), Some("UPDATED_AT"));
+                assert_eq!(q(&seen[0], "updated_at_begin_time"), None);
                 assert_eq!(q(&seen[1], "cursor"), Some("sq-100"));
                 assert!(seen
                     .iter()
                     .all(|s| s.headers.contains_key("square-version")));
             },
-            later: |_| {},
-            incremental: false,
+            later: |seen| {
+                // Changed since the cursor, less a minute for Square's eventual consistency:
+                // the fakes' 300 records changed a second apart, so the last 60 come again.
+                assert_eq!(seen.len(), 1, "{seen:?}");
+                let begin = q(&seen[0], "updated_at_begin_time").expect("lower bound");
+                assert!(
+                    chrono::DateTime::parse_from_rfc3339(begin).is_ok(),
+                    "{begin}"
+                );
+            },
+            incremental: true,
+            reports_deletions: false,
+        },
+        Case {
+            connector_type: "square",
+            config: json!({"access_token": "EAAAgood1234567890abcdef", "environment": "production"}),
+            data: "square/customers",
+            stream: "customers",
+            first: |seen| {
+                assert_eq!(seen.len(), 3, "the list, 100 a page");
+                assert!(seen.iter().all(|s| q(s, "search").is_none()));
+            },
+            later: |seen| {
+                // The customer search, filtered on the last change (the fake refuses a bad
+                // body as Square does), from five minutes before the cursor: the fakes'
+                // customers changed a second apart, so most come again, unchanged, over
+                // several pages, with the new and changed ones.
+                assert!(seen.len() > 1, "{seen:?}");
+                assert!(seen.iter().all(|s| q(s, "search").is_some()), "{seen:?}");
+                let search: Value = serde_json::from_str(q(&seen[0], "search").unwrap_or("null"))
+                    .unwrap_or_default();
+                assert_eq!(search["limit"], 100, "{search}");
+                let start = search["query"]["filter"]["updated_at"]["start_at"]
+                    .as_str()
+                    .unwrap_or_default();
+                assert!(
+                    chrono::DateTime::parse_from_rfc3339(start).is_ok(),
+                    "{search}"
+                );
+            },
+            incremental: true,
             reports_deletions: false,
         },
         Case {
@@ -309,11 +350,25 @@ fn cases(app: &TestApp) -> Vec<Case> {
             data: "google/files",
             stream: "files",
             first: |seen| {
-                assert_eq!(seen.len(), 1, "1000 a page");
-                assert!(q(&seen[0], "fields").is_some_and(|f| f.contains("nextPageToken")));
+                // The changes' start position first, then the files, 1000 a page.
+                assert_eq!(seen.len(), 2, "{seen:?}");
+                assert_eq!(seen[0].stream, "google/changes");
+                assert!(q(&seen[1], "fields").is_some_and(|f| f.contains("nextPageToken")));
             },
-            later: |_| {},
-            incremental: false,
+            later: |seen| {
+                // The changes since that position, not the files again.
+                assert!(
+                    seen.iter().all(|s| s.stream == "google/changes"),
+                    "{seen:?}"
+                );
+                assert_eq!(seen.len(), 1, "{seen:?}");
+                assert!(
+                    q(&seen[0], "pageToken").is_some_and(|t| t.parse::<u64>().is_ok()),
+                    "{seen:?}"
+                );
+                assert!(q(&seen[0], "fields").is_some_and(|f| f.contains("newStartPageToken")));
+            },
+            incremental: true,
             reports_deletions: true,
         },
         Case {

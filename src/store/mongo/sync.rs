@@ -177,7 +177,7 @@ impl MongoStore {
                 None => {}
             }
         }
-        if p.end.is_some_and(|e| e.full_read) {
+        if p.end.as_ref().is_some_and(|e| e.full_read) {
             let mut unseen = stream_key(p);
             unseen.insert("deleted", false);
             unseen.insert("seen_pass", doc! {"$ne": &p.pass_id});
@@ -215,6 +215,9 @@ impl MongoStore {
                 set.insert("last_synced_at", p.now);
                 if let Some(cursor) = end.cursor {
                     set.insert("cursor", cursor);
+                }
+                if let Some(feed) = &end.feed {
+                    set.insert("feed", feed.clone());
                 }
             }
         }
@@ -408,6 +411,7 @@ impl SyncStore for MongoStore {
             .map(|d| StreamState {
                 stream: d.get_str("stream").unwrap_or_default().to_owned(),
                 cursor: d.get_i64("cursor").ok(),
+                feed: d.get_str("feed").ok().map(str::to_owned),
                 pass: d.get_str("pass").ok().map(str::to_owned),
                 record_count: d.get_i64("record_count").unwrap_or(0),
                 last_synced_at: d.get_i64("last_synced_at").ok(),

@@ -147,6 +147,10 @@ CREATE TABLE sync_schedule (
     PRIMARY KEY (tenant_id, connector_id)
 ) WITHOUT ROWID;
 "#,
+    // A stream read from a change feed (Drive's changes) keeps the provider's position in it.
+    r#"
+ALTER TABLE sync_streams ADD COLUMN feed TEXT;
+"#,
 ];
 
 /// Rate-limit windows and leases: shared between processes but not worth an fsync each, so they

@@ -180,7 +180,7 @@ fn commit_page_in(c: &Connection, p: &PageCommit) -> rusqlite::Result<Option<Str
             Ok((r.get(0)?, r.get(1)?))
         })?;
     let mut page = upsert_records(c, p, stream_key, &mut seq)?;
-    if p.end.is_some_and(|end| end.full_read) {
+    if p.end.as_ref().is_some_and(|end| end.full_read) {
         page.deleted += mark_unseen_deleted(c, p, stream_key, &mut seq)?;
     }
     let live_change = page.added as i64 - page.deleted as i64;
@@ -194,10 +194,17 @@ fn commit_page_in(c: &Connection, p: &PageCommit) -> rusqlite::Result<Option<Str
         Some(end) => c
             .prepare_cached(
                 "UPDATE sync_streams SET pass = NULL, next_seq = ?2, record_count = record_count + ?3,
-                    cursor = COALESCE(?4, cursor), last_synced_at = ?5
+                    cursor = COALESCE(?4, cursor), last_synced_at = ?5, feed = COALESCE(?6, feed)
                  WHERE stream_key = ?1",
             )?
-            .execute(params![stream_key, seq, live_change, end.cursor, p.now])?,
+            .execute(params![
+                stream_key,
+                seq,
+                live_change,
+                end.cursor,
+                p.now,
+                end.feed
+            ])?,
     };
     run_counts.entry(p.stream.clone()).or_default().add(page);
     c.prepare_cached(
@@ -364,7 +371,7 @@ impl SyncStore for SqliteStore {
         let (tenant, connector_id) = (tenant.clone(), connector_id.to_owned());
         self.read(move |c| {
             c.prepare_cached(
-                "SELECT stream, cursor, pass, record_count, last_synced_at FROM sync_streams
+                "SELECT stream, cursor, pass, record_count, last_synced_at, feed FROM sync_streams
                  WHERE tenant_id = ?1 AND connector_id = ?2 ORDER BY stream",
             )?
             .query_map(params![tenant, connector_id], |r| {
@@ -374,6 +381,7 @@ impl SyncStore for SqliteStore {
                     pass: r.get(2)?,
                     record_count: r.get(3)?,
                     last_synced_at: r.get(4)?,
+                    feed: r.get(5)?,
                 })
             })?
             .collect()

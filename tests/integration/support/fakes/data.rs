@@ -135,16 +135,29 @@ impl Dataset {
         }
     }
 
-    /// Deletes records `ns` of `stream` (Drive: moves them to the trash).
+    /// Deletes records `ns` of `stream`. Drive: the first is deleted for good (its change says
+    /// `removed`), the others are moved to the trash (listed with `trashed: true`).
     pub fn delete(&self, stream: &str, ns: &[u64]) {
         let mut s = self.state();
         s.clock += 1;
         let now = epoch() + s.clock;
         if let Some(items) = s.streams.get_mut(stream) {
             if stream.starts_with("google/") {
+                let mut changed = Vec::new();
                 for item in items.iter_mut().filter(|i| ns.contains(&i.n)) {
                     item.deleted = true;
                     item.updated = now;
+                    changed.push(item.clone());
+                }
+                let removed = ns.first().copied();
+                items.retain(|i| Some(i.n) != removed);
+                for item in changed {
+                    let kind = if Some(item.n) == removed {
+                        "removed"
+                    } else {
+                        "updated"
+                    };
+                    s.log(stream, kind, &item);
                 }
             } else {
                 let gone: Vec<Item> = items
@@ -492,23 +505,92 @@ pub async fn square(
         Err(r) => return r,
     };
     let limit = number(&q, "limit", 100).min(100);
-    let offset: usize = q
-        .get("cursor")
-        .and_then(|c| c.strip_prefix("sq-"))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let page: Vec<Value> = call
-        .items
+    // Payments: `updated_at_begin_time` filters on the last change, `begin_time` on creation
+    // (every fake record was created at the epoch); `sort_field=UPDATED_AT` orders by change.
+    let mut items = since(
+        call.items,
+        q.get("updated_at_begin_time").and_then(|t| parse_time(t)),
+    );
+    if q.get("sort_field").map(String::as_str) != Some("UPDATED_AT") {
+        items.sort_by_key(|i| i.n);
+    }
+    let offset = match square_cursor(q.get("cursor").map(String::as_str)) {
+        Ok(offset) => offset,
+        Err(r) => return r,
+    };
+    square_page(&stream, &items, offset, limit)
+}
+
+/// A Square page of `items` from `offset`, with a `cursor` when more follow.
+fn square_page(stream: &str, items: &[Item], offset: usize, limit: usize) -> Response {
+    let page: Vec<Value> = items
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|i| json!({"id": format!("SQ{:05}", i.n), "amount_money": {"amount": i.n * 100, "currency": "GBP"}, "note": format!("v{}", i.version), "updated_at": rfc3339(i.updated)}))
+        .map(|i| json!({"id": format!("SQ{:05}", i.n), "amount_money": {"amount": i.n * 100, "currency": "GBP"}, "note": format!("v{}", i.version), "created_at": rfc3339(epoch()), "updated_at": rfc3339(i.updated)}))
         .collect();
-    let mut body = json!({ stream.clone(): page });
-    if offset + limit < call.items.len() {
+    let mut body = json!({ stream: page });
+    if offset + limit < items.len() {
         body["cursor"] = json!(format!("sq-{}", offset + limit));
     }
     json_status(200, body)
+}
+
+fn square_cursor(cursor: Option<&str>) -> Result<usize, Response> {
+    match cursor {
+        None => Ok(0),
+        Some(c) => c
+            .strip_prefix("sq-")
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| square_error("INVALID_CURSOR", "cursor")),
+    }
+}
+
+fn square_error(code: &str, field: &str) -> Response {
+    json_status(
+        400,
+        json!({"errors": [{"category": "INVALID_REQUEST_ERROR", "code": code, "field": field}]}),
+    )
+}
+
+/// `POST /v2/customers/search`: `query.filter.updated_at.start_at` (RFC 3339) for changes,
+/// `query.sort` `DEFAULT` (by name: here, by number) or `CREATED_AT`, `limit` 1 to 100, `cursor`.
+pub async fn square_search(
+    Extension(data): Extension<Arc<Dataset>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let seen = HashMap::from([("search".to_owned(), body.to_string())]);
+    let call = match begin(&data, "square/customers", &seen, &headers, bearer(&headers)).await {
+        Ok(call) => call,
+        Err(r) => return r,
+    };
+    let limit = match body["limit"].as_u64().unwrap_or(100) {
+        0 => return square_error("VALUE_TOO_LOW", "limit"),
+        101.. => return square_error("VALUE_TOO_HIGH", "limit"),
+        n => n as usize,
+    };
+    if !matches!(
+        body["query"]["sort"]["field"].as_str(),
+        None | Some("DEFAULT" | "CREATED_AT")
+    ) {
+        return square_error("INVALID_ENUM_VALUE", "query.sort.field");
+    }
+    let lower = match &body["query"]["filter"]["updated_at"]["start_at"] {
+        Value::Null => None,
+        at => match at.as_str().and_then(parse_time) {
+            Some(t) => Some(t),
+            None => return square_error("INVALID_TIME", "query.filter.updated_at.start_at"),
+        },
+    };
+    let mut items = since(call.items, lower);
+    items.sort_by_key(|i| i.n);
+    let offset = match square_cursor(body["cursor"].as_str()) {
+        Ok(offset) => offset,
+        Err(r) => return r,
+    };
+    square_page("customers", &items, offset, limit)
 }
 
 // ---- Xero ----------------------------------------------------------------------------------
@@ -790,13 +872,77 @@ pub async fn google_files(
         .iter()
         .skip(offset)
         .take(size)
-        .map(|i| json!({"id": format!("file{:05}", i.n), "name": format!("Report {} v{}.csv", i.n, i.version), "mimeType": "text/csv", "modifiedTime": rfc3339(i.updated).replace('Z', ".000Z"), "size": (i.n * 10).to_string(), "trashed": i.deleted}))
+        .map(drive_file)
         .collect();
     let mut body = json!({"files": files});
     if offset + size < call.items.len() {
         body["nextPageToken"] = json!(format!("tok{}", offset + size));
     }
     json_status(200, body)
+}
+
+/// `GET /drive/v3/changes/startPageToken`: where the changes from now on start.
+pub async fn google_start_token(
+    Extension(data): Extension<Arc<Dataset>>,
+    headers: HeaderMap,
+) -> Response {
+    let q = HashMap::from([("start".to_owned(), String::new())]);
+    if let Err(r) = begin(&data, "google/changes", &q, &headers, bearer(&headers)).await {
+        return r;
+    }
+    let next = data.state().events.len() + 1;
+    json_status(
+        200,
+        json!({"kind": "drive#startPageToken", "startPageToken": next.to_string()}),
+    )
+}
+
+/// `GET /drive/v3/changes?pageToken=`: the changes from that position, `pageSize` at a time,
+/// then `newStartPageToken` on the last page. A file removed for good is `removed: true` without
+/// its `file`.
+pub async fn google_changes(
+    Extension(data): Extension<Arc<Dataset>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = begin(&data, "google/changes", &q, &headers, bearer(&headers)).await {
+        return r;
+    }
+    let Some(from) = q.get("pageToken").and_then(|t| t.parse::<u64>().ok()) else {
+        return json_status(
+            400,
+            json!({"error": {"code": 400, "message": "Invalid Value", "errors": [{"reason": "invalid", "location": "pageToken"}]}}),
+        );
+    };
+    let size = number(&q, "pageSize", 100).clamp(1, 1000);
+    let s = data.state();
+    let events: Vec<&Event> = s
+        .events
+        .iter()
+        .filter(|e| e.seq >= from && e.stream == "google/files")
+        .collect();
+    let changes: Vec<Value> = events
+        .iter()
+        .take(size)
+        .map(|e| {
+            let id = format!("file{:05}", e.item.n);
+            if e.kind == "removed" {
+                json!({"kind": "drive#change", "changeType": "file", "removed": true, "fileId": id, "time": rfc3339(e.created)})
+            } else {
+                json!({"kind": "drive#change", "changeType": "file", "removed": false, "fileId": id, "time": rfc3339(e.created), "file": drive_file(&e.item)})
+            }
+        })
+        .collect();
+    let mut body = json!({"kind": "drive#changeList", "changes": changes});
+    match events.get(size) {
+        Some(next) => body["nextPageToken"] = json!(next.seq.to_string()),
+        None => body["newStartPageToken"] = json!((s.events.len() + 1).to_string()),
+    }
+    json_status(200, body)
+}
+
+fn drive_file(i: &Item) -> Value {
+    json!({"id": format!("file{:05}", i.n), "name": format!("Report {} v{}.csv", i.n, i.version), "mimeType": "text/csv", "modifiedTime": rfc3339(i.updated).replace('Z', ".000Z"), "size": (i.n * 10).to_string(), "trashed": i.deleted})
 }
 
 // ---- Any REST API --------------------------------------------------------------------------

@@ -121,6 +121,10 @@ pub fn router(data: std::sync::Arc<data::Dataset>) -> Router {
             get(data::shopify),
         )
         .route("/square/v2/{stream}", get(data::square))
+        .route(
+            "/square/v2/customers/search",
+            axum::routing::post(data::square_search),
+        )
         .route("/xero/api.xro/2.0/{entity}", get(data::xero))
         .route(
             "/quickbooks/v3/company/{realm}/query",
@@ -134,6 +138,11 @@ pub fn router(data: std::sync::Arc<data::Dataset>) -> Router {
             axum::routing::post(data::hubspot_search),
         )
         .route("/google/drive/v3/files", get(data::google_files))
+        .route(
+            "/google/drive/v3/changes/startPageToken",
+            get(data::google_start_token),
+        )
+        .route("/google/drive/v3/changes", get(data::google_changes))
         .route("/restdata/items", get(data::rest_items))
         .route("/health", get(|| async { "ok" }))
         .route("/stripe/v1/balance", get(stripe::balance))
