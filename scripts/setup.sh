@@ -77,4 +77,16 @@ if [ "$want_test" = "--test" ]; then
     rm -rf "$unpack"
   fi
 fi
+if [ "$want_test" = "--test" ]; then
+  # Providers' official SDKs, which the proxy tests drive against the fakes: Python's, pinned.
+  venv=target/test-venv
+  sdks="stripe==12.5.1"
+  if [ "$(cat "$venv/.sdks" 2>/dev/null)" != "$sdks" ]; then
+    say "installing the providers' Python SDKs into $venv ($sdks)"
+    python3 -m venv "$venv"
+    # shellcheck disable=SC2086
+    "$venv/bin/pip" install -q $sdks
+    echo "$sdks" > "$venv/.sdks"
+  fi
+fi
 say "tools ready"

@@ -35,12 +35,16 @@ pub enum ErrorCode {
     Conflict,
     /// A sync is already queued or running for this connector.
     SyncInProgress,
+    /// The proxy was asked to reach a connector without an HTTP API (PostgreSQL).
+    NoHttpApi,
+    /// The proxy could not get an answer from the provider (unreachable, TLS, timeout).
+    ProviderUnreachable,
     StorageUnavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 26] = [
         Self::InvalidConfig,
         Self::InvalidCredentials,
         Self::ExpiredCredentials,
@@ -63,6 +67,8 @@ impl ErrorCode {
         Self::PayloadTooLarge,
         Self::Conflict,
         Self::SyncInProgress,
+        Self::NoHttpApi,
+        Self::ProviderUnreachable,
         Self::StorageUnavailable,
         Self::Internal,
     ];
@@ -91,6 +97,8 @@ impl ErrorCode {
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::Conflict => "CONFLICT",
             Self::SyncInProgress => "SYNC_IN_PROGRESS",
+            Self::NoHttpApi => "NO_HTTP_API",
+            Self::ProviderUnreachable => "PROVIDER_UNREACHABLE",
             Self::StorageUnavailable => "STORAGE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -137,6 +145,8 @@ impl ErrorCode {
                 "Someone else changed this connector at the same time. Please try again."
             }
             Self::SyncInProgress => "A sync of this connector is already under way.",
+            Self::NoHttpApi => "This connector has no HTTP API to call.",
+            Self::ProviderUnreachable => "The provider could not be reached.",
             Self::StorageUnavailable => "Connector Hub cannot save changes right now.",
             Self::Internal => "Something went wrong on our side.",
         }
@@ -164,6 +174,8 @@ impl ErrorCode {
             Self::PayloadTooLarge => "Send less data.",
             Self::Conflict => "Reload and try again.",
             Self::SyncInProgress => "Follow the run that is under way; ask again once it has finished.",
+            Self::NoHttpApi => "Read its data through the records API instead.",
+            Self::ProviderUnreachable => "This is usually temporary: retry in a moment.",
             Self::StorageUnavailable => "Try again shortly; your data is safe.",
             _ => return None,
         })

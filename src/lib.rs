@@ -28,6 +28,8 @@ pub mod oauth;
 #[cfg(feature = "ssr")]
 pub mod page_cache;
 #[cfg(feature = "ssr")]
+pub mod proxy;
+#[cfg(feature = "ssr")]
 pub mod random;
 #[cfg(feature = "ssr")]
 pub mod refusals;

@@ -8,7 +8,8 @@ use http::{HeaderValue, StatusCode};
 pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
-        InvalidRequest => StatusCode::BAD_REQUEST,
+        InvalidRequest | NoHttpApi => StatusCode::BAD_REQUEST,
+        ProviderUnreachable => StatusCode::BAD_GATEWAY,
         Unauthenticated => StatusCode::UNAUTHORIZED,
         Forbidden => StatusCode::FORBIDDEN,
         NotFound => StatusCode::NOT_FOUND,

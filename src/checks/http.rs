@@ -5,7 +5,7 @@
 use super::egress::EgressPolicy;
 use super::CheckSettings;
 use crate::error::{Error, ErrorCode};
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Url};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -39,6 +39,14 @@ pub struct Probe {
     pub url_field: Option<&'static str>,
     /// The largest answer read, when not the checks' setting (a page of records is larger).
     pub max_bytes: Option<usize>,
+}
+
+/// What a caller of the proxy sends on: its method, its headers (already stripped of its own
+/// credentials and of hop-by-hop headers) and its body.
+pub struct Forward {
+    pub method: reqwest::Method,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
 }
 
 pub enum Body {
@@ -96,24 +104,27 @@ impl Reply {
 
     /// `Retry-After` in seconds, from either of its two forms.
     pub fn retry_after(&self) -> Option<u64> {
-        let value = self
-            .headers
-            .get(reqwest::header::RETRY_AFTER)?
-            .to_str()
-            .ok()?
-            .trim()
-            .to_owned();
-        if let Ok(secs) = value.parse::<u64>() {
-            return Some(secs);
-        }
-        let when = chrono::DateTime::parse_from_rfc2822(&value).ok()?;
-        let secs = (when.timestamp() - chrono::Utc::now().timestamp()).max(0);
-        u64::try_from(secs).ok()
+        retry_after(&self.headers)
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+}
+
+/// `Retry-After` in seconds, from either of its two forms (seconds, or an HTTP date).
+pub fn retry_after(headers: &HeaderMap) -> Option<u64> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(secs);
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let secs = (when.timestamp() - chrono::Utc::now().timestamp()).max(0);
+    u64::try_from(secs).ok()
 }
 
 /// TLS settings shared by every client: the Mozilla root store, through ring. Built once.
@@ -163,7 +174,7 @@ impl Http {
     pub async fn send(&self, probe: Probe) -> Result<Reply, Error> {
         let client = match probe.destination {
             Destination::Operator => self.trusted.clone(),
-            Destination::Tenant => self.guarded_client(&probe).await?,
+            Destination::Tenant => self.guarded_client(&probe, probe.carries_secret()).await?,
         };
         let mut request = match &probe.body {
             None => client.get(probe.url.clone()),
@@ -213,9 +224,62 @@ impl Http {
         })
     }
 
+    /// Sends the connector's request (`probe`: its URL and credential) with a caller's method,
+    /// headers and body, and returns the response unread, to be streamed on. The credential's
+    /// headers replace any the caller sent under the same names.
+    pub async fn forward(
+        &self,
+        probe: Probe,
+        forward: Forward,
+    ) -> Result<reqwest::Response, Error> {
+        let client = match probe.destination {
+            Destination::Operator => self.trusted.clone(),
+            // A forwarded call always carries something worth protecting: the caller's body, or
+            // the credential.
+            Destination::Tenant => self.guarded_client(&probe, true).await?,
+        };
+        let mut headers = forward.headers;
+        let bad_header = || {
+            Error::new(
+                ErrorCode::InvalidConfig,
+                "A header this connector sends is not valid.",
+            )
+        };
+        for (name, value) in &probe.headers {
+            if !headers.contains_key(*name) {
+                headers.insert(
+                    *name,
+                    HeaderValue::from_str(value).map_err(|_| bad_header())?,
+                );
+            }
+        }
+        for (name, value) in &probe.custom_headers {
+            headers.insert(
+                HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad_header())?,
+                HeaderValue::from_str(value).map_err(|_| bad_header())?,
+            );
+        }
+        let mut request = client
+            .request(forward.method, probe.url.clone())
+            .headers(headers);
+        if !forward.body.is_empty() {
+            request = request.body(forward.body);
+        }
+        if let Some(token) = &probe.bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some((user, password)) = &probe.basic {
+            request = request.basic_auth(user, Some(password));
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| transport_failure(&e, probe.url_field))
+    }
+
     /// A client that can only connect to the addresses we checked, so a DNS answer that changes
     /// between the check and the connection cannot bypass the policy.
-    async fn guarded_client(&self, probe: &Probe) -> Result<Client, Error> {
+    async fn guarded_client(&self, probe: &Probe, carries_secret: bool) -> Result<Client, Error> {
         let host = probe
             .url
             .host_str()
@@ -225,7 +289,7 @@ impl Http {
         let port = probe.url.port_or_known_default().unwrap_or(443);
         let addrs = self.resolve_checked(&host, port, probe.url_field).await?;
         if probe.url.scheme() == "http"
-            && probe.carries_secret()
+            && carries_secret
             && !addrs.iter().all(|a| self.egress.explicitly_allowed(a.ip()))
         {
             return Err(Error::new(

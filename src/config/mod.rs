@@ -248,6 +248,11 @@ impl Settings {
                 "CONNECTOR_HUB_RATE_TESTS_PER_MIN",
                 "20",
             )?,
+            proxy_per_min: per_min(
+                "limits.proxy_per_min",
+                "CONNECTOR_HUB_RATE_PROXY_PER_MIN",
+                "600",
+            )?,
             anonymous_per_min: per_min(
                 "limits.anonymous_per_min",
                 "CONNECTOR_HUB_RATE_ANONYMOUS_PER_MIN",

@@ -208,10 +208,15 @@ pub enum AuditAction {
     /// Synced records read through the API.
     #[serde(rename = "read_records")]
     ReadRecords,
+    #[serde(rename = "rate_limit:proxy")]
+    RateLimitProxy,
+    /// A call forwarded to the provider with the stored credential.
+    #[serde(rename = "proxy")]
+    Proxy,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 23] = [
         Self::Create,
         Self::Read,
         Self::Update,
@@ -233,6 +238,8 @@ impl AuditAction {
         Self::Preview,
         Self::Sync,
         Self::ReadRecords,
+        Self::RateLimitProxy,
+        Self::Proxy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -258,6 +265,8 @@ impl AuditAction {
             Self::Preview => "preview",
             Self::Sync => "sync",
             Self::ReadRecords => "read_records",
+            Self::RateLimitProxy => "rate_limit:proxy",
+            Self::Proxy => "proxy",
         }
     }
 
@@ -289,6 +298,8 @@ impl AuditAction {
             Self::Preview => "preview",
             Self::Sync => "sync",
             Self::ReadRecords => "read records",
+            Self::RateLimitProxy => "rate limit: proxy",
+            Self::Proxy => "proxy",
         }
     }
 }

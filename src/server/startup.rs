@@ -215,6 +215,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::docs::router())
         .merge(crate::api::try_it::router())
         .merge(crate::api::table_choice::router())
+        .merge(crate::api::proxy::router())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -5,8 +5,9 @@
 //! One file per capability, each an `impl ConnectorService` block:
 //! `connectors` (create, read, change, delete), `listing`, `views`, `testing` (connection tests),
 //! `drafts` (the wizard's), `sign_in` (OAuth2), `tokens` (refresh under a lease), `audit`,
-//! `preview` (a stream's first page), `syncs` (asking for runs, reading records), `sync_run` and
-//! `sync_tables` (running them: HTTP streams, PostgreSQL tables),
+//! `preview` (a stream's first page), `proxy` (a caller's call sent on with the credential),
+//! `syncs` (asking for runs, reading records), `sync_run` and `sync_tables` (running them: HTTP
+//! streams, PostgreSQL tables) with `sync_pass` (where each stream's pass starts),
 //! `rate` (per-tenant limits), `maintenance` (key rotation, the monitor's and operator's needs),
 //! and `stored_secrets`, the one rule for secrets a request leaves out.
 
@@ -30,10 +31,12 @@ mod drafts;
 mod listing;
 mod maintenance;
 mod preview;
+mod proxy;
 mod rate;
 mod rate_counter;
 mod sign_in;
 mod stored_secrets;
+mod sync_pass;
 mod sync_run;
 mod sync_tables;
 mod syncs;
@@ -46,6 +49,7 @@ pub use connectors::{ConnectorChanges, NewConnector, TokenTimes};
 pub use drafts::StoredSettings;
 pub use listing::{DEFAULT_PAGE, MAX_PAGE};
 pub use maintenance::RotationProgress;
+pub use proxy::{ProxyAnswer, ProxyCall};
 pub use rate::{LimitSettings, RateClass};
 pub use sign_in::{ProviderAnswer, SignInAnswer};
 pub use sync_run::SyncSettings;

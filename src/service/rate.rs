@@ -14,6 +14,8 @@ pub struct LimitSettings {
     pub reads_per_min: u64,
     pub writes_per_min: u64,
     pub tests_per_min: u64,
+    /// Calls through the proxy to providers.
+    pub proxy_per_min: u64,
     /// Requests without a valid credential, per client address (each process on its own).
     pub anonymous_per_min: u64,
 }
@@ -23,6 +25,7 @@ impl LimitSettings {
         reads_per_min: u64::MAX,
         writes_per_min: u64::MAX,
         tests_per_min: u64::MAX,
+        proxy_per_min: u64::MAX,
         anonymous_per_min: u64::MAX,
     };
 }
@@ -33,6 +36,7 @@ pub enum RateClass {
     Reads,
     Writes,
     Tests,
+    Proxy,
 }
 
 impl RateClass {
@@ -42,6 +46,7 @@ impl RateClass {
             Self::Reads => AuditAction::RateLimitReads,
             Self::Writes => AuditAction::RateLimitWrites,
             Self::Tests => AuditAction::RateLimitTests,
+            Self::Proxy => AuditAction::RateLimitProxy,
         }
     }
 
@@ -50,6 +55,7 @@ impl RateClass {
             Self::Reads => "reads",
             Self::Writes => "writes",
             Self::Tests => "tests",
+            Self::Proxy => "proxy",
         }
     }
 }
@@ -64,6 +70,7 @@ impl ConnectorService {
             RateClass::Reads => self.limits.reads_per_min,
             RateClass::Writes => self.limits.writes_per_min,
             RateClass::Tests => self.limits.tests_per_min,
+            RateClass::Proxy => self.limits.proxy_per_min,
         };
         if max == u64::MAX {
             return Ok(());

@@ -1,7 +1,8 @@
 //! Running a sync of PostgreSQL tables: the same passes, pages and commits as an HTTP stream,
 //! with keyset pages read from the database instead of a provider's list calls.
 
-use super::sync_run::{start_pass, Increments, PageWrites, Running, Stop};
+use super::sync_pass::{start_pass, Increments};
+use super::sync_run::{PageWrites, Running, Stop};
 use super::ConnectorService;
 use crate::error::{Error, ErrorCode};
 use crate::store::StreamState;

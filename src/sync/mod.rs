@@ -112,6 +112,8 @@ pub fn record_id(stream: &StreamDef, record: &serde_json::Value) -> String {
 /// headers) must not put the credential into a record.
 pub struct Scrub(Vec<String>);
 
+const REDACTED: &str = "[redacted]";
+
 /// Shorter values are left alone: they would match ordinary data.
 const SCRUB_MIN_LEN: usize = 6;
 
@@ -135,10 +137,31 @@ impl Scrub {
         let mut out = std::borrow::Cow::Borrowed(text);
         for secret in &self.0 {
             if out.contains(secret.as_str()) {
-                out = std::borrow::Cow::Owned(out.replace(secret.as_str(), "[redacted]"));
+                out = std::borrow::Cow::Owned(out.replace(secret.as_str(), REDACTED));
             }
         }
         out
+    }
+
+    /// The longest secret's length (0 when there is none).
+    pub fn longest(&self) -> usize {
+        self.0.first().map_or(0, String::len)
+    }
+
+    /// `bytes` with every secret value replaced by `[redacted]`, in place.
+    pub fn clean_bytes(&self, bytes: &mut Vec<u8>) {
+        for secret in &self.0 {
+            let secret = secret.as_bytes();
+            let mut from = 0;
+            while let Some(at) = bytes[from..]
+                .windows(secret.len())
+                .position(|w| w == secret)
+            {
+                let at = from + at;
+                bytes.splice(at..at + secret.len(), REDACTED.bytes());
+                from = at + REDACTED.len();
+            }
+        }
     }
 
     /// A JSON value cleaned the same way (parsed again only when something was replaced).

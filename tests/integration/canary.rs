@@ -100,6 +100,7 @@ async fn canary_secrets_never_leak() {
     }
     // Data flows: previews, sync runs, streams and records, for every connector above.
     let mut records_read = 0;
+    let mut proxied_redactions = 0;
     for id in &ids {
         let get = |path: String| {
             let http = http.clone();
@@ -143,6 +144,13 @@ async fn canary_secrets_never_leak() {
             .filter_map(|s| s["name"].as_str().map(str::to_owned))
             .collect();
         out.add("streams", streams);
+        // The proxy: whatever the provider answers (an API echoing its URL, key and all) comes
+        // back scrubbed.
+        for path in ["v1/customers?limit=3", "restdata/items", "rest/me"] {
+            let body = get(format!("{base}/proxy/{id}/{path}")).await;
+            proxied_redactions += body.matches("[redacted]").count();
+            out.add("proxy", body);
+        }
         for name in names {
             let page = get(format!(
                 "{base}/v1/connectors/{id}/records?stream={name}&limit=1000"
@@ -155,6 +163,10 @@ async fn canary_secrets_never_leak() {
     assert!(
         records_read >= 42,
         "the records were really read: {records_read}"
+    );
+    assert!(
+        proxied_redactions > 0,
+        "a proxied answer really carried a secret to take out"
     );
 
     // A config that fails validation must not echo the secret in its error.

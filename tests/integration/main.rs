@@ -16,6 +16,7 @@ mod jwt_keys;
 mod oauth;
 mod openapi;
 mod operations;
+mod proxy;
 mod readme;
 mod reliability;
 mod rotation;

@@ -216,6 +216,12 @@ async fn begin(
             "xero-tenant-id",
             "x-business",
             "square-version",
+            "authorization",
+            "x-shopify-access-token",
+            "cookie",
+            "x-forwarded-for",
+            "stripe-version",
+            "user-agent",
         ];
         s.seen.push(Seen {
             stream: stream.into(),
@@ -514,9 +520,8 @@ pub async fn square(
     if q.get("sort_field").map(String::as_str) != Some("UPDATED_AT") {
         items.sort_by_key(|i| i.n);
     }
-    let offset = match square_cursor(q.get("cursor").map(String::as_str)) {
-        Ok(offset) => offset,
-        Err(r) => return r,
+    let Some(offset) = square_cursor(q.get("cursor").map(String::as_str)) else {
+        return square_error("INVALID_CURSOR", "cursor");
     };
     square_page(&stream, &items, offset, limit)
 }
@@ -536,13 +541,11 @@ fn square_page(stream: &str, items: &[Item], offset: usize, limit: usize) -> Res
     json_status(200, body)
 }
 
-fn square_cursor(cursor: Option<&str>) -> Result<usize, Response> {
+/// Where a cursor points; `None` for one Square never gave out.
+fn square_cursor(cursor: Option<&str>) -> Option<usize> {
     match cursor {
-        None => Ok(0),
-        Some(c) => c
-            .strip_prefix("sq-")
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| square_error("INVALID_CURSOR", "cursor")),
+        None => Some(0),
+        Some(c) => c.strip_prefix("sq-").and_then(|c| c.parse().ok()),
     }
 }
 
@@ -586,9 +589,8 @@ pub async fn square_search(
     };
     let mut items = since(call.items, lower);
     items.sort_by_key(|i| i.n);
-    let offset = match square_cursor(body["cursor"].as_str()) {
-        Ok(offset) => offset,
-        Err(r) => return r,
+    let Some(offset) = square_cursor(body["cursor"].as_str()) else {
+        return square_error("INVALID_CURSOR", "cursor");
     };
     square_page("customers", &items, offset, limit)
 }

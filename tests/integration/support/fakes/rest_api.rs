@@ -5,6 +5,17 @@ use super::*;
 pub async fn any_path(Query(q): Query<HashMap<String, String>>, request: Request) -> Response {
     let headers = request.headers();
     let path = request.uri().path().to_owned();
+    if path.ends_with("/set-cookie") {
+        return (
+            [
+                ("set-cookie", "session=provider"),
+                ("www-authenticate", "Basic realm=\"api\""),
+                ("x-fake", "kept"),
+            ],
+            Json(json!({"ok": true})),
+        )
+            .into_response();
+    }
     if path.ends_with("/missing") {
         return json_status(404, json!({"error": "not found"}));
     }

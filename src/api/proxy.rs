@@ -1,0 +1,145 @@
+//! `ANY /proxy/{connector_id}/{*path}`: a tenant's call to its provider's API, made with the
+//! connector's stored credential. The caller authenticates with its hub token where its SDK puts
+//! an API key (see `crate::proxy::caller_tokens`), so a provider's official SDK works unchanged
+//! with the hub's address as its API base. The answer streams back, capped and scrubbed.
+
+use super::extract::client_addr;
+use super::http_error::HttpError;
+use super::state::AppState;
+use crate::error::{Error, ErrorCode};
+use crate::model::AuditAction;
+use crate::proxy::{caller_tokens, forwarded, ScrubbedStream, MAX_RETRIES, RETRY_HEADER};
+use crate::service::{ProxyAnswer, ProxyCall};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use http::StatusCode;
+
+/// The largest request body sent on, and the largest answer streamed back.
+pub const MAX_PROXY_BYTES: usize = 32 * 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/proxy/{connector_id}/{*path}", any(forward))
+}
+
+async fn forward(State(state): State<AppState>, request: Request) -> Response {
+    match call(&state, request).await {
+        Ok(answer) => stream_back(answer),
+        Err(error) => HttpError::from(error).into_response(),
+    }
+}
+
+async fn call(state: &AppState, request: Request) -> Result<ProxyAnswer, Error> {
+    let (parts, body) = request.into_parts();
+    let client = client_addr(&parts);
+    let principal = caller_tokens(&parts.headers)
+        .iter()
+        .find_map(|token| state.auth.verify(token));
+    let Some(principal) = principal else {
+        let error = Error::new(
+            ErrorCode::Unauthenticated,
+            "Send your Connector Hub token where the provider's SDK sends its API key (Authorization: Bearer, X-Shopify-Access-Token, or either half of HTTP Basic).",
+        );
+        return Err(state
+            .service
+            .refuse_anonymous(AuditAction::Authenticate, error, &client)
+            .await);
+    };
+    // The raw path, not the decoded capture: the provider gets it exactly as the caller wrote it.
+    let rest = parts.uri.path().strip_prefix("/proxy/").unwrap_or_default();
+    let (connector_id, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let path_and_query = match parts.uri.query() {
+        Some(query) => format!("/{path}?{query}"),
+        None => format!("/{path}"),
+    };
+    let retries = match parts.headers.get(RETRY_HEADER) {
+        None => 0,
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .filter(|n| *n <= MAX_RETRIES)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::InvalidRequest,
+                    format!("{RETRY_HEADER} must be a number from 0 to {MAX_RETRIES}."),
+                )
+            })?,
+    };
+    let body = axum::body::to_bytes(body, MAX_PROXY_BYTES)
+        .await
+        .map_err(|_| {
+            Error::new(
+                ErrorCode::PayloadTooLarge,
+                format!(
+                    "The proxy sends on bodies of up to {} MB.",
+                    MAX_PROXY_BYTES / (1024 * 1024)
+                ),
+            )
+        })?;
+    let call = ProxyCall {
+        connector_id: connector_id.to_owned(),
+        method: parts.method.clone(),
+        path_and_query,
+        headers: forwarded(&parts.headers),
+        body,
+        retries,
+    };
+    state.service.proxy(&principal, call, &client).await
+}
+
+/// The provider's answer as it arrives, secrets taken out; cut off past the cap (the caller sees
+/// a broken body, never a truncated one passed off as whole).
+fn stream_back(answer: ProxyAnswer) -> Response {
+    let ProxyAnswer {
+        status,
+        headers,
+        response,
+        scrub,
+    } = answer;
+    struct Flow {
+        response: reqwest::Response,
+        scrubbed: ScrubbedStream,
+        sent: usize,
+        done: bool,
+    }
+    let flow = Flow {
+        response,
+        scrubbed: ScrubbedStream::new(scrub),
+        sent: 0,
+        done: false,
+    };
+    let body = futures_util::stream::unfold(flow, |mut flow| async move {
+        if flow.done {
+            return None;
+        }
+        let item = match flow.response.chunk().await {
+            Ok(Some(chunk)) => {
+                flow.sent += chunk.len();
+                if flow.sent > MAX_PROXY_BYTES {
+                    flow.done = true;
+                    Err(std::io::Error::other(
+                        "the answer is larger than the proxy passes on",
+                    ))
+                } else {
+                    Ok(flow.scrubbed.push(&chunk))
+                }
+            }
+            Ok(None) => {
+                flow.done = true;
+                Ok(flow.scrubbed.finish())
+            }
+            Err(_) => {
+                flow.done = true;
+                Err(std::io::Error::other("the provider's answer broke off"))
+            }
+        };
+        Some((item, flow))
+    });
+    let mut response = Response::new(Body::from_stream(body));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    *response.headers_mut() = headers;
+    response
+}

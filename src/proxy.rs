@@ -1,0 +1,255 @@
+//! The proxy's rules, apart from any request: where a caller's SDK puts its hub token, which of
+//! its headers go on to the provider and which of the provider's come back, and a response body
+//! scrubbed of the connector's secrets as it streams. `service::proxy` makes the call;
+//! `api::proxy` serves it.
+
+use crate::sync::Scrub;
+use base64::Engine;
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName};
+
+/// The header a caller sets to have a failed idempotent call retried: how many times (at most
+/// `MAX_RETRIES`). Without it a call is made once, as the caller sent it.
+pub const RETRY_HEADER: &str = "connector-hub-retries";
+pub const MAX_RETRIES: u32 = 3;
+
+/// The hub tokens a request may carry, where each provider's SDK puts its key: `Authorization:
+/// Bearer` (Stripe, Square, HubSpot, Xero, QuickBooks, Google, Sage), `X-Shopify-Access-Token`
+/// (Shopify), and either half of HTTP Basic (WooCommerce's consumer key and secret). Never the
+/// session cookie: a page on another site cannot make a browser call the proxy as its user.
+pub fn caller_tokens(headers: &HeaderMap) -> Vec<String> {
+    let mut tokens = Vec::new();
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value, ""));
+        if scheme.eq_ignore_ascii_case("bearer") {
+            tokens.push(rest.trim().to_owned());
+        } else if scheme.eq_ignore_ascii_case("basic") {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .ok()
+                .and_then(|d| String::from_utf8(d).ok());
+            if let Some((user, password)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
+                tokens.extend([user, password].map(str::to_owned));
+            }
+        }
+    }
+    if let Some(value) = headers
+        .get("x-shopify-access-token")
+        .and_then(|v| v.to_str().ok())
+    {
+        tokens.push(value.trim().to_owned());
+    }
+    tokens.retain(|t| !t.is_empty());
+    tokens
+}
+
+/// Headers that describe one connection, not the request (RFC 9110 §7.6.1), and the caller's
+/// own credentials, cookies and forwarding trail: none of them go on.
+const NOT_FORWARDED: [&str; 17] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-shopify-access-token",
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "forwarded",
+    "x-real-ip",
+    // The provider answers uncompressed, so the answer can be scrubbed as it streams.
+    "accept-encoding",
+    RETRY_HEADER,
+];
+
+/// The caller's headers that go on to the provider.
+pub fn forwarded(headers: &HeaderMap) -> HeaderMap {
+    filtered(headers, |name| {
+        NOT_FORWARDED.contains(&name) || name.starts_with("x-forwarded-")
+    })
+}
+
+/// Headers of the provider's answer that stay behind: cookies it would set on the hub's
+/// callers, its authentication challenges, and per-connection headers (the body is re-framed,
+/// and may change length when a secret is taken out of it).
+const NOT_RETURNED: [&str; 11] = [
+    "set-cookie",
+    "www-authenticate",
+    "proxy-authenticate",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// The provider's headers that go back to the caller.
+pub fn returned(headers: &HeaderMap) -> HeaderMap {
+    filtered(headers, |name| NOT_RETURNED.contains(&name))
+}
+
+fn filtered(headers: &HeaderMap, dropped: impl Fn(&str) -> bool) -> HeaderMap {
+    // Connection may name further per-connection headers.
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|n| n.trim().to_ascii_lowercase())
+        .collect();
+    let mut out = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let text = name.as_str();
+        if dropped(text) || named.iter().any(|n| n == text) {
+            continue;
+        }
+        out.append(HeaderName::clone(name), value.clone());
+    }
+    out
+}
+
+/// Whether a method may be sent twice without doing twice what it does (RFC 9110 §9.2.2).
+pub fn idempotent(method: &http::Method) -> bool {
+    use http::Method;
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::PUT,
+        Method::DELETE,
+    ]
+    .contains(method)
+}
+
+/// A response body on its way back, with the connector's secrets taken out. What might be the
+/// start of a secret split across two chunks is held back until the next chunk shows.
+pub struct ScrubbedStream {
+    scrub: Scrub,
+    pending: Vec<u8>,
+}
+
+impl ScrubbedStream {
+    pub fn new(scrub: Scrub) -> Self {
+        Self {
+            scrub,
+            pending: Vec::new(),
+        }
+    }
+
+    /// The part of the body so far that can be sent.
+    pub fn push(&mut self, chunk: &[u8]) -> Bytes {
+        self.pending.extend_from_slice(chunk);
+        self.scrub.clean_bytes(&mut self.pending);
+        let keep = self
+            .scrub
+            .longest()
+            .saturating_sub(1)
+            .min(self.pending.len());
+        let ready = self.pending.len() - keep;
+        Bytes::from(self.pending.drain(..ready).collect::<Vec<u8>>())
+    }
+
+    /// The rest, at the end of the body.
+    pub fn finish(&mut self) -> Bytes {
+        self.scrub.clean_bytes(&mut self.pending);
+        Bytes::from(std::mem::take(&mut self.pending))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn hub_tokens_are_found_where_each_sdk_puts_its_key() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer hub.jwt"),
+        );
+        assert_eq!(caller_tokens(&h), ["hub.jwt"]);
+        let basic = base64::engine::general_purpose::STANDARD.encode("ck_user:hub.jwt");
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Basic {basic}")).expect("header"),
+        );
+        assert_eq!(caller_tokens(&h), ["ck_user", "hub.jwt"]);
+        let mut shopify = HeaderMap::new();
+        shopify.insert(
+            "x-shopify-access-token",
+            HeaderValue::from_static("hub.jwt"),
+        );
+        assert_eq!(caller_tokens(&shopify), ["hub.jwt"]);
+        let mut cookie = HeaderMap::new();
+        cookie.insert(
+            header::COOKIE,
+            HeaderValue::from_static("ch_session=hub.jwt"),
+        );
+        assert!(caller_tokens(&cookie).is_empty(), "never the cookie");
+    }
+
+    #[test]
+    fn credentials_and_connection_headers_stay_behind() {
+        let mut h = HeaderMap::new();
+        for (name, value) in [
+            ("authorization", "Bearer hub.jwt"),
+            ("cookie", "a=b"),
+            ("x-forwarded-for", "10.0.0.1"),
+            ("connection", "keep-alive, x-hop"),
+            ("x-hop", "1"),
+            ("accept-encoding", "gzip"),
+            ("stripe-version", "2024-06-20"),
+            ("idempotency-key", "k1"),
+        ] {
+            h.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let out = forwarded(&h);
+        let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["stripe-version", "idempotency-key"]);
+        let mut answer = HeaderMap::new();
+        answer.insert("set-cookie", HeaderValue::from_static("s=1"));
+        answer.insert("www-authenticate", HeaderValue::from_static("Bearer"));
+        answer.insert("request-id", HeaderValue::from_static("req_1"));
+        let back = returned(&answer);
+        assert_eq!(
+            back.keys().map(HeaderName::as_str).collect::<Vec<_>>(),
+            ["request-id"]
+        );
+    }
+
+    #[test]
+    fn a_secret_split_across_chunks_is_still_taken_out() {
+        let def = crate::catalog::catalog().get("stripe").expect("stripe");
+        let config = crate::secret::SecretConfig::decrypted(
+            [("api_key".to_owned(), "sk_live_canary123".to_owned())].into(),
+        );
+        let mut stream = ScrubbedStream::new(Scrub::new(def, &config));
+        let mut out = Vec::new();
+        for chunk in [
+            &b"{\"echo\": \"sk_live_ca"[..],
+            b"nary123\", \"n\": 1",
+            b"}",
+        ] {
+            out.extend_from_slice(&stream.push(chunk));
+        }
+        out.extend_from_slice(&stream.finish());
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            "{\"echo\": \"[redacted]\", \"n\": 1}"
+        );
+    }
+}
