@@ -78,9 +78,10 @@ if [ "$want_test" = "--test" ]; then
   fi
 fi
 if [ "$want_test" = "--test" ]; then
-  # Providers' official SDKs, which the proxy tests drive against the fakes: Python's, pinned.
+  # Providers' official SDKs, which the proxy tests drive against the fakes, and the Standard
+  # Webhooks reference library, which verifies the events the hub sends: Python's, pinned.
   venv=target/test-venv
-  sdks="stripe==12.5.1"
+  sdks="stripe==12.5.1 standardwebhooks==1.1.0"
   if [ "$(cat "$venv/.sdks" 2>/dev/null)" != "$sdks" ]; then
     say "installing the providers' Python SDKs into $venv ($sdks)"
     python3 -m venv "$venv"

@@ -48,6 +48,8 @@ pub mod sync;
 #[cfg(feature = "ssr")]
 pub mod vault;
 #[cfg(feature = "ssr")]
+pub mod webhooks;
+#[cfg(feature = "ssr")]
 pub mod wizard;
 
 #[cfg(feature = "hydrate")]

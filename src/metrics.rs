@@ -79,6 +79,7 @@ struct Inner {
     monitor_leader: Option<Gauge>,
     encryption_keys: Gauge,
     sync_runs: Family<OutcomeLabel, Counter>,
+    deliveries: Family<OutcomeLabel, Counter>,
     records_synced: Counter,
 }
 
@@ -168,8 +169,15 @@ impl Metrics {
             "Records read from providers and committed by sync runs",
             records_synced.clone(),
         );
+        let deliveries = Family::default();
+        registry.register(
+            "connector_hub_event_deliveries",
+            "Attempts at delivering events to tenants' endpoints, by outcome (delivered, retry, gave_up, gone)",
+            deliveries.clone(),
+        );
         Self(Arc::new(Inner {
             sync_runs,
+            deliveries,
             records_synced,
             registry,
             requests,
@@ -255,6 +263,13 @@ impl Metrics {
             outcome: outcome.to_owned(),
         };
         self.0.sync_runs.get_or_create(&labels).inc();
+    }
+
+    pub fn delivery(&self, outcome: &str) {
+        let labels = OutcomeLabel {
+            outcome: outcome.to_owned(),
+        };
+        self.0.deliveries.get_or_create(&labels).inc();
     }
 
     pub fn records_synced(&self, count: u64) {

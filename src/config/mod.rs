@@ -12,7 +12,7 @@ use crate::auth::AuthSettings;
 use crate::checks::{CheckSettings, ProviderUrls};
 use crate::oauth::OAuthSettings;
 use crate::secret::SecretString;
-use crate::service::{LimitSettings, SyncSettings};
+use crate::service::{DeliverySettings, LimitSettings, SyncSettings};
 use ipnet::IpNet;
 use source::{invalid, Source};
 use std::net::SocketAddr;
@@ -53,6 +53,7 @@ pub struct Settings {
     pub monitor: MonitorSettings,
     pub oauth: OAuthSettings,
     pub sync: SyncSettings,
+    pub deliveries: DeliverySettings,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -295,6 +296,47 @@ impl Settings {
             poll: millis("sync.poll_ms", "CONNECTOR_HUB_SYNC_POLL_MS", "2000")?,
         };
 
+        let schedule_text: String = src.parse(
+            "deliveries.schedule_ms",
+            "CONNECTOR_HUB_DELIVERY_SCHEDULE_MS",
+            "5000,300000,1800000,7200000,18000000,36000000,36000000",
+            "milliseconds between attempts, separated by commas",
+        )?;
+        let schedule = schedule_text
+            .split(',')
+            .map(|ms| ms.trim().parse::<u64>().map(Duration::from_millis))
+            .collect::<Result<Vec<_>, _>>()
+            .ok()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                invalid(
+                    "deliveries.schedule_ms",
+                    "CONNECTOR_HUB_DELIVERY_SCHEDULE_MS",
+                    "milliseconds between attempts, separated by commas",
+                )
+            })?;
+        let deliveries = DeliverySettings {
+            schedule,
+            lease: millis(
+                "deliveries.lease_ms",
+                "CONNECTOR_HUB_DELIVERY_LEASE_MS",
+                "60000",
+            )?,
+            concurrency: src
+                .parse::<usize>(
+                    "deliveries.concurrency",
+                    "CONNECTOR_HUB_DELIVERY_CONCURRENCY",
+                    "8",
+                    "a whole number of deliveries sent at once",
+                )?
+                .max(1),
+            poll: millis(
+                "deliveries.poll_ms",
+                "CONNECTOR_HUB_DELIVERY_POLL_MS",
+                "1000",
+            )?,
+        };
+
         let oauth = OAuthSettings {
             clients: providers::oauth_clients(&src)?,
             refresh_margin: Duration::from_secs(src.parse(
@@ -339,6 +381,7 @@ impl Settings {
             monitor,
             oauth,
             sync,
+            deliveries,
         })
     }
 

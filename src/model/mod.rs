@@ -4,6 +4,7 @@
 //! cannot hold.
 
 pub mod data;
+pub mod webhooks;
 pub mod wizard;
 
 use crate::error::ErrorCode;
@@ -213,10 +214,13 @@ pub enum AuditAction {
     /// A call forwarded to the provider with the stored credential.
     #[serde(rename = "proxy")]
     Proxy,
+    /// A webhook endpoint created, changed, deleted, its secret rotated or a delivery replayed.
+    #[serde(rename = "webhook_endpoint")]
+    WebhookEndpoint,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 24] = [
         Self::Create,
         Self::Read,
         Self::Update,
@@ -240,6 +244,7 @@ impl AuditAction {
         Self::ReadRecords,
         Self::RateLimitProxy,
         Self::Proxy,
+        Self::WebhookEndpoint,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -267,6 +272,7 @@ impl AuditAction {
             Self::ReadRecords => "read_records",
             Self::RateLimitProxy => "rate_limit:proxy",
             Self::Proxy => "proxy",
+            Self::WebhookEndpoint => "webhook_endpoint",
         }
     }
 
@@ -300,6 +306,7 @@ impl AuditAction {
             Self::ReadRecords => "read records",
             Self::RateLimitProxy => "rate limit: proxy",
             Self::Proxy => "proxy",
+            Self::WebhookEndpoint => "webhook endpoint",
         }
     }
 }

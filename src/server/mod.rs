@@ -2,6 +2,7 @@
 //! the health monitor and the sync worker. Nothing else in the crate imports it.
 
 pub mod cli;
+pub mod delivery_worker;
 pub mod monitor;
 pub mod startup;
 pub mod sync_worker;

@@ -105,7 +105,8 @@ impl Application {
             .with_limits(settings.limits, metrics.clone())
             .with_page_cache(settings.page_cache)
             .with_oauth(OAuth::new(&settings.oauth, &settings.public_url))
-            .with_sync(settings.sync);
+            .with_sync(settings.sync)
+            .with_deliveries(settings.deliveries.clone());
 
         let env = match std::env::var("LEPTOS_ENV").ok().as_deref() {
             Some("PROD") | Some("prod") | Some("production") => Env::PROD,
@@ -167,6 +168,10 @@ impl Application {
             self.state.service.clone(),
             self.instance_id.clone(),
         ));
+        let deliveries = tokio::spawn(super::delivery_worker::run(
+            self.state.service.clone(),
+            self.instance_id.clone(),
+        ));
         // Summaries of refused anonymous requests are written once their minute has ended.
         let service = self.state.service.clone();
         let refusals = tokio::spawn(async move {
@@ -197,6 +202,8 @@ impl Application {
         // A run cut off here goes on from its last committed page, in this process's next life
         // or in another's once the lease lapses.
         syncs.abort();
+        // A delivery cut off here is claimed again once its lease lapses.
+        deliveries.abort();
         self.state.service.flush_refusals(true).await;
         self.state.service.flush_store().await;
         served

@@ -7,6 +7,7 @@ use crate::auth::Principal;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::ids::{ConnectorId, DisplayName};
+use crate::model::webhooks::EventType;
 use crate::model::{AuditAction, AuditOutcome, ConnectorStatus, ConnectorView, SyncFrequency};
 use crate::secret::SecretConfig;
 use crate::store::ConnectorRecord;
@@ -77,7 +78,10 @@ impl ConnectorService {
         };
         self.seal_config(&mut record, &SecretConfig::from(config));
         let audit = self.audited(p, AuditAction::Create, &record.connector_id, client);
-        self.store.insert(&p.tenant, &record, &audit).await?;
+        let created = self.connector_event(EventType::ConnectorCreated, &record);
+        self.store
+            .insert(&p.tenant, &record, &audit, &[created])
+            .await?;
         tracing::info!(tenant = %p.tenant, connector_id = %record.connector_id, connector_type = %record.connector_type, "connector created");
         Ok(self.view(&record))
     }
@@ -160,9 +164,10 @@ impl ConnectorService {
                 AuditAction::Update
             };
             let audit = self.audited(p, action, id, client);
+            let updated = self.connector_event(EventType::ConnectorUpdated, &next);
             if self
                 .store
-                .update(&p.tenant, &next, current.version, Some(&audit))
+                .update(&p.tenant, &next, current.version, Some(&audit), &[updated])
                 .await?
             {
                 return Ok(self.view(&next));
@@ -173,9 +178,15 @@ impl ConnectorService {
 
     pub async fn delete(&self, p: &Principal, id: &str, client: &str) -> Result<(), Error> {
         self.limit(p, RateClass::Writes, client).await?;
-        self.record(p, id, AuditAction::Delete, client).await?;
+        let record = self.record(p, id, AuditAction::Delete, client).await?;
         let audit = self.audited(p, AuditAction::Delete, id, client);
-        self.store.delete(&p.tenant, id, &audit).await?;
+        let deleted = self.outbox_event(
+            &p.tenant,
+            EventType::ConnectorDeleted,
+            serde_json::json!({"connector": {"connector_id": id, "connector_type": record.connector_type,
+                "display_name": record.display_name}}),
+        );
+        self.store.delete(&p.tenant, id, &audit, &[deleted]).await?;
         // Secure deletion with verification: answer only once the record is really gone.
         if self.store.get(&p.tenant, id).await?.is_some() {
             return Err(Error::new(
@@ -208,9 +219,10 @@ impl ConnectorService {
         next.updated_at = now_ms();
         next.updated_by = p.user.clone();
         let audit = self.audited(p, AuditAction::ClearError, id, client);
+        let updated = self.connector_event(EventType::ConnectorUpdated, &next);
         if !self
             .store
-            .update(&p.tenant, &next, current.version, Some(&audit))
+            .update(&p.tenant, &next, current.version, Some(&audit), &[updated])
             .await?
         {
             return Err(Error::from_code(ErrorCode::Conflict));

@@ -56,9 +56,11 @@ impl ConnectorService {
             next.updated_by = p.user.clone();
             next.version = current.version + 1;
             let audit = self.audited(p, AuditAction::Update, id, client);
+            let updated =
+                self.connector_event(crate::model::webhooks::EventType::ConnectorUpdated, &next);
             if self
                 .store
-                .update(&p.tenant, &next, current.version, Some(&audit))
+                .update(&p.tenant, &next, current.version, Some(&audit), &[updated])
                 .await?
             {
                 return Ok(self.view(&next));

@@ -119,7 +119,7 @@ impl ConnectorService {
                     self.audited(&system, AuditAction::RotateKey, &record.connector_id, "cli");
                 if self
                     .store
-                    .update(&tenant, &next, record.version, Some(&audit))
+                    .update(&tenant, &next, record.version, Some(&audit), &[])
                     .await?
                 {
                     stats.rotated += 1;

@@ -8,6 +8,8 @@
 //! `preview` (a stream's first page), `proxy` (a caller's call sent on with the credential),
 //! `syncs` (asking for runs, reading records), `sync_run` and `sync_tables` (running them: HTTP
 //! streams, PostgreSQL tables) with `sync_pass` (where each stream's pass starts),
+//! `events` (the outbox: events built with the change they report), `webhook_endpoints` and
+//! `deliveries` (events to tenants' endpoints),
 //! `rate` (per-tenant limits), `maintenance` (key rotation, the monitor's and operator's needs),
 //! and `stored_secrets`, the one rule for secrets a request leaves out.
 
@@ -27,7 +29,9 @@ mod audit;
 mod connectors;
 mod data_settings;
 mod data_view;
+mod deliveries;
 mod drafts;
+mod events;
 mod listing;
 mod maintenance;
 mod preview;
@@ -43,9 +47,11 @@ mod syncs;
 mod testing;
 mod tokens;
 mod views;
+mod webhook_endpoints;
 
 pub use audit::audit_query;
 pub use connectors::{ConnectorChanges, NewConnector, TokenTimes};
+pub use deliveries::DeliverySettings;
 pub use drafts::StoredSettings;
 pub use listing::{DEFAULT_PAGE, MAX_PAGE};
 pub use maintenance::RotationProgress;
@@ -54,6 +60,7 @@ pub use rate::{LimitSettings, RateClass};
 pub use sign_in::{ProviderAnswer, SignInAnswer};
 pub use sync_run::SyncSettings;
 pub use syncs::{run_view, SyncRequest, DEFAULT_RECORDS, MAX_RECORDS};
+pub use webhook_endpoints::EndpointChanges;
 
 use listing::PageKey;
 use rate_counter::RateCounter;
@@ -74,6 +81,9 @@ pub struct ConnectorService {
     sync: SyncSettings,
     /// Notified when this process queues a sync, so its worker starts it at once.
     sync_wake: Arc<tokio::sync::Notify>,
+    deliveries: DeliverySettings,
+    /// Notified when a delivery may be due at once.
+    deliveries_wake: Arc<tokio::sync::Notify>,
 }
 
 /// What a user may be told about a store failure, where it is their operator's to fix.
@@ -119,7 +129,14 @@ impl ConnectorService {
             refusals: RefusalGate::default(),
             sync: SyncSettings::default(),
             sync_wake: Arc::new(tokio::sync::Notify::new()),
+            deliveries: DeliverySettings::default(),
+            deliveries_wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    pub fn with_deliveries(mut self, settings: DeliverySettings) -> Self {
+        self.deliveries = settings;
+        self
     }
 
     pub fn with_sync(mut self, settings: SyncSettings) -> Self {

@@ -504,9 +504,11 @@ impl ConnectorService {
                 }
             }
             next.version += 1;
+            let mut events = self.status_events(&current, &next);
+            events.push(self.sync_event(run, failure, now).await);
             if self
                 .store
-                .update(&run.tenant_id, &next, current.version, None)
+                .update(&run.tenant_id, &next, current.version, None, &events)
                 .await?
             {
                 return Ok(());

@@ -151,10 +151,19 @@ impl ConnectorService {
             next.error_code = result.error_code.map(|c| c.as_str().to_owned());
             next.error_message = (!result.success).then(|| result.message.clone());
             next.version += 1;
+            let mut events = self.status_events(&current, &next);
+            // A failure is news once: not again while the connector keeps failing the same way.
+            let news = current.error_code != next.error_code;
+            if !result.success && news && next.status != ConnectorStatus::AuthorizationRequired {
+                events.push(self.connector_event(
+                    crate::model::webhooks::EventType::ConnectorTestFailed,
+                    &next,
+                ));
+            }
             // The test itself was audited before it ran; its outcome is metadata.
             if self
                 .store
-                .update(&p.tenant, &next, current.version, None)
+                .update(&p.tenant, &next, current.version, None, &events)
                 .await?
             {
                 return Ok(());

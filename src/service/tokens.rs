@@ -154,7 +154,7 @@ impl ConnectorService {
             let audit = self.audited(p, AuditAction::Refresh, id, client);
             if self
                 .store
-                .update(&p.tenant, &next, current.version, Some(&audit))
+                .update(&p.tenant, &next, current.version, Some(&audit), &[])
                 .await?
             {
                 self.metrics.refresh("ok");

@@ -28,11 +28,11 @@ pub(super) fn record(tenant: &str, id: &str, created_at: i64) -> ConnectorRecord
     }
 }
 
-fn tenant(name: &str) -> TenantId {
+pub(super) fn tenant(name: &str) -> TenantId {
     TenantId::parse(name).expect("tenant")
 }
 
-fn audit_entry(t: &TenantId, action: &str, id: &str) -> AuditRecord {
+pub(super) fn audit_entry(t: &TenantId, action: &str, id: &str) -> AuditRecord {
     AuditRecord {
         seq: 0,
         tenant_id: t.as_str().into(),
@@ -75,7 +75,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     // Insert, get, tenant isolation.
     let one = record(a.as_str(), "conn-1", 1_000);
     store
-        .insert(&a, &one, &w(&a, "create", "conn-1"))
+        .insert(&a, &one, &w(&a, "create", "conn-1"), &[])
         .await
         .expect("insert");
     assert_eq!(
@@ -87,7 +87,9 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         "tenant B sees nothing"
     );
     assert!(matches!(
-        store.insert(&a, &one, &w(&a, "create", "conn-1")).await,
+        store
+            .insert(&a, &one, &w(&a, "create", "conn-1"), &[])
+            .await,
         Err(StoreError::Duplicate)
     ));
 
@@ -98,6 +100,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
                 &a,
                 &record(a.as_str(), &format!("conn-{i}"), at),
                 &w(&a, "create", "-"),
+                &[],
             )
             .await
             .expect("insert");
@@ -107,6 +110,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
             &b,
             &record(b.as_str(), "conn-b", 5_000),
             &w(&b, "create", "-"),
+            &[],
         )
         .await
         .expect("insert b");
@@ -130,19 +134,19 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     changed.token_expires_at = Some(9_000);
     changed.token_refreshed_at = Some(8_000);
     assert!(store
-        .update(&a, &changed, 1, Some(&w(&a, "update", "conn-1")))
+        .update(&a, &changed, 1, Some(&w(&a, "update", "conn-1")), &[])
         .await
         .expect("cas"));
     assert!(
         !store
-            .update(&a, &changed, 1, Some(&w(&a, "update", "conn-1")))
+            .update(&a, &changed, 1, Some(&w(&a, "update", "conn-1")), &[])
             .await
             .expect("stale cas"),
         "a stale version loses"
     );
     assert!(
         !store
-            .update(&b, &changed, 2, Some(&w(&b, "update", "conn-1")))
+            .update(&b, &changed, 2, Some(&w(&b, "update", "conn-1")), &[])
             .await
             .expect("other tenant"),
         "tenant B cannot update"
@@ -216,7 +220,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
             ..record(d.as_str(), id, 1)
         };
         store
-            .insert(&d, &r, &w(&d, "create", "-"))
+            .insert(&d, &r, &w(&d, "create", "-"), &[])
             .await
             .expect("insert");
     }
@@ -266,18 +270,18 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     // Delete.
     assert!(
         !store
-            .delete(&b, "conn-1", &w(&b, "delete", "conn-1"))
+            .delete(&b, "conn-1", &w(&b, "delete", "conn-1"), &[])
             .await
             .expect("b delete"),
         "tenant B cannot delete"
     );
     assert!(store
-        .delete(&a, "conn-1", &w(&a, "delete", "conn-1"))
+        .delete(&a, "conn-1", &w(&a, "delete", "conn-1"), &[])
         .await
         .expect("delete"));
     assert!(store.get(&a, "conn-1").await.expect("gone").is_none());
     assert!(!store
-        .delete(&a, "conn-1", &w(&a, "delete", "conn-1"))
+        .delete(&a, "conn-1", &w(&a, "delete", "conn-1"), &[])
         .await
         .expect("twice"));
 
@@ -426,7 +430,12 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     // acknowledged one is there.
     let c = tenant(&format!("{prefix}-c"));
     store
-        .insert(&c, &record(c.as_str(), "taken", 1), &w(&c, "create", "-"))
+        .insert(
+            &c,
+            &record(c.as_str(), "taken", 1),
+            &w(&c, "create", "-"),
+            &[],
+        )
         .await
         .expect("insert");
     let writes = (0..64).map(|i| {
@@ -441,7 +450,12 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
             (
                 i,
                 store
-                    .insert(&c, &record(c.as_str(), &id, 10 + i), &w(&c, "create", "-"))
+                    .insert(
+                        &c,
+                        &record(c.as_str(), &id, 10 + i),
+                        &w(&c, "create", "-"),
+                        &[],
+                    )
                     .await,
             )
         }
@@ -493,13 +507,14 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
                 &a,
                 &record(a.as_str(), "marker", 9_000),
                 &w(&a, "create", "-"),
+                &[],
             )
             .await
             .expect("insert");
         let inserted = store.change_marker().expect("marker");
         assert_ne!(inserted, before, "an insert moves the marker");
         assert!(store
-            .delete(&a, "marker", &w(&a, "delete", "marker"))
+            .delete(&a, "marker", &w(&a, "delete", "marker"), &[])
             .await
             .expect("delete"));
         assert_ne!(
@@ -520,6 +535,7 @@ async fn sqlite_store_honours_the_contract() {
     );
     run(store.clone(), "t").await;
     super::contract_sync::run(store.clone(), "t").await;
+    super::contract_events::run(store.clone(), "t").await;
     let reopened = SqliteStore::open(dir.path())
         .await
         .expect("reopen runs no migration twice");
@@ -538,7 +554,7 @@ async fn sqlite_store_honours_the_contract() {
         key: &vault.audit_key(),
     };
     reopened
-        .insert(&t, &record(t.as_str(), "elsewhere", 1), &audit)
+        .insert(&t, &record(t.as_str(), "elsewhere", 1), &audit, &[])
         .await
         .expect("insert");
     assert_ne!(store.change_marker(), before);
@@ -558,5 +574,6 @@ async fn mongo_store_honours_the_contract() {
     let store: Arc<dyn Store> = Arc::new(store);
     let prefix = format!("m{}", std::process::id());
     run(store.clone(), &prefix).await;
-    super::contract_sync::run(store, &prefix).await;
+    super::contract_sync::run(store.clone(), &prefix).await;
+    super::contract_events::run(store, &prefix).await;
 }

@@ -406,7 +406,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     let mut connector = super::contract::record(t.as_str(), c, 1);
     connector.sync_frequency = SyncFrequency::Hourly;
     store
-        .insert(&t, &connector, &audit("create"))
+        .insert(&t, &connector, &audit("create"), &[])
         .await
         .expect("insert");
     let due = |now| {
@@ -427,7 +427,10 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     assert!(due(50_000).await.contains(&c.to_owned()));
 
     // Deleting the connector deletes everything its syncs stored, in the same transaction.
-    assert!(store.delete(&t, c, &audit("delete")).await.expect("delete"));
+    assert!(store
+        .delete(&t, c, &audit("delete"), &[])
+        .await
+        .expect("delete"));
     assert_eq!(store.count_records(&t, c).await.expect("count"), 0);
     assert!(store.stream_states(&t, c).await.expect("states").is_empty());
     assert!(store

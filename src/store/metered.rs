@@ -41,8 +41,9 @@ impl Store for MeteredStore {
         t: &TenantId,
         r: &ConnectorRecord,
         a: &AuditWrite<'_>,
+        e: &[OutboxEvent],
     ) -> Result<(), StoreError> {
-        timed!(self, "insert", self.inner.insert(t, r, a))
+        timed!(self, "insert", self.inner.insert(t, r, a, e))
     }
     async fn get(&self, t: &TenantId, id: &str) -> Result<Option<ConnectorRecord>, StoreError> {
         timed!(self, "get", self.inner.get(t, id))
@@ -56,11 +57,18 @@ impl Store for MeteredStore {
         r: &ConnectorRecord,
         v: i64,
         a: Option<&AuditWrite<'_>>,
+        e: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
-        timed!(self, "update", self.inner.update(t, r, v, a))
+        timed!(self, "update", self.inner.update(t, r, v, a, e))
     }
-    async fn delete(&self, t: &TenantId, id: &str, a: &AuditWrite<'_>) -> Result<bool, StoreError> {
-        timed!(self, "delete", self.inner.delete(t, id, a))
+    async fn delete(
+        &self,
+        t: &TenantId,
+        id: &str,
+        a: &AuditWrite<'_>,
+        e: &[OutboxEvent],
+    ) -> Result<bool, StoreError> {
+        timed!(self, "delete", self.inner.delete(t, id, a, e))
     }
     async fn put_draft(&self, t: &TenantId, d: &DraftRecord) -> Result<(), StoreError> {
         timed!(self, "put_draft", self.inner.put_draft(t, d))
@@ -276,6 +284,81 @@ impl SyncStore for MeteredStore {
             self,
             "schedule_sync",
             self.inner.schedule_sync(tenant, connector_id, next_at)
+        )
+    }
+}
+
+#[async_trait]
+impl EventStore for MeteredStore {
+    async fn put_endpoint(&self, e: &EndpointRecord) -> Result<(), StoreError> {
+        timed!(self, "put_endpoint", self.inner.put_endpoint(e))
+    }
+    async fn get_endpoint(
+        &self,
+        t: &TenantId,
+        id: &str,
+    ) -> Result<Option<EndpointRecord>, StoreError> {
+        timed!(self, "get_endpoint", self.inner.get_endpoint(t, id))
+    }
+    async fn list_endpoints(&self, t: &TenantId) -> Result<Vec<EndpointRecord>, StoreError> {
+        timed!(self, "list_endpoints", self.inner.list_endpoints(t))
+    }
+    async fn delete_endpoint(&self, t: &TenantId, id: &str) -> Result<bool, StoreError> {
+        timed!(self, "delete_endpoint", self.inner.delete_endpoint(t, id))
+    }
+    async fn queue_event(&self, t: &TenantId, e: &OutboxEvent) -> Result<(), StoreError> {
+        timed!(self, "queue_event", self.inner.queue_event(t, e))
+    }
+    async fn claim_deliveries(
+        &self,
+        holder: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<DeliveryJob>, StoreError> {
+        timed!(
+            self,
+            "claim_deliveries",
+            self.inner.claim_deliveries(holder, now, lease_ms, limit)
+        )
+    }
+    async fn finish_attempt(
+        &self,
+        id: &str,
+        holder: &str,
+        attempt: &AttemptRecord,
+        outcome: AttemptOutcome,
+    ) -> Result<bool, StoreError> {
+        timed!(
+            self,
+            "finish_attempt",
+            self.inner.finish_attempt(id, holder, attempt, outcome)
+        )
+    }
+    async fn list_deliveries(
+        &self,
+        t: &TenantId,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<(DeliveryRecord, Vec<AttemptRecord>)>, StoreError> {
+        timed!(
+            self,
+            "list_deliveries",
+            self.inner.list_deliveries(t, id, limit)
+        )
+    }
+    async fn replay_delivery(
+        &self,
+        t: &TenantId,
+        endpoint_id: &str,
+        id: &str,
+        new_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        timed!(
+            self,
+            "replay_delivery",
+            self.inner.replay_delivery(t, endpoint_id, id, new_id, now)
         )
     }
 }

@@ -2,6 +2,7 @@
 //! to ask for a connector without saying whose it is.
 
 mod audit_chain;
+pub mod events;
 mod metered;
 mod mongo;
 mod sqlite;
@@ -10,6 +11,10 @@ mod verify;
 
 pub use audit_chain::{
     audit_total_hash, chain_audit, keyed_audit_hash, legacy_audit_hash, AUDIT_GENESIS,
+};
+pub use events::{
+    AttemptOutcome, AttemptRecord, DeliveryJob, DeliveryRecord, DeliveryStatus, EndpointRecord,
+    EventStore, OutboxEvent,
 };
 pub use metered::MeteredStore;
 pub use mongo::MongoStore;
@@ -176,7 +181,7 @@ pub enum StoreError {
 }
 
 #[async_trait]
-pub trait Store: SyncStore + Send + Sync + 'static {
+pub trait Store: SyncStore + EventStore + Send + Sync + 'static {
     fn name(&self) -> &'static str;
     async fn ping(&self) -> Result<(), StoreError>;
     /// On graceful shutdown: make everything written durable in its final place.
@@ -184,12 +189,13 @@ pub trait Store: SyncStore + Send + Sync + 'static {
         Ok(())
     }
 
-    /// Inserts `record` and appends `audit`, in one transaction.
+    /// Inserts `record`, appends `audit` and queues `events`, in one transaction.
     async fn insert(
         &self,
         tenant: &TenantId,
         record: &ConnectorRecord,
         audit: &AuditWrite<'_>,
+        events: &[OutboxEvent],
     ) -> Result<(), StoreError>;
     async fn get(
         &self,
@@ -204,21 +210,24 @@ pub trait Store: SyncStore + Send + Sync + 'static {
         query: &ListQuery,
     ) -> Result<Vec<ConnectorRecord>, StoreError>;
     /// Writes `record` if the stored version is still `expected_version`, and then appends
-    /// `audit`, in one transaction; false (and nothing written) when the version moved on.
+    /// `audit` and queues `events`, in one transaction; false (and nothing written) when the
+    /// version moved on.
     async fn update(
         &self,
         tenant: &TenantId,
         record: &ConnectorRecord,
         expected_version: i64,
         audit: Option<&AuditWrite<'_>>,
+        events: &[OutboxEvent],
     ) -> Result<bool, StoreError>;
-    /// Deletes the connector and appends `audit`, in one transaction; false (and no entry) when
-    /// there was nothing to delete.
+    /// Deletes the connector, appends `audit` and queues `events`, in one transaction; false
+    /// (and no entry, no event) when there was nothing to delete.
     async fn delete(
         &self,
         tenant: &TenantId,
         connector_id: &str,
         audit: &AuditWrite<'_>,
+        events: &[OutboxEvent],
     ) -> Result<bool, StoreError>;
 
     async fn put_draft(&self, tenant: &TenantId, draft: &DraftRecord) -> Result<(), StoreError>;
@@ -324,5 +333,7 @@ pub fn retest_interval_ms(frequency: SyncFrequency) -> Option<i64> {
 
 #[cfg(test)]
 pub mod contract;
+#[cfg(test)]
+mod contract_events;
 #[cfg(test)]
 mod contract_sync;

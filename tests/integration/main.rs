@@ -11,6 +11,7 @@ mod api;
 mod architecture;
 mod canary;
 mod checks;
+mod events;
 mod fuzz;
 mod jwt_keys;
 mod oauth;

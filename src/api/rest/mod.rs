@@ -5,6 +5,7 @@ mod audit;
 mod catalog;
 mod connectors;
 mod data;
+mod webhooks;
 
 use crate::api::http_error::HttpError;
 use crate::api::state::AppState;
@@ -40,6 +41,7 @@ pub struct ErrorBody {
         (name = "data", description = "Previews, syncs and the records they stored"),
         (name = "catalog", description = "The connector types"),
         (name = "audit", description = "Who did what, chained by keyed hashes"),
+        (name = "webhooks", description = "Events to your endpoints, signed as Standard Webhooks"),
     )
 )]
 struct ApiDoc;
@@ -118,6 +120,11 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(data::streams))
         .routes(routes!(data::records))
         .routes(routes!(audit::audit))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::read, webhooks::update, webhooks::remove))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::replay))
 }
 
 /// The `/v1` routes, described by the document they serve at `/v1/openapi.json`.

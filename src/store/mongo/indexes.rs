@@ -128,6 +128,39 @@ impl MongoStore {
             ])
             .await
             .map_err(map_error)?;
+        self.webhook_endpoints
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"tenant_id": 1, "endpoint_id": 1})
+                    .options(unique())
+                    .build(),
+            )
+            .await
+            .map_err(map_error)?;
+        self.webhook_events
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"event_id": 1})
+                    .options(unique())
+                    .build(),
+            )
+            .await
+            .map_err(map_error)?;
+        self.webhook_deliveries
+            .create_indexes([
+                IndexModel::builder()
+                    .keys(doc! {"delivery_id": 1})
+                    .options(unique())
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! {"status": 1, "next_at": 1})
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! {"tenant_id": 1, "endpoint_id": 1, "created_at": -1})
+                    .build(),
+            ])
+            .await
+            .map_err(map_error)?;
         self.sync_schedule
             .create_index(
                 IndexModel::builder()

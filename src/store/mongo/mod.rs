@@ -3,6 +3,7 @@
 //! server processes can share one replica set.
 
 mod documents;
+mod events;
 mod indexes;
 mod sync;
 mod transactions;
@@ -29,6 +30,9 @@ pub struct MongoStore {
     sync_streams: Collection<Document>,
     sync_records: Collection<Document>,
     sync_schedule: Collection<Document>,
+    webhook_endpoints: Collection<Document>,
+    webhook_events: Collection<Document>,
+    webhook_deliveries: Collection<Document>,
 }
 
 impl MongoStore {
@@ -50,6 +54,9 @@ impl MongoStore {
             sync_streams: db.collection("sync_streams"),
             sync_records: db.collection("sync_records"),
             sync_schedule: db.collection("sync_schedule"),
+            webhook_endpoints: db.collection("webhook_endpoints"),
+            webhook_events: db.collection("webhook_events"),
+            webhook_deliveries: db.collection("webhook_deliveries"),
         };
         store.create_indexes().await?;
         Ok(store)
@@ -75,19 +82,23 @@ impl Store for MongoStore {
         tenant: &TenantId,
         r: &ConnectorRecord,
         audit: &AuditWrite<'_>,
+        events: &[OutboxEvent],
     ) -> Result<(), StoreError> {
         let mut d = to_doc(r);
         d.insert("tenant_id", tenant.as_str());
         self.transact(&|s| {
-            let (me, d, entry, key) = (
+            let (me, d, entry, key, tenant, events) = (
                 self.clone(),
                 d.clone(),
                 audit.entry.clone(),
                 audit.key.clone(),
+                tenant.as_str().to_owned(),
+                events.to_vec(),
             );
             Box::pin(async move {
                 me.connectors.insert_one(d).session(&mut *s).await?;
-                me.append_in(s, entry, &key).await.map(|_| ())
+                me.append_in(s, entry, &key).await?;
+                me.queue_events_in(s, &tenant, &events).await
             })
         })
         .await
@@ -141,6 +152,7 @@ impl Store for MongoStore {
         r: &ConnectorRecord,
         expected: i64,
         audit: Option<&AuditWrite<'_>>,
+        events: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
         let mut set = to_doc(r);
         for immutable in [
@@ -153,21 +165,22 @@ impl Store for MongoStore {
             set.remove(immutable);
         }
         let filter = doc! {"tenant_id": tenant.as_str(), "connector_id": &r.connector_id, "version": expected};
-        let Some(audit) = audit else {
+        if audit.is_none() && events.is_empty() {
             let result = self
                 .connectors
                 .update_one(filter, doc! {"$set": set})
                 .await
                 .map_err(map_error)?;
             return Ok(result.matched_count == 1);
-        };
+        }
         self.transact(&|s| {
-            let (me, filter, set, entry, key) = (
+            let (me, filter, set, audit, tenant, events) = (
                 self.clone(),
                 filter.clone(),
                 set.clone(),
-                audit.entry.clone(),
-                audit.key.clone(),
+                audit.map(|a| (a.entry.clone(), a.key.clone())),
+                tenant.as_str().to_owned(),
+                events.to_vec(),
             );
             Box::pin(async move {
                 let result = me
@@ -178,7 +191,10 @@ impl Store for MongoStore {
                 if result.matched_count != 1 {
                     return Ok(false);
                 }
-                me.append_in(s, entry, &key).await.map(|_| true)
+                if let Some((entry, key)) = audit {
+                    me.append_in(s, entry, &key).await?;
+                }
+                me.queue_events_in(s, &tenant, &events).await.map(|_| true)
             })
         })
         .await
@@ -189,14 +205,16 @@ impl Store for MongoStore {
         tenant: &TenantId,
         id: &str,
         audit: &AuditWrite<'_>,
+        events: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
         let filter = doc! {"tenant_id": tenant.as_str(), "connector_id": id};
         self.transact(&|s| {
-            let (me, filter, entry, key) = (
+            let (me, filter, entry, key, events) = (
                 self.clone(),
                 filter.clone(),
                 audit.entry.clone(),
                 audit.key.clone(),
+                events.to_vec(),
             );
             Box::pin(async move {
                 let result = me
@@ -215,7 +233,8 @@ impl Store for MongoStore {
                         .to_owned(),
                 );
                 me.delete_sync_data(s, &tenant, &id).await?;
-                me.append_in(s, entry, &key).await.map(|_| true)
+                me.append_in(s, entry, &key).await?;
+                me.queue_events_in(s, &tenant, &events).await.map(|_| true)
             })
         })
         .await

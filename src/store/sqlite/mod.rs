@@ -6,6 +6,7 @@
 //! that transaction is durable. One fsync then serves many requests. Reads run on tokio's
 //! blocking pool with a small pool of their own connections, which WAL lets run beside the writer.
 
+mod events;
 mod rows;
 mod schema;
 mod sync;
@@ -114,10 +115,12 @@ impl Store for SqliteStore {
         tenant: &TenantId,
         r: &ConnectorRecord,
         audit: &AuditWrite<'_>,
+        events: &[OutboxEvent],
     ) -> Result<(), StoreError> {
         let tenant = tenant.as_str().to_owned();
         let r = r.clone();
         let (mut entry, key) = (audit.entry.clone(), audit.key.clone());
+        let events = events.to_vec();
         self.write(move |c| {
             c.prepare_cached(&format!(
                 "INSERT INTO connectors ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
@@ -128,7 +131,8 @@ impl Store for SqliteStore {
                 r.created_by, r.updated_by, r.last_tested_at, r.last_sync_at, r.error_code,
                 r.error_message, r.version, r.token_expires_at, r.token_refreshed_at
             ])?;
-            append_audit_in(c, &mut entry, &key)
+            append_audit_in(c, &mut entry, &key)?;
+            events::queue_events_in(c, &tenant, &events)
         })
         .await
     }
@@ -177,10 +181,12 @@ impl Store for SqliteStore {
         r: &ConnectorRecord,
         expected: i64,
         audit: Option<&AuditWrite<'_>>,
+        events: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
         let tenant = tenant.as_str().to_owned();
         let r = r.clone();
         let audit = audit.map(|a| (a.entry.clone(), a.key.clone()));
+        let events = events.to_vec();
         self.write(move |c| {
             let changed = c
                 .prepare_cached(
@@ -199,6 +205,9 @@ impl Store for SqliteStore {
             if let (1, Some((mut entry, key))) = (changed, audit) {
                 append_audit_in(c, &mut entry, &key)?;
             }
+            if changed == 1 {
+                events::queue_events_in(c, &tenant, &events)?;
+            }
             Ok(changed == 1)
         })
         .await
@@ -209,9 +218,11 @@ impl Store for SqliteStore {
         tenant: &TenantId,
         id: &str,
         audit: &AuditWrite<'_>,
+        events: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
         let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
         let (mut entry, key) = (audit.entry.clone(), audit.key.clone());
+        let events = events.to_vec();
         self.write(move |c| {
             let n = c
                 .prepare_cached(
@@ -221,6 +232,7 @@ impl Store for SqliteStore {
             if n == 1 {
                 sync::delete_sync_data(c, &tenant, &id)?;
                 append_audit_in(c, &mut entry, &key)?;
+                events::queue_events_in(c, &tenant, &events)?;
             }
             Ok(n == 1)
         })

@@ -151,6 +151,55 @@ CREATE TABLE sync_schedule (
     r#"
 ALTER TABLE sync_streams ADD COLUMN feed TEXT;
 "#,
+    // Events to tenants: endpoints, the outbox, deliveries and their attempts.
+    r#"
+CREATE TABLE webhook_endpoints (
+    tenant_id       TEXT NOT NULL,
+    endpoint_id     TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    events          TEXT NOT NULL,
+    enabled         INTEGER NOT NULL,
+    disabled_reason TEXT,
+    secret          TEXT NOT NULL,
+    previous_secret TEXT,
+    previous_until  INTEGER,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, endpoint_id)
+) WITHOUT ROWID;
+CREATE TABLE webhook_events (
+    event_id   TEXT PRIMARY KEY,
+    tenant_id  TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    at         INTEGER NOT NULL,
+    sealed     TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE webhook_deliveries (
+    delivery_id TEXT PRIMARY KEY,
+    tenant_id   TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    event_type  TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL,
+    next_at     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    holder      TEXT,
+    lease_until INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_by_endpoint
+    ON webhook_deliveries (tenant_id, endpoint_id, created_at DESC);
+CREATE TABLE webhook_attempts (
+    delivery_id TEXT NOT NULL,
+    n           INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    status      INTEGER,
+    duration_ms INTEGER NOT NULL,
+    error       TEXT,
+    PRIMARY KEY (delivery_id, n)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Rate-limit windows and leases: shared between processes but not worth an fsync each, so they

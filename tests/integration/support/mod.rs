@@ -5,6 +5,7 @@ pub mod attacker;
 pub mod fakes;
 pub mod oauth_flow;
 pub mod process;
+pub mod receiver;
 
 use connector_hub::auth::Authenticator;
 use connector_hub::config::Settings;

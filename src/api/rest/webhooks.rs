@@ -1,0 +1,160 @@
+//! `/v1/webhook-endpoints`: where a tenant's events go, and what became of them.
+
+use super::{ApiResult, ErrorBody};
+use crate::api::extract::{Authenticated, ClientAddr, JsonBody};
+use crate::api::state::AppState;
+use crate::model::webhooks::{DeliveryList, EndpointList, EndpointView};
+use crate::service::EndpointChanges;
+use axum::extract::{Path, State};
+use axum::Json;
+use http::StatusCode;
+
+/// Creates an endpoint. The answer carries its signing secret (`whsec_…`), the one secret
+/// Connector Hub ever returns, and only this once: keep it to verify the events' signatures.
+#[utoipa::path(post, path = "/v1/webhook-endpoints", tag = "webhooks",
+    request_body = EndpointChanges,
+    responses(
+        (status = 201, description = "Created; `secret` is shown this once", body = EndpointView),
+        (status = 400, description = "An unknown event type", body = ErrorBody),
+        (status = 422, description = "Not a usable address (`INVALID_CONFIG`, `EGRESS_BLOCKED`, `HTTPS_REQUIRED`)", body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    ClientAddr(client): ClientAddr,
+    JsonBody(body): JsonBody<EndpointChanges>,
+) -> ApiResult<(StatusCode, Json<EndpointView>)> {
+    let view = state.service.create_endpoint(&p, body, &client).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The tenant's endpoints (never their secrets).
+#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks",
+    responses((status = 200, description = "The endpoints", body = EndpointList)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    ClientAddr(client): ClientAddr,
+) -> ApiResult<Json<EndpointList>> {
+    Ok(Json(state.service.list_endpoints(&p, &client).await?))
+}
+
+/// One endpoint.
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "The endpoint id")),
+    responses(
+        (status = 200, description = "The endpoint", body = EndpointView),
+        (status = 404, description = "No such endpoint", body = ErrorBody),
+    ))]
+pub async fn read(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EndpointView>> {
+    Ok(Json(state.service.get_endpoint(&p, &id, &client).await?))
+}
+
+/// Changes an endpoint's `url`, `events` or `enabled` (turning it on again after a `410 Gone`).
+#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "The endpoint id")),
+    request_body = EndpointChanges,
+    responses(
+        (status = 200, description = "Changed", body = EndpointView),
+        (status = 404, description = "No such endpoint", body = ErrorBody),
+        (status = 422, description = "Not a usable address", body = ErrorBody),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<EndpointChanges>,
+) -> ApiResult<Json<EndpointView>> {
+    Ok(Json(
+        state
+            .service
+            .change_endpoint(&p, &id, body, &client)
+            .await?,
+    ))
+}
+
+/// Deletes an endpoint and its deliveries.
+#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "The endpoint id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such endpoint", body = ErrorBody),
+    ))]
+pub async fn remove(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.service.delete_endpoint(&p, &id, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new signing secret, shown this once; events are signed with the previous one too for the
+/// next 24 hours (both signatures in `webhook-signature`).
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks",
+    params(("id" = String, Path, description = "The endpoint id")),
+    responses(
+        (status = 200, description = "Rotated; `secret` is the new one", body = EndpointView),
+        (status = 404, description = "No such endpoint", body = ErrorBody),
+    ))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EndpointView>> {
+    Ok(Json(
+        state
+            .service
+            .rotate_endpoint_secret(&p, &id, &client)
+            .await?,
+    ))
+}
+
+/// The endpoint's latest deliveries, newest first, each with every attempt's status and duration.
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}/deliveries", tag = "webhooks",
+    params(("id" = String, Path, description = "The endpoint id")),
+    responses(
+        (status = 200, description = "Up to 50 deliveries", body = DeliveryList),
+        (status = 404, description = "No such endpoint", body = ErrorBody),
+    ))]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryList>> {
+    Ok(Json(
+        state.service.endpoint_deliveries(&p, &id, &client).await?,
+    ))
+}
+
+/// Sends a delivery's event again, now (the same `webhook-id`).
+#[utoipa::path(post, path = "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/replay", tag = "webhooks",
+    params(
+        ("id" = String, Path, description = "The endpoint id"),
+        ("delivery_id" = String, Path, description = "The delivery to send again"),
+    ),
+    responses(
+        (status = 202, description = "Queued"),
+        (status = 404, description = "No such endpoint or delivery", body = ErrorBody),
+    ))]
+pub async fn replay(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    ClientAddr(client): ClientAddr,
+    Path((id, delivery_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .service
+        .replay_delivery(&p, &id, &delivery_id, &client)
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}

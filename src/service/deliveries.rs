@@ -1,0 +1,178 @@
+//! Delivering events: a claimed delivery is signed as Standard Webhooks says and posted to its
+//! endpoint through the checks' HTTP client (the egress policy and the https rule hold for it
+//! too); the answer decides what follows — done, tried again later on the schedule (honouring
+//! `Retry-After`), given up, or the endpoint turned off on `410 Gone`.
+
+use super::ConnectorService;
+use crate::checks::http::{retry_after, Destination, Forward, Probe};
+use crate::clock::now_ms;
+use crate::store::{AttemptOutcome, AttemptRecord, DeliveryJob};
+use crate::webhooks::{default_schedule, next_wait, standard};
+use reqwest::Url;
+use std::time::{Duration, Instant};
+
+/// How events are delivered: the retry schedule, the lease a claimed delivery holds, how many go
+/// out at once from one process, and how often an idle worker looks for due ones.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub schedule: Vec<Duration>,
+    pub lease: Duration,
+    pub concurrency: usize,
+    pub poll: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            schedule: default_schedule(),
+            lease: Duration::from_secs(60),
+            concurrency: 8,
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl ConnectorService {
+    /// Deliveries due now, claimed for `holder`.
+    pub async fn claim_deliveries(&self, holder: &str, limit: usize) -> Vec<DeliveryJob> {
+        match self
+            .store
+            .claim_deliveries(holder, now_ms(), ms(self.deliveries.lease), limit)
+            .await
+        {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                tracing::warn!(error = %e, "delivery worker: could not look for due deliveries");
+                Vec::new()
+            }
+        }
+    }
+
+    /// One attempt at a claimed delivery, recorded with what follows from it.
+    pub async fn deliver(&self, job: DeliveryJob, holder: &str) {
+        let started = Instant::now();
+        let at = now_ms();
+        let sent = self.post_event(&job, at).await;
+        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let attempts = job.delivery.attempts + 1;
+        let retry =
+            |asked: Option<Duration>| match next_wait(&self.deliveries.schedule, attempts, asked) {
+                Some(wait) => AttemptOutcome::RetryAt(now_ms() + ms(wait)),
+                None => AttemptOutcome::GaveUp,
+            };
+        let (attempt, outcome) = match sent {
+            Ok((status, asked)) => {
+                let outcome = match status {
+                    200..=299 => AttemptOutcome::Delivered,
+                    410 => AttemptOutcome::EndpointGone,
+                    _ => retry(asked),
+                };
+                let attempt = AttemptRecord {
+                    at,
+                    status: Some(status),
+                    duration_ms,
+                    error: None,
+                };
+                (attempt, outcome)
+            }
+            Err(error) => {
+                let attempt = AttemptRecord {
+                    at,
+                    status: None,
+                    duration_ms,
+                    error: Some(format!("{}: {}", error.code, error.message)),
+                };
+                (attempt, retry(None))
+            }
+        };
+        let id = &job.delivery.delivery_id;
+        match self
+            .store
+            .finish_attempt(id, holder, &attempt, outcome)
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(tenant = %job.delivery.tenant_id, delivery_id = %id, event_type = %job.delivery.event_type,
+                    status = ?attempt.status, outcome = ?outcome, "event delivery attempted");
+                self.metrics.delivery(match outcome {
+                    AttemptOutcome::Delivered => "delivered",
+                    AttemptOutcome::RetryAt(_) => "retry",
+                    AttemptOutcome::GaveUp => "gave_up",
+                    AttemptOutcome::EndpointGone => "gone",
+                });
+            }
+            Ok(false) => {
+                tracing::warn!(delivery_id = %id, "delivery taken over by another process")
+            }
+            Err(e) => {
+                tracing::error!(delivery_id = %id, error = %e, "delivery attempt not recorded")
+            }
+        }
+    }
+
+    /// Posts the event; the endpoint's status and the `Retry-After` it sent.
+    async fn post_event(
+        &self,
+        job: &DeliveryJob,
+        now: i64,
+    ) -> Result<(u16, Option<Duration>), crate::error::Error> {
+        use crate::error::{Error, ErrorCode};
+        let body = self
+            .open_event(&job.delivery.tenant_id, &job.event)
+            .ok_or_else(|| Error::from_code(ErrorCode::DecryptionFailed))?;
+        let secrets = self.endpoint_secrets(&job.endpoint, now);
+        let timestamp = now / 1000;
+        let signature = standard::signatures(
+            secrets.iter().map(String::as_str),
+            &job.event.event_id,
+            timestamp,
+            &body,
+        );
+        if signature.is_empty() {
+            return Err(Error::from_code(ErrorCode::DecryptionFailed));
+        }
+        let url = Url::parse(&job.endpoint.url).map_err(|_| {
+            Error::new(
+                ErrorCode::InvalidConfig,
+                "The endpoint's address is not a valid URL.",
+            )
+        })?;
+        let mut headers = http::HeaderMap::new();
+        let pairs = [
+            ("content-type", "application/json".to_owned()),
+            ("webhook-id", job.event.event_id.clone()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature),
+        ];
+        for (name, value) in pairs {
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        let forward = Forward {
+            method: http::Method::POST,
+            headers,
+            body: body.into(),
+        };
+        let mut probe = Probe::get(url, Destination::Tenant);
+        probe.url_field = Some("url");
+        let response = self.checker.http().forward(probe, forward).await?;
+        Ok((
+            response.status().as_u16(),
+            retry_after(response.headers()).map(Duration::from_secs),
+        ))
+    }
+
+    pub fn delivery_settings(&self) -> DeliverySettings {
+        self.deliveries.clone()
+    }
+
+    /// Notified when an event may be due at once (a replay), so the worker looks now.
+    pub fn deliveries_due(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.deliveries_wake.clone()
+    }
+}

@@ -1,0 +1,263 @@
+//! The store contract for events to tenants (endpoints, the outbox written with the change it
+//! reports, deliveries under a lease, attempts), run with the rest of the contract against SQLite
+//! always and MongoDB when `TEST_MONGO_URI` is set.
+
+use super::contract::{audit_entry, record, tenant};
+use super::*;
+use std::sync::Arc;
+
+fn endpoint(t: &TenantId, id: &str, events: &[&str], enabled: bool) -> EndpointRecord {
+    EndpointRecord {
+        tenant_id: t.clone(),
+        endpoint_id: id.into(),
+        url: format!("https://hooks.example/{id}"),
+        events: events.iter().map(|e| e.to_string()).collect(),
+        enabled,
+        disabled_reason: None,
+        secret: "sealed-secret".into(),
+        previous_secret: None,
+        previous_until: None,
+        created_at: 1,
+        updated_at: 1,
+    }
+}
+
+fn event(id: &str, kind: &str, at: i64) -> OutboxEvent {
+    OutboxEvent {
+        event_id: id.into(),
+        event_type: kind.into(),
+        at,
+        sealed: format!("sealed-{id}"),
+    }
+}
+
+pub async fn run(store: Arc<dyn Store>, prefix: &str) {
+    let t = tenant(&format!("{prefix}-events"));
+    let other = tenant(&format!("{prefix}-events-other"));
+    let vault = crate::vault::Vault::from_key_list(
+        &crate::secret::SecretString::new(crate::vault::generate_key()),
+        "K",
+    )
+    .expect("vault");
+    let key = vault.audit_key();
+    let w = |action: &str, id: &str| AuditWrite {
+        entry: audit_entry(&t, action, id),
+        key: &key,
+    };
+
+    // Endpoints, scoped by tenant.
+    store
+        .put_endpoint(&endpoint(&t, "ep-all", &[], true))
+        .await
+        .expect("put");
+    store
+        .put_endpoint(&endpoint(&t, "ep-deleted", &["connector.deleted"], true))
+        .await
+        .expect("put");
+    store
+        .put_endpoint(&endpoint(&t, "ep-off", &[], false))
+        .await
+        .expect("put");
+    assert_eq!(store.list_endpoints(&t).await.expect("list").len(), 3);
+    assert!(store.list_endpoints(&other).await.expect("list").is_empty());
+    assert!(store
+        .get_endpoint(&other, "ep-all")
+        .await
+        .expect("get")
+        .is_none());
+
+    // An event is queued with the change it reports: one delivery per enabled endpoint that
+    // wants it.
+    let c = "conn-events";
+    store
+        .insert(
+            &t,
+            &record(t.as_str(), c, 1),
+            &w("create", c),
+            &[event("msg_1", "connector.created", 1_000)],
+        )
+        .await
+        .expect("insert");
+    // A change that did not happen queues nothing.
+    assert!(!store
+        .update(
+            &t,
+            &record(t.as_str(), c, 1),
+            99,
+            Some(&w("update", c)),
+            &[event("msg_never", "connector.updated", 1_000)],
+        )
+        .await
+        .expect("update"));
+
+    // Claimed under a lease: nobody else takes it meanwhile.
+    let jobs = store
+        .claim_deliveries("p1", 1_000, 30_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let job = &jobs[0];
+    assert_eq!(
+        (
+            job.endpoint.endpoint_id.as_str(),
+            job.event.event_id.as_str(),
+            job.event.sealed.as_str()
+        ),
+        ("ep-all", "msg_1", "sealed-msg_1")
+    );
+    assert!(store
+        .claim_deliveries("p2", 2_000, 30_000, 10)
+        .await
+        .expect("claim")
+        .is_empty());
+    let attempt = |at, status| AttemptRecord {
+        at,
+        status,
+        duration_ms: 12,
+        error: None,
+    };
+    let id = job.delivery.delivery_id.clone();
+    assert!(
+        !store
+            .finish_attempt(
+                &id,
+                "p2",
+                &attempt(2_000, Some(500)),
+                AttemptOutcome::RetryAt(5_000)
+            )
+            .await
+            .expect("finish"),
+        "not p2's"
+    );
+    assert!(store
+        .finish_attempt(
+            &id,
+            "p1",
+            &attempt(2_000, Some(500)),
+            AttemptOutcome::RetryAt(5_000)
+        )
+        .await
+        .expect("finish"));
+    assert!(store
+        .claim_deliveries("p2", 4_999, 30_000, 10)
+        .await
+        .expect("claim")
+        .is_empty());
+    // A holder that died: its lease lapses and another process takes the delivery.
+    let again = store
+        .claim_deliveries("p2", 5_000, 1_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].delivery.attempts, 1);
+    let taken_over = store
+        .claim_deliveries("p3", 6_000, 30_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(taken_over.len(), 1, "p2's lease lapsed at 6,000");
+    assert!(store
+        .finish_attempt(
+            &id,
+            "p3",
+            &attempt(6_000, Some(200)),
+            AttemptOutcome::Delivered
+        )
+        .await
+        .expect("finish"));
+    assert!(
+        !store
+            .finish_attempt(
+                &id,
+                "p2",
+                &attempt(6_001, Some(200)),
+                AttemptOutcome::Delivered
+            )
+            .await
+            .expect("finish"),
+        "the slow holder records nothing over it"
+    );
+    let listed = store
+        .list_deliveries(&t, "ep-all", 10)
+        .await
+        .expect("deliveries");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].0.status, DeliveryStatus::Succeeded);
+    assert_eq!(
+        listed[0].1.iter().map(|a| a.status).collect::<Vec<_>>(),
+        [Some(500), Some(200)]
+    );
+    assert!(store
+        .list_deliveries(&other, "ep-all", 10)
+        .await
+        .expect("deliveries")
+        .is_empty());
+
+    // A replay is a new delivery of the same event.
+    assert!(store
+        .replay_delivery(&t, "ep-all", &id, "replayed-1", 7_000)
+        .await
+        .expect("replay"));
+    assert!(!store
+        .replay_delivery(&other, "ep-all", &id, "replayed-2", 7_000)
+        .await
+        .expect("replay"));
+    let replayed = store
+        .claim_deliveries("p1", 7_000, 30_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(
+        (
+            replayed[0].delivery.delivery_id.as_str(),
+            replayed[0].event.event_id.as_str()
+        ),
+        ("replayed-1", "msg_1")
+    );
+
+    // 410 Gone turns the endpoint off; what waits for it is not sent.
+    assert!(store
+        .finish_attempt(
+            "replayed-1",
+            "p1",
+            &attempt(7_000, Some(410)),
+            AttemptOutcome::EndpointGone
+        )
+        .await
+        .expect("finish"));
+    let gone = store
+        .get_endpoint(&t, "ep-all")
+        .await
+        .expect("get")
+        .expect("endpoint");
+    assert!(!gone.enabled && gone.disabled_reason.is_some());
+    store
+        .queue_event(&t, &event("msg_2", "connector.deleted", 8_000))
+        .await
+        .expect("queue");
+    let jobs = store
+        .claim_deliveries("p1", 8_000, 30_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        jobs.iter()
+            .map(|j| j.endpoint.endpoint_id.as_str())
+            .collect::<Vec<_>>(),
+        ["ep-deleted"],
+        "only the enabled endpoint that wants it"
+    );
+
+    // Deleting an endpoint deletes its deliveries.
+    assert!(store
+        .delete_endpoint(&t, "ep-deleted")
+        .await
+        .expect("delete"));
+    assert!(!store
+        .delete_endpoint(&t, "ep-deleted")
+        .await
+        .expect("delete"));
+    assert!(store
+        .list_deliveries(&t, "ep-deleted", 10)
+        .await
+        .expect("deliveries")
+        .is_empty());
+}

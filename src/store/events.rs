@@ -1,0 +1,164 @@
+//! The storage port for events to tenants: their webhook endpoints, the outbox of events (queued
+//! in the same transaction as the change each reports, and fanned out there to one delivery per
+//! endpoint that wants it), and the deliveries with every attempt. A delivery is claimed under a
+//! lease, so two processes never send the same attempt, and one that dies mid-delivery leaves it
+//! to be claimed again.
+
+use super::StoreError;
+use crate::auth::TenantId;
+use async_trait::async_trait;
+
+/// An event to send: its id (the `webhook-id` every attempt carries), type, time, and the JSON
+/// body sealed by the vault (it can hold the tenant's business data).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    pub event_id: String,
+    pub event_type: String,
+    pub at: i64,
+    pub sealed: String,
+}
+
+/// A tenant's endpoint. Its signing secrets are sealed; during a rotation the previous one signs
+/// too, until `previous_until`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointRecord {
+    pub tenant_id: TenantId,
+    pub endpoint_id: String,
+    pub url: String,
+    /// Event types it wants; empty means all.
+    pub events: Vec<String>,
+    pub enabled: bool,
+    /// Why the hub turned it off (`410 Gone`), if it did.
+    pub disabled_reason: Option<String>,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_until: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl EndpointRecord {
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.events.is_empty() || self.events.iter().any(|e| e == event_type)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Succeeded, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// One event on its way to one endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRecord {
+    pub delivery_id: String,
+    pub tenant_id: TenantId,
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_at: i64,
+    pub created_at: i64,
+}
+
+/// One try: when, the endpoint's status (none when it could not be reached), how long it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptRecord {
+    pub at: i64,
+    pub status: Option<u16>,
+    pub duration_ms: i64,
+    pub error: Option<String>,
+}
+
+/// What a claimed delivery needs to be sent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryJob {
+    pub delivery: DeliveryRecord,
+    pub endpoint: EndpointRecord,
+    pub event: OutboxEvent,
+}
+
+/// How an attempt ended, and so what becomes of the delivery.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AttemptOutcome {
+    Delivered,
+    RetryAt(i64),
+    GaveUp,
+    /// `410 Gone`: the endpoint is turned off, and its waiting deliveries with it.
+    EndpointGone,
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Creates or replaces an endpoint.
+    async fn put_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), StoreError>;
+    async fn get_endpoint(
+        &self,
+        tenant: &TenantId,
+        endpoint_id: &str,
+    ) -> Result<Option<EndpointRecord>, StoreError>;
+    async fn list_endpoints(&self, tenant: &TenantId) -> Result<Vec<EndpointRecord>, StoreError>;
+    /// Deletes it with its deliveries; false when there was none.
+    async fn delete_endpoint(
+        &self,
+        tenant: &TenantId,
+        endpoint_id: &str,
+    ) -> Result<bool, StoreError>;
+    /// Queues an event that reports no stored change (a provider's event), fanned out to the
+    /// tenant's endpoints that want it.
+    async fn queue_event(&self, tenant: &TenantId, event: &OutboxEvent) -> Result<(), StoreError>;
+    /// Takes up to `limit` deliveries due at `now` (pending, to an enabled endpoint, not under
+    /// another holder's lease) for `holder`, until `now + lease_ms`.
+    async fn claim_deliveries(
+        &self,
+        holder: &str,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<DeliveryJob>, StoreError>;
+    /// Records an attempt by `holder` and what follows from it; false (nothing written) when the
+    /// delivery is no longer `holder`'s.
+    async fn finish_attempt(
+        &self,
+        delivery_id: &str,
+        holder: &str,
+        attempt: &AttemptRecord,
+        outcome: AttemptOutcome,
+    ) -> Result<bool, StoreError>;
+    /// An endpoint's most recent deliveries, newest first, each with its attempts (oldest first).
+    async fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        endpoint_id: &str,
+        limit: usize,
+    ) -> Result<Vec<(DeliveryRecord, Vec<AttemptRecord>)>, StoreError>;
+    /// Sends a delivery's event again, as a new delivery `new_id` due now; false when there is
+    /// no such delivery.
+    async fn replay_delivery(
+        &self,
+        tenant: &TenantId,
+        endpoint_id: &str,
+        delivery_id: &str,
+        new_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+}
