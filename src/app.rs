@@ -3,7 +3,8 @@
 use crate::api::functions::current_session;
 use crate::ui::{
     audit::AuditPage, data::DataPage, layout::Header, layout::SessionResource,
-    marketplace::Marketplace, signin::SignIn, sources::SourcesPage, wizard::Wizard, NotFound,
+    marketplace::Marketplace, signin::SignIn, sources::SourcesPage, webhooks::WebhooksPage,
+    wizard::Wizard, NotFound,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -53,6 +54,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/sources/:id/data") view=DataPage ssr=SsrMode::Async/>
                     <Route path=path!("/connect/:connector_type") view=Wizard ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -26,4 +26,7 @@ pub mod state;
 pub mod table_choice;
 #[cfg(feature = "ssr")]
 pub mod try_it;
+#[cfg(feature = "ssr")]
+pub mod webhook_forms;
+pub mod webhook_overview;
 pub mod wizard;

@@ -114,3 +114,15 @@ pub struct EndpointList {
 pub struct DeliveryList {
     pub deliveries: Vec<DeliveryView>,
 }
+
+/// The Webhooks page: each endpoint with its latest deliveries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhooksView {
+    pub endpoints: Vec<EndpointActivity>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointActivity {
+    pub endpoint: EndpointView,
+    pub deliveries: Vec<DeliveryView>,
+}

@@ -223,6 +223,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::try_it::router())
         .merge(crate::api::table_choice::router())
         .merge(crate::api::proxy::router())
+        .merge(crate::api::webhook_forms::router())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -38,6 +38,7 @@ pub fn Header() -> impl IntoView {
                 <nav aria-label="Main" class="flex flex-1 flex-wrap gap-1">
                     {link("/", "Marketplace")}
                     {link("/sources", "Connected sources")}
+                    {link("/webhooks", "Webhooks")}
                     {link("/audit", "Audit log")}
                     // A page of the server's own, outside the app: a full page load.
                     <a href="/api" rel="external" class="rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-900">"API"</a>

@@ -6,6 +6,7 @@ pub mod layout;
 pub mod marketplace;
 pub mod signin;
 pub mod sources;
+pub mod webhooks;
 pub mod wizard;
 
 use crate::error::ApiError;

@@ -145,6 +145,11 @@ pub fn router(data: std::sync::Arc<data::Dataset>) -> Router {
         .route("/google/drive/v3/changes", get(data::google_changes))
         .route("/restdata/items", get(data::rest_items))
         .route("/health", get(|| async { "ok" }))
+        // A tenant's webhook endpoint that takes every event (the browser tests point at it).
+        .route(
+            "/hooks/{name}",
+            axum::routing::post(|| async { StatusCode::NO_CONTENT }),
+        )
         .route("/stripe/v1/balance", get(stripe::balance))
         .route(
             "/shopify/{shop}/admin/api/{version}/shop.json",

@@ -1,0 +1,152 @@
+//! The Webhooks page's forms, plain POSTs so they work without JavaScript: add an endpoint, turn
+//! one on or off, rotate its secret, delete it, replay a delivery. Adding and rotating answer with
+//! a page that shows the new signing secret this once (never in an address, never cached); the
+//! others go back to the page, with the outcome in its query string.
+
+use super::extract::{body_error, client_addr, Authenticated};
+use super::html::escape;
+use super::state::AppState;
+use crate::model::webhooks::EndpointView;
+use crate::service::EndpointChanges;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::post;
+use axum::Router;
+use http::request::Parts;
+use http::{header, HeaderValue};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/endpoints", post(add))
+        .route("/webhooks/endpoints/{id}/{action}", post(act))
+        .route(
+            "/webhooks/endpoints/{id}/deliveries/{delivery_id}/replay",
+            post(replay),
+        )
+}
+
+/// The form's fields: `(name, value)` pairs, in order.
+fn fields(form: &[u8]) -> Vec<(String, String)> {
+    reqwest::Url::parse(&format!("http://form/?{}", String::from_utf8_lossy(form)))
+        .map(|url| {
+            url.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn add(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    parts: Parts,
+    form: Result<Bytes, BytesRejection>,
+) -> Response {
+    let form = match form {
+        Ok(form) => fields(&form),
+        Err(rejection) => return body_error(rejection).into_response(),
+    };
+    let url = form
+        .iter()
+        .find(|(k, _)| k == "url")
+        .map(|(_, v)| v.clone());
+    let events: Vec<String> = form
+        .iter()
+        .filter(|(k, v)| k == "events" && !v.is_empty())
+        .map(|(_, v)| v.clone())
+        .collect();
+    let changes = EndpointChanges {
+        url,
+        events: Some(events),
+        enabled: Some(true),
+    };
+    match state
+        .service
+        .create_endpoint(&p, changes, &client_addr(&parts))
+        .await
+    {
+        Ok(view) => secret_page(&view, "Endpoint added"),
+        Err(e) => back(&format!("error={}", e.code.as_str())),
+    }
+}
+
+async fn act(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path((id, action)): Path<(String, String)>,
+    parts: Parts,
+) -> Response {
+    let client = client_addr(&parts);
+    let service = &state.service;
+    let outcome = match action.as_str() {
+        "rotate" => {
+            return match service.rotate_endpoint_secret(&p, &id, &client).await {
+                Ok(view) => secret_page(&view, "Secret rotated"),
+                Err(e) => back(&format!("error={}", e.code.as_str())),
+            }
+        }
+        "enable" | "disable" => {
+            let changes = EndpointChanges {
+                enabled: Some(action == "enable"),
+                ..EndpointChanges::default()
+            };
+            service
+                .change_endpoint(&p, &id, changes, &client)
+                .await
+                .map(|_| ())
+        }
+        "delete" => service.delete_endpoint(&p, &id, &client).await,
+        _ => return back("error=NOT_FOUND"),
+    };
+    match outcome {
+        Ok(()) => back(&format!("done={action}")),
+        Err(e) => back(&format!("error={}", e.code.as_str())),
+    }
+}
+
+async fn replay(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path((id, delivery_id)): Path<(String, String)>,
+    parts: Parts,
+) -> Response {
+    match state
+        .service
+        .replay_delivery(&p, &id, &delivery_id, &client_addr(&parts))
+        .await
+    {
+        Ok(()) => back("done=replay"),
+        Err(e) => back(&format!("error={}", e.code.as_str())),
+    }
+}
+
+fn back(query: &str) -> Response {
+    Redirect::to(&format!("/webhooks?{query}")).into_response()
+}
+
+/// The one time a signing secret is shown: a page of its own, not stored by the browser.
+fn secret_page(view: &EndpointView, title: &str) -> Response {
+    let secret = view.secret.as_deref().unwrap_or_default();
+    let page = format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Connector Hub</title><link rel="stylesheet" href="/pkg/connector-hub.css"></head>
+<body class="bg-slate-50 text-slate-900"><main class="mx-auto max-w-3xl p-6" data-testid="endpoint-secret">
+<h1 class="text-2xl font-semibold">{title}</h1>
+<p class="mt-2 text-slate-700">Events to <span class="font-mono">{url}</span> are signed with this secret. Copy it now: Connector Hub will not show it again.</p>
+<p class="mt-4"><code class="block break-all rounded-lg bg-slate-900 p-4 font-mono text-sm text-slate-100" data-testid="secret">{secret}</code></p>
+<p class="mt-4 text-sm text-slate-600">Verify each event with your Standard Webhooks library (for example <code>new Webhook(secret).verify(body, headers)</code>): it checks <code>webhook-signature</code> over <code>webhook-id</code>, <code>webhook-timestamp</code> and the raw body.</p>
+<p class="mt-6"><a class="btn-primary inline-flex" href="/webhooks">Back to webhooks</a></p>
+</main></body></html>"#,
+        title = escape(title),
+        url = escape(&view.url),
+        secret = escape(secret),
+    );
+    let mut response = Html(page).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

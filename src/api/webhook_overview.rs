@@ -1,0 +1,31 @@
+//! The Webhooks page's server function: the tenant's endpoints, each with its latest deliveries.
+//! No secret is in it (an endpoint's secret is shown only by the answer that made it).
+
+use crate::error::ApiError;
+use crate::model::webhooks::WebhooksView;
+use leptos::prelude::*;
+
+/// Deliveries the page shows per endpoint.
+pub const SHOWN_DELIVERIES: usize = 10;
+
+#[server(endpoint = "webhooks_overview")]
+pub async fn webhooks_overview() -> Result<WebhooksView, ApiError> {
+    use crate::model::webhooks::EndpointActivity;
+    let (state, p) = crate::api::extract::require_principal().await?;
+    let client = super::functions::client();
+    let listed = state.service.list_endpoints(&p, &client).await?;
+    let mut endpoints = Vec::with_capacity(listed.endpoints.len());
+    for endpoint in listed.endpoints {
+        let mut deliveries = state
+            .service
+            .endpoint_deliveries(&p, &endpoint.endpoint_id, &client)
+            .await?
+            .deliveries;
+        deliveries.truncate(SHOWN_DELIVERIES);
+        endpoints.push(EndpointActivity {
+            endpoint,
+            deliveries,
+        });
+    }
+    Ok(WebhooksView { endpoints })
+}
