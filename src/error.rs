@@ -35,6 +35,8 @@ pub enum ErrorCode {
     Conflict,
     /// A sync is already queued or running for this connector.
     SyncInProgress,
+    /// A provider webhook whose signature is missing, wrong or stale (or no secret to check it).
+    InvalidSignature,
     /// The proxy was asked to reach a connector without an HTTP API (PostgreSQL).
     NoHttpApi,
     /// The proxy could not get an answer from the provider (unreachable, TLS, timeout).
@@ -44,7 +46,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 27] = [
         Self::InvalidConfig,
         Self::InvalidCredentials,
         Self::ExpiredCredentials,
@@ -67,6 +69,7 @@ impl ErrorCode {
         Self::PayloadTooLarge,
         Self::Conflict,
         Self::SyncInProgress,
+        Self::InvalidSignature,
         Self::NoHttpApi,
         Self::ProviderUnreachable,
         Self::StorageUnavailable,
@@ -97,6 +100,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::Conflict => "CONFLICT",
             Self::SyncInProgress => "SYNC_IN_PROGRESS",
+            Self::InvalidSignature => "INVALID_SIGNATURE",
             Self::NoHttpApi => "NO_HTTP_API",
             Self::ProviderUnreachable => "PROVIDER_UNREACHABLE",
             Self::StorageUnavailable => "STORAGE_UNAVAILABLE",
@@ -145,6 +149,7 @@ impl ErrorCode {
                 "Someone else changed this connector at the same time. Please try again."
             }
             Self::SyncInProgress => "A sync of this connector is already under way.",
+            Self::InvalidSignature => "The webhook's signature could not be verified.",
             Self::NoHttpApi => "This connector has no HTTP API to call.",
             Self::ProviderUnreachable => "The provider could not be reached.",
             Self::StorageUnavailable => "Connector Hub cannot save changes right now.",
@@ -174,6 +179,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "Send less data.",
             Self::Conflict => "Reload and try again.",
             Self::SyncInProgress => "Follow the run that is under way; ask again once it has finished.",
+            Self::InvalidSignature => "Check that the signing secret saved in Connector Hub is the one the provider shows for this address.",
             Self::NoHttpApi => "Read its data through the records API instead.",
             Self::ProviderUnreachable => "This is usually temporary: retry in a moment.",
             Self::StorageUnavailable => "Try again shortly; your data is safe.",

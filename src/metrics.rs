@@ -50,6 +50,12 @@ struct ActionLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabel {
+    provider: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
     outcome: String,
 }
@@ -80,6 +86,7 @@ struct Inner {
     encryption_keys: Gauge,
     sync_runs: Family<OutcomeLabel, Counter>,
     deliveries: Family<OutcomeLabel, Counter>,
+    webhooks: Family<WebhookLabel, Counter>,
     records_synced: Counter,
 }
 
@@ -175,9 +182,16 @@ impl Metrics {
             "Attempts at delivering events to tenants' endpoints, by outcome (delivered, retry, gave_up, gone)",
             deliveries.clone(),
         );
+        let webhooks = Family::default();
+        registry.register(
+            "connector_hub_provider_webhooks",
+            "Provider webhooks received, by connector type and outcome (accepted or refused)",
+            webhooks.clone(),
+        );
         Self(Arc::new(Inner {
             sync_runs,
             deliveries,
+            webhooks,
             records_synced,
             registry,
             requests,
@@ -270,6 +284,14 @@ impl Metrics {
             outcome: outcome.to_owned(),
         };
         self.0.deliveries.get_or_create(&labels).inc();
+    }
+
+    pub fn webhook(&self, provider: &str, outcome: &str) {
+        let labels = WebhookLabel {
+            provider: provider.to_owned(),
+            outcome: outcome.to_owned(),
+        };
+        self.0.webhooks.get_or_create(&labels).inc();
     }
 
     pub fn records_synced(&self, count: u64) {

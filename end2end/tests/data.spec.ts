@@ -48,6 +48,15 @@ test("a connector's data page: Sync now, streams, records a page at a time, run 
   await page.getByTestId('show-preview').click();
   await expect(page.getByTestId('preview-records')).toContainText('cus_000001');
 
+  // Where Stripe sends its webhooks, how to register it, and its signing secret saved (never shown back).
+  const hooks = page.getByTestId('provider-webhooks');
+  await expect(hooks.getByTestId('webhook-url')).toContainText('/webhooks/');
+  await expect(hooks).toContainText('Developers → Webhooks');
+  await hooks.getByLabel('Signing secret from the provider').fill('whsec_e2eSigningSecret123456');
+  await hooks.getByRole('button', { name: 'Save signing secret' }).click();
+  await expect(page.getByTestId('provider-webhooks').getByRole('status')).toContainText('Saved.');
+  expect(await page.content()).not.toContain('whsec_e2eSigningSecret123456');
+
   // The sources page shows the real last-sync time.
   await page.goto('/sources');
   await expect(page.locator('li[data-connector-id]').getByText('Last sync').locator('..')).not.toContainText('Never');

@@ -10,7 +10,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         InvalidRequest | NoHttpApi => StatusCode::BAD_REQUEST,
         ProviderUnreachable => StatusCode::BAD_GATEWAY,
-        Unauthenticated => StatusCode::UNAUTHORIZED,
+        Unauthenticated | InvalidSignature => StatusCode::UNAUTHORIZED,
         Forbidden => StatusCode::FORBIDDEN,
         NotFound => StatusCode::NOT_FOUND,
         Conflict | DecryptionFailed | SyncInProgress => StatusCode::CONFLICT,

@@ -14,6 +14,8 @@ pub mod http_error;
 #[cfg(feature = "ssr")]
 pub mod oauth;
 #[cfg(feature = "ssr")]
+pub mod provider_webhooks;
+#[cfg(feature = "ssr")]
 pub mod proxy;
 #[cfg(feature = "ssr")]
 pub mod rest;

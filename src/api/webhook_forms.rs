@@ -25,6 +25,52 @@ pub fn router() -> Router<AppState> {
             "/webhooks/endpoints/{id}/deliveries/{delivery_id}/replay",
             post(replay),
         )
+        .route("/sources/{id}/webhook-secret", post(save_signing_secret))
+}
+
+/// The data page's form: the signing secret the provider shows for the connector's webhook
+/// address, saved like any secret (sealed, never shown back).
+async fn save_signing_secret(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+    parts: Parts,
+    form: Result<Bytes, BytesRejection>,
+) -> Response {
+    let form = match form {
+        Ok(form) => fields(&form),
+        Err(rejection) => return body_error(rejection).into_response(),
+    };
+    // An id is letters, digits and dashes; anything else names no connector (and no page).
+    let Some(id) = crate::ids::ConnectorId::parse(&id) else {
+        return Redirect::to("/sources").into_response();
+    };
+    let page = format!("/sources/{}/data", id.as_str());
+    let secret = form
+        .iter()
+        .find(|(k, _)| k == "webhook_secret")
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty());
+    let Some(secret) = secret else {
+        return Redirect::to(&format!("{page}?webhook_error=EMPTY")).into_response();
+    };
+    let changes = crate::service::ConnectorChanges {
+        config: Some(std::collections::BTreeMap::from([(
+            "webhook_secret".to_owned(),
+            secret,
+        )])),
+        ..Default::default()
+    };
+    match state
+        .service
+        .update(&p, id.as_str(), changes, &client_addr(&parts))
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("{page}?saved=webhook_secret")).into_response(),
+        Err(e) => {
+            Redirect::to(&format!("{page}?webhook_error={}", e.code.as_str())).into_response()
+        }
+    }
 }
 
 /// The form's fields: `(name, value)` pairs, in order.

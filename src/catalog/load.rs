@@ -117,6 +117,22 @@ impl Catalog {
                     "streams in the catalog, but they come from elsewhere".into(),
                 ));
             }
+            if let Some(hooks) = &def.webhooks {
+                if let Some(name) = &hooks.secret_field {
+                    if !def.field(name).is_some_and(|f| f.secret && !f.required) {
+                        return Err(invalid(format!(
+                            "webhooks sign with {name}, which is not an optional secret field"
+                        )));
+                    }
+                }
+                if let Some(stream) = hooks
+                    .streams
+                    .values()
+                    .find(|s| !def.streams.iter().any(|d| &d.name == *s))
+                {
+                    return Err(invalid(format!("webhooks name unknown stream {stream}")));
+                }
+            }
             let mut stream_names = HashSet::new();
             for stream in &def.streams {
                 if !stream_names.insert(stream.name.as_str()) {
@@ -172,9 +188,9 @@ impl Catalog {
             }
             let mut names = HashSet::new();
             for field in &def.fields {
-                if field.ask == super::Ask::Later && (field.secret || field.required) {
+                if field.ask == super::Ask::Later && field.required {
                     return Err(invalid(format!(
-                        "field {} is set later, so it can be neither secret nor required",
+                        "field {} is set later, so it cannot be required",
                         field.name
                     )));
                 }
@@ -379,15 +395,23 @@ mod tests {
     #[test]
     fn field_names_follow_the_contract() {
         let expect = [
-            ("stripe", vec!["api_key"]),
+            ("stripe", vec!["api_key", "webhook_secret"]),
             ("shopify", vec!["shop_domain", "access_token"]),
-            ("square", vec!["access_token", "environment"]),
+            (
+                "square",
+                vec!["access_token", "environment", "webhook_secret"],
+            ),
             (
                 "woocommerce",
-                vec!["store_url", "consumer_key", "consumer_secret"],
+                vec![
+                    "store_url",
+                    "consumer_key",
+                    "consumer_secret",
+                    "webhook_secret",
+                ],
             ),
             ("hubspot", vec!["access_token"]),
-            ("xero", vec!["access_token"]),
+            ("xero", vec!["access_token", "webhook_secret"]),
             ("quickbooks", vec!["access_token", "realm_id"]),
             ("sage", vec!["access_token"]),
             ("google_drive", vec!["access_token"]),

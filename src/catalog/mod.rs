@@ -14,7 +14,7 @@ mod streams;
 pub use load::{catalog, Catalog, CatalogError, ValidConfig};
 pub use streams::{
     AccessDef, EventsDef, FeedDef, HeaderFromField, Incremental, Paging, SearchDef, StreamDef,
-    StreamsFrom, TimeFormat,
+    StreamsFrom, TimeFormat, WebhookScheme, WebhooksDef,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -323,6 +323,9 @@ pub struct ConnectorDef {
     pub streams: Vec<StreamDef>,
     #[serde(default)]
     pub streams_from: StreamsFrom,
+    /// The provider's webhooks, where it sends them.
+    #[serde(default)]
+    pub webhooks: Option<WebhooksDef>,
 }
 
 impl ConnectorDef {

@@ -203,3 +203,48 @@ pub enum StreamsFrom {
     /// The tables the database shows, chosen by the `tables` setting (PostgreSQL).
     Discovery,
 }
+
+/// How a provider signs the webhooks it sends (see `webhooks::inbound`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookScheme {
+    Stripe,
+    Shopify,
+    Square,
+    Xero,
+    #[serde(rename = "hubspot")]
+    HubSpot,
+    #[serde(rename = "woocommerce")]
+    WooCommerce,
+    #[serde(rename = "quickbooks")]
+    QuickBooks,
+}
+
+/// A connector that can receive its provider's webhooks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksDef {
+    pub scheme: WebhookScheme,
+    /// The secret field holding the signing secret, where each endpoint has its own (Stripe's
+    /// `whsec_…`); without one the secret is the operator's, for the whole app
+    /// (`CONNECTOR_HUB_WEBHOOK_SECRET_<TYPE>`, or the OAuth client secret).
+    #[serde(default)]
+    pub secret_field: Option<String>,
+    /// Which stream an event changes, by the start of its type (`"customer." = "customers"`).
+    #[serde(default)]
+    pub streams: BTreeMap<String, String>,
+    /// How to register the address at the provider, shown on the connector's page.
+    pub setup: String,
+}
+
+impl WebhooksDef {
+    /// The stream an event of `kind` changes, if the catalog says.
+    pub fn stream_of(&self, kind: &str) -> Option<&str> {
+        self.streams
+            .iter()
+            .find(|(prefix, _)| kind.starts_with(prefix.as_str()))
+            .map(|(_, stream)| stream.as_str())
+    }
+}

@@ -54,6 +54,8 @@ pub struct Settings {
     pub oauth: OAuthSettings,
     pub sync: SyncSettings,
     pub deliveries: DeliverySettings,
+    /// Signing secrets of providers' webhooks that are the operator's, by connector type.
+    pub webhook_secrets: std::collections::BTreeMap<String, crate::secret::SecretString>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -346,6 +348,7 @@ impl Settings {
                 "a whole number of seconds",
             )?),
         };
+        let webhook_secrets = providers::webhook_secrets(&src, &oauth.clients);
 
         Ok(Self {
             site_addr,
@@ -382,6 +385,7 @@ impl Settings {
             oauth,
             sync,
             deliveries,
+            webhook_secrets,
         })
     }
 

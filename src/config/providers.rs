@@ -107,3 +107,37 @@ pub(super) fn oauth_clients(
     }
     Ok(clients)
 }
+
+/// The operator's secrets for providers that sign every app's webhooks with one secret (Shopify
+/// and HubSpot: the app's client secret; QuickBooks: its verifier token), by connector type:
+/// `CONNECTOR_HUB_WEBHOOK_SECRET_<TYPE>`, else the OAuth client secret where the provider signs
+/// with it.
+pub(super) fn webhook_secrets(
+    src: &Source<'_>,
+    clients: &BTreeMap<String, OAuthClient>,
+) -> BTreeMap<String, SecretString> {
+    let mut secrets = BTreeMap::new();
+    for def in crate::catalog::catalog().entries() {
+        let Some(hooks) = &def.webhooks else { continue };
+        if hooks.secret_field.is_some() {
+            continue;
+        }
+        let configured = src.optional(
+            &format!("webhooks.{}_secret", def.id),
+            &format!("CONNECTOR_HUB_WEBHOOK_SECRET_{}", def.id.to_uppercase()),
+        );
+        let signs_with_client_secret = matches!(
+            hooks.scheme,
+            crate::catalog::WebhookScheme::Shopify | crate::catalog::WebhookScheme::HubSpot
+        );
+        let secret = configured.map(SecretString::new).or_else(|| {
+            signs_with_client_secret
+                .then(|| clients.get(&def.id).map(|c| c.client_secret.clone()))
+                .flatten()
+        });
+        if let Some(secret) = secret {
+            secrets.insert(def.id.clone(), secret);
+        }
+    }
+    secrets
+}

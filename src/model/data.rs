@@ -89,6 +89,8 @@ impl RunStatus {
 pub enum RunTrigger {
     Manual,
     Schedule,
+    /// A provider's webhook said something changed.
+    Webhook,
 }
 
 impl RunTrigger {
@@ -96,11 +98,12 @@ impl RunTrigger {
         match self {
             Self::Manual => "manual",
             Self::Schedule => "schedule",
+            Self::Webhook => "webhook",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Manual, Self::Schedule]
+        [Self::Manual, Self::Schedule, Self::Webhook]
             .into_iter()
             .find(|v| v.as_str() == s)
     }
@@ -230,5 +233,12 @@ pub struct DataView {
     /// The records' top-level fields, the id first.
     pub columns: Vec<String>,
     pub settings: Vec<DataSetting>,
+    /// How to register `connector.webhook_url` at the provider, for providers that send
+    /// webhooks.
+    #[serde(default)]
+    pub webhook_setup: Option<String>,
+    /// Whether the webhooks' signing secret is entered per connector (else it is the operator's).
+    #[serde(default)]
+    pub webhook_takes_secret: bool,
     pub now_ms: i64,
 }

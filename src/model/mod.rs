@@ -120,6 +120,9 @@ pub struct ConnectorView {
     /// disuse, a token that expires and cannot be renewed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Where the provider sends its webhooks for this connector, for providers that send them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
 }
 
 /// One page of a tenant's connectors.

@@ -6,3 +6,4 @@ pub mod delivery_worker;
 pub mod monitor;
 pub mod startup;
 pub mod sync_worker;
+pub mod webhook_syncs;

@@ -106,7 +106,8 @@ impl Application {
             .with_page_cache(settings.page_cache)
             .with_oauth(OAuth::new(&settings.oauth, &settings.public_url))
             .with_sync(settings.sync)
-            .with_deliveries(settings.deliveries.clone());
+            .with_deliveries(settings.deliveries.clone())
+            .with_webhooks(&settings.public_url, settings.webhook_secrets.clone());
 
         let env = match std::env::var("LEPTOS_ENV").ok().as_deref() {
             Some("PROD") | Some("prod") | Some("production") => Env::PROD,
@@ -172,6 +173,7 @@ impl Application {
             self.state.service.clone(),
             self.instance_id.clone(),
         ));
+        let webhook_syncs = tokio::spawn(super::webhook_syncs::run(self.state.service.clone()));
         // Summaries of refused anonymous requests are written once their minute has ended.
         let service = self.state.service.clone();
         let refusals = tokio::spawn(async move {
@@ -204,6 +206,7 @@ impl Application {
         syncs.abort();
         // A delivery cut off here is claimed again once its lease lapses.
         deliveries.abort();
+        webhook_syncs.abort();
         self.state.service.flush_refusals(true).await;
         self.state.service.flush_store().await;
         served
@@ -224,6 +227,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::table_choice::router())
         .merge(crate::api::proxy::router())
         .merge(crate::api::webhook_forms::router())
+        .merge(crate::api::provider_webhooks::router())
         .leptos_routes_with_context(
             &state,
             routes,

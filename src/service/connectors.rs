@@ -75,6 +75,7 @@ impl ConnectorService {
             version: 1,
             token_expires_at: input.tokens.and_then(|t| t.expires_at),
             token_refreshed_at: input.tokens.and_then(|t| t.refreshed_at),
+            hook_token: crate::random::random_hex(16),
         };
         self.seal_config(&mut record, &SecretConfig::from(config));
         let audit = self.audited(p, AuditAction::Create, &record.connector_id, client);

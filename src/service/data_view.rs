@@ -38,6 +38,7 @@ impl ConnectorService {
         )
         .await?;
         let config = self.decrypt_for_check(&record)?;
+        let def = self.definition(&record.connector_type)?;
         let streams = self.stream_views(&record, &config).await?;
         let runs = self
             .store
@@ -80,6 +81,11 @@ impl ConnectorService {
             page,
             columns,
             settings: data_settings(self.definition(&record.connector_type)?, &config),
+            webhook_setup: def.webhooks.as_ref().map(|w| w.setup.clone()),
+            webhook_takes_secret: def
+                .webhooks
+                .as_ref()
+                .is_some_and(|w| w.secret_field.is_some()),
             now_ms: now_ms(),
         })
     }

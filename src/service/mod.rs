@@ -9,7 +9,7 @@
 //! `syncs` (asking for runs, reading records), `sync_run` and `sync_tables` (running them: HTTP
 //! streams, PostgreSQL tables) with `sync_pass` (where each stream's pass starts),
 //! `events` (the outbox: events built with the change they report), `webhook_endpoints` and
-//! `deliveries` (events to tenants' endpoints),
+//! `deliveries` (events to tenants' endpoints), `webhooks_in` (providers' webhooks),
 //! `rate` (per-tenant limits), `maintenance` (key rotation, the monitor's and operator's needs),
 //! and `stored_secrets`, the one rule for secrets a request leaves out.
 
@@ -48,6 +48,7 @@ mod testing;
 mod tokens;
 mod views;
 mod webhook_endpoints;
+mod webhooks_in;
 
 pub use audit::audit_query;
 pub use connectors::{ConnectorChanges, NewConnector, TokenTimes};
@@ -61,6 +62,7 @@ pub use sign_in::{ProviderAnswer, SignInAnswer};
 pub use sync_run::SyncSettings;
 pub use syncs::{run_view, SyncRequest, DEFAULT_RECORDS, MAX_RECORDS};
 pub use webhook_endpoints::EndpointChanges;
+pub use webhooks_in::{Received, WantedSync, WebhookRequest};
 
 use listing::PageKey;
 use rate_counter::RateCounter;
@@ -84,6 +86,13 @@ pub struct ConnectorService {
     deliveries: DeliverySettings,
     /// Notified when a delivery may be due at once.
     deliveries_wake: Arc<tokio::sync::Notify>,
+    /// The hub's public address (provider-webhook addresses are on it).
+    public_url: String,
+    /// Signing secrets of providers' webhooks that are the operator's, by connector type.
+    webhook_secrets: std::collections::BTreeMap<String, crate::secret::SecretString>,
+    /// Syncs provider webhooks ask for, to the worker that debounces them.
+    wanted_syncs: tokio::sync::mpsc::UnboundedSender<WantedSync>,
+    wanted_syncs_rx: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<WantedSync>>>,
 }
 
 /// What a user may be told about a store failure, where it is their operator's to fix.
@@ -115,6 +124,7 @@ impl From<StoreError> for Error {
 
 impl ConnectorService {
     pub fn new(store: Arc<dyn Store>, vault: Arc<Vault>, checker: Checker) -> Self {
+        let (wanted_syncs, wanted_syncs_rx) = tokio::sync::mpsc::unbounded_channel();
         Self {
             store,
             audit_key: vault.audit_key(),
@@ -131,7 +141,22 @@ impl ConnectorService {
             sync_wake: Arc::new(tokio::sync::Notify::new()),
             deliveries: DeliverySettings::default(),
             deliveries_wake: Arc::new(tokio::sync::Notify::new()),
+            public_url: String::new(),
+            webhook_secrets: Default::default(),
+            wanted_syncs,
+            wanted_syncs_rx: std::sync::Mutex::new(Some(wanted_syncs_rx)),
         }
+    }
+
+    /// Where the hub is reached, and the operator's webhook signing secrets.
+    pub fn with_webhooks(
+        mut self,
+        public_url: &str,
+        secrets: std::collections::BTreeMap<String, crate::secret::SecretString>,
+    ) -> Self {
+        self.public_url = public_url.to_owned();
+        self.webhook_secrets = secrets;
+        self
     }
 
     pub fn with_deliveries(mut self, settings: DeliverySettings) -> Self {

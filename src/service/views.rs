@@ -42,6 +42,12 @@ impl ConnectorService {
             },
             token_expires_at: r.token_expires_at.map(rfc3339),
             warnings: self.token_warnings(r, now_ms()),
+            webhook_url: self
+                .catalog
+                .get(&r.connector_type)
+                .and_then(|d| d.webhooks.as_ref())
+                .filter(|_| !r.hook_token.is_empty())
+                .map(|_| self.webhook_url(r)),
         }
     }
 

@@ -25,6 +25,7 @@ pub(super) fn record(tenant: &str, id: &str, created_at: i64) -> ConnectorRecord
         version: 1,
         token_expires_at: None,
         token_refreshed_at: None,
+        hook_token: format!("hook-{tenant}-{id}"),
     }
 }
 

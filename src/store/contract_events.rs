@@ -260,4 +260,74 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .await
         .expect("deliveries")
         .is_empty());
+
+    // Provider webhooks: a connector found by its address token; each provider event accepted
+    // once, its forward to the tenant queued with it.
+    let found = store
+        .find_by_hook(&format!("hook-{}-{c}", t.as_str()))
+        .await
+        .expect("find")
+        .expect("the connector");
+    assert_eq!(
+        (found.tenant_id.as_str(), found.connector_id.as_str()),
+        (t.as_str(), c)
+    );
+    assert!(store
+        .find_by_hook("hook-unknown")
+        .await
+        .expect("find")
+        .is_none());
+    store
+        .put_endpoint(&endpoint(&t, "ep-provider", &["provider.event"], true))
+        .await
+        .expect("put");
+    let forward = event("msg_p1", "provider.event", 9_000);
+    assert!(store
+        .record_provider_event(&t, c, "evt_1", "customer.updated", 9_000, &forward)
+        .await
+        .expect("record"));
+    assert!(
+        !store
+            .record_provider_event(
+                &t,
+                c,
+                "evt_1",
+                "customer.updated",
+                9_001,
+                &event("msg_p2", "provider.event", 9_001)
+            )
+            .await
+            .expect("record"),
+        "a delivery again of the same event is accepted once"
+    );
+    let jobs = store
+        .claim_deliveries("p1", 9_001, 30_000, 10)
+        .await
+        .expect("claim");
+    assert_eq!(
+        jobs.iter()
+            .map(|j| j.event.event_id.as_str())
+            .collect::<Vec<_>>(),
+        ["msg_p1"]
+    );
+    // Deleted with the connector: the same id from a connector of that id later is new.
+    assert!(store
+        .delete(&t, c, &w("delete", c), &[])
+        .await
+        .expect("delete"));
+    store
+        .insert(&t, &record(t.as_str(), c, 2), &w("create", c), &[])
+        .await
+        .expect("insert");
+    assert!(store
+        .record_provider_event(
+            &t,
+            c,
+            "evt_1",
+            "customer.updated",
+            9_002,
+            &event("msg_p3", "provider.event", 9_002)
+        )
+        .await
+        .expect("record"));
 }

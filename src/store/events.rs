@@ -1,10 +1,11 @@
-//! The storage port for events to tenants: their webhook endpoints, the outbox of events (queued
+//! The storage port for events: provider webhooks coming in (a connector found by its address
+//! token, each provider event accepted once), and events to tenants: their webhook endpoints, the outbox of events (queued
 //! in the same transaction as the change each reports, and fanned out there to one delivery per
 //! endpoint that wants it), and the deliveries with every attempt. A delivery is claimed under a
 //! lease, so two processes never send the same attempt, and one that dies mid-delivery leaves it
 //! to be claimed again.
 
-use super::StoreError;
+use super::{ConnectorRecord, StoreError};
 use crate::auth::TenantId;
 use async_trait::async_trait;
 
@@ -109,6 +110,21 @@ pub enum AttemptOutcome {
 
 #[async_trait]
 pub trait EventStore: Send + Sync {
+    /// The connector whose provider-webhook address carries `token`.
+    async fn find_by_hook(&self, token: &str) -> Result<Option<ConnectorRecord>, StoreError>;
+    /// Records a provider's event by its id and queues `forward` (the tenant's
+    /// `provider.event`), in one transaction; false, and nothing written, when the event was
+    /// received before (providers deliver again).
+    async fn record_provider_event(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        event_id: &str,
+        kind: &str,
+        received_at: i64,
+        forward: &OutboxEvent,
+    ) -> Result<bool, StoreError>;
+
     /// Creates or replaces an endpoint.
     async fn put_endpoint(&self, endpoint: &EndpointRecord) -> Result<(), StoreError>;
     async fn get_endpoint(

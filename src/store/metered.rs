@@ -290,6 +290,25 @@ impl SyncStore for MeteredStore {
 
 #[async_trait]
 impl EventStore for MeteredStore {
+    async fn find_by_hook(&self, token: &str) -> Result<Option<ConnectorRecord>, StoreError> {
+        timed!(self, "find_by_hook", self.inner.find_by_hook(token))
+    }
+    async fn record_provider_event(
+        &self,
+        t: &TenantId,
+        connector_id: &str,
+        event_id: &str,
+        kind: &str,
+        at: i64,
+        forward: &OutboxEvent,
+    ) -> Result<bool, StoreError> {
+        timed!(
+            self,
+            "record_provider_event",
+            self.inner
+                .record_provider_event(t, connector_id, event_id, kind, at, forward)
+        )
+    }
     async fn put_endpoint(&self, e: &EndpointRecord) -> Result<(), StoreError> {
         timed!(self, "put_endpoint", self.inner.put_endpoint(e))
     }

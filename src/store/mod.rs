@@ -55,6 +55,9 @@ pub struct ConnectorRecord {
     pub token_expires_at: Option<i64>,
     /// When the refresh token was last issued or used (providers revoke unused ones).
     pub token_refreshed_at: Option<i64>,
+    /// The random token naming this connector in its provider-webhook address
+    /// (`/webhooks/{hook_token}`): unguessable, never a verifier (signatures are checked too).
+    pub hook_token: String,
 }
 
 impl std::fmt::Debug for ConnectorRecord {

@@ -122,6 +122,9 @@ fn DataBody(
             }.into_any()
         }}
         <Settings v=v.clone() action=settings/>
+        {v.connector.webhook_url.clone().zip(v.webhook_setup.clone()).map(|(url, setup)| view! {
+            <crate::ui::provider_webhooks::ProviderWebhooks connector_id=v.connector.connector_id.clone() url setup takes_secret=v.webhook_takes_secret/>
+        })}
     }
 }
 
@@ -310,7 +313,7 @@ fn RunHistory(runs: Vec<SyncRunView>, now: i64) -> impl IntoView {
             {runs.into_iter().map(|r| view! {
                 <tr class="border-t border-slate-100" data-run-status=r.status.as_str()>
                     <td class="whitespace-nowrap px-3 py-2">{relative_time(r.started_at.as_deref().unwrap_or(&r.queued_at), now)}</td>
-                    <td class="px-3 py-2">{match r.trigger { RunTrigger::Manual => "Sync now", RunTrigger::Schedule => "Schedule" }}{r.full_refresh.then_some(" · full")}</td>
+                    <td class="px-3 py-2">{match r.trigger { RunTrigger::Manual => "Sync now", RunTrigger::Schedule => "Schedule", RunTrigger::Webhook => "Provider webhook" }}{r.full_refresh.then_some(" · full")}</td>
                     <td class="px-3 py-2">{r.status.as_str()}{r.error_code.clone().map(|c| format!(" · {c}"))}</td>
                     <td class="px-3 py-2">{counts_text(&r)}</td>
                 </tr>

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod data;
 pub mod layout;
 pub mod marketplace;
+pub mod provider_webhooks;
 pub mod signin;
 pub mod sources;
 pub mod webhooks;

@@ -1,6 +1,8 @@
-//! Webhooks, apart from any request or store: how the hub signs the events it sends
-//! (`standard`, the Standard Webhooks convention) and when it tries again.
+//! Webhooks, apart from any request or store: how providers' webhooks are verified and read
+//! (`inbound`), how the hub signs the events it sends (`standard`, the Standard Webhooks
+//! convention), and when it tries a delivery again.
 
+pub mod inbound;
 pub mod standard;
 
 use std::time::Duration;

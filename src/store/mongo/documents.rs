@@ -61,6 +61,7 @@ pub(super) fn to_doc(r: &ConnectorRecord) -> Document {
         "version": r.version,
         "token_expires_at": opt_i64(r.token_expires_at),
         "token_refreshed_at": opt_i64(r.token_refreshed_at),
+        "hook_token": &r.hook_token,
     }
 }
 
@@ -93,6 +94,7 @@ pub(super) fn from_doc(d: &Document) -> Result<ConnectorRecord, StoreError> {
         version: i("version")?,
         token_expires_at: oi("token_expires_at"),
         token_refreshed_at: oi("token_refreshed_at"),
+        hook_token: os("hook_token").unwrap_or_default(),
     })
 }
 

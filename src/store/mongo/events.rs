@@ -176,6 +176,54 @@ impl MongoStore {
 
 #[async_trait]
 impl EventStore for MongoStore {
+    async fn find_by_hook(
+        &self,
+        token: &str,
+    ) -> Result<Option<crate::store::ConnectorRecord>, StoreError> {
+        let found = self
+            .connectors
+            .find_one(doc! {"hook_token": token})
+            .await
+            .map_err(map_error)?;
+        found.as_ref().map(from_doc).transpose()
+    }
+
+    async fn record_provider_event(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        event_id: &str,
+        kind: &str,
+        received_at: i64,
+        forward: &OutboxEvent,
+    ) -> Result<bool, StoreError> {
+        let row = doc! {"tenant_id": tenant.as_str(), "connector_id": connector_id,
+        "event_id": event_id, "kind": kind, "received_at": received_at};
+        let tenant = tenant.as_str().to_owned();
+        self.transact(&|s| -> TxFuture<'_, bool> {
+            let (me, row, tenant, forward) =
+                (self.clone(), row.clone(), tenant.clone(), forward.clone());
+            Box::pin(async move {
+                let key = doc! {"tenant_id": row.get_str("tenant_id").unwrap_or_default(),
+                "connector_id": row.get_str("connector_id").unwrap_or_default(),
+                "event_id": row.get_str("event_id").unwrap_or_default()};
+                let seen = me
+                    .provider_events
+                    .update_one(key, doc! {"$setOnInsert": row})
+                    .upsert(true)
+                    .session(&mut *s)
+                    .await?;
+                if seen.upserted_id.is_none() {
+                    return Ok(false);
+                }
+                me.queue_events_in(s, &tenant, &[forward])
+                    .await
+                    .map(|_| true)
+            })
+        })
+        .await
+    }
+
     async fn put_endpoint(&self, e: &EndpointRecord) -> Result<(), StoreError> {
         self.webhook_endpoints
             .replace_one(

@@ -4,6 +4,7 @@
 use super::super::StoreError;
 use super::documents::map_error;
 use super::MongoStore;
+use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use mongodb::options::IndexOptions;
 use mongodb::IndexModel;
@@ -19,8 +20,29 @@ impl MongoStore {
                 builder.build()
             }
         };
+        // Connectors stored before provider webhooks get their address token here.
+        let untokened: Vec<Document> = self
+            .connectors
+            .find(doc! {"hook_token": {"$exists": false}})
+            .projection(doc! {"tenant_id": 1, "connector_id": 1})
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        for d in untokened {
+            self.connectors
+                .update_one(
+                    doc! {"tenant_id": d.get_str("tenant_id").unwrap_or_default(),
+                    "connector_id": d.get_str("connector_id").unwrap_or_default()},
+                    doc! {"$set": {"hook_token": crate::random::random_hex(16)}},
+                )
+                .await
+                .map_err(map_error)?;
+        }
         self.connectors
             .create_indexes([
+                index(doc! {"hook_token": 1}, true),
                 index(doc! {"tenant_id": 1, "connector_id": 1}, true),
                 index(doc! {"tenant_id": 1, "status": 1}, false),
                 index(
@@ -126,6 +148,15 @@ impl MongoStore {
                     .options(unique())
                     .build(),
             ])
+            .await
+            .map_err(map_error)?;
+        self.provider_events
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"tenant_id": 1, "connector_id": 1, "event_id": 1})
+                    .options(unique())
+                    .build(),
+            )
             .await
             .map_err(map_error)?;
         self.webhook_endpoints

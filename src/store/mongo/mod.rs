@@ -33,6 +33,7 @@ pub struct MongoStore {
     webhook_endpoints: Collection<Document>,
     webhook_events: Collection<Document>,
     webhook_deliveries: Collection<Document>,
+    provider_events: Collection<Document>,
 }
 
 impl MongoStore {
@@ -57,6 +58,7 @@ impl MongoStore {
             webhook_endpoints: db.collection("webhook_endpoints"),
             webhook_events: db.collection("webhook_events"),
             webhook_deliveries: db.collection("webhook_deliveries"),
+            provider_events: db.collection("provider_events"),
         };
         store.create_indexes().await?;
         Ok(store)
@@ -233,6 +235,10 @@ impl Store for MongoStore {
                         .to_owned(),
                 );
                 me.delete_sync_data(s, &tenant, &id).await?;
+                me.provider_events
+                    .delete_many(doc! {"tenant_id": &tenant, "connector_id": &id})
+                    .session(&mut *s)
+                    .await?;
                 me.append_in(s, entry, &key).await?;
                 me.queue_events_in(s, &tenant, &events).await.map(|_| true)
             })

@@ -97,6 +97,50 @@ pub(super) fn queue_events_in(
 
 #[async_trait]
 impl EventStore for SqliteStore {
+    async fn find_by_hook(&self, token: &str) -> Result<Option<ConnectorRecord>, StoreError> {
+        let token = token.to_owned();
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM connectors WHERE hook_token = ?1"
+            ))?
+            .query_row(params![token], record)
+            .optional()
+        })
+        .await
+    }
+
+    async fn record_provider_event(
+        &self,
+        tenant: &TenantId,
+        connector_id: &str,
+        event_id: &str,
+        kind: &str,
+        received_at: i64,
+        forward: &OutboxEvent,
+    ) -> Result<bool, StoreError> {
+        let (tenant, connector_id, event_id, kind, forward) = (
+            tenant.as_str().to_owned(),
+            connector_id.to_owned(),
+            event_id.to_owned(),
+            kind.to_owned(),
+            forward.clone(),
+        );
+        self.write(move |c| {
+            let new = c
+                .prepare_cached(
+                    "INSERT INTO provider_events (tenant_id, connector_id, event_id, kind, received_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![tenant, connector_id, event_id, kind, received_at])?
+                == 1;
+            if new {
+                queue_events_in(c, &tenant, std::slice::from_ref(&forward))?;
+            }
+            Ok(new)
+        })
+        .await
+    }
+
     async fn put_endpoint(&self, e: &EndpointRecord) -> Result<(), StoreError> {
         let e = e.clone();
         self.write(move |c| {

@@ -123,13 +123,13 @@ impl Store for SqliteStore {
         let events = events.to_vec();
         self.write(move |c| {
             c.prepare_cached(&format!(
-                "INSERT INTO connectors ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                "INSERT INTO connectors ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
             ))?
             .execute(params![
                 tenant, r.connector_id, r.connector_type, r.display_name, r.status.as_str(),
                 r.sync_frequency.as_str(), r.encrypted_config, r.key_id, r.created_at, r.updated_at,
                 r.created_by, r.updated_by, r.last_tested_at, r.last_sync_at, r.error_code,
-                r.error_message, r.version, r.token_expires_at, r.token_refreshed_at
+                r.error_message, r.version, r.token_expires_at, r.token_refreshed_at, r.hook_token
             ])?;
             append_audit_in(c, &mut entry, &key)?;
             events::queue_events_in(c, &tenant, &events)
@@ -231,6 +231,10 @@ impl Store for SqliteStore {
                 .execute(params![tenant, id])?;
             if n == 1 {
                 sync::delete_sync_data(c, &tenant, &id)?;
+                c.prepare_cached(
+                    "DELETE FROM provider_events WHERE tenant_id = ?1 AND connector_id = ?2",
+                )?
+                .execute(params![tenant, id])?;
                 append_audit_in(c, &mut entry, &key)?;
                 events::queue_events_in(c, &tenant, &events)?;
             }

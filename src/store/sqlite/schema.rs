@@ -190,6 +190,19 @@ CREATE TABLE webhook_deliveries (
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE status = 'pending';
 CREATE INDEX webhook_deliveries_by_endpoint
     ON webhook_deliveries (tenant_id, endpoint_id, created_at DESC);
+-- Provider webhooks: each connector's address token (the ones before this migration get one
+-- here), and the provider events received, by their id, to accept each once.
+ALTER TABLE connectors ADD COLUMN hook_token TEXT;
+UPDATE connectors SET hook_token = lower(hex(randomblob(16)));
+CREATE UNIQUE INDEX connectors_by_hook ON connectors (hook_token);
+CREATE TABLE provider_events (
+    tenant_id    TEXT NOT NULL,
+    connector_id TEXT NOT NULL,
+    event_id     TEXT NOT NULL,
+    kind         TEXT NOT NULL,
+    received_at  INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, connector_id, event_id)
+) WITHOUT ROWID;
 CREATE TABLE webhook_attempts (
     delivery_id TEXT NOT NULL,
     n           INTEGER NOT NULL,

@@ -1,0 +1,44 @@
+//! A connector's provider webhooks, on its data page: the address to register at the provider,
+//! the provider's setup steps, and (where each endpoint has its own) a form to save the signing
+//! secret the provider shows. A plain form, so it works without JavaScript; the secret is never
+//! shown back.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn ProviderWebhooks(
+    connector_id: String,
+    url: String,
+    setup: String,
+    /// Whether the signing secret is this connector's to enter (not the operator's).
+    takes_secret: bool,
+) -> impl IntoView {
+    let query = use_query_map();
+    let saved = move || {
+        query
+            .read()
+            .get("saved")
+            .is_some_and(|s| s == "webhook_secret")
+    };
+    let failed = move || query.read().get("webhook_error");
+    let action = format!("/sources/{connector_id}/webhook-secret");
+    view! {
+        <section class="mt-6 rounded-xl border border-slate-200 bg-white p-5 shadow-sm" aria-labelledby="hooks-heading" data-testid="provider-webhooks">
+            <h2 id="hooks-heading" class="text-lg font-semibold">"Changes as they happen"</h2>
+            <p class="mt-1 text-sm text-slate-600">"Register this address at the provider: each change it reports is verified, synced within seconds and sent on to your webhook endpoints."</p>
+            <p class="mt-3"><code class="block break-all rounded-lg bg-slate-100 p-3 font-mono text-sm" data-testid="webhook-url">{url}</code></p>
+            <p class="mt-3 text-sm text-slate-700">{setup}</p>
+            {move || saved().then(|| view! { <p role="status" class="mt-2 text-sm font-medium text-emerald-800">"Saved. Requests signed with it are accepted from now on."</p> })}
+            {move || failed().map(|code| view! { <p role="alert" class="mt-2 text-sm font-medium text-red-800">{format!("The secret could not be saved ({code}).")}</p> })}
+            {takes_secret.then(|| view! {
+                <form method="post" action=action class="mt-3 flex flex-wrap items-end gap-3">
+                    <label class="flex flex-1 flex-col gap-1 text-sm font-medium text-slate-700">"Signing secret from the provider"
+                        <input name="webhook_secret" type="password" autocomplete="off" required class="input"/>
+                    </label>
+                    <button type="submit" class="btn-primary">"Save signing secret"</button>
+                </form>
+            })}
+        </section>
+    }
+}
