@@ -21,6 +21,7 @@ screenshots:
 bench:
 	bench/run.sh
 	bench/sync.sh
+	bench/events.sh
 
 release:
 	@scripts/setup.sh

@@ -1,6 +1,7 @@
 //! The fake provider APIs as a standalone server, for the browser tests and for trying the wizard
 //! by hand: `cargo run --features ssr --example fake_providers -- 127.0.0.1:9100`. `FAKE_SEED`
-//! (`stripe/customers=100000,…`) adds records behind a provider. It prints the
+//! (`stripe/customers=100000,…`) adds records behind a provider; `FAKE_DELAY_MS` makes every data
+//! page answer that much later, as a distant provider does. It prints the
 //! settings that point a server at it, OAuth2 client registrations included.
 
 // The tests' controls (changes, failures, request logs) are not used by the standalone server.
@@ -40,6 +41,12 @@ async fn main() -> std::io::Result<()> {
                 .map_err(|_| std::io::Error::other(format!("FAKE_SEED: not a count: {item}")))?;
             data.seed(stream.trim(), count);
         }
+    }
+    if let Some(ms) = std::env::var("FAKE_DELAY_MS")
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+    {
+        data.slow(std::time::Duration::from_millis(ms));
     }
     let local = fakes::start_with(addr, data).await?;
     println!("fake providers listening on http://{local}");

@@ -12,27 +12,34 @@ pub async fn run(service: Arc<ConnectorService>, holder: String) {
     let due = service.deliveries_due();
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     loop {
-        let free = slots.available_permits();
-        let jobs = if free > 0 {
-            service.claim_deliveries(&holder, free).await
-        } else {
-            Vec::new()
+        // A free slot first: claiming more than can be sent would only hold them under a lease.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
         };
+        let jobs = service
+            .claim_deliveries(&holder, slots.available_permits() + 1)
+            .await;
         if jobs.is_empty() {
+            drop(slot);
             tokio::select! {
                 _ = due.notified() => {}
                 _ = tokio::time::sleep(settings.poll) => {}
             }
             continue;
         }
+        let mut slot = Some(slot);
         for job in jobs {
-            let Ok(slot) = slots.clone().acquire_owned().await else {
-                return;
+            let permit = match slot.take() {
+                Some(permit) => permit,
+                None => match slots.clone().acquire_owned().await {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
             };
             let (service, holder) = (service.clone(), holder.clone());
             tokio::spawn(async move {
                 service.deliver(job, &holder).await;
-                drop(slot);
+                drop(permit);
             });
         }
     }

@@ -133,7 +133,8 @@ impl ConnectorService {
                     client,
                 );
                 entry.detail = Some(detail(&status.to_string(), started, attempts));
-                self.append(entry).await?;
+                // The provider has answered: the entry is written beside the answer.
+                self.append_beside(entry);
                 Ok(ProxyAnswer {
                     status,
                     headers: crate::proxy::returned(response.headers()),

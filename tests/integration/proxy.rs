@@ -23,14 +23,24 @@ async fn proxied(
         .expect("proxy call")
 }
 
-async fn audit_details(app: &TestApp, token: &str) -> Vec<Value> {
-    let page: Value = app
-        .get("/v1/audit?action=proxy", token)
-        .await
-        .json()
-        .await
-        .expect("audit json");
-    page["entries"].as_array().cloned().unwrap_or_default()
+/// The proxy's audit entries, once there are at least `n` (they are written beside the answer,
+/// so a moment after it).
+async fn audit_details(app: &TestApp, token: &str, n: usize) -> Vec<Value> {
+    let mut entries = Vec::new();
+    for _ in 0..100 {
+        let page: Value = app
+            .get("/v1/audit?action=proxy", token)
+            .await
+            .json()
+            .await
+            .expect("audit json");
+        entries = page["entries"].as_array().cloned().unwrap_or_default();
+        if entries.len() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    entries
 }
 
 #[tokio::test]
@@ -90,7 +100,7 @@ print(json.dumps({"ids": [c.id for c in listed.data], "has_more": listed.has_mor
             .is_some_and(|ua| ua.contains("Stripe/v1 PythonBindings")),
         "the SDK's own headers go on: {seen:?}"
     );
-    let entries = audit_details(&app, &t).await;
+    let entries = audit_details(&app, &t, 1).await;
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert_eq!(entries[0]["connector_id"], id.as_str());
     let detail = entries[0]["detail"].as_str().unwrap_or_default();
@@ -351,7 +361,7 @@ async fn retries_are_the_callers_choice_and_only_for_idempotent_calls() {
         Some(r#"{"limit":2}"#),
         "the body went on as sent"
     );
-    let entries = audit_details(&app, &t).await;
+    let entries = audit_details(&app, &t, 4).await;
     let details: Vec<&str> = entries
         .iter()
         .filter_map(|e| e["detail"].as_str())

@@ -148,7 +148,8 @@ pub fn router(data: std::sync::Arc<data::Dataset>) -> Router {
         // A tenant's webhook endpoint that takes every event (the browser tests point at it).
         .route(
             "/hooks/{name}",
-            axum::routing::post(|| async { StatusCode::NO_CONTENT }),
+            // The body is read (an unread one makes the server close a keep-alive connection).
+            axum::routing::post(|_body: axum::body::Bytes| async { StatusCode::NO_CONTENT }),
         )
         .route("/stripe/v1/balance", get(stripe::balance))
         .route(
