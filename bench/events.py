@@ -14,15 +14,7 @@ import time
 import urllib.request
 from urllib.parse import urlparse
 
-
-def call(method, url, token, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request) as response:
-        return json.load(response) if response.status != 204 else None
+from sync import call
 
 
 def delivered(base):

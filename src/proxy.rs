@@ -46,14 +46,10 @@ pub fn caller_tokens(headers: &HeaderMap) -> Vec<String> {
     tokens
 }
 
-/// Headers that describe one connection, not the request (RFC 9110 §7.6.1), and the caller's
-/// own credentials, cookies and forwarding trail: none of them go on.
-const NOT_FORWARDED: [&str; 17] = [
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "x-shopify-access-token",
-    "host",
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1), and its length
+/// (each leg frames the body anew; the answer may change length when a secret is taken out):
+/// never passed on, either way.
+const PER_CONNECTION: [&str; 8] = [
     "content-length",
     "connection",
     "keep-alive",
@@ -62,9 +58,18 @@ const NOT_FORWARDED: [&str; 17] = [
     "trailer",
     "transfer-encoding",
     "upgrade",
+];
+
+/// The caller's own credentials, cookies and forwarding trail stay behind; the provider answers
+/// uncompressed (no `accept-encoding`), so the answer can be scrubbed as it streams.
+const NOT_FORWARDED: [&str; 9] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-shopify-access-token",
+    "host",
     "forwarded",
     "x-real-ip",
-    // The provider answers uncompressed, so the answer can be scrubbed as it streams.
     "accept-encoding",
     RETRY_HEADER,
 ];
@@ -76,22 +81,9 @@ pub fn forwarded(headers: &HeaderMap) -> HeaderMap {
     })
 }
 
-/// Headers of the provider's answer that stay behind: cookies it would set on the hub's
-/// callers, its authentication challenges, and per-connection headers (the body is re-framed,
-/// and may change length when a secret is taken out of it).
-const NOT_RETURNED: [&str; 11] = [
-    "set-cookie",
-    "www-authenticate",
-    "proxy-authenticate",
-    "content-length",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
+/// Cookies the provider would set on the hub's callers, and its authentication challenges, stay
+/// behind.
+const NOT_RETURNED: [&str; 3] = ["set-cookie", "www-authenticate", "proxy-authenticate"];
 
 /// The provider's headers that go back to the caller.
 pub fn returned(headers: &HeaderMap) -> HeaderMap {
@@ -110,7 +102,7 @@ fn filtered(headers: &HeaderMap, dropped: impl Fn(&str) -> bool) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
         let text = name.as_str();
-        if dropped(text) || named.iter().any(|n| n == text) {
+        if dropped(text) || PER_CONNECTION.contains(&text) || named.iter().any(|n| n == text) {
             continue;
         }
         out.append(HeaderName::clone(name), value.clone());

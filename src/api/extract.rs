@@ -236,6 +236,19 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
     })
 }
 
+/// The fields of a posted HTML form (`application/x-www-form-urlencoded`), in order; a field
+/// may repeat (a group of checkboxes).
+pub fn form_fields(form: &[u8]) -> Vec<(String, String)> {
+    // A form body is a query string: the URL parser decodes it as browsers encode it.
+    reqwest::Url::parse(&format!("http://form/?{}", String::from_utf8_lossy(form)))
+        .map(|url| {
+            url.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A body that could not be read (too large, cut off), in our error shape.
 pub fn body_error(rejection: BytesRejection) -> HttpError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -3,7 +3,7 @@
 //! each sync) or `schema.table:column` (changes by that column): a plain form, so it works without
 //! JavaScript, answered with a redirect back to the page.
 
-use super::extract::{body_error, client_addr, Authenticated};
+use super::extract::{body_error, client_addr, form_fields, Authenticated};
 use super::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -29,15 +29,11 @@ async fn choose_tables(
         Ok(form) => form,
         Err(rejection) => return body_error(rejection).into_response(),
     };
-    let chosen: Vec<String> =
-        reqwest::Url::parse(&format!("http://form/?{}", String::from_utf8_lossy(&form)))
-            .map(|url| {
-                url.query_pairs()
-                    .filter(|(k, v)| k == "table" && !v.trim().is_empty())
-                    .map(|(_, v)| v.trim().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
+    let chosen: Vec<String> = form_fields(&form)
+        .into_iter()
+        .filter(|(k, v)| k == "table" && !v.trim().is_empty())
+        .map(|(_, v)| v.trim().to_owned())
+        .collect();
     let page = format!("/sources/{}/data", urlencoding(&id));
     // Choosing nothing would mean "every table": refuse it rather than guess.
     if chosen.is_empty() {

@@ -3,7 +3,7 @@
 //! a page that shows the new signing secret this once (never in an address, never cached); the
 //! others go back to the page, with the outcome in its query string.
 
-use super::extract::{body_error, client_addr, Authenticated};
+use super::extract::{body_error, client_addr, form_fields, Authenticated};
 use super::html::escape;
 use super::state::AppState;
 use crate::model::webhooks::EndpointView;
@@ -38,7 +38,7 @@ async fn save_signing_secret(
     form: Result<Bytes, BytesRejection>,
 ) -> Response {
     let form = match form {
-        Ok(form) => fields(&form),
+        Ok(form) => form_fields(&form),
         Err(rejection) => return body_error(rejection).into_response(),
     };
     // An id is letters, digits and dashes; anything else names no connector (and no page).
@@ -73,17 +73,6 @@ async fn save_signing_secret(
     }
 }
 
-/// The form's fields: `(name, value)` pairs, in order.
-fn fields(form: &[u8]) -> Vec<(String, String)> {
-    reqwest::Url::parse(&format!("http://form/?{}", String::from_utf8_lossy(form)))
-        .map(|url| {
-            url.query_pairs()
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 async fn add(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -91,7 +80,7 @@ async fn add(
     form: Result<Bytes, BytesRejection>,
 ) -> Response {
     let form = match form {
-        Ok(form) => fields(&form),
+        Ok(form) => form_fields(&form),
         Err(rejection) => return body_error(rejection).into_response(),
     };
     let url = form

@@ -32,6 +32,10 @@ impl Default for DeliverySettings {
     }
 }
 
+/// How long delivered (or given-up) events, their attempts, and the ids of provider events
+/// received are kept.
+pub const RETENTION_DAYS: u32 = 30;
+
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
@@ -165,6 +169,27 @@ impl ConnectorService {
             response.status().as_u16(),
             retry_after(response.headers()).map(Duration::from_secs),
         ))
+    }
+
+    /// The monitor's part: forgets finished deliveries, their events and received provider
+    /// event ids older than `RETENTION_DAYS`, at most once an hour (it scans the tables).
+    pub async fn prune_events(&self) {
+        static LAST: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+        let now = now_ms();
+        let last = LAST.load(std::sync::atomic::Ordering::Relaxed);
+        if now - last < 3_600_000 {
+            return;
+        }
+        LAST.store(now, std::sync::atomic::Ordering::Relaxed);
+        let before = now - i64::from(RETENTION_DAYS) * 86_400_000;
+        match self.store.prune_events(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                rows = n,
+                "events older than {RETENTION_DAYS} days forgotten"
+            ),
+            Err(e) => tracing::warn!(error = %e, "old events could not be forgotten"),
+        }
     }
 
     pub fn delivery_settings(&self) -> DeliverySettings {

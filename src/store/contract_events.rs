@@ -261,6 +261,19 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .expect("deliveries")
         .is_empty());
 
+    // Retention: finished deliveries and their events go; what still waits stays.
+    store
+        .queue_event(&t, &event("msg_waiting", "connector.deleted", 8_500))
+        .await
+        .expect("queue");
+    assert!(store.prune_events(8_600).await.expect("prune") > 0);
+    assert!(store
+        .list_deliveries(&t, "ep-all", 10)
+        .await
+        .expect("deliveries")
+        .is_empty());
+    // (ep-all is off, so msg_waiting waits for no one: only an enabled endpoint gets a delivery.)
+
     // Provider webhooks: a connector found by its address token; each provider event accepted
     // once, its forward to the tenant queued with it.
     let found = store

@@ -167,6 +167,10 @@ pub trait EventStore: Send + Sync {
         endpoint_id: &str,
         limit: usize,
     ) -> Result<Vec<(DeliveryRecord, Vec<AttemptRecord>)>, StoreError>;
+    /// Forgets what is older than `before`: finished deliveries with their attempts, events no
+    /// delivery waits for, and the ids of provider events (a provider does not deliver an event
+    /// again after that long). Returns how many rows went.
+    async fn prune_events(&self, before: i64) -> Result<u64, StoreError>;
     /// Sends a delivery's event again, as a new delivery `new_id` due now; false when there is
     /// no such delivery.
     async fn replay_delivery(

@@ -366,6 +366,9 @@ impl EventStore for MeteredStore {
             self.inner.list_deliveries(t, id, limit)
         )
     }
+    async fn prune_events(&self, before: i64) -> Result<u64, StoreError> {
+        timed!(self, "prune_events", self.inner.prune_events(before))
+    }
     async fn replay_delivery(
         &self,
         t: &TenantId,

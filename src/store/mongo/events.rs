@@ -418,6 +418,36 @@ impl EventStore for MongoStore {
             .collect()
     }
 
+    async fn prune_events(&self, before: i64) -> Result<u64, StoreError> {
+        let deliveries = self
+            .webhook_deliveries
+            .delete_many(doc! {"status": {"$ne": "pending"}, "created_at": {"$lt": before}})
+            .await
+            .map_err(map_error)?
+            .deleted_count;
+        let waited_for: Vec<String> = self
+            .webhook_deliveries
+            .distinct("event_id", doc! {})
+            .await
+            .map_err(map_error)?
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        let events = self
+            .webhook_events
+            .delete_many(doc! {"at": {"$lt": before}, "event_id": {"$nin": waited_for}})
+            .await
+            .map_err(map_error)?
+            .deleted_count;
+        let received = self
+            .provider_events
+            .delete_many(doc! {"received_at": {"$lt": before}})
+            .await
+            .map_err(map_error)?
+            .deleted_count;
+        Ok(deliveries + events + received)
+    }
+
     async fn replay_delivery(
         &self,
         tenant: &TenantId,

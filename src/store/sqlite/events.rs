@@ -373,6 +373,31 @@ impl EventStore for SqliteStore {
         .await
     }
 
+    async fn prune_events(&self, before: i64) -> Result<u64, StoreError> {
+        self.write(move |c| {
+            let mut gone = c.execute(
+                "DELETE FROM webhook_attempts WHERE delivery_id IN
+                   (SELECT delivery_id FROM webhook_deliveries WHERE status != 'pending' AND created_at < ?1)",
+                params![before],
+            )?;
+            gone += c.execute(
+                "DELETE FROM webhook_deliveries WHERE status != 'pending' AND created_at < ?1",
+                params![before],
+            )?;
+            gone += c.execute(
+                "DELETE FROM webhook_events WHERE at < ?1 AND event_id NOT IN
+                   (SELECT event_id FROM webhook_deliveries)",
+                params![before],
+            )?;
+            gone += c.execute(
+                "DELETE FROM provider_events WHERE received_at < ?1",
+                params![before],
+            )?;
+            Ok(gone as u64)
+        })
+        .await
+    }
+
     async fn replay_delivery(
         &self,
         tenant: &TenantId,
