@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
             post(replay),
         )
         .route("/sources/{id}/webhook-secret", post(save_signing_secret))
+        .route("/sources/{id}/webhook-channel", post(register_channel))
 }
 
 /// The data page's form: the signing secret the provider shows for the connector's webhook
@@ -184,4 +185,27 @@ fn secret_page(view: &EndpointView, title: &str) -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The data page's "Register with the provider" button (a push channel, for Google Drive).
+async fn register_channel(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+    parts: Parts,
+) -> Response {
+    let Some(id) = crate::ids::ConnectorId::parse(&id) else {
+        return Redirect::to("/sources").into_response();
+    };
+    let page = format!("/sources/{}/data", id.as_str());
+    match state
+        .service
+        .register_webhook_channel(&p, id.as_str(), &client_addr(&parts))
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("{page}?saved=webhook_channel")).into_response(),
+        Err(e) => {
+            Redirect::to(&format!("{page}?webhook_error={}", e.code.as_str())).into_response()
+        }
+    }
 }

@@ -460,6 +460,8 @@ mod tests {
             let expected_filled: &[&str] = match (id, def.oauth.is_some()) {
                 ("xero", _) => &["refresh_token", "tenant_id"],
                 ("sage", _) => &["refresh_token", "business_id"],
+                // Its push channel's token, set when the hub registers the channel.
+                ("google_drive", _) => &["refresh_token", "webhook_secret"],
                 (_, true) => &["refresh_token"],
                 (_, false) => &[],
             };

@@ -13,8 +13,8 @@ mod streams;
 #[cfg(feature = "ssr")]
 pub use load::{catalog, Catalog, CatalogError, ValidConfig};
 pub use streams::{
-    AccessDef, EventsDef, FeedDef, HeaderFromField, Incremental, Paging, SearchDef, StreamDef,
-    StreamsFrom, TimeFormat, WebhookScheme, WebhooksDef,
+    AccessDef, ChannelDef, EventsDef, FeedDef, HeaderFromField, Incremental, Paging, SearchDef,
+    StreamDef, StreamsFrom, TimeFormat, WebhookScheme, WebhooksDef,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

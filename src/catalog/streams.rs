@@ -219,6 +219,8 @@ pub enum WebhookScheme {
     WooCommerce,
     #[serde(rename = "quickbooks")]
     QuickBooks,
+    /// No signature: a push channel the hub registers carries a token only the hub knows.
+    GoogleDrive,
 }
 
 /// A connector that can receive its provider's webhooks.
@@ -237,6 +239,22 @@ pub struct WebhooksDef {
     pub streams: BTreeMap<String, String>,
     /// How to register the address at the provider, shown on the connector's page.
     pub setup: String,
+    /// A push channel the hub registers itself (Drive's `changes.watch`), instead of the person.
+    #[serde(default)]
+    pub channel: Option<ChannelDef>,
+}
+
+/// A push channel on the stream's changes: `GET {start}` gives the position (at `start_token`)
+/// to watch from, `POST {watch}?pageToken=` with `{id, type: "web_hook", address, token,
+/// expiration}` opens the channel; it lasts `lifetime_days`, and is opened again before then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChannelDef {
+    pub start: String,
+    pub start_token: String,
+    pub watch: String,
+    pub lifetime_days: u32,
 }
 
 impl WebhooksDef {

@@ -240,5 +240,8 @@ pub struct DataView {
     /// Whether the webhooks' signing secret is entered per connector (else it is the operator's).
     #[serde(default)]
     pub webhook_takes_secret: bool,
+    /// Whether Connector Hub registers the address at the provider itself (a push channel).
+    #[serde(default)]
+    pub webhook_registers: bool,
     pub now_ms: i64,
 }

@@ -85,7 +85,8 @@ impl ConnectorService {
             webhook_takes_secret: def
                 .webhooks
                 .as_ref()
-                .is_some_and(|w| w.secret_field.is_some()),
+                .is_some_and(|w| w.secret_field.is_some() && w.channel.is_none()),
+            webhook_registers: def.webhooks.as_ref().is_some_and(|w| w.channel.is_some()),
             now_ms: now_ms(),
         })
     }

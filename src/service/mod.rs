@@ -47,6 +47,7 @@ mod syncs;
 mod testing;
 mod tokens;
 mod views;
+mod webhook_channels;
 mod webhook_endpoints;
 mod webhooks_in;
 

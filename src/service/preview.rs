@@ -126,7 +126,7 @@ pub(super) fn columns(records: &[serde_json::Value]) -> Vec<Column> {
 }
 
 /// The secret field a provider's refusal blames: the one the connector's calls carry.
-fn credential_field(def: &ConnectorDef) -> &str {
+pub(super) fn credential_field(def: &ConnectorDef) -> &str {
     let access = def.access.as_ref();
     access
         .and_then(|a| a.bearer.as_deref())

@@ -13,6 +13,8 @@ pub fn ProviderWebhooks(
     setup: String,
     /// Whether the signing secret is this connector's to enter (not the operator's).
     takes_secret: bool,
+    /// Whether Connector Hub registers the address itself (a push channel).
+    registers: bool,
 ) -> impl IntoView {
     let query = use_query_map();
     let saved = move || {
@@ -23,6 +25,13 @@ pub fn ProviderWebhooks(
     };
     let failed = move || query.read().get("webhook_error");
     let action = format!("/sources/{connector_id}/webhook-secret");
+    let register = format!("/sources/{connector_id}/webhook-channel");
+    let registered = move || {
+        query
+            .read()
+            .get("saved")
+            .is_some_and(|s| s == "webhook_channel")
+    };
     view! {
         <section class="mt-6 rounded-xl border border-slate-200 bg-white p-5 shadow-sm" aria-labelledby="hooks-heading" data-testid="provider-webhooks">
             <h2 id="hooks-heading" class="text-lg font-semibold">"Changes as they happen"</h2>
@@ -31,6 +40,12 @@ pub fn ProviderWebhooks(
             <p class="mt-3 text-sm text-slate-700">{setup}</p>
             {move || saved().then(|| view! { <p role="status" class="mt-2 text-sm font-medium text-emerald-800">"Saved. Requests signed with it are accepted from now on."</p> })}
             {move || failed().map(|code| view! { <p role="alert" class="mt-2 text-sm font-medium text-red-800">{format!("The secret could not be saved ({code}).")}</p> })}
+            {move || registered().then(|| view! { <p role="status" class="mt-2 text-sm font-medium text-emerald-800">"Registered. Changes reach Connector Hub from now on."</p> })}
+            {registers.then(|| view! {
+                <form method="post" action=register class="mt-3">
+                    <button type="submit" class="btn-primary">"Register with the provider"</button>
+                </form>
+            })}
             {takes_secret.then(|| view! {
                 <form method="post" action=action class="mt-3 flex flex-wrap items-end gap-3">
                     <label class="flex flex-1 flex-col gap-1 text-sm font-medium text-slate-700">"Signing secret from the provider"

@@ -153,6 +153,15 @@ pub fn verify(scheme: WebhookScheme, secret: &[u8], r: &Incoming<'_>) -> Result<
         WebhookScheme::QuickBooks => {
             base64_matches(secret, &[r.body], r.header("intuit-signature"))
         }
+        WebhookScheme::GoogleDrive => {
+            // The channel's token, compared in constant time (as MACs of both under the secret).
+            let sent = r.header("x-goog-channel-token").ok_or(Refusal::Unsigned)?;
+            let expected = mac(secret, &[secret]).map(|m| m.finalize().into_bytes());
+            match expected {
+                Some(expected) if matches(secret, &[sent.as_bytes()], &expected) => Ok(()),
+                _ => Err(Refusal::BadSignature),
+            }
+        }
     }
 }
 
@@ -177,6 +186,23 @@ pub fn events(scheme: WebhookScheme, r: &Incoming<'_>) -> Result<Vec<ProviderEve
         WebhookScheme::Shopify => return from_headers("x-shopify-webhook-id", "x-shopify-topic"),
         WebhookScheme::WooCommerce => {
             return from_headers("x-wc-webhook-delivery-id", "x-wc-webhook-topic")
+        }
+        // A notice that something changed (`change`), or the channel's first message (`sync`);
+        // its number counts up per channel.
+        WebhookScheme::GoogleDrive => {
+            let channel = r.header("x-goog-channel-id").ok_or(Refusal::Malformed)?;
+            let number = r
+                .header("x-goog-message-number")
+                .ok_or(Refusal::Malformed)?;
+            let state = r
+                .header("x-goog-resource-state")
+                .ok_or(Refusal::Malformed)?;
+            return Ok(vec![ProviderEvent {
+                id: format!("{channel}:{number}"),
+                kind: state.to_owned(),
+                payload: serde_json::json!({"channel_id": channel, "message_number": number,
+                    "resource_state": state}),
+            }]);
         }
         _ => {}
     }
@@ -230,7 +256,9 @@ pub fn events(scheme: WebhookScheme, r: &Incoming<'_>) -> Result<Vec<ProviderEve
             }
             Ok(events)
         }
-        WebhookScheme::Shopify | WebhookScheme::WooCommerce => Ok(Vec::new()),
+        WebhookScheme::Shopify | WebhookScheme::WooCommerce | WebhookScheme::GoogleDrive => {
+            Ok(Vec::new())
+        }
     }
 }
 

@@ -445,3 +445,100 @@ async fn a_burst_of_events_is_one_sync_and_each_reaches_the_tenant() {
         Some(vec!["customers".to_owned()])
     );
 }
+
+#[tokio::test]
+async fn a_google_drive_push_channel_is_registered_and_its_token_checked() {
+    let app = spawn_app_with(&[("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8")]).await;
+    let t = app.token("acme", "alice");
+    let id = app
+        .create(&t, json!({"connector_type": "google_drive", "config": {"access_token": "ya29.good-token"}, "sync_frequency": "manual"}))
+        .await;
+    let url = webhook_url(&app, &t, &id).await;
+    // Before registering, nothing is accepted.
+    let (status, _) = post(
+        &app,
+        &url,
+        b"",
+        &[("x-goog-channel-token".into(), "guess".into())],
+    )
+    .await;
+    assert_eq!(status, 401);
+    app.data.take_requests();
+    let r = app
+        .post(
+            &format!("/v1/connectors/{id}/webhook-channel"),
+            &t,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let seen = app.data.take_requests();
+    let watch: Value = seen
+        .iter()
+        .find_map(|s| s.query.get("watch"))
+        .and_then(|w| serde_json::from_str(w).ok())
+        .expect("the channel was opened");
+    assert_eq!(watch["address"], url.as_str());
+    assert_eq!(watch["type"], "web_hook");
+    let token = watch["token"].as_str().expect("token").to_owned();
+    assert!(token.len() >= 32);
+    let view = app
+        .get(&format!("/v1/connectors/{id}"), &t)
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(!view.contains(&token), "the channel's token is a secret");
+
+    let notice = |number: &str, state: &str, token: &str| {
+        vec![
+            (
+                "x-goog-channel-id".to_owned(),
+                watch["id"].as_str().unwrap_or_default().to_owned(),
+            ),
+            ("x-goog-channel-token".to_owned(), token.to_owned()),
+            ("x-goog-resource-state".to_owned(), state.to_owned()),
+            ("x-goog-message-number".to_owned(), number.to_owned()),
+        ]
+    };
+    let (status, answer) = post(&app, &url, b"", &notice("1", "sync", &token)).await;
+    assert_eq!((status, &answer["received"]), (200, &json!(1)), "{answer}");
+    let (status, _) = post(&app, &url, b"", &notice("2", "change", "not-the-token")).await;
+    assert_eq!(status, 401);
+    let (status, answer) = post(&app, &url, b"", &notice("2", "change", &token)).await;
+    assert_eq!((status, &answer["received"]), (200, &json!(1)), "{answer}");
+    let (_, answer) = post(&app, &url, b"", &notice("2", "change", &token)).await;
+    assert_eq!(answer["repeated"], 1);
+    // The change notice starts an incremental sync of the files.
+    let mut runs = Vec::new();
+    for _ in 0..100 {
+        let listed: Value = app
+            .get(&format!("/v1/connectors/{id}/syncs"), &t)
+            .await
+            .json()
+            .await
+            .expect("json");
+        runs = listed["runs"].as_array().cloned().unwrap_or_default();
+        if runs.first().is_some_and(|r| r["status"] == "succeeded") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["trigger"], "webhook");
+    // A provider the person registers by hand is not registered by the hub.
+    let stripe = app
+        .create(
+            &t,
+            json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good_hooks9"}}),
+        )
+        .await;
+    let r = app
+        .post(
+            &format!("/v1/connectors/{stripe}/webhook-channel"),
+            &t,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+}

@@ -235,3 +235,28 @@ pub async fn records(
         .await?;
     Ok(Json(page))
 }
+
+/// Registers the connector's webhook address at a provider that takes registrations from
+/// Connector Hub (Google Drive: a push channel on the user's changes, lasting seven days; again
+/// to renew). The channel's token is saved as the connector's webhook secret.
+#[utoipa::path(post, path = "/v1/connectors/{id}/webhook-channel", tag = "data",
+    params(("id" = String, Path, description = "The connector id")),
+    responses(
+        (status = 200, description = "Registered; the connector", body = crate::model::ConnectorView),
+        (status = 400, description = "This provider is registered by hand (follow its setup steps)", body = ErrorBody),
+        (status = 404, description = "No such connector", body = ErrorBody),
+        (status = 422, description = "The provider refused (check vocabulary)", body = ErrorBody),
+    ))]
+pub async fn register_webhook_channel(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    ClientAddr(client): ClientAddr,
+    ConnectorIdPath(id): ConnectorIdPath,
+) -> ApiResult<Json<crate::model::ConnectorView>> {
+    Ok(Json(
+        state
+            .service
+            .register_webhook_channel(&p, &id, &client)
+            .await?,
+    ))
+}

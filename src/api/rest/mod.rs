@@ -119,6 +119,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(data::sync_run))
         .routes(routes!(data::streams))
         .routes(routes!(data::records))
+        .routes(routes!(data::register_webhook_channel))
         .routes(routes!(audit::audit))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::read, webhooks::update, webhooks::remove))

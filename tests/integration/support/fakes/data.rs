@@ -899,6 +899,37 @@ pub async fn google_start_token(
     )
 }
 
+/// `POST /drive/v3/changes/watch?pageToken=`: opens a push channel (`id`, `type: web_hook`,
+/// `address`, `token`, `expiration` in the body) and answers it as Drive does.
+pub async fn google_watch(
+    Extension(data): Extension<Arc<Dataset>>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let channel: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let mut seen = q.clone();
+    seen.insert("watch".into(), channel.to_string());
+    if let Err(r) = begin(&data, "google/changes", &seen, &headers, bearer(&headers)).await {
+        return r;
+    }
+    let complete = ["id", "address", "token"]
+        .iter()
+        .all(|k| channel[k].as_str().is_some_and(|v| !v.is_empty()));
+    if !complete || channel["type"] != "web_hook" || !q.contains_key("pageToken") {
+        return json_status(
+            400,
+            json!({"error": {"code": 400, "message": "Invalid Value", "status": "INVALID_ARGUMENT"}}),
+        );
+    }
+    json_status(
+        200,
+        json!({"kind": "api#channel", "id": channel["id"], "resourceId": "res-1",
+            "resourceUri": "https://www.googleapis.com/drive/v3/changes", "token": channel["token"],
+            "expiration": channel["expiration"]}),
+    )
+}
+
 /// `GET /drive/v3/changes?pageToken=`: the changes from that position, `pageSize` at a time,
 /// then `newStartPageToken` on the last page. A file removed for good is `removed: true` without
 /// its `file`.

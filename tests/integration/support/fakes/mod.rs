@@ -143,6 +143,10 @@ pub fn router(data: std::sync::Arc<data::Dataset>) -> Router {
             get(data::google_start_token),
         )
         .route("/google/drive/v3/changes", get(data::google_changes))
+        .route(
+            "/google/drive/v3/changes/watch",
+            axum::routing::post(data::google_watch),
+        )
         .route("/restdata/items", get(data::rest_items))
         .route("/health", get(|| async { "ok" }))
         // A tenant's webhook endpoint that takes every event (the browser tests point at it).
