@@ -9,6 +9,7 @@ use crate::checks::http::{retry_after, Forward};
 use crate::error::{Error, ErrorCode};
 use crate::model::{AuditAction, AuditOutcome};
 use crate::proxy::idempotent;
+use crate::secret::REFRESH_TOKEN;
 use crate::sync::access::Access;
 use crate::sync::Scrub;
 use std::time::{Duration, Instant};
@@ -62,48 +63,43 @@ impl ConnectorService {
                 .await;
             return Err(error);
         }
-        let config = self.fresh_config(p, &record, false, client).await?;
-        let scrub = Scrub::new(def, &config);
+        let mut config = self.fresh_config(p, &record, false, client).await?;
         let path = call
             .path_and_query
             .split_once('?')
             .map_or(call.path_and_query.as_str(), |(path, _)| path);
-        let detail = |outcome: &str, started: Instant, attempts: u32| {
-            let retried = if attempts > 1 {
-                format!(", {attempts} attempts")
-            } else {
-                String::new()
-            };
-            let text = format!(
-                "{} {} → {outcome} in {} ms{retried}",
-                call.method,
-                path.chars().take(200).collect::<String>(),
-                started.elapsed().as_millis()
-            );
-            scrub.clean(&text).into_owned()
-        };
         let started = Instant::now();
         let mut attempts = 0;
+        let mut renewed = false;
         let sent = async {
-            let access = Access::resolve(def, &config, self.checker.providers())?;
-            let url = access.url(&call.path_and_query)?;
             let retries = if idempotent(&call.method) {
                 call.retries.min(crate::proxy::MAX_RETRIES)
             } else {
                 0
             };
             loop {
+                let access = Access::resolve(def, &config, self.checker.providers())?;
+                let url = access.url(&with_settings(&call.path_and_query, def, &config))?;
                 attempts += 1;
                 let forward = Forward {
                     method: call.method.clone(),
                     headers: call.headers.clone(),
                     body: call.body.clone(),
                 };
-                let outcome = self
-                    .checker
-                    .http()
-                    .forward(access.get(url.clone())?, forward)
-                    .await;
+                let outcome = self.checker.http().forward(access.get(url)?, forward).await;
+                // A token the provider refused before its announced expiry is renewed once and
+                // the call sent again: a 401 means the provider did nothing with it.
+                let refused = matches!(&outcome, Ok(r) if r.status().as_u16() == 401);
+                if refused && !renewed && config.get(REFRESH_TOKEN).is_some() {
+                    renewed = true;
+                    let latest = self
+                        .store
+                        .get(&p.tenant, &id)
+                        .await?
+                        .ok_or_else(Error::not_found)?;
+                    config = self.fresh_config(p, &latest, true, client).await?;
+                    continue;
+                }
                 let wait = match &outcome {
                     _ if attempts > retries => None,
                     Ok(r) if r.status().as_u16() == 429 => retry_after(r.headers())
@@ -121,6 +117,22 @@ impl ConnectorService {
             }
         }
         .await;
+        // Built from the configuration the call went out with (a renewed token included).
+        let scrub = Scrub::new(def, &config);
+        let detail = |outcome: &str, started: Instant, attempts: u32| {
+            let retried = if attempts > 1 {
+                format!(", {attempts} attempts")
+            } else {
+                String::new()
+            };
+            let text = format!(
+                "{} {} → {outcome} in {} ms{retried}",
+                call.method,
+                path.chars().take(200).collect::<String>(),
+                started.elapsed().as_millis()
+            );
+            scrub.clean(&text).into_owned()
+        };
         match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -164,6 +176,41 @@ impl ConnectorService {
                 Err(error)
             }
         }
+    }
+}
+
+/// The caller's path with `{name}` (or `%7Bname%7D`) of the connector's non-secret settings filled
+/// in, so that a caller need not know them: QuickBooks' `/v3/company/{realm_id}/…`. Only values
+/// that are plain path text are filled in; a secret never is.
+fn with_settings(
+    path_and_query: &str,
+    def: &crate::catalog::ConnectorDef,
+    config: &crate::secret::SecretConfig,
+) -> String {
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((path, query)) => (path.to_owned(), Some(query)),
+        None => (path_and_query.to_owned(), None),
+    };
+    let mut path = path;
+    for field in def.fields.iter().filter(|f| !f.secret) {
+        let Some(value) = config.get(&field.name).filter(|v| {
+            !v.is_empty()
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        }) else {
+            continue;
+        };
+        for placeholder in [
+            format!("{{{}}}", field.name),
+            format!("%7B{}%7D", field.name),
+            format!("%7b{}%7d", field.name),
+        ] {
+            path = path.replace(&placeholder, value);
+        }
+    }
+    match query {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
     }
 }
 

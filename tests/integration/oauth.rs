@@ -712,3 +712,38 @@ async fn a_token_refused_mid_sync_is_renewed_once() {
     assert_eq!(view["status"], "authorization_required", "{view}");
     app.data.calm();
 }
+
+#[tokio::test]
+async fn a_token_refused_through_the_proxy_is_renewed_once_and_the_call_sent_again() {
+    use crate::support::fakes::data::Trouble;
+    let app = crate::support::spawn_app_configured(crate::sync::SYNC_ENV, true).await;
+    let b = browser(&app, "acme", "ana");
+    let token = app.token("acme", "ana");
+    let draft = connect(&b, "google_drive", &[]).await;
+    let id = b.save("google_drive", &draft, None).await.expect("saved");
+    app.data.seed("google/files", 3);
+    let refreshes = |stats: Value| stats["refresh_token:google_drive"].as_i64().unwrap_or(0);
+    let before = refreshes(b.stats().await);
+    let call = || async {
+        app.http
+            .get(app.url(&format!(
+                "/proxy/{id}/drive/v3/files?pageSize=10&fields=files(id)"
+            )))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("proxy")
+    };
+
+    // Refused once (the token died early): renewed, sent again, answered.
+    app.data.trouble(0, Trouble::Unauthorized, 1);
+    let r = call().await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(refreshes(b.stats().await), before + 1, "one renewal");
+    // Refused again with the renewed token: the provider's 401 is the caller's, no loop.
+    app.data.trouble(0, Trouble::Unauthorized, 10);
+    let r = call().await;
+    assert_eq!(r.status(), 401);
+    assert_eq!(refreshes(b.stats().await), before + 2, "once per call");
+    app.data.calm();
+}

@@ -155,6 +155,22 @@ async fn each_sdks_key_placement_is_swapped_for_the_stored_credential() {
     assert!(!seen[0].headers.contains_key("cookie"), "{seen:?}");
     assert!(!seen[0].headers.contains_key("x-forwarded-for"), "{seen:?}");
 
+    // QuickBooks paths name the company: `{realm_id}` is filled in from the connector.
+    app.data.seed("quickbooks/invoices", 2);
+    let qbo = app
+        .create(&t, json!({"connector_type": "quickbooks", "config": {"access_token": "qbo-good-token", "realm_id": "4620816365"}}))
+        .await;
+    app.data.take_requests();
+    let r = proxied(
+        &app,
+        reqwest::Method::GET,
+        &format!("/proxy/{qbo}/v3/company/{{realm_id}}/query?query=select%20*%20from%20Invoice%20startposition%201%20maxresults%2010&minorversion=75"),
+        |b| b.bearer_auth(&t),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(app.data.take_requests().len(), 1);
+
     // WooCommerce's SDKs send consumer key and secret as HTTP Basic: the hub token may be either.
     for (user, password) in [(t.as_str(), "anything"), ("ck_anything", t.as_str())] {
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));

@@ -641,10 +641,17 @@ pub async fn xero(
 
 pub async fn quickbooks(
     Extension(data): Extension<Arc<Dataset>>,
-    Path(_realm): Path<String>,
+    Path(realm): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
+    // A company id is digits; QuickBooks answers anything else as an unknown company.
+    if realm.is_empty() || !realm.bytes().all(|b| b.is_ascii_digit()) {
+        return json_status(
+            400,
+            json!({"Fault": {"Error": [{"Message": "Invalid company id", "code": "2030"}], "type": "ValidationFault"}}),
+        );
+    }
     let query = q.get("query").cloned().unwrap_or_default();
     let words: Vec<&str> = query.split_whitespace().collect();
     let entity = words.get(3).copied().unwrap_or_default().to_owned();
