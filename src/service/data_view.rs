@@ -44,6 +44,14 @@ impl ConnectorService {
             .store
             .list_runs(&p.tenant, &record.connector_id, None, RUN_HISTORY)
             .await?;
+        // The connector as it is after the runs were read: a run's outcome is put on the
+        // connector before the run is marked finished, so a run shown finished shows its last
+        // sync too (read before them, a run finishing in between left "never" on a done page).
+        let shown = self
+            .store
+            .get(&p.tenant, &record.connector_id)
+            .await?
+            .unwrap_or_else(|| record.clone());
         let stream = stream
             .filter(|s| streams.iter().any(|v| v.name == *s))
             .map(str::to_owned)
@@ -74,7 +82,7 @@ impl ConnectorService {
         }
         columns.truncate(TABLE_COLUMNS);
         Ok(DataView {
-            connector: self.view(&record),
+            connector: self.view(&shown),
             streams,
             runs: runs.into_iter().map(run_view).collect(),
             stream,
