@@ -217,6 +217,25 @@ async fn webhook_url(app: &TestApp, t: &str, id: &str) -> String {
     url
 }
 
+/// The connector's runs, once the newest has succeeded (or after ten seconds).
+async fn runs_once_one_succeeded(app: &TestApp, t: &str, id: &str) -> Vec<Value> {
+    let mut runs = Vec::new();
+    for _ in 0..100 {
+        let listed: Value = app
+            .get(&format!("/v1/connectors/{id}/syncs"), t)
+            .await
+            .json()
+            .await
+            .expect("json");
+        runs = listed["runs"].as_array().cloned().unwrap_or_default();
+        if runs.first().is_some_and(|r| r["status"] == "succeeded") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    runs
+}
+
 #[tokio::test]
 async fn every_signing_scheme_accepts_the_genuine_and_refuses_the_rest() {
     let app = spawn_app_with(ENV).await;
@@ -421,20 +440,7 @@ async fn a_burst_of_events_is_one_sync_and_each_reaches_the_tenant() {
         "cus_000001"
     );
     // One incremental run of the stream they changed.
-    let mut runs = Vec::new();
-    for _ in 0..100 {
-        let listed: Value = app
-            .get(&format!("/v1/connectors/{id}/syncs"), &t)
-            .await
-            .json()
-            .await
-            .expect("json");
-        runs = listed["runs"].as_array().cloned().unwrap_or_default();
-        if runs.first().is_some_and(|r| r["status"] == "succeeded") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let runs = runs_once_one_succeeded(&app, &t, &id).await;
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0]["trigger"], "webhook");
     assert_eq!(runs[0]["status"], "succeeded");
@@ -510,20 +516,7 @@ async fn a_google_drive_push_channel_is_registered_and_its_token_checked() {
     let (_, answer) = post(&app, &url, b"", &notice("2", "change", &token)).await;
     assert_eq!(answer["repeated"], 1);
     // The change notice starts an incremental sync of the files.
-    let mut runs = Vec::new();
-    for _ in 0..100 {
-        let listed: Value = app
-            .get(&format!("/v1/connectors/{id}/syncs"), &t)
-            .await
-            .json()
-            .await
-            .expect("json");
-        runs = listed["runs"].as_array().cloned().unwrap_or_default();
-        if runs.first().is_some_and(|r| r["status"] == "succeeded") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let runs = runs_once_one_succeeded(&app, &t, &id).await;
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0]["trigger"], "webhook");
     // A provider the person registers by hand is not registered by the hub.
