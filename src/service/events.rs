@@ -27,9 +27,10 @@ impl ConnectorService {
         let event_id = format!("msg_{}", crate::random::random_hex(16));
         let at = now_ms();
         let body = json!({"type": kind.as_str(), "timestamp": rfc3339(at), "data": data});
-        let sealed = self
-            .vault
-            .seal(format!("{}\n{body}", event_owner(tenant.as_str(), &event_id)).as_bytes());
+        let sealed = self.vault.seal_for(
+            &event_owner(tenant.as_str(), &event_id),
+            body.to_string().as_bytes(),
+        );
         OutboxEvent {
             event_id,
             event_type: kind.as_str().to_owned(),
@@ -96,9 +97,9 @@ impl ConnectorService {
 
     /// A sealed event body, opened: `None` when it does not open as this tenant's event.
     pub(super) fn open_event(&self, tenant: &TenantId, event: &OutboxEvent) -> Option<Vec<u8>> {
-        let opened = self.vault.open(&event.sealed).ok()?;
-        let owner = event_owner(tenant.as_str(), &event.event_id);
-        let body = opened.strip_prefix(owner.as_bytes())?.strip_prefix(b"\n")?;
-        Some(body.to_vec())
+        self.vault.open_for(
+            &event_owner(tenant.as_str(), &event.event_id),
+            &event.sealed,
+        )
     }
 }

@@ -304,15 +304,8 @@ impl ConnectorService {
             );
             let data = self
                 .vault
-                .open(&row.sealed)
-                .ok()
-                .and_then(|plain| {
-                    let text = String::from_utf8(plain).ok()?;
-                    let (line, json) = text.split_once('\n')?;
-                    (line == owner)
-                        .then(|| serde_json::from_str(json).ok())
-                        .flatten()
-                })
+                .open_for(&owner, &row.sealed)
+                .and_then(|json| serde_json::from_slice(&json).ok())
                 .ok_or_else(|| Error::from_code(ErrorCode::DecryptionFailed))?;
             records.push(RecordView {
                 id: row.record_id,

@@ -279,21 +279,17 @@ impl ConnectorService {
     }
 
     fn seal_endpoint_secret(&self, p: &Principal, endpoint_id: &str, secret: &str) -> String {
-        self.vault
-            .seal(format!("{}\n{secret}", secret_owner(p.tenant.as_str(), endpoint_id)).as_bytes())
+        self.vault.seal_for(
+            &secret_owner(p.tenant.as_str(), endpoint_id),
+            secret.as_bytes(),
+        )
     }
 
     /// An endpoint's signing secrets in use at `now`, opened: the current one, and the previous
     /// one while its overlap lasts.
     pub(super) fn endpoint_secrets(&self, record: &EndpointRecord, now: i64) -> Vec<String> {
         let owner = secret_owner(record.tenant_id.as_str(), &record.endpoint_id);
-        let open = |sealed: &str| {
-            let opened = self.vault.open(sealed).ok()?;
-            let text = String::from_utf8(opened).ok()?;
-            text.strip_prefix(&owner)?
-                .strip_prefix('\n')
-                .map(str::to_owned)
-        };
+        let open = |sealed: &str| String::from_utf8(self.vault.open_for(&owner, sealed)?).ok();
         let mut secrets: Vec<String> = open(&record.secret).into_iter().collect();
         if record.previous_until.is_some_and(|until| until > now) {
             secrets.extend(record.previous_secret.as_deref().and_then(open));

@@ -228,6 +228,23 @@ impl Vault {
             .find_map(|k| k.fernet.decrypt(token).ok())
             .ok_or(DecryptionFailed)
     }
+
+    /// Encrypts `plaintext` bound to `owner`, a line naming whose it is (a tenant's record, event
+    /// or endpoint secret): copied anywhere else, it does not open as theirs.
+    pub fn seal_for(&self, owner: &str, plaintext: &[u8]) -> String {
+        let mut bound = Vec::with_capacity(owner.len() + 1 + plaintext.len());
+        bound.extend_from_slice(owner.as_bytes());
+        bound.push(b'\n');
+        bound.extend_from_slice(plaintext);
+        self.seal(&bound)
+    }
+
+    /// Opens what `seal_for` sealed for `owner`; `None` when it does not open, or is another's.
+    pub fn open_for(&self, owner: &str, token: &str) -> Option<Vec<u8>> {
+        let opened = self.open(token).ok()?;
+        let rest = opened.strip_prefix(owner.as_bytes())?.strip_prefix(b"\n")?;
+        Some(rest.to_vec())
+    }
 }
 
 /// A short, stable, non-reversible name for a key.
@@ -272,6 +289,24 @@ mod tests {
             vault.decrypt(&token, "acme", "conn-1").expect("decrypts"),
             config()
         );
+    }
+
+    #[test]
+    fn bytes_sealed_for_an_owner_open_only_for_it() {
+        let vault = Vault::from_key_list(&SecretString::new(generate_key()), "K").expect("key");
+        let token = vault.seal_for("acme/conn-1/customers/cus\n1", b"{\"a\":1}");
+        assert_eq!(
+            vault
+                .open_for("acme/conn-1/customers/cus\n1", &token)
+                .as_deref(),
+            Some(&b"{\"a\":1}"[..]),
+            "an owner holding a line break included"
+        );
+        assert_eq!(
+            vault.open_for("globex/conn-1/customers/cus\n1", &token),
+            None
+        );
+        assert_eq!(vault.open_for("acme/conn-2/customers/cus\n1", &token), None);
     }
 
     #[test]
