@@ -56,7 +56,7 @@ fn render() -> String {
 <body class="h-full bg-slate-50 text-slate-900 antialiased">
 <header class="border-b border-slate-200 bg-white"><div class="mx-auto flex max-w-6xl items-center gap-6 px-4 py-3 sm:px-6">
 <a href="/" class="flex items-center gap-2 text-lg font-semibold"><img src="/favicon.svg" alt="" class="h-7 w-7">Connector Hub</a>
-<nav aria-label="Main" class="flex gap-1 text-sm font-medium"><a class="rounded-md px-3 py-2 text-slate-700 hover:bg-slate-100" href="/">Marketplace</a><a class="rounded-md px-3 py-2 text-slate-700 hover:bg-slate-100" href="/sources">Connected sources</a><a class="rounded-md px-3 py-2 text-slate-700 hover:bg-slate-100" href="/audit">Audit log</a><a class="rounded-md bg-indigo-50 px-3 py-2 text-indigo-800" href="/api" aria-current="page">API</a></nav>
+<nav aria-label="Main" class="flex gap-1 text-sm font-medium"><a class="rounded-md px-3 py-2 text-slate-700 hover:bg-slate-100" href="/">Marketplace</a><a class="rounded-md px-3 py-2 text-slate-700 hover:bg-slate-100" href="/sources">Connected sources</a><a class="rounded-md px-3 py-2 text-slate-700 hover:bg-slate-100" href="/webhooks">Webhooks</a><a class="rounded-md px-3 py-2 text-slate-700 hover:bg-slate-100" href="/audit">Audit log</a><a class="rounded-md bg-indigo-50 px-3 py-2 text-indigo-800" href="/api" aria-current="page">API</a></nav>
 </div></header>
 <main id="main" class="mx-auto w-full max-w-6xl px-4 pb-16 pt-6 sm:px-6">
 <h1 class="text-2xl font-semibold tracking-tight sm:text-3xl">REST API</h1>

@@ -10,6 +10,18 @@ pub fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// A whole plain page: `title` (escaped here) and `main`, the markup of its `<main>` element
+/// (escaped by the caller), under the app's stylesheet.
+pub fn page(title: &str, main: &str) -> String {
+    format!(
+        r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Connector Hub</title><link rel="stylesheet" href="/pkg/connector-hub.css"></head>
+<body class="bg-slate-50 text-slate-900">{main}</body></html>"#,
+        title = escape(title),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

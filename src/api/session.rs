@@ -129,19 +129,17 @@ fn private(response: &mut Response) {
 /// `X-Frame-Options: DENY` on every response) asking the person to continue.
 fn continue_page(token: &str) -> String {
     let token = super::html::escape(token);
-    format!(
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Continue signing in · Connector Hub</title><link rel="stylesheet" href="/pkg/connector-hub.css"></head>
-<body class="bg-slate-50 text-slate-900"><main class="mx-auto mt-24 max-w-md rounded-lg bg-white p-8 shadow">
+    let main = format!(
+        r#"<main class="mx-auto mt-24 max-w-md rounded-lg bg-white p-8 shadow">
 <h1 class="text-xl font-semibold">Continue signing in?</h1>
 <p class="mt-3 text-slate-600">You followed a sign-in link to Connector Hub. Continue only if you asked for this link yourself: anything you connect afterwards is saved to the organisation the link signs you in to.</p>
 <form method="post" action="/session" class="mt-6 flex gap-3">
 <input type="hidden" name="token" value="{token}">
 <button type="submit" data-testid="continue-sign-in" class="rounded bg-indigo-600 px-4 py-2 font-medium text-white">Continue</button>
 <a href="/" class="rounded px-4 py-2 text-slate-600">Cancel</a>
-</form></main></body></html>"#
-    )
+</form></main>"#
+    );
+    super::html::page("Continue signing in", &main)
 }
 
 async fn sign_out(State(state): State<AppState>) -> Response {

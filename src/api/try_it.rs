@@ -103,20 +103,18 @@ async fn call(
 
 /// The answer, escaped: it can hold whatever a tenant typed into a name.
 fn answer_page(method: &str, path: &str, status: u16, body: &str) -> Response {
-    let page = format!(
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{method} {path} · Connector Hub</title><link rel="stylesheet" href="/pkg/connector-hub.css"></head>
-<body class="bg-slate-50 text-slate-900"><main class="mx-auto max-w-4xl p-6" data-testid="api-answer">
+    let main = format!(
+        r#"<main class="mx-auto max-w-4xl p-6" data-testid="api-answer">
 <p class="font-mono text-sm text-slate-600">{method} {path}</p>
 <h1 class="mt-1 text-xl font-semibold">Answered <span class="font-mono">{status}</span></h1>
 <pre class="mt-4 overflow-auto rounded-lg bg-slate-900 p-4 text-xs text-slate-100">{body}</pre>
 <p class="mt-4"><a class="text-indigo-700 underline" href="/api">Back to the API reference</a></p>
-</main></body></html>"#,
+</main>"#,
         method = escape(method),
         path = escape(path),
         body = escape(body),
     );
+    let page = super::html::page(&format!("{method} {path}"), &main);
     let mut response = Html(page).into_response();
     response
         .headers_mut()

@@ -165,22 +165,19 @@ fn back(query: &str) -> Response {
 /// The one time a signing secret is shown: a page of its own, not stored by the browser.
 fn secret_page(view: &EndpointView, title: &str) -> Response {
     let secret = view.secret.as_deref().unwrap_or_default();
-    let page = format!(
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} · Connector Hub</title><link rel="stylesheet" href="/pkg/connector-hub.css"></head>
-<body class="bg-slate-50 text-slate-900"><main class="mx-auto max-w-3xl p-6" data-testid="endpoint-secret">
+    let main = format!(
+        r#"<main class="mx-auto max-w-3xl p-6" data-testid="endpoint-secret">
 <h1 class="text-2xl font-semibold">{title}</h1>
 <p class="mt-2 text-slate-700">Events to <span class="font-mono">{url}</span> are signed with this secret. Copy it now: Connector Hub will not show it again.</p>
 <p class="mt-4"><code class="block break-all rounded-lg bg-slate-900 p-4 font-mono text-sm text-slate-100" data-testid="secret">{secret}</code></p>
 <p class="mt-4 text-sm text-slate-600">Verify each event with your Standard Webhooks library (for example <code>new Webhook(secret).verify(body, headers)</code>): it checks <code>webhook-signature</code> over <code>webhook-id</code>, <code>webhook-timestamp</code> and the raw body.</p>
 <p class="mt-6"><a class="btn-primary inline-flex" href="/webhooks">Back to webhooks</a></p>
-</main></body></html>"#,
+</main>"#,
         title = escape(title),
         url = escape(&view.url),
         secret = escape(secret),
     );
-    let mut response = Html(page).into_response();
+    let mut response = Html(super::html::page(title, &main)).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
