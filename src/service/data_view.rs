@@ -88,7 +88,7 @@ impl ConnectorService {
             stream,
             page,
             columns,
-            settings: data_settings(self.definition(&record.connector_type)?, &config),
+            settings: data_settings(def, &config),
             webhook_setup: def.webhooks.as_ref().map(|w| w.setup.clone()),
             webhook_takes_secret: def
                 .webhooks

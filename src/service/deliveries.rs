@@ -174,13 +174,12 @@ impl ConnectorService {
     /// The monitor's part: forgets finished deliveries, their events and received provider
     /// event ids older than `RETENTION_DAYS`, at most once an hour (it scans the tables).
     pub async fn prune_events(&self) {
-        static LAST: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+        use std::sync::atomic::Ordering;
         let now = now_ms();
-        let last = LAST.load(std::sync::atomic::Ordering::Relaxed);
-        if now - last < 3_600_000 {
+        if now - self.pruned_at.load(Ordering::Relaxed) < 3_600_000 {
             return;
         }
-        LAST.store(now, std::sync::atomic::Ordering::Relaxed);
+        self.pruned_at.store(now, Ordering::Relaxed);
         let before = now - i64::from(RETENTION_DAYS) * 86_400_000;
         match self.store.prune_events(before).await {
             Ok(0) => {}

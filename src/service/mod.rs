@@ -1,6 +1,7 @@
 //! `ConnectorService`: the one place connector operations happen. REST handlers and server
 //! functions are thin adapters over it. Every method takes the authenticated principal, and every
-//! operation is audited before it takes effect (fail closed).
+//! operation is audited before it takes effect (fail closed) — except a proxied call, whose entry
+//! is written beside the provider's answer, the call having happened.
 //!
 //! One file per capability, each an `impl ConnectorService` block:
 //! `connectors` (create, read, change, delete), `listing`, `views`, `testing` (connection tests),
@@ -87,6 +88,8 @@ pub struct ConnectorService {
     deliveries: DeliverySettings,
     /// Notified when a delivery may be due at once.
     deliveries_wake: Arc<tokio::sync::Notify>,
+    /// When this service last forgot old events (the monitor asks every tick; it runs hourly).
+    pruned_at: std::sync::atomic::AtomicI64,
     /// The hub's public address (provider-webhook addresses are on it).
     public_url: String,
     /// Signing secrets of providers' webhooks that are the operator's, by connector type.
@@ -142,6 +145,7 @@ impl ConnectorService {
             sync_wake: Arc::new(tokio::sync::Notify::new()),
             deliveries: DeliverySettings::default(),
             deliveries_wake: Arc::new(tokio::sync::Notify::new()),
+            pruned_at: std::sync::atomic::AtomicI64::new(0),
             public_url: String::new(),
             webhook_secrets: Default::default(),
             wanted_syncs,

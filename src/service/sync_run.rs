@@ -481,6 +481,8 @@ impl ConnectorService {
         failure: Option<&Error>,
         now: i64,
     ) -> Result<(), Error> {
+        // The run's event is the same whichever attempt below writes it.
+        let finished = self.sync_event(run, failure, now).await;
         for _attempt in 0..5 {
             let Some(current) = self.store.get(&run.tenant_id, &run.connector_id).await? else {
                 return Ok(());
@@ -505,7 +507,7 @@ impl ConnectorService {
             }
             next.version += 1;
             let mut events = self.status_events(&current, &next);
-            events.push(self.sync_event(run, failure, now).await);
+            events.push(finished.clone());
             if self
                 .store
                 .update(&run.tenant_id, &next, current.version, None, &events)
