@@ -60,9 +60,21 @@ async fn canary_secrets_never_leak() {
     let token = crate::support::process::token("canary-tenant", "ana@acme.test");
     let mut out = Collector { seen: Vec::new() };
 
+    // Events go to an endpoint the tenant chose: a server that keeps everything it is sent.
+    let events_to = crate::support::attacker::Attacker::start().await;
+    let r = http
+        .post(format!("{base}/v1/webhook-endpoints"))
+        .bearer_auth(&token)
+        .json(&json!({"url": format!("{}/hooks", events_to.base)}))
+        .send()
+        .await
+        .expect("endpoint");
+    assert_eq!(r.status(), 201);
+
     // Secrets carrying the canary, for several connector kinds and both outcomes of a test.
     let configs = [
-        json!({"connector_type": "stripe", "display_name": "Good Stripe", "config": {"api_key": format!("sk_test_good_{CANARY}1")}}),
+        json!({"connector_type": "stripe", "display_name": "Good Stripe", "config": {"api_key": format!("sk_test_good_{CANARY}1"),
+            "webhook_secret": format!("whsec_{CANARY}12abcdefgh")}}),
         json!({"connector_type": "stripe", "display_name": "Expired Stripe", "config": {"api_key": format!("sk_test_expired_{CANARY}2")}}),
         json!({"connector_type": "shopify", "config": {"shop_domain": "acme-goods.myshopify.com", "access_token": format!("shpat_good{CANARY}3")}}),
         json!({"connector_type": "rest_api", "config": {"base_url": format!("{fakes}/rest"), "auth_type": "api_key_query",
@@ -168,6 +180,19 @@ async fn canary_secrets_never_leak() {
         proxied_redactions > 0,
         "a proxied answer really carried a secret to take out"
     );
+    // Every change was told to the tenant's endpoint, and no event carried a secret.
+    for _ in 0..200 {
+        if events_to.requests().len() >= configs.len() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        events_to.requests().len() >= configs.len(),
+        "the events really went out: {}",
+        events_to.requests().len()
+    );
+    events_to.assert_never_received(CANARY);
 
     // A config that fails validation must not echo the secret in its error.
     let invalid = http.post(format!("{base}/v1/connectors")).bearer_auth(&token)
