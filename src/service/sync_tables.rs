@@ -6,7 +6,7 @@ use super::sync_run::{PageWrites, Running, Stop};
 use super::ConnectorService;
 use crate::error::{Error, ErrorCode};
 use crate::store::StreamState;
-use crate::sync::postgres::{self, RowPage, TableRead};
+use crate::sync::postgres::{self, PagesAhead, RowPage, TableRead};
 
 impl ConnectorService {
     pub(super) async fn run_tables(
@@ -44,22 +44,25 @@ impl ConnectorService {
             };
             let mut pass = start_pass(running.run, &stream, state, increments);
             let read = TableRead {
-                table,
-                cursor: cursor_column,
+                table: table.clone(),
+                cursor: cursor_column.cloned(),
                 since: pass.since,
+                limit: postgres::PAGE_ROWS,
             };
-            // The next page is read and sealed while this one is committed: the database, this
-            // task and the store's writer work side by side.
+            // Three things work side by side: the database builds the page after next (read
+            // ahead by a task of its own), this task seals the next, and the store's writer
+            // commits this one.
+            let mut pages = PagesAhead::start(read, client, pass.next.clone());
             let seal = |page: RowPage| {
                 let newest = page.rows.iter().filter_map(|r| r.cursor).max();
                 let records = page
                     .rows
-                    .iter()
-                    .map(|row| self.seal_text(running, &stream, row.id.clone(), &row.json))
+                    .into_iter()
+                    .map(|row| self.seal_text(running, &stream, row.id, &row.json))
                     .collect();
                 (records, page.next, newest)
             };
-            let mut ready = seal(read.read(&mut client, &pass.next).await?);
+            let mut ready = seal(pages.next().await?);
             loop {
                 let (records, next, newest) = ready;
                 if let Some(at) = newest {
@@ -76,19 +79,17 @@ impl ConnectorService {
                     next: next.clone(),
                     newest_first: false,
                 };
-                let Some(token) = next else {
+                if next.is_none() {
                     self.commit(running, &stream, &mut pass, page).await?;
                     break;
-                };
+                }
                 let commit = self.commit(running, &stream, &mut pass, page);
-                let upcoming = async {
-                    let page = read.read(&mut client, &token).await?;
-                    Ok::<_, Error>(seal(page))
-                };
+                let upcoming = async { Ok::<_, Error>(seal(pages.next().await?)) };
                 let (committed, upcoming) = tokio::join!(commit, upcoming);
                 committed?;
                 ready = upcoming?;
             }
+            client = pages.finish().await?;
         }
         Ok(())
     }

@@ -255,14 +255,16 @@ pub struct Row {
     pub cursor: Option<i64>,
 }
 
-/// How a pass reads a table: all of it by key, or what changed since a cursor value.
-pub struct TableRead<'a> {
-    pub table: &'a Table,
-    pub cursor: Option<&'a ColumnDef>,
+/// How a pass reads a table: all of it by key, or what changed since a cursor value, `limit`
+/// rows a page.
+pub struct TableRead {
+    pub table: Table,
+    pub cursor: Option<ColumnDef>,
     pub since: Option<i64>,
+    pub limit: i64,
 }
 
-impl TableRead<'_> {
+impl TableRead {
     /// Each row as a JSON object, built by the server: `row_to_json` of the row's columns with the
     /// conversions applied (numeric as text, bytea as base64, timestamps in UTC).
     fn json_expr(&self) -> String {
@@ -288,7 +290,7 @@ impl TableRead<'_> {
     }
 
     fn cursor_ms(&self) -> Option<String> {
-        self.cursor.map(|c| {
+        self.cursor.as_ref().map(|c| {
             let q = quote(&c.name);
             match c.kind {
                 ColumnKind::Integer => format!("{q}::bigint"),
@@ -304,7 +306,7 @@ impl TableRead<'_> {
     fn order(&self) -> Vec<&ColumnDef> {
         let mut order: Vec<&ColumnDef> = Vec::new();
         if self.since.is_some() {
-            order.extend(self.cursor);
+            order.extend(self.cursor.as_ref());
         }
         order.extend(self.table.key.iter().filter_map(|k| self.table.column(k)));
         order
@@ -314,7 +316,7 @@ impl TableRead<'_> {
         let order = self.order();
         let mut conditions = Vec::new();
         let mut param = 1;
-        if let (Some(_), Some(c)) = (self.since, self.cursor) {
+        if let (Some(_), Some(c)) = (self.since, &self.cursor) {
             let q = quote(&c.name);
             conditions.push(match c.kind {
                 ColumnKind::Integer => format!("{q} >= $1::bigint"),
@@ -345,7 +347,7 @@ impl TableRead<'_> {
             .map(|k| format!("{}::text", quote(k)))
             .collect();
         format!(
-            "SELECT {json}, concat_ws('/', {id}), {cursor}, ARRAY[{keys}]::text[] FROM {schema}.{name} AS t{filter} ORDER BY {order} LIMIT {PAGE_ROWS}",
+            "SELECT {json}, concat_ws('/', {id}), {cursor}, ARRAY[{keys}]::text[] FROM {schema}.{name} AS t{filter} ORDER BY {order} LIMIT {limit}",
             json = self.json_expr(),
             id = id.join(", "),
             cursor = self.cursor_ms().unwrap_or_else(|| "NULL::bigint".into()),
@@ -354,6 +356,7 @@ impl TableRead<'_> {
             name = quote(&self.table.name),
             filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) },
             order = order.iter().map(|c| quote(&c.name)).collect::<Vec<_>>().join(", "),
+            limit = self.limit,
         )
     }
 
@@ -371,7 +374,7 @@ impl TableRead<'_> {
         let sql = self.sql(after.is_some());
         let since = self.since;
         let mut params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>> = Vec::new();
-        if let (Some(since), Some(_)) = (since, self.cursor) {
+        if let (Some(since), Some(_)) = (since, &self.cursor) {
             params.push(Box::new(since));
         }
         for value in after.iter().flatten() {
@@ -393,7 +396,7 @@ impl TableRead<'_> {
             .await
             .map_err(|e| query_error(&e))?;
         transaction.commit().await.map_err(|e| classify(&e, ""))?;
-        let full = rows.len() as i64 == PAGE_ROWS;
+        let full = rows.len() as i64 == self.limit;
         let next = match (full, rows.last()) {
             (true, Some(last)) => {
                 let keys: Vec<Option<String>> = last.get(3);
@@ -414,6 +417,70 @@ impl TableRead<'_> {
                 .collect(),
             next,
         })
+    }
+}
+
+/// A table's pages from `from` on, read by a task of its own that stays one page ahead of the
+/// caller: the database builds the next page while the caller seals and commits this one. The
+/// task stops after the last page or the first error (both delivered), and when dropped.
+pub struct PagesAhead {
+    pages: tokio::sync::mpsc::Receiver<Result<RowPage, Error>>,
+    task: Option<tokio::task::JoinHandle<Client>>,
+}
+
+impl PagesAhead {
+    pub fn start(read: TableRead, mut client: Client, from: PageToken) -> Self {
+        let (sender, pages) = tokio::sync::mpsc::channel(1);
+        let task = tokio::spawn(async move {
+            let mut token = from;
+            loop {
+                let page = read.read(&mut client, &token).await;
+                let next = page.as_ref().ok().and_then(|p| p.next.clone());
+                if sender.send(page).await.is_err() {
+                    return client;
+                }
+                match next {
+                    Some(next) => token = next,
+                    None => return client,
+                }
+            }
+        });
+        Self {
+            pages,
+            task: Some(task),
+        }
+    }
+
+    /// The next page, or the error that stopped the reader.
+    pub async fn next(&mut self) -> Result<RowPage, Error> {
+        self.pages.recv().await.unwrap_or_else(|| {
+            Err(Error::new(
+                ErrorCode::Internal,
+                "The table was read past its last page.",
+            ))
+        })
+    }
+
+    /// The connection back, once the last page has been taken.
+    pub async fn finish(mut self) -> Result<Client, Error> {
+        let task = self.task.take();
+        match task {
+            Some(task) => task
+                .await
+                .map_err(|_| Error::new(ErrorCode::Internal, "The table's reader stopped early.")),
+            None => Err(Error::new(
+                ErrorCode::Internal,
+                "The table's reader is gone.",
+            )),
+        }
+    }
+}
+
+impl Drop for PagesAhead {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
@@ -462,9 +529,10 @@ pub async fn preview(
             super::unknown_stream(&name, names.iter().map(String::as_str))
         })?;
         let read = TableRead {
-            table,
+            table: table.clone(),
             cursor: None,
             since: None,
+            limit: super::PREVIEW_RECORDS as i64 + 1,
         };
         let page = if table.key.is_empty() {
             return Err(Error::new(
@@ -475,7 +543,7 @@ pub async fn preview(
         } else {
             read.read(&mut client, &PageToken::Start).await?
         };
-        let has_more = page.rows.len() > super::PREVIEW_RECORDS || page.next.is_some();
+        let has_more = page.rows.len() > super::PREVIEW_RECORDS;
         let scrub = super::Scrub::new(def, config);
         let records: Vec<serde_json::Value> = page
             .rows
