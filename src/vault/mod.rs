@@ -5,6 +5,8 @@
 //! which records a key rotation still has to rewrite, and the list view can flag records that no
 //! loaded key opens without decrypting anything.
 
+mod sealer;
+
 use crate::secret::{SecretConfig, SecretString};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -16,9 +18,12 @@ pub struct Vault {
 
 struct VaultKey {
     id: String,
+    /// Opens tokens.
     fernet: fernet::Fernet,
+    /// Writes them (the same format, faster).
+    sealer: sealer::Sealer,
     /// Keys the audit chain's hashes (see `AuditKey`), derived from the Fernet key.
-    audit: [u8; 32],
+    audit: AuditKey,
 }
 
 /// What a sealed configuration holds: the configuration and whose it is. A ciphertext names its
@@ -39,21 +44,35 @@ fn owner(tenant: &str, connector_id: &str) -> String {
 pub struct AuditKey {
     /// The vault key it was derived from.
     pub id: String,
-    key: [u8; 32],
+    /// HMAC-SHA256 already keyed: each use clones it (a sync digests every record).
+    keyed: hmac::Hmac<Sha256>,
 }
 
 impl AuditKey {
-    /// HMAC-SHA256 of `parts` (each length-prefixed), hex.
-    pub fn mac(&self, parts: &[&str]) -> String {
+    fn new(id: String, key: &[u8; 32]) -> Option<Self> {
         use hmac::Mac;
-        let Ok(mut mac) = hmac::Hmac::<Sha256>::new_from_slice(&self.key) else {
-            return String::new(); // unreachable: HMAC takes keys of any length
-        };
+        let keyed = <hmac::Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
+        Some(Self { id, keyed })
+    }
+
+    fn digest(&self, parts: &[&str]) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = self.keyed.clone();
         for part in parts {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part.as_bytes());
         }
-        hex::encode(mac.finalize().into_bytes())
+        mac.finalize().into_bytes().into()
+    }
+
+    /// HMAC-SHA256 of `parts` (each length-prefixed), hex.
+    pub fn mac(&self, parts: &[&str]) -> String {
+        hex::encode(self.digest(parts))
+    }
+
+    /// The first 128 bits of `mac`, hex: enough to tell a change from a repeat.
+    pub fn short_mac(&self, parts: &[&str]) -> String {
+        hex::encode(&self.digest(parts)[..16])
     }
 }
 
@@ -103,14 +122,22 @@ impl Vault {
             .filter(|k| !k.is_empty())
             .enumerate()
         {
-            let fernet = fernet::Fernet::new(key).ok_or(VaultError::Malformed {
+            let malformed = VaultError::Malformed {
                 var,
                 position: index + 1,
-            })?;
+            };
+            let (Some(fernet), Some(sealer), Some(audit)) = (
+                fernet::Fernet::new(key),
+                sealer::Sealer::new(key),
+                AuditKey::new(key_id(key), &derive_audit_key(key)),
+            ) else {
+                return Err(malformed);
+            };
             keys.push(VaultKey {
                 id: key_id(key),
                 fernet,
-                audit: derive_audit_key(key),
+                sealer,
+                audit,
             });
         }
         if keys.is_empty() {
@@ -175,7 +202,7 @@ impl Vault {
         // Strings only: this always serializes.
         let plaintext = serde_json::to_vec(&sealed).unwrap_or_default();
         let key = &self.keys[0];
-        (key.fernet.encrypt(&plaintext), key.id.clone())
+        (key.sealer.seal(&[&plaintext]), key.id.clone())
     }
 
     /// Opens a configuration sealed by `encrypt` for this tenant and connector. A ciphertext of
@@ -202,24 +229,20 @@ impl Vault {
 
     /// The audit chain's key: derived from the encrypting key.
     pub fn audit_key(&self) -> AuditKey {
-        let key = &self.keys[0];
-        AuditKey {
-            id: key.id.clone(),
-            key: key.audit,
-        }
+        self.keys[0].audit.clone()
     }
 
     /// The audit key derived from the loaded key `id`, to verify entries written under it.
     pub fn audit_key_by_id(&self, id: &str) -> Option<AuditKey> {
-        self.keys.iter().find(|k| k.id == id).map(|k| AuditKey {
-            id: k.id.clone(),
-            key: k.audit,
-        })
+        self.keys
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| k.audit.clone())
     }
 
     /// Encrypts arbitrary bytes (wizard drafts, OAuth verifiers) under the first key.
     pub fn seal(&self, plaintext: &[u8]) -> String {
-        self.keys[0].fernet.encrypt(plaintext)
+        self.keys[0].sealer.seal(&[plaintext])
     }
 
     pub fn open(&self, token: &str) -> Result<Vec<u8>, DecryptionFailed> {
@@ -232,11 +255,9 @@ impl Vault {
     /// Encrypts `plaintext` bound to `owner`, a line naming whose it is (a tenant's record, event
     /// or endpoint secret): copied anywhere else, it does not open as theirs.
     pub fn seal_for(&self, owner: &str, plaintext: &[u8]) -> String {
-        let mut bound = Vec::with_capacity(owner.len() + 1 + plaintext.len());
-        bound.extend_from_slice(owner.as_bytes());
-        bound.push(b'\n');
-        bound.extend_from_slice(plaintext);
-        self.seal(&bound)
+        self.keys[0]
+            .sealer
+            .seal(&[owner.as_bytes(), b"\n", plaintext])
     }
 
     /// Opens what `seal_for` sealed for `owner`; `None` when it does not open, or is another's.
