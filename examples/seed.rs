@@ -132,9 +132,11 @@ fn seed_records(
                     r#"{{"id":"{id}","object":"customer","email":"person{n}@example.com","name":"Person {n}","created":{}}}"#,
                     1_700_000_000 + n
                 );
-                // The owner line a sync writes: tenant, connector, stream, record id.
-                let sealed =
-                    vault.seal(format!("{tenant}/{connector}/customers/{id}\n{data}").as_bytes());
+                // Sealed to its place as a sync seals it: tenant, connector, stream, record id.
+                let sealed = vault.seal_bytes_for(
+                    &format!("{tenant}/{connector}/customers/{id}"),
+                    data.as_bytes(),
+                );
                 insert
                     .execute(rusqlite::params![
                         stream_key,

@@ -459,7 +459,7 @@ impl ConnectorService {
             stream,
             &record_id,
         );
-        let sealed = self.vault.seal_for(&owner, text.as_bytes());
+        let sealed = self.vault.seal_bytes_for(&owner, text.as_bytes());
         RecordWrite {
             // 128 bits of the keyed digest tell a change from a repeat; the rest would only grow
             // every row.

@@ -304,7 +304,7 @@ impl ConnectorService {
             );
             let data = self
                 .vault
-                .open_for(&owner, &row.sealed)
+                .open_bytes_for(&owner, &row.sealed)
                 .and_then(|json| serde_json::from_slice(&json).ok())
                 .ok_or_else(|| Error::from_code(ErrorCode::DecryptionFailed))?;
             records.push(RecordView {

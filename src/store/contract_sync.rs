@@ -29,7 +29,7 @@ fn run_record(tenant: &TenantId, connector: &str, run_id: &str, created_at: i64)
 fn write(id: &str, digest: &str, deleted: bool) -> RecordWrite {
     RecordWrite {
         record_id: id.into(),
-        sealed: format!("sealed-{id}-{digest}"),
+        sealed: format!("sealed-{id}-{digest}").into_bytes(),
         digest: digest.into(),
         deleted,
     }

@@ -50,7 +50,8 @@ pub struct StreamState {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RecordWrite {
     pub record_id: String,
-    pub sealed: String,
+    /// The vault's token as bytes (`Vault::seal_bytes_for`).
+    pub sealed: Vec<u8>,
     pub digest: String,
     pub deleted: bool,
 }
@@ -60,7 +61,7 @@ pub struct RecordWrite {
 pub struct StoredRecord {
     pub record_id: String,
     pub seq: i64,
-    pub sealed: String,
+    pub sealed: Vec<u8>,
     pub changed_at: i64,
     pub deleted: bool,
 }

@@ -260,6 +260,23 @@ impl Vault {
             .seal(&[owner.as_bytes(), b"\n", plaintext])
     }
 
+    /// `seal_for` as the token's bytes rather than its base64 text (a quarter smaller: synced
+    /// records, which a store keeps by the million).
+    pub fn seal_bytes_for(&self, owner: &str, plaintext: &[u8]) -> Vec<u8> {
+        self.keys[0]
+            .sealer
+            .seal_raw(&[owner.as_bytes(), b"\n", plaintext])
+    }
+
+    /// Opens what `seal_bytes_for` sealed for `owner`.
+    pub fn open_bytes_for(&self, owner: &str, token: &[u8]) -> Option<Vec<u8>> {
+        use base64::Engine;
+        self.open_for(
+            owner,
+            &base64::engine::general_purpose::URL_SAFE.encode(token),
+        )
+    }
+
     /// Opens what `seal_for` sealed for `owner`; `None` when it does not open, or is another's.
     pub fn open_for(&self, owner: &str, token: &str) -> Option<Vec<u8>> {
         let opened = self.open(token).ok()?;

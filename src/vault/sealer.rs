@@ -39,6 +39,11 @@ impl Sealer {
 
     /// Seals the concatenation of `parts` (an owner line and a record need no copy joining them).
     pub fn seal(&self, parts: &[&[u8]]) -> String {
+        base64::engine::general_purpose::URL_SAFE.encode(self.seal_raw(parts))
+    }
+
+    /// The token's bytes, before its base64: a quarter smaller, for a store that keeps bytes.
+    pub fn seal_raw(&self, parts: &[&[u8]]) -> Vec<u8> {
         let mut iv = [0_u8; BLOCK];
         rand::rng().fill_bytes(&mut iv);
         let now = std::time::SystemTime::now()
@@ -47,7 +52,7 @@ impl Sealer {
         self.seal_with(parts, now, iv)
     }
 
-    fn seal_with(&self, parts: &[&[u8]], time: u64, iv: [u8; BLOCK]) -> String {
+    fn seal_with(&self, parts: &[&[u8]], time: u64, iv: [u8; BLOCK]) -> Vec<u8> {
         let header = 1 + 8 + BLOCK;
         let length: usize = parts.iter().map(|p| p.len()).sum();
         let padded = (length / BLOCK + 1) * BLOCK;
@@ -65,12 +70,12 @@ impl Sealer {
             .encrypt_padded_mut::<aes::cipher::block_padding::Pkcs7>(&mut token[header..], length)
             .is_err()
         {
-            return String::new();
+            return Vec::new();
         }
         let mut mac = self.hmac.clone();
         mac.update(&token);
         token.extend_from_slice(&mac.finalize().into_bytes());
-        base64::engine::general_purpose::URL_SAFE.encode(&token)
+        token
     }
 }
 
@@ -99,7 +104,11 @@ mod tests {
         let sealer = Sealer::new("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=").expect("key");
         let iv: [u8; 16] = core::array::from_fn(|i| i as u8);
         assert_eq!(
-            sealer.seal_with(&[b"hel", b"lo"], 499162800, iv),
+            base64::engine::general_purpose::URL_SAFE.encode(sealer.seal_with(
+                &[b"hel", b"lo"],
+                499162800,
+                iv
+            )),
             "gAAAAAAdwJ6wAAECAwQFBgcICQoLDA0ODy021cpGVWKZ_eEwCGM4BLLF_5CV9dOPmrhuVUPgJobwOz7JcbmrR64jVmpU4IwqDA=="
         );
     }

@@ -160,7 +160,7 @@ impl MongoStore {
                     self.sync_records
                         .update_one(
                             key,
-                            doc! {"$set": {"seq": seq, "sealed": &r.sealed, "digest": &r.digest,
+                            doc! {"$set": {"seq": seq, "sealed": sealed_token(&r.sealed), "digest": &r.digest,
                             "changed_at": p.now, "deleted": r.deleted, "seen_pass": &p.pass_id}},
                         )
                         .upsert(true)
@@ -447,7 +447,7 @@ impl SyncStore for MongoStore {
             .map(|d| StoredRecord {
                 record_id: d.get_str("record_id").unwrap_or_default().to_owned(),
                 seq: d.get_i64("seq").unwrap_or(0),
-                sealed: d.get_str("sealed").unwrap_or_default().to_owned(),
+                sealed: stored_token(d),
                 changed_at: d.get_i64("changed_at").unwrap_or(0),
                 deleted: d.get_bool("deleted").unwrap_or(false),
             })
@@ -501,4 +501,25 @@ impl SyncStore for MongoStore {
             .map_err(map_error)
             .map(drop)
     }
+}
+
+/// A record's sealed token as MongoDB keeps it: binary.
+fn sealed_token(token: &[u8]) -> mongodb::bson::Binary {
+    mongodb::bson::Binary {
+        subtype: mongodb::bson::spec::BinarySubtype::Generic,
+        bytes: token.to_vec(),
+    }
+}
+
+/// A stored record's token: binary, or (written before records were kept as bytes) its base64
+/// text, read as the same bytes.
+fn stored_token(d: &Document) -> Vec<u8> {
+    use base64::Engine;
+    if let Ok(bytes) = d.get_binary_generic("sealed") {
+        return bytes.clone();
+    }
+    d.get_str("sealed")
+        .ok()
+        .and_then(|text| base64::engine::general_purpose::URL_SAFE.decode(text).ok())
+        .unwrap_or_default()
 }

@@ -43,6 +43,24 @@ fn run(row: &Row<'_>) -> rusqlite::Result<SyncRunRecord> {
     })
 }
 
+/// A record's sealed token: bytes, or (written before records were kept as bytes) its base64
+/// text, which is read as the same bytes.
+fn sealed_token(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Vec<u8>> {
+    use base64::Engine;
+    use rusqlite::types::{Type, ValueRef};
+    match row.get_ref(index)? {
+        ValueRef::Blob(bytes) => Ok(bytes.to_vec()),
+        ValueRef::Text(text) => base64::engine::general_purpose::URL_SAFE
+            .decode(text)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e))),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            index,
+            "sealed".into(),
+            other.data_type(),
+        )),
+    }
+}
+
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
@@ -418,7 +436,7 @@ impl SyncStore for SqliteStore {
                     Ok(StoredRecord {
                         record_id: r.get(0)?,
                         seq: r.get(1)?,
-                        sealed: r.get(2)?,
+                        sealed: sealed_token(r, 2)?,
                         changed_at: r.get(3)?,
                         deleted: r.get(4)?,
                     })
@@ -508,4 +526,27 @@ pub(super) fn delete_sync_data(
         .execute(params![tenant, connector_id])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records written before tokens were kept as bytes hold their base64 text; both read as
+    /// the same token.
+    #[test]
+    fn a_token_kept_as_text_reads_as_its_bytes() {
+        use base64::Engine;
+        let token = vec![0x80_u8, 0, 1, 254, 255, 62, 63];
+        let text = base64::engine::general_purpose::URL_SAFE.encode(&token);
+        let c = Connection::open_in_memory().expect("sqlite");
+        let (blob, legacy) = c
+            .query_row("SELECT ?1, ?2", params![token, text], |r| {
+                Ok((sealed_token(r, 0)?, sealed_token(r, 1)?))
+            })
+            .expect("reads");
+        assert_eq!((blob, legacy), (token.clone(), token));
+        let number = c.query_row("SELECT 1", [], |r| sealed_token(r, 0));
+        assert!(number.is_err());
+    }
 }
