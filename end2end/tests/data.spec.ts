@@ -61,3 +61,15 @@ test("a connector's data page: Sync now, streams, records a page at a time, run 
   await page.goto('/sources');
   await expect(page.locator('li[data-connector-id]').getByText('Last sync').locator('..')).not.toContainText('Never');
 });
+
+test('Google Drive: the hub registers its push channel and says until when it is open', async ({ page, request }, info) => {
+  const token = await signIn(page, freshTenant(info));
+  const id = await createConnector(request, token, { connector_type: 'google_drive', display_name: 'Drive', config: { access_token: 'ya29.good-token' }, sync_frequency: 'manual' });
+  await page.goto(`/sources/${id}/data`);
+  await ready(page, info);
+  const hooks = page.getByTestId('provider-webhooks');
+  await expect(hooks.getByTestId('channel-until')).toHaveCount(0);
+  await hooks.getByRole('button', { name: 'Register with the provider' }).click();
+  await expect(page.getByTestId('provider-webhooks').getByRole('status')).toContainText('Registered.');
+  await expect(page.getByTestId('channel-until')).toContainText('Push channel open until');
+});

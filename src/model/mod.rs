@@ -123,6 +123,10 @@ pub struct ConnectorView {
     /// Where the provider sends its webhooks for this connector, for providers that send them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
+    /// When the push channel the hub opened to `webhook_url` lapses (Google Drive); the hub
+    /// opens the next one a day before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_channel_expires_at: Option<String>,
 }
 
 /// One page of a tenant's connectors.
@@ -220,10 +224,13 @@ pub enum AuditAction {
     /// A webhook endpoint created, changed, deleted, its secret rotated or a delivery replayed.
     #[serde(rename = "webhook_endpoint")]
     WebhookEndpoint,
+    /// A provider push channel renewed by the hub before it lapsed.
+    #[serde(rename = "webhook_channel")]
+    WebhookChannel,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 25] = [
         Self::Create,
         Self::Read,
         Self::Update,
@@ -248,6 +255,7 @@ impl AuditAction {
         Self::RateLimitProxy,
         Self::Proxy,
         Self::WebhookEndpoint,
+        Self::WebhookChannel,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -276,6 +284,7 @@ impl AuditAction {
             Self::RateLimitProxy => "rate_limit:proxy",
             Self::Proxy => "proxy",
             Self::WebhookEndpoint => "webhook_endpoint",
+            Self::WebhookChannel => "webhook_channel",
         }
     }
 
@@ -310,6 +319,7 @@ impl AuditAction {
             Self::RateLimitProxy => "rate limit: proxy",
             Self::Proxy => "proxy",
             Self::WebhookEndpoint => "webhook endpoint",
+            Self::WebhookChannel => "push channel renewed",
         }
     }
 }

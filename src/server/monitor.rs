@@ -1,6 +1,7 @@
 //! The health monitor: re-tests connectors on a schedule derived from their sync frequency, and
 //! OAuth2 sign-ins before their refresh tokens die of disuse, with jitter and bounded concurrency;
-//! and queues each connector's scheduled syncs (which every process's sync worker then runs).
+//! queues each connector's scheduled syncs (which every process's sync worker then runs); and
+//! replaces the provider push channels the hub opened before they lapse.
 //! Only the process holding the store lease runs it; the lease is renewed on every tick and taken
 //! over by another process once it lapses. `connector_hub_monitor_leader` says who holds it.
 
@@ -35,6 +36,10 @@ async fn tick(service: &Arc<ConnectorService>, concurrency: usize) {
     let queued = service.queue_scheduled_syncs(BATCH).await;
     if queued > 0 {
         tracing::info!(count = queued, "health monitor: queued scheduled syncs");
+    }
+    let renewed = service.renew_webhook_channels(BATCH).await;
+    if renewed > 0 {
+        tracing::info!(count = renewed, "health monitor: renewed push channels");
     }
     let due = service.due_for_test(BATCH).await;
     if due.is_empty() {

@@ -31,6 +31,8 @@ pub struct ConnectorChanges {
     pub config: Option<BTreeMap<String, String>>,
     /// With `config`: set when the new credentials came from signing in (OAuth2).
     pub tokens: Option<TokenTimes>,
+    /// A push channel the hub just opened, and when it lapses.
+    pub channel_expires_at: Option<i64>,
 }
 
 /// When an OAuth2 access token expires, and when its refresh token (if any) was issued.
@@ -75,6 +77,7 @@ impl ConnectorService {
             version: 1,
             token_expires_at: input.tokens.and_then(|t| t.expires_at),
             token_refreshed_at: input.tokens.and_then(|t| t.refreshed_at),
+            channel_expires_at: None,
             hook_token: crate::random::random_hex(16),
         };
         self.seal_config(&mut record, &SecretConfig::from(config));
@@ -155,6 +158,9 @@ impl ConnectorService {
                     next.token_expires_at = changes.tokens.and_then(|t| t.expires_at);
                     next.token_refreshed_at = changes.tokens.and_then(|t| t.refreshed_at);
                 }
+            }
+            if let Some(at) = changes.channel_expires_at {
+                next.channel_expires_at = Some(at);
             }
             next.updated_at = now_ms();
             next.updated_by = p.user.clone();

@@ -48,6 +48,7 @@ impl ConnectorService {
                 .and_then(|d| d.webhooks.as_ref())
                 .filter(|_| !r.hook_token.is_empty())
                 .map(|_| self.webhook_url(r)),
+            webhook_channel_expires_at: r.channel_expires_at.map(rfc3339),
         }
     }
 

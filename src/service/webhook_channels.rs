@@ -1,20 +1,29 @@
 //! Push channels the hub registers itself, for a provider that sends webhooks only where a
 //! client asked it to (Google Drive's `changes.watch`): the channel carries a token only the hub
 //! knows, saved as the connector's webhook secret, which every notification must bring back.
+//! A channel lapses (Drive grants a week at most) and cannot be extended, only replaced: the
+//! health monitor opens the next one, with the same token, a day before the current one lapses.
+//! For a while both send notices; each starts the same debounced sync.
 
 use super::{ConnectorChanges, ConnectorService, RateClass};
 use crate::auth::Principal;
+use crate::catalog::{ChannelDef, ConnectorDef};
 use crate::checks::{status_failure, str_at};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
-use crate::model::{AuditAction, ConnectorView};
+use crate::model::{AuditAction, ConnectorStatus, ConnectorView};
+use crate::store::ConnectorRecord;
 use crate::sync::access::Access;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+/// How long before a channel lapses the monitor replaces it: time for a day of failed attempts.
+const RENEW_AHEAD_MS: i64 = 86_400_000;
+
 impl ConnectorService {
-    /// Opens a push channel from the provider to the connector's webhook address, and saves its
-    /// token; the channel lasts the catalog's `lifetime_days`, and registering again renews it.
+    /// Opens a push channel from the provider to the connector's webhook address with a new
+    /// token, and saves both; the channel lasts what the provider grants (the catalog's
+    /// `lifetime_days` at most) and the monitor renews it.
     pub async fn register_webhook_channel(
         &self,
         p: &Principal,
@@ -24,11 +33,7 @@ impl ConnectorService {
         self.limit(p, RateClass::Tests, client).await?;
         let record = self.record(p, id, AuditAction::Update, client).await?;
         let def = self.definition(&record.connector_type)?;
-        let hooks = def.webhooks.as_ref();
-        let (Some(channel), Some(field)) = (
-            hooks.and_then(|w| w.channel.as_ref()),
-            hooks.and_then(|w| w.secret_field.as_ref()),
-        ) else {
+        let Some((channel, field)) = channel_of(def) else {
             return Err(Error::new(
                 ErrorCode::InvalidRequest,
                 format!(
@@ -37,7 +42,112 @@ impl ConnectorService {
                 ),
             ));
         };
-        let config = self.fresh_config(p, &record, false, client).await?;
+        let token = crate::random::random_hex(24);
+        let expires_at = self
+            .open_channel(p, &record, def, channel, &token, client)
+            .await?;
+        tracing::info!(tenant = %p.tenant, connector_id = %id, "push channel registered");
+        let changes = ConnectorChanges {
+            config: Some(BTreeMap::from([(field.to_owned(), token)])),
+            channel_expires_at: Some(expires_at),
+            ..ConnectorChanges::default()
+        };
+        self.update(p, id, changes, client).await
+    }
+
+    /// Replaces the push channels that lapse within a day (at most `batch`); how many were
+    /// renewed. A connector waiting for its owner to sign in again is left until they have.
+    pub async fn renew_webhook_channels(&self, batch: usize) -> usize {
+        let due = match self
+            .store
+            .channels_expiring(now_ms() + RENEW_AHEAD_MS, batch)
+            .await
+        {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "health monitor: cannot list push channels");
+                return 0;
+            }
+        };
+        let mut renewed = 0;
+        for record in due {
+            if record.status == ConnectorStatus::AuthorizationRequired {
+                continue;
+            }
+            match self.renew_channel(&record).await {
+                Ok(()) => renewed += 1,
+                Err(e) => tracing::warn!(
+                    tenant = %record.tenant_id, connector_id = %record.connector_id, code = %e.code,
+                    "health monitor: a push channel could not be renewed; trying again next round"
+                ),
+            }
+        }
+        renewed
+    }
+
+    async fn renew_channel(&self, record: &ConnectorRecord) -> Result<(), Error> {
+        let system = Principal {
+            tenant: record.tenant_id.clone(),
+            user: "system:monitor".into(),
+            via_cookie: false,
+            expires_at: 0,
+        };
+        let def = self.definition(&record.connector_type)?;
+        let config = self.decrypt_for_check(record)?;
+        let token = channel_of(def)
+            .and_then(|(_, field)| config.get(field))
+            .map(str::to_owned);
+        let (Some((channel, _)), Some(token)) = (channel_of(def), token) else {
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                "This connector has no push channel token to renew.",
+            ));
+        };
+        let expires_at = self
+            .open_channel(&system, record, def, channel, &token, "monitor")
+            .await?;
+        let audit = self.audited(
+            &system,
+            AuditAction::WebhookChannel,
+            &record.connector_id,
+            "monitor",
+        );
+        // Only the channel's lapse changes, on the newest version of the connector.
+        for _attempt in 0..3 {
+            let Some(current) = self
+                .store
+                .get(&record.tenant_id, &record.connector_id)
+                .await?
+            else {
+                return Ok(());
+            };
+            let mut next = current.clone();
+            next.channel_expires_at = Some(expires_at);
+            next.version = current.version + 1;
+            if self
+                .store
+                .update(&record.tenant_id, &next, current.version, Some(&audit), &[])
+                .await?
+            {
+                tracing::info!(tenant = %record.tenant_id, connector_id = %record.connector_id, "push channel renewed");
+                return Ok(());
+            }
+        }
+        Err(Error::from_code(ErrorCode::Conflict))
+    }
+
+    /// Asks the provider for a channel from its current position to the connector's address,
+    /// carrying `token`; when the provider says the channel lapses.
+    async fn open_channel(
+        &self,
+        p: &Principal,
+        record: &ConnectorRecord,
+        def: &ConnectorDef,
+        channel: &ChannelDef,
+        token: &str,
+        client: &str,
+    ) -> Result<i64, Error> {
+        let config = self.fresh_config(p, record, false, client).await?;
         let access = Access::resolve(def, &config, self.checker.providers())?;
         let credential = super::preview::credential_field(def);
         let http = self.checker.http();
@@ -54,26 +164,60 @@ impl ConnectorService {
                     format!("{} answered without a position to watch from.", def.name),
                 )
             })?;
-        let token = crate::random::random_hex(24);
         let mut watch = access.url(&channel.watch)?;
         watch.query_pairs_mut().append_pair("pageToken", &position);
-        let expires = now_ms() + i64::from(channel.lifetime_days) * 86_400_000;
+        let asked = now_ms() + i64::from(channel.lifetime_days) * 86_400_000;
         let body = json!({
             "id": format!("ch_{}", crate::random::random_hex(12)),
             "type": "web_hook",
-            "address": self.webhook_url(&record),
+            "address": self.webhook_url(record),
             "token": token,
-            "expiration": expires.to_string(),
+            "expiration": asked.to_string(),
         });
         let opened = http.send(access.post_json(watch, body)?).await?;
         if !(200..300).contains(&opened.status) {
             return Err(status_failure(&opened, &def.name, credential));
         }
-        tracing::info!(tenant = %p.tenant, connector_id = %id, "push channel registered");
-        let changes = ConnectorChanges {
-            config: Some(BTreeMap::from([(field.clone(), token)])),
-            ..ConnectorChanges::default()
-        };
-        self.update(p, id, changes, client).await
+        // The provider may grant less than asked; what it answers is when the channel lapses.
+        let granted = opened
+            .json()
+            .and_then(|body| expiration(&body))
+            .unwrap_or(asked);
+        Ok(granted.min(asked))
+    }
+}
+
+/// The catalog's channel and the config field its token is kept in, for a connector type the
+/// hub registers itself.
+fn channel_of(def: &ConnectorDef) -> Option<(&ChannelDef, &str)> {
+    let hooks = def.webhooks.as_ref()?;
+    Some((hooks.channel.as_ref()?, hooks.secret_field.as_deref()?))
+}
+
+/// A channel's `expiration`: Unix milliseconds, as a string (Google's JSON for int64) or a number.
+fn expiration(channel: &Value) -> Option<i64> {
+    match &channel["expiration"] {
+        Value::String(text) => text.parse().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_channel_lapses_when_the_provider_says_in_either_spelling() {
+        assert_eq!(
+            expiration(&json!({"expiration": "1426325213000"})),
+            Some(1_426_325_213_000)
+        );
+        assert_eq!(
+            expiration(&json!({"expiration": 1_426_325_213_000_i64})),
+            Some(1_426_325_213_000)
+        );
+        assert_eq!(expiration(&json!({"expiration": "soon"})), None);
+        assert_eq!(expiration(&json!({})), None);
     }
 }

@@ -26,6 +26,7 @@ pub(super) fn record(tenant: &str, id: &str, created_at: i64) -> ConnectorRecord
         token_expires_at: None,
         token_refreshed_at: None,
         hook_token: format!("hook-{tenant}-{id}"),
+        channel_expires_at: None,
     }
 }
 
@@ -240,6 +241,49 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .expect("idle")
         .iter()
         .all(|r| r.tenant_id != d));
+
+    // Push channels lapsing before a time, soonest first; an update moves a channel's lapse.
+    let g = tenant(&format!("{prefix}-g"));
+    for (id, lapses) in [
+        ("soon", Some(2_000)),
+        ("sooner", Some(1_500)),
+        ("later", Some(90_000)),
+        ("none", None),
+    ] {
+        let r = ConnectorRecord {
+            connector_type: "google_drive".into(),
+            channel_expires_at: lapses,
+            ..record(g.as_str(), id, 1)
+        };
+        store
+            .insert(&g, &r, &w(&g, "create", "-"), &[])
+            .await
+            .expect("insert");
+    }
+    let lapsing = |before: i64| {
+        let store = store.clone();
+        let g = g.clone();
+        async move {
+            store
+                .channels_expiring(before, 100)
+                .await
+                .expect("channels")
+                .into_iter()
+                .filter(|r| r.tenant_id == g)
+                .map(|r| r.connector_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(lapsing(5_000).await, ["sooner", "soon"]);
+    let mut renewed = store.get(&g, "sooner").await.expect("get").expect("there");
+    renewed.channel_expires_at = Some(95_000);
+    renewed.version += 1;
+    assert!(store
+        .update(&g, &renewed, 1, None, &[])
+        .await
+        .expect("update"));
+    assert_eq!(lapsing(5_000).await, ["soon"]);
+    assert_eq!(lapsing(100_000).await, ["soon", "later", "sooner"]);
 
     // Leases can be given up early.
     let lease = format!("{prefix}-refresh");

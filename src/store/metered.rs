@@ -139,6 +139,17 @@ impl Store for MeteredStore {
     ) -> Result<Vec<ConnectorRecord>, StoreError> {
         timed!(self, "due_for_test", self.inner.due_for_test(now, limit))
     }
+    async fn channels_expiring(
+        &self,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        timed!(
+            self,
+            "channels_expiring",
+            self.inner.channels_expiring(before, limit)
+        )
+    }
     async fn scan_all(
         &self,
         after: Option<(String, String)>,

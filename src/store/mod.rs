@@ -58,6 +58,9 @@ pub struct ConnectorRecord {
     /// The random token naming this connector in its provider-webhook address
     /// (`/webhooks/{hook_token}`): unguessable, never a verifier (signatures are checked too).
     pub hook_token: String,
+    /// When the push channel the hub opened for this connector (Drive's `changes.watch`) lapses,
+    /// as the provider granted it; the monitor opens the next one before then.
+    pub channel_expires_at: Option<i64>,
 }
 
 impl std::fmt::Debug for ConnectorRecord {
@@ -306,6 +309,14 @@ pub trait Store: SyncStore + EventStore + Send + Sync + 'static {
         &self,
         connector_type: &str,
         refreshed_before: i64,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError>;
+
+    /// Background monitor: connectors whose push channel lapses before `before`, soonest first
+    /// (whatever their status: a channel is renewed while it can be).
+    async fn channels_expiring(
+        &self,
+        before: i64,
         limit: usize,
     ) -> Result<Vec<ConnectorRecord>, StoreError>;
 

@@ -15,6 +15,8 @@ pub fn ProviderWebhooks(
     takes_secret: bool,
     /// Whether Connector Hub registers the address itself (a push channel).
     registers: bool,
+    /// When the channel open now lapses (RFC 3339), if one is.
+    channel_until: Option<String>,
 ) -> impl IntoView {
     let query = use_query_map();
     let saved = move || {
@@ -41,6 +43,9 @@ pub fn ProviderWebhooks(
             {move || saved().then(|| view! { <p role="status" class="mt-2 text-sm font-medium text-emerald-800">"Saved. Requests signed with it are accepted from now on."</p> })}
             {move || failed().map(|code| view! { <p role="alert" class="mt-2 text-sm font-medium text-red-800">{format!("The secret could not be saved ({code}).")}</p> })}
             {move || registered().then(|| view! { <p role="status" class="mt-2 text-sm font-medium text-emerald-800">"Registered. Changes reach Connector Hub from now on."</p> })}
+            {channel_until.map(|until| view! {
+                <p class="mt-2 text-sm text-slate-700" data-testid="channel-until">"Push channel open until "<time datetime=until.clone()>{until.replace('T', " ")}</time>"; Connector Hub opens the next one a day before."</p>
+            })}
             {registers.then(|| view! {
                 <form method="post" action=register class="mt-3">
                     <button type="submit" class="btn-primary">"Register with the provider"</button>

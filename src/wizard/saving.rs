@@ -62,6 +62,7 @@ impl Flow<'_> {
                     sync_frequency: Some(self.draft.sync_frequency),
                     config: Some(answers),
                     tokens,
+                    ..ConnectorChanges::default()
                 };
                 self.service
                     .update(self.p, id, changes, self.client)

@@ -535,3 +535,85 @@ async fn a_google_drive_push_channel_is_registered_and_its_token_checked() {
         .await;
     assert_eq!(r.status(), 400);
 }
+
+/// Drive grants a push channel for a while (here two minutes) and cannot extend it: the health
+/// monitor opens the next one, to the same address with the same token, before it lapses.
+#[tokio::test]
+async fn a_google_drive_push_channel_is_renewed_before_it_lapses() {
+    let app = spawn_app_with(&[
+        ("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8"),
+        ("CONNECTOR_HUB_MONITOR", "true"),
+        ("CONNECTOR_HUB_MONITOR_INTERVAL_MS", "300"),
+    ])
+    .await;
+    app.data
+        .grant_channels_for(std::time::Duration::from_secs(120));
+    let t = app.token("acme", "alice");
+    let id = app
+        .create(&t, json!({"connector_type": "google_drive", "config": {"access_token": "ya29.good-token"}, "sync_frequency": "manual"}))
+        .await;
+    let url = webhook_url(&app, &t, &id).await;
+    let r = app
+        .post(
+            &format!("/v1/connectors/{id}/webhook-channel"),
+            &t,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let view: Value = r.json().await.expect("json");
+    let lapses = view["webhook_channel_expires_at"]
+        .as_str()
+        .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+        .expect("the view says when the channel lapses")
+        .timestamp_millis();
+    assert!(
+        (lapses - now_ms() - 120_000).abs() < 10_000,
+        "as Drive granted it, not as asked: {view}"
+    );
+
+    let watches = |seen: Vec<crate::support::fakes::data::Seen>| -> Vec<Value> {
+        seen.iter()
+            .filter_map(|s| s.query.get("watch"))
+            .filter_map(|w| serde_json::from_str(w).ok())
+            .collect()
+    };
+    let mut opened = watches(app.data.take_requests());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while opened.len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        opened.extend(watches(app.data.take_requests()));
+    }
+    assert!(
+        opened.len() >= 2,
+        "the monitor renewed the channel: {opened:?}"
+    );
+    let (first, next) = (&opened[0], &opened[1]);
+    assert_eq!(next["address"], url.as_str());
+    assert_eq!(
+        next["token"], first["token"],
+        "the same token: both channels verify"
+    );
+    assert_ne!(next["id"], first["id"], "each channel has its own id");
+
+    // The renewal is audited, and notices of the new channel are accepted.
+    let audit = app
+        .get("/v1/audit?action=webhook_channel", &t)
+        .await
+        .text()
+        .await
+        .expect("text");
+    assert!(audit.contains("system:monitor"), "{audit}");
+    let token = next["token"].as_str().expect("token");
+    let headers = vec![
+        (
+            "x-goog-channel-id".to_owned(),
+            next["id"].as_str().unwrap_or_default().to_owned(),
+        ),
+        ("x-goog-channel-token".to_owned(), token.to_owned()),
+        ("x-goog-resource-state".to_owned(), "sync".to_owned()),
+        ("x-goog-message-number".to_owned(), "1".to_owned()),
+    ];
+    let (status, _) = post(&app, &url, b"", &headers).await;
+    assert_eq!(status, 200);
+}

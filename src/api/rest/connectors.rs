@@ -216,7 +216,7 @@ pub async fn update(
             .transpose()?,
         sync_frequency: frequency(body.sync_frequency)?,
         config: body.config.map(config_map).transpose()?,
-        tokens: None,
+        ..ConnectorChanges::default()
     };
     Ok(Json(state.service.update(&p, &id, changes, &client).await?))
 }

@@ -62,6 +62,7 @@ pub(super) fn to_doc(r: &ConnectorRecord) -> Document {
         "token_expires_at": opt_i64(r.token_expires_at),
         "token_refreshed_at": opt_i64(r.token_refreshed_at),
         "hook_token": &r.hook_token,
+        "channel_expires_at": opt_i64(r.channel_expires_at),
     }
 }
 
@@ -95,6 +96,7 @@ pub(super) fn from_doc(d: &Document) -> Result<ConnectorRecord, StoreError> {
         token_expires_at: oi("token_expires_at"),
         token_refreshed_at: oi("token_refreshed_at"),
         hook_token: os("hook_token").unwrap_or_default(),
+        channel_expires_at: oi("channel_expires_at"),
     })
 }
 

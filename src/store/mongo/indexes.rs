@@ -94,6 +94,10 @@ impl MongoStore {
             ))
             .await
             .map_err(map_error)?;
+        self.connectors
+            .create_index(index(doc! {"channel_expires_at": 1}, false))
+            .await
+            .map_err(map_error)?;
         self.oauth_states
             .create_index(index(doc! {"state_hash": 1}, true))
             .await

@@ -521,6 +521,21 @@ impl Store for MongoStore {
         collect(cursor, from_doc).await
     }
 
+    async fn channels_expiring(
+        &self,
+        before: i64,
+        n: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        let cursor = self
+            .connectors
+            .find(doc! {"channel_expires_at": {"$ne": Bson::Null, "$lt": before}})
+            .sort(doc! {"channel_expires_at": 1})
+            .limit(limit(n))
+            .await
+            .map_err(map_error)?;
+        collect(cursor, from_doc).await
+    }
+
     async fn scan_all(
         &self,
         after: Option<(String, String)>,

@@ -123,13 +123,14 @@ impl Store for SqliteStore {
         let events = events.to_vec();
         self.write(move |c| {
             c.prepare_cached(&format!(
-                "INSERT INTO connectors ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                "INSERT INTO connectors ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
             ))?
             .execute(params![
                 tenant, r.connector_id, r.connector_type, r.display_name, r.status.as_str(),
                 r.sync_frequency.as_str(), r.encrypted_config, r.key_id, r.created_at, r.updated_at,
                 r.created_by, r.updated_by, r.last_tested_at, r.last_sync_at, r.error_code,
-                r.error_message, r.version, r.token_expires_at, r.token_refreshed_at, r.hook_token
+                r.error_message, r.version, r.token_expires_at, r.token_refreshed_at, r.hook_token,
+                r.channel_expires_at
             ])?;
             append_audit_in(c, &mut entry, &key)?;
             events::queue_events_in(c, &tenant, &events)
@@ -193,14 +194,14 @@ impl Store for SqliteStore {
                     "UPDATE connectors SET display_name = ?3, status = ?4, sync_frequency = ?5, encrypted_config = ?6,
                         key_id = ?7, updated_at = ?8, updated_by = ?9, last_tested_at = ?10, last_sync_at = ?11,
                         error_code = ?12, error_message = ?13, version = ?14, token_expires_at = ?16,
-                        token_refreshed_at = ?17
+                        token_refreshed_at = ?17, channel_expires_at = ?18
                      WHERE tenant_id = ?1 AND connector_id = ?2 AND version = ?15",
                 )?
                 .execute(params![
                     tenant, r.connector_id, r.display_name, r.status.as_str(), r.sync_frequency.as_str(),
                     r.encrypted_config, r.key_id, r.updated_at, r.updated_by, r.last_tested_at, r.last_sync_at,
                     r.error_code, r.error_message, r.version, expected, r.token_expires_at,
-                    r.token_refreshed_at
+                    r.token_refreshed_at, r.channel_expires_at
                 ])?;
             if let (1, Some((mut entry, key))) = (changed, audit) {
                 append_audit_in(c, &mut entry, &key)?;
@@ -518,6 +519,24 @@ impl Store for SqliteStore {
                  ORDER BY token_refreshed_at LIMIT ?3"
             ))?;
             let rows = stmt.query_map(params![connector_type, refreshed_before, limit], record)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn channels_expiring(
+        &self,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        self.read(move |c| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM connectors
+                 WHERE channel_expires_at IS NOT NULL AND channel_expires_at < ?1
+                 ORDER BY channel_expires_at LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![before, limit], record)?;
             rows.collect()
         })
         .await

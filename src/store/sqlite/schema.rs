@@ -213,6 +213,12 @@ CREATE TABLE webhook_attempts (
     PRIMARY KEY (delivery_id, n)
 ) WITHOUT ROWID;
 "#,
+    // A push channel the hub opened lapses; when, so the monitor renews it in time.
+    r#"
+ALTER TABLE connectors ADD COLUMN channel_expires_at INTEGER;
+CREATE INDEX connectors_by_channel ON connectors (channel_expires_at)
+    WHERE channel_expires_at IS NOT NULL;
+"#,
 ];
 
 /// Rate-limit windows and leases: shared between processes but not worth an fsync each, so they

@@ -44,6 +44,8 @@ struct State {
     trouble: Option<(u32, Trouble, u32)>,
     /// Every change, as an event log (Stripe's events).
     events: Vec<Event>,
+    /// The longest push channel Drive grants (a week for changes, when unset).
+    channel_lifetime: Option<Duration>,
 }
 
 /// One change: the stream, `created`/`updated`/`deleted`, when, and the record's state then.
@@ -192,6 +194,11 @@ impl Dataset {
     /// No more trouble.
     pub fn calm(&self) {
         self.state().trouble = None;
+    }
+
+    /// Push channels opened from now on last at most this long.
+    pub fn grant_channels_for(&self, lifetime: Duration) {
+        self.state().channel_lifetime = Some(lifetime);
     }
 }
 
@@ -929,11 +936,24 @@ pub async fn google_watch(
             json!({"error": {"code": 400, "message": "Invalid Value", "status": "INVALID_ARGUMENT"}}),
         );
     }
+    // Drive grants what was asked, up to its limit (a week for changes), as int64 in a string.
+    let longest = data
+        .state()
+        .channel_lifetime
+        .unwrap_or(Duration::from_secs(604_800));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let limit = now_ms + longest.as_millis() as i64;
+    let asked = channel["expiration"]
+        .as_str()
+        .and_then(|e| e.parse::<i64>().ok())
+        .unwrap_or(limit);
     json_status(
         200,
         json!({"kind": "api#channel", "id": channel["id"], "resourceId": "res-1",
             "resourceUri": "https://www.googleapis.com/drive/v3/changes", "token": channel["token"],
-            "expiration": channel["expiration"]}),
+            "expiration": asked.min(limit).to_string()}),
     )
 }
 
