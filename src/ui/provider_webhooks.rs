@@ -44,7 +44,7 @@ pub fn ProviderWebhooks(
             {move || failed().map(|code| view! { <p role="alert" class="mt-2 text-sm font-medium text-red-800">{format!("The secret could not be saved ({code}).")}</p> })}
             {move || registered().then(|| view! { <p role="status" class="mt-2 text-sm font-medium text-emerald-800">"Registered. Changes reach Connector Hub from now on."</p> })}
             {channel_until.map(|until| view! {
-                <p class="mt-2 text-sm text-slate-700" data-testid="channel-until">"Push channel open until "<time datetime=until.clone()>{until.replace('T', " ")}</time>"; Connector Hub opens the next one a day before."</p>
+                <p class="mt-2 text-sm text-slate-700" data-testid="channel-until">"Push channel open until "<time datetime=until.clone()>{crate::ui::exact_time(&until)}</time>"; Connector Hub opens the next one a day before."</p>
             })}
             {registers.then(|| view! {
                 <form method="post" action=register class="mt-3">
