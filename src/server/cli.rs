@@ -16,14 +16,14 @@ pub async fn rotate_keys(settings: &Settings) -> Result<(), String> {
         Checker::new(&settings.checks, &settings.providers),
     );
     println!(
-        "Re-encrypting credentials under key {} …",
+        "Re-encrypting credentials, then synced records, queued events and endpoint secrets, under key {} …",
         service.encrypting_key_id()
     );
     let stats = service
         .rotate_keys(|p| {
             println!(
-                "  seen {:>7}  rotated {:>7}  already current {:>7}",
-                p.seen, p.rotated, p.already_current
+                "  connectors: seen {:>7}  rotated {:>7}  already current {:>7}   sealed values: seen {:>9}  rotated {:>9}",
+                p.seen, p.rotated, p.already_current, p.values_seen, p.values_rotated
             )
         })
         .await
@@ -32,10 +32,14 @@ pub async fn rotate_keys(settings: &Settings) -> Result<(), String> {
         "Done: {} connectors, {} re-encrypted, {} already under the current key, {} could not be decrypted, {} changed concurrently (run again).",
         stats.seen, stats.rotated, stats.already_current, stats.undecryptable, stats.conflicts
     );
-    if stats.undecryptable > 0 {
+    println!(
+        "Sealed values (synced records, queued events, endpoint signing secrets): {} seen, {} re-sealed, {} could not be decrypted.",
+        stats.values_seen, stats.values_rotated, stats.values_undecryptable
+    );
+    let undecryptable = stats.undecryptable + stats.values_undecryptable;
+    if undecryptable > 0 {
         return Err(format!(
-            "{} credentials could not be decrypted with any configured key; keep the old key in CONNECTOR_ENCRYPTION_KEY until they are rotated.",
-            stats.undecryptable
+            "{undecryptable} sealed values could not be decrypted with any configured key; keep the old key in CONNECTOR_ENCRYPTION_KEY until they are rotated."
         ));
     }
     Ok(())

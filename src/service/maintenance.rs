@@ -1,11 +1,8 @@
-//! The operator's maintenance: key rotation, and what the health monitor and the server's
-//! start-up and shutdown ask of the store.
+//! The operator's maintenance: what the health monitor and the server's start-up and shutdown
+//! ask of the store.
 
 use super::ConnectorService;
-use crate::auth::Principal;
 use crate::clock::now_ms;
-use crate::error::Error;
-use crate::model::AuditAction;
 use crate::store::ConnectorRecord;
 
 /// The health monitor's lease in the store: whoever holds it runs the monitor.
@@ -81,63 +78,4 @@ impl ConnectorService {
         }
         due
     }
-
-    /// Re-encrypts every credential not yet under the first key. Safe to interrupt and re-run:
-    /// each record is rewritten on its own, compare-and-swap on its version.
-    pub async fn rotate_keys(
-        &self,
-        mut progress: impl FnMut(RotationProgress),
-    ) -> Result<RotationProgress, Error> {
-        let mut stats = RotationProgress::default();
-        let mut after = None;
-        loop {
-            let batch = self.store.scan_all(after.clone(), 500).await?;
-            let Some(last) = batch.last() else { break };
-            after = Some((last.tenant_id.to_string(), last.connector_id.clone()));
-            for record in batch {
-                stats.seen += 1;
-                if record.key_id == self.vault.encrypting_key_id() {
-                    stats.already_current += 1;
-                    continue;
-                }
-                let Ok(config) = self.open_config(&record) else {
-                    stats.undecryptable += 1;
-                    continue;
-                };
-                let tenant = record.tenant_id.clone();
-                let mut next = record.clone();
-                self.seal_config(&mut next, &config);
-                next.version += 1;
-                let system = Principal {
-                    tenant: tenant.clone(),
-                    user: "system:rotate-keys".into(),
-                    via_cookie: false,
-                    expires_at: 0,
-                };
-                // Re-encrypted and audited together; an audit failure stops the rotation.
-                let audit =
-                    self.audited(&system, AuditAction::RotateKey, &record.connector_id, "cli");
-                if self
-                    .store
-                    .update(&tenant, &next, record.version, Some(&audit), &[])
-                    .await?
-                {
-                    stats.rotated += 1;
-                } else {
-                    stats.conflicts += 1;
-                }
-            }
-            progress(stats.clone());
-        }
-        Ok(stats)
-    }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RotationProgress {
-    pub seen: u64,
-    pub rotated: u64,
-    pub already_current: u64,
-    pub undecryptable: u64,
-    pub conflicts: u64,
 }

@@ -242,49 +242,6 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .iter()
         .all(|r| r.tenant_id != d));
 
-    // Push channels lapsing before a time, soonest first; an update moves a channel's lapse.
-    let g = tenant(&format!("{prefix}-g"));
-    for (id, lapses) in [
-        ("soon", Some(2_000)),
-        ("sooner", Some(1_500)),
-        ("later", Some(90_000)),
-        ("none", None),
-    ] {
-        let r = ConnectorRecord {
-            connector_type: "google_drive".into(),
-            channel_expires_at: lapses,
-            ..record(g.as_str(), id, 1)
-        };
-        store
-            .insert(&g, &r, &w(&g, "create", "-"), &[])
-            .await
-            .expect("insert");
-    }
-    let lapsing = |before: i64| {
-        let store = store.clone();
-        let g = g.clone();
-        async move {
-            store
-                .channels_expiring(before, 100)
-                .await
-                .expect("channels")
-                .into_iter()
-                .filter(|r| r.tenant_id == g)
-                .map(|r| r.connector_id)
-                .collect::<Vec<_>>()
-        }
-    };
-    assert_eq!(lapsing(5_000).await, ["sooner", "soon"]);
-    let mut renewed = store.get(&g, "sooner").await.expect("get").expect("there");
-    renewed.channel_expires_at = Some(95_000);
-    renewed.version += 1;
-    assert!(store
-        .update(&g, &renewed, 1, None, &[])
-        .await
-        .expect("update"));
-    assert_eq!(lapsing(5_000).await, ["soon"]);
-    assert_eq!(lapsing(100_000).await, ["soon", "later", "sooner"]);
-
     // Leases can be given up early.
     let lease = format!("{prefix}-refresh");
     assert!(store
@@ -581,6 +538,7 @@ async fn sqlite_store_honours_the_contract() {
     run(store.clone(), "t").await;
     super::contract_sync::run(store.clone(), "t").await;
     super::contract_events::run(store.clone(), "t").await;
+    super::contract_sealed::run(store.clone(), "t").await;
     let reopened = SqliteStore::open(dir.path())
         .await
         .expect("reopen runs no migration twice");
@@ -620,5 +578,6 @@ async fn mongo_store_honours_the_contract() {
     let prefix = format!("m{}", std::process::id());
     run(store.clone(), &prefix).await;
     super::contract_sync::run(store.clone(), &prefix).await;
-    super::contract_events::run(store, &prefix).await;
+    super::contract_events::run(store.clone(), &prefix).await;
+    super::contract_sealed::run(store, &prefix).await;
 }

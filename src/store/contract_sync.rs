@@ -426,6 +426,74 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     assert!(!due(10_000).await.contains(&c.to_owned()));
     assert!(due(50_000).await.contains(&c.to_owned()));
 
+    // Key rotation reads the records' tokens (with whose each is) and rewrites them, with their
+    // digests, where they are still as read.
+    {
+        use base64::{engine::general_purpose::URL_SAFE, Engine};
+        let owner = format!("{t}/{c}/customers/");
+        let mut sealed = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let batch = store
+                .sealed_values(SealedKind::Records, after.as_deref(), 2)
+                .await
+                .expect("sealed values");
+            let Some(last) = batch.last() else { break };
+            after = Some(last.position.clone());
+            sealed.extend(
+                batch
+                    .into_iter()
+                    .filter(|v| v.owner.as_deref().is_some_and(|o| o.starts_with(&owner))),
+            );
+        }
+        let stored = store
+            .list_records(&t, c, "customers", 0, 100)
+            .await
+            .expect("records");
+        assert_eq!(sealed.len(), stored.len(), "every record, once");
+        let first = &sealed[0];
+        let record_id = first
+            .owner
+            .as_deref()
+            .unwrap_or_default()
+            .trim_start_matches(&owner);
+        let before = stored
+            .iter()
+            .find(|r| r.record_id == record_id)
+            .expect("listed");
+        assert_eq!(first.token, URL_SAFE.encode(&before.sealed));
+        let new_token = URL_SAFE.encode(b"resealed");
+        let change = Reseal {
+            value: first.clone(),
+            token: new_token.clone(),
+            digest: Some("new-digest".into()),
+        };
+        assert_eq!(
+            store
+                .reseal(SealedKind::Records, &[change.clone()])
+                .await
+                .expect("reseal"),
+            1
+        );
+        assert_eq!(
+            store
+                .reseal(SealedKind::Records, &[change])
+                .await
+                .expect("reseal"),
+            0,
+            "a value no longer as read is left alone"
+        );
+        let after: Vec<_> = store
+            .list_records(&t, c, "customers", 0, 100)
+            .await
+            .expect("records")
+            .into_iter()
+            .filter(|r| r.record_id == record_id)
+            .collect();
+        assert_eq!(after[0].sealed, b"resealed");
+        assert_eq!(after[0].seq, before.seq, "re-sealing is not a change");
+    }
+
     // Deleting the connector deletes everything its syncs stored, in the same transaction.
     assert!(store
         .delete(&t, c, &audit("delete"), &[])

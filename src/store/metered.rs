@@ -395,3 +395,22 @@ impl EventStore for MeteredStore {
         )
     }
 }
+
+#[async_trait]
+impl SealedStore for MeteredStore {
+    async fn sealed_values(
+        &self,
+        kind: SealedKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<SealedValue>, StoreError> {
+        timed!(
+            self,
+            "sealed_values",
+            self.inner.sealed_values(kind, after, limit)
+        )
+    }
+    async fn reseal(&self, kind: SealedKind, changes: &[Reseal]) -> Result<u64, StoreError> {
+        timed!(self, "reseal", self.inner.reseal(kind, changes))
+    }
+}

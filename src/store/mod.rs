@@ -5,6 +5,7 @@ mod audit_chain;
 pub mod events;
 mod metered;
 mod mongo;
+pub mod sealed;
 mod sqlite;
 pub mod sync;
 mod verify;
@@ -18,6 +19,7 @@ pub use events::{
 };
 pub use metered::MeteredStore;
 pub use mongo::MongoStore;
+pub use sealed::{Reseal, SealedKind, SealedStore, SealedValue};
 pub use sqlite::SqliteStore;
 pub use sync::{
     PageCommit, PassEnd, Queued, RecordWrite, StoredRecord, StreamState, SyncRunRecord, SyncStore,
@@ -187,7 +189,7 @@ pub enum StoreError {
 }
 
 #[async_trait]
-pub trait Store: SyncStore + EventStore + Send + Sync + 'static {
+pub trait Store: SyncStore + EventStore + SealedStore + Send + Sync + 'static {
     fn name(&self) -> &'static str;
     async fn ping(&self) -> Result<(), StoreError>;
     /// On graceful shutdown: make everything written durable in its final place.
@@ -349,5 +351,7 @@ pub fn retest_interval_ms(frequency: SyncFrequency) -> Option<i64> {
 pub mod contract;
 #[cfg(test)]
 mod contract_events;
+#[cfg(test)]
+mod contract_sealed;
 #[cfg(test)]
 mod contract_sync;

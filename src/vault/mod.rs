@@ -285,6 +285,35 @@ impl Vault {
     }
 }
 
+/// What key rotation makes of a sealed value.
+pub enum Resealed {
+    /// Sealed under the encrypting key already.
+    Current,
+    /// Opened with an older key and sealed again under the encrypting key.
+    Rewritten { token: String, plaintext: Vec<u8> },
+    /// No loaded key opens it.
+    Unopenable,
+}
+
+impl Vault {
+    /// Seals `token` again under the encrypting key if an older key sealed it.
+    pub fn reseal(&self, token: &str) -> Resealed {
+        if self.keys[0].fernet.decrypt(token).is_ok() {
+            return Resealed::Current;
+        }
+        match self.keys[1..]
+            .iter()
+            .find_map(|k| k.fernet.decrypt(token).ok())
+        {
+            Some(plaintext) => Resealed::Rewritten {
+                token: self.seal(&plaintext),
+                plaintext,
+            },
+            None => Resealed::Unopenable,
+        }
+    }
+}
+
 /// A short, stable, non-reversible name for a key.
 fn key_id(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());

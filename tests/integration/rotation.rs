@@ -4,7 +4,65 @@ use crate::support::process::{run_cli, spawn_server};
 use serde_json::{json, Value};
 
 fn env(fakes: &str, data: &std::path::Path, keys: &str) -> Vec<(String, String)> {
-    crate::support::process::server_env(fakes, data, keys)
+    let mut env = crate::support::process::server_env(fakes, data, keys);
+    // The webhook receiver is on this machine too.
+    env.push(("CONNECTOR_HUB_EGRESS_ALLOW".into(), "127.0.0.0/8".into()));
+    env.push(("CONNECTOR_HUB_DELIVERY_POLL_MS".into(), "50".into()));
+    env
+}
+
+/// Runs a sync of `id` to its end; the counts per stream.
+async fn sync(http: &reqwest::Client, base: &str, t: &str, id: &str) -> Value {
+    let queued: Value = http
+        .post(format!("{base}/v1/connectors/{id}/sync"))
+        .bearer_auth(t)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("sync")
+        .json()
+        .await
+        .expect("json");
+    let run_id = queued["run_id"].as_str().expect("run id").to_owned();
+    for _ in 0..400 {
+        let run: Value = http
+            .get(format!("{base}/v1/connectors/{id}/syncs/{run_id}"))
+            .bearer_auth(t)
+            .send()
+            .await
+            .expect("run")
+            .json()
+            .await
+            .expect("json");
+        match run["status"].as_str() {
+            Some("succeeded") => return run["streams"].clone(),
+            Some("failed") => panic!("the sync failed: {run}"),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(25)).await,
+        }
+    }
+    panic!("the sync did not end");
+}
+
+/// Whether `received` carries a Standard Webhooks signature made with `secret` (`whsec_…`).
+fn signed_with(secret: &str, received: &crate::support::receiver::Received) -> bool {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    use hmac::Mac;
+    let Ok(key) = STANDARD.decode(secret.trim_start_matches("whsec_")) else {
+        return false;
+    };
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key) else {
+        return false;
+    };
+    mac.update(received.header("webhook-id").as_bytes());
+    mac.update(b".");
+    mac.update(received.header("webhook-timestamp").as_bytes());
+    mac.update(b".");
+    mac.update(&received.body);
+    let expected = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+    received
+        .header("webhook-signature")
+        .split(' ')
+        .any(|s| s == expected)
 }
 
 fn token() -> String {
@@ -16,9 +74,11 @@ async fn rotate_keys_then_drop_the_old_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let log = dir.path().join("server.log");
+    let dataset = std::sync::Arc::new(crate::support::fakes::data::Dataset::default());
+    dataset.seed("stripe/customers", 240);
     let fakes = format!(
         "http://{}",
-        crate::support::fakes::start("127.0.0.1:0".parse().expect("addr"))
+        crate::support::fakes::start_with("127.0.0.1:0".parse().expect("addr"), dataset)
             .await
             .expect("fakes")
     );
@@ -47,6 +107,21 @@ async fn rotate_keys_then_drop_the_old_key() {
             .expect("json");
         ids.push(v["connector_id"].as_str().expect("id").to_owned());
     }
+    // Records, an endpoint's signing secret and a queued event, all sealed under key 1 too.
+    let first_sync = sync(&http, &server.base, &t, &ids[0]).await;
+    assert_eq!(first_sync["customers"]["added"], 240, "{first_sync}");
+    let receiver = crate::support::receiver::Receiver::start().await;
+    let endpoint: Value = http
+        .post(format!("{}/v1/webhook-endpoints", server.base))
+        .bearer_auth(&t)
+        .json(&json!({"url": receiver.url, "events": ["connector.updated"]}))
+        .send()
+        .await
+        .expect("endpoint")
+        .json()
+        .await
+        .expect("json");
+    let secret = endpoint["secret"].as_str().expect("secret").to_owned();
     assert!(server.stop().success());
 
     // "key2,key1": new writes use key 2, old records still open; rotate-keys rewrites them.
@@ -66,6 +141,8 @@ async fn rotate_keys_then_drop_the_old_key() {
     let (ok, output) = run_cli(&env(&fakes, &data, &both), &["rotate-keys"]);
     assert!(ok, "{output}");
     assert!(output.contains("5 connectors, 5 re-encrypted"), "{output}");
+    // 240 customers and the endpoint's secret.
+    assert!(output.contains("241 re-sealed, 0 could not"), "{output}");
     let (ok, again) = run_cli(&env(&fakes, &data, &both), &["rotate-keys"]);
     assert!(
         ok && again.contains("0 re-encrypted, 5 already under the current key"),
@@ -86,6 +163,43 @@ async fn rotate_keys_then_drop_the_old_key() {
             .expect("json");
         assert_eq!(r["success"], true, "{id} decrypts under key 2 alone: {r}");
     }
+    // The records open, and the next sync finds nothing changed (their digests were
+    // recomputed under key 2); the endpoint still signs with the secret it was given.
+    let records: Value = http
+        .get(format!(
+            "{}/v1/connectors/{}/records?stream=customers&limit=5",
+            server.base, ids[0]
+        ))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .expect("records")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        records["records"][0]["data"]["object"], "customer",
+        "{records}"
+    );
+    let again = sync(&http, &server.base, &t, &ids[0]).await;
+    assert_eq!(
+        (&again["customers"]["added"], &again["customers"]["updated"]),
+        (&json!(0), &json!(0)),
+        "{again}"
+    );
+    let renamed = http
+        .patch(format!("{}/v1/connectors/{}", server.base, ids[1]))
+        .bearer_auth(&t)
+        .json(&json!({"display_name": "Renamed"}))
+        .send()
+        .await
+        .expect("rename");
+    assert_eq!(renamed.status(), 200);
+    let delivered = receiver.wait_for(1, 10).await;
+    assert!(
+        delivered.iter().any(|r| signed_with(&secret, r)),
+        "signed with the endpoint's secret"
+    );
     assert!(server.stop().success());
 
     // A wrong key: the list still loads, every connector says why it cannot be used.
