@@ -83,14 +83,7 @@ impl ConnectorService {
     /// beside it rather than before it: the caller does not wait for the durable write, and a
     /// failure to write is logged (the call cannot be undone by refusing its answer).
     pub(super) fn append_beside(&self, entry: AuditRecord) {
-        let (store, key) = (self.store.clone(), self.audit_key.clone());
-        tokio::spawn(async move {
-            let action = entry.action.clone();
-            let write = AuditWrite { entry, key: &key };
-            if let Err(e) = store.append_audit(&write).await {
-                tracing::error!(error = %e, action, "audit entry of a completed call could not be written");
-            }
-        });
+        self.audit_beside.push(&self.store, &self.audit_key, entry);
     }
 
     /// Records a refused request of a signed-in caller (404 across tenants). Best effort: the

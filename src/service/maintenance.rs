@@ -20,8 +20,10 @@ impl ConnectorService {
         self.store.ping().await.is_ok()
     }
 
-    /// Writes everything the store buffers to disk (at shutdown).
+    /// Writes the audit entries waiting beside their calls, then everything the store buffers,
+    /// to disk (at shutdown).
     pub async fn flush_store(&self) {
+        self.audit_beside.flush().await;
         if let Err(e) = self.store.flush().await {
             tracing::warn!(error = %e, "could not checkpoint the store");
         }

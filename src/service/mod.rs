@@ -27,6 +27,7 @@ use crate::vault::{AuditKey, DecryptionFailed, Vault};
 use std::sync::Arc;
 
 mod audit;
+mod audit_beside;
 mod connectors;
 mod data_settings;
 mod data_view;
@@ -82,6 +83,8 @@ pub struct ConnectorService {
     /// `None` when the operator turned page reuse off.
     pages: Option<PageCache<PageKey>>,
     audit_key: AuditKey,
+    /// Entries of proxied calls, written in groups beside their answers.
+    audit_beside: audit_beside::AuditBeside,
     refusals: RefusalGate,
     sync: SyncSettings,
     /// Notified when this process queues a sync, so its worker starts it at once.
@@ -151,6 +154,7 @@ impl ConnectorService {
             webhook_secrets: Default::default(),
             wanted_syncs,
             wanted_syncs_rx: std::sync::Mutex::new(Some(wanted_syncs_rx)),
+            audit_beside: Default::default(),
         }
     }
 
