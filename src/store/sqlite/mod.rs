@@ -29,6 +29,8 @@ pub struct SqliteStore {
     path: PathBuf,
     /// `None` when the data directory is read-only: reads are served, every write is refused.
     writer: Option<std::sync::mpsc::Sender<Job>>,
+    /// Writes the ephemeral file (rate windows, leases); `None` with `writer`.
+    ephemeral: Option<std::sync::mpsc::Sender<Job>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     read_slots: Arc<tokio::sync::Semaphore>,
     /// Answers `change_marker`: a connection that never writes, so its `data_version` moves on
@@ -43,19 +45,25 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(io_error)?;
             let path = dir.join("connector-hub.db");
-            let writer = match open_writer(&path, &dir) {
-                Ok(conn) => {
-                    let (jobs, queue) = std::sync::mpsc::channel();
-                    std::thread::Builder::new()
-                        .name("sqlite-writer".into())
-                        .spawn(move || run_writer(conn, queue))
-                        .map_err(io_error)?;
-                    Some(jobs)
-                }
+            let start = |name: &str, conn: Connection| {
+                let (jobs, queue) = std::sync::mpsc::channel();
+                std::thread::Builder::new()
+                    .name(name.into())
+                    .spawn(move || run_writer(conn, queue))
+                    .map_err(io_error)?;
+                Ok::<_, StoreError>(jobs)
+            };
+            let writers = open_writer(&path)
+                .and_then(|main| Ok((main, open_ephemeral_writer(&dir)?)));
+            let (writer, ephemeral) = match writers {
+                Ok((main, ephemeral)) => (
+                    Some(start("sqlite-writer", main)?),
+                    Some(start("sqlite-ephemeral", ephemeral)?),
+                ),
                 // An existing database on a read-only directory is still worth serving.
                 Err(StoreError::ReadOnly) if path.is_file() => {
                     tracing::warn!(path = %path.display(), "the data directory is read-only: serving reads, refusing writes");
-                    None
+                    (None, None)
                 }
                 Err(other) => return Err(other),
             };
@@ -67,6 +75,7 @@ impl SqliteStore {
             Ok(Self {
                 path,
                 writer,
+                ephemeral,
                 readers: Arc::new(Mutex::new(Vec::new())),
                 read_slots: Arc::new(tokio::sync::Semaphore::new(READERS)),
                 probe: Mutex::new(probe),
@@ -103,12 +112,10 @@ impl Store for SqliteStore {
         }
         // Fold the WAL into the database file, so a stopped server leaves one complete file
         // (readable even from read-only media).
-        self.write_alone(|c| {
-            c.execute_batch(
-                "PRAGMA main.wal_checkpoint(TRUNCATE); PRAGMA ephemeral.wal_checkpoint(TRUNCATE);",
-            )
-        })
-        .await
+        self.write_alone(|c| c.execute_batch("PRAGMA main.wal_checkpoint(TRUNCATE)"))
+            .await?;
+        self.write_ephemeral_alone(|c| c.execute_batch("PRAGMA ephemeral.wal_checkpoint(TRUNCATE)"))
+            .await
     }
 
     async fn insert(
@@ -434,7 +441,7 @@ impl Store for SqliteStore {
     async fn hit(&self, key: &str, window_start: i64, hits: u64) -> Result<u64, StoreError> {
         let key = key.to_owned();
         let added = i64::try_from(hits).unwrap_or(i64::MAX);
-        self.write(move |c| {
+        self.write_ephemeral(move |c| {
             let total: i64 = c
                 .prepare_cached(
                     "INSERT INTO ephemeral.rate_windows (key, window_start, hits) VALUES (?1, ?2, ?3)
@@ -471,7 +478,7 @@ impl Store for SqliteStore {
         ttl_ms: i64,
     ) -> Result<bool, StoreError> {
         let (name, holder) = (name.to_owned(), holder.to_owned());
-        self.write(move |c| {
+        self.write_ephemeral(move |c| {
             let changed = c
                 .prepare_cached(
                     "INSERT INTO ephemeral.leases (name, holder, expires_at) VALUES (?1, ?2, ?3)

@@ -291,7 +291,9 @@ pub(super) fn interval_sql() -> String {
     format!("CASE sync_frequency{arms} END")
 }
 
-pub(super) fn open_writer(path: &Path, dir: &Path) -> Result<Connection, StoreError> {
+/// The main file's writer. The ephemeral file is not attached to it: a transaction begun
+/// `IMMEDIATE` locks every attached file, and rate checks must not wait for its commits.
+pub(super) fn open_writer(path: &Path) -> Result<Connection, StoreError> {
     let mut writer = Connection::open(path).map_err(map_error)?;
     configure(&writer)?;
     // A sync writes pages of thousands of records: keep the indexes it touches in memory (16 MB)
@@ -302,9 +304,19 @@ pub(super) fn open_writer(path: &Path, dir: &Path) -> Result<Connection, StoreEr
         .execute_batch("PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 8192")
         .map_err(map_error)?;
     migrate(&mut writer)?;
-    attach_ephemeral(&writer, dir)?;
-    writer.execute_batch(EPHEMERAL).map_err(map_error)?;
     Ok(writer)
+}
+
+/// The ephemeral file's own writer: attached to an empty in-memory database, so its
+/// transactions lock nothing of the main file.
+pub(super) fn open_ephemeral_writer(dir: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_in_memory().map_err(map_error)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(map_error)?;
+    stable_plans(&conn)?;
+    attach_ephemeral(&conn, dir)?;
+    conn.execute_batch(EPHEMERAL).map_err(map_error)?;
+    Ok(conn)
 }
 
 pub(super) fn attach_ephemeral(conn: &Connection, dir: &Path) -> Result<(), StoreError> {

@@ -8,7 +8,7 @@ use super::*;
 fn cached_statements_are_not_prepared_again() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("connector-hub.db");
-    let _writer = open_writer(&path, dir.path()).expect("writer");
+    let _writer = open_writer(&path).expect("writer");
     let reader = open_reader(&path, false).expect("reader");
     // The first page of a listing, as `list` runs it: status and cursor bound as NULL.
     let sql = list_sql(false, false);

@@ -160,24 +160,20 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, StoreError>>();
-        let job = Job::Grouped(Box::new(move |conn| match in_savepoint(conn, f) {
-            Ok(value) => {
-                let completion: Completion = Box::new(move |committed| {
-                    let _ = tx.send(committed.map(|()| value));
-                });
-                (completion, None)
-            }
-            Err(e) => {
-                let error = map_error(e);
-                let reported = error.clone();
-                let completion: Completion = Box::new(move |_| {
-                    let _ = tx.send(Err(reported));
-                });
-                (completion, Some(error))
-            }
-        }));
+        let (job, rx) = grouped(f);
         self.submit(job, rx).await
+    }
+
+    /// Runs `f`, which writes only the ephemeral file (rate windows, leases), in the next group
+    /// of the ephemeral writer: it never waits behind a durable commit of the main file (a
+    /// sync's page, an audit entry), which every request's rate check would otherwise do.
+    pub(super) async fn write_ephemeral<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (job, rx) = grouped(f);
+        let writer = self.ephemeral.as_ref().ok_or(StoreError::ReadOnly)?;
+        deliver(writer, job, rx).await
     }
 
     /// Runs `f` outside any transaction, between groups.
@@ -185,11 +181,18 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, StoreError>>();
-        let job = Job::Alone(Box::new(move |conn| {
-            let _ = tx.send(f(conn).map_err(map_error));
-        }));
+        let (job, rx) = alone(f);
         self.submit(job, rx).await
+    }
+
+    /// `write_alone` on the ephemeral writer.
+    pub(super) async fn write_ephemeral_alone<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (job, rx) = alone(f);
+        let writer = self.ephemeral.as_ref().ok_or(StoreError::ReadOnly)?;
+        deliver(writer, job, rx).await
     }
 
     pub(super) async fn submit<T>(
@@ -198,8 +201,53 @@ impl SqliteStore {
         answer: tokio::sync::oneshot::Receiver<Result<T, StoreError>>,
     ) -> Result<T, StoreError> {
         let writer = self.writer.as_ref().ok_or(StoreError::ReadOnly)?;
-        let stopped = || StoreError::Unavailable("the database writer stopped".into());
-        writer.send(job).map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        deliver(writer, job, answer).await
     }
+}
+
+type Answer<T> = tokio::sync::oneshot::Receiver<Result<T, StoreError>>;
+
+/// `f` as a write on its own, and where its answer comes.
+fn alone<T: Send + 'static>(
+    f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> (Job, Answer<T>) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, StoreError>>();
+    let job = Job::Alone(Box::new(move |conn| {
+        let _ = tx.send(f(conn).map_err(map_error));
+    }));
+    (job, rx)
+}
+
+/// `f` as a write joining a group, and where its answer comes.
+fn grouped<T: Send + 'static>(
+    f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> (Job, Answer<T>) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, StoreError>>();
+    let job = Job::Grouped(Box::new(move |conn| match in_savepoint(conn, f) {
+        Ok(value) => {
+            let completion: Completion = Box::new(move |committed| {
+                let _ = tx.send(committed.map(|()| value));
+            });
+            (completion, None)
+        }
+        Err(e) => {
+            let error = map_error(e);
+            let reported = error.clone();
+            let completion: Completion = Box::new(move |_| {
+                let _ = tx.send(Err(reported));
+            });
+            (completion, Some(error))
+        }
+    }));
+    (job, rx)
+}
+
+async fn deliver<T>(
+    writer: &std::sync::mpsc::Sender<Job>,
+    job: Job,
+    answer: Answer<T>,
+) -> Result<T, StoreError> {
+    let stopped = || StoreError::Unavailable("the database writer stopped".into());
+    writer.send(job).map_err(|_| stopped())?;
+    answer.await.map_err(|_| stopped())?
 }
