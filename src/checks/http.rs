@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 pub struct Http {
     trusted: Client,
+    /// Clients for tenant-chosen hosts, pinned to checked addresses, kept for reuse.
+    pinned: super::pinned::PinnedClients,
     tls: Arc<rustls::ClientConfig>,
     settings: CheckSettings,
     pub egress: EgressPolicy,
@@ -151,6 +153,7 @@ impl Http {
         let trusted = Self::builder(settings, &tls).build().unwrap_or_default();
         Self {
             trusted,
+            pinned: Default::default(),
             tls,
             settings: settings.clone(),
             egress: EgressPolicy::new(settings.egress_allow.clone()),
@@ -298,16 +301,21 @@ impl Http {
             )
             .with_field_opt(probe.url_field));
         }
-        let mut builder = Self::builder(&self.settings, &self.tls);
-        if host.parse::<IpAddr>().is_err() {
-            builder = builder.resolve_to_addrs(&host, &addrs);
-        }
-        builder.build().map_err(|_| {
-            Error::new(
-                ErrorCode::Internal,
-                "The HTTP client could not be prepared.",
-            )
-        })
+        let build = || {
+            let mut builder = Self::builder(&self.settings, &self.tls);
+            if host.parse::<IpAddr>().is_err() {
+                builder = builder.resolve_to_addrs(&host, &addrs);
+            }
+            builder.build().ok()
+        };
+        self.pinned
+            .get_or_build(&host, &addrs, build)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::Internal,
+                    "The HTTP client could not be prepared.",
+                )
+            })
     }
 
     /// Resolves a tenant-chosen host and keeps only the addresses the egress policy allows.

@@ -3,6 +3,7 @@
 
 pub mod egress;
 pub mod http;
+mod pinned;
 
 mod google_drive;
 mod hubspot;
