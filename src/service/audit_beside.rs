@@ -15,7 +15,7 @@ const LINGER: Duration = Duration::from_millis(5);
 const MAX_GROUP: usize = 128;
 
 enum Message {
-    Entry(AuditRecord),
+    Entry(Box<AuditRecord>),
     /// Write what is waiting now, then answer.
     Flush(oneshot::Sender<()>),
 }
@@ -33,7 +33,7 @@ impl AuditBeside {
             tokio::spawn(write_groups(store.clone(), key.clone(), receiver));
             sender
         });
-        if sender.send(Message::Entry(entry)).is_err() {
+        if sender.send(Message::Entry(Box::new(entry))).is_err() {
             tracing::error!("audit entry of a completed call could not be queued");
         }
     }
@@ -60,14 +60,14 @@ async fn write_groups(
         let mut flushed = Vec::new();
         match first {
             Message::Entry(entry) => {
-                group.push(entry);
+                group.push(*entry);
                 tokio::time::sleep(LINGER).await;
             }
             Message::Flush(done) => flushed.push(done),
         }
         while group.len() < MAX_GROUP {
             match receiver.try_recv() {
-                Ok(Message::Entry(entry)) => group.push(entry),
+                Ok(Message::Entry(entry)) => group.push(*entry),
                 Ok(Message::Flush(done)) => flushed.push(done),
                 Err(_) => break,
             }

@@ -123,7 +123,10 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
             digest: None,
         };
         assert_eq!(
-            store.reseal(kind, &[change.clone()]).await.expect("reseal"),
+            store
+                .reseal(kind, std::slice::from_ref(&change))
+                .await
+                .expect("reseal"),
             1
         );
         assert_eq!(store.reseal(kind, &[change]).await.expect("again"), 0);

@@ -470,7 +470,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         };
         assert_eq!(
             store
-                .reseal(SealedKind::Records, &[change.clone()])
+                .reseal(SealedKind::Records, std::slice::from_ref(&change))
                 .await
                 .expect("reseal"),
             1
