@@ -496,19 +496,13 @@ impl Store for SqliteStore {
         now: i64,
         limit: usize,
     ) -> Result<Vec<ConnectorRecord>, StoreError> {
-        self.read(move |c| {
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM connectors
-                 WHERE sync_frequency != 'manual'
-                   AND COALESCE(last_tested_at, 0) <= ?1 - {}
-                 ORDER BY COALESCE(last_tested_at, 0) LIMIT ?2",
-                interval_sql()
-            ))?;
-            let rows = stmt.query_map(params![now, limit], record)?;
-            rows.collect()
-        })
-        .await
+        let condition = format!(
+            "WHERE sync_frequency != 'manual' AND COALESCE(last_tested_at, 0) <= ?1 - {}
+             ORDER BY COALESCE(last_tested_at, 0) LIMIT ?2",
+            interval_sql()
+        );
+        self.connectors_where(condition, vec![now.into(), sql_limit(limit)])
+            .await
     }
 
     async fn idle_sign_ins(
@@ -517,19 +511,15 @@ impl Store for SqliteStore {
         refreshed_before: i64,
         limit: usize,
     ) -> Result<Vec<ConnectorRecord>, StoreError> {
-        let connector_type = connector_type.to_owned();
-        self.read(move |c| {
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM connectors
-                 WHERE connector_type = ?1 AND token_refreshed_at IS NOT NULL
-                   AND token_refreshed_at < ?2 AND status != 'authorization_required'
-                 ORDER BY token_refreshed_at LIMIT ?3"
-            ))?;
-            let rows = stmt.query_map(params![connector_type, refreshed_before, limit], record)?;
-            rows.collect()
-        })
-        .await
+        let condition = "WHERE connector_type = ?1 AND token_refreshed_at IS NOT NULL
+               AND token_refreshed_at < ?2 AND status != 'authorization_required'
+             ORDER BY token_refreshed_at LIMIT ?3";
+        let values = vec![
+            connector_type.to_owned().into(),
+            refreshed_before.into(),
+            sql_limit(limit),
+        ];
+        self.connectors_where(condition.into(), values).await
     }
 
     async fn channels_expiring(
@@ -537,17 +527,10 @@ impl Store for SqliteStore {
         before: i64,
         limit: usize,
     ) -> Result<Vec<ConnectorRecord>, StoreError> {
-        self.read(move |c| {
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM connectors
-                 WHERE channel_expires_at IS NOT NULL AND channel_expires_at < ?1
-                 ORDER BY channel_expires_at LIMIT ?2"
-            ))?;
-            let rows = stmt.query_map(params![before, limit], record)?;
-            rows.collect()
-        })
-        .await
+        let condition = "WHERE channel_expires_at IS NOT NULL AND channel_expires_at < ?1
+             ORDER BY channel_expires_at LIMIT ?2";
+        self.connectors_where(condition.into(), vec![before.into(), sql_limit(limit)])
+            .await
     }
 
     async fn scan_all(
@@ -584,6 +567,28 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+impl SqliteStore {
+    /// Connectors across tenants matching `condition` (a `WHERE … ORDER BY … LIMIT` with
+    /// `values` bound): the background monitor's queries.
+    async fn connectors_where(
+        &self,
+        condition: String,
+        values: Vec<rusqlite::types::Value>,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare_cached(&format!("SELECT {COLUMNS} FROM connectors {condition}"))?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(values), record)?;
+            rows.collect()
+        })
+        .await
+    }
+}
+
+fn sql_limit(limit: usize) -> rusqlite::types::Value {
+    i64::try_from(limit).unwrap_or(i64::MAX).into()
 }
 
 #[cfg(test)]
