@@ -19,6 +19,9 @@ use std::collections::BTreeMap;
 
 /// How long before a channel lapses the monitor replaces it: time for a day of failed attempts.
 const RENEW_AHEAD_MS: i64 = 86_400_000;
+/// A channel still not replaced this long after it lapsed is given up: the connector stops
+/// saying it has one (its owner registers again), and the monitor stops trying.
+const GIVE_UP_AFTER_MS: i64 = 86_400_000;
 
 impl ConnectorService {
     /// Opens a push channel from the provider to the connector's webhook address with a new
@@ -76,6 +79,15 @@ impl ConnectorService {
             }
             match self.renew_channel(&record).await {
                 Ok(()) => renewed += 1,
+                Err(e) if gives_up(record.channel_expires_at, now_ms()) => {
+                    tracing::warn!(
+                        tenant = %record.tenant_id, connector_id = %record.connector_id, code = %e.code,
+                        "health monitor: a push channel lapsed a day ago and still cannot be renewed; giving it up"
+                    );
+                    if let Err(e) = self.give_up_channel(&record, &e).await {
+                        tracing::warn!(connector_id = %record.connector_id, code = %e.code, "health monitor: could not give a push channel up");
+                    }
+                }
                 Err(e) => tracing::warn!(
                     tenant = %record.tenant_id, connector_id = %record.connector_id, code = %e.code,
                     "health monitor: a push channel could not be renewed; trying again next round"
@@ -136,6 +148,35 @@ impl ConnectorService {
         Err(Error::from_code(ErrorCode::Conflict))
     }
 
+    /// Forgets a channel that lapsed and could not be replaced, with an audit entry saying why.
+    async fn give_up_channel(&self, record: &ConnectorRecord, why: &Error) -> Result<(), Error> {
+        let system = Principal {
+            tenant: record.tenant_id.clone(),
+            user: "system:monitor".into(),
+            via_cookie: false,
+            expires_at: 0,
+        };
+        let audit = crate::store::AuditWrite {
+            entry: Self::audit_entry(
+                &system,
+                AuditAction::WebhookChannel,
+                Some(&record.connector_id),
+                crate::model::AuditOutcome::Error,
+                Some(why.code),
+                "monitor",
+            ),
+            key: &self.audit_key,
+        };
+        let mut next = record.clone();
+        next.channel_expires_at = None;
+        next.version = record.version + 1;
+        // Lost to a concurrent change: the next round looks again.
+        self.store
+            .update(&record.tenant_id, &next, record.version, Some(&audit), &[])
+            .await?;
+        Ok(())
+    }
+
     /// Asks the provider for a channel from its current position to the connector's address,
     /// carrying `token`; when the provider says the channel lapses.
     async fn open_channel(
@@ -194,6 +235,11 @@ fn channel_of(def: &ConnectorDef) -> Option<(&ChannelDef, &str)> {
     Some((hooks.channel.as_ref()?, hooks.secret_field.as_deref()?))
 }
 
+/// Whether a channel that lapses at `expires_at` has been lapsed too long to go on trying.
+fn gives_up(expires_at: Option<i64>, now: i64) -> bool {
+    expires_at.is_some_and(|at| now - at > GIVE_UP_AFTER_MS)
+}
+
 /// A channel's `expiration`: Unix milliseconds, as a string (Google's JSON for int64) or a number.
 fn expiration(channel: &Value) -> Option<i64> {
     match &channel["expiration"] {
@@ -206,6 +252,15 @@ fn expiration(channel: &Value) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_channel_is_given_up_a_day_after_it_lapsed() {
+        let day = 86_400_000;
+        assert!(!gives_up(Some(10 * day), 10 * day + day / 2));
+        assert!(!gives_up(Some(10 * day), 11 * day));
+        assert!(gives_up(Some(10 * day), 11 * day + 1));
+        assert!(!gives_up(None, 11 * day));
+    }
 
     #[test]
     fn a_channel_lapses_when_the_provider_says_in_either_spelling() {
