@@ -3,7 +3,7 @@
 # of `make bench`, not of the test suite.
 #   - the proxy: a Stripe list call through the hub against the same call straight to the fake, at
 #     one connection (every proxied call audited, a durable write), with the fake answering at once
-#     and with 50 ms of provider latency;
+#     and with 5 ms and 50 ms of provider latency;
 #   - events: N changes, each queuing an event, delivered to a local endpoint, beside the same
 #     endpoint posted to directly, 8 at a time (the hub's default delivery concurrency).
 # Sizes: EVENTS; SKIP_BUILD=1 uses the binaries built.
@@ -57,7 +57,7 @@ measure() {
 
 echo "| Call, one connection | Requests/s | p50 (ms) | Proxy ÷ direct, time per call |"
 echo "|---|---|---|---|"
-for delay in 0 50; do
+for delay in 0 5 50; do
   start_fakes "$delay"
   start_server "proxy$delay"
   connector=$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
