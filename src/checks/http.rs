@@ -264,7 +264,8 @@ impl Http {
         }
         let mut request = client
             .request(forward.method, probe.url.clone())
-            .headers(headers);
+            .headers(headers)
+            .timeout(self.settings.proxy_timeout);
         if !forward.body.is_empty() {
             request = request.body(forward.body);
         }

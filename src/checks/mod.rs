@@ -31,6 +31,9 @@ use std::time::Duration;
 pub struct CheckSettings {
     pub connect_timeout: Duration,
     pub timeout: Duration,
+    /// Total time a call through the proxy may take, its answer streamed back included (a
+    /// download takes longer than a connection test).
+    pub proxy_timeout: Duration,
     pub max_response_bytes: usize,
     pub egress_allow: Vec<IpNet>,
 }

@@ -213,6 +213,11 @@ impl Settings {
                 "CONNECTOR_HUB_CHECK_TIMEOUT_MS",
                 "10000",
             )?,
+            proxy_timeout: millis(
+                "checks.proxy_timeout_ms",
+                "CONNECTOR_HUB_PROXY_TIMEOUT_MS",
+                "60000",
+            )?,
             max_response_bytes: src.parse(
                 "checks.max_response_bytes",
                 "CONNECTOR_HUB_CHECK_MAX_RESPONSE_BYTES",

@@ -395,3 +395,52 @@ async fn retries_are_the_callers_choice_and_only_for_idempotent_calls() {
         "{details:?}"
     );
 }
+
+/// A proxied call has its own time limit, not a connection test's: a provider slower than a
+/// test may be is still waited for, up to `CONNECTOR_HUB_PROXY_TIMEOUT_MS`.
+#[tokio::test]
+async fn a_proxied_call_has_its_own_time_limit() {
+    let app = spawn_app_with(&[
+        ("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8"),
+        ("CONNECTOR_HUB_CHECK_TIMEOUT_MS", "300"),
+        ("CONNECTOR_HUB_PROXY_TIMEOUT_MS", "1500"),
+    ])
+    .await;
+    let t = app.token("acme", "alice");
+    app.data.seed("stripe/customers", 3);
+    let id = app
+        .create(
+            &t,
+            json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good_slow42"}}),
+        )
+        .await;
+    let call = || {
+        app.http
+            .get(app.url(&format!("/proxy/{id}/v1/customers?limit=2")))
+            .bearer_auth(&t)
+            .send()
+    };
+    app.data.slow(std::time::Duration::from_millis(600));
+    let slow = call().await.expect("answer");
+    assert_eq!(
+        slow.status(),
+        200,
+        "longer than a test may take, within the proxy's limit"
+    );
+    app.data.slow(std::time::Duration::from_millis(2500));
+    let too_slow = call().await.expect("answer");
+    let status = too_slow.status().as_u16();
+    let body: Value = too_slow.json().await.expect("json");
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (502, &json!("PROVIDER_UNREACHABLE")),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("did not answer in time")),
+        "{body}"
+    );
+    app.data.slow(std::time::Duration::ZERO);
+}
