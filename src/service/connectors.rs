@@ -86,6 +86,7 @@ impl ConnectorService {
         self.store
             .insert(&p.tenant, &record, &audit, &[created])
             .await?;
+        self.events_queued();
         tracing::info!(tenant = %p.tenant, connector_id = %record.connector_id, connector_type = %record.connector_type, "connector created");
         Ok(self.view(&record))
     }
@@ -177,6 +178,7 @@ impl ConnectorService {
                 .update(&p.tenant, &next, current.version, Some(&audit), &[updated])
                 .await?
             {
+                self.events_queued();
                 return Ok(self.view(&next));
             }
         }
@@ -194,6 +196,7 @@ impl ConnectorService {
                 "display_name": record.display_name}}),
         );
         self.store.delete(&p.tenant, id, &audit, &[deleted]).await?;
+        self.events_queued();
         // Secure deletion with verification: answer only once the record is really gone.
         if self.store.get(&p.tenant, id).await?.is_some() {
             return Err(Error::new(
@@ -234,6 +237,7 @@ impl ConnectorService {
         {
             return Err(Error::from_code(ErrorCode::Conflict));
         }
+        self.events_queued();
         Ok(self.view(&next))
     }
 }

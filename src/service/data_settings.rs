@@ -63,6 +63,7 @@ impl ConnectorService {
                 .update(&p.tenant, &next, current.version, Some(&audit), &[updated])
                 .await?
             {
+                self.events_queued();
                 return Ok(self.view(&next));
             }
         }

@@ -195,7 +195,8 @@ impl ConnectorService {
         self.deliveries.clone()
     }
 
-    /// Notified when an event may be due at once (a replay), so the worker looks now.
+    /// Notified when an event may be due at once (a change queued one, a replay), so the
+    /// worker looks now.
     pub fn deliveries_due(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.deliveries_wake.clone()
     }

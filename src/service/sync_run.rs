@@ -510,6 +510,7 @@ impl ConnectorService {
                 .update(&run.tenant_id, &next, current.version, None, &events)
                 .await?
             {
+                self.events_queued();
                 return Ok(());
             }
         }

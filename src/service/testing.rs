@@ -166,6 +166,9 @@ impl ConnectorService {
                 .update(&p.tenant, &next, current.version, None, &events)
                 .await?
             {
+                if !events.is_empty() {
+                    self.events_queued();
+                }
                 return Ok(());
             }
         }

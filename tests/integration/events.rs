@@ -482,3 +482,38 @@ async fn deliveries_survive_kill_9_and_two_processes_send_each_once() {
     second.stop();
     third.stop();
 }
+
+/// A change queues its event and wakes this process's delivery worker: the event goes out at
+/// once, not at the worker's next poll (half a minute here).
+#[tokio::test]
+async fn a_change_is_delivered_at_once_not_at_the_next_poll() {
+    let app = spawn_app_with(&[
+        ("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8"),
+        ("CONNECTOR_HUB_DELIVERY_POLL_MS", "30000"),
+    ])
+    .await;
+    let t = app.token("acme", "alice");
+    let receiver = Receiver::start().await;
+    create_endpoint(
+        &app,
+        &t,
+        json!({"url": receiver.url, "events": ["connector.created"]}),
+    )
+    .await;
+    // Let the worker fall asleep on its long poll first.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    app.create(
+        &t,
+        json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good_wake42"}}),
+    )
+    .await;
+    let received = receiver.wait_for(1, 5).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].json()["type"], "connector.created");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "delivered in {:?}",
+        started.elapsed()
+    );
+}
