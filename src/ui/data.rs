@@ -123,7 +123,7 @@ fn DataBody(
         }}
         <Settings v=v.clone() action=settings/>
         {v.connector.webhook_url.clone().zip(v.webhook_setup.clone()).map(|(url, setup)| view! {
-            <crate::ui::provider_webhooks::ProviderWebhooks connector_id=v.connector.connector_id.clone() url setup takes_secret=v.webhook_takes_secret registers=v.webhook_registers channel_until=v.connector.webhook_channel_expires_at.clone()/>
+            <crate::ui::provider_webhooks::ProviderWebhooks connector_id=v.connector.connector_id.clone() url setup takes_secret=v.webhook_takes_secret registers=v.webhook_registers channel_until=v.connector.webhook_channel_expires_at.clone() now/>
         })}
     }
 }

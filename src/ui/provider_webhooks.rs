@@ -17,6 +17,8 @@ pub fn ProviderWebhooks(
     registers: bool,
     /// When the channel open now lapses (RFC 3339), if one is.
     channel_until: Option<String>,
+    /// The page's clock (Unix ms), to tell an open channel from a lapsed one.
+    now: i64,
 ) -> impl IntoView {
     let query = use_query_map();
     let saved = move || {
@@ -43,8 +45,14 @@ pub fn ProviderWebhooks(
             {move || saved().then(|| view! { <p role="status" class="mt-2 text-sm font-medium text-emerald-800">"Saved. Requests signed with it are accepted from now on."</p> })}
             {move || failed().map(|code| view! { <p role="alert" class="mt-2 text-sm font-medium text-red-800">{format!("The secret could not be saved ({code}).")}</p> })}
             {move || registered().then(|| view! { <p role="status" class="mt-2 text-sm font-medium text-emerald-800">"Registered. Changes reach Connector Hub from now on."</p> })}
-            {channel_until.map(|until| view! {
-                <p class="mt-2 text-sm text-slate-700" data-testid="channel-until">"Push channel open until "<time datetime=until.clone()>{crate::ui::exact_time(&until)}</time>"; Connector Hub opens the next one a day before."</p>
+            {channel_until.map(|until| {
+                let lapsed = crate::ui::parse_rfc3339_ms(&until).is_some_and(|at| at <= now);
+                let when = view! { <time datetime=until.clone()>{crate::ui::exact_time(&until)}</time> };
+                if lapsed {
+                    view! { <p role="alert" class="mt-2 text-sm font-medium text-red-800" data-testid="channel-until">"The push channel lapsed at "{when}" and could not be renewed yet: register again."</p> }.into_any()
+                } else {
+                    view! { <p class="mt-2 text-sm text-slate-700" data-testid="channel-until">"Push channel open until "{when}"; Connector Hub opens the next one a day before."</p> }.into_any()
+                }
             })}
             {registers.then(|| view! {
                 <form method="post" action=register class="mt-3">

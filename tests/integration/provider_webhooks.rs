@@ -617,3 +617,49 @@ async fn a_google_drive_push_channel_is_renewed_before_it_lapses() {
     let (status, _) = post(&app, &url, b"", &headers).await;
     assert_eq!(status, 200);
 }
+
+/// A channel that lapsed without being replaced is not shown as open: the data page says so
+/// and asks for a new registration.
+#[tokio::test]
+async fn a_lapsed_push_channel_is_shown_as_lapsed() {
+    let app = spawn_app_with(&[("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8")]).await;
+    app.data.grant_channels_for(std::time::Duration::ZERO);
+    let t = app.token("acme", "alice");
+    let id = app
+        .create(&t, json!({"connector_type": "google_drive", "config": {"access_token": "ya29.good-token"}, "sync_frequency": "manual"}))
+        .await;
+    let r = app
+        .post(
+            &format!("/v1/connectors/{id}/webhook-channel"),
+            &t,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let signin = app
+        .http
+        .get(app.url(&format!("/session?token={t}")))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .expect("sign in");
+    let cookie = signin
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_owned();
+    let page = app
+        .http
+        .get(app.url(&format!("/sources/{id}/data")))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("The push channel lapsed at"), "{page}");
+    assert!(!page.contains("Push channel open until"));
+}
