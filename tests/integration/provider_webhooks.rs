@@ -218,6 +218,22 @@ async fn webhook_url(app: &TestApp, t: &str, id: &str) -> String {
 }
 
 /// The connector's runs, once the newest has succeeded (or after ten seconds).
+/// A Google Drive connector with a push channel registered by the hub: its id and view.
+async fn drive_with_channel(app: &TestApp, t: &str) -> (String, Value) {
+    let id = app
+        .create(t, json!({"connector_type": "google_drive", "config": {"access_token": "ya29.good-token"}, "sync_frequency": "manual"}))
+        .await;
+    let r = app
+        .post(
+            &format!("/v1/connectors/{id}/webhook-channel"),
+            t,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    (id, r.json().await.expect("json"))
+}
+
 async fn runs_once_one_succeeded(app: &TestApp, t: &str, id: &str) -> Vec<Value> {
     let mut runs = Vec::new();
     for _ in 0..100 {
@@ -549,19 +565,8 @@ async fn a_google_drive_push_channel_is_renewed_before_it_lapses() {
     app.data
         .grant_channels_for(std::time::Duration::from_secs(120));
     let t = app.token("acme", "alice");
-    let id = app
-        .create(&t, json!({"connector_type": "google_drive", "config": {"access_token": "ya29.good-token"}, "sync_frequency": "manual"}))
-        .await;
+    let (id, view) = drive_with_channel(&app, &t).await;
     let url = webhook_url(&app, &t, &id).await;
-    let r = app
-        .post(
-            &format!("/v1/connectors/{id}/webhook-channel"),
-            &t,
-            &json!({}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let view: Value = r.json().await.expect("json");
     let lapses = view["webhook_channel_expires_at"]
         .as_str()
         .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
@@ -625,31 +630,8 @@ async fn a_lapsed_push_channel_is_shown_as_lapsed() {
     let app = spawn_app_with(&[("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8")]).await;
     app.data.grant_channels_for(std::time::Duration::ZERO);
     let t = app.token("acme", "alice");
-    let id = app
-        .create(&t, json!({"connector_type": "google_drive", "config": {"access_token": "ya29.good-token"}, "sync_frequency": "manual"}))
-        .await;
-    let r = app
-        .post(
-            &format!("/v1/connectors/{id}/webhook-channel"),
-            &t,
-            &json!({}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let signin = app
-        .http
-        .get(app.url(&format!("/session?token={t}")))
-        .header("sec-fetch-site", "same-origin")
-        .send()
-        .await
-        .expect("sign in");
-    let cookie = signin
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("cookie")
-        .to_owned();
+    let (id, _) = drive_with_channel(&app, &t).await;
+    let cookie = app.session_cookie(&t).await;
     let page = app
         .http
         .get(app.url(&format!("/sources/{id}/data")))

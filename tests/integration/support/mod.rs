@@ -121,6 +121,24 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// A browser's session cookie (`name=value`) for `token`, as `/session` sets it.
+    pub async fn session_cookie(&self, token: &str) -> String {
+        let signin = self
+            .http
+            .get(self.url(&format!("/session?token={token}")))
+            .header("sec-fetch-site", "same-origin")
+            .send()
+            .await
+            .expect("sign in");
+        signin
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|c| c.split(';').next())
+            .expect("a session cookie")
+            .to_owned()
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Response {
         self.http
             .get(self.url(path))
