@@ -101,6 +101,19 @@ pub struct Principal {
     pub expires_at: u64,
 }
 
+impl Principal {
+    /// The hub acting on its own for `tenant` (the monitor, a sync, key rotation): audited as
+    /// `system:<role>`, never through a cookie, with no token to expire.
+    pub fn system(tenant: TenantId, role: &str) -> Self {
+        Self {
+            tenant,
+            user: format!("system:{role}"),
+            via_cookie: false,
+            expires_at: 0,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,

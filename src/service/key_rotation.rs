@@ -39,12 +39,7 @@ impl ConnectorService {
                 let mut next = record.clone();
                 self.seal_config(&mut next, &config);
                 next.version += 1;
-                let system = Principal {
-                    tenant: tenant.clone(),
-                    user: "system:rotate-keys".into(),
-                    via_cookie: false,
-                    expires_at: 0,
-                };
+                let system = Principal::system(tenant.clone(), "rotate-keys");
                 // Re-encrypted and audited together; an audit failure stops the rotation.
                 let audit =
                     self.audited(&system, AuditAction::RotateKey, &record.connector_id, "cli");

@@ -166,12 +166,7 @@ impl ConnectorService {
             )));
         };
         let def = self.definition(&record.connector_type)?;
-        let principal = Principal {
-            tenant: run.tenant_id.clone(),
-            user: "system:sync".into(),
-            via_cookie: false,
-            expires_at: 0,
-        };
+        let principal = Principal::system(run.tenant_id.clone(), "sync");
         let config = self
             .fresh_config(&principal, &record, false, "sync")
             .await?;

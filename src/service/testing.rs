@@ -84,12 +84,7 @@ impl ConnectorService {
     /// The health monitor's re-test: recorded like a manual one, by a system user, outside the
     /// tenant's rate limit.
     pub async fn monitor_test(&self, record: &ConnectorRecord) -> Result<CheckResult, Error> {
-        let system = Principal {
-            tenant: record.tenant_id.clone(),
-            user: "system:monitor".into(),
-            via_cookie: false,
-            expires_at: 0,
-        };
+        let system = Principal::system(record.tenant_id.clone(), "monitor");
         self.run_saved_test(&system, record, "monitor").await
     }
 

@@ -98,18 +98,12 @@ impl ConnectorService {
     }
 
     async fn renew_channel(&self, record: &ConnectorRecord) -> Result<(), Error> {
-        let system = Principal {
-            tenant: record.tenant_id.clone(),
-            user: "system:monitor".into(),
-            via_cookie: false,
-            expires_at: 0,
-        };
+        let system = Principal::system(record.tenant_id.clone(), "monitor");
         let def = self.definition(&record.connector_type)?;
         let config = self.decrypt_for_check(record)?;
-        let token = channel_of(def)
-            .and_then(|(_, field)| config.get(field))
-            .map(str::to_owned);
-        let (Some((channel, _)), Some(token)) = (channel_of(def), token) else {
+        let Some((channel, token)) = channel_of(def)
+            .and_then(|(channel, field)| Some((channel, config.get(field)?.to_owned())))
+        else {
             return Err(Error::new(
                 ErrorCode::InvalidRequest,
                 "This connector has no push channel token to renew.",
@@ -150,12 +144,7 @@ impl ConnectorService {
 
     /// Forgets a channel that lapsed and could not be replaced, with an audit entry saying why.
     async fn give_up_channel(&self, record: &ConnectorRecord, why: &Error) -> Result<(), Error> {
-        let system = Principal {
-            tenant: record.tenant_id.clone(),
-            user: "system:monitor".into(),
-            via_cookie: false,
-            expires_at: 0,
-        };
+        let system = Principal::system(record.tenant_id.clone(), "monitor");
         let audit = crate::store::AuditWrite {
             entry: Self::audit_entry(
                 &system,

@@ -6,6 +6,23 @@ use super::contract::{audit_entry, record, tenant};
 use super::*;
 use std::sync::Arc;
 
+/// Every value of `kind` in the store, read two at a time (so the paging is exercised).
+pub(super) async fn all_sealed(store: &Arc<dyn Store>, kind: SealedKind) -> Vec<SealedValue> {
+    let mut found = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let batch = store
+            .sealed_values(kind, after.as_deref(), 2)
+            .await
+            .expect("sealed values");
+        let Some(last) = batch.last() else {
+            return found;
+        };
+        after = Some(last.position.clone());
+        found.extend(batch);
+    }
+}
+
 pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     let vault = crate::vault::Vault::from_key_list(
         &crate::secret::SecretString::new(crate::vault::generate_key()),
@@ -92,17 +109,8 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     let find = |kind: SealedKind, wanted: String| {
         let store = store.clone();
         async move {
-            let mut found = Vec::new();
-            let mut after: Option<String> = None;
-            loop {
-                let batch = store
-                    .sealed_values(kind, after.as_deref(), 3)
-                    .await
-                    .expect("sealed values");
-                let Some(last) = batch.last() else { break };
-                after = Some(last.position.clone());
-                found.extend(batch.into_iter().filter(|v| v.token == wanted));
-            }
+            let mut found = all_sealed(&store, kind).await;
+            found.retain(|v| v.token == wanted);
             found
         }
     };

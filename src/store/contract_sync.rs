@@ -431,21 +431,8 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     {
         use base64::{engine::general_purpose::URL_SAFE, Engine};
         let owner = format!("{t}/{c}/customers/");
-        let mut sealed = Vec::new();
-        let mut after: Option<String> = None;
-        loop {
-            let batch = store
-                .sealed_values(SealedKind::Records, after.as_deref(), 2)
-                .await
-                .expect("sealed values");
-            let Some(last) = batch.last() else { break };
-            after = Some(last.position.clone());
-            sealed.extend(
-                batch
-                    .into_iter()
-                    .filter(|v| v.owner.as_deref().is_some_and(|o| o.starts_with(&owner))),
-            );
-        }
+        let mut sealed = super::contract_sealed::all_sealed(&store, SealedKind::Records).await;
+        sealed.retain(|v| v.owner.as_deref().is_some_and(|o| o.starts_with(&owner)));
         let stored = store
             .list_records(&t, c, "customers", 0, 100)
             .await
