@@ -5,6 +5,11 @@ const APP_PORT = process.env.APP_PORT ?? '3005';
 const FAKE_PORT = process.env.FAKE_PORT ?? '9105';
 export const JWT_SECRET = 'end-to-end-tests-secret-0123456789abcdef';
 const fakes = `http://127.0.0.1:${FAKE_PORT}`;
+// HUB_BUILD=release runs the hydration smoke test against what `make release` builds and an
+// operator deploys (the release binary and its site); otherwise every test runs on the debug build.
+const release = process.env.HUB_BUILD === 'release';
+const server = release ? './target/release/connector-hub' : './target/debug/connector-hub';
+const siteRoot = release ? (process.env.HUB_SITE_ROOT ?? 'target/site') : 'target/site';
 
 // Every OAuth2 provider registered against the fake authorization server (tests/support/fakes.rs).
 const oauthEnv: Record<string, string> = {};
@@ -41,10 +46,12 @@ export default defineConfig({
     },
   },
   // Every test runs twice: hydrated, and with JavaScript disabled.
-  projects: [
-    { name: 'hydrated', use: { javaScriptEnabled: true } },
-    { name: 'no-js', use: { javaScriptEnabled: false } },
-  ],
+  projects: release
+    ? [{ name: 'hydrated', testMatch: 'hydration.spec.ts', use: { javaScriptEnabled: true } }]
+    : [
+        { name: 'hydrated', use: { javaScriptEnabled: true } },
+        { name: 'no-js', use: { javaScriptEnabled: false } },
+      ],
   webServer: [
     {
       command: `../target/debug/examples/fake_providers 127.0.0.1:${FAKE_PORT}`,
@@ -53,14 +60,14 @@ export default defineConfig({
       timeout: 30_000,
     },
     {
-      command: 'rm -rf end2end/.tmp/data && ./target/debug/connector-hub',
+      command: `rm -rf end2end/.tmp/data && ${server}`,
       cwd: '..',
       url: `http://127.0.0.1:${APP_PORT}/healthz`,
       reuseExistingServer: false,
       timeout: 60_000,
       env: {
         LEPTOS_SITE_ADDR: `127.0.0.1:${APP_PORT}`,
-        LEPTOS_SITE_ROOT: 'target/site',
+        LEPTOS_SITE_ROOT: siteRoot,
         CONNECTOR_HUB_ENV: 'development',
         CONNECTOR_HUB_DATA_DIR: 'end2end/.tmp/data',
         JWT_SECRET,

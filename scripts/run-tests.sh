@@ -5,10 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH:$HOME/.cache/connector-hub/bin"
-# cargo-leptos builds with `--cfg erase_components` in debug; giving cargo's own commands the same
-# flag lets them share its compiled dependencies. (Not exported: cargo-leptos appends its flag to
-# an inherited RUSTFLAGS, which would make every build different.)
-shared_flags="--cfg erase_components"
+# The build's configuration (`--cfg erase_components`) comes from .cargo/config.toml alone, so
+# cargo-leptos and cargo's own commands share compiled dependencies. A RUSTFLAGS from outside
+# would replace it and make a server that cannot hydrate its pages: refuse it.
+if [ -n "${RUSTFLAGS:-}${CARGO_ENCODED_RUSTFLAGS:-}" ]; then
+  echo "[test] RUSTFLAGS is set; it would replace the build flags in .cargo/config.toml. Unset it." >&2
+  exit 1
+fi
 export CARGO_TERM_COLOR=never
 # A test build is not edited and rebuilt in a loop; incremental caches only cost disk here.
 export CARGO_INCREMENTAL=0
@@ -43,14 +46,14 @@ say "PostgreSQL $(basename "$(dirname "$(cat "$TEST_PG_DIR/bindir")")") listenin
 
 say "building the site (server, WASM, CSS)"
 build_step cargo leptos build
-RUSTFLAGS="$shared_flags" build_step cargo build --features ssr --example fake_providers
+build_step cargo build --features ssr --example fake_providers
 
 say "Rust unit and integration tests"
 if [ -z "${TEST_MONGO_URI:-}${MONGO_URI:-}" ]; then
   # The test passes vacuously then; say so where the log shows it, not only in captured output.
   say "MongoDB store contract: SKIPPED (TEST_MONGO_URI is not set; MongoDB cannot be installed here). Set it to a server's URI to run the same contract against MongoDB."
 fi
-RUSTFLAGS="$shared_flags" cargo test --features ssr --no-fail-fast
+cargo test --features ssr --no-fail-fast
 
 if command -v promtool >/dev/null; then
   say "Alerting rules (docs/alerts.yml): promtool check and unit tests"
@@ -67,10 +70,25 @@ results="$PWD/end2end/test-results.json"
 status=0
 (cd end2end && PLAYWRIGHT_JSON_OUTPUT_NAME="$results" npx playwright test --reporter=list,json) || status=$?
 # One plain closing line for the browser suite: "playwright: N passed, N failed, N skipped".
-node -e '
-  const s = require(process.argv[1]).stats;
-  console.log(`playwright: ${s.expected + s.flaky} passed, ${s.unexpected} failed, ${s.skipped} skipped`);
-' "$results" || true
+counts() {
+  node -e '
+    const s = require(process.argv[1]).stats;
+    console.log(`${s.expected + s.flaky} ${s.unexpected} ${s.skipped}`);
+  ' "$1" || echo "0 1 0"
+}
+read -r passed failed skipped < <(counts "$results")
+
+# What an operator deploys: the release build (`make release`), into a site of its own so the
+# debug site above stays as it was. Every page must hydrate there too.
+say "Release build, and every page hydrating in Chromium against it"
+release_site=target/site-release
+build_step env LEPTOS_SITE_ROOT="$release_site" cargo leptos build --release
+release_results="$PWD/end2end/test-results-release.json"
+(cd end2end && HUB_BUILD=release HUB_SITE_ROOT="$release_site" \
+  PLAYWRIGHT_JSON_OUTPUT_NAME="$release_results" npx playwright test --reporter=list,json) || status=$?
+read -r r_passed r_failed r_skipped < <(counts "$release_results")
+# One plain closing line for both browser runs: "playwright: N passed, N failed, N skipped".
+echo "playwright: $((passed + r_passed)) passed, $((failed + r_failed)) failed, $((skipped + r_skipped)) skipped"
 
 tree_after=$(git status --porcelain 2>/dev/null || true)
 if [ "$tree_before" != "$tree_after" ]; then

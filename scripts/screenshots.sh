@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 cargo leptos build
-RUSTFLAGS="--cfg erase_components" cargo build --features ssr --example fake_providers
+cargo build --features ssr --example fake_providers
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export APP_PORT=${APP_PORT:-$(free_port)} FAKE_PORT=${FAKE_PORT:-$(free_port)}
 export SCREENSHOTS_DIR="$PWD/docs/screenshots"

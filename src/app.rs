@@ -18,6 +18,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                // The bundle hydrates only a page of its own build (src/build_id.rs).
+                <meta name=crate::build_id::META_NAME content=crate::build_id::BUILD_ID/>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod app;
+pub mod build_id;
 pub mod catalog;
 pub mod error;
 pub mod model;
@@ -56,11 +57,29 @@ pub mod wizard;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
+    let window = leptos::prelude::window();
+    // A page from another build would panic part-way through hydrating; left as the server
+    // rendered it, it still works as it does without JavaScript.
+    let page_build = window
+        .document()
+        .and_then(|d| {
+            d.query_selector(&format!("meta[name=\"{}\"]", build_id::META_NAME))
+                .ok()
+                .flatten()
+        })
+        .and_then(|meta| meta.get_attribute("content"));
+    if page_build.as_deref() != Some(build_id::BUILD_ID) {
+        let said = format!(
+            "Connector Hub: not hydrating: this page was rendered by build {}, this script is \
+             build {}. Deploy the server binary with the target/site built beside it.",
+            page_build.as_deref().unwrap_or("(none)"),
+            build_id::BUILD_ID
+        );
+        web_sys::console::error_1(&said.clone().into());
+        let _ = js_sys::Reflect::set(&window, &"__hydration_refused".into(), &said.into());
+        return;
+    }
     leptos::mount::hydrate_body(app::App);
     // Lets browser tests wait for hydration instead of guessing.
-    let _ = js_sys::Reflect::set(
-        &leptos::prelude::window(),
-        &"__hydrated".into(),
-        &true.into(),
-    );
+    let _ = js_sys::Reflect::set(&window, &"__hydrated".into(), &true.into());
 }

@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { createConnector, freshTenant, ready, signIn } from './helpers';
 
 test('the API page lists every operation and tries one as the signed-in user', async ({ page, request }, info) => {

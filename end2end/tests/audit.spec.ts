@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { createConnector, freshTenant, ready, signIn } from './helpers';
 
 test('the audit log lists the tenant’s operations and filters them', async ({ page, request }, info) => {

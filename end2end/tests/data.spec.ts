@@ -1,4 +1,4 @@
-import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import { expect, test, type Page, type TestInfo } from './fixtures';
 import { createConnector, freshTenant, hydrated, ready, signIn } from './helpers';
 
 /** Waits for the latest run to end: followed live when hydrated, by reloading without JavaScript. */

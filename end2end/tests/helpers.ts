@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { APIRequestContext, Page, TestInfo } from '@playwright/test';
 import { JWT_SECRET } from '../playwright.config';
+import { expectHydrated } from './fixtures';
 
 const b64 = (value: object | Buffer) =>
   (Buffer.isBuffer(value) ? value : Buffer.from(JSON.stringify(value))).toString('base64url');
@@ -45,7 +46,5 @@ export async function next(page: Page, name: string) {
 
 /** Waits until the WASM bundle has hydrated the page (no-op without JavaScript). */
 export async function ready(page: Page, info: TestInfo) {
-  if (hydrated(info)) {
-    await page.waitForFunction(() => (window as any).__hydrated === true, null, { timeout: 15_000 });
-  }
+  if (hydrated(info)) await expectHydrated(page);
 }

@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { createConnector, freshTenant, hydrated, ready, signIn } from './helpers';
 
 const ALL = ['Google Drive', 'Xero', 'Sage Business Cloud Accounting', 'Shopify', 'Square', 'QuickBooks Online',

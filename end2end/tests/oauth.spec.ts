@@ -1,4 +1,4 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Page } from './fixtures';
 import { freshTenant, next, ready, signIn } from './helpers';
 
 /** From the wizard to the provider's consent page, the answer there, and back into the wizard. */

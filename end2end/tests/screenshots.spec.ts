@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { createConnector, freshTenant, hydrated, ready, signIn } from './helpers';
 
 // Screenshots of the pages at desktop and phone width. A test run writes them under test-results/

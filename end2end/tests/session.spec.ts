@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { freshTenant, ready, signIn } from './helpers';
 
 test('sign in shows who you are; sign out ends the session', async ({ page }, info) => {

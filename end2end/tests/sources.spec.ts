@@ -1,4 +1,4 @@
-import { expect, test, type Locator } from '@playwright/test';
+import { expect, test, type Locator } from './fixtures';
 import { createConnector, freshTenant, hydrated, ready, signIn } from './helpers';
 
 /** Opens a row's disclosure (rename or delete); with JavaScript the list may re-render under us. */

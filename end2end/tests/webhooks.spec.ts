@@ -1,4 +1,4 @@
-import { expect, test } from '@playwright/test';
+import { expect, test } from './fixtures';
 import { createConnector, freshTenant, ready, signIn } from './helpers';
 
 const fakes = `http://127.0.0.1:${process.env.FAKE_PORT ?? '9105'}`;

@@ -1,4 +1,4 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Page } from './fixtures';
 import { freshTenant, next, ready, signIn } from './helpers';
 
 async function answer(page: Page, value: string) {

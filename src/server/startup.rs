@@ -33,6 +33,8 @@ pub enum StartupError {
     Auth(#[from] AuthSetupError),
     #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Bundle(#[from] crate::build_id::BundleMismatch),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -78,6 +80,16 @@ pub struct Application {
 
 impl Application {
     pub async fn build(mut settings: Settings) -> Result<Self, StartupError> {
+        // Before anything else: a server that cannot serve its own pages' script must not start.
+        if let crate::build_id::BundleCheck::Missing(path) =
+            crate::build_id::check_bundle(&settings.site_root, "connector-hub")?
+        {
+            tracing::warn!(
+                bundle = %path.display(),
+                "no WASM bundle: pages are served without hydrating; build the site with \
+                 `cargo leptos build` (LEPTOS_SITE_ROOT names where it is)"
+            );
+        }
         let (vault, created_dev_key) = load_vault(&settings)?;
         let auth = Authenticator::from_settings(&settings.auth, settings.development_data_dir())?;
         let metrics = Metrics::new(settings.monitor.enabled);
