@@ -58,7 +58,10 @@ mod bundle {
     /// Looks for this server's id in the bundle under `site_root` (`pkg/<output>.wasm`). The id is
     /// a string constant the bundle compares with each page's, so its bytes are in the bundle's
     /// data, unchanged by wasm-opt.
-    pub fn check_bundle(site_root: &Path, output_name: &str) -> Result<BundleCheck, BundleMismatch> {
+    pub fn check_bundle(
+        site_root: &Path,
+        output_name: &str,
+    ) -> Result<BundleCheck, BundleMismatch> {
         let path = site_root.join("pkg").join(format!("{output_name}.wasm"));
         let Ok(bytes) = std::fs::read(&path) else {
             return Ok(BundleCheck::Missing(path));

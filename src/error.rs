@@ -41,12 +41,16 @@ pub enum ErrorCode {
     NoHttpApi,
     /// The proxy could not get an answer from the provider (unreachable, TLS, timeout).
     ProviderUnreachable,
+    /// The proxy's call got no (whole) answer within its time limit.
+    ProviderTimeout,
+    /// The provider answered in a form the proxy cannot check for secrets (compressed).
+    UnreadableAnswer,
     StorageUnavailable,
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 29] = [
         Self::InvalidConfig,
         Self::InvalidCredentials,
         Self::ExpiredCredentials,
@@ -72,6 +76,8 @@ impl ErrorCode {
         Self::InvalidSignature,
         Self::NoHttpApi,
         Self::ProviderUnreachable,
+        Self::ProviderTimeout,
+        Self::UnreadableAnswer,
         Self::StorageUnavailable,
         Self::Internal,
     ];
@@ -103,6 +109,8 @@ impl ErrorCode {
             Self::InvalidSignature => "INVALID_SIGNATURE",
             Self::NoHttpApi => "NO_HTTP_API",
             Self::ProviderUnreachable => "PROVIDER_UNREACHABLE",
+            Self::ProviderTimeout => "PROVIDER_TIMEOUT",
+            Self::UnreadableAnswer => "UNREADABLE_ANSWER",
             Self::StorageUnavailable => "STORAGE_UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
@@ -152,6 +160,10 @@ impl ErrorCode {
             Self::InvalidSignature => "The webhook's signature could not be verified.",
             Self::NoHttpApi => "This connector has no HTTP API to call.",
             Self::ProviderUnreachable => "The provider could not be reached.",
+            Self::ProviderTimeout => "The provider did not answer in time.",
+            Self::UnreadableAnswer => {
+                "The provider's answer could not be checked, so it was not passed on."
+            }
             Self::StorageUnavailable => "Connector Hub cannot save changes right now.",
             Self::Internal => "Something went wrong on our side.",
         }
@@ -182,6 +194,8 @@ impl ErrorCode {
             Self::InvalidSignature => "Check that the signing secret saved in Connector Hub is the one the provider shows for this address.",
             Self::NoHttpApi => "Read its data through the records API instead.",
             Self::ProviderUnreachable => "This is usually temporary: retry in a moment.",
+            Self::ProviderTimeout => "Retry later, or ask for less at once (a smaller page or date range).",
+            Self::UnreadableAnswer => "Do not ask the provider for a compressed answer (no Accept-Encoding); the hub passes answers on uncompressed.",
             Self::StorageUnavailable => "Try again shortly; your data is safe.",
             _ => return None,
         })

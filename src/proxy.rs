@@ -3,10 +3,10 @@
 //! scrubbed of the connector's secrets as it streams. `service::proxy` makes the call;
 //! `api::proxy` serves it.
 
-use crate::sync::Scrub;
+use crate::scrub::Scrub;
 use base64::Engine;
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderName};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// The header a caller sets to have a failed idempotent call retried: how many times (at most
 /// `MAX_RETRIES`). Without it a call is made once, as the caller sent it.
@@ -60,24 +60,41 @@ const PER_CONNECTION: [&str; 8] = [
     "upgrade",
 ];
 
-/// The caller's own credentials, cookies and forwarding trail stay behind; the provider answers
-/// uncompressed (no `accept-encoding`), so the answer can be scrubbed as it streams.
-const NOT_FORWARDED: [&str; 9] = [
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "x-shopify-access-token",
-    "host",
-    "forwarded",
-    "x-real-ip",
-    "accept-encoding",
-    RETRY_HEADER,
+/// The caller's headers that go on to the provider, by name: what describes the request and its
+/// content, conditional and ranged reads, idempotency keys, and the providers' own version and
+/// account headers. Anything else stays behind — the caller's credentials and cookies, its
+/// forwarding trail and the address headers a CDN adds (`CF-Connecting-IP`, `True-Client-IP`),
+/// an auth proxy's tokens (`X-Auth-Request-Access-Token`) — and `Accept-Encoding` above all, so
+/// the provider answers uncompressed and the answer can be scrubbed as it streams.
+const FORWARDED: [&str; 17] = [
+    "accept",
+    "accept-language",
+    "cache-control",
+    "content-disposition",
+    "content-language",
+    "content-type",
+    "idempotency-key",
+    "if-match",
+    "if-modified-since",
+    "if-none-match",
+    "if-range",
+    "if-unmodified-since",
+    "prefer",
+    "range",
+    "user-agent",
+    // Sage's business, Xero's organisation (the connector's own is set over it where it has one).
+    "x-business",
+    "xero-tenant-id",
 ];
+
+/// Provider header families SDKs send: Stripe's version, account and client headers, Square's
+/// version, Google's API client headers.
+const FORWARDED_PREFIXES: [&str; 4] = ["stripe-", "x-stripe-", "square-", "x-goog-api-"];
 
 /// The caller's headers that go on to the provider.
 pub fn forwarded(headers: &HeaderMap) -> HeaderMap {
     filtered(headers, |name| {
-        NOT_FORWARDED.contains(&name) || name.starts_with("x-forwarded-")
+        !(FORWARDED.contains(&name) || FORWARDED_PREFIXES.iter().any(|p| name.starts_with(p)))
     })
 }
 
@@ -85,9 +102,34 @@ pub fn forwarded(headers: &HeaderMap) -> HeaderMap {
 /// behind.
 const NOT_RETURNED: [&str; 3] = ["set-cookie", "www-authenticate", "proxy-authenticate"];
 
-/// The provider's headers that go back to the caller.
-pub fn returned(headers: &HeaderMap) -> HeaderMap {
-    filtered(headers, |name| NOT_RETURNED.contains(&name))
+/// The provider's headers that go back to the caller, each value scrubbed of the connector's
+/// secrets (a redirect's `Location` or a `Link` may carry the query the hub sent), and marked so
+/// that a browser never runs what the provider sent as the hub's own page: a proxied answer
+/// is served from the hub's origin.
+pub fn returned(headers: &HeaderMap, scrub: &Scrub) -> HeaderMap {
+    let mut out = filtered(headers, |name| {
+        NOT_RETURNED.contains(&name)
+            || name == "content-security-policy"
+            || name == "x-content-type-options"
+    });
+    for value in out.values_mut() {
+        let mut bytes = value.as_bytes().to_vec();
+        scrub.clean_bytes(&mut bytes);
+        if bytes != value.as_bytes() {
+            // `[redacted]` is visible ASCII: a value that was valid stays valid.
+            *value = HeaderValue::from_bytes(&bytes)
+                .unwrap_or_else(|_| HeaderValue::from_static("[redacted]"));
+        }
+    }
+    out.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    out.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    out
 }
 
 fn filtered(headers: &HeaderMap, dropped: impl Fn(&str) -> bool) -> HeaderMap {
@@ -144,7 +186,7 @@ impl ScrubbedStream {
         self.scrub.clean_bytes(&mut self.pending);
         let keep = self
             .scrub
-            .longest()
+            .longest_encoded()
             .saturating_sub(1)
             .min(self.pending.len());
         let ready = self.pending.len() - keep;
@@ -161,7 +203,6 @@ impl ScrubbedStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     #[test]
     fn hub_tokens_are_found_where_each_sdk_puts_its_key() {
@@ -201,8 +242,13 @@ mod tests {
             ("connection", "keep-alive, x-hop"),
             ("x-hop", "1"),
             ("accept-encoding", "gzip"),
+            ("cf-connecting-ip", "203.0.113.9"),
+            ("true-client-ip", "203.0.113.9"),
+            ("x-auth-request-access-token", "oidc.jwt"),
+            ("host", "attacker.example"),
             ("stripe-version", "2024-06-20"),
             ("idempotency-key", "k1"),
+            ("x-stripe-client-user-agent", "{}"),
         ] {
             h.insert(
                 HeaderName::from_static(name),
@@ -211,16 +257,36 @@ mod tests {
         }
         let out = forwarded(&h);
         let names: Vec<&str> = out.keys().map(HeaderName::as_str).collect();
-        assert_eq!(names, ["stripe-version", "idempotency-key"]);
+        assert_eq!(
+            names,
+            [
+                "stripe-version",
+                "idempotency-key",
+                "x-stripe-client-user-agent"
+            ]
+        );
         let mut answer = HeaderMap::new();
         answer.insert("set-cookie", HeaderValue::from_static("s=1"));
         answer.insert("www-authenticate", HeaderValue::from_static("Bearer"));
         answer.insert("request-id", HeaderValue::from_static("req_1"));
-        let back = returned(&answer);
+        answer.insert(
+            "location",
+            HeaderValue::from_static("/items/?x=1&api_key=k3y%2BCANARY42"),
+        );
+        answer.insert("content-security-policy", HeaderValue::from_static("none"));
+        let back = returned(&answer, &Scrub::of(["k3y+CANARY42".to_owned()]));
         assert_eq!(
             back.keys().map(HeaderName::as_str).collect::<Vec<_>>(),
-            ["request-id"]
+            [
+                "request-id",
+                "location",
+                "content-security-policy",
+                "x-content-type-options"
+            ]
         );
+        assert_eq!(back["location"], "/items/?x=1&api_key=[redacted]");
+        assert_eq!(back["content-security-policy"], "sandbox");
+        assert_eq!(back["x-content-type-options"], "nosniff");
     }
 
     #[test]
@@ -229,7 +295,7 @@ mod tests {
         let config = crate::secret::SecretConfig::decrypted(
             [("api_key".to_owned(), "sk_live_canary123".to_owned())].into(),
         );
-        let mut stream = ScrubbedStream::new(Scrub::new(def, &config));
+        let mut stream = ScrubbedStream::new(Scrub::new(def, &config).expect("long enough"));
         let mut out = Vec::new();
         for chunk in [
             &b"{\"echo\": \"sk_live_ca"[..],

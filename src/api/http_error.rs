@@ -9,7 +9,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
         InvalidRequest | NoHttpApi => StatusCode::BAD_REQUEST,
-        ProviderUnreachable => StatusCode::BAD_GATEWAY,
+        ProviderUnreachable | UnreadableAnswer => StatusCode::BAD_GATEWAY,
+        ProviderTimeout => StatusCode::GATEWAY_TIMEOUT,
         Unauthenticated | InvalidSignature => StatusCode::UNAUTHORIZED,
         Forbidden => StatusCode::FORBIDDEN,
         NotFound => StatusCode::NOT_FOUND,

@@ -34,9 +34,8 @@ async fn forward(State(state): State<AppState>, request: Request) -> Response {
 async fn call(state: &AppState, request: Request) -> Result<ProxyAnswer, Error> {
     let (parts, body) = request.into_parts();
     let client = client_addr(&parts);
-    let principal = caller_tokens(&parts.headers)
-        .iter()
-        .find_map(|token| state.auth.verify(token));
+    let presented = caller_tokens(&parts.headers);
+    let principal = presented.iter().find_map(|token| state.auth.verify(token));
     let Some(principal) = principal else {
         let error = Error::new(
             ErrorCode::Unauthenticated,
@@ -50,10 +49,6 @@ async fn call(state: &AppState, request: Request) -> Result<ProxyAnswer, Error> 
     // The raw path, not the decoded capture: the provider gets it exactly as the caller wrote it.
     let rest = parts.uri.path().strip_prefix("/proxy/").unwrap_or_default();
     let (connector_id, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let path_and_query = match parts.uri.query() {
-        Some(query) => format!("/{path}?{query}"),
-        None => format!("/{path}"),
-    };
     let retries = match parts.headers.get(RETRY_HEADER) {
         None => 0,
         Some(value) => value
@@ -68,6 +63,19 @@ async fn call(state: &AppState, request: Request) -> Result<ProxyAnswer, Error> 
                 )
             })?,
     };
+    // Rate, connector and a slot before the body: a refused call costs no upload.
+    let target = state
+        .service
+        .admit_proxy(&principal, connector_id, &client)
+        .await?;
+    let path_and_query = match parts
+        .uri
+        .query()
+        .map(|q| without_hub_tokens(state, &presented, q))
+    {
+        Some(query) if !query.is_empty() => format!("/{path}?{query}"),
+        _ => format!("/{path}"),
+    };
     let body = axum::body::to_bytes(body, MAX_PROXY_BYTES)
         .await
         .map_err(|_| {
@@ -80,14 +88,31 @@ async fn call(state: &AppState, request: Request) -> Result<ProxyAnswer, Error> 
             )
         })?;
     let call = ProxyCall {
-        connector_id: connector_id.to_owned(),
         method: parts.method.clone(),
         path_and_query,
         headers: forwarded(&parts.headers),
         body,
         retries,
     };
-    state.service.proxy(&principal, call, &client).await
+    state.service.proxy(&principal, target, call, &client).await
+}
+
+/// The query string without any parameter whose value is a hub token — the one the caller
+/// presented, or any other this hub would accept: a caller that put its token there (as some
+/// SDKs put a key) must not hand it to the provider. Parameters are kept as the caller encoded
+/// them.
+fn without_hub_tokens(state: &AppState, presented: &[String], query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| {
+            !form_urlencoded::parse(pair.as_bytes()).any(|(_, value)| {
+                presented.iter().any(|t| *t == value)
+                    // A hub token is a JWT: three dot-separated parts; only those are verified.
+                    || (value.matches('.').count() == 2 && state.auth.verify(&value).is_some())
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// The provider's answer as it arrives, secrets taken out; cut off past the cap (the caller sees
@@ -98,18 +123,22 @@ fn stream_back(answer: ProxyAnswer) -> Response {
         headers,
         response,
         scrub,
+        slot,
     } = answer;
     struct Flow {
         response: reqwest::Response,
         scrubbed: ScrubbedStream,
         sent: usize,
         done: bool,
+        /// The tenant's in-flight slot, given back when the answer is done (or dropped).
+        _slot: tokio::sync::OwnedSemaphorePermit,
     }
     let flow = Flow {
         response,
         scrubbed: ScrubbedStream::new(scrub),
         sent: 0,
         done: false,
+        _slot: slot,
     };
     let body = futures_util::stream::unfold(flow, |mut flow| async move {
         if flow.done {

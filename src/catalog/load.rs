@@ -349,8 +349,43 @@ impl Catalog {
                 ));
             }
         }
+        if field.secret {
+            crate::scrub::check_length(&field.name, &field.label, value)?;
+        }
+        if def.streams_from == super::StreamsFrom::Settings && field.name == "header_name" {
+            refuse_framing_header(&field.name, value)?;
+        }
         Ok(value.to_owned())
     }
+}
+
+/// Headers that frame or route the request itself: a key sent in one of them would break the
+/// call or let a tenant rewrite where and how it goes (RFC 9110 §7.6.1, RFC 9112 §6).
+const FRAMING_HEADERS: [&str; 10] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+];
+
+fn refuse_framing_header(field: &str, value: &str) -> Result<(), Error> {
+    if FRAMING_HEADERS.contains(&value.to_ascii_lowercase().as_str()) {
+        return Err(Error::invalid_config(
+            field,
+            format!(
+                "{} frames or routes the request itself, so it cannot carry a key. Use the header \
+                 your API documents for its key, such as X-API-Key.",
+                truncate(value, 64)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -521,11 +556,24 @@ pattern = "^x$"
                     ("host", "db.example.com"),
                     ("database", "app"),
                     ("username", "u"),
-                    ("password", "p"),
+                    ("password", "p-long-enough"),
                 ]),
             )
             .expect("valid");
         assert_eq!(ok.get("port").map(String::as_str), Some("5432"));
+        // A secret too short to find in what comes back is refused, by name.
+        let short = catalog()
+            .validate(
+                def,
+                &map(&[
+                    ("host", "db.example.com"),
+                    ("database", "app"),
+                    ("username", "u"),
+                    ("password", "p"),
+                ]),
+            )
+            .expect_err("too short");
+        assert_eq!(short.field.as_deref(), Some("password"));
         assert_eq!(ok.get("sslmode").map(String::as_str), Some("require"));
 
         let err = catalog()
@@ -544,7 +592,7 @@ pattern = "^x$"
                     ("host", "db"),
                     ("database", "a"),
                     ("username", "u"),
-                    ("password", "p"),
+                    ("password", "p-long-enough"),
                     ("sslmode", "maybe"),
                 ]),
             )

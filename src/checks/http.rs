@@ -49,6 +49,8 @@ pub struct Forward {
     pub method: reqwest::Method,
     pub headers: HeaderMap,
     pub body: bytes::Bytes,
+    /// How long the whole exchange may take, answer included (the proxy's limit otherwise).
+    pub timeout: Option<std::time::Duration>,
 }
 
 pub enum Body {
@@ -265,7 +267,7 @@ impl Http {
         let mut request = client
             .request(forward.method, probe.url.clone())
             .headers(headers)
-            .timeout(self.settings.proxy_timeout);
+            .timeout(forward.timeout.unwrap_or(self.settings.proxy_timeout));
         if !forward.body.is_empty() {
             request = request.body(forward.body);
         }

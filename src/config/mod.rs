@@ -261,6 +261,21 @@ impl Settings {
                 "CONNECTOR_HUB_RATE_PROXY_PER_MIN",
                 "600",
             )?,
+            proxy_in_flight: match src.parse::<u64>(
+                "limits.proxy_in_flight",
+                "CONNECTOR_HUB_PROXY_IN_FLIGHT_PER_TENANT",
+                "32",
+                "a whole number of calls",
+            )? {
+                0 => {
+                    return Err(invalid(
+                        "limits.proxy_in_flight",
+                        "CONNECTOR_HUB_PROXY_IN_FLIGHT_PER_TENANT",
+                        "a number of calls above zero",
+                    ))
+                }
+                n => n,
+            },
             anonymous_per_min: per_min(
                 "limits.anonymous_per_min",
                 "CONNECTOR_HUB_RATE_ANONYMOUS_PER_MIN",
@@ -329,6 +344,11 @@ impl Settings {
                 "CONNECTOR_HUB_DELIVERY_LEASE_MS",
                 "60000",
             )?,
+            timeout: millis(
+                "deliveries.timeout_ms",
+                "CONNECTOR_HUB_DELIVERY_TIMEOUT_MS",
+                "15000",
+            )?,
             concurrency: src
                 .parse::<usize>(
                     "deliveries.concurrency",
@@ -343,6 +363,15 @@ impl Settings {
                 "1000",
             )?,
         };
+
+        // An attempt that outlived its lease could be claimed and sent again by another process.
+        if deliveries.timeout >= deliveries.lease {
+            return Err(invalid(
+                "deliveries.lease_ms",
+                "CONNECTOR_HUB_DELIVERY_LEASE_MS",
+                "milliseconds longer than CONNECTOR_HUB_DELIVERY_TIMEOUT_MS, so no attempt outlives its lease",
+            ));
+        }
 
         let oauth = OAuthSettings {
             clients: providers::oauth_clients(&src)?,
@@ -487,6 +516,17 @@ mod tests {
             ("JWT_SECRET", "short", "auth.jwt_secret"),
             ("CONNECTOR_HUB_PAGE_CACHE", "sometimes", "server.page_cache"),
             ("CONNECTOR_HUB_MONITOR", "maybe", "monitor.enabled"),
+            // Shorter than the 15 s a delivery attempt may take: an attempt could outlive it.
+            (
+                "CONNECTOR_HUB_DELIVERY_LEASE_MS",
+                "10000",
+                "deliveries.lease_ms",
+            ),
+            (
+                "CONNECTOR_HUB_PROXY_IN_FLIGHT_PER_TENANT",
+                "0",
+                "limits.proxy_in_flight",
+            ),
         ];
         for (var, value, key) in cases {
             let err = Settings::load(None, &env(&[(var, value)]))

@@ -36,12 +36,28 @@ pub async fn rotate_keys(settings: &Settings) -> Result<(), String> {
         "Sealed values (synced records, queued events, endpoint signing secrets): {} seen, {} re-sealed, {} could not be decrypted.",
         stats.values_seen, stats.values_rotated, stats.values_undecryptable
     );
+    // Anything left under an older key would be lost with it: the operator's script must not
+    // go on to drop the key, so the command fails and says what remains.
     let undecryptable = stats.undecryptable + stats.values_undecryptable;
+    let mut remains = Vec::new();
     if undecryptable > 0 {
-        return Err(format!(
-            "{undecryptable} sealed values could not be decrypted with any configured key; keep the old key in CONNECTOR_ENCRYPTION_KEY until they are rotated."
+        remains.push(format!(
+            "{undecryptable} sealed values could not be decrypted with any configured key"
         ));
     }
+    if stats.conflicts > 0 {
+        remains.push(format!(
+            "{} connectors changed while being re-encrypted and are still under their old key",
+            stats.conflicts
+        ));
+    }
+    if !remains.is_empty() {
+        return Err(format!(
+            "Not finished: {}. Keep the old key in CONNECTOR_ENCRYPTION_KEY and run rotate-keys again.",
+            remains.join("; ")
+        ));
+    }
+    println!("Nothing remains under an older key: it may be dropped.");
     Ok(())
 }
 

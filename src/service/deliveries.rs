@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 pub struct DeliverySettings {
     pub schedule: Vec<Duration>,
     pub lease: Duration,
+    /// How long one attempt may take; always shorter than the lease, so an attempt still under
+    /// way is never claimed (and sent) again by another process.
+    pub timeout: Duration,
     pub concurrency: usize,
     pub poll: Duration,
 }
@@ -26,6 +29,7 @@ impl Default for DeliverySettings {
         Self {
             schedule: default_schedule(),
             lease: Duration::from_secs(60),
+            timeout: Duration::from_secs(15),
             concurrency: 8,
             poll: Duration::from_secs(1),
         }
@@ -161,6 +165,7 @@ impl ConnectorService {
             method: http::Method::POST,
             headers,
             body: body.into(),
+            timeout: Some(self.deliveries.timeout),
         };
         let mut probe = Probe::get(url, Destination::Tenant);
         probe.url_field = Some("url");

@@ -27,7 +27,11 @@ impl ConnectorService {
             after = Some((last.tenant_id.to_string(), last.connector_id.clone()));
             for record in batch {
                 stats.seen += 1;
-                if record.key_id == self.vault.encrypting_key_id() {
+                // Current only when under the first key *and* bound to its owner: one stored
+                // before ciphertexts named their owner is sealed again, under any key.
+                if record.key_id == self.vault.encrypting_key_id()
+                    && self.vault.names_owner(&record.encrypted_config)
+                {
                     stats.already_current += 1;
                     continue;
                 }

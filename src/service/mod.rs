@@ -39,6 +39,7 @@ mod listing;
 mod maintenance;
 mod preview;
 mod proxy;
+mod proxy_slots;
 mod rate;
 mod rate_counter;
 mod sign_in;
@@ -60,7 +61,7 @@ pub use deliveries::DeliverySettings;
 pub use drafts::StoredSettings;
 pub use key_rotation::RotationProgress;
 pub use listing::{DEFAULT_PAGE, MAX_PAGE};
-pub use proxy::{ProxyAnswer, ProxyCall};
+pub use proxy::{ProxyAnswer, ProxyCall, ProxyTarget};
 pub use rate::{LimitSettings, RateClass};
 pub use sign_in::{ProviderAnswer, SignInAnswer};
 pub use sync_run::SyncSettings;
@@ -86,6 +87,8 @@ pub struct ConnectorService {
     /// Entries of proxied calls, written in groups beside their answers.
     audit_beside: audit_beside::AuditBeside,
     refusals: RefusalGate,
+    /// Proxied calls each tenant has in flight in this process.
+    proxy_slots: proxy_slots::TenantSlots,
     sync: SyncSettings,
     /// Notified when this process queues a sync, so its worker starts it at once.
     sync_wake: Arc<tokio::sync::Notify>,
@@ -145,6 +148,7 @@ impl ConnectorService {
             rates: RateCounter::default(),
             pages: Some(PageCache::default()),
             refusals: RefusalGate::default(),
+            proxy_slots: Default::default(),
             sync: SyncSettings::default(),
             sync_wake: Arc::new(tokio::sync::Notify::new()),
             deliveries: DeliverySettings::default(),
@@ -192,6 +196,7 @@ impl ConnectorService {
 
     pub fn with_limits(mut self, limits: LimitSettings, metrics: Metrics) -> Self {
         self.limits = limits;
+        self.proxy_slots = proxy_slots::TenantSlots::new(limits.proxy_in_flight);
         self.metrics = metrics;
         self
     }

@@ -7,10 +7,11 @@ use crate::catalog::{ConnectorDef, StreamDef, StreamsFrom};
 use crate::error::Error;
 use crate::model::data::{Column, Preview};
 use crate::model::{AuditAction, AuditOutcome};
+use crate::scrub::Scrub;
 use crate::secret::SecretConfig;
 use crate::sync::access::Access;
 use crate::sync::pages::{Page, PageToken, StreamReader};
-use crate::sync::{self, values, Scrub, PREVIEW_RECORDS};
+use crate::sync::{self, values, PREVIEW_RECORDS};
 use std::collections::BTreeMap;
 
 impl ConnectorService {
@@ -73,11 +74,12 @@ impl ConnectorService {
         }
         let streams = sync::http_streams(def, config);
         let chosen = sync::choose(&streams, stream)?;
+        // Refused before the provider is asked: a secret too short to find in its answer.
+        let scrub = Scrub::new(def, config)?;
         let page = self
             .read_stream(def, config, chosen, &PageToken::Start, None)
             .await?;
         let has_more = page.records.len() > PREVIEW_RECORDS || page.next.is_some();
-        let scrub = Scrub::new(def, config);
         let records: Vec<serde_json::Value> = page
             .records
             .into_iter()

@@ -4,66 +4,119 @@
 
 use super::{ConnectorService, RateClass};
 use crate::auth::Principal;
-use crate::catalog::StreamsFrom;
+use crate::catalog::{ConnectorDef, StreamsFrom};
 use crate::checks::http::{retry_after, Forward};
+use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::{AuditAction, AuditOutcome};
 use crate::proxy::idempotent;
+use crate::scrub::Scrub;
 use crate::secret::REFRESH_TOKEN;
+use crate::store::ConnectorRecord;
 use crate::sync::access::Access;
-use crate::sync::Scrub;
 use std::time::{Duration, Instant};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// The longest `Retry-After` a retried call waits out; a longer one is the caller's to handle.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 
-/// A caller's call: which connector, and what to send it.
+/// How soon after a renewal a provider's 401 may renew the token again: a caller asking for a
+/// path that always answers 401 must not make the hub renew on every call. Counted per
+/// connector in the store, so it holds across processes.
+const RENEWAL_PAUSE_MS: i64 = 60_000;
+
+/// A call admitted before its body is read: the tenant is within its rate, the connector is its
+/// own and has an HTTP API, and one of the tenant's in-flight slots is held for it.
+pub struct ProxyTarget {
+    record: ConnectorRecord,
+    def: &'static ConnectorDef,
+    slot: OwnedSemaphorePermit,
+}
+
+/// What to send the connector's provider.
 pub struct ProxyCall {
-    pub connector_id: String,
     pub method: http::Method,
-    /// The path under the provider's API base, with its query string, as the caller wrote it.
+    /// The path under the provider's API base, with its query string, as the caller wrote it
+    /// (less any hub token it carried).
     pub path_and_query: String,
-    /// The caller's headers, already stripped (see `proxy::forwarded`).
+    /// The caller's headers, already chosen (see `proxy::forwarded`).
     pub headers: http::HeaderMap,
     pub body: bytes::Bytes,
     /// Retries asked for (`proxy::RETRY_HEADER`), for idempotent methods only.
     pub retries: u32,
 }
 
-/// The provider's answer, its body still to be read (and scrubbed with `scrub`).
+/// The provider's answer, its body still to be read (and scrubbed with `scrub`); its headers
+/// already scrubbed. The tenant's slot is held until the answer has been passed on.
 pub struct ProxyAnswer {
     pub status: u16,
     pub headers: http::HeaderMap,
     pub response: reqwest::Response,
     pub scrub: Scrub,
+    pub slot: OwnedSemaphorePermit,
 }
 
 impl ConnectorService {
-    pub async fn proxy(
+    /// Everything decided before the caller's body is read, so a refused call (over the rate,
+    /// a connector that is not the caller's, no slot free) costs no upload.
+    pub async fn admit_proxy(
         &self,
         p: &Principal,
-        call: ProxyCall,
+        connector_id: &str,
         client: &str,
-    ) -> Result<ProxyAnswer, Error> {
+    ) -> Result<ProxyTarget, Error> {
         self.limit(p, RateClass::Proxy, client).await?;
         let record = self
-            .record(p, &call.connector_id, AuditAction::Proxy, client)
+            .record(p, connector_id, AuditAction::Proxy, client)
             .await?;
         let def = self.definition(&record.connector_type)?;
-        let id = record.connector_id.clone();
-        if def.streams_from == StreamsFrom::Discovery {
-            let error = Error::new(
+        let refused = if def.streams_from == StreamsFrom::Discovery {
+            Some(Error::new(
                 ErrorCode::NoHttpApi,
                 format!(
                     "{} has no HTTP API to call; read its tables through the records API.",
                     def.name
                 ),
-            );
-            self.audit_refusal(p, AuditAction::Proxy, &error, client)
-                .await;
-            return Err(error);
+            ))
+        } else {
+            None
+        };
+        let slot = match refused {
+            Some(error) => Err(error),
+            None => self.proxy_slots.try_take(&p.tenant).ok_or_else(|| {
+                let mut error = Error::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "You already have {} calls through the proxy under way; wait for one to finish.",
+                        self.proxy_slots.per_tenant()
+                    ),
+                );
+                error.retry_after = Some(1);
+                error
+            }),
+        };
+        match slot {
+            Ok(slot) => Ok(ProxyTarget { record, def, slot }),
+            Err(error) => {
+                self.audit_refusal(p, AuditAction::Proxy, &error, client)
+                    .await;
+                Err(error)
+            }
         }
+    }
+
+    pub async fn proxy(
+        &self,
+        p: &Principal,
+        target: ProxyTarget,
+        call: ProxyCall,
+        client: &str,
+    ) -> Result<ProxyAnswer, Error> {
+        let ProxyTarget { record, def, slot } = target;
+        let id = record.connector_id.clone();
         let mut config = self.fresh_config(p, &record, false, client).await?;
+        // A secret too short to find in the answer is refused before anything is sent.
+        Scrub::new(def, &config)?;
         let path = call
             .path_and_query
             .split_once('?')
@@ -85,20 +138,32 @@ impl ConnectorService {
                     method: call.method.clone(),
                     headers: call.headers.clone(),
                     body: call.body.clone(),
+                    timeout: None,
                 };
                 let outcome = self.checker.http().forward(access.get(url)?, forward).await;
                 // A token the provider refused before its announced expiry is renewed once and
-                // the call sent again: a 401 means the provider did nothing with it.
+                // the call sent again (a 401 means the provider did nothing with it) — unless it
+                // was renewed a moment ago, when the refusal is the path's, not the token's.
                 let refused = matches!(&outcome, Ok(r) if r.status().as_u16() == 401);
                 if refused && !renewed && config.get(REFRESH_TOKEN).is_some() {
                     renewed = true;
-                    let latest = self
+                    // A lease never released: whoever takes it renews, in any process, and
+                    // nobody else until it lapses.
+                    let pause = format!("renew-on-401:{}:{id}", p.tenant);
+                    let holder = crate::random::random_hex(8);
+                    if self
                         .store
-                        .get(&p.tenant, &id)
+                        .lease(&pause, &holder, now_ms(), RENEWAL_PAUSE_MS)
                         .await?
-                        .ok_or_else(Error::not_found)?;
-                    config = self.fresh_config(p, &latest, true, client).await?;
-                    continue;
+                    {
+                        let latest = self
+                            .store
+                            .get(&p.tenant, &id)
+                            .await?
+                            .ok_or_else(Error::not_found)?;
+                        config = self.fresh_config(p, &latest, true, client).await?;
+                        continue;
+                    }
                 }
                 let wait = match &outcome {
                     _ if attempts > retries => None,
@@ -118,7 +183,7 @@ impl ConnectorService {
         }
         .await;
         // Built from the configuration the call went out with (a renewed token included).
-        let scrub = Scrub::new(def, &config);
+        let scrub = Scrub::new(def, &config)?;
         let detail = |outcome: &str, started: Instant, attempts: u32| {
             let retried = if attempts > 1 {
                 format!(", {attempts} attempts")
@@ -133,6 +198,17 @@ impl ConnectorService {
             );
             scrub.clean(&text).into_owned()
         };
+        let sent = sent.and_then(|response| match encoded(&response) {
+            Some(encoding) => Err(Error::new(
+                ErrorCode::UnreadableAnswer,
+                format!(
+                    "{} answered with Content-Encoding: {encoding}, which Connector Hub did not ask \
+                     for and cannot check for your credential, so the answer was not passed on.",
+                    def.name
+                ),
+            )),
+            None => Ok(response),
+        });
         match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -149,19 +225,23 @@ impl ConnectorService {
                 self.append_beside(entry);
                 Ok(ProxyAnswer {
                     status,
-                    headers: crate::proxy::returned(response.headers()),
+                    headers: crate::proxy::returned(response.headers(), &scrub),
                     response,
                     scrub,
+                    slot,
                 })
             }
             Err(error) => {
-                let error = if unreachable(error.code) {
-                    Error::new(
+                let error = match error.code {
+                    ErrorCode::Timeout => Error::new(
+                        ErrorCode::ProviderTimeout,
+                        format!("{} did not answer in time: {}", def.name, error.message),
+                    ),
+                    code if unreachable(code) => Error::new(
                         ErrorCode::ProviderUnreachable,
                         format!("{} could not be reached: {}", def.name, error.message),
-                    )
-                } else {
-                    error
+                    ),
+                    _ => error,
                 };
                 let mut entry = Self::audit_entry(
                     p,
@@ -177,6 +257,19 @@ impl ConnectorService {
             }
         }
     }
+}
+
+/// The encoding a provider compressed its answer with, when it did: the hub never asks for one
+/// (no `Accept-Encoding` goes out), and could not find a secret inside a compressed body.
+fn encoded(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("unreadable").split(','))
+        .map(str::trim)
+        .find(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"))
+        .map(|e| e.chars().take(40).collect())
 }
 
 /// The caller's path with `{name}` (or `%7Bname%7D`) of the connector's non-secret settings filled

@@ -16,6 +16,8 @@ pub struct LimitSettings {
     pub tests_per_min: u64,
     /// Calls through the proxy to providers.
     pub proxy_per_min: u64,
+    /// Calls through the proxy one tenant may have in flight at once (per process).
+    pub proxy_in_flight: u64,
     /// Requests without a valid credential, per client address (each process on its own).
     pub anonymous_per_min: u64,
 }
@@ -26,6 +28,7 @@ impl LimitSettings {
         writes_per_min: u64::MAX,
         tests_per_min: u64::MAX,
         proxy_per_min: u64::MAX,
+        proxy_in_flight: u64::MAX,
         anonymous_per_min: u64::MAX,
     };
 }

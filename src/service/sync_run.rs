@@ -12,10 +12,11 @@ use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::data::{RunStatus, StreamCounts};
 use crate::model::ConnectorStatus;
+use crate::scrub::Scrub;
 use crate::secret::{SecretConfig, REFRESH_TOKEN};
 use crate::store::{ConnectorRecord, PageCommit, PassEnd, RecordWrite, StreamState, SyncRunRecord};
 use crate::sync::pages::{Page, PageToken};
-use crate::sync::{self, values, Pass, Scrub};
+use crate::sync::{self, values, Pass};
 use std::time::Duration;
 
 /// How syncs run: the lease a run holds (renewed on every page), how many run at once in one
@@ -170,7 +171,7 @@ impl ConnectorService {
         let config = self
             .fresh_config(&principal, &record, false, "sync")
             .await?;
-        let scrub = Scrub::new(def, &config);
+        let scrub = Scrub::new(def, &config)?;
         let mut running = Running {
             run,
             holder,

@@ -9,7 +9,7 @@ use crate::auth::TenantId;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::webhooks::EventType;
-use crate::sync::Scrub;
+use crate::scrub::Scrub;
 use crate::webhooks::inbound::{self, Incoming};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -77,7 +77,7 @@ impl ConnectorService {
             .map_err(|r| refuse(r.message()))?;
         let events = inbound::events(hooks.scheme, &incoming)
             .map_err(|r| Error::new(ErrorCode::InvalidRequest, r.message()))?;
-        let scrub = Scrub::new(def, &config);
+        let scrub = Scrub::new(def, &config)?;
         let mut streams = BTreeSet::new();
         let mut received = Received {
             new: 0,

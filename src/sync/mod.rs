@@ -107,105 +107,10 @@ pub fn record_id(stream: &StreamDef, record: &serde_json::Value) -> String {
     })
 }
 
-/// The connector's secret values, to take out of anything read from the provider before it is
-/// stored or shown: an API that echoes the request (its URL with an API key in the query, its
-/// headers) must not put the credential into a record.
-pub struct Scrub(Vec<String>);
-
-const REDACTED: &str = "[redacted]";
-
-/// Shorter values are left alone: they would match ordinary data.
-const SCRUB_MIN_LEN: usize = 6;
-
-impl Scrub {
-    pub fn new(def: &ConnectorDef, config: &SecretConfig) -> Self {
-        let mut secrets: Vec<String> = def
-            .fields
-            .iter()
-            .filter(|f| f.secret)
-            .filter_map(|f| config.get(&f.name))
-            .filter(|v| v.len() >= SCRUB_MIN_LEN)
-            .map(str::to_owned)
-            .collect();
-        // Longest first, so a secret containing another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        Self(secrets)
-    }
-
-    /// `text` with every secret value replaced by `[redacted]`.
-    pub fn clean<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        let mut out = std::borrow::Cow::Borrowed(text);
-        for secret in &self.0 {
-            if out.contains(secret.as_str()) {
-                out = std::borrow::Cow::Owned(out.replace(secret.as_str(), REDACTED));
-            }
-        }
-        out
-    }
-
-    /// The longest secret's length (0 when there is none).
-    pub fn longest(&self) -> usize {
-        self.0.first().map_or(0, String::len)
-    }
-
-    /// `bytes` with every secret value replaced by `[redacted]`, in place.
-    pub fn clean_bytes(&self, bytes: &mut Vec<u8>) {
-        for secret in &self.0 {
-            let secret = secret.as_bytes();
-            let mut from = 0;
-            while let Some(at) = bytes[from..]
-                .windows(secret.len())
-                .position(|w| w == secret)
-            {
-                let at = from + at;
-                bytes.splice(at..at + secret.len(), REDACTED.bytes());
-                from = at + REDACTED.len();
-            }
-        }
-    }
-
-    /// A JSON value cleaned the same way (parsed again only when something was replaced).
-    pub fn clean_value(&self, value: serde_json::Value) -> serde_json::Value {
-        let text = value.to_string();
-        match self.clean(&text) {
-            std::borrow::Cow::Borrowed(_) => value,
-            std::borrow::Cow::Owned(clean) => {
-                serde_json::from_str(&clean).unwrap_or(serde_json::Value::Null)
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
-
-    #[test]
-    fn secret_values_are_taken_out_of_provider_data() {
-        let def = crate::catalog::catalog().get("rest_api").expect("rest_api");
-        let config = SecretConfig::decrypted(BTreeMap::from([
-            ("base_url".to_owned(), "https://api.example.com".to_owned()),
-            ("auth_type".to_owned(), "api_key_query".to_owned()),
-            ("header_name".to_owned(), "key".to_owned()),
-            ("api_key".to_owned(), "s3cret-key-42".to_owned()),
-        ]));
-        let scrub = Scrub::new(def, &config);
-        assert_eq!(
-            scrub.clean(r#"{"self":"/items?key=s3cret-key-42","name":"key"}"#),
-            r#"{"self":"/items?key=[redacted]","name":"key"}"#,
-            "the secret goes, a field named like the header stays"
-        );
-        assert!(matches!(
-            scrub.clean("nothing here"),
-            std::borrow::Cow::Borrowed(_)
-        ));
-        let value = serde_json::json!({"echo": "s3cret-key-42", "n": 1});
-        assert_eq!(
-            scrub.clean_value(value),
-            serde_json::json!({"echo": "[redacted]", "n": 1})
-        );
-    }
 
     #[test]
     fn a_record_without_an_id_is_named_by_its_content() {

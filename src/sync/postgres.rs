@@ -544,7 +544,7 @@ pub async fn preview(
             read.read(&mut client, &PageToken::Start).await?
         };
         let has_more = page.rows.len() > super::PREVIEW_RECORDS;
-        let scrub = super::Scrub::new(def, config);
+        let scrub = crate::scrub::Scrub::new(def, config)?;
         let records: Vec<serde_json::Value> = page
             .rows
             .iter()

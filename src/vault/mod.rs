@@ -227,6 +227,13 @@ impl Vault {
         Ok(SecretConfig::decrypted(values))
     }
 
+    /// Whether a configuration's ciphertext names its owner; `false` for one written before
+    /// ciphertexts did (a bare map, which opens anywhere) or one no key opens.
+    pub fn names_owner(&self, token: &str) -> bool {
+        self.open(token)
+            .is_ok_and(|plaintext| serde_json::from_slice::<Sealed>(&plaintext).is_ok())
+    }
+
     /// The audit chain's key: derived from the encrypting key.
     pub fn audit_key(&self) -> AuditKey {
         self.keys[0].audit.clone()

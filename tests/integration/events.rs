@@ -423,6 +423,7 @@ async fn deliveries_survive_kill_9_and_two_processes_send_each_once() {
         ),
         ("CONNECTOR_HUB_DELIVERY_POLL_MS", "50"),
         ("CONNECTOR_HUB_DELIVERY_LEASE_MS", "2000"),
+        ("CONNECTOR_HUB_DELIVERY_TIMEOUT_MS", "1500"),
     ] {
         env.push((k.to_owned(), v.to_owned()));
     }

@@ -9,6 +9,7 @@ mod support;
 
 mod api;
 mod architecture;
+mod build_id;
 mod canary;
 mod checks;
 mod events;
@@ -19,6 +20,7 @@ mod openapi;
 mod operations;
 mod provider_webhooks;
 mod proxy;
+mod proxy_safety;
 mod readme;
 mod reliability;
 mod rotation;

@@ -433,7 +433,7 @@ async fn a_proxied_call_has_its_own_time_limit() {
     let body: Value = too_slow.json().await.expect("json");
     assert_eq!(
         (status, &body["error"]["code"]),
-        (502, &json!("PROVIDER_UNREACHABLE")),
+        (504, &json!("PROVIDER_TIMEOUT")),
         "{body}"
     );
     assert!(

@@ -296,3 +296,68 @@ async fn keygen_prints_a_usable_key() {
         "{key}"
     );
 }
+
+/// A configuration stored before ciphertexts named their owner (a bare map, which opens under
+/// any tenant's row) is sealed again by `rotate-keys` even when it is under the current key, and
+/// then names its owner; the command says nothing remains.
+#[tokio::test]
+async fn rotate_keys_binds_configurations_stored_before_owners_were_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    let fakes = format!(
+        "http://{}",
+        crate::support::fakes::start("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("fakes")
+    );
+    let key = connector_hub::vault::generate_key();
+    let http = reqwest::Client::new();
+    let t = token();
+    let server = spawn_server(&env(&fakes, &data, &key), &log).await;
+    let created: Value = http
+        .post(format!("{}/v1/connectors", server.base))
+        .bearer_auth(&t)
+        .json(&json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good_legacy42"}}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = created["connector_id"].as_str().expect("id").to_owned();
+    assert!(server.stop().success());
+
+    let vault = connector_hub::vault::Vault::from_key_list(
+        &connector_hub::secret::SecretString::new(key.clone()),
+        "CONNECTOR_ENCRYPTION_KEY",
+    )
+    .expect("vault");
+    let stored = |db: &rusqlite::Connection| -> String {
+        db.query_row(
+            "SELECT encrypted_config FROM connectors WHERE connector_id = ?1",
+            [&id],
+            |row| row.get(0),
+        )
+        .expect("row")
+    };
+    {
+        let db = rusqlite::Connection::open(data.join("connector-hub.db")).expect("open db");
+        assert!(vault.names_owner(&stored(&db)), "written bound");
+        let legacy = vault.seal(br#"{"api_key":"sk_test_good_legacy42"}"#);
+        db.execute(
+            "UPDATE connectors SET encrypted_config = ?1 WHERE connector_id = ?2",
+            [&legacy, &id],
+        )
+        .expect("plant a legacy ciphertext");
+    }
+    let (ok, output) = run_cli(&env(&fakes, &data, &key), &["rotate-keys"]);
+    assert!(ok, "{output}");
+    assert!(output.contains("1 connectors, 1 re-encrypted"), "{output}");
+    assert!(
+        output.contains("Nothing remains under an older key"),
+        "{output}"
+    );
+    let db = rusqlite::Connection::open(data.join("connector-hub.db")).expect("open db");
+    assert!(vault.names_owner(&stored(&db)), "bound to its owner now");
+}

@@ -71,6 +71,10 @@ pub async fn spawn_app_configured(extra: &[(&str, &str)], oauth: bool) -> TestAp
     }
     // Off unless a test asks: background re-tests and tight limits would race the assertions.
     env.insert("CONNECTOR_HUB_MONITOR".into(), "false".into());
+    // No WASM bundle: these tests read server-rendered pages and the API, and a bundle built
+    // from other sources (target/site after an edit) would stop the app from starting (see
+    // src/build_id.rs). Tests of the built site start the binary with LEPTOS_SITE_ROOT.
+    env.insert("LEPTOS_SITE_ROOT".into(), "target/no-site".into());
     for class in ["READS", "WRITES", "TESTS", "ANONYMOUS"] {
         env.insert(
             format!("CONNECTOR_HUB_RATE_{class}_PER_MIN"),

@@ -229,6 +229,12 @@ async fn begin(
             "x-forwarded-for",
             "stripe-version",
             "user-agent",
+            "idempotency-key",
+            // What must never reach a provider through the proxy (tests/integration/proxy_safety.rs).
+            "cf-connecting-ip",
+            "true-client-ip",
+            "x-auth-request-access-token",
+            "x-forwarded-host",
         ];
         s.seen.push(Seen {
             stream: stream.into(),

@@ -16,6 +16,55 @@ pub async fn any_path(Query(q): Query<HashMap<String, String>>, request: Request
         )
             .into_response();
     }
+    // An API that hands back what it was sent: a redirect carrying the query on (as a trailing
+    // slash redirect does), an echo of the query and headers, and a compressed answer.
+    let raw_query = request.uri().query().unwrap_or_default().to_owned();
+    if path.ends_with("/moved") {
+        return (
+            StatusCode::MOVED_PERMANENTLY,
+            [
+                ("location", format!("/rest/items/?{raw_query}")),
+                (
+                    "link",
+                    format!("</rest/items/?{raw_query}>; rel=\"canonical\""),
+                ),
+                ("x-echo-query", raw_query.clone()),
+            ],
+        )
+            .into_response();
+    }
+    if path.ends_with("/echo") {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        return (
+            [
+                ("x-echo-authorization", header("authorization")),
+                ("x-echo-key", header("x-api-key")),
+            ],
+            Json(json!({
+                "query": raw_query,
+                "decoded": q,
+                "authorization": header("authorization"),
+                "x_api_key": header("x-api-key"),
+            })),
+        )
+            .into_response();
+    }
+    if path.ends_with("/gzip") {
+        return (
+            [
+                ("content-encoding", "gzip"),
+                ("content-type", "application/json"),
+            ],
+            format!("{{\"query\":\"{raw_query}\"}}"),
+        )
+            .into_response();
+    }
     if path.ends_with("/missing") {
         return json_status(404, json!({"error": "not found"}));
     }
