@@ -9,7 +9,7 @@
 //! remembers where each byte came from, and searching that for the secret as given: one linear
 //! pass per encoding, taken only when the text holds its escape character.
 
-use crate::catalog::ConnectorDef;
+use crate::catalog::{ConnectorDef, StreamsFrom};
 use crate::error::Error;
 use crate::secret::SecretConfig;
 use base64::Engine;
@@ -17,10 +17,6 @@ use memchr::memmem;
 use std::borrow::Cow;
 
 const REDACTED: &[u8] = b"[redacted]";
-
-/// The shortest secret the hub accepts: anything shorter would match ordinary data, and could
-/// not be taken out of an answer without mangling it (or left in without leaking it).
-pub const MIN_SECRET_LEN: usize = 8;
 
 /// The longest any one byte of a secret becomes once encoded (`a` → `\u0061`).
 const MAX_EXPANSION: usize = 6;
@@ -35,19 +31,18 @@ pub struct Scrub {
 impl Scrub {
     /// The secrets of `config` and the Basic credential made of them; refuses a configuration
     /// whose secret is too short to be found safely (stored before the hub required
-    /// `MIN_SECRET_LEN`), naming the field.
+    /// `catalog::MIN_SECRET_LEN`), naming the field.
     pub fn new(def: &ConnectorDef, config: &SecretConfig) -> Result<Self, Error> {
         let mut secrets = Vec::new();
         for field in def.fields.iter().filter(|f| f.secret) {
             let Some(value) = config.get(&field.name).filter(|v| !v.is_empty()) else {
                 continue;
             };
-            if value.chars().count() < MIN_SECRET_LEN {
-                return Err(too_short(&field.name, &field.label));
-            }
+            // Stored before the catalog required a length: refused the same way now.
+            crate::catalog::check_secret_length(&field.name, &field.label, value)?;
             secrets.push(value.to_owned());
         }
-        if let Some((user, password)) = crate::sync::access::basic_credential(def, config) {
+        if let Some((user, password)) = basic_credential(def, config) {
             secrets.push(
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")),
             );
@@ -141,22 +136,22 @@ impl Scrub {
     }
 }
 
-fn too_short(field: &str, label: &str) -> Error {
-    Error::invalid_config(
-        field,
-        format!(
-            "{label} is too short: a secret needs at least {MIN_SECRET_LEN} characters, so that \
-             Connector Hub can recognise it and keep it out of everything the provider sends back."
-        ),
-    )
-}
-
-/// Refuses a secret field's value too short to keep safe (the catalog's check at entry).
-pub fn check_length(field: &str, label: &str, value: &str) -> Result<(), Error> {
-    if value.chars().count() < MIN_SECRET_LEN {
-        return Err(too_short(field, label));
-    }
-    Ok(())
+/// The user and password a connector sends as HTTP Basic, if it sends one (as `sync::access`
+/// attaches them): their base64 is what an echo hands back.
+fn basic_credential<'a>(
+    def: &ConnectorDef,
+    config: &'a SecretConfig,
+) -> Option<(&'a str, &'a str)> {
+    let (user, password) = if def.streams_from == StreamsFrom::Settings {
+        if config.get("auth_type") != Some("basic") {
+            return None;
+        }
+        ("username", "password")
+    } else {
+        let [user, password] = def.access.as_ref()?.basic.as_ref()?;
+        (user.as_str(), password.as_str())
+    };
+    Some((config.get(user)?, config.get(password)?))
 }
 
 fn replaced(bytes: &[u8], ranges: &[(usize, usize)]) -> Vec<u8> {

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 #[cfg(feature = "ssr")]
 mod load;
 mod streams;
+#[cfg(feature = "ssr")]
+mod validate;
 
 #[cfg(feature = "ssr")]
 pub use load::{catalog, Catalog, CatalogError, ValidConfig};
@@ -16,6 +18,8 @@ pub use streams::{
     AccessDef, ChannelDef, EventsDef, FeedDef, HeaderFromField, Incremental, Paging, SearchDef,
     StreamDef, StreamsFrom, TimeFormat, WebhookScheme, WebhooksDef,
 };
+#[cfg(feature = "ssr")]
+pub use validate::{check_secret_length, MIN_SECRET_LEN};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -60,24 +60,6 @@ pub fn fill(template: &str, config: &SecretConfig) -> Result<String, Error> {
     Ok(out)
 }
 
-/// The user and password a connector sends as HTTP Basic, if it sends one — what `resolve`
-/// attaches, for `Scrub` to find their base64 in what comes back.
-pub fn basic_credential<'a>(
-    def: &ConnectorDef,
-    config: &'a SecretConfig,
-) -> Option<(&'a str, &'a str)> {
-    let (user, password) = if def.streams_from == StreamsFrom::Settings {
-        if config.get("auth_type") != Some("basic") {
-            return None;
-        }
-        ("username", "password")
-    } else {
-        let [user, password] = def.access.as_ref()?.basic.as_ref()?;
-        (user.as_str(), password.as_str())
-    };
-    Some((config.get(user)?, config.get(password)?))
-}
-
 impl Access {
     pub fn resolve(
         def: &ConnectorDef,

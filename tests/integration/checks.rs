@@ -404,8 +404,8 @@ async fn woocommerce_and_rest_api_respect_the_egress_policy() {
         passes("query key", rest(json!({"auth_type": "api_key_query", "header_name": "api_key", "api_key": "good-key"}), "/me")),
         passes("bearer", rest(json!({"auth_type": "bearer", "api_key": "good-token"}), "/me")),
         passes("basic", rest(json!({"auth_type": "basic", "username": "reporting", "password": "good-pass"}), "/me")),
-        fails("rest bad key", "rest_api", rest(json!({"auth_type": "bearer", "api_key": "wrong"}), "/me"), "INVALID_CREDENTIALS", Some("api_key")),
-        fails("rest forbidden", "rest_api", rest(json!({"auth_type": "basic", "username": "u", "password": "noperm"}), "/me"), "INSUFFICIENT_PERMISSIONS", Some("password")),
+        fails("rest bad key", "rest_api", rest(json!({"auth_type": "bearer", "api_key": "wrong-key-1"}), "/me"), "INVALID_CREDENTIALS", Some("api_key")),
+        fails("rest forbidden", "rest_api", rest(json!({"auth_type": "basic", "username": "u", "password": "noperm-pass"}), "/me"), "INSUFFICIENT_PERMISSIONS", Some("password")),
         fails("rest 404", "rest_api", rest(json!({"auth_type": "none"}), "/missing"), "NOT_FOUND", Some("test_path")),
         // A login page answering 200 is not an API (before, this counted as a working connection).
         fails("rest html page", "rest_api", rest(json!({"auth_type": "bearer", "api_key": "good-html"}), "/me"), "UNEXPECTED_RESPONSE", Some("test_path")),
@@ -424,7 +424,7 @@ async fn secrets_never_travel_over_plain_http_to_hosts_the_operator_did_not_allo
         .check(
             &t,
             "rest_api",
-            json!({"base_url": "http://93.184.216.34", "auth_type": "bearer", "api_key": "good"}),
+            json!({"base_url": "http://93.184.216.34", "auth_type": "bearer", "api_key": "good-token"}),
         )
         .await;
     assert_outcome(
