@@ -52,6 +52,7 @@ mod tokens;
 mod views;
 mod webhook_channels;
 mod webhook_endpoints;
+mod webhooks_app;
 mod webhooks_in;
 
 pub use audit::audit_query;

@@ -17,6 +17,7 @@ mod jwt_keys;
 mod oauth;
 mod openapi;
 mod operations;
+mod provider_webhook_routing;
 mod provider_webhooks;
 mod proxy;
 mod readme;
