@@ -30,10 +30,11 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let request = match request(method, headers, body) {
-        Ok(request) => request,
-        Err(response) => return response,
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_error(rejection).into_response(),
     };
+    let request = request(method, headers, body);
     answer(state.service.receive_webhook(&token, request).await)
 }
 
@@ -44,10 +45,11 @@ async fn receive_app(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let request = match request(method, headers, body) {
-        Ok(request) => request,
-        Err(response) => return response,
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_error(rejection).into_response(),
     };
+    let request = request(method, headers, body);
     answer(
         state
             .service
@@ -56,17 +58,12 @@ async fn receive_app(
     )
 }
 
-fn request(
-    method: Method,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<WebhookRequest, Response> {
-    let body = body.map_err(|rejection| body_error(rejection).into_response())?;
-    Ok(WebhookRequest {
+fn request(method: Method, headers: HeaderMap, body: Bytes) -> WebhookRequest {
+    WebhookRequest {
         method: method.to_string(),
         headers,
         body,
-    })
+    }
 }
 
 fn answer(received: Result<Received, crate::error::Error>) -> Response {

@@ -279,7 +279,7 @@ impl WebhooksDef {
             }
         }
         if let Some(name) = &self.account_field {
-            if !def.field(name).is_some_and(|f| !f.secret) {
+            if def.field(name).is_none_or(|f| f.secret) {
                 return Err(format!(
                     "webhooks name their account by {name}, which is not a non-secret field"
                 ));
