@@ -303,15 +303,24 @@ async fn a_per_endpoint_event_for_another_account_is_not_accepted() {
     let t = app.token("acme", "alice");
     let stream = tenant_stream(&app, &t).await;
 
-    // Square: the connection check learns the merchant (from its locations).
+    // Square: the connection check learns the merchant (from its locations), and saving the
+    // signature key afterwards (as the data page does) keeps it.
     let key = "square-signature-key-1";
     let square = app
-        .create(&t, json!({"connector_type": "square", "config": {"access_token": "EAAAgood1234567890abcdef", "environment": "production", "webhook_secret": key}, "sync_frequency": "manual"}))
+        .create(&t, json!({"connector_type": "square", "config": {"access_token": "EAAAgood1234567890abcdef", "environment": "production"}, "sync_frequency": "manual"}))
         .await;
     let tested = app
         .post(&format!("/v1/connectors/{square}/test"), &t, &json!({}))
         .await;
     assert_eq!(tested.status(), 200);
+    let saved = app
+        .patch(
+            &format!("/v1/connectors/{square}"),
+            &t,
+            &json!({"config": {"webhook_secret": key}}),
+        )
+        .await;
+    assert_eq!(saved.status(), 200);
     let url = webhook_url(&app, &t, &square).await;
     assert!(!url.contains("/webhooks/app/"), "{url}");
     let square_event = |merchant: &str, id: &str| {
