@@ -1,11 +1,14 @@
-//! `POST /webhooks/{token}`: where providers send a connector's webhooks. The request is
-//! verified over its raw body before anything is read from it; a good one answers 200 (Xero's
-//! intent-to-receive included), a bad signature 401, an address that names no connector 404.
+//! `POST /webhooks/{token}`: where providers send a connector's webhooks, and
+//! `POST /webhooks/app/{connector_type}`: where providers configured per app (Xero, HubSpot,
+//! QuickBooks, Shopify) send every connected account's. The request is verified over its raw
+//! body before anything is read from it; a good one answers 200 (Xero's intent-to-receive, and
+//! events for an account nobody connected, included), a bad signature 401, an address that
+//! names no connector or app 404.
 
 use super::extract::body_error;
 use super::http_error::HttpError;
 use super::state::AppState;
-use crate::service::WebhookRequest;
+use crate::service::{Received, WebhookRequest};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
@@ -15,7 +18,9 @@ use axum::{Json, Router};
 use http::{HeaderMap, Method};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/webhooks/{token}", post(receive))
+    Router::new()
+        .route("/webhooks/{token}", post(receive))
+        .route("/webhooks/app/{connector_type}", post(receive_app))
 }
 
 async fn receive(
@@ -29,16 +34,44 @@ async fn receive(
         Ok(body) => body,
         Err(rejection) => return body_error(rejection).into_response(),
     };
-    let request = WebhookRequest {
-        token,
+    let request = request(method, headers, body);
+    answer(state.service.receive_webhook(&token, request).await)
+}
+
+async fn receive_app(
+    State(state): State<AppState>,
+    Path(connector_type): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_error(rejection).into_response(),
+    };
+    let request = request(method, headers, body);
+    answer(
+        state
+            .service
+            .receive_app_webhook(&connector_type, request)
+            .await,
+    )
+}
+
+fn request(method: Method, headers: HeaderMap, body: Bytes) -> WebhookRequest {
+    WebhookRequest {
         method: method.to_string(),
         headers,
         body,
-    };
-    match state.service.receive_webhook(request).await {
+    }
+}
+
+fn answer(received: Result<Received, crate::error::Error>) -> Response {
+    match received {
         Ok(received) => Json(serde_json::json!({
             "received": received.new,
             "repeated": received.repeated,
+            "dropped": received.dropped,
         }))
         .into_response(),
         Err(e) => HttpError::from(e).into_response(),

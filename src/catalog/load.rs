@@ -117,20 +117,7 @@ impl Catalog {
                 ));
             }
             if let Some(hooks) = &def.webhooks {
-                if let Some(name) = &hooks.secret_field {
-                    if !def.field(name).is_some_and(|f| f.secret && !f.required) {
-                        return Err(invalid(format!(
-                            "webhooks sign with {name}, which is not an optional secret field"
-                        )));
-                    }
-                }
-                if let Some(stream) = hooks
-                    .streams
-                    .values()
-                    .find(|s| !def.streams.iter().any(|d| &d.name == *s))
-                {
-                    return Err(invalid(format!("webhooks name unknown stream {stream}")));
-                }
+                hooks.check(def).map_err(invalid)?;
             }
             let mut stream_names = HashSet::new();
             for stream in &def.streams {
@@ -316,7 +303,7 @@ mod tests {
                 ],
             ),
             ("hubspot", vec!["access_token"]),
-            ("xero", vec!["access_token", "webhook_secret"]),
+            ("xero", vec!["access_token"]),
             ("quickbooks", vec!["access_token", "realm_id"]),
             ("sage", vec!["access_token"]),
             ("google_drive", vec!["access_token"]),
@@ -364,6 +351,10 @@ mod tests {
                 .collect();
             let expected_filled: &[&str] = match (id, def.oauth.is_some()) {
                 ("xero", _) => &["refresh_token", "tenant_id"],
+                // The account its webhooks name, learned by the connection check.
+                ("hubspot", _) => &["refresh_token", "portal_id"],
+                ("square", _) => &["refresh_token", "merchant_id"],
+                ("stripe", _) => &["account_id"],
                 ("sage", _) => &["refresh_token", "business_id"],
                 // Its push channel's token, set when the hub registers the channel.
                 ("google_drive", _) => &["refresh_token", "webhook_secret"],

@@ -237,6 +237,17 @@ pub struct WebhooksDef {
     /// Which stream an event changes, by the start of its type (`"customer." = "customers"`).
     #[serde(default)]
     pub streams: BTreeMap<String, String>,
+    /// Whether the provider posts every connected account's events to one address for the whole
+    /// app (`/webhooks/app/{type}`, signed with the operator's secret) rather than one per
+    /// connector: each event is then routed by the account it names.
+    #[serde(default)]
+    pub per_app: bool,
+    /// The non-secret setting holding the account the provider's events name (a shop domain,
+    /// a HubSpot portal, a QuickBooks realm, a Xero organisation, a Square merchant): an event
+    /// naming another account is never accepted for this connector. A successful connection
+    /// check that reports a detail of this name fills it in.
+    #[serde(default)]
+    pub account_field: Option<String>,
     /// How to register the address at the provider, shown on the connector's page.
     pub setup: String,
     /// A push channel the hub registers itself (Drive's `changes.watch`), instead of the person.
@@ -258,6 +269,38 @@ pub struct ChannelDef {
 }
 
 impl WebhooksDef {
+    /// Whether the fields it names are `def`'s, of the right kind (checked when the catalog loads).
+    pub fn check(&self, def: &super::ConnectorDef) -> Result<(), String> {
+        if let Some(name) = &self.secret_field {
+            if !def.field(name).is_some_and(|f| f.secret && !f.required) {
+                return Err(format!(
+                    "webhooks sign with {name}, which is not an optional secret field"
+                ));
+            }
+        }
+        if let Some(name) = &self.account_field {
+            if def.field(name).is_none_or(|f| f.secret) {
+                return Err(format!(
+                    "webhooks name their account by {name}, which is not a non-secret field"
+                ));
+            }
+        }
+        // An app-wide address has no connector to take a secret or an account from.
+        if self.per_app && (self.secret_field.is_some() || self.account_field.is_none()) {
+            return Err(
+                "per-app webhooks are signed by the operator and routed by account_field".into(),
+            );
+        }
+        match self
+            .streams
+            .values()
+            .find(|s| !def.streams.iter().any(|d| &d.name == *s))
+        {
+            Some(stream) => Err(format!("webhooks name unknown stream {stream}")),
+            None => Ok(()),
+        }
+    }
+
     /// The stream an event of `kind` changes, if the catalog says.
     pub fn stream_of(&self, kind: &str) -> Option<&str> {
         self.streams

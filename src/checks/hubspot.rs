@@ -1,4 +1,5 @@
-//! HubSpot: `GET /crm/v3/objects/contacts?limit=1`.
+//! HubSpot: `GET /crm/v3/objects/contacts?limit=1`, then `GET /account-info/v3/details` for the
+//! account (portal) the token belongs to, which the app's webhooks name as `portalId`.
 
 use super::*;
 use crate::error::Error;
@@ -36,8 +37,20 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     if !body.get("results").is_some_and(|r| r.is_array()) {
         return Err(unexpected("HubSpot"));
     }
-    Ok(details([(
-        "portal",
-        reply.header("x-hubspot-portal-id").map(str::to_owned),
-    )]))
+    Ok(details([("portal_id", portal_id(ctx).await)]))
+}
+
+/// The account's id, or `None` when HubSpot will not say (the check still passed: reading
+/// contacts is what it is about; webhooks wait until a later check learns the account).
+async fn portal_id(ctx: &Ctx<'_>) -> Option<String> {
+    let reply = ctx
+        .bearer_get("hubspot", "/account-info/v3/details", ACCESS_TOKEN)
+        .await
+        .ok()?;
+    if !(200..300).contains(&reply.status) {
+        return None;
+    }
+    let body = reply.json()?;
+    let id = body.get("portalId")?.as_u64()?;
+    Some(id.to_string())
 }

@@ -51,6 +51,11 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
         _ => return Err(unexpected("Square")),
     };
     Ok(details([
+        // The merchant the token acts for: Square's webhooks name it as `merchant_id`.
+        (
+            "merchant_id",
+            locations.first().and_then(|l| str_at(l, "/merchant_id")),
+        ),
         (
             "business",
             locations.first().and_then(|l| str_at(l, "/business_name")),

@@ -109,7 +109,8 @@ pub(super) fn oauth_clients(
 }
 
 /// The operator's secrets for providers that sign every app's webhooks with one secret (Shopify
-/// and HubSpot: the app's client secret; QuickBooks: its verifier token), by connector type:
+/// and HubSpot: the app's client secret; QuickBooks: its verifier token; Xero: its webhook key),
+/// by connector type:
 /// `CONNECTOR_HUB_WEBHOOK_SECRET_<TYPE>`, else the OAuth client secret where the provider signs
 /// with it.
 pub(super) fn webhook_secrets(

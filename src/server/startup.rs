@@ -186,6 +186,15 @@ impl Application {
             self.instance_id.clone(),
         ));
         let webhook_syncs = tokio::spawn(super::webhook_syncs::run(self.state.service.clone()));
+        // Connectors saved before webhooks were routed by account get their lookup value once.
+        let service = self.state.service.clone();
+        tokio::spawn(async move {
+            match service.fill_account_keys().await {
+                Ok(0) => {}
+                Ok(filled) => tracing::info!(filled, "webhook account lookups filled in"),
+                Err(e) => tracing::warn!(code = %e.code, "webhook account lookups not filled in"),
+            }
+        });
         // Summaries of refused anonymous requests are written once their minute has ended.
         let service = self.state.service.clone();
         let refusals = tokio::spawn(async move {

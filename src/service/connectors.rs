@@ -79,6 +79,7 @@ impl ConnectorService {
             token_refreshed_at: input.tokens.and_then(|t| t.refreshed_at),
             channel_expires_at: None,
             hook_token: crate::random::random_hex(16),
+            account_key: None,
         };
         self.seal_config(&mut record, &SecretConfig::from(config));
         let audit = self.audited(p, AuditAction::Create, &record.connector_id, client);

@@ -53,6 +53,7 @@ mod tokens;
 mod views;
 mod webhook_channels;
 mod webhook_endpoints;
+mod webhooks_app;
 mod webhooks_in;
 
 pub use audit::audit_query;
@@ -208,13 +209,28 @@ impl ConnectorService {
             .decrypt(&r.encrypted_config, r.tenant_id.as_str(), &r.connector_id)
     }
 
-    /// Encrypts `config` into `r`, sealed to its tenant and connector.
+    /// Encrypts `config` into `r`, sealed to its tenant and connector. Every change of a
+    /// connector's settings comes through here, so the account lookup value written beside them
+    /// (`account_key`) never lags behind them.
     fn seal_config(&self, r: &mut ConnectorRecord, config: &SecretConfig) {
         let (token, key_id) = self
             .vault
             .encrypt(config, r.tenant_id.as_str(), &r.connector_id);
         r.encrypted_config = token;
         r.key_id = key_id;
+        r.account_key = self.account_of(&r.connector_type, config);
+    }
+
+    /// The lookup value of the account a connector's provider webhooks name, from its settings.
+    fn account_of(&self, connector_type: &str, config: &SecretConfig) -> Option<String> {
+        let field = self
+            .catalog
+            .get(connector_type)?
+            .webhooks
+            .as_ref()?
+            .account_field
+            .as_deref()?;
+        crate::store::account_key(connector_type, config.get(field)?)
     }
 
     fn definition(&self, connector_type: &str) -> Result<&'static ConnectorDef, Error> {

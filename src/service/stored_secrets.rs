@@ -45,6 +45,22 @@ impl ConnectorService {
                     kept.push(field);
                 }
             }
+            // The account the provider's webhooks name, learned from the provider (a check or a
+            // sign-in), stays with the credentials and destination it was learned for: saving a
+            // webhook secret must not make the connector forget whose events are its own.
+            let moved = def.fields.iter().any(|f| {
+                f.binds_secrets
+                    && submitted
+                        .get(&f.name)
+                        .is_some_and(|v| Some(v.as_str()) != stored.get(&f.name))
+            });
+            if let (Some(field), false, false) = (learned_account(def), new_access, moved) {
+                if merged.get(&field.name).is_none_or(|v| v.is_empty()) {
+                    if let Some(old) = stored.get(&field.name) {
+                        merged.insert(field.name.clone(), old.to_owned());
+                    }
+                }
+            }
         }
         let config = self.catalog.validate(def, &merged)?;
         let (Some(stored), false) = (stored, kept.is_empty()) else {
@@ -66,4 +82,12 @@ impl ConnectorService {
             _ => Ok(config),
         }
     }
+}
+
+/// The setting holding the account a connector's webhooks name, when the provider fills it in
+/// rather than the person.
+fn learned_account(def: &ConnectorDef) -> Option<&crate::catalog::FieldDef> {
+    let name = def.webhooks.as_ref()?.account_field.as_deref()?;
+    def.field(name)
+        .filter(|f| !f.secret && f.ask == crate::catalog::Ask::Never)
 }

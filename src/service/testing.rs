@@ -146,6 +146,9 @@ impl ConnectorService {
             next.error_code = result.error_code.map(|c| c.as_str().to_owned());
             next.error_message = (!result.success).then(|| result.message.clone());
             next.version += 1;
+            if result.success {
+                self.learn_account(&mut next, &result.details);
+            }
             let mut events = self.status_events(&current, &next);
             // A failure is news once: not again while the connector keeps failing the same way.
             let news = current.error_code != next.error_code;
@@ -168,6 +171,39 @@ impl ConnectorService {
             }
         }
         Err(Error::from_code(ErrorCode::Conflict))
+    }
+}
+
+impl ConnectorService {
+    /// Keeps the account a successful check read from the provider (HubSpot's portal, Square's
+    /// merchant) as the connector's webhook account, when the catalog names a setting for it
+    /// and the stored one differs: the provider said it, over the connector's own credentials.
+    fn learn_account(&self, next: &mut ConnectorRecord, details: &crate::checks::Details) {
+        let Some(def) = self.catalog.get(&next.connector_type) else {
+            return;
+        };
+        let Some(field) = def
+            .webhooks
+            .as_ref()
+            .and_then(|h| h.account_field.as_deref())
+            .and_then(|name| def.field(name))
+        else {
+            return;
+        };
+        let Some(reported) = details.get(&field.name) else {
+            return;
+        };
+        let Ok(value) = self.catalog.validate_field(def, field, reported) else {
+            return;
+        };
+        let Ok(mut config) = self.open_config(next) else {
+            return;
+        };
+        if value.is_empty() || config.get(&field.name) == Some(value.as_str()) {
+            return;
+        }
+        config.set(&field.name, value);
+        self.seal_config(next, &config);
     }
 }
 

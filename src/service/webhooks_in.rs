@@ -1,22 +1,26 @@
-//! Provider webhooks coming in: the connector found by its address token, the request verified
-//! with the connector's signing secret (or the operator's, for app-wide schemes) — no secret
-//! means every request is refused —, each event accepted once and forwarded to the tenant as
-//! `provider.event` (in the same transaction), and the streams it changed handed to the webhook
-//! sync worker, which turns a burst of events into one incremental sync.
+//! Provider webhooks coming in at a connector's own address: the connector found by its address
+//! token, the request verified with the connector's signing secret — no secret means every
+//! request is refused —, each event naming an account other than the connector's dropped, the
+//! rest accepted once and forwarded to the tenant as `provider.event` (in the same transaction),
+//! and the streams they changed handed to the webhook sync worker, which turns a burst of events
+//! into one incremental sync. Providers that post one app's webhooks for every account to one
+//! address are in `webhooks_app`.
 
 use super::ConnectorService;
 use crate::auth::TenantId;
+use crate::catalog::{ConnectorDef, WebhooksDef};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::webhooks::EventType;
 use crate::scrub::Scrub;
-use crate::webhooks::inbound::{self, Incoming};
+use crate::secret::SecretConfig;
+use crate::store::{account_key, ConnectorRecord};
+use crate::webhooks::inbound::{self, Incoming, ProviderEvent};
 use serde_json::json;
 use std::collections::BTreeSet;
 
-/// A request to `/webhooks/{token}`, as it arrived.
+/// A request to a webhook address, as it arrived.
 pub struct WebhookRequest {
-    pub token: String,
     pub method: String,
     pub headers: http::HeaderMap,
     pub body: bytes::Bytes,
@@ -30,23 +34,47 @@ pub struct WantedSync {
     pub streams: BTreeSet<String>,
 }
 
-/// What a verified request carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a verified request carried: events accepted for the first time, seen before, and
+/// dropped because they name an account no connector here holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Received {
     pub new: usize,
     pub repeated: usize,
+    pub dropped: usize,
+}
+
+impl Received {
+    pub(super) fn add(&mut self, other: Received) {
+        self.new += other.new;
+        self.repeated += other.repeated;
+        self.dropped += other.dropped;
+    }
+}
+
+pub(super) fn not_found() -> Error {
+    Error::new(ErrorCode::NotFound, "There is no webhook address here.")
 }
 
 impl ConnectorService {
-    pub async fn receive_webhook(&self, request: WebhookRequest) -> Result<Received, Error> {
-        let not_found = || Error::new(ErrorCode::NotFound, "There is no webhook address here.");
+    /// A request to `/webhooks/{token}`.
+    pub async fn receive_webhook(
+        &self,
+        token: &str,
+        request: WebhookRequest,
+    ) -> Result<Received, Error> {
         let record = self
             .store
-            .find_by_hook(&request.token)
+            .find_by_hook(token)
             .await?
             .ok_or_else(not_found)?;
         let def = self.definition(&record.connector_type)?;
         let hooks = def.webhooks.as_ref().ok_or_else(not_found)?;
+        let url = self.connector_webhook_url(&record);
+        if hooks.per_app {
+            // An app-wide provider posting to an address given out before routing by account:
+            // routed the same way, so this connector's token earns it no other account's events.
+            return self.receive_for_app(def, &url, &request).await;
+        }
         let config = self.decrypt_for_check(&record)?;
         let secret = match &hooks.secret_field {
             Some(field) => config.get(field).map(str::to_owned),
@@ -55,17 +83,6 @@ impl ConnectorService {
                 .get(&def.id)
                 .map(|s| s.expose().to_owned()),
         };
-        let refuse = |message: &str| {
-            self.metrics.webhook(&def.id, "refused");
-            tracing::info!(connector_id = %record.connector_id, connector_type = %def.id, reason = message, "provider webhook refused");
-            Error::new(ErrorCode::InvalidSignature, message)
-        };
-        let Some(secret) = secret.filter(|s| !s.is_empty()) else {
-            return Err(refuse(
-                "No signing secret is set for this connector's webhooks, so every request is refused.",
-            ));
-        };
-        let url = self.webhook_url(&record);
         let incoming = Incoming {
             method: &request.method,
             url: &url,
@@ -73,16 +90,76 @@ impl ConnectorService {
             body: &request.body,
             now_ms: now_ms(),
         };
-        inbound::verify(hooks.scheme, secret.as_bytes(), &incoming)
-            .map_err(|r| refuse(r.message()))?;
-        let events = inbound::events(hooks.scheme, &incoming)
-            .map_err(|r| Error::new(ErrorCode::InvalidRequest, r.message()))?;
-        let scrub = Scrub::new(def, &config)?;
-        let mut streams = BTreeSet::new();
-        let mut received = Received {
-            new: 0,
-            repeated: 0,
+        let events = self.verified_events(def, hooks, secret, &incoming)?;
+        let known = hooks
+            .account_field
+            .as_deref()
+            .and_then(|f| config.get(f))
+            .and_then(|a| account_key(&def.id, a));
+        // An event naming an account is this connector's only when the connector knows its
+        // account and it is that one; one naming another account is dropped, answered 200 so
+        // the provider does not send it again and again.
+        let (mine, others): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| {
+            match (
+                &known,
+                e.account.as_deref().and_then(|a| account_key(&def.id, a)),
+            ) {
+                (Some(known), Some(named)) => *known == named,
+                _ => true,
+            }
+        });
+        if !others.is_empty() {
+            self.metrics.webhook(&def.id, "dropped");
+            tracing::info!(connector_id = %record.connector_id, connector_type = %def.id,
+                dropped = others.len(), "provider events for another account dropped");
+        }
+        let mut received = self
+            .accept_events(def, hooks, &record, &config, &mine)
+            .await?;
+        received.dropped += others.len();
+        self.metrics.webhook(&def.id, "accepted");
+        tracing::info!(connector_id = %record.connector_id, connector_type = %def.id,
+            new = received.new, repeated = received.repeated, "provider webhook accepted");
+        Ok(received)
+    }
+
+    /// Checks the request with `secret` and reads its events; no secret refuses everything.
+    pub(super) fn verified_events(
+        &self,
+        def: &ConnectorDef,
+        hooks: &WebhooksDef,
+        secret: Option<String>,
+        incoming: &Incoming<'_>,
+    ) -> Result<Vec<ProviderEvent>, Error> {
+        let refuse = |message: &str| {
+            self.metrics.webhook(&def.id, "refused");
+            tracing::info!(connector_type = %def.id, reason = message, "provider webhook refused");
+            Error::new(ErrorCode::InvalidSignature, message)
         };
+        let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+            return Err(refuse(
+                "No signing secret is set for these webhooks, so every request is refused.",
+            ));
+        };
+        inbound::verify(hooks.scheme, secret.as_bytes(), incoming)
+            .map_err(|r| refuse(r.message()))?;
+        inbound::events(hooks.scheme, incoming)
+            .map_err(|r| Error::new(ErrorCode::InvalidRequest, r.message()))
+    }
+
+    /// Accepts `events` for one connector: each recorded once and forwarded to its tenant, and
+    /// the streams they changed handed to the sync worker.
+    pub(super) async fn accept_events(
+        &self,
+        def: &ConnectorDef,
+        hooks: &WebhooksDef,
+        record: &ConnectorRecord,
+        config: &SecretConfig,
+        events: &[ProviderEvent],
+    ) -> Result<Received, Error> {
+        let scrub = Scrub::new(def, config)?;
+        let mut streams = BTreeSet::new();
+        let mut received = Received::default();
         for event in events {
             let stream = hooks.stream_of(&event.kind);
             let forward = self.outbox_event(
@@ -124,9 +201,6 @@ impl ConnectorService {
                 streams,
             });
         }
-        self.metrics.webhook(&def.id, "accepted");
-        tracing::info!(connector_id = %record.connector_id, connector_type = %def.id,
-            new = received.new, repeated = received.repeated, "provider webhook accepted");
         Ok(received)
     }
 
@@ -150,12 +224,35 @@ impl ConnectorService {
         }
     }
 
-    /// The absolute address a connector's provider sends its webhooks to.
-    pub fn webhook_url(&self, record: &crate::store::ConnectorRecord) -> String {
+    /// The absolute address a connector's provider sends its webhooks to: the app's address
+    /// for providers that post every account's events to one, else the connector's own.
+    pub fn webhook_url(&self, record: &ConnectorRecord) -> String {
+        let per_app = self
+            .catalog
+            .get(&record.connector_type)
+            .and_then(|d| d.webhooks.as_ref())
+            .is_some_and(|h| h.per_app);
+        if per_app {
+            self.app_webhook_url(&record.connector_type)
+        } else {
+            self.connector_webhook_url(record)
+        }
+    }
+
+    /// The connector's own address, `/webhooks/{token}`.
+    pub fn connector_webhook_url(&self, record: &ConnectorRecord) -> String {
         format!(
             "{}/webhooks/{}",
             self.public_url.trim_end_matches('/'),
             record.hook_token
+        )
+    }
+
+    /// The operator's address for one provider app's webhooks, `/webhooks/app/{type}`.
+    pub fn app_webhook_url(&self, connector_type: &str) -> String {
+        format!(
+            "{}/webhooks/app/{connector_type}",
+            self.public_url.trim_end_matches('/')
         )
     }
 

@@ -27,6 +27,7 @@ pub(super) fn record(tenant: &str, id: &str, created_at: i64) -> ConnectorRecord
         token_refreshed_at: None,
         hook_token: format!("hook-{tenant}-{id}"),
         channel_expires_at: None,
+        account_key: None,
     }
 }
 

@@ -31,7 +31,109 @@ fn event(id: &str, kind: &str, at: i64) -> OutboxEvent {
     }
 }
 
+/// App-wide provider webhooks: connectors found by (type, account key) across tenants, each
+/// tenant's own; a changed key moves the connector, a cleared one takes it out.
+async fn account_lookup(store: &Arc<dyn Store>, prefix: &str, key: &crate::vault::AuditKey) {
+    let (a, b) = (
+        tenant(&format!("{prefix}-acct-a")),
+        tenant(&format!("{prefix}-acct-b")),
+    );
+    let org1 = account_key("xero", "org-1").expect("key");
+    let org2 = account_key("xero", "org-2").expect("key");
+    assert_ne!(org1, account_key("quickbooks", "org-1").expect("key"));
+    assert_eq!(Some(org1.clone()), account_key("xero", " ORG-1 "));
+    assert_eq!(account_key("xero", " "), None);
+    for (t, id, connector_type, account) in [
+        (&a, "x1", "xero", Some(&org1)),
+        (&b, "x2", "xero", Some(&org1)),
+        (&b, "x3", "xero", Some(&org2)),
+        (&a, "x4", "xero", None),
+        // The same digest under another type is not a Xero connector.
+        (&a, "q1", "quickbooks", Some(&org1)),
+    ] {
+        let r = ConnectorRecord {
+            connector_type: connector_type.into(),
+            account_key: account.cloned(),
+            ..record(t.as_str(), id, 1)
+        };
+        let audit = AuditWrite {
+            entry: audit_entry(t, "create", id),
+            key,
+        };
+        store.insert(t, &r, &audit, &[]).await.expect("insert");
+    }
+    let found = |account: String| {
+        let store = store.clone();
+        async move {
+            store
+                .find_by_account("xero", &account, 10)
+                .await
+                .expect("find")
+                .into_iter()
+                .map(|r| format!("{}/{}", r.tenant_id.as_str(), r.connector_id))
+                .collect::<Vec<_>>()
+        }
+    };
+    let (ta, tb) = (a.as_str(), b.as_str());
+    assert_eq!(
+        found(org1.clone()).await,
+        [format!("{ta}/x1"), format!("{tb}/x2")]
+    );
+    assert_eq!(found(org2.clone()).await, [format!("{tb}/x3")]);
+    assert!(found(account_key("xero", "org-3").expect("key"))
+        .await
+        .is_empty());
+    assert_eq!(
+        store
+            .find_by_account("xero", &org1, 1)
+            .await
+            .expect("find")
+            .len(),
+        1,
+        "at most the limit"
+    );
+    let x2 = store.get(&b, "x2").await.expect("get").expect("there");
+    let assert_account = x2.account_key.clone();
+    assert_eq!(assert_account.as_deref(), Some(org1.as_str()), "read back");
+    // An update moves the connector to its new account, or out of every lookup.
+    let moved = ConnectorRecord {
+        account_key: Some(org2.clone()),
+        version: 2,
+        ..x2
+    };
+    assert!(store
+        .update(&b, &moved, 1, None, &[])
+        .await
+        .expect("update"));
+    assert_eq!(found(org1.clone()).await, [format!("{ta}/x1")]);
+    assert_eq!(
+        found(org2.clone()).await,
+        [format!("{tb}/x2"), format!("{tb}/x3")]
+    );
+    let cleared = ConnectorRecord {
+        account_key: None,
+        version: 3,
+        ..moved
+    };
+    assert!(store
+        .update(&b, &cleared, 2, None, &[])
+        .await
+        .expect("update"));
+    assert_eq!(found(org2).await, [format!("{tb}/x3")]);
+}
+
 pub async fn run(store: Arc<dyn Store>, prefix: &str) {
+    account_lookup(
+        &store,
+        prefix,
+        &crate::vault::Vault::from_key_list(
+            &crate::secret::SecretString::new(crate::vault::generate_key()),
+            "K",
+        )
+        .expect("vault")
+        .audit_key(),
+    )
+    .await;
     let t = tenant(&format!("{prefix}-events"));
     let other = tenant(&format!("{prefix}-events-other"));
     let vault = crate::vault::Vault::from_key_list(

@@ -112,6 +112,14 @@ pub enum AttemptOutcome {
 pub trait EventStore: Send + Sync {
     /// The connector whose provider-webhook address carries `token`.
     async fn find_by_hook(&self, token: &str) -> Result<Option<ConnectorRecord>, StoreError>;
+    /// Every tenant's connectors of `connector_type` whose `account_key` is `account_key` (an
+    /// app-wide webhook's events go to each of them), at most `limit`, in (tenant, id) order.
+    async fn find_by_account(
+        &self,
+        connector_type: &str,
+        account_key: &str,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError>;
     /// Records a provider's event by its id and queues `forward` (the tenant's
     /// `provider.event`), in one transaction; false, and nothing written, when the event was
     /// received before (providers deliver again).

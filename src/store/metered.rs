@@ -304,6 +304,19 @@ impl EventStore for MeteredStore {
     async fn find_by_hook(&self, token: &str) -> Result<Option<ConnectorRecord>, StoreError> {
         timed!(self, "find_by_hook", self.inner.find_by_hook(token))
     }
+    async fn find_by_account(
+        &self,
+        connector_type: &str,
+        account_key: &str,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        timed!(
+            self,
+            "find_by_account",
+            self.inner
+                .find_by_account(connector_type, account_key, limit)
+        )
+    }
     async fn record_provider_event(
         &self,
         t: &TenantId,

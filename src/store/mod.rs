@@ -63,6 +63,23 @@ pub struct ConnectorRecord {
     /// When the push channel the hub opened for this connector (Drive's `changes.watch`) lapses,
     /// as the provider granted it; the monitor opens the next one before then.
     pub channel_expires_at: Option<i64>,
+    /// SHA-256 of `{connector_type}:{account}` for the account the provider's webhooks name (see
+    /// `account_key`), so an app-wide webhook finds its connectors without decrypting any
+    /// configuration; `None` while the connector does not know its account.
+    pub account_key: Option<String>,
+}
+
+/// The lookup value of a connector of `connector_type` holding `account`: a digest, so the
+/// store never holds the account in the clear beside the sealed configuration. Accounts are
+/// compared without regard to case or surrounding space (a shop domain may arrive capitalised).
+pub fn account_key(connector_type: &str, account: &str) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let account = account.trim().to_lowercase();
+    if account.is_empty() {
+        return None;
+    }
+    let digest = Sha256::digest(format!("{connector_type}:{account}").as_bytes());
+    Some(hex::encode(digest))
 }
 
 impl std::fmt::Debug for ConnectorRecord {

@@ -1,6 +1,7 @@
 //! Provider webhooks as they arrive: each provider's signature checked over the raw body, in
 //! constant time, with its timestamp tolerance where it sends one (`verify`), and its events read
-//! out as (id, kind) pairs (`events`). Nothing here knows a store or a connector.
+//! out with their id, kind and the account they name (`events`). Nothing here knows a store or a
+//! connector.
 
 use crate::catalog::WebhookScheme;
 use base64::engine::general_purpose::STANDARD;
@@ -55,11 +56,14 @@ impl Refusal {
     }
 }
 
-/// One event a request carries: its id, its type, and what the provider said about it.
+/// One event a request carries: its id, its type, the account it names (a shop domain, a
+/// HubSpot portal, a QuickBooks realm, a Xero organisation, a Square merchant, a Stripe Connect
+/// account), and what the provider said about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProviderEvent {
     pub id: String,
     pub kind: String,
+    pub account: Option<String>,
     pub payload: Value,
 }
 
@@ -173,19 +177,30 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
+fn array(v: &Value) -> Result<&Vec<Value>, Refusal> {
+    v.as_array().ok_or(Refusal::Malformed)
+}
+
 /// The events a verified request carries (none: Xero's intent-to-receive).
 pub fn events(scheme: WebhookScheme, r: &Incoming<'_>) -> Result<Vec<ProviderEvent>, Refusal> {
-    let from_headers = |id: &str, kind: &str| -> Result<Vec<ProviderEvent>, Refusal> {
-        Ok(vec![ProviderEvent {
+    let from_headers = |id: &str, kind: &str, account: Option<&str>| {
+        Ok::<_, Refusal>(vec![ProviderEvent {
             id: r.header(id).ok_or(Refusal::Malformed)?.to_owned(),
             kind: r.header(kind).ok_or(Refusal::Malformed)?.to_owned(),
+            account: account.map(str::to_owned),
             payload: serde_json::from_slice(r.body).unwrap_or(Value::Null),
         }])
     };
     match scheme {
-        WebhookScheme::Shopify => return from_headers("x-shopify-webhook-id", "x-shopify-topic"),
+        // One app's webhooks for every shop: the shop is named by a header Shopify always sends.
+        WebhookScheme::Shopify => {
+            let shop = r
+                .header("x-shopify-shop-domain")
+                .ok_or(Refusal::Malformed)?;
+            return from_headers("x-shopify-webhook-id", "x-shopify-topic", Some(shop));
+        }
         WebhookScheme::WooCommerce => {
-            return from_headers("x-wc-webhook-delivery-id", "x-wc-webhook-topic")
+            return from_headers("x-wc-webhook-delivery-id", "x-wc-webhook-topic", None)
         }
         // A notice that something changed (`change`), or the channel's first message (`sync`);
         // its number counts up per channel.
@@ -200,6 +215,7 @@ pub fn events(scheme: WebhookScheme, r: &Incoming<'_>) -> Result<Vec<ProviderEve
             return Ok(vec![ProviderEvent {
                 id: format!("{channel}:{number}"),
                 kind: state.to_owned(),
+                account: None,
                 payload: serde_json::json!({"channel_id": channel, "message_number": number,
                     "resource_state": state}),
             }]);
@@ -207,31 +223,50 @@ pub fn events(scheme: WebhookScheme, r: &Incoming<'_>) -> Result<Vec<ProviderEve
         _ => {}
     }
     let body: Value = serde_json::from_slice(r.body).map_err(|_| Refusal::Malformed)?;
-    let one = |id: &str, kind: &str| -> Result<Vec<ProviderEvent>, Refusal> {
+    // Stripe names a Connect account only on events about one; Square names the merchant always.
+    let one = |id: &str, kind: &str, account: &str| -> Result<Vec<ProviderEvent>, Refusal> {
         Ok(vec![ProviderEvent {
             id: text(&body[id]).ok_or(Refusal::Malformed)?,
             kind: text(&body[kind]).ok_or(Refusal::Malformed)?,
+            account: text(&body[account]),
             payload: body.clone(),
         }])
     };
-    let many = |list: &Value, id: &str, kind: &str| -> Result<Vec<ProviderEvent>, Refusal> {
-        list.as_array()
-            .ok_or(Refusal::Malformed)?
+    match scheme {
+        WebhookScheme::Stripe => one("id", "type", "account"),
+        WebhookScheme::Square => one("event_id", "type", "merchant_id"),
+        WebhookScheme::Xero => array(&body["events"])?
             .iter()
             .map(|e| {
+                // Xero gives no event id: an event is what it says happened, to what, when,
+                // in which organisation.
+                let field = |f: &str| text(&e[f]).ok_or(Refusal::Malformed);
+                let (tenant, category) = (field("tenantId")?, field("eventCategory")?);
+                let id = format!(
+                    "{tenant}:{category}:{}:{}:{}",
+                    field("eventType")?,
+                    field("resourceId")?,
+                    field("eventDateUtc")?
+                );
                 Ok(ProviderEvent {
-                    id: text(&e[id]).ok_or(Refusal::Malformed)?,
-                    kind: text(&e[kind]).ok_or(Refusal::Malformed)?,
+                    id,
+                    kind: category,
+                    account: Some(tenant),
                     payload: e.clone(),
                 })
             })
-            .collect()
-    };
-    match scheme {
-        WebhookScheme::Stripe => one("id", "type"),
-        WebhookScheme::Square => one("event_id", "type"),
-        WebhookScheme::Xero => many(&body["events"], "eventId", "eventCategory"),
-        WebhookScheme::HubSpot => many(&body, "eventId", "subscriptionType"),
+            .collect(),
+        WebhookScheme::HubSpot => array(&body)?
+            .iter()
+            .map(|e| {
+                Ok(ProviderEvent {
+                    id: text(&e["eventId"]).ok_or(Refusal::Malformed)?,
+                    kind: text(&e["subscriptionType"]).ok_or(Refusal::Malformed)?,
+                    account: Some(text(&e["portalId"]).ok_or(Refusal::Malformed)?),
+                    payload: e.clone(),
+                })
+            })
+            .collect(),
         WebhookScheme::QuickBooks => {
             // No event ids: an entity's change is named by its company, type, id and time.
             let mut events = Vec::new();
@@ -239,7 +274,7 @@ pub fn events(scheme: WebhookScheme, r: &Incoming<'_>) -> Result<Vec<ProviderEve
                 .as_array()
                 .ok_or(Refusal::Malformed)?
             {
-                let realm = text(&notification["realmId"]).unwrap_or_default();
+                let realm = text(&notification["realmId"]).ok_or(Refusal::Malformed)?;
                 for entity in notification["dataChangeEvent"]["entities"]
                     .as_array()
                     .ok_or(Refusal::Malformed)?
@@ -250,6 +285,7 @@ pub fn events(scheme: WebhookScheme, r: &Incoming<'_>) -> Result<Vec<ProviderEve
                     events.push(ProviderEvent {
                         id: format!("{realm}:{name}:{id}:{at}"),
                         kind: name,
+                        account: Some(realm.clone()),
                         payload: serde_json::json!({"realmId": realm, "entity": entity}),
                     });
                 }
@@ -327,8 +363,71 @@ mod tests {
             Ok(vec![ProviderEvent {
                 id: "evt_1".into(),
                 kind: "customer.updated".into(),
+                account: None,
                 payload: serde_json::json!({"id": "evt_1", "type": "customer.updated"}),
             }])
         );
+    }
+
+    #[test]
+    fn each_event_names_its_account_and_xero_events_are_told_by_what_they_say() {
+        let h = HeaderMap::new();
+        // Xero's documented payload: no event id.
+        let xero = serde_json::json!({"events": [{
+            "resourceUrl": "https://api.xero.com/api.xro/2.0/Contacts/717f2bfc",
+            "resourceId": "717f2bfc", "eventDateUtc": "2025-10-21T01:15:39.902",
+            "eventType": "UPDATE", "eventCategory": "CONTACT",
+            "tenantId": "c2cc9b6e", "tenantType": "ORGANISATION"}],
+            "firstEventSequence": 1, "lastEventSequence": 1, "entropy": "X"})
+        .to_string();
+        let got = events(WebhookScheme::Xero, &incoming(&h, xero.as_bytes(), 0)).expect("events");
+        assert_eq!(got.len(), 1);
+        assert_eq!(
+            (got[0].id.as_str(), got[0].kind.as_str()),
+            (
+                "c2cc9b6e:CONTACT:UPDATE:717f2bfc:2025-10-21T01:15:39.902",
+                "CONTACT"
+            )
+        );
+        assert_eq!(got[0].account.as_deref(), Some("c2cc9b6e"));
+        let without_tenant = xero.replace("\"tenantId\"", "\"tenant\"");
+        assert_eq!(
+            events(
+                WebhookScheme::Xero,
+                &incoming(&h, without_tenant.as_bytes(), 0)
+            ),
+            Err(Refusal::Malformed)
+        );
+
+        let hubspot = br#"[{"eventId": 1, "portalId": 62515, "subscriptionType": "contact.creation", "occurredAt": 1}]"#;
+        let got = events(WebhookScheme::HubSpot, &incoming(&h, hubspot, 0)).expect("events");
+        assert_eq!(got[0].account.as_deref(), Some("62515"));
+
+        let qbo = br#"{"eventNotifications": [{"realmId": "4620816365", "dataChangeEvent": {"entities": [{"name": "Invoice", "id": "7", "operation": "Update", "lastUpdated": "2026-11-29T10:00:00.000Z"}]}}]}"#;
+        let got = events(WebhookScheme::QuickBooks, &incoming(&h, qbo, 0)).expect("events");
+        assert_eq!(got[0].account.as_deref(), Some("4620816365"));
+
+        let square =
+            br#"{"merchant_id": "M1", "type": "payment.updated", "event_id": "e1", "data": {}}"#;
+        let got = events(WebhookScheme::Square, &incoming(&h, square, 0)).expect("events");
+        assert_eq!(got[0].account.as_deref(), Some("M1"));
+
+        // Shopify names the shop in a header; without it the event is no one's.
+        let mut shopify = HeaderMap::new();
+        shopify.insert("x-shopify-webhook-id", HeaderValue::from_static("w1"));
+        shopify.insert(
+            "x-shopify-topic",
+            HeaderValue::from_static("orders/updated"),
+        );
+        assert_eq!(
+            events(WebhookScheme::Shopify, &incoming(&shopify, b"{}", 0)),
+            Err(Refusal::Malformed)
+        );
+        shopify.insert(
+            "x-shopify-shop-domain",
+            HeaderValue::from_static("acme.myshopify.com"),
+        );
+        let got = events(WebhookScheme::Shopify, &incoming(&shopify, b"{}", 0)).expect("events");
+        assert_eq!(got[0].account.as_deref(), Some("acme.myshopify.com"));
     }
 }

@@ -293,7 +293,7 @@ async fn provider_specific_details_and_cases() {
                 "hubspot portal",
                 "hubspot",
                 json!({"access_token": "pat-na1-good-123"}),
-                ("portal", "4242"),
+                ("portal_id", "4242"),
             ),
         ],
     )

@@ -18,6 +18,7 @@ mod jwt_keys;
 mod oauth;
 mod openapi;
 mod operations;
+mod provider_webhook_routing;
 mod provider_webhooks;
 mod proxy;
 mod proxy_safety;

@@ -63,6 +63,7 @@ pub(super) fn to_doc(r: &ConnectorRecord) -> Document {
         "token_refreshed_at": opt_i64(r.token_refreshed_at),
         "hook_token": &r.hook_token,
         "channel_expires_at": opt_i64(r.channel_expires_at),
+        "account_key": opt_str(&r.account_key),
     }
 }
 
@@ -97,6 +98,7 @@ pub(super) fn from_doc(d: &Document) -> Result<ConnectorRecord, StoreError> {
         token_refreshed_at: oi("token_refreshed_at"),
         hook_token: os("hook_token").unwrap_or_default(),
         channel_expires_at: oi("channel_expires_at"),
+        account_key: os("account_key"),
     })
 }
 

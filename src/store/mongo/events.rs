@@ -188,6 +188,25 @@ impl EventStore for MongoStore {
         found.as_ref().map(from_doc).transpose()
     }
 
+    async fn find_by_account(
+        &self,
+        connector_type: &str,
+        account_key: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::store::ConnectorRecord>, StoreError> {
+        let found: Vec<Document> = self
+            .connectors
+            .find(doc! {"connector_type": connector_type, "account_key": account_key})
+            .sort(doc! {"tenant_id": 1, "connector_id": 1})
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(map_error)?
+            .try_collect()
+            .await
+            .map_err(map_error)?;
+        found.iter().map(from_doc).collect()
+    }
+
     async fn record_provider_event(
         &self,
         tenant: &TenantId,

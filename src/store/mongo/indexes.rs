@@ -98,6 +98,14 @@ impl MongoStore {
             .create_index(index(doc! {"channel_expires_at": 1}, false))
             .await
             .map_err(map_error)?;
+        // App-wide provider webhooks: a connector by the account an event names.
+        self.connectors
+            .create_index(index(
+                doc! {"connector_type": 1, "account_key": 1, "tenant_id": 1, "connector_id": 1},
+                false,
+            ))
+            .await
+            .map_err(map_error)?;
         self.oauth_states
             .create_index(index(doc! {"state_hash": 1}, true))
             .await

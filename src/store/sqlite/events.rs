@@ -109,6 +109,25 @@ impl EventStore for SqliteStore {
         .await
     }
 
+    async fn find_by_account(
+        &self,
+        connector_type: &str,
+        account_key: &str,
+        limit: usize,
+    ) -> Result<Vec<ConnectorRecord>, StoreError> {
+        let (connector_type, account_key) = (connector_type.to_owned(), account_key.to_owned());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM connectors WHERE connector_type = ?1 AND account_key = ?2
+                 ORDER BY tenant_id, connector_id LIMIT ?3"
+            ))?
+            .query_map(params![connector_type, account_key, limit], record)?
+            .collect()
+        })
+        .await
+    }
+
     async fn record_provider_event(
         &self,
         tenant: &TenantId,

@@ -131,14 +131,14 @@ impl Store for SqliteStore {
         let events = events.to_vec();
         self.write(move |c| {
             c.prepare_cached(&format!(
-                "INSERT INTO connectors ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
+                "INSERT INTO connectors ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
             ))?
             .execute(params![
                 tenant, r.connector_id, r.connector_type, r.display_name, r.status.as_str(),
                 r.sync_frequency.as_str(), r.encrypted_config, r.key_id, r.created_at, r.updated_at,
                 r.created_by, r.updated_by, r.last_tested_at, r.last_sync_at, r.error_code,
                 r.error_message, r.version, r.token_expires_at, r.token_refreshed_at, r.hook_token,
-                r.channel_expires_at
+                r.channel_expires_at, r.account_key
             ])?;
             append_audit_in(c, &mut entry, &key)?;
             events::queue_events_in(c, &tenant, &events)
@@ -202,14 +202,14 @@ impl Store for SqliteStore {
                     "UPDATE connectors SET display_name = ?3, status = ?4, sync_frequency = ?5, encrypted_config = ?6,
                         key_id = ?7, updated_at = ?8, updated_by = ?9, last_tested_at = ?10, last_sync_at = ?11,
                         error_code = ?12, error_message = ?13, version = ?14, token_expires_at = ?16,
-                        token_refreshed_at = ?17, channel_expires_at = ?18
+                        token_refreshed_at = ?17, channel_expires_at = ?18, account_key = ?19
                      WHERE tenant_id = ?1 AND connector_id = ?2 AND version = ?15",
                 )?
                 .execute(params![
                     tenant, r.connector_id, r.display_name, r.status.as_str(), r.sync_frequency.as_str(),
                     r.encrypted_config, r.key_id, r.updated_at, r.updated_by, r.last_tested_at, r.last_sync_at,
                     r.error_code, r.error_message, r.version, expected, r.token_expires_at,
-                    r.token_refreshed_at, r.channel_expires_at
+                    r.token_refreshed_at, r.channel_expires_at, r.account_key
                 ])?;
             if let (1, Some((mut entry, key))) = (changed, audit) {
                 append_audit_in(c, &mut entry, &key)?;

@@ -55,7 +55,8 @@ pub(super) fn list_sql(by_status: bool, after_cursor: bool) -> &'static str {
 
 pub(super) const COLUMNS: &str = "tenant_id, connector_id, connector_type, display_name, status, sync_frequency, \
     encrypted_config, key_id, created_at, updated_at, created_by, updated_by, last_tested_at, last_sync_at, \
-    error_code, error_message, version, token_expires_at, token_refreshed_at, hook_token, channel_expires_at";
+    error_code, error_message, version, token_expires_at, token_refreshed_at, hook_token, channel_expires_at, \
+    account_key";
 
 pub(super) fn record(row: &Row<'_>) -> rusqlite::Result<ConnectorRecord> {
     let text_enum = |index: usize, value: String| {
@@ -85,6 +86,7 @@ pub(super) fn record(row: &Row<'_>) -> rusqlite::Result<ConnectorRecord> {
         token_refreshed_at: row.get(18)?,
         hook_token: row.get::<_, Option<String>>(19)?.unwrap_or_default(),
         channel_expires_at: row.get(20)?,
+        account_key: row.get(21)?,
     })
 }
 

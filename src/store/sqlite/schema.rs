@@ -219,6 +219,13 @@ ALTER TABLE connectors ADD COLUMN channel_expires_at INTEGER;
 CREATE INDEX connectors_by_channel ON connectors (channel_expires_at)
     WHERE channel_expires_at IS NOT NULL;
 "#,
+    // App-wide provider webhooks find their connectors by the account an event names (a digest;
+    // the service fills it in for connectors stored before this migration).
+    r#"
+ALTER TABLE connectors ADD COLUMN account_key TEXT;
+CREATE INDEX connectors_by_account ON connectors (connector_type, account_key)
+    WHERE account_key IS NOT NULL;
+"#,
 ];
 
 /// Rate-limit windows and leases: shared between processes but not worth an fsync each, so they

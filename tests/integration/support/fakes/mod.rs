@@ -167,6 +167,10 @@ pub fn router(data: std::sync::Arc<data::Dataset>) -> Router {
             get(quickbooks::company_info),
         )
         .route("/hubspot/crm/v3/objects/contacts", get(hubspot::contacts))
+        .route(
+            "/hubspot/account-info/v3/details",
+            get(hubspot::account_details),
+        )
         .route("/google/drive/v3/about", get(google_drive::about))
         .route("/woo/wp-json/wc/v3/products", get(woocommerce::products))
         .route(

@@ -23,7 +23,7 @@ pub async fn locations(headers: HeaderMap) -> Response {
     match s {
         Scenario::Good => json_status(
             200,
-            json!({"locations": [{"id": "L1", "name": "High Street", "business_name": "Acme Coffee", "status": "ACTIVE"}]}),
+            json!({"locations": [{"id": "L1", "name": "High Street", "business_name": "Acme Coffee", "status": "ACTIVE", "merchant_id": "M1"}]}),
         ),
         Scenario::Expired => error(401, "AUTHENTICATION_ERROR", "ACCESS_TOKEN_EXPIRED"),
         Scenario::NoPermission => error(403, "AUTHENTICATION_ERROR", "INSUFFICIENT_SCOPES"),
