@@ -73,6 +73,21 @@ impl RefusalGate {
         *count <= max_per_min
     }
 
+    /// Whether `client` is already past `max_per_min` requests without a valid credential this
+    /// minute, without counting one more: a check before any work is done for it.
+    pub fn over(&self, client: &str, now_ms: i64, max_per_min: u64) -> bool {
+        let minute = minute_of(now_ms);
+        let m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = if m.requests.contains_key(&(minute, client.to_owned())) {
+            client
+        } else {
+            OTHERS
+        };
+        m.requests
+            .get(&(minute, key.to_owned()))
+            .is_some_and(|n| *n >= max_per_min)
+    }
+
     /// Counts one refusal of `who` (`None`: nobody signed in).
     pub fn refused(
         &self,

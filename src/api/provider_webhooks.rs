@@ -5,9 +5,11 @@
 //! events for an account nobody connected, included), a bad signature 401, an address that
 //! names no connector or app 404.
 
-use super::extract::body_error;
+use super::extract::{body_error, ClientAddr};
 use super::http_error::HttpError;
 use super::state::AppState;
+use crate::error::ErrorCode;
+use crate::model::AuditAction;
 use crate::service::{Received, WebhookRequest};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -26,36 +28,48 @@ pub fn router() -> Router<AppState> {
 async fn receive(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    ClientAddr(client): ClientAddr,
     method: Method,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return body_error(rejection).into_response(),
-    };
-    let request = request(method, headers, body);
-    answer(state.service.receive_webhook(&token, request).await)
-}
-
-async fn receive_app(
-    State(state): State<AppState>,
-    Path(connector_type): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+    if let Err(limited) = state.service.admit_anonymous(&client) {
+        return HttpError::from(limited).into_response();
+    }
     let body = match body {
         Ok(body) => body,
         Err(rejection) => return body_error(rejection).into_response(),
     };
     let request = request(method, headers, body);
     answer(
-        state
-            .service
-            .receive_app_webhook(&connector_type, request)
-            .await,
+        &state,
+        &client,
+        state.service.receive_webhook(&token, request).await,
     )
+    .await
+}
+
+async fn receive_app(
+    State(state): State<AppState>,
+    Path(connector_type): Path<String>,
+    ClientAddr(client): ClientAddr,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if let Err(limited) = state.service.admit_anonymous(&client) {
+        return HttpError::from(limited).into_response();
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return body_error(rejection).into_response(),
+    };
+    let request = request(method, headers, body);
+    let received = state
+        .service
+        .receive_app_webhook(&connector_type, request)
+        .await;
+    answer(&state, &client, received).await
 }
 
 fn request(method: Method, headers: HeaderMap, body: Bytes) -> WebhookRequest {
@@ -66,7 +80,14 @@ fn request(method: Method, headers: HeaderMap, body: Bytes) -> WebhookRequest {
     }
 }
 
-fn answer(received: Result<Received, crate::error::Error>) -> Response {
+/// A refusal (a bad signature, an address that names nothing) is counted against the sender's
+/// address like any request without a valid credential — past the limit it is answered 429 —
+/// and summarised into the audit log once a minute, not logged one by one.
+async fn answer(
+    state: &AppState,
+    client: &str,
+    received: Result<Received, crate::error::Error>,
+) -> Response {
     match received {
         Ok(received) => Json(serde_json::json!({
             "received": received.new,
@@ -74,6 +95,13 @@ fn answer(received: Result<Received, crate::error::Error>) -> Response {
             "dropped": received.dropped,
         }))
         .into_response(),
+        Err(e) if matches!(e.code, ErrorCode::InvalidSignature | ErrorCode::NotFound) => {
+            let refused = state
+                .service
+                .refuse_anonymous(AuditAction::Authenticate, e, client)
+                .await;
+            HttpError::from(refused).into_response()
+        }
         Err(e) => HttpError::from(e).into_response(),
     }
 }

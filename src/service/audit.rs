@@ -123,6 +123,23 @@ impl ConnectorService {
         {
             return error;
         }
+        self.anonymous_limited(now)
+    }
+
+    /// Refuses at once, before any work, an address already past the limit on requests without
+    /// a valid credential this minute (a provider webhook's signature is its credential).
+    pub fn admit_anonymous(&self, client: &str) -> Result<(), Error> {
+        let now = now_ms();
+        if !self
+            .refusals
+            .over(client, now, self.limits.anonymous_per_min)
+        {
+            return Ok(());
+        }
+        Err(self.anonymous_limited(now))
+    }
+
+    fn anonymous_limited(&self, now: i64) -> Error {
         self.metrics.rate_limited("anonymous");
         let mut limited = Error::new(
             ErrorCode::RateLimited,

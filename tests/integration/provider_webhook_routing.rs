@@ -431,3 +431,33 @@ async fn a_connector_saved_before_routing_by_account_is_found_once_a_server_star
     }
     assert_eq!(answer["received"], json!(1), "{answer}");
 }
+
+/// Outsiders cannot flood the webhook addresses: forged posts from one address are answered 401
+/// (or 404) until the address is past the limit on requests without a valid credential, then 429
+/// before any work is done. (They are counted as every anonymous refusal is, and summarised into
+/// the audit log the same way: `operations::anonymous_traffic_cannot_fill_the_disk_or_the_log`.)
+#[tokio::test]
+async fn forged_webhooks_from_one_address_are_limited() {
+    let mut env = ENV.to_vec();
+    env.push(("CONNECTOR_HUB_RATE_ANONYMOUS_PER_MIN", "10"));
+    let app = spawn_app_with(&env).await;
+    let forged = br#"{"events":[],"firstEventSequence":1,"lastEventSequence":1,"entropy":"x"}"#;
+    let headers = vec![(
+        "x-xero-signature".to_owned(),
+        "bm90IGEgc2lnbmF0dXJl".to_owned(),
+    )];
+    let mut statuses = Vec::new();
+    for n in 0..12 {
+        let url = if n % 2 == 0 {
+            app.url("/webhooks/app/xero")
+        } else {
+            app.url("/webhooks/no-such-address-token")
+        };
+        statuses.push(post(&app, &url, forged, &headers).await.0);
+    }
+    assert!(
+        statuses[..10].iter().all(|s| matches!(s, 401 | 404)),
+        "{statuses:?}"
+    );
+    assert_eq!(&statuses[10..], &[429, 429], "{statuses:?}");
+}
