@@ -32,7 +32,7 @@ pub async fn run(service: Arc<ConnectorService>, settings: MonitorSettings, hold
 }
 
 async fn tick(service: &Arc<ConnectorService>, concurrency: usize) {
-    service.prune_events().await;
+    service.prune_history().await;
     let queued = service.queue_scheduled_syncs(BATCH).await;
     if queued > 0 {
         tracing::info!(count = queued, "health monitor: queued scheduled syncs");

@@ -176,9 +176,10 @@ impl ConnectorService {
         ))
     }
 
-    /// The monitor's part: forgets finished deliveries, their events and received provider
-    /// event ids older than `RETENTION_DAYS`, at most once an hour (it scans the tables).
-    pub async fn prune_events(&self) {
+    /// The monitor's part: forgets history older than `RETENTION_DAYS` — finished deliveries
+    /// and those of disabled endpoints, their events, received provider event ids, and finished
+    /// sync runs but each connector's latest — at most once an hour (it scans the tables).
+    pub async fn prune_history(&self) {
         use std::sync::atomic::Ordering;
         let now = now_ms();
         if now - self.pruned_at.load(Ordering::Relaxed) < 3_600_000 {
@@ -186,13 +187,17 @@ impl ConnectorService {
         }
         self.pruned_at.store(now, Ordering::Relaxed);
         let before = now - i64::from(RETENTION_DAYS) * 86_400_000;
-        match self.store.prune_events(before).await {
+        let pruned = match self.store.prune_events(before).await {
+            Ok(n) => self.store.prune_runs(before).await.map(|runs| n + runs),
+            Err(e) => Err(e),
+        };
+        match pruned {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 rows = n,
-                "events older than {RETENTION_DAYS} days forgotten"
+                "history older than {RETENTION_DAYS} days forgotten"
             ),
-            Err(e) => tracing::warn!(error = %e, "old events could not be forgotten"),
+            Err(e) => tracing::warn!(error = %e, "old history could not be forgotten"),
         }
     }
 

@@ -368,12 +368,42 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .queue_event(&t, &event("msg_waiting", "connector.deleted", 8_500))
         .await
         .expect("queue");
+    // A disabled endpoint's deliveries wait for nothing and go too, pending or not; an enabled
+    // endpoint's pending one stays.
+    for id in ["ep-paused", "ep-live"] {
+        store
+            .put_endpoint(&endpoint(&t, id, &["connector.updated"], true))
+            .await
+            .expect("put");
+    }
+    store
+        .queue_event(&t, &event("msg_paused", "connector.updated", 8_200))
+        .await
+        .expect("queue");
+    store
+        .put_endpoint(&endpoint(&t, "ep-paused", &["connector.updated"], false))
+        .await
+        .expect("disable");
     assert!(store.prune_events(8_600).await.expect("prune") > 0);
     assert!(store
         .list_deliveries(&t, "ep-all", 10)
         .await
         .expect("deliveries")
         .is_empty());
+    assert!(
+        store
+            .list_deliveries(&t, "ep-paused", 10)
+            .await
+            .expect("deliveries")
+            .is_empty(),
+        "a disabled endpoint's pending delivery is forgotten"
+    );
+    let live = store
+        .list_deliveries(&t, "ep-live", 10)
+        .await
+        .expect("deliveries");
+    assert_eq!(live.len(), 1, "an enabled endpoint's pending delivery stays");
+    assert!(store.delete_endpoint(&t, "ep-live").await.expect("delete"));
     // (ep-all is off, so msg_waiting waits for no one: only an enabled endpoint gets a delivery.)
 
     // Provider webhooks: a connector found by its address token; each provider event accepted

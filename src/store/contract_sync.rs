@@ -495,3 +495,42 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .is_empty());
     assert!(!due(60_000).await.contains(&c.to_owned()));
 }
+
+/// Retention of sync runs: finished runs older than the cut go, except each connector's latest
+/// finished one (its data page shows it); queued and running runs stay whatever their age.
+pub async fn run_retention(store: Arc<dyn Store>, prefix: &str) {
+    let t = TenantId::parse(&format!("{prefix}-retention")).expect("tenant");
+    let finished = |connector: &str, run_id: &str, at: i64, status: RunStatus| {
+        let mut run = run_record(&t, connector, run_id, at);
+        run.status = status;
+        run.finished_at = Some(at + 1);
+        run
+    };
+    for run in [
+        finished("conn-a", "run-a1", 100, RunStatus::Succeeded),
+        finished("conn-a", "run-a2", 300, RunStatus::Failed),
+        run_record(&t, "conn-a", "run-a3", 500),
+        finished("conn-b", "run-b1", 100, RunStatus::Succeeded),
+        finished("conn-c", "run-c1", 100, RunStatus::Succeeded),
+        finished("conn-c", "run-c2", 5_000, RunStatus::Succeeded),
+    ] {
+        assert_eq!(store.queue_run(&run).await.expect("queue"), Queued::New);
+    }
+    // Run last: older runs of the other contract tenants may go too.
+    assert!(store.prune_runs(1_000).await.expect("prune") >= 2);
+    let left = |connector: &'static str| {
+        let (store, t) = (store.clone(), t.clone());
+        async move {
+            store
+                .list_runs(&t, connector, None, 10)
+                .await
+                .expect("runs")
+                .into_iter()
+                .map(|r| r.run_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(left("conn-a").await, ["run-a3", "run-a2"], "the queued one, the latest finished");
+    assert_eq!(left("conn-b").await, ["run-b1"], "an old latest run stays");
+    assert_eq!(left("conn-c").await, ["run-c2"], "the old one of two goes");
+}

@@ -235,6 +235,9 @@ impl SyncStore for MeteredStore {
             self.inner.list_runs(tenant, connector_id, before, limit)
         )
     }
+    async fn prune_runs(&self, before: i64) -> Result<u64, StoreError> {
+        timed!(self, "prune_runs", self.inner.prune_runs(before))
+    }
     async fn stream_states(
         &self,
         tenant: &TenantId,

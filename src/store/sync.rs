@@ -150,6 +150,10 @@ pub trait SyncStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<SyncRunRecord>, StoreError>;
 
+    /// Forgets finished runs created before `before`, except each connector's latest, which
+    /// its data page shows however old; the number forgotten.
+    async fn prune_runs(&self, before: i64) -> Result<u64, StoreError>;
+
     async fn stream_states(
         &self,
         tenant: &TenantId,

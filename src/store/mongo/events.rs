@@ -438,9 +438,27 @@ impl EventStore for MongoStore {
     }
 
     async fn prune_events(&self, before: i64) -> Result<u64, StoreError> {
+        // Finished deliveries, and those of a disabled endpoint, which wait for nothing.
+        let disabled: Vec<Document> = self
+            .webhook_endpoints
+            .find(doc! {"enabled": false})
+            .projection(doc! {"tenant_id": 1, "endpoint_id": 1})
+            .await
+            .map_err(map_error)?
+            .try_collect::<Vec<Document>>()
+            .await
+            .map_err(map_error)?
+            .into_iter()
+            .map(|e| {
+                doc! {"tenant_id": e.get_str("tenant_id").unwrap_or_default(),
+                "endpoint_id": e.get_str("endpoint_id").unwrap_or_default()}
+            })
+            .collect();
+        let mut done = vec![doc! {"status": {"$ne": "pending"}}];
+        done.extend(disabled);
         let deliveries = self
             .webhook_deliveries
-            .delete_many(doc! {"status": {"$ne": "pending"}, "created_at": {"$lt": before}})
+            .delete_many(doc! {"created_at": {"$lt": before}, "$or": done})
             .await
             .map_err(map_error)?
             .deleted_count;

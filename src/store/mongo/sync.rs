@@ -395,6 +395,31 @@ impl SyncStore for MongoStore {
         docs.iter().map(run_from).collect()
     }
 
+    async fn prune_runs(&self, before: i64) -> Result<u64, StoreError> {
+        let finished = doc! {"status": {"$nin": ["queued", "running"]}};
+        // Each connector's latest finished run stays, however old: its data page shows it.
+        let pipeline = vec![
+            doc! {"$match": finished.clone()},
+            doc! {"$sort": {"created_at": -1, "run_id": -1}},
+            doc! {"$group": {"_id": {"t": "$tenant_id", "c": "$connector_id"},
+                "run_id": {"$first": "$run_id"}}},
+        ];
+        let latest: Vec<String> = all(self.sync_runs.aggregate(pipeline).await)
+            .await?
+            .iter()
+            .filter_map(|d| d.get_str("run_id").ok().map(str::to_owned))
+            .collect();
+        let mut filter = finished;
+        filter.insert("created_at", doc! {"$lt": before});
+        filter.insert("run_id", doc! {"$nin": latest});
+        Ok(self
+            .sync_runs
+            .delete_many(filter)
+            .await
+            .map_err(map_error)?
+            .deleted_count)
+    }
+
     async fn stream_states(
         &self,
         tenant: &TenantId,

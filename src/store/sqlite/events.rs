@@ -394,13 +394,19 @@ impl EventStore for SqliteStore {
 
     async fn prune_events(&self, before: i64) -> Result<u64, StoreError> {
         self.write(move |c| {
+            // Finished deliveries, and those of a disabled endpoint, which wait for nothing.
+            const DONE: &str = "created_at < ?1 AND (status != 'pending' OR EXISTS (
+                SELECT 1 FROM webhook_endpoints e WHERE e.tenant_id = webhook_deliveries.tenant_id
+                  AND e.endpoint_id = webhook_deliveries.endpoint_id AND e.enabled = 0))";
             let mut gone = c.execute(
-                "DELETE FROM webhook_attempts WHERE delivery_id IN
-                   (SELECT delivery_id FROM webhook_deliveries WHERE status != 'pending' AND created_at < ?1)",
+                &format!(
+                    "DELETE FROM webhook_attempts WHERE delivery_id IN
+                       (SELECT delivery_id FROM webhook_deliveries WHERE {DONE})"
+                ),
                 params![before],
             )?;
             gone += c.execute(
-                "DELETE FROM webhook_deliveries WHERE status != 'pending' AND created_at < ?1",
+                &format!("DELETE FROM webhook_deliveries WHERE {DONE}"),
                 params![before],
             )?;
             gone += c.execute(

@@ -381,6 +381,24 @@ impl SyncStore for SqliteStore {
         .await
     }
 
+    async fn prune_runs(&self, before: i64) -> Result<u64, StoreError> {
+        self.write(move |c| {
+            let gone = c.execute(
+                "DELETE FROM sync_runs
+                 WHERE status NOT IN ('queued', 'running') AND created_at < ?1
+                   AND run_id NOT IN (
+                     SELECT run_id FROM (
+                       SELECT run_id, ROW_NUMBER() OVER (PARTITION BY tenant_id, connector_id
+                         ORDER BY created_at DESC, run_id DESC) AS newest
+                       FROM sync_runs WHERE status NOT IN ('queued', 'running'))
+                     WHERE newest = 1)",
+                params![before],
+            )?;
+            Ok(gone as u64)
+        })
+        .await
+    }
+
     async fn stream_states(
         &self,
         tenant: &TenantId,
