@@ -211,14 +211,27 @@ impl ConnectorService {
 
     /// Encrypts `config` into `r`, sealed to its tenant and connector. Every change of a
     /// connector's settings comes through here, so the account lookup value written beside them
-    /// (`account_key`) never lags behind them.
+    /// (`account_key`) never outlives them: settings naming another account than the one proven
+    /// leave the connector with none until a check proves the new one (`testing`). A tenant
+    /// could otherwise name any shop, realm or organisation and receive its webhooks.
     fn seal_config(&self, r: &mut ConnectorRecord, config: &SecretConfig) {
         let (token, key_id) = self
             .vault
             .encrypt(config, r.tenant_id.as_str(), &r.connector_id);
         r.encrypted_config = token;
         r.key_id = key_id;
-        r.account_key = self.account_of(&r.connector_type, config);
+        if self.account_of(&r.connector_type, config) != r.account_key {
+            r.account_key = None;
+        }
+    }
+
+    /// The lookup value of the account `settings` name for provider webhooks (unproven).
+    pub fn account_named(
+        &self,
+        connector_type: &str,
+        settings: &std::collections::BTreeMap<String, String>,
+    ) -> Option<String> {
+        self.account_of(connector_type, &SecretConfig::decrypted(settings.clone()))
     }
 
     /// The lookup value of the account a connector's provider webhooks name, from its settings.

@@ -104,6 +104,11 @@ impl ConnectorService {
             client,
         )
         .await?;
+        // The account the settings under test name: a success proves the credential reaches it.
+        let tested_account = self
+            .open_config(record)
+            .ok()
+            .and_then(|c| self.account_of(&record.connector_type, &c));
         let started = Instant::now();
         let mut outcome = match self.fresh_config(p, record, false, client).await {
             Ok(config) => self.checker.check(&record.connector_type, &config).await,
@@ -121,16 +126,20 @@ impl ConnectorService {
         }
         let result = result(outcome, started);
         self.count_check(&record.connector_type, &result);
-        self.record_test(p, id, &result).await?;
+        self.record_test(p, id, &result, tested_account).await?;
         tracing::info!(tenant = %p.tenant, connector_id = %id, success = result.success, code = ?result.error_code, "connector tested");
         Ok(result)
     }
 
+    /// Records a check's outcome on the connector. `tested_account` is the webhook account the
+    /// settings that were checked named (`account_named`): a success proves the credential
+    /// reaches it, and only then do the provider's app webhooks for it reach this connector.
     pub async fn record_test(
         &self,
         p: &Principal,
         id: &str,
         result: &CheckResult,
+        tested_account: Option<String>,
     ) -> Result<(), Error> {
         for _attempt in 0..5 {
             let Some(current) = self.store.get(&p.tenant, id).await? else {
@@ -147,7 +156,8 @@ impl ConnectorService {
             next.error_message = (!result.success).then(|| result.message.clone());
             next.version += 1;
             if result.success {
-                self.learn_account(&mut next, &result.details);
+                let learned = self.learn_account(&mut next, &result.details);
+                self.prove_account(&mut next, tested_account.as_deref(), learned);
             }
             let mut events = self.status_events(&current, &next);
             // A failure is news once: not again while the connector keeps failing the same way.
@@ -178,9 +188,10 @@ impl ConnectorService {
     /// Keeps the account a successful check read from the provider (HubSpot's portal, Square's
     /// merchant) as the connector's webhook account, when the catalog names a setting for it
     /// and the stored one differs: the provider said it, over the connector's own credentials.
-    fn learn_account(&self, next: &mut ConnectorRecord, details: &crate::checks::Details) {
+    /// Whether it learned one.
+    fn learn_account(&self, next: &mut ConnectorRecord, details: &crate::checks::Details) -> bool {
         let Some(def) = self.catalog.get(&next.connector_type) else {
-            return;
+            return false;
         };
         let Some(field) = def
             .webhooks
@@ -188,22 +199,39 @@ impl ConnectorService {
             .and_then(|h| h.account_field.as_deref())
             .and_then(|name| def.field(name))
         else {
-            return;
+            return false;
         };
         let Some(reported) = details.get(&field.name) else {
-            return;
+            return false;
         };
         let Ok(value) = self.catalog.validate_field(def, field, reported) else {
-            return;
+            return false;
         };
         let Ok(mut config) = self.open_config(next) else {
-            return;
+            return false;
         };
-        if value.is_empty() || config.get(&field.name) == Some(value.as_str()) {
-            return;
+        if value.is_empty() {
+            return false;
         }
-        config.set(&field.name, value);
-        self.seal_config(next, &config);
+        if config.get(&field.name) != Some(value.as_str()) {
+            config.set(&field.name, value);
+            self.seal_config(next, &config);
+        }
+        true
+    }
+
+    /// After a successful check: the account the connector's settings name is proven when the
+    /// provider reported it (`learned`) or it is the one the checked settings named; otherwise
+    /// (the settings changed while the check ran) it stays unproven.
+    fn prove_account(&self, next: &mut ConnectorRecord, tested: Option<&str>, learned: bool) {
+        let named = self
+            .open_config(next)
+            .ok()
+            .and_then(|c| self.account_of(&next.connector_type, &c));
+        next.account_key = match named {
+            Some(named) if learned || tested == Some(named.as_str()) => Some(named),
+            _ => None,
+        };
     }
 }
 

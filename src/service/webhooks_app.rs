@@ -130,7 +130,10 @@ impl ConnectorService {
                 return Ok(filled);
             };
             after = Some((last.tenant_id.to_string(), last.connector_id.clone()));
-            for record in batch.into_iter().filter(|r| r.account_key.is_none()) {
+            // Only where the last check succeeded: the account is then the one it reached.
+            for record in batch.into_iter().filter(|r| {
+                r.account_key.is_none() && r.status == crate::model::ConnectorStatus::Active
+            }) {
                 let Ok(config) = self.open_config(&record) else {
                     continue;
                 };

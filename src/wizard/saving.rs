@@ -48,6 +48,8 @@ impl Flow<'_> {
 
     pub(super) async fn save(&mut self, result: Option<CheckResult>) -> Result<(), Error> {
         let answers = std::mem::take(&mut self.draft.answers);
+        // The wizard checked exactly these answers: a success proves the account they name.
+        let tested_account = self.service.account_named(&self.def.id, &answers);
         let tokens = self
             .draft
             .tokens
@@ -84,7 +86,9 @@ impl Flow<'_> {
             }
         };
         if let Some(result) = &result {
-            self.service.record_test(self.p, &id, result).await?;
+            self.service
+                .record_test(self.p, &id, result, tested_account)
+                .await?;
         }
         self.draft.saved = Some(id);
         self.draft.step = Some(WizardStep::Done);

@@ -46,6 +46,18 @@ async fn forwarded(receiver: &Receiver, n: usize) -> Vec<(String, Value)> {
     got
 }
 
+/// Tests the connector, which must pass: only a check the credential passes proves the account
+/// its settings name, and only a proven account gets the provider's app webhooks.
+async fn proven(app: &TestApp, t: &str, id: &str) {
+    let result: Value = app
+        .post(&format!("/v1/connectors/{id}/test"), t, &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(result["success"], true, "{result}");
+}
+
 fn xero_event(tenant: &str, category: &str, resource: &str) -> Value {
     json!({"resourceUrl": format!("https://api.xero.com/api.xro/2.0/Invoices/{resource}"),
         "resourceId": resource, "eventDateUtc": "2026-11-29T10:00:00.000", "eventType": "UPDATE",
@@ -71,11 +83,29 @@ async fn xero_app_webhooks_reach_only_the_tenants_holding_each_organisation() {
         tenant_stream(&app, &acme).await,
         tenant_stream(&app, &globex).await,
     );
-    let xero = |org: &str| json!({"connector_type": "xero", "config": {"access_token": "xero-good-token", "tenant_id": org}, "sync_frequency": "manual"});
+    let xero = |org: &str| json!({"connector_type": "xero", "config": {"access_token": format!("xero-good-token@{org}"), "tenant_id": org}, "sync_frequency": "manual"});
     let acme_a = app.create(&acme, xero(ORG_A)).await;
     let globex_b = app.create(&globex, xero(ORG_B)).await;
     // Two tenants may connect the same organisation: each gets its events.
     let globex_a = app.create(&globex, xero(ORG_A)).await;
+    for (t, id) in [(&acme, &acme_a), (&globex, &globex_b), (&globex, &globex_a)] {
+        proven(&app, t, id).await;
+    }
+    // A tenant naming an organisation its token does not reach gets none of its events: one
+    // never tested, and one whose check fails (Xero lists only the organisations it reaches).
+    let mallory = app.token("mallory", "mal");
+    let mallory_stream = tenant_stream(&app, &mallory).await;
+    app.create(&mallory, xero(ORG_B)).await;
+    let claimed = app
+        .create(&mallory, json!({"connector_type": "xero", "config": {"access_token": format!("xero-good-token@{ORG_NOBODY}"), "tenant_id": ORG_A}, "sync_frequency": "manual"}))
+        .await;
+    let result: Value = app
+        .post(&format!("/v1/connectors/{claimed}/test"), &mallory, &json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(result["success"], false, "{result}");
     let url = webhook_url(&app, &acme, &acme_a).await;
     assert_eq!(url, format!("{}/webhooks/app/xero", app.base));
     assert_eq!(webhook_url(&app, &globex, &globex_b).await, url);
@@ -129,6 +159,10 @@ async fn xero_app_webhooks_reach_only_the_tenants_holding_each_organisation() {
     let mut expected = vec![(globex_a, json!(ORG_A)), (globex_b, json!(ORG_B))];
     expected.sort_by_key(|(c, _)| c.clone());
     assert_eq!(by_connector, expected);
+    assert!(
+        mallory_stream.received().is_empty(),
+        "a tenant that only named the organisations got nothing"
+    );
 
     // Signed with anything but the app's key: refused at the app address.
     let (status, answer) = post(
@@ -166,9 +200,11 @@ async fn hubspot_quickbooks_and_shopify_app_webhooks_are_routed_by_account() {
         )
         .await;
     assert_eq!(tested.status(), 200);
+    // globex names portal 111 itself, but its token reaches portal 222: its check learns 222.
     let globex_hub = app
-        .create(&globex, json!({"connector_type": "hubspot", "config": {"access_token": "hubspot-good-token", "portal_id": "222"}, "sync_frequency": "manual"}))
+        .create(&globex, json!({"connector_type": "hubspot", "config": {"access_token": "hubspot-good-portal-222", "portal_id": "111"}, "sync_frequency": "manual"}))
         .await;
+    proven(&app, &globex, &globex_hub).await;
     let url = webhook_url(&app, &acme, &acme_hub).await;
     assert_eq!(url, format!("{}/webhooks/app/hubspot", app.base));
     let event = |id: u64, portal: u64| {
@@ -202,6 +238,8 @@ async fn hubspot_quickbooks_and_shopify_app_webhooks_are_routed_by_account() {
     let qbo = |realm: &str| json!({"connector_type": "quickbooks", "config": {"access_token": "qbo-good-token", "realm_id": realm}, "sync_frequency": "manual"});
     let acme_qbo = app.create(&acme, qbo("4620816365")).await;
     let globex_qbo = app.create(&globex, qbo("9130355478302457")).await;
+    proven(&app, &acme, &acme_qbo).await;
+    proven(&app, &globex, &globex_qbo).await;
     let url = webhook_url(&app, &acme, &acme_qbo).await;
     assert_eq!(url, format!("{}/webhooks/app/quickbooks", app.base));
     let notification = |realm: &str, id: &str| {
@@ -234,6 +272,8 @@ async fn hubspot_quickbooks_and_shopify_app_webhooks_are_routed_by_account() {
     let globex_shop = app
         .create(&globex, shop("globex-goods.myshopify.com"))
         .await;
+    proven(&app, &acme, &acme_shop).await;
+    proven(&app, &globex, &globex_shop).await;
     let url = webhook_url(&app, &acme, &acme_shop).await;
     assert_eq!(url, format!("{}/webhooks/app/shopify", app.base));
     for (domain, id, expect_received) in [
@@ -392,8 +432,10 @@ async fn a_connector_saved_before_routing_by_account_is_found_once_a_server_star
     let first = spawn_app_with(ENV).await;
     let t = first.token("acme", "alice");
     let id = first
-        .create(&t, json!({"connector_type": "xero", "config": {"access_token": "xero-good-token", "tenant_id": ORG_A}, "sync_frequency": "manual"}))
+        .create(&t, json!({"connector_type": "xero", "config": {"access_token": format!("xero-good-token@{ORG_A}"), "tenant_id": ORG_A}, "sync_frequency": "manual"}))
         .await;
+    // Its last check passed: the organisation its settings name is the one its token reaches.
+    proven(&first, &t, &id).await;
     // As an older version left it: no lookup value beside its settings.
     {
         let db = rusqlite::Connection::open(first.data_dir.join("connector-hub.db")).expect("db");

@@ -8,6 +8,16 @@ pub async fn connections(headers: HeaderMap) -> Response {
     if let Some(r) = common(s).await {
         return r;
     }
+    // A token written `…@<tenantId>,<tenantId>` reaches exactly those organisations, as a real
+    // token reaches the ones its user chose at consent.
+    if let (Scenario::Good, Some((_, orgs))) = (s, token.split_once('@')) {
+        let reached: Vec<Value> = orgs
+            .split(',')
+            .enumerate()
+            .map(|(i, org)| json!({"id": format!("c{i}"), "tenantId": org, "tenantType": "ORGANISATION", "tenantName": format!("Organisation {i}")}))
+            .collect();
+        return json_status(200, Value::Array(reached));
+    }
     match s {
         Scenario::Good => json_status(200, json!([
             {"id": "c1", "tenantId": "t-uk", "tenantType": "ORGANISATION", "tenantName": "Demo Company (UK)"},
