@@ -16,6 +16,18 @@ const MAX_ADDRESSES: usize = 256;
 /// Where refusals past `MAX_ADDRESSES` in a minute are summed.
 pub const OTHERS: &str = "other addresses";
 
+/// Who a request is counted against: its address, or for IPv6 its /64, which one host is
+/// typically given whole (counting each of its addresses apart would let it count as millions).
+fn sender(client: &str) -> String {
+    match client.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => client.to_owned(),
+    }
+}
+
 /// One minute's refusals of one tenant (`None`: nobody signed in) from one address, ready for
 /// the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +70,7 @@ impl RefusalGate {
     /// Counts a request without a valid credential from `client`; false once that address has
     /// made more than `max_per_min` of them this minute.
     pub fn admit(&self, client: &str, now_ms: i64, max_per_min: u64) -> bool {
+        let client = &sender(client);
         let minute = minute_of(now_ms);
         let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
         m.requests.retain(|(start, _), _| *start == minute);
@@ -75,16 +88,14 @@ impl RefusalGate {
 
     /// Whether `client` is already past `max_per_min` requests without a valid credential this
     /// minute, without counting one more: a check before any work is done for it.
+    /// (An address not counted yet this minute is not over, even while the addresses past
+    /// `MAX_ADDRESSES` share one count: a flood from many addresses must not shut out a provider
+    /// posting from a new one.)
     pub fn over(&self, client: &str, now_ms: i64, max_per_min: u64) -> bool {
         let minute = minute_of(now_ms);
         let m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = if m.requests.contains_key(&(minute, client.to_owned())) {
-            client
-        } else {
-            OTHERS
-        };
         m.requests
-            .get(&(minute, key.to_owned()))
+            .get(&(minute, sender(client)))
             .is_some_and(|n| *n >= max_per_min)
     }
 
@@ -97,6 +108,7 @@ impl RefusalGate {
         error_code: &str,
         now_ms: i64,
     ) {
+        let client = &sender(client);
         let minute = minute_of(now_ms);
         let tenant = who.map(|p| p.tenant.clone());
         let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
@@ -196,6 +208,24 @@ mod tests {
         assert_eq!(closed[0].count, 1000);
         assert_eq!(closed[1].action, AuditAction::OriginCheck);
         assert!(gate.take_closed(120_000, true).is_empty(), "taken once");
+    }
+
+    #[test]
+    fn an_address_is_over_only_on_its_own_count_and_ipv6_counts_by_64() {
+        let gate = RefusalGate::default();
+        // A flood from more addresses than are tracked one by one…
+        for i in 0..(MAX_ADDRESSES as u32 + 50) {
+            gate.admit(&format!("10.1.{}.{}", i / 256, i % 256), 1_000, 1);
+            gate.admit(&format!("10.1.{}.{}", i / 256, i % 256), 1_000, 1);
+        }
+        // …does not shut out a provider posting from an address not seen yet.
+        assert!(!gate.over("192.0.2.7", 1_000, 1));
+        // Every address of one IPv6 /64 is one sender.
+        for host in 1..=3 {
+            gate.admit(&format!("2001:db8:1:2::{host}"), 62_000, 1_000);
+        }
+        assert!(gate.over("2001:db8:1:2::ffff", 62_000, 3));
+        assert!(!gate.over("2001:db8:1:3::1", 62_000, 3));
     }
 
     #[test]

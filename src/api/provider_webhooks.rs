@@ -5,19 +5,16 @@
 //! events for an account nobody connected, included), a bad signature 401, an address that
 //! names no connector or app 404.
 
-use super::extract::{body_error, ClientAddr};
+use super::extract::ClientAddr;
 use super::http_error::HttpError;
 use super::state::AppState;
-use crate::error::ErrorCode;
+use crate::error::{Error, ErrorCode};
 use crate::model::AuditAction;
 use crate::service::{Received, WebhookRequest};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use http::{HeaderMap, Method};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,42 +26,26 @@ async fn receive(
     State(state): State<AppState>,
     Path(token): Path<String>,
     ClientAddr(client): ClientAddr,
-    method: Method,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
-    if let Err(limited) = state.service.admit_anonymous(&client) {
-        return HttpError::from(limited).into_response();
-    }
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return body_error(rejection).into_response(),
+    let request = match admitted(&state, &client, request).await {
+        Ok(request) => request,
+        Err(refused) => return refused,
     };
-    let request = request(method, headers, body);
-    answer(
-        &state,
-        &client,
-        state.service.receive_webhook(&token, request).await,
-    )
-    .await
+    let received = state.service.receive_webhook(&token, request).await;
+    answer(&state, &client, received).await
 }
 
 async fn receive_app(
     State(state): State<AppState>,
     Path(connector_type): Path<String>,
     ClientAddr(client): ClientAddr,
-    method: Method,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
-    if let Err(limited) = state.service.admit_anonymous(&client) {
-        return HttpError::from(limited).into_response();
-    }
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => return body_error(rejection).into_response(),
+    let request = match admitted(&state, &client, request).await {
+        Ok(request) => request,
+        Err(refused) => return refused,
     };
-    let request = request(method, headers, body);
     let received = state
         .service
         .receive_app_webhook(&connector_type, request)
@@ -72,12 +53,31 @@ async fn receive_app(
     answer(&state, &client, received).await
 }
 
-fn request(method: Method, headers: HeaderMap, body: Bytes) -> WebhookRequest {
-    WebhookRequest {
-        method: method.to_string(),
-        headers,
-        body,
+/// The request, once its sender is within its limit — checked before the body is read, so an
+/// address past it costs no upload — and its body within the size any request may have.
+async fn admitted(
+    state: &AppState,
+    client: &str,
+    request: Request,
+) -> Result<WebhookRequest, Response> {
+    if let Err(limited) = state.service.admit_anonymous(client) {
+        return Err(HttpError::from(limited).into_response());
     }
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, state.settings.max_body_bytes)
+        .await
+        .map_err(|_| {
+            HttpError::from(Error::new(
+                ErrorCode::PayloadTooLarge,
+                "A webhook is at most the size of any request to the hub.",
+            ))
+            .into_response()
+        })?;
+    Ok(WebhookRequest {
+        method: parts.method.to_string(),
+        headers: parts.headers,
+        body,
+    })
 }
 
 /// A refusal (a bad signature, an address that names nothing) is counted against the sender's

@@ -223,6 +223,16 @@ pub enum WebhookScheme {
     GoogleDrive,
 }
 
+impl WebhookScheme {
+    /// Whether the signature covers what says whose the event is. Shopify signs the body but
+    /// names the shop in a header it does not sign, so a body signed for one shop could be
+    /// replayed as another's: its payload is not forwarded (the event still starts a sync, which
+    /// reads the shop's data with the connector's own credential).
+    pub fn signs_the_account(self) -> bool {
+        !matches!(self, Self::Shopify)
+    }
+}
+
 /// A connector that can receive its provider's webhooks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -202,9 +202,10 @@ impl ConnectorService {
             Some(encoding) => Err(Error::new(
                 ErrorCode::UnreadableAnswer,
                 format!(
-                    "{} answered with Content-Encoding: {encoding}, which Connector Hub did not ask \
-                     for and cannot check for your credential, so the answer was not passed on.",
-                    def.name
+                    "{} answered with an encoding ({}) Connector Hub did not ask for and cannot \
+                     check for your credential, so the answer was not passed on.",
+                    def.name,
+                    scrub.clean(&encoding)
                 ),
             )),
             None => Ok(response),
@@ -260,16 +261,22 @@ impl ConnectorService {
 }
 
 /// The encoding a provider compressed its answer with, when it did: the hub never asks for one
-/// (no `Accept-Encoding` goes out), and could not find a secret inside a compressed body.
+/// (no `Accept-Encoding` goes out), and could not find a secret inside a compressed body. A
+/// transfer coding other than `chunked` (`gzip, chunked`) counts too: only the chunking is undone
+/// on the way in.
 fn encoded(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all(http::header::CONTENT_ENCODING)
-        .iter()
-        .flat_map(|v| v.to_str().unwrap_or("unreadable").split(','))
-        .map(str::trim)
-        .find(|e| !e.is_empty() && !e.eq_ignore_ascii_case("identity"))
-        .map(|e| e.chars().take(40).collect())
+    let named = |header: http::header::HeaderName, plain: &'static [&'static str]| {
+        response
+            .headers()
+            .get_all(header.clone())
+            .iter()
+            .flat_map(|v| v.to_str().unwrap_or("unreadable").split(','))
+            .map(str::trim)
+            .find(|e| !e.is_empty() && !plain.iter().any(|p| e.eq_ignore_ascii_case(p)))
+            .map(|e| format!("{header}: {}", e.chars().take(40).collect::<String>()))
+    };
+    named(http::header::CONTENT_ENCODING, &["identity"])
+        .or_else(|| named(http::header::TRANSFER_ENCODING, &["chunked", "identity"]))
 }
 
 /// The caller's path with `{name}` (or `%7Bname%7D`) of the connector's non-secret settings filled

@@ -361,6 +361,8 @@ impl ConnectorService {
                     running.config = self
                         .fresh_config(&running.principal, &latest, true, "sync")
                         .await?;
+                    // Pages read from now on may echo the renewed token: take it out too.
+                    running.scrub = Scrub::new(running.def, &running.config)?;
                     running.record = latest;
                     continue;
                 }

@@ -158,6 +158,18 @@ impl ConnectorService {
             if result.success {
                 let learned = self.learn_account(&mut next, &result.details);
                 self.prove_account(&mut next, tested_account.as_deref(), learned);
+            } else if matches!(
+                result.error_code,
+                Some(
+                    ErrorCode::InvalidCredentials
+                        | ErrorCode::ExpiredCredentials
+                        | ErrorCode::InsufficientPermissions
+                        | ErrorCode::NotFound
+                        | ErrorCode::AuthorizationRequired
+                )
+            ) {
+                // The credential no longer reaches the account: neither do its webhooks.
+                next.account_key = None;
             }
             let mut events = self.status_events(&current, &next);
             // A failure is news once: not again while the connector keeps failing the same way.

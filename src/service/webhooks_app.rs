@@ -10,7 +10,7 @@ use super::webhooks_in::{not_found, Received, WebhookRequest};
 use super::ConnectorService;
 use crate::catalog::ConnectorDef;
 use crate::clock::now_ms;
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::store::account_key;
 use crate::webhooks::inbound::{Incoming, ProviderEvent};
 use std::collections::BTreeMap;
@@ -94,11 +94,22 @@ impl ConnectorService {
                 {
                     continue;
                 }
-                received.add(
-                    self.accept_events(def, hooks, &record, &config, &events)
-                        .await?,
-                );
-                delivered = true;
+                match self
+                    .accept_events(def, hooks, &record, &config, &events)
+                    .await
+                {
+                    Ok(accepted) => {
+                        received.add(accepted);
+                        delivered = true;
+                    }
+                    // One holder whose settings cannot be used (a secret stored before the
+                    // minimum length) must not fail the batch for every other holder.
+                    Err(e) if e.code == ErrorCode::InvalidConfig => {
+                        tracing::warn!(connector_id = %record.connector_id, connector_type = %def.id,
+                            "provider events not passed to a connector whose settings are refused");
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             if !delivered {
                 received.dropped += events.len();

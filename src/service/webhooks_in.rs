@@ -163,6 +163,12 @@ impl ConnectorService {
         let mut received = Received::default();
         for event in events {
             let stream = hooks.stream_of(&event.kind);
+            // Forwarded only where the signature vouches whose it is.
+            let payload = if hooks.scheme.signs_the_account() {
+                event.payload.clone()
+            } else {
+                serde_json::Value::Null
+            };
             let forward = self.outbox_event(
                 &record.tenant_id,
                 EventType::ProviderEvent,
@@ -171,7 +177,7 @@ impl ConnectorService {
                     "connector_type": def.id,
                     "event": {"id": event.id, "type": event.kind},
                     "stream": stream,
-                    "payload": event.payload,
+                    "payload": payload,
                 })),
             );
             let new = self
