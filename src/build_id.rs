@@ -44,8 +44,8 @@ mod bundle {
     #[derive(Debug, thiserror::Error, PartialEq, Eq)]
     #[error(
         "the WASM bundle at {} was not built with this server (its build is {}, this server's is \
-         {BUILD_ID}); pages would fail to hydrate. Build both together: `make release` (or \
-         `cargo leptos build --release`) and deploy the binary with the target/site it made",
+         {BUILD_ID}); pages would fail to hydrate. Build both together — `cargo leptos build`, or \
+         `make release` for production — and deploy the binary with the target/site it made",
         path.display(),
         found.as_deref().unwrap_or("unknown")
     )]

@@ -300,7 +300,10 @@ mod tests {
     #[test]
     fn an_escaped_secret_after_a_run_of_backslashes_is_found_whatever_the_chunks() {
         let secret = "sk_live_canary123";
-        let escaped: String = secret.chars().map(|c| format!("\\u{:04x}", c as u32)).collect();
+        let escaped: String = secret
+            .chars()
+            .map(|c| format!("\\u{:04x}", c as u32))
+            .collect();
         let body = format!("{{\"a\":\"{}\\\\{escaped}\"}}", "x".repeat(300));
         let scrub = || Scrub::of([secret.to_owned()]);
         let whole = scrub().clean(&body).into_owned();
@@ -312,7 +315,11 @@ mod tests {
                 out.extend_from_slice(&stream.push(chunk));
             }
             out.extend_from_slice(&stream.finish());
-            assert_eq!(String::from_utf8(out).expect("utf-8"), whole, "chunks of {size}");
+            assert_eq!(
+                String::from_utf8(out).expect("utf-8"),
+                whole,
+                "chunks of {size}"
+            );
         }
     }
 

@@ -234,7 +234,7 @@ mod tests {
         for i in 0..5_000 {
             gate.refused(
                 None,
-                &format!("2001:db8::{i:x}"),
+                &format!("2001:db8:{i:x}::1"),
                 AuditAction::Authenticate,
                 "UNAUTHENTICATED",
                 1,

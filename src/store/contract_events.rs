@@ -402,7 +402,11 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .list_deliveries(&t, "ep-live", 10)
         .await
         .expect("deliveries");
-    assert_eq!(live.len(), 1, "an enabled endpoint's pending delivery stays");
+    assert_eq!(
+        live.len(),
+        1,
+        "an enabled endpoint's pending delivery stays"
+    );
     assert!(store.delete_endpoint(&t, "ep-live").await.expect("delete"));
     // (ep-all is off, so msg_waiting waits for no one: only an enabled endpoint gets a delivery.)
 

@@ -530,7 +530,11 @@ pub async fn run_retention(store: Arc<dyn Store>, prefix: &str) {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(left("conn-a").await, ["run-a3", "run-a2"], "the queued one, the latest finished");
+    assert_eq!(
+        left("conn-a").await,
+        ["run-a3", "run-a2"],
+        "the queued one, the latest finished"
+    );
     assert_eq!(left("conn-b").await, ["run-b1"], "an old latest run stays");
     assert_eq!(left("conn-c").await, ["run-c2"], "the old one of two goes");
 }

@@ -100,7 +100,11 @@ async fn xero_app_webhooks_reach_only_the_tenants_holding_each_organisation() {
         .create(&mallory, json!({"connector_type": "xero", "config": {"access_token": format!("xero-good-token@{ORG_NOBODY}"), "tenant_id": ORG_A}, "sync_frequency": "manual"}))
         .await;
     let result: Value = app
-        .post(&format!("/v1/connectors/{claimed}/test"), &mallory, &json!({}))
+        .post(
+            &format!("/v1/connectors/{claimed}/test"),
+            &mallory,
+            &json!({}),
+        )
         .await
         .json()
         .await
@@ -236,7 +240,7 @@ async fn hubspot_quickbooks_and_shopify_app_webhooks_are_routed_by_account() {
 
     // QuickBooks: each company's notification to the connector of that realm.
     let qbo = |realm: &str| json!({"connector_type": "quickbooks", "config": {"access_token": "qbo-good-token", "realm_id": realm}, "sync_frequency": "manual"});
-    let acme_qbo = app.create(&acme, qbo("4620816365")).await;
+    let acme_qbo = app.create(&acme, qbo("9130816365")).await;
     let globex_qbo = app.create(&globex, qbo("9130355478302457")).await;
     proven(&app, &acme, &acme_qbo).await;
     proven(&app, &globex, &globex_qbo).await;
@@ -247,7 +251,7 @@ async fn hubspot_quickbooks_and_shopify_app_webhooks_are_routed_by_account() {
             {"name": "Customer", "id": id, "operation": "Update", "lastUpdated": "2026-11-29T10:00:00.000Z"}]}})
     };
     let body = json!({"eventNotifications": [
-        notification("4620816365", "11"),
+        notification("9130816365", "11"),
         notification("9130355478302457", "12"),
         notification("1111111111", "13"),
     ]})
@@ -269,9 +273,7 @@ async fn hubspot_quickbooks_and_shopify_app_webhooks_are_routed_by_account() {
     // Shopify: the shop is named by X-Shopify-Shop-Domain.
     let shop = |domain: &str| json!({"connector_type": "shopify", "config": {"shop_domain": domain, "access_token": "shpat_good12345678"}, "sync_frequency": "manual"});
     let acme_shop = app.create(&acme, shop("acme-goods.myshopify.com")).await;
-    let globex_shop = app
-        .create(&globex, shop("globex-goods.myshopify.com"))
-        .await;
+    let globex_shop = app.create(&globex, shop("acme-west.myshopify.com")).await;
     proven(&app, &acme, &acme_shop).await;
     proven(&app, &globex, &globex_shop).await;
     let url = webhook_url(&app, &acme, &acme_shop).await;
@@ -283,7 +285,7 @@ async fn hubspot_quickbooks_and_shopify_app_webhooks_are_routed_by_account() {
             1,
         ),
         (
-            "globex-goods.myshopify.com",
+            "acme-west.myshopify.com",
             "b54557e4-bdd9-4b37-8a5f-bf7d70bcd044",
             1,
         ),

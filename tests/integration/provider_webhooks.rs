@@ -78,7 +78,7 @@ fn providers(app: &TestApp) -> Vec<Provider> {
         },
         Provider {
             connector_type: "shopify",
-            config: json!({"shop_domain": "good-shop.myshopify.com", "access_token": "shpat_good12345678"}),
+            config: json!({"shop_domain": "acme-good-shop.myshopify.com", "access_token": "shpat_good12345678"}),
             secret: "shopify-app-secret-1",
             body: |_| {
                 json!({"id": 820982911946154508_u64, "email": "jon@example.com"})
@@ -95,7 +95,7 @@ fn providers(app: &TestApp) -> Vec<Provider> {
                     ("x-shopify-topic".into(), "orders/updated".into()),
                     (
                         "x-shopify-shop-domain".into(),
-                        "good-shop.myshopify.com".into(),
+                        "acme-good-shop.myshopify.com".into(),
                     ),
                     ("x-shopify-api-version".into(), "2025-07".into()),
                     (
@@ -123,7 +123,7 @@ fn providers(app: &TestApp) -> Vec<Provider> {
         },
         Provider {
             connector_type: "xero",
-            config: json!({"access_token": "xero-good-token", "tenant_id": "t-1"}),
+            config: json!({"access_token": "xero-good-token@t-1", "tenant_id": "t-1"}),
             secret: "xero-webhook-key-1",
             // As Xero documents it: no event id (an event is told by what it says).
             body: |id| {
@@ -142,7 +142,7 @@ fn providers(app: &TestApp) -> Vec<Provider> {
         },
         Provider {
             connector_type: "hubspot",
-            config: json!({"access_token": "hubspot-good-token", "portal_id": "62515"}),
+            config: json!({"access_token": "hubspot-good-portal-62515"}),
             secret: "hubspot-app-secret-1",
             body: |id| {
                 json!([{"eventId": id.parse::<u64>().unwrap_or(1), "subscriptionId": 7, "portalId": 62515, "appId": 54321,
@@ -185,10 +185,10 @@ fn providers(app: &TestApp) -> Vec<Provider> {
         },
         Provider {
             connector_type: "quickbooks",
-            config: json!({"access_token": "qbo-good-token", "realm_id": "4620816365"}),
+            config: json!({"access_token": "qbo-good-token", "realm_id": "9130816365"}),
             secret: "qbo-verifier-token-1",
             body: |id| {
-                json!({"eventNotifications": [{"realmId": "4620816365", "dataChangeEvent": {"entities": [
+                json!({"eventNotifications": [{"realmId": "9130816365", "dataChangeEvent": {"entities": [
                 {"name": "Invoice", "id": id, "operation": "Update", "lastUpdated": "2026-11-29T10:00:00.000Z"}]}}]}).to_string().into_bytes()
             },
             sign: |secret, _, body, _, _| {
@@ -280,6 +280,14 @@ async fn every_signing_scheme_accepts_the_genuine_and_refuses_the_rest() {
         let id = app
             .create(&t, json!({"connector_type": p.connector_type, "config": p.config, "sync_frequency": "manual"}))
             .await;
+        // A per-app provider's events reach a connector whose account a check has proven.
+        let checked: Value = app
+            .post(&format!("/v1/connectors/{id}/test"), &t, &json!({}))
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(checked["success"], true, "{label}: {checked}");
         let url = webhook_url(&app, &t, &id).await;
         let event_id = format!("{}", 9000 + n);
         let body = (p.body)(&event_id);

@@ -402,7 +402,7 @@ impl SyncStore for MongoStore {
             doc! {"$match": finished.clone()},
             doc! {"$sort": {"created_at": -1, "run_id": -1}},
             doc! {"$group": {"_id": {"t": "$tenant_id", "c": "$connector_id"},
-                "run_id": {"$first": "$run_id"}}},
+            "run_id": {"$first": "$run_id"}}},
         ];
         let latest: Vec<String> = all(self.sync_runs.aggregate(pipeline).await)
             .await?

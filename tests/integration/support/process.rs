@@ -157,6 +157,9 @@ pub fn server_env(fakes: &str, data: &Path, key: &str) -> Vec<(String, String)> 
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     env.push(("CONNECTOR_HUB_DATA_DIR".into(), data.display().to_string()));
+    // No WASM bundle unless a test gives one (LEPTOS_SITE_ROOT): a bundle built from other
+    // sources (target/site after an edit) would stop the server from starting (src/build_id.rs).
+    env.push(("LEPTOS_SITE_ROOT".into(), "target/no-site".into()));
     env.push(("CONNECTOR_ENCRYPTION_KEY".into(), key.to_owned()));
     env.extend(super::fakes::provider_env(fakes));
     env
