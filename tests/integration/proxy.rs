@@ -9,9 +9,9 @@ use crate::support::{expect_error, spawn_app_with, TestApp};
 use base64::Engine;
 use serde_json::{json, Value};
 
-const ENV: &[(&str, &str)] = &[("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8")];
+pub(crate) const ENV: &[(&str, &str)] = &[("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8")];
 
-async fn proxied(
+pub(crate) async fn proxied(
     app: &TestApp,
     method: reqwest::Method,
     path: &str,

@@ -4,23 +4,10 @@
 //! caller's headers a provider needs go on, and a tenant's calls are bounded and refused before
 //! their body is read.
 
-use crate::support::{expect_error, spawn_app_with, TestApp};
+use crate::proxy::{proxied, ENV};
+use crate::support::{expect_error, spawn_app_with};
 use base64::Engine;
 use serde_json::json;
-
-const ENV: &[(&str, &str)] = &[("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8")];
-
-async fn proxied(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    auth: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
-) -> reqwest::Response {
-    auth(app.http.request(method, app.url(path)))
-        .send()
-        .await
-        .expect("proxy call")
-}
 
 /// Everything a proxied call hands back — status, every header, the body — as one text, for
 /// looking for a secret in it.
