@@ -357,6 +357,14 @@ impl Settings {
                     "a whole number of deliveries sent at once",
                 )?
                 .max(1),
+            per_tenant: src
+                .parse::<usize>(
+                    "deliveries.per_tenant",
+                    "CONNECTOR_HUB_DELIVERY_PER_TENANT",
+                    "4",
+                    "a whole number of one tenant's deliveries sent at once",
+                )?
+                .max(1),
             poll: millis(
                 "deliveries.poll_ms",
                 "CONNECTOR_HUB_DELIVERY_POLL_MS",

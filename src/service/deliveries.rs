@@ -6,7 +6,7 @@
 use super::ConnectorService;
 use crate::checks::http::{retry_after, Destination, Forward, Probe};
 use crate::clock::now_ms;
-use crate::store::{AttemptOutcome, AttemptRecord, DeliveryJob};
+use crate::store::{AttemptOutcome, AttemptRecord, ClaimShare, DeliveryJob};
 use crate::webhooks::{default_schedule, next_wait, standard};
 use reqwest::Url;
 use std::time::{Duration, Instant};
@@ -21,6 +21,8 @@ pub struct DeliverySettings {
     /// way is never claimed (and sent) again by another process.
     pub timeout: Duration,
     pub concurrency: usize,
+    /// How many of one tenant's deliveries may be under way at once while others wait.
+    pub per_tenant: usize,
     pub poll: Duration,
 }
 
@@ -31,6 +33,7 @@ impl Default for DeliverySettings {
             lease: Duration::from_secs(60),
             timeout: Duration::from_secs(15),
             concurrency: 8,
+            per_tenant: 4,
             poll: Duration::from_secs(1),
         }
     }
@@ -45,11 +48,16 @@ fn ms(d: Duration) -> i64 {
 }
 
 impl ConnectorService {
-    /// Deliveries due now, claimed for `holder`.
-    pub async fn claim_deliveries(&self, holder: &str, limit: usize) -> Vec<DeliveryJob> {
+    /// Deliveries due now, claimed for `holder`, within `share`.
+    pub async fn claim_deliveries(
+        &self,
+        holder: &str,
+        limit: usize,
+        share: &ClaimShare,
+    ) -> Vec<DeliveryJob> {
         match self
             .store
-            .claim_deliveries(holder, now_ms(), ms(self.deliveries.lease), limit)
+            .claim_deliveries(holder, now_ms(), ms(self.deliveries.lease), limit, share)
             .await
         {
             Ok(jobs) => jobs,

@@ -536,6 +536,7 @@ async fn sqlite_store_honours_the_contract() {
         store.change_marker().is_some(),
         "SQLite can always tell whether anything changed"
     );
+    super::contract_events::run_fair_claim(store.clone(), "t").await;
     run(store.clone(), "t").await;
     super::contract_sync::run(store.clone(), "t").await;
     super::contract_events::run(store.clone(), "t").await;
@@ -578,6 +579,7 @@ async fn mongo_store_honours_the_contract() {
     let store = MongoStore::connect(&uri, &db).await.expect("connect");
     let store: Arc<dyn Store> = Arc::new(store);
     let prefix = format!("m{}", std::process::id());
+    super::contract_events::run_fair_claim(store.clone(), &prefix).await;
     run(store.clone(), &prefix).await;
     super::contract_sync::run(store.clone(), &prefix).await;
     super::contract_events::run(store.clone(), &prefix).await;

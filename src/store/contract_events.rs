@@ -194,7 +194,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
 
     // Claimed under a lease: nobody else takes it meanwhile.
     let jobs = store
-        .claim_deliveries("p1", 1_000, 30_000, 10)
+        .claim_deliveries("p1", 1_000, 30_000, 10, &ClaimShare::default())
         .await
         .expect("claim");
     assert_eq!(jobs.len(), 1, "{jobs:?}");
@@ -208,7 +208,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         ("ep-all", "msg_1", "sealed-msg_1")
     );
     assert!(store
-        .claim_deliveries("p2", 2_000, 30_000, 10)
+        .claim_deliveries("p2", 2_000, 30_000, 10, &ClaimShare::default())
         .await
         .expect("claim")
         .is_empty());
@@ -241,19 +241,19 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .await
         .expect("finish"));
     assert!(store
-        .claim_deliveries("p2", 4_999, 30_000, 10)
+        .claim_deliveries("p2", 4_999, 30_000, 10, &ClaimShare::default())
         .await
         .expect("claim")
         .is_empty());
     // A holder that died: its lease lapses and another process takes the delivery.
     let again = store
-        .claim_deliveries("p2", 5_000, 1_000, 10)
+        .claim_deliveries("p2", 5_000, 1_000, 10, &ClaimShare::default())
         .await
         .expect("claim");
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].delivery.attempts, 1);
     let taken_over = store
-        .claim_deliveries("p3", 6_000, 30_000, 10)
+        .claim_deliveries("p3", 6_000, 30_000, 10, &ClaimShare::default())
         .await
         .expect("claim");
     assert_eq!(taken_over.len(), 1, "p2's lease lapsed at 6,000");
@@ -304,7 +304,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .await
         .expect("replay"));
     let replayed = store
-        .claim_deliveries("p1", 7_000, 30_000, 10)
+        .claim_deliveries("p1", 7_000, 30_000, 10, &ClaimShare::default())
         .await
         .expect("claim");
     assert_eq!(replayed.len(), 1);
@@ -337,7 +337,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .await
         .expect("queue");
     let jobs = store
-        .claim_deliveries("p1", 8_000, 30_000, 10)
+        .claim_deliveries("p1", 8_000, 30_000, 10, &ClaimShare::default())
         .await
         .expect("claim");
     assert_eq!(
@@ -450,7 +450,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         "a delivery again of the same event is accepted once"
     );
     let jobs = store
-        .claim_deliveries("p1", 9_001, 30_000, 10)
+        .claim_deliveries("p1", 9_001, 30_000, 10, &ClaimShare::default())
         .await
         .expect("claim");
     assert_eq!(
@@ -479,4 +479,62 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         )
         .await
         .expect("record"));
+}
+
+/// A claim shares the slots: a tenant with no room left is skipped while another has work, and
+/// within one claim each tenant takes no more than its room. Run before the rest of the
+/// contract: everything it queues is left leased far ahead, out of the other claims' way.
+pub async fn run_fair_claim(store: Arc<dyn Store>, prefix: &str) {
+    let busy = TenantId::parse(&format!("{prefix}-fair-busy")).expect("tenant");
+    let quiet = TenantId::parse(&format!("{prefix}-fair-quiet")).expect("tenant");
+    for t in [&busy, &quiet] {
+        store
+            .put_endpoint(&endpoint(t, "ep-fair", &["connector.updated"], true))
+            .await
+            .expect("put");
+    }
+    for n in 0..4 {
+        store
+            .queue_event(
+                &busy,
+                &event(&format!("msg_busy_{n}"), "connector.updated", 10 + n),
+            )
+            .await
+            .expect("queue");
+    }
+    store
+        .queue_event(&quiet, &event("msg_quiet", "connector.updated", 20))
+        .await
+        .expect("queue");
+    let tenants = |jobs: &[DeliveryJob]| {
+        jobs.iter()
+            .map(|j| j.delivery.tenant_id.to_string())
+            .collect::<Vec<_>>()
+    };
+    // The busy tenant has one under way and a share of one: the quiet one goes first.
+    let share = ClaimShare {
+        per_tenant: Some(1),
+        in_flight: vec![(busy.clone(), 1)],
+    };
+    let jobs = store
+        .claim_deliveries("fair", 30, 1_000_000_000, 4, &share)
+        .await
+        .expect("claim");
+    assert_eq!(tenants(&jobs), [quiet.to_string()]);
+    // With room for two, two of the busy tenant's oldest, not all four.
+    let share = ClaimShare {
+        per_tenant: Some(2),
+        in_flight: Vec::new(),
+    };
+    let jobs = store
+        .claim_deliveries("fair", 30, 1_000_000_000, 4, &share)
+        .await
+        .expect("claim");
+    assert_eq!(tenants(&jobs), [busy.to_string(), busy.to_string()]);
+    // No cap: the rest.
+    let jobs = store
+        .claim_deliveries("fair", 30, 1_000_000_000, 4, &ClaimShare::default())
+        .await
+        .expect("claim");
+    assert_eq!(jobs.len(), 2);
 }

@@ -108,6 +108,40 @@ pub enum AttemptOutcome {
     EndpointGone,
 }
 
+/// How one claim shares the delivery slots among tenants: at most `per_tenant` deliveries of one
+/// tenant under way at once, counting those `in_flight` already, so one tenant's slow or failing
+/// endpoints cannot hold every slot while others wait.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimShare {
+    /// `None`: no cap (the worker's fallback when only capped tenants have work).
+    pub per_tenant: Option<usize>,
+    pub in_flight: Vec<(TenantId, usize)>,
+}
+
+impl ClaimShare {
+    /// How many more of `tenant`'s deliveries this claim may take.
+    pub fn room(&self, tenant: &TenantId) -> usize {
+        let Some(cap) = self.per_tenant else {
+            return usize::MAX;
+        };
+        let busy = self
+            .in_flight
+            .iter()
+            .find(|(t, _)| t == tenant)
+            .map_or(0, |(_, n)| *n);
+        cap.saturating_sub(busy)
+    }
+
+    /// The tenants with no room left, which the claim skips.
+    pub fn full(&self) -> Vec<TenantId> {
+        self.in_flight
+            .iter()
+            .filter(|(t, _)| self.room(t) == 0)
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
+}
+
 #[async_trait]
 pub trait EventStore: Send + Sync {
     /// The connector whose provider-webhook address carries `token`.
@@ -151,13 +185,15 @@ pub trait EventStore: Send + Sync {
     /// tenant's endpoints that want it.
     async fn queue_event(&self, tenant: &TenantId, event: &OutboxEvent) -> Result<(), StoreError>;
     /// Takes up to `limit` deliveries due at `now` (pending, to an enabled endpoint, not under
-    /// another holder's lease) for `holder`, until `now + lease_ms`.
+    /// another holder's lease) for `holder`, until `now + lease_ms`, oldest first within what
+    /// `share` leaves each tenant room for.
     async fn claim_deliveries(
         &self,
         holder: &str,
         now: i64,
         lease_ms: i64,
         limit: usize,
+        share: &ClaimShare,
     ) -> Result<Vec<DeliveryJob>, StoreError>;
     /// Records an attempt by `holder` and what follows from it; false (nothing written) when the
     /// delivery is no longer `holder`'s.

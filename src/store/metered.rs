@@ -361,11 +361,13 @@ impl EventStore for MeteredStore {
         now: i64,
         lease_ms: i64,
         limit: usize,
+        share: &ClaimShare,
     ) -> Result<Vec<DeliveryJob>, StoreError> {
         timed!(
             self,
             "claim_deliveries",
-            self.inner.claim_deliveries(holder, now, lease_ms, limit)
+            self.inner
+                .claim_deliveries(holder, now, lease_ms, limit, share)
         )
     }
     async fn finish_attempt(

@@ -14,8 +14,8 @@ pub use audit_chain::{
     audit_total_hash, chain_audit, keyed_audit_hash, legacy_audit_hash, AUDIT_GENESIS,
 };
 pub use events::{
-    AttemptOutcome, AttemptRecord, DeliveryJob, DeliveryRecord, DeliveryStatus, EndpointRecord,
-    EventStore, OutboxEvent,
+    AttemptOutcome, AttemptRecord, ClaimShare, DeliveryJob, DeliveryRecord, DeliveryStatus,
+    EndpointRecord, EventStore, OutboxEvent,
 };
 pub use metered::MeteredStore;
 pub use mongo::MongoStore;

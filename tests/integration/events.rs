@@ -518,3 +518,52 @@ async fn a_change_is_delivered_at_once_not_at_the_next_poll() {
         started.elapsed()
     );
 }
+
+/// One tenant's slow endpoint cannot hold every delivery slot: with two slots and a share of
+/// one per tenant, another tenant's event goes out while the slow endpoint still holds its
+/// backlog (on today's oldest-first claim it waited behind all of it).
+#[tokio::test]
+async fn a_slow_tenant_cannot_hold_every_delivery_slot() {
+    let app = spawn_app_with(&[
+        ("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8"),
+        ("CONNECTOR_HUB_DELIVERY_POLL_MS", "50"),
+        ("CONNECTOR_HUB_DELIVERY_CONCURRENCY", "2"),
+        ("CONNECTOR_HUB_DELIVERY_PER_TENANT", "1"),
+    ])
+    .await;
+    let (slow_t, quick_t) = (app.token("slowco", "sam"), app.token("quickco", "quinn"));
+    let (slow, quick) = (Receiver::start().await, Receiver::start().await);
+    slow.slow(std::time::Duration::from_secs(3));
+    for (t, receiver) in [(&slow_t, &slow), (&quick_t, &quick)] {
+        create_endpoint(
+            &app,
+            t,
+            json!({"url": receiver.url, "events": ["connector.created"]}),
+        )
+        .await;
+    }
+    // Four changes of the slow tenant first: its endpoint takes 3 s each.
+    for n in 0..4 {
+        app.create(
+            &slow_t,
+            json!({"connector_type": "stripe", "config": {"api_key": format!("sk_test_good_slow{n}42")}}),
+        )
+        .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.create(
+        &quick_t,
+        json!({"connector_type": "stripe", "config": {"api_key": "sk_test_good_quick42"}}),
+    )
+    .await;
+    // Oldest-first, both slots would hold the slow tenant's first two for 3 s, then the next
+    // two: the quick tenant's event would wait at least 3 s.
+    let received = quick.wait_for(1, 2).await;
+    assert_eq!(received[0].json()["type"], "connector.created");
+    assert!(
+        slow.received().is_empty(),
+        "the slow endpoint had not answered even its first yet"
+    );
+    // And the slow tenant's events all arrive in the end.
+    assert_eq!(slow.wait_for(4, 20).await.len(), 4);
+}

@@ -320,22 +320,32 @@ impl EventStore for MongoStore {
         now: i64,
         lease_ms: i64,
         limit: usize,
+        share: &ClaimShare,
     ) -> Result<Vec<DeliveryJob>, StoreError> {
         let mut jobs = Vec::new();
-        // One at a time, each taken by a conditional update: two processes never take the same.
+        let mut full: Vec<String> = share.full().iter().map(|t| t.to_string()).collect();
+        let mut taken: std::collections::HashMap<TenantId, usize> = Default::default();
+        // One at a time, each taken by a conditional update: two processes never take the same;
+        // a tenant whose share this claim has filled is skipped from then on.
         while jobs.len() < limit {
-            let taken = self
+            let taken_doc = self
                 .webhook_deliveries
                 .find_one_and_update(
-                    doc! {"status": "pending", "next_at": {"$lte": now}, "lease_until": {"$lte": now}},
+                    doc! {"status": "pending", "next_at": {"$lte": now}, "lease_until": {"$lte": now},
+                        "tenant_id": {"$nin": &full}},
                     doc! {"$set": {"holder": holder, "lease_until": now + lease_ms}},
                 )
                 .sort(doc! {"next_at": 1})
                 .return_document(mongodb::options::ReturnDocument::After)
                 .await
                 .map_err(map_error)?;
-            let Some(taken) = taken else { break };
-            let delivery = delivery_from(&taken)?;
+            let Some(taken_doc) = taken_doc else { break };
+            let delivery = delivery_from(&taken_doc)?;
+            let n = taken.entry(delivery.tenant_id.clone()).or_default();
+            *n += 1;
+            if *n >= share.room(&delivery.tenant_id) {
+                full.push(delivery.tenant_id.to_string());
+            }
             let endpoint = self
                 .get_endpoint(&delivery.tenant_id, &delivery.endpoint_id)
                 .await?;

@@ -250,18 +250,38 @@ impl EventStore for SqliteStore {
         now: i64,
         lease_ms: i64,
         limit: usize,
+        share: &ClaimShare,
     ) -> Result<Vec<DeliveryJob>, StoreError> {
-        let holder = holder.to_owned();
+        let (holder, share) = (holder.to_owned(), share.clone());
+        let full: Vec<String> = share.full().iter().map(|t| t.to_string()).collect();
+        let skipped = serde_json::to_string(&full).unwrap_or_else(|_| "[]".into());
+        // A window of the oldest due ones of tenants with room, taken while each has room: a
+        // tenant's backlog fills only its share, and the next claim skips it.
+        let window = i64::try_from(limit.saturating_mul(8)).unwrap_or(i64::MAX);
         self.write(move |c| {
-            let due: Vec<String> = c
+            let candidates: Vec<(String, String)> = c
                 .prepare_cached(
-                    "SELECT d.delivery_id FROM webhook_deliveries d
+                    "SELECT d.delivery_id, d.tenant_id FROM webhook_deliveries d
                      JOIN webhook_endpoints e ON e.tenant_id = d.tenant_id AND e.endpoint_id = d.endpoint_id
                      WHERE d.status = 'pending' AND d.next_at <= ?1 AND d.lease_until <= ?1 AND e.enabled = 1
+                       AND d.tenant_id NOT IN (SELECT value FROM json_each(?3))
                      ORDER BY d.next_at LIMIT ?2",
                 )?
-                .query_map(params![now, limit as i64], |r| r.get(0))?
+                .query_map(params![now, window, skipped], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
+            let mut taken: std::collections::HashMap<String, usize> = Default::default();
+            let mut due = Vec::new();
+            for (id, tenant) in candidates {
+                if due.len() == limit {
+                    break;
+                }
+                let room = TenantId::parse(&tenant).map_or(usize::MAX, |t| share.room(&t));
+                let n = taken.entry(tenant).or_default();
+                if *n < room {
+                    *n += 1;
+                    due.push(id);
+                }
+            }
             let mut jobs = Vec::with_capacity(due.len());
             for id in due {
                 c.prepare_cached(

@@ -31,6 +31,8 @@ impl Received {
 struct State {
     received: Vec<Received>,
     script: VecDeque<(u16, Option<&'static str>)>,
+    /// How long each answer takes (a slow endpoint).
+    delay: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -50,6 +52,8 @@ impl Receiver {
         let app = axum::Router::new().fallback(move |headers: HeaderMap, body: Bytes| {
             let shared = shared.clone();
             async move {
+                let delay = shared.lock().map(|s| s.delay).unwrap_or_default();
+                tokio::time::sleep(delay).await;
                 let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
                 s.received.push(Received { headers, body });
                 let (status, retry_after) = s.script.pop_front().unwrap_or((200, None));
@@ -71,6 +75,11 @@ impl Receiver {
             url: format!("http://{local}/hooks"),
             state,
         }
+    }
+
+    /// Makes every answer take `delay` (kept as received once answered).
+    pub fn slow(&self, delay: std::time::Duration) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).delay = delay;
     }
 
     /// The next answers, in order: a status and an optional `Retry-After`.
