@@ -115,8 +115,10 @@ impl ConnectorService {
         let ProxyTarget { record, def, slot } = target;
         let id = record.connector_id.clone();
         let mut config = self.fresh_config(p, &record, false, client).await?;
-        // A secret too short to find in the answer is refused before anything is sent.
-        Scrub::new(def, &config)?;
+        // Built before anything is sent (a secret too short to find in the answer is refused
+        // then), and again with a renewed token: always from the configuration the call went
+        // out with.
+        let mut scrub = Scrub::new(def, &config)?;
         let path = call
             .path_and_query
             .split_once('?')
@@ -162,6 +164,7 @@ impl ConnectorService {
                             .await?
                             .ok_or_else(Error::not_found)?;
                         config = self.fresh_config(p, &latest, true, client).await?;
+                        scrub = Scrub::new(def, &config)?;
                         continue;
                     }
                 }
@@ -182,8 +185,6 @@ impl ConnectorService {
             }
         }
         .await;
-        // Built from the configuration the call went out with (a renewed token included).
-        let scrub = Scrub::new(def, &config)?;
         let detail = |outcome: &str, started: Instant, attempts: u32| {
             let retried = if attempts > 1 {
                 format!(", {attempts} attempts")
