@@ -9,7 +9,7 @@
 //! remembers where each byte came from, and searching that for the secret as given: one linear
 //! pass per encoding, taken only when the text holds its escape character.
 
-use crate::catalog::{ConnectorDef, StreamsFrom};
+use crate::catalog::ConnectorDef;
 use crate::error::Error;
 use crate::secret::SecretConfig;
 use base64::Engine;
@@ -42,7 +42,10 @@ impl Scrub {
             crate::catalog::check_secret_length(&field.name, &field.label, value)?;
             secrets.push(value.to_owned());
         }
-        if let Some((user, password)) = basic_credential(def, config) {
+        let basic = def.basic_fields(config.get("auth_type"));
+        if let Some((user, password)) =
+            basic.and_then(|(user, password)| Some((config.get(user)?, config.get(password)?)))
+        {
             secrets.push(
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")),
             );
@@ -134,24 +137,6 @@ impl Scrub {
         }
         merged
     }
-}
-
-/// The user and password a connector sends as HTTP Basic, if it sends one (as `sync::access`
-/// attaches them): their base64 is what an echo hands back.
-fn basic_credential<'a>(
-    def: &ConnectorDef,
-    config: &'a SecretConfig,
-) -> Option<(&'a str, &'a str)> {
-    let (user, password) = if def.streams_from == StreamsFrom::Settings {
-        if config.get("auth_type") != Some("basic") {
-            return None;
-        }
-        ("username", "password")
-    } else {
-        let [user, password] = def.access.as_ref()?.basic.as_ref()?;
-        (user.as_str(), password.as_str())
-    };
-    Some((config.get(user)?, config.get(password)?))
 }
 
 fn replaced(bytes: &[u8], ranges: &[(usize, usize)]) -> Vec<u8> {

@@ -337,6 +337,17 @@ impl ConnectorDef {
         self.fields.iter().find(|f| f.name == name)
     }
 
+    /// The fields whose values the connector sends as HTTP Basic's user and password, when it
+    /// sends Basic (`auth_type` is the REST API connector's own choice): what the hub attaches
+    /// (`sync::access`) and so what it must find again in an answer (`scrub`).
+    pub fn basic_fields(&self, auth_type: Option<&str>) -> Option<(&str, &str)> {
+        if self.streams_from == StreamsFrom::Settings {
+            return (auth_type == Some("basic")).then_some(("username", "password"));
+        }
+        let [user, password] = self.access.as_ref()?.basic.as_ref()?;
+        Some((user.as_str(), password.as_str()))
+    }
+
     /// A short "you will need" line for the marketplace card.
     pub fn needs(&self) -> String {
         let labels: Vec<&str> = self

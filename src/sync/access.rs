@@ -67,7 +67,7 @@ impl Access {
         providers: &ProviderUrls,
     ) -> Result<Self, Error> {
         if def.streams_from == StreamsFrom::Settings {
-            return Self::rest_api(config);
+            return Self::rest_api(def, config);
         }
         let Some(access) = &def.access else {
             return Err(Error::new(
@@ -78,7 +78,7 @@ impl Access {
         let (base, destination, url_field) = Self::base(def, access, config, providers)?;
         let credential = if let Some(name) = &access.bearer {
             Credential::Bearer(field(config, name)?.to_owned())
-        } else if let Some([user, password]) = &access.basic {
+        } else if let Some((user, password)) = def.basic_fields(None) {
             Credential::Basic(
                 field(config, user)?.to_owned(),
                 field(config, password)?.to_owned(),
@@ -135,20 +135,21 @@ impl Access {
         Ok((url, Destination::Operator, None))
     }
 
-    fn rest_api(config: &SecretConfig) -> Result<Self, Error> {
+    fn rest_api(def: &ConnectorDef, config: &SecretConfig) -> Result<Self, Error> {
         let base = parse_base(field(config, "base_url")?, "base_url")?;
-        let credential = match config.get("auth_type").unwrap_or("none") {
-            "none" => Credential::None,
-            "bearer" => Credential::Bearer(field(config, "api_key")?.to_owned()),
-            "basic" => Credential::Basic(
-                field(config, "username")?.to_owned(),
-                field(config, "password")?.to_owned(),
+        let auth_type = config.get("auth_type").unwrap_or("none");
+        let credential = match (auth_type, def.basic_fields(Some(auth_type))) {
+            (_, Some((user, password))) => Credential::Basic(
+                field(config, user)?.to_owned(),
+                field(config, password)?.to_owned(),
             ),
-            "api_key_header" => Credential::Header(
+            ("none", _) => Credential::None,
+            ("bearer", _) => Credential::Bearer(field(config, "api_key")?.to_owned()),
+            ("api_key_header", _) => Credential::Header(
                 field(config, "header_name")?.to_owned(),
                 field(config, "api_key")?.to_owned(),
             ),
-            "api_key_query" => Credential::Query(
+            ("api_key_query", _) => Credential::Query(
                 field(config, "header_name")?.to_owned(),
                 field(config, "api_key")?.to_owned(),
             ),
@@ -299,7 +300,11 @@ mod tests {
             ("header_name", "key"),
             ("api_key", "canary-secret"),
         ]);
-        let access = Access::rest_api(&c).expect("access");
+        let access = Access::rest_api(
+            crate::catalog::catalog().get("rest_api").expect("rest_api"),
+            &c,
+        )
+        .expect("access");
         let ok = Url::parse("https://api.example.com/v1/items?page=2&key=old").expect("url");
         let probe = access.get(ok.clone()).expect("same origin");
         assert_eq!(
