@@ -57,13 +57,17 @@ pub fn keyed_audit_hash(entry: &AuditRecord, prev_hash: &str, key: &AuditKey) ->
     format!("{}:{}", key.id, key.mac(&parts))
 }
 
-/// The keyed hash of the number of audit entries of all tenants.
-pub fn audit_total_hash(total: i64, key: &AuditKey) -> String {
-    format!(
-        "{}:{}",
-        key.id,
-        key.mac(&["audit-total", &total.to_string()])
-    )
+/// The keyed hash of a count of audit entries: `shard` is `*` where one document counts every
+/// entry (SQLite), or the shard's id where the count is spread over several (MongoDB, see
+/// `store::mongo::transactions`). The `*` form is the one counts were first sealed with.
+pub fn audit_count_hash(shard: &str, count: i64, key: &AuditKey) -> String {
+    let count = count.to_string();
+    let mac = if shard == "*" {
+        key.mac(&["audit-total", &count])
+    } else {
+        key.mac(&["audit-total", shard, &count])
+    };
+    format!("{}:{mac}", key.id)
 }
 
 /// The hash entries were chained with before hashes were keyed: SHA-256 over the same

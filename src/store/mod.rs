@@ -11,7 +11,7 @@ pub mod sync;
 mod verify;
 
 pub use audit_chain::{
-    audit_total_hash, chain_audit, keyed_audit_hash, legacy_audit_hash, AUDIT_GENESIS,
+    audit_count_hash, chain_audit, keyed_audit_hash, legacy_audit_hash, AUDIT_GENESIS,
 };
 pub use events::{
     AttemptOutcome, AttemptRecord, ClaimShare, DeliveryJob, DeliveryRecord, DeliveryStatus,
@@ -158,8 +158,9 @@ pub struct AuditWrite<'a> {
 pub struct AuditHeads {
     /// (tenant, last seq, last hash).
     pub tenants: Vec<(String, i64, String)>,
-    /// (number of entries, keyed hash of it), once any entry was written with a key.
-    pub total: Option<(i64, String)>,
+    /// The keyed count of all entries, once any entry was written with a key, as (shard, number
+    /// of entries, keyed hash of them): one shard `*`, or several whose numbers add up.
+    pub counts: Vec<(String, i64, String)>,
 }
 
 /// Wizard drafts kept per user; starting one more drops the least recently touched.

@@ -1,7 +1,7 @@
 //! Checking the audit log: every chain unbroken and unaltered, and ending where the recorded
 //! heads say it ends, so that deleting a chain's last entries, or a whole chain, is noticed.
 
-use super::{audit_total_hash, keyed_audit_hash, legacy_audit_hash, Store, AUDIT_GENESIS};
+use super::{audit_count_hash, keyed_audit_hash, legacy_audit_hash, Store, AUDIT_GENESIS};
 use crate::vault::Vault;
 use std::collections::BTreeMap;
 
@@ -110,16 +110,21 @@ pub async fn verify_audit(store: &dyn Store, vault: &Vault) -> Result<AuditVerif
         ));
     }
     let mut count_unsealed = false;
-    if let Some((total, hash)) = heads.total {
-        let key_id = hash.split(':').next().unwrap_or_default();
-        // Written last under a key no longer loaded (a process started with another key): the
-        // count is still compared, its seal cannot be checked — said, like retired entries.
-        match vault.audit_key_by_id(key_id) {
-            Some(key) if audit_total_hash(total, &key) != hash => {
-                return Err("the audit log's recorded count was altered".to_owned());
+    if !heads.counts.is_empty() {
+        let mut total = 0i64;
+        for (shard, count, hash) in &heads.counts {
+            let key_id = hash.split(':').next().unwrap_or_default();
+            // Written last under a key no longer loaded (a process started with another key):
+            // the count is still compared, its seal cannot be checked — said, like retired
+            // entries.
+            match vault.audit_key_by_id(key_id) {
+                Some(key) if audit_count_hash(shard, *count, &key) != *hash => {
+                    return Err("the audit log's recorded count was altered".to_owned());
+                }
+                Some(_) => {}
+                None => count_unsealed = true,
             }
-            Some(_) => {}
-            None => count_unsealed = true,
+            total = total.saturating_add(*count);
         }
         let entries = i64::try_from(checked).unwrap_or(i64::MAX);
         if entries != total {

@@ -35,6 +35,8 @@ pub struct MongoStore {
     webhook_events: Collection<Document>,
     webhook_deliveries: Collection<Document>,
     provider_events: Collection<Document>,
+    /// Audited transactions of this process take turns per chain (see `transactions`).
+    turns: transactions::ChainTurns,
 }
 
 impl MongoStore {
@@ -60,6 +62,7 @@ impl MongoStore {
             webhook_events: db.collection("webhook_events"),
             webhook_deliveries: db.collection("webhook_deliveries"),
             provider_events: db.collection("provider_events"),
+            turns: transactions::ChainTurns::new(),
         };
         store.create_indexes().await?;
         Ok(store)
@@ -89,7 +92,7 @@ impl Store for MongoStore {
     ) -> Result<(), StoreError> {
         let mut d = to_doc(r);
         d.insert("tenant_id", tenant.as_str());
-        self.transact(&|s| {
+        self.transact(Some(tenant.as_str()), &|s| {
             let (me, d, entry, key, tenant, events) = (
                 self.clone(),
                 d.clone(),
@@ -176,7 +179,7 @@ impl Store for MongoStore {
                 .map_err(map_error)?;
             return Ok(result.matched_count == 1);
         }
-        self.transact(&|s| {
+        self.transact(audit.map(|_| tenant.as_str()), &|s| {
             let (me, filter, set, audit, tenant, events) = (
                 self.clone(),
                 filter.clone(),
@@ -211,7 +214,7 @@ impl Store for MongoStore {
         events: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
         let filter = doc! {"tenant_id": tenant.as_str(), "connector_id": id};
-        self.transact(&|s| {
+        self.transact(Some(tenant.as_str()), &|s| {
             let (me, filter, entry, key, events) = (
                 self.clone(),
                 filter.clone(),
@@ -359,7 +362,7 @@ impl Store for MongoStore {
     }
 
     async fn append_audit(&self, audit: &AuditWrite<'_>) -> Result<AuditRecord, StoreError> {
-        self.transact(&|s| {
+        self.transact(Some(&audit.entry.tenant_id), &|s| {
             let (me, entry, key) = (self.clone(), audit.entry.clone(), audit.key.clone());
             Box::pin(async move { me.append_in(s, entry, &key).await })
         })
@@ -420,8 +423,8 @@ impl Store for MongoStore {
             else {
                 return Err(StoreError::Unavailable("malformed audit head".into()));
             };
-            if tenant == "*" {
-                heads.total = Some((seq, hash.to_owned()));
+            if tenant.starts_with('*') {
+                heads.counts.push((tenant.to_owned(), seq, hash.to_owned()));
             } else {
                 heads
                     .tenants

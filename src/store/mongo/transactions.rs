@@ -1,5 +1,18 @@
 //! Multi-document transactions: a change and its audit entry are written together, and a
 //! transaction the server aborts for a transient reason is run again from the start.
+//!
+//! MongoDB does not queue a transaction behind another that wrote the same document: the later
+//! one is aborted at once with a `WriteConflict` labelled `TransientTransactionError`. Every
+//! audited write moves its tenant's chain head, so a tenant's concurrent writes would conflict
+//! with each other nearly every time. Two things keep that cheap:
+//! - within a process, transactions that append to the same chain take turns (`ChainTurns`), so
+//!   they conflict only with other processes;
+//! - the keyed count of all entries is kept in `COUNT_SHARDS` documents, one per turn, so
+//!   different tenants' writes do not meet on one document.
+//!
+//! What still conflicts (another process, an election) is run again after a randomised,
+//! growing pause, until `TRANSACTION_DEADLINE`; a commit whose outcome is unknown is retried
+//! alone, as the driver's documentation prescribes.
 
 use super::super::audit_chain::*;
 use super::super::*;
@@ -10,54 +23,135 @@ use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RES
 use mongodb::ClientSession;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// Attempts at a transaction that the server aborted for a transient reason (a write conflict
-/// with another process appending to the same audit chain).
-pub(super) const TRANSACTION_TRIES: usize = 16;
+/// How long a transaction keeps being retried before the write answers "unavailable". It
+/// covers a replica set's election (about 10–12 s with the default settings), so a primary
+/// stepping down delays writes rather than failing them.
+pub(crate) const TRANSACTION_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The pause before a retry grows from this, doubling, up to `BACKOFF_CAP`, and a random part of
+/// it is taken (so that writers that conflicted once do not meet again on the same beat).
+const BACKOFF_START: Duration = Duration::from_millis(2);
+const BACKOFF_CAP: Duration = Duration::from_millis(250);
+
+/// How many documents the count of all audit entries is spread over (`*00` … `*31`).
+pub(super) const COUNT_SHARDS: usize = 32;
 
 pub(super) type TxFuture<'s, T> =
     Pin<Box<dyn Future<Output = mongodb::error::Result<T>> + Send + 's>>;
 
+/// One lock per count shard: transactions of this process that append to chains of the same
+/// shard run one after another instead of aborting each other.
+#[derive(Clone)]
+pub(super) struct ChainTurns(Arc<[tokio::sync::Mutex<()>]>);
+
+impl ChainTurns {
+    pub(super) fn new() -> Self {
+        Self(
+            (0..COUNT_SHARDS)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        )
+    }
+
+    async fn take(&self, tenant: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0[count_shard(tenant)].lock().await
+    }
+}
+
+/// The count shard a tenant's entries are counted in: FNV-1a of its id (stable across processes
+/// and releases, unlike the standard library's hasher).
+pub(super) fn count_shard(tenant: &str) -> usize {
+    let hash = tenant.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    // The remainder is below COUNT_SHARDS, so it fits.
+    usize::try_from(hash % COUNT_SHARDS as u64).unwrap_or_default()
+}
+
+/// The id of a count shard's document in `audit_heads` (a tenant id never starts with `*`).
+pub(super) fn count_shard_id(shard: usize) -> String {
+    format!("*{shard:02}")
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = BACKOFF_START
+        .saturating_mul(1 << attempt.min(16))
+        .min(BACKOFF_CAP);
+    let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+    ceiling / 2 + Duration::from_nanos(rand::random_range(0..=nanos / 2))
+}
+
+fn transient(e: &mongodb::error::Error) -> bool {
+    e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+}
+
 impl MongoStore {
     /// Runs `op` in a transaction, again from the start when the server aborts it for a
-    /// transient reason.
+    /// transient reason. `chain` names the tenant whose audit chain `op` appends to, if any.
     pub(super) async fn transact<T>(
         &self,
+        chain: Option<&str>,
         op: &(dyn for<'s> Fn(&'s mut ClientSession) -> TxFuture<'s, T> + Sync),
     ) -> Result<T, StoreError> {
-        let mut last = None;
-        for _ in 0..TRANSACTION_TRIES {
-            let mut session = self.client.start_session().await.map_err(map_error)?;
-            session.start_transaction().await.map_err(map_error)?;
-            match op(&mut session).await {
-                Ok(value) => loop {
-                    match session.commit_transaction().await {
-                        Ok(()) => return Ok(value),
-                        Err(e) if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT) => continue,
-                        Err(e) if e.contains_label(TRANSIENT_TRANSACTION_ERROR) => {
-                            last = Some(e);
-                            break;
-                        }
-                        Err(e) => return Err(map_error(e)),
-                    }
-                },
-                Err(e) => {
-                    let _ = session.abort_transaction().await;
-                    if !e.contains_label(TRANSIENT_TRANSACTION_ERROR) {
-                        return Err(map_error(e));
-                    }
-                    last = Some(e);
+        let _turn = match chain {
+            Some(tenant) => Some(self.turns.take(tenant).await),
+            None => None,
+        };
+        let deadline = Instant::now() + TRANSACTION_DEADLINE;
+        let mut session = self.client.start_session().await.map_err(map_error)?;
+        let mut attempt = 0u32;
+        loop {
+            let failed = match self.attempt(&mut session, op, deadline).await {
+                Ok(value) => return Ok(value),
+                Err(e) if transient(&e) && Instant::now() < deadline => e,
+                Err(e) => return Err(map_error(e)),
+            };
+            tracing::debug!(attempt, error = %failed, "transaction aborted; running it again");
+            tokio::time::sleep(
+                backoff(attempt).min(deadline.saturating_duration_since(Instant::now())),
+            )
+            .await;
+            attempt += 1;
+        }
+    }
+
+    /// One run of `op` and its commit. A commit whose result is unknown (the primary went away
+    /// while committing) is committed again: the server applies it at most once.
+    async fn attempt<T>(
+        &self,
+        session: &mut ClientSession,
+        op: &(dyn for<'s> Fn(&'s mut ClientSession) -> TxFuture<'s, T> + Sync),
+        deadline: Instant,
+    ) -> mongodb::error::Result<T> {
+        session.start_transaction().await?;
+        let value = match op(session).await {
+            Ok(value) => value,
+            Err(e) => {
+                let _ = session.abort_transaction().await;
+                return Err(e);
+            }
+        };
+        let mut attempt = 0u32;
+        loop {
+            match session.commit_transaction().await {
+                Ok(()) => return Ok(value),
+                Err(e)
+                    if e.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
+                        && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
                 }
+                Err(e) => return Err(e),
             }
         }
-        Err(last.map_or_else(
-            || StoreError::Unavailable("transaction contention".into()),
-            map_error,
-        ))
     }
 
     /// Appends `e` to its tenant's chain inside the session's transaction, moving the chain's
-    /// head and the keyed count of all entries with it.
+    /// head and its shard of the keyed count of all entries with it.
     pub(super) async fn append_in(
         &self,
         s: &mut ClientSession,
@@ -70,29 +164,31 @@ impl MongoStore {
             .session(&mut *s)
             .await?
             .and_then(|d| Some((d.get_i64("seq").ok()?, d.get_str("hash").ok()?.to_owned())));
-        let total = match self
+        let shard = count_shard_id(count_shard(&e.tenant_id));
+        let counted = self
             .audit_heads
-            .find_one(doc! {"tenant_id": "*"})
+            .find_one(doc! {"tenant_id": &shard})
             .session(&mut *s)
             .await?
             .and_then(|d| d.get_i64("seq").ok())
-        {
-            Some(total) => total,
-            None => i64::try_from(self.audit.count_documents(doc! {}).session(&mut *s).await?)
-                .unwrap_or(i64::MAX),
-        } + 1;
+            .unwrap_or(0)
+            + 1;
         chain_audit(&mut e, head, key);
         self.audit
             .insert_one(audit_to_doc(&e))
             .session(&mut *s)
             .await?;
-        for (tenant, seq, hash) in [
+        for (id, seq, hash) in [
             (e.tenant_id.clone(), e.seq, e.hash.clone()),
-            ("*".to_owned(), total, audit_total_hash(total, key)),
+            (
+                shard.clone(),
+                counted,
+                audit_count_hash(&shard, counted, key),
+            ),
         ] {
             self.audit_heads
                 .update_one(
-                    doc! {"tenant_id": &tenant},
+                    doc! {"tenant_id": &id},
                     doc! {"$set": {"seq": seq, "hash": hash}},
                 )
                 .upsert(true)

@@ -428,7 +428,7 @@ impl Store for SqliteStore {
             for row in rows {
                 let (tenant, seq, hash): (String, i64, String) = row?;
                 if tenant == "*" {
-                    heads.total = Some((seq, hash));
+                    heads.counts.push((tenant, seq, hash));
                 } else {
                     heads.tenants.push((tenant, seq, hash));
                 }

@@ -145,6 +145,6 @@ pub(super) fn append_audit_in(
          ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
     )?;
     upsert.execute(params![e.tenant_id, e.seq, e.hash])?;
-    upsert.execute(params!["*", total, audit_total_hash(total, key)])?;
+    upsert.execute(params!["*", total, audit_count_hash("*", total, key)])?;
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod fakes;
 pub mod oauth_flow;
 pub mod process;
 pub mod receiver;
+pub mod store;
 
 use connector_hub::auth::Authenticator;
 use connector_hub::config::Settings;
@@ -81,6 +82,7 @@ pub async fn spawn_app_configured(extra: &[(&str, &str)], oauth: bool) -> TestAp
             "1000000".into(),
         );
     }
+    env.extend(store::store_env(dir.path()));
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
     }

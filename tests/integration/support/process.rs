@@ -162,6 +162,7 @@ pub fn server_env(fakes: &str, data: &Path, key: &str) -> Vec<(String, String)> 
     env.push(("LEPTOS_SITE_ROOT".into(), "target/no-site".into()));
     env.push(("CONNECTOR_ENCRYPTION_KEY".into(), key.to_owned()));
     env.extend(super::fakes::provider_env(fakes));
+    env.extend(super::store::store_env(data));
     env
 }
 
