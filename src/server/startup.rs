@@ -186,6 +186,9 @@ impl Application {
             self.instance_id.clone(),
         ));
         let webhook_syncs = tokio::spawn(super::webhook_syncs::run(self.state.service.clone()));
+        // Other processes' queued work wakes this one's workers where the store can tell.
+        let service = self.state.service.clone();
+        let watcher = tokio::spawn(async move { service.watch_queued_work().await });
         // Connectors saved before webhooks were routed by account get their lookup value once.
         let service = self.state.service.clone();
         tokio::spawn(async move {
@@ -228,6 +231,7 @@ impl Application {
         // A delivery cut off here is claimed again once its lease lapses.
         deliveries.abort();
         webhook_syncs.abort();
+        watcher.abort();
         self.state.service.flush_refusals(true).await;
         self.state.service.flush_store().await;
         served

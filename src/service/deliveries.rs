@@ -216,6 +216,12 @@ impl ConnectorService {
     /// Notified when an event may be due at once (a change queued one, a replay), so the
     /// worker looks now.
     pub fn deliveries_due(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        self.deliveries_wake.clone()
+        self.wake.deliveries.clone()
+    }
+
+    /// Wakes this process's workers when any process queues work, for as long as it runs (see
+    /// `Store::watch_queued_work`; returns at once on a store that cannot watch).
+    pub async fn watch_queued_work(&self) {
+        self.store.watch_queued_work(&self.wake).await
     }
 }

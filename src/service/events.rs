@@ -17,9 +17,9 @@ fn event_owner(tenant: &str, event_id: &str) -> String {
 
 impl ConnectorService {
     /// After a change was committed with its events: this process's delivery worker looks at
-    /// once (another process's finds them at its next poll).
+    /// once (another process's when the store tells it, or at its next poll).
     pub(super) fn events_queued(&self) {
-        self.deliveries_wake.notify_one();
+        self.wake.deliveries.notify_one();
     }
 
     /// An event with `data`, as Standard Webhooks consumers expect its body:

@@ -91,11 +91,10 @@ pub struct ConnectorService {
     /// Proxied calls each tenant has in flight in this process.
     proxy_slots: proxy_slots::TenantSlots,
     sync: SyncSettings,
-    /// Notified when this process queues a sync, so its worker starts it at once.
-    sync_wake: Arc<tokio::sync::Notify>,
     deliveries: DeliverySettings,
-    /// Notified when a delivery may be due at once.
-    deliveries_wake: Arc<tokio::sync::Notify>,
+    /// The workers' wake-ups: pulled when this process queues a sync or a delivery may be due
+    /// at once, and by the store when another process queues work (where it can tell).
+    wake: crate::store::WorkWakes,
     /// When this service last forgot old events (the monitor asks every tick; it runs hourly).
     pruned_at: std::sync::atomic::AtomicI64,
     /// The hub's public address (provider-webhook addresses are on it).
@@ -151,9 +150,8 @@ impl ConnectorService {
             refusals: RefusalGate::default(),
             proxy_slots: Default::default(),
             sync: SyncSettings::default(),
-            sync_wake: Arc::new(tokio::sync::Notify::new()),
             deliveries: DeliverySettings::default(),
-            deliveries_wake: Arc::new(tokio::sync::Notify::new()),
+            wake: Default::default(),
             pruned_at: std::sync::atomic::AtomicI64::new(0),
             public_url: String::new(),
             webhook_secrets: Default::default(),

@@ -81,7 +81,7 @@ impl ConnectorService {
         };
         match self.store.queue_run(&run).await? {
             Queued::New => {
-                self.sync_wake.notify_one();
+                self.wake.syncs.notify_one();
                 Ok(SyncQueued {
                     run_id: run.run_id,
                     status: RunStatus::Queued,
@@ -399,9 +399,10 @@ impl ConnectorService {
         queued
     }
 
-    /// Wakes when a sync is queued by this process (the worker also polls for other processes').
+    /// Wakes when a sync is queued by this process, or by another where the store can tell (the
+    /// worker also polls).
     pub fn sync_queued(&self) -> std::sync::Arc<tokio::sync::Notify> {
-        self.sync_wake.clone()
+        self.wake.syncs.clone()
     }
 
     pub fn sync_settings(&self) -> super::SyncSettings {

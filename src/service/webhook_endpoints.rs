@@ -218,7 +218,7 @@ impl ConnectorService {
         {
             return Err(Error::not_found());
         }
-        self.deliveries_wake.notify_one();
+        self.wake.deliveries.notify_one();
         Ok(())
     }
 

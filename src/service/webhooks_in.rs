@@ -199,7 +199,7 @@ impl ConnectorService {
             }
         }
         if received.new > 0 {
-            self.deliveries_wake.notify_one();
+            self.wake.deliveries.notify_one();
         }
         if !streams.is_empty() {
             let _ = self.wanted_syncs.send(WantedSync {

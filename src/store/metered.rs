@@ -110,6 +110,9 @@ impl Store for MeteredStore {
     fn change_marker(&self) -> Option<u64> {
         self.inner.change_marker()
     }
+    async fn watch_queued_work(&self, wake: &WorkWakes) {
+        self.inner.watch_queued_work(wake).await
+    }
     async fn lease(
         &self,
         name: &str,

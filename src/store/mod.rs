@@ -163,6 +163,14 @@ pub struct AuditHeads {
     pub counts: Vec<(String, i64, String)>,
 }
 
+/// The workers' wake-ups, which a store that can watch for new work (MongoDB's change streams)
+/// pulls when another process queues some.
+#[derive(Clone, Default)]
+pub struct WorkWakes {
+    pub syncs: std::sync::Arc<tokio::sync::Notify>,
+    pub deliveries: std::sync::Arc<tokio::sync::Notify>,
+}
+
 /// Wizard drafts kept per user; starting one more drops the least recently touched.
 pub const MAX_DRAFTS_PER_USER: i64 = 20;
 
@@ -302,6 +310,12 @@ pub trait Store: SyncStore + EventStore + SealedStore + Send + Sync + 'static {
     /// not block; `None` when it cannot be told cheaply right now, or ever.
     fn change_marker(&self) -> Option<u64> {
         None
+    }
+    /// Wakes `wake`'s workers whenever any process (this one included) queues a sync run or a
+    /// delivery, for as long as the future runs. A store that cannot watch (SQLite) returns at
+    /// once, and the workers find other processes' work by polling.
+    async fn watch_queued_work(&self, wake: &WorkWakes) {
+        let _ = wake;
     }
     /// Takes or renews the lease `name` for `holder` until `now + ttl_ms`; false while another
     /// holder's lease is still running.

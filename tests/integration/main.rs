@@ -25,6 +25,7 @@ mod proxy_safety;
 mod readme;
 mod reliability;
 mod rotation;
+mod scale_out;
 mod sync;
 mod sync_crash;
 mod sync_postgres;

@@ -8,6 +8,7 @@ mod indexes;
 mod sealed;
 mod sync;
 mod transactions;
+mod watch;
 
 use super::*;
 use documents::*;
@@ -73,6 +74,10 @@ impl MongoStore {
 impl Store for MongoStore {
     fn name(&self) -> &'static str {
         "mongodb"
+    }
+
+    async fn watch_queued_work(&self, wake: &WorkWakes) {
+        self.watch_inserts(wake).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -82,9 +82,13 @@ pub async fn spawn_app_configured(extra: &[(&str, &str)], oauth: bool) -> TestAp
             "1000000".into(),
         );
     }
-    env.extend(store::store_env(dir.path()));
     for (k, v) in extra {
         env.insert((*k).into(), (*v).into());
+    }
+    // After the test's own settings: an app given another app's data directory shares its store.
+    let data_dir = PathBuf::from(&env["CONNECTOR_HUB_DATA_DIR"]);
+    for (k, v) in store::store_env(&data_dir) {
+        env.entry(k).or_insert(v);
     }
     let settings = Settings::load(None, &|k: &str| env.get(k).cloned()).expect("settings");
     let auth = Authenticator::from_secret(&SecretString::new(JWT_SECRET), &settings.auth);
