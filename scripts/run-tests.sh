@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what is missing (scripts/setup.sh), then runs every test: Rust unit and integration tests, the alerting rules (promtool), then Playwright
 # (hydrated and without JavaScript) in Debian's Chromium against the real built server. Starts
-# its own PostgreSQL.
+# its own PostgreSQL and MongoDB (a replica set); the integration suite runs on SQLite, then
+# again on MongoDB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH:$HOME/.cache/connector-hub/bin"
@@ -40,20 +41,46 @@ scripts/setup.sh --test
 
 pg_env=$(scripts/test-postgres.sh)
 eval "$(printf '%s\n' "$pg_env" | sed 's/^/export /')"
-trap 'scripts/test-postgres.sh stop "$TEST_PG_DIR"' EXIT
 export CONNECTOR_HUB_REQUIRE_PG=1
 say "PostgreSQL $(basename "$(dirname "$(cat "$TEST_PG_DIR/bindir")")") listening on 127.0.0.1:$TEST_PG_PORT"
+
+# MongoDB: where setup could install mongod, it must start; only a machine where it cannot be
+# installed skips the MongoDB runs, and says so at the start and at the end.
+mongo_skipped=""
+if [ -f target/test-venv/.mongo ]; then
+  mongo_env=$(scripts/test-mongo.sh)
+  eval "$(printf '%s\n' "$mongo_env" | sed 's/^/export /')"
+  say "MongoDB $("$TEST_MONGOD" --version | head -n 1 | sed 's/.*v//') replica set listening at $TEST_MONGO_URI"
+else
+  mongo_skipped="MongoDB: SKIPPED — mongod could not be installed on this machine (scripts/setup.sh --test), so the MongoDB store contract and the suite's MongoDB run did not run"
+  say "$mongo_skipped"
+fi
+stop_servers() {
+  scripts/test-postgres.sh stop "$TEST_PG_DIR"
+  if [ -n "${TEST_MONGO_DIR:-}" ]; then scripts/test-mongo.sh stop "$TEST_MONGO_DIR"; fi
+}
+trap stop_servers EXIT
+# When a MongoDB run fails, its server's log goes where CI's log shows it.
+mongo_log() {
+  if [ -n "${TEST_MONGO_DIR:-}" ]; then
+    say "the end of MongoDB's server log ($TEST_MONGO_DIR/mongod.log):"
+    scripts/test-mongo.sh log "$TEST_MONGO_DIR" 80
+  fi
+}
 
 say "building the site (server, WASM, CSS)"
 build_step cargo leptos build
 build_step cargo build --features ssr --example fake_providers
 
-say "Rust unit and integration tests"
-if [ -z "${TEST_MONGO_URI:-}${MONGO_URI:-}" ]; then
-  # The test passes vacuously then; say so where the log shows it, not only in captured output.
-  say "MongoDB store contract: SKIPPED (TEST_MONGO_URI is not set; MongoDB cannot be installed here). Set it to a server's URI to run the same contract against MongoDB."
+say "Rust unit and integration tests (the store contract on SQLite and MongoDB; the integration suite on SQLite)"
+status=0
+cargo test --features ssr --no-fail-fast || { status=$?; mongo_log; }
+if [ -z "$mongo_skipped" ]; then
+  # The same integration binary (no second build), every server it starts on the replica set.
+  say "the integration suite again, on MongoDB (TEST_STORE=mongodb)"
+  TEST_STORE=mongodb cargo test --features ssr --test integration --no-fail-fast || { status=$?; mongo_log; }
 fi
-cargo test --features ssr --no-fail-fast
+[ "$status" -eq 0 ] || exit "$status"
 
 if command -v promtool >/dev/null; then
   say "Alerting rules (docs/alerts.yml): promtool check and unit tests"
@@ -89,6 +116,7 @@ release_results="$PWD/end2end/test-results-release.json"
 read -r r_passed r_failed r_skipped < <(counts "$release_results")
 # One plain closing line for both browser runs: "playwright: N passed, N failed, N skipped".
 echo "playwright: $((passed + r_passed)) passed, $((failed + r_failed)) failed, $((skipped + r_skipped)) skipped"
+if [ -n "$mongo_skipped" ]; then say "$mongo_skipped"; fi
 
 tree_after=$(git status --porcelain 2>/dev/null || true)
 if [ "$tree_before" != "$tree_after" ]; then

