@@ -22,6 +22,7 @@ bench:
 	bench/run.sh
 	bench/sync.sh
 	bench/events.sh
+	bench/stores.sh
 
 release:
 	@scripts/setup.sh

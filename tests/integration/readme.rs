@@ -72,3 +72,41 @@ fn every_environment_variable_is_documented() {
         );
     }
 }
+
+/// The sample deployment sets only settings the server reads (each in README's table), and its
+/// MongoDB URI is the one README recommends and the failover test runs with.
+#[test]
+fn the_sample_deployment_uses_the_documented_settings() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).expect("README.md");
+    let compose = std::fs::read_to_string(format!("{root}/docs/deploy/scale-out.compose.yml"))
+        .expect("docs/deploy/scale-out.compose.yml");
+    let failover = std::fs::read_to_string(format!("{root}/tests/integration/failover.rs"))
+        .expect("failover.rs");
+    let settings: Vec<&str> = compose
+        .lines()
+        .filter_map(|line| line.trim().split_once(": "))
+        .map(|(key, _)| key)
+        .filter(|key| {
+            key.chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_' || c.is_ascii_digit())
+                && key.len() > 3
+        })
+        .collect();
+    assert!(settings.len() >= 8, "the scan finds settings: {settings:?}");
+    for key in &settings {
+        assert!(
+            readme.contains(&format!("| `{key}` |")),
+            "the sample deployment sets {key}, which README's configuration table does not name"
+        );
+    }
+    let options =
+        "w=majority&readPreference=primary&retryWrites=true&serverSelectionTimeoutMS=30000";
+    for (name, text) in [
+        ("README", &readme),
+        ("the compose file", &compose),
+        ("the failover test", &failover),
+    ] {
+        assert!(text.contains(options), "{name} uses {options}");
+    }
+}

@@ -5,6 +5,7 @@
 mod documents;
 mod events;
 mod indexes;
+mod pages;
 mod sealed;
 mod sync;
 mod transactions;

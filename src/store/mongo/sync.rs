@@ -10,9 +10,8 @@ use crate::model::data::{RunStatus, RunTrigger, StreamCounts};
 use crate::store::{ConnectorRecord, StoreError};
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Bson, Document};
+use mongodb::bson::{doc, Document};
 use mongodb::ClientSession;
-use std::collections::{BTreeMap, HashMap};
 
 fn run_doc(r: &SyncRunRecord) -> Document {
     doc! {
@@ -75,171 +74,11 @@ async fn all(
         .map_err(map_error)
 }
 
-fn stream_key(p: &PageCommit) -> Document {
+pub(super) fn stream_key(p: &PageCommit) -> Document {
     doc! {"tenant_id": p.tenant_id.as_str(), "connector_id": &p.connector_id, "stream": &p.stream}
 }
 
 impl MongoStore {
-    async fn commit_page_in(
-        &self,
-        s: &mut ClientSession,
-        p: &PageCommit,
-    ) -> mongodb::error::Result<Option<StreamCounts>> {
-        let owner = doc! {"run_id": &p.run_id, "holder": &p.holder, "status": "running"};
-        let Some(run) = self
-            .sync_runs
-            .find_one(owner.clone())
-            .session(&mut *s)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let mut run_counts: BTreeMap<String, StreamCounts> = run
-            .get_str("counts")
-            .ok()
-            .and_then(|c| serde_json::from_str(c).ok())
-            .unwrap_or_default();
-        self.sync_streams
-            .update_one(
-                stream_key(p),
-                doc! {"$setOnInsert": {"record_count": 0_i64, "next_seq": 1_i64}},
-            )
-            .upsert(true)
-            .session(&mut *s)
-            .await?;
-        let state = self
-            .sync_streams
-            .find_one(stream_key(p))
-            .session(&mut *s)
-            .await?
-            .unwrap_or_default();
-        let mut seq = state.get_i64("next_seq").unwrap_or(1);
-        let ids: Vec<&str> = p.records.iter().map(|r| r.record_id.as_str()).collect();
-        let mut filter = stream_key(p);
-        filter.insert("record_id", doc! {"$in": ids});
-        let stored: HashMap<String, (String, bool, bool)> = self
-            .sync_records
-            .find(filter)
-            .projection(doc! {"record_id": 1, "digest": 1, "deleted": 1, "seen_pass": 1})
-            .session(&mut *s)
-            .await?
-            .stream(&mut *s)
-            .try_collect::<Vec<Document>>()
-            .await?
-            .into_iter()
-            .filter_map(|d| {
-                Some((
-                    d.get_str("record_id").ok()?.to_owned(),
-                    (
-                        d.get_str("digest").ok()?.to_owned(),
-                        d.get_bool("deleted").unwrap_or(false),
-                        d.get_str("seen_pass").ok() == Some(p.pass_id.as_str()),
-                    ),
-                ))
-            })
-            .collect();
-        let mut page = StreamCounts::default();
-        for r in &p.records {
-            let mut key = stream_key(p);
-            key.insert("record_id", &r.record_id);
-            let existing = stored.get(&r.record_id);
-            if p.newest_first && existing.is_some_and(|(_, _, seen)| *seen) {
-                continue; // this pass already wrote a newer state
-            }
-            let change = match existing {
-                None if r.deleted => None,
-                None => Some(&mut page.added),
-                Some((digest, was, _)) if *digest == r.digest && *was == r.deleted => None,
-                Some((_, false, _)) if r.deleted => Some(&mut page.deleted),
-                Some((_, true, _)) if !r.deleted => Some(&mut page.added),
-                Some(_) => Some(&mut page.updated),
-            };
-            match change {
-                Some(count) => {
-                    *count += 1;
-                    self.sync_records
-                        .update_one(
-                            key,
-                            doc! {"$set": {"seq": seq, "sealed": sealed_token(&r.sealed), "digest": &r.digest,
-                            "changed_at": p.now, "deleted": r.deleted, "seen_pass": &p.pass_id}},
-                        )
-                        .upsert(true)
-                        .session(&mut *s)
-                        .await?;
-                    seq += 1;
-                }
-                None if existing.is_some() => {
-                    self.sync_records
-                        .update_one(key, doc! {"$set": {"seen_pass": &p.pass_id}})
-                        .session(&mut *s)
-                        .await?;
-                }
-                None => {}
-            }
-        }
-        if p.end.as_ref().is_some_and(|e| e.full_read) {
-            let mut unseen = stream_key(p);
-            unseen.insert("deleted", false);
-            unseen.insert("seen_pass", doc! {"$ne": &p.pass_id});
-            let gone: Vec<Document> = self
-                .sync_records
-                .find(unseen)
-                .projection(doc! {"record_id": 1})
-                .session(&mut *s)
-                .await?
-                .stream(&mut *s)
-                .try_collect()
-                .await?;
-            for d in gone {
-                let mut key = stream_key(p);
-                key.insert("record_id", d.get_str("record_id").unwrap_or_default());
-                self.sync_records
-                    .update_one(
-                        key,
-                        doc! {"$set": {"deleted": true, "seq": seq, "changed_at": p.now}},
-                    )
-                    .session(&mut *s)
-                    .await?;
-                seq += 1;
-                page.deleted += 1;
-            }
-        }
-        let live_change = page.added as i64 - page.deleted as i64;
-        let mut set = doc! {"next_seq": seq};
-        match &p.end {
-            None => {
-                set.insert("pass", p.pass.clone().map_or(Bson::Null, Bson::String));
-            }
-            Some(end) => {
-                set.insert("pass", Bson::Null);
-                set.insert("last_synced_at", p.now);
-                if let Some(cursor) = end.cursor {
-                    set.insert("cursor", cursor);
-                }
-                if let Some(feed) = &end.feed {
-                    set.insert("feed", feed.clone());
-                }
-            }
-        }
-        self.sync_streams
-            .update_one(
-                stream_key(p),
-                doc! {"$set": set, "$inc": {"record_count": live_change}},
-            )
-            .session(&mut *s)
-            .await?;
-        run_counts.entry(p.stream.clone()).or_default().add(page);
-        self.sync_runs
-            .update_one(
-                owner,
-                doc! {"$set": {"counts": serde_json::to_string(&run_counts).unwrap_or_default(),
-                "lease_until": p.now + p.lease_ms}},
-            )
-            .session(&mut *s)
-            .await?;
-        Ok(Some(page))
-    }
-
     pub(super) async fn delete_sync_data(
         &self,
         s: &mut ClientSession,
@@ -529,7 +368,7 @@ impl SyncStore for MongoStore {
 }
 
 /// A record's sealed token as MongoDB keeps it: binary.
-fn sealed_token(token: &[u8]) -> mongodb::bson::Binary {
+pub(super) fn sealed_token(token: &[u8]) -> mongodb::bson::Binary {
     mongodb::bson::Binary {
         subtype: mongodb::bson::spec::BinarySubtype::Generic,
         bytes: token.to_vec(),

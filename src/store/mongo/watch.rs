@@ -21,8 +21,9 @@ impl MongoStore {
         );
         let pipeline = [
             doc! {"$match": {"operationType": "insert", "ns.coll": {"$in": [&runs, &deliveries]}}},
-            // Only which collection: the documents themselves stay where they are.
-            doc! {"$project": {"ns": 1}},
+            // Only what happened where: the documents themselves stay where they are. (The
+            // driver reads every event as a `ChangeStreamEvent`, which needs `operationType`.)
+            doc! {"$project": {"operationType": 1, "ns": 1}},
         ];
         let database = self.client.database(self.sync_runs.namespace().db.as_str());
         let mut pause = REOPEN_AFTER[0];
