@@ -5,6 +5,7 @@ pub mod attacker;
 pub mod fakes;
 pub mod oauth_flow;
 pub mod process;
+pub mod raw;
 pub mod receiver;
 pub mod store;
 
