@@ -1,6 +1,6 @@
 //! The connectors REST API end to end: CRUD, tenant isolation, authentication, bad input.
 
-use crate::support::{expect_error, spawn_app, spawn_app_with};
+use crate::support::{expect_error, raw, spawn_app, spawn_app_with};
 use serde_json::{json, Value};
 
 fn stripe(name: &str) -> Value {
@@ -102,11 +102,8 @@ async fn replacing_credentials_keeps_secrets_left_out() {
     let r = app.patch(&format!("/v1/connectors/{id}"), &t, &json!({"config": {
         "base_url": format!("{}/rest", app.fakes), "auth_type": "api_key_header", "header_name": "X-API-Key", "test_path": "/v2"}})).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
-    let store = connector_hub::store::SqliteStore::open(&app.data_dir)
-        .await
-        .expect("store");
+    let store = crate::support::store::open_store(&app.data_dir).await;
     let tenant = connector_hub::auth::TenantId::parse("acme").expect("tenant");
-    use connector_hub::store::Store;
     let record = store.get(&tenant, &id).await.expect("get").expect("exists");
     let vault = connector_hub::vault::Vault::from_key_list(
         &connector_hub::secret::SecretString::new(app.encryption_key.clone()),
@@ -631,7 +628,12 @@ async fn catalog_lists_eleven_connectors_with_secret_fields_flagged() {
         .json()
         .await
         .expect("json");
-    assert_eq!(ready["store"], "sqlite");
+    let store = if crate::support::store::on_mongo() {
+        "mongodb"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(ready["store"], store);
 
     // The marketplace gets cards, not definitions: its page (and the hydration data in it) carries
     // no field definitions, help texts or OAuth settings.
@@ -1070,14 +1072,14 @@ async fn a_configuration_copied_to_another_tenant_does_not_open() {
             json!({"connector_type": "stripe", "config": {"api_key": "sk_test_expired_4242"}}),
         )
         .await;
-    {
-        let conn = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("open");
-        conn.execute(
-            "UPDATE connectors SET encrypted_config = (SELECT encrypted_config FROM connectors WHERE connector_id = ?1) WHERE connector_id = ?2",
-            rusqlite::params![a, b],
-        )
-        .expect("copy");
-    }
+    let sealed = raw::connector(&app.data_dir, &a).await.encrypted_config;
+    let copied = raw::set_connector(
+        &app.data_dir,
+        &b,
+        &[("encrypted_config", raw::Field::Text(Some(sealed)))],
+    )
+    .await;
+    assert_eq!(copied, 1, "copied");
     let r: Value = app
         .post(&format!("/v1/connectors/{b}/test"), &tb, &json!({}))
         .await
