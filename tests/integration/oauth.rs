@@ -3,7 +3,7 @@
 //! new refresh token, `invalid_grant`, reconnect, and two server processes refreshing at once.
 
 use crate::support::oauth_flow::{params, Browser};
-use crate::support::{fakes, TestApp};
+use crate::support::{fakes, raw, TestApp};
 use connector_hub::secret::SecretString;
 use connector_hub::vault::Vault;
 use serde_json::{json, Value};
@@ -16,24 +16,29 @@ fn browser(app: &TestApp, tenant: &str, user: &str) -> Browser {
     Browser::new(&app.base, &app.fakes, &app.token(tenant, user))
 }
 
-/// A stored connector's decrypted configuration and token times, read from the SQLite file.
-fn stored(app: &TestApp, id: &str) -> (Value, Option<i64>, Option<i64>) {
-    let db = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("db");
-    let (sealed, expires, refreshed, tenant): (String, Option<i64>, Option<i64>, String) = db
-        .query_row(
-            "SELECT encrypted_config, token_expires_at, token_refreshed_at, tenant_id FROM connectors WHERE connector_id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .expect("row");
+/// A stored connector's decrypted configuration and token times, read from the store directly.
+async fn stored(app: &TestApp, id: &str) -> (Value, Option<i64>, Option<i64>) {
+    let row = raw::connector(&app.data_dir, id).await;
     let vault =
         Vault::from_key_list(&SecretString::new(app.encryption_key.clone()), "KEY").expect("key");
-    let config = vault.decrypt(&sealed, &tenant, id).expect("decrypts");
+    let config = vault
+        .decrypt(&row.encrypted_config, &row.tenant_id, id)
+        .expect("decrypts");
     (
         serde_json::to_value(config.expose()).expect("json"),
-        expires,
-        refreshed,
+        row.token_expires_at,
+        row.token_refreshed_at,
     )
+}
+
+/// Sets a stored connector's token times behind the service's back.
+async fn set_token_times(app: &TestApp, id: &str, refreshed: Option<i64>, expires: Option<i64>) {
+    let fields = [
+        ("token_refreshed_at", raw::Field::Int(refreshed)),
+        ("token_expires_at", raw::Field::Int(expires)),
+    ];
+    let changed = raw::set_connector(&app.data_dir, id, &fields).await;
+    assert_eq!(changed, 1, "the token times of {id} set");
 }
 
 async fn get_json(app: &TestApp, path: &str, token: &str) -> Value {
@@ -115,7 +120,7 @@ async fn xero_connects_with_pkce_and_an_organisation_choice() {
         stats["pkce_verified"], 1,
         "the fake checked our PKCE verifier"
     );
-    let (config, expires, refreshed) = stored(&app, &id);
+    let (config, expires, refreshed) = stored(&app, &id).await;
     assert_eq!(config["tenant_id"], "t-nz");
     assert!(config["access_token"]
         .as_str()
@@ -160,7 +165,7 @@ async fn every_oauth_provider_connects_end_to_end() {
             .save(connector_type, &draft, None)
             .await
             .unwrap_or_else(|| panic!("{connector_type} saved: {}", view));
-        let (config, expires, _) = stored(&app, &id);
+        let (config, expires, _) = stored(&app, &id).await;
         assert!(expires.is_some(), "{connector_type}: expiry kept");
         match connector_type {
             "quickbooks" => assert_eq!(config["realm_id"], "9130355478302457"),
@@ -261,11 +266,11 @@ async fn refused_replayed_expired_and_foreign_states_end_in_the_wizard() {
     // Expired: a state older than ten minutes.
     let consent = ana.authorize("google_drive", &draft).await;
     let callback = ana.consent(&consent, true).await;
-    let db = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("db");
-    let aged = db
-        .execute("UPDATE oauth_states SET expires_at = 0", [])
-        .expect("age the state");
-    assert_eq!(aged, 1);
+    assert_eq!(
+        raw::age_oauth_states(&app.data_dir).await,
+        1,
+        "the state aged"
+    );
     ana.callback(&callback).await;
     let view = ana.view("google_drive", &draft).await;
     assert!(
@@ -318,13 +323,13 @@ async fn refresh_rotates_keeps_and_fails_precisely() {
     b.control(json!({"expires_in": 60})).await;
     let draft = connect(&b, "google_drive", &[]).await;
     let id = b.save("google_drive", &draft, None).await.expect("saved");
-    let (before, _, refreshed_before) = stored(&app, &id);
+    let (before, _, refreshed_before) = stored(&app, &id).await;
 
     // Refresh on expiry, the rotated refresh token saved.
     let result = test_saved(&app, &id, &token).await;
     assert_eq!(result["success"], true, "{result}");
     assert_eq!(b.stats().await["refresh_token:google_drive"], 1);
-    let (after, _, refreshed_after) = stored(&app, &id);
+    let (after, _, refreshed_after) = stored(&app, &id).await;
     assert_ne!(after["access_token"], before["access_token"]);
     assert_ne!(
         after["refresh_token"], before["refresh_token"],
@@ -336,7 +341,7 @@ async fn refresh_rotates_keeps_and_fails_precisely() {
     b.control(json!({"expires_in": 60, "omit_refresh_token": true}))
         .await;
     assert_eq!(test_saved(&app, &id, &token).await["success"], true);
-    let (kept, _, _) = stored(&app, &id);
+    let (kept, _, _) = stored(&app, &id).await;
     assert_ne!(kept["access_token"], after["access_token"]);
     assert_eq!(
         kept["refresh_token"], after["refresh_token"],
@@ -540,31 +545,26 @@ async fn sign_ins_about_to_die_are_flagged() {
     assert!(warnings(&view).is_empty(), "fresh: {view}");
     assert!(view["token_expires_at"].as_str().is_some());
 
-    let db = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("db");
     let day = 86_400_000_i64;
     let now = chrono::Utc::now().timestamp_millis();
     let set = |refreshed: Option<i64>, expires: Option<i64>| {
-        db.execute(
-            "UPDATE connectors SET token_refreshed_at = ?1, token_expires_at = ?2 WHERE connector_id = ?3",
-            rusqlite::params![refreshed, expires, id],
-        )
-        .expect("update");
+        set_token_times(&app, &id, refreshed, expires)
     };
     let path = format!("/v1/connectors/{id}");
     let read = || get_json(&app, &path, &token);
     // Xero revokes refresh tokens unused for 60 days: at 50 days, a warning with the date.
-    set(Some(now - 50 * day), Some(now + 1_800_000));
+    set(Some(now - 50 * day), Some(now + 1_800_000)).await;
     let view = read().await;
     let w = warnings(&view);
     assert_eq!(w.len(), 1, "{view}");
     assert!(w[0].as_str().is_some_and(|m| m.contains("60 days")));
     // Past the limit: reconnect.
-    set(Some(now - 61 * day), Some(now + 1_800_000));
+    set(Some(now - 61 * day), Some(now + 1_800_000)).await;
     assert!(warnings(&read().await)[0]
         .as_str()
         .is_some_and(|m| m.contains("Reconnect")));
     // No refresh token, expiring within a day.
-    set(None, Some(now + 3_600_000));
+    set(None, Some(now + 3_600_000)).await;
     assert!(warnings(&read().await)[0]
         .as_str()
         .is_some_and(|m| m.contains("cannot be renewed")));
@@ -590,7 +590,7 @@ async fn a_pasted_token_replaces_the_whole_sign_in() {
     let b = browser(&app, "acme", "ana");
     let draft = connect(&b, "google_drive", &[]).await;
     let id = b.save("google_drive", &draft, None).await.expect("saved");
-    assert!(stored(&app, &id).0["refresh_token"].is_string());
+    assert!(stored(&app, &id).await.0["refresh_token"].is_string());
 
     let draft = b.step("google_drive", None, Some(&id), "start", &[]).await;
     b.step("google_drive", Some(&draft), Some(&id), "continue", &[])
@@ -607,7 +607,7 @@ async fn a_pasted_token_replaces_the_whole_sign_in() {
     )
     .await;
     b.save("google_drive", &draft, Some(&id)).await;
-    let (config, expires, refreshed) = stored(&app, &id);
+    let (config, expires, refreshed) = stored(&app, &id).await;
     assert_eq!(config["access_token"], "ya29.goodpasted123456");
     assert!(config.get("refresh_token").is_none(), "{config}");
     assert_eq!((expires, refreshed), (None, None));
@@ -643,15 +643,16 @@ async fn the_monitor_keeps_idle_sign_ins_alive() {
     // Last used 31 days ago: past half of Xero's 60.
     let day = 86_400_000_i64;
     let now = chrono::Utc::now().timestamp_millis();
-    let db = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("db");
-    db.execute(
-        "UPDATE connectors SET token_refreshed_at = ?1, token_expires_at = ?2 WHERE connector_id = ?3",
-        rusqlite::params![now - 31 * day, now - 31 * day + 1_800_000, id],
+    set_token_times(
+        &app,
+        &id,
+        Some(now - 31 * day),
+        Some(now - 31 * day + 1_800_000),
     )
-    .expect("age the sign-in");
+    .await;
     let mut renewed = None;
     for _ in 0..100 {
-        let (_, _, refreshed) = stored(&app, &id);
+        let (_, _, refreshed) = stored(&app, &id).await;
         if refreshed.is_some_and(|r| r > now - 60_000) {
             renewed = refreshed;
             break;
@@ -688,7 +689,7 @@ async fn a_token_refused_mid_sync_is_renewed_once() {
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["streams"]["files"]["added"], 2500, "{run}");
     assert_eq!(refreshes(b.stats().await), before + 1, "one renewal");
-    let (_, access_after, _) = stored(&app, &id);
+    let (_, access_after, _) = stored(&app, &id).await;
     assert!(
         access_after.is_some(),
         "the renewed token's expiry is saved"
