@@ -2,9 +2,10 @@
 //! ids, the health monitor's lease, graceful shutdown, and the binary serving the site from any
 //! directory.
 
-use crate::support::{expect_error, spawn_app, spawn_app_with};
+use crate::support::store::open_store;
+use crate::support::{expect_error, raw, spawn_app, spawn_app_with};
 use connector_hub::auth::TenantId;
-use connector_hub::store::{AuditQuery, SqliteStore, Store};
+use connector_hub::store::AuditQuery;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ async fn audit(
     app: &crate::support::TestApp,
     tenant: &str,
 ) -> Vec<connector_hub::store::AuditRecord> {
-    let store = SqliteStore::open(&app.data_dir).await.expect("store");
+    let store = open_store(&app.data_dir).await;
     let tenant = TenantId::parse(tenant).expect("tenant");
     store
         .list_audit(
@@ -100,7 +101,7 @@ async fn rate_limits_are_per_tenant_and_per_class() {
     // per address and minute, with the count), written when the minute ends or at shutdown.
     let data_dir = app.data_dir.clone();
     let _keep = app.stop_keeping_data().await;
-    let store = SqliteStore::open(&data_dir).await.expect("store");
+    let store = open_store(&data_dir).await;
     let entries = store
         .list_audit(
             &TenantId::parse("tenant-a").expect("tenant"),
@@ -308,7 +309,7 @@ async fn every_operation_and_refusal_is_audited() {
     // The summaries are written when their minute ends, and all of them at shutdown.
     let data_dir = app.data_dir.clone();
     let _keep = app.stop_keeping_data().await;
-    let store = SqliteStore::open(&data_dir).await.expect("store");
+    let store = open_store(&data_dir).await;
     let anonymous = store
         .list_audit(
             &TenantId::unauthenticated(),
@@ -355,11 +356,7 @@ async fn an_operation_whose_audit_entry_cannot_be_written_does_not_happen() {
     let app = spawn_app().await;
     let t = app.token("acme", "ana");
     let id = app.create(&t, stripe()).await;
-    {
-        let db = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("db");
-        db.execute_batch("CREATE TRIGGER audit_down BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk trouble'); END;")
-            .expect("break the audit log");
-    }
+    raw::break_audit_log(&app.data_dir).await;
     expect_error(
         app.post("/v1/connectors", &t, &stripe()).await,
         503,
@@ -372,11 +369,7 @@ async fn an_operation_whose_audit_entry_cannot_be_written_does_not_happen() {
         "STORAGE_UNAVAILABLE",
     )
     .await;
-    {
-        let db = rusqlite::Connection::open(app.data_dir.join("connector-hub.db")).expect("db");
-        db.execute_batch("DROP TRIGGER audit_down;")
-            .expect("repair");
-    }
+    raw::repair_audit_log(&app.data_dir).await;
     let list: Value = app
         .get("/v1/connectors", &t)
         .await
@@ -619,16 +612,7 @@ async fn one_health_monitor_runs_across_two_processes_and_the_other_takes_over()
     assert_eq!(view["status"], "active", "recorded like a manual test");
 
     // Whoever holds the lease, stop it: the other takes over once the lease lapses.
-    let holder = {
-        let db = rusqlite::Connection::open(first.data_dir.join("connector-hub-ephemeral.db"))
-            .expect("db");
-        db.query_row(
-            "SELECT holder FROM leases WHERE name = 'health-monitor'",
-            [],
-            |r| r.get::<_, String>(0),
-        )
-        .expect("lease row")
-    };
+    let holder = raw::lease_holder(&first.data_dir, "health-monitor").await;
     let (stopping, staying) = if holder == first.instance_id {
         (first, second)
     } else {
@@ -803,22 +787,10 @@ async fn anonymous_traffic_cannot_fill_the_disk_or_the_log() {
         .build()
         .expect("client");
     let url = |path: &str| format!("{}{path}", server.base);
-    let db = data.join("connector-hub.db");
-    let size = |p: &std::path::Path| -> u64 {
-        ["", "-wal"]
-            .iter()
-            .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", p.display())).ok())
-            .map(|m| m.len())
-            .sum()
-    };
-    let rows = |p: &std::path::Path| -> i64 {
-        let conn = rusqlite::Connection::open(p).expect("open");
-        conn.query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))
-            .expect("count")
-    };
     // Warm up (first pages) before measuring.
     let _ = http.get(url("/")).send().await;
-    let (before_size, before_rows) = (size(&db), rows(&db));
+    let before_size = raw::stored_size(&data).await;
+    let before_rows = raw::count(&data, "audit_log").await;
     let mut limited = 0;
     for i in 0..1000 {
         let request = match i % 4 {
@@ -856,31 +828,19 @@ async fn anonymous_traffic_cannot_fill_the_disk_or_the_log() {
     );
     // The summaries are written once their minute has ended; at shutdown, all of them.
     assert!(server.stop().success());
-    let added = rows(&db) - before_rows;
+    let added = raw::count(&data, "audit_log").await - before_rows;
     assert!(
         (1..=6).contains(&added),
         "{added} audit entries for 1,000 refused requests"
     );
-    let conn = rusqlite::Connection::open(&db).expect("open");
     // The burst may straddle a minute: one of its summaries then covers only a few requests.
-    let details: Vec<String> = conn
-        .prepare(
-            "SELECT detail FROM audit_log WHERE tenant_id = '_unauthenticated' ORDER BY seq DESC",
-        )
-        .expect("prepare")
-        .query_map([], |r| r.get::<_, Option<String>>(0))
-        .expect("query")
-        .collect::<Result<Vec<_>, _>>()
-        .expect("summaries")
-        .into_iter()
-        .flatten()
-        .collect();
+    let details = raw::audit_details(&data, "_unauthenticated").await;
     assert!(
         details
             .iter()
             .any(|d| d.contains("requests refused in this minute")),
         "{details:?}"
     );
-    let grown = size(&db).saturating_sub(before_size);
+    let grown = raw::stored_size(&data).await.saturating_sub(before_size);
     assert!(grown < 100 * 1024, "the database grew by {grown} bytes");
 }
