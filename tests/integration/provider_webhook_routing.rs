@@ -6,7 +6,7 @@
 
 use crate::provider_webhooks::{hmac, now_ms, post, webhook_url, ENV};
 use crate::support::receiver::Receiver;
-use crate::support::{spawn_app_with, TestApp};
+use crate::support::{raw, spawn_app_with, TestApp};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
@@ -439,13 +439,13 @@ async fn a_connector_saved_before_routing_by_account_is_found_once_a_server_star
     // Its last check passed: the organisation its settings name is the one its token reaches.
     proven(&first, &t, &id).await;
     // As an older version left it: no lookup value beside its settings.
-    {
-        let db = rusqlite::Connection::open(first.data_dir.join("connector-hub.db")).expect("db");
-        let cleared = db
-            .execute("UPDATE connectors SET account_key = NULL", [])
-            .expect("clear");
-        assert_eq!(cleared, 1);
-    }
+    let cleared = raw::set_connector(
+        &first.data_dir,
+        &id,
+        &[("account_key", raw::Field::Text(None))],
+    )
+    .await;
+    assert_eq!(cleared, 1);
     let body = json!({"events": [xero_event(ORG_A, "INVOICE", "inv-old")],
         "firstEventSequence": 1, "lastEventSequence": 1, "entropy": "P0o1x"})
     .to_string();

@@ -1,6 +1,7 @@
 //! Key rotation through restarts and the operator CLI, and what a wrong key looks like.
 
 use crate::support::process::{run_cli, spawn_server};
+use crate::support::raw;
 use serde_json::{json, Value};
 
 fn env(fakes: &str, data: &std::path::Path, keys: &str) -> Vec<(String, String)> {
@@ -255,11 +256,7 @@ async fn rotate_keys_then_drop_the_old_key() {
     let (ok, output) = run_cli(&env(&fakes, &data, &key2), &["audit", "verify"]);
     assert!(ok, "{output}");
     assert!(output.contains("audit log intact"), "{output}");
-    {
-        let db = rusqlite::Connection::open(data.join("connector-hub.db")).expect("open db");
-        db.execute_batch("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET outcome = 'refused' WHERE tenant_id = 'acme' AND seq = 3;")
-            .expect("tamper");
-    }
+    raw::set_audit_outcome(&data, "acme", 3, "refused").await;
     // Entry 3 was written under key 1: with it loaded again, its contents are checked too.
     let (ok, output) = run_cli(
         &env(&fakes, &data, &format!("{key2},{key1}")),
@@ -268,12 +265,8 @@ async fn rotate_keys_then_drop_the_old_key() {
     assert!(!ok, "tampering is detected: {output}");
     assert!(output.contains("tenant acme entry 3"), "{output}");
     // Cutting off a chain's tail is noticed, with or without the retired key.
-    {
-        let db = rusqlite::Connection::open(data.join("connector-hub.db")).expect("open db");
-        db.execute_batch("UPDATE audit_log SET outcome = 'ok' WHERE tenant_id = 'acme' AND seq = 3;
-            DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE tenant_id = 'acme' AND seq = (SELECT MAX(seq) FROM audit_log WHERE tenant_id = 'acme');")
-            .expect("truncate");
-    }
+    raw::set_audit_outcome(&data, "acme", 3, "ok").await;
+    raw::cut_audit_tail(&data, "acme").await;
     let (ok, output) = run_cli(&env(&fakes, &data, &key2), &["audit", "verify"]);
     assert!(!ok, "truncation is detected: {output}");
     assert!(
@@ -333,24 +326,16 @@ async fn rotate_keys_binds_configurations_stored_before_owners_were_named() {
         "CONNECTOR_ENCRYPTION_KEY",
     )
     .expect("vault");
-    let stored = |db: &rusqlite::Connection| -> String {
-        db.query_row(
-            "SELECT encrypted_config FROM connectors WHERE connector_id = ?1",
-            [&id],
-            |row| row.get(0),
-        )
-        .expect("row")
-    };
-    {
-        let db = rusqlite::Connection::open(data.join("connector-hub.db")).expect("open db");
-        assert!(vault.names_owner(&stored(&db)), "written bound");
-        let legacy = vault.seal(br#"{"api_key":"sk_test_good_legacy42"}"#);
-        db.execute(
-            "UPDATE connectors SET encrypted_config = ?1 WHERE connector_id = ?2",
-            [&legacy, &id],
-        )
-        .expect("plant a legacy ciphertext");
-    }
+    let stored = || async { raw::connector(&data, &id).await.encrypted_config };
+    assert!(vault.names_owner(&stored().await), "written bound");
+    let legacy = vault.seal(br#"{"api_key":"sk_test_good_legacy42"}"#);
+    let planted = raw::set_connector(
+        &data,
+        &id,
+        &[("encrypted_config", raw::Field::Text(Some(legacy)))],
+    )
+    .await;
+    assert_eq!(planted, 1, "a legacy ciphertext planted");
     let (ok, output) = run_cli(&env(&fakes, &data, &key), &["rotate-keys"]);
     assert!(ok, "{output}");
     assert!(output.contains("1 connectors, 1 re-encrypted"), "{output}");
@@ -358,6 +343,5 @@ async fn rotate_keys_binds_configurations_stored_before_owners_were_named() {
         output.contains("Nothing remains under an older key"),
         "{output}"
     );
-    let db = rusqlite::Connection::open(data.join("connector-hub.db")).expect("open db");
-    assert!(vault.names_owner(&stored(&db)), "bound to its owner now");
+    assert!(vault.names_owner(&stored().await), "bound to its owner now");
 }
