@@ -736,10 +736,15 @@ async fn a_repeated_listing_is_never_stale_nor_another_tenants() {
         .find_map(|l| l.strip_prefix("connector_hub_listing_pages_total{result=\"hit\"} "))
         .and_then(|n| n.parse().ok())
         .expect("page cache hits in /metrics");
-    assert!(
-        hits >= 4,
-        "the repeated listings were answered from the cache:\n{metrics}"
-    );
+    if crate::support::store::on_mongo() {
+        // No marker on MongoDB is both exact across processes and cheaper than the read.
+        assert_eq!(hits, 0, "MongoDB's listings are always read:\n{metrics}");
+    } else {
+        assert!(
+            hits >= 4,
+            "the repeated listings were answered from the cache:\n{metrics}"
+        );
+    }
     app.stop().await;
 }
 

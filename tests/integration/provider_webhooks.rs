@@ -616,13 +616,21 @@ async fn a_google_drive_push_channel_is_renewed_before_it_lapses() {
     );
     assert_ne!(next["id"], first["id"], "each channel has its own id");
 
-    // The renewal is audited, and notices of the new channel are accepted.
-    let audit = app
-        .get("/v1/audit?action=webhook_channel", &t)
-        .await
-        .text()
-        .await
-        .expect("text");
+    // The renewal is audited (committed just after the provider answered: looked for until it
+    // is), and notices of the new channel are accepted.
+    let mut audit = String::new();
+    for _ in 0..50 {
+        audit = app
+            .get("/v1/audit?action=webhook_channel", &t)
+            .await
+            .text()
+            .await
+            .expect("text");
+        if audit.contains("system:monitor") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(audit.contains("system:monitor"), "{audit}");
     let token = next["token"].as_str().expect("token");
     let headers = vec![
