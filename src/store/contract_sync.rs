@@ -269,7 +269,10 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
 
     // One record twice in one page (a list that moved under the reader): each state counts as
     // it would one page at a time, and the last is what is stored.
-    let twice = events(vec![write("dup", "1", false), write("dup", "2", false)], false);
+    let twice = events(
+        vec![write("dup", "1", false), write("dup", "2", false)],
+        false,
+    );
     assert_eq!(
         store.commit_page(&twice).await.expect("page"),
         counts(1, 1, 0)

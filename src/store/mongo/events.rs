@@ -219,7 +219,7 @@ impl EventStore for MongoStore {
         let row = doc! {"tenant_id": tenant.as_str(), "connector_id": connector_id,
         "event_id": event_id, "kind": kind, "received_at": received_at};
         let tenant = tenant.as_str().to_owned();
-        self.transact(None, &|s| -> TxFuture<'_, bool> {
+        self.transact(&|s| -> TxFuture<'_, bool> {
             let (me, row, tenant, forward) =
                 (self.clone(), row.clone(), tenant.clone(), forward.clone());
             Box::pin(async move {
@@ -287,7 +287,7 @@ impl EventStore for MongoStore {
         endpoint_id: &str,
     ) -> Result<bool, StoreError> {
         let filter = doc! {"tenant_id": tenant.as_str(), "endpoint_id": endpoint_id};
-        self.transact(None, &|s| -> TxFuture<'_, bool> {
+        self.transact(&|s| -> TxFuture<'_, bool> {
             let (me, filter) = (self.clone(), filter.clone());
             Box::pin(async move {
                 me.webhook_deliveries
@@ -307,7 +307,7 @@ impl EventStore for MongoStore {
 
     async fn queue_event(&self, tenant: &TenantId, event: &OutboxEvent) -> Result<(), StoreError> {
         let tenant = tenant.as_str().to_owned();
-        self.transact(None, &|s| -> TxFuture<'_, ()> {
+        self.transact(&|s| -> TxFuture<'_, ()> {
             let (me, tenant, event) = (self.clone(), tenant.clone(), event.clone());
             Box::pin(async move { me.queue_events_in(s, &tenant, &[event]).await })
         })

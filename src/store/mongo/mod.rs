@@ -2,6 +2,7 @@
 //! query is scoped by `tenant_id`, and updates are compare-and-swap on `version`, so several
 //! server processes can share one replica set.
 
+mod chain;
 mod documents;
 mod events;
 mod indexes;
@@ -12,6 +13,7 @@ mod transactions;
 mod watch;
 
 use super::*;
+use chain::{ChainOp, ChainWrite};
 use documents::*;
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
@@ -37,8 +39,8 @@ pub struct MongoStore {
     webhook_events: Collection<Document>,
     webhook_deliveries: Collection<Document>,
     provider_events: Collection<Document>,
-    /// Audited transactions of this process take turns per chain (see `transactions`).
-    turns: transactions::ChainTurns,
+    /// Audited changes of this process waiting to be committed together (see `chain`).
+    chains: chain::Chains,
 }
 
 impl MongoStore {
@@ -64,7 +66,7 @@ impl MongoStore {
             webhook_events: db.collection("webhook_events"),
             webhook_deliveries: db.collection("webhook_deliveries"),
             provider_events: db.collection("provider_events"),
-            turns: transactions::ChainTurns::new(),
+            chains: chain::Chains::new(),
         };
         store.create_indexes().await?;
         Ok(store)
@@ -98,22 +100,14 @@ impl Store for MongoStore {
     ) -> Result<(), StoreError> {
         let mut d = to_doc(r);
         d.insert("tenant_id", tenant.as_str());
-        self.transact(Some(tenant.as_str()), &|s| {
-            let (me, d, entry, key, tenant, events) = (
-                self.clone(),
-                d.clone(),
-                audit.entry.clone(),
-                audit.key.clone(),
-                tenant.as_str().to_owned(),
-                events.to_vec(),
-            );
-            Box::pin(async move {
-                me.connectors.insert_one(d).session(&mut *s).await?;
-                me.append_in(s, entry, &key).await?;
-                me.queue_events_in(s, &tenant, &events).await
-            })
+        self.commit_audited(ChainWrite {
+            op: ChainOp::Insert(d),
+            entry: audit.entry.clone(),
+            key: audit.key.clone(),
+            events: events.to_vec(),
         })
         .await
+        .map(|_| ())
     }
 
     async fn get(
@@ -185,31 +179,39 @@ impl Store for MongoStore {
                 .map_err(map_error)?;
             return Ok(result.matched_count == 1);
         }
-        self.transact(audit.map(|_| tenant.as_str()), &|s| {
-            let (me, filter, set, audit, tenant, events) = (
-                self.clone(),
-                filter.clone(),
-                set.clone(),
-                audit.map(|a| (a.entry.clone(), a.key.clone())),
-                tenant.as_str().to_owned(),
-                events.to_vec(),
-            );
-            Box::pin(async move {
-                let result = me
-                    .connectors
-                    .update_one(filter, doc! {"$set": set})
-                    .session(&mut *s)
-                    .await?;
-                if result.matched_count != 1 {
-                    return Ok(false);
-                }
-                if let Some((entry, key)) = audit {
-                    me.append_in(s, entry, &key).await?;
-                }
-                me.queue_events_in(s, &tenant, &events).await.map(|_| true)
-            })
+        let Some(audit) = audit else {
+            // Events without an entry: no chain to move.
+            return self
+                .transact(&|s| {
+                    let (me, filter, set, tenant, events) = (
+                        self.clone(),
+                        filter.clone(),
+                        set.clone(),
+                        tenant.as_str().to_owned(),
+                        events.to_vec(),
+                    );
+                    Box::pin(async move {
+                        let result = me
+                            .connectors
+                            .update_one(filter, doc! {"$set": set})
+                            .session(&mut *s)
+                            .await?;
+                        if result.matched_count != 1 {
+                            return Ok(false);
+                        }
+                        me.queue_events_in(s, &tenant, &events).await.map(|_| true)
+                    })
+                })
+                .await;
+        };
+        self.commit_audited(ChainWrite {
+            op: ChainOp::Update { filter, set },
+            entry: audit.entry.clone(),
+            key: audit.key.clone(),
+            events: events.to_vec(),
         })
         .await
+        .map(|done| done.is_some())
     }
 
     async fn delete(
@@ -219,41 +221,14 @@ impl Store for MongoStore {
         audit: &AuditWrite<'_>,
         events: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
-        let filter = doc! {"tenant_id": tenant.as_str(), "connector_id": id};
-        self.transact(Some(tenant.as_str()), &|s| {
-            let (me, filter, entry, key, events) = (
-                self.clone(),
-                filter.clone(),
-                audit.entry.clone(),
-                audit.key.clone(),
-                events.to_vec(),
-            );
-            Box::pin(async move {
-                let result = me
-                    .connectors
-                    .delete_one(filter.clone())
-                    .session(&mut *s)
-                    .await?;
-                if result.deleted_count != 1 {
-                    return Ok(false);
-                }
-                let (tenant, id) = (
-                    filter.get_str("tenant_id").unwrap_or_default().to_owned(),
-                    filter
-                        .get_str("connector_id")
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-                me.delete_sync_data(s, &tenant, &id).await?;
-                me.provider_events
-                    .delete_many(doc! {"tenant_id": &tenant, "connector_id": &id})
-                    .session(&mut *s)
-                    .await?;
-                me.append_in(s, entry, &key).await?;
-                me.queue_events_in(s, &tenant, &events).await.map(|_| true)
-            })
+        self.commit_audited(ChainWrite {
+            op: ChainOp::Delete(doc! {"tenant_id": tenant.as_str(), "connector_id": id}),
+            entry: audit.entry.clone(),
+            key: audit.key.clone(),
+            events: events.to_vec(),
         })
         .await
+        .map(|done| done.is_some())
     }
 
     async fn put_draft(&self, tenant: &TenantId, d: &DraftRecord) -> Result<(), StoreError> {
@@ -368,11 +343,14 @@ impl Store for MongoStore {
     }
 
     async fn append_audit(&self, audit: &AuditWrite<'_>) -> Result<AuditRecord, StoreError> {
-        self.transact(Some(&audit.entry.tenant_id), &|s| {
-            let (me, entry, key) = (self.clone(), audit.entry.clone(), audit.key.clone());
-            Box::pin(async move { me.append_in(s, entry, &key).await })
+        self.commit_audited(ChainWrite {
+            op: ChainOp::Append,
+            entry: audit.entry.clone(),
+            key: audit.key.clone(),
+            events: Vec::new(),
         })
-        .await
+        .await?
+        .ok_or_else(|| StoreError::Unavailable("the audit entry was not appended".into()))
     }
 
     async fn list_audit(

@@ -284,7 +284,7 @@ impl SyncStore for MongoStore {
     }
 
     async fn commit_page(&self, page: &PageCommit) -> Result<Option<StreamCounts>, StoreError> {
-        self.transact(None, &|s| -> TxFuture<'_, Option<StreamCounts>> {
+        self.transact(&|s| -> TxFuture<'_, Option<StreamCounts>> {
             let (me, page) = (self.clone(), page.clone());
             Box::pin(async move { me.commit_page_in(s, &page).await })
         })

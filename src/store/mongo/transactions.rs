@@ -2,28 +2,20 @@
 //! transaction the server aborts for a transient reason is run again from the start.
 //!
 //! MongoDB does not queue a transaction behind another that wrote the same document: the later
-//! one is aborted at once with a `WriteConflict` labelled `TransientTransactionError`. Every
-//! audited write moves its tenant's chain head, so a tenant's concurrent writes would conflict
-//! with each other nearly every time. Two things keep that cheap:
-//! - within a process, transactions that append to the same chain take turns (`ChainTurns`), so
-//!   they conflict only with other processes;
-//! - the keyed count of all entries is kept in `COUNT_SHARDS` documents, one per turn, so
-//!   different tenants' writes do not meet on one document.
-//!
-//! What still conflicts (another process, an election) is run again after a randomised,
-//! growing pause, until `TRANSACTION_DEADLINE`; a commit whose outcome is unknown is retried
-//! alone, as the driver's documentation prescribes.
+//! one is aborted at once with a `WriteConflict` labelled `TransientTransactionError`. Within a
+//! process, audited changes of one chain are grouped so they do not meet (`chain`), and the keyed
+//! count of all entries is kept in `COUNT_SHARDS` documents so different tenants' changes do not
+//! meet on one. What still conflicts (another process, an election) is run again after a
+//! randomised, growing pause, until `TRANSACTION_DEADLINE`; a commit whose outcome is unknown is
+//! retried alone, as the driver's documentation prescribes.
 
-use super::super::audit_chain::*;
 use super::super::*;
 use super::documents::*;
 use super::MongoStore;
-use mongodb::bson::doc;
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongodb::ClientSession;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a transaction keeps being retried before the write answers "unavailable". It
@@ -41,25 +33,6 @@ pub(super) const COUNT_SHARDS: usize = 32;
 
 pub(super) type TxFuture<'s, T> =
     Pin<Box<dyn Future<Output = mongodb::error::Result<T>> + Send + 's>>;
-
-/// One lock per count shard: transactions of this process that append to chains of the same
-/// shard run one after another instead of aborting each other.
-#[derive(Clone)]
-pub(super) struct ChainTurns(Arc<[tokio::sync::Mutex<()>]>);
-
-impl ChainTurns {
-    pub(super) fn new() -> Self {
-        Self(
-            (0..COUNT_SHARDS)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
-        )
-    }
-
-    async fn take(&self, tenant: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        self.0[count_shard(tenant)].lock().await
-    }
-}
 
 /// The count shard a tenant's entries are counted in: FNV-1a of its id (stable across processes
 /// and releases, unlike the standard library's hasher).
@@ -90,16 +63,11 @@ fn transient(e: &mongodb::error::Error) -> bool {
 
 impl MongoStore {
     /// Runs `op` in a transaction, again from the start when the server aborts it for a
-    /// transient reason. `chain` names the tenant whose audit chain `op` appends to, if any.
+    /// transient reason.
     pub(super) async fn transact<T>(
         &self,
-        chain: Option<&str>,
         op: &(dyn for<'s> Fn(&'s mut ClientSession) -> TxFuture<'s, T> + Sync),
     ) -> Result<T, StoreError> {
-        let _turn = match chain {
-            Some(tenant) => Some(self.turns.take(tenant).await),
-            None => None,
-        };
         let deadline = Instant::now() + TRANSACTION_DEADLINE;
         let mut session = self.client.start_session().await.map_err(map_error)?;
         let mut attempt = 0u32;
@@ -148,53 +116,5 @@ impl MongoStore {
                 Err(e) => return Err(e),
             }
         }
-    }
-
-    /// Appends `e` to its tenant's chain inside the session's transaction, moving the chain's
-    /// head and its shard of the keyed count of all entries with it.
-    pub(super) async fn append_in(
-        &self,
-        s: &mut ClientSession,
-        mut e: AuditRecord,
-        key: &AuditKey,
-    ) -> mongodb::error::Result<AuditRecord> {
-        let head = self
-            .audit_heads
-            .find_one(doc! {"tenant_id": &e.tenant_id})
-            .session(&mut *s)
-            .await?
-            .and_then(|d| Some((d.get_i64("seq").ok()?, d.get_str("hash").ok()?.to_owned())));
-        let shard = count_shard_id(count_shard(&e.tenant_id));
-        let counted = self
-            .audit_heads
-            .find_one(doc! {"tenant_id": &shard})
-            .session(&mut *s)
-            .await?
-            .and_then(|d| d.get_i64("seq").ok())
-            .unwrap_or(0)
-            + 1;
-        chain_audit(&mut e, head, key);
-        self.audit
-            .insert_one(audit_to_doc(&e))
-            .session(&mut *s)
-            .await?;
-        for (id, seq, hash) in [
-            (e.tenant_id.clone(), e.seq, e.hash.clone()),
-            (
-                shard.clone(),
-                counted,
-                audit_count_hash(&shard, counted, key),
-            ),
-        ] {
-            self.audit_heads
-                .update_one(
-                    doc! {"tenant_id": &id},
-                    doc! {"$set": {"seq": seq, "hash": hash}},
-                )
-                .upsert(true)
-                .session(&mut *s)
-                .await?;
-        }
-        Ok(e)
     }
 }
