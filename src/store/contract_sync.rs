@@ -285,6 +285,24 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     assert_eq!(dup.len(), 1);
     assert_eq!(dup[0].sealed, b"sealed-dup-2");
 
+    // Newest first, a record already stored as it is now, then an older state of it (event
+    // logs overlapping where a run resumed): the older one is not written.
+    let overlap = PageCommit {
+        newest_first: true,
+        pass_id: "overlap-pass".into(),
+        ..p1(vec![write("b", "2", false), write("b", "1", false)], None)
+    };
+    assert_eq!(
+        store.commit_page(&overlap).await.expect("page"),
+        counts(0, 0, 0)
+    );
+    let stored = store
+        .list_records(&t, c, "customers", 0, 100)
+        .await
+        .expect("records");
+    let b: Vec<_> = stored.iter().filter(|r| r.record_id == "b").collect();
+    assert_eq!(b[0].sealed, b"sealed-b-2", "the newer state stays");
+
     // A deletion the provider reports, and a record coming back.
     assert_eq!(
         store

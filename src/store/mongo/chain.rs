@@ -5,7 +5,7 @@
 //! this process are committed together: the first to get the turn takes every change queued
 //! behind it and applies them in one transaction — each change, then each entry linked to the
 //! one before it in memory, then the heads and the count once — and tells each caller its
-//! outcome. A change that fails for its own reason (a duplicate id) is left out and the rest
+//! outcome. The committing is a task of its own, so a caller that goes away changes nothing. A change that fails for its own reason (a duplicate id) is left out and the rest
 //! are committed again without it.
 //!
 //! Chains are spread over `COUNT_SHARDS` turns by tenant (see `transactions::count_shard`);
@@ -17,6 +17,7 @@ use super::documents::*;
 use super::transactions::{count_shard, count_shard_id, TxFuture, COUNT_SHARDS};
 use super::MongoStore;
 use mongodb::bson::{doc, Document};
+use mongodb::error::TRANSIENT_TRANSACTION_ERROR;
 use mongodb::ClientSession;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -72,20 +73,31 @@ impl Chains {
 }
 
 impl MongoStore {
-    /// Commits `write`, with whatever other changes of its turn are waiting.
+    /// Commits `write`, with whatever other changes of its turn are waiting. The committing
+    /// runs in a task of its own: a caller that goes away (a request cancelled) neither takes
+    /// the others' group down with it nor leaves its change waiting for the next caller.
     pub(super) async fn commit_audited(&self, write: ChainWrite) -> ChainOutcome {
-        let turn = &self.chains.0[count_shard(&write.entry.tenant_id)];
-        let (tx, mut rx) = oneshot::channel();
-        turn.queue
+        let shard = count_shard(&write.entry.tenant_id);
+        let (tx, rx) = oneshot::channel();
+        self.chains.0[shard]
+            .queue
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push((write, tx));
+        let store = self.clone();
+        tokio::spawn(async move { store.commit_queued(shard).await });
+        rx.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "an audited change was not committed".into(),
+            ))
+        })
+    }
+
+    /// Takes the shard's turn and commits what is queued, group after group, until nothing is
+    /// (a change queued meanwhile was either taken here or has a task of its own coming).
+    async fn commit_queued(&self, shard: usize) {
+        let turn = &self.chains.0[shard];
         let _turn = turn.turn.lock().await;
-        // Whoever had the turn before may have committed this one with theirs; they answer
-        // before they let go of the turn.
-        if let Ok(outcome) = rx.try_recv() {
-            return outcome;
-        }
         loop {
             let group: Vec<Waiting> = {
                 let mut queue = turn.queue.lock().unwrap_or_else(PoisonError::into_inner);
@@ -93,18 +105,10 @@ impl MongoStore {
                 queue.drain(..take).collect()
             };
             if group.is_empty() {
-                break;
+                return;
             }
             self.commit_group(group).await;
-            if let Ok(outcome) = rx.try_recv() {
-                return outcome;
-            }
         }
-        rx.await.unwrap_or_else(|_| {
-            Err(StoreError::Unavailable(
-                "an audited change was not committed".into(),
-            ))
-        })
     }
 
     /// Commits `group` in one transaction and answers each change; a change that fails on its
@@ -156,9 +160,20 @@ impl MongoStore {
         let mut counts: HashMap<String, (i64, AuditKey)> = HashMap::new();
         let mut entries: Vec<Document> = Vec::new();
         let mut outcomes = Vec::with_capacity(writes.len());
+        *failed_at.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        // A change is blamed only for an error of its own (a duplicate id): what is transient
+        // (a conflict, an election) is the group's, retried and, past the deadline, the
+        // group's answer.
+        let blame = |i: usize| {
+            move |e: mongodb::error::Error| {
+                if !e.contains_label(TRANSIENT_TRANSACTION_ERROR) {
+                    *failed_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(i);
+                }
+                e
+            }
+        };
         for (i, w) in writes.iter().enumerate() {
-            *failed_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(i);
-            if !self.apply(s, &w.op).await? {
+            if !self.apply(s, &w.op).await.map_err(blame(i))? {
                 outcomes.push(None);
                 continue;
             }
@@ -177,11 +192,11 @@ impl MongoStore {
             heads.insert(tenant.clone(), Some((entry.seq, entry.hash.clone())));
             counts.insert(shard, (counted + 1, w.key.clone()));
             entries.push(audit_to_doc(&entry));
-            self.queue_events_in(s, &tenant, &w.events).await?;
+            self.queue_events_in(s, &tenant, &w.events)
+                .await
+                .map_err(blame(i))?;
             outcomes.push(Some(entry));
         }
-        // What fails from here on is the group's, not one change's.
-        *failed_at.lock().unwrap_or_else(PoisonError::into_inner) = None;
         if !entries.is_empty() {
             self.audit.insert_many(entries).session(&mut *s).await?;
         }

@@ -68,9 +68,17 @@ impl Writes {
         let mut bytes = 0;
         let mut statements = self.updates.into_iter().peekable();
         while let Some(statement) = statements.next() {
-            bytes += mongodb::bson::to_vec(&statement).map_or(0, |v| v.len());
             batch.push(statement);
-            let full = batch.len() >= STATEMENTS_PER_COMMAND || bytes >= BYTES_PER_COMMAND;
+            bytes += batch
+                .last()
+                .and_then(|s| mongodb::bson::to_vec(s).ok())
+                .map_or(0, |v| v.len());
+            // Whether the next statement still fits is judged before it is added.
+            let next = statements
+                .peek()
+                .and_then(|s| mongodb::bson::to_vec(s).ok())
+                .map_or(0, |v| v.len());
+            let full = batch.len() >= STATEMENTS_PER_COMMAND || bytes + next >= BYTES_PER_COMMAND;
             if full || statements.peek().is_none() {
                 let answer = database
                     .run_command(doc! {"update": collection.name(), "updates": std::mem::take(&mut batch), "ordered": true})
@@ -79,10 +87,17 @@ impl Writes {
                 bytes = 0;
                 // The command itself succeeds when a statement fails; that failure is in its
                 // answer, and must fail the transaction.
+                // Only the count and the server's code: a write error's message can quote the
+                // document (its sealed token, its ids).
                 if let Ok(errors) = answer.get_array("writeErrors") {
-                    if !errors.is_empty() {
+                    if let Some(first) = errors.first() {
+                        let code = first
+                            .as_document()
+                            .and_then(|e| e.get_i32("code").ok())
+                            .unwrap_or_default();
                         return Err(mongodb::error::Error::custom(format!(
-                            "a record could not be written: {errors:?}"
+                            "{} records could not be written (server code {code})",
+                            errors.len()
                         )));
                     }
                 }
@@ -175,7 +190,13 @@ impl MongoStore {
                         },
                     );
                 }
-                None if existing.is_some() => seen_again.push(&r.record_id),
+                None if existing.is_some() => {
+                    seen_again.push(&r.record_id);
+                    // As SQLite marks it: a later, older state in a newest-first page is skipped.
+                    if let Some(e) = stored.get_mut(&r.record_id) {
+                        e.seen = true;
+                    }
+                }
                 None => {}
             }
         }

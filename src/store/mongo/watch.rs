@@ -12,6 +12,8 @@ use std::time::Duration;
 /// The pause before the stream is opened again after it failed (an election, a restart): it
 /// doubles from the first up to the last.
 const REOPEN_AFTER: [Duration; 2] = [Duration::from_millis(100), Duration::from_secs(5)];
+/// How long a stream must have held for its next failure to count as a new one.
+const HELD: Duration = Duration::from_secs(10);
 
 impl MongoStore {
     pub(super) async fn watch_inserts(&self, wake: &WorkWakes) {
@@ -33,7 +35,7 @@ impl MongoStore {
                     // Work queued while the stream was closed would otherwise wait for a poll.
                     wake.syncs.notify_one();
                     wake.deliveries.notify_one();
-                    pause = REOPEN_AFTER[0];
+                    let opened = std::time::Instant::now();
                     while let Some(event) = stream.next().await {
                         match event {
                             Ok(change) => match change.ns.and_then(|ns| ns.coll) {
@@ -46,6 +48,11 @@ impl MongoStore {
                                 break;
                             }
                         }
+                    }
+                    // A stream that held for a while starts the pauses over; one that breaks as
+                    // soon as it opens keeps doubling them.
+                    if opened.elapsed() > HELD {
+                        pause = REOPEN_AFTER[0];
                     }
                 }
                 Err(e) => {
