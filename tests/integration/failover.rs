@@ -160,12 +160,7 @@ async fn the_hub_rides_out_a_step_down_and_a_killed_primary_losing_nothing() {
     }
     primary(&members).await;
 
-    let fakes = format!(
-        "http://{}",
-        crate::support::fakes::start("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("fakes")
-    );
+    let fakes = crate::support::fakes::start_local().await;
     let key = connector_hub::vault::generate_key();
     let mut env = server_env(&fakes, &dir.path().join("data"), &key);
     env.retain(|(k, _)| k != "MONGO_URI" && k != "MONGO_DB");

@@ -20,21 +20,16 @@ pub fn audit_verifies(env: &[(String, String)]) -> String {
     out
 }
 
-async fn fakes() -> String {
-    format!(
-        "http://{}",
-        crate::support::fakes::start("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("fakes")
-    )
-}
-
 async fn two_servers(
     dir: &Path,
     extra: &[(&str, &str)],
 ) -> (Vec<(String, String)>, [ServerProcess; 2]) {
     let key = connector_hub::vault::generate_key();
-    let mut env = server_env(&fakes().await, &dir.join("data"), &key);
+    let mut env = server_env(
+        &crate::support::fakes::start_local().await,
+        &dir.join("data"),
+        &key,
+    );
     env.extend(
         extra
             .iter()
@@ -134,7 +129,7 @@ async fn work_queued_by_another_process_wakes_the_workers_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let key = connector_hub::vault::generate_key();
-    let mut env = server_env(&fakes().await, &data, &key);
+    let mut env = server_env(&crate::support::fakes::start_local().await, &data, &key);
     for (k, v) in [
         ("CONNECTOR_HUB_SYNC_POLL_MS", "60000"),
         ("CONNECTOR_HUB_DELIVERY_POLL_MS", "60000"),

@@ -187,6 +187,14 @@ pub async fn start(addr: SocketAddr) -> std::io::Result<SocketAddr> {
     start_with(addr, Default::default()).await
 }
 
+/// Starts the fakes on a free loopback port and returns their base URL.
+pub async fn start_local() -> String {
+    let addr = start("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("fakes");
+    format!("http://{addr}")
+}
+
 /// Starts the fakes serving `data` as the providers' records.
 pub async fn start_with(
     addr: SocketAddr,
