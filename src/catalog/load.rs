@@ -124,6 +124,12 @@ impl Catalog {
                 if !stream_names.insert(stream.name.as_str()) {
                     return Err(invalid(format!("duplicate stream {}", stream.name)));
                 }
+                if def.oauth.is_some() && stream.scopes.is_empty() {
+                    return Err(invalid(format!(
+                        "stream {} of an OAuth connector names no scope its list call needs",
+                        stream.name
+                    )));
+                }
                 if stream.incremental.is_some() && stream.updated.is_none() {
                     return Err(invalid(format!(
                         "stream {} is incremental without an updated field",

@@ -263,7 +263,13 @@ pub struct FromRedirect {
 pub struct OAuthDef {
     pub authorize_url: String,
     pub token_url: String,
+    /// What the sign-in needs besides what the streams need (offline access, the connection
+    /// check's own call), in the provider's notation.
     pub scopes: String,
+    /// How the provider separates scopes in the authorize URL: a space (RFC 6749), or a comma
+    /// (Shopify).
+    #[serde(default = "space")]
+    pub scope_separator: String,
     #[serde(default)]
     pub pkce: bool,
     #[serde(default)]
@@ -283,6 +289,10 @@ pub struct OAuthDef {
 
 fn yes() -> bool {
     true
+}
+
+fn space() -> String {
+    " ".into()
 }
 
 impl FieldDef {
@@ -333,6 +343,27 @@ pub struct ConnectorDef {
 }
 
 impl ConnectorDef {
+    /// Every scope the OAuth sign-in asks for: the sign-in's own, then each stream's, once
+    /// each, in that order; empty without OAuth.
+    pub fn sign_in_scopes(&self) -> Vec<String> {
+        let Some(oauth) = &self.oauth else {
+            return Vec::new();
+        };
+        let mut scopes: Vec<String> = Vec::new();
+        let own = oauth
+            .scopes
+            .split(|c: char| c == ' ' || c == ',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned);
+        let streams = self.streams.iter().flat_map(|s| s.scopes.iter().cloned());
+        for scope in own.chain(streams) {
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        scopes
+    }
+
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
         self.fields.iter().find(|f| f.name == name)
     }

@@ -65,6 +65,10 @@ pub struct StreamDef {
     /// Without one, every run is a full read, and what it no longer finds is marked deleted.
     #[serde(default)]
     pub incremental: Option<Incremental>,
+    /// The OAuth scopes the list call needs (an OAuth connector's streams each name theirs,
+    /// and the sign-in asks for all of them: `ConnectorDef::sign_in_scopes`).
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 fn id_pointer() -> String {

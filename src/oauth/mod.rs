@@ -202,6 +202,12 @@ impl OAuth {
         shop: Option<&str>,
     ) -> Result<Url, Error> {
         let (oauth, client) = self.registration(def)?;
+        // The operator's own list wins (`CONNECTOR_HUB_OAUTH_<TYPE>_SCOPES`); otherwise what the
+        // sign-in and every stream need.
+        let scope = client
+            .scopes
+            .clone()
+            .unwrap_or_else(|| def.sign_in_scopes().join(&oauth.scope_separator));
         let template = client
             .authorize_url
             .as_deref()
@@ -213,7 +219,7 @@ impl OAuth {
                 .append_pair("response_type", "code")
                 .append_pair("client_id", &client.client_id)
                 .append_pair("redirect_uri", &self.redirect_uri)
-                .append_pair("scope", client.scopes.as_deref().unwrap_or(&oauth.scopes))
+                .append_pair("scope", &scope)
                 .append_pair("state", state);
             if let Some(pkce) = pkce {
                 query
@@ -495,6 +501,80 @@ mod tests {
             );
             assert!(at >= now_ms() - 1_000);
         }
+    }
+
+    /// The scopes an authorize URL asks for, for a registered client of `id`.
+    fn asked(id: &str, operator_scopes: Option<&str>) -> Vec<String> {
+        let client = OAuthClient {
+            client_id: "client".into(),
+            client_secret: SecretString::new("secret"),
+            scopes: operator_scopes.map(str::to_owned),
+            authorize_url: None,
+            token_url: None,
+        };
+        let oauth = OAuth::new(
+            &OAuthSettings {
+                clients: BTreeMap::from([(id.to_owned(), client)]),
+                refresh_margin: Duration::from_secs(60),
+            },
+            "https://hub.example",
+        );
+        let url = oauth
+            .authorize_url(def(id), "state", None, Some("acme.myshopify.com"))
+            .expect("an authorize URL");
+        let scope = url
+            .query_pairs()
+            .find(|(k, _)| k == "scope")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let separator = if id == "shopify" { ',' } else { ' ' };
+        scope.split(separator).map(str::to_owned).collect()
+    }
+
+    /// Every stream of every OAuth connector can be read after a sign-in: the sign-in asks for
+    /// each scope a stream names (HubSpot's companies and deals, Square's customers were once
+    /// missing), in the provider's notation.
+    #[test]
+    fn a_sign_in_asks_for_every_scope_its_streams_need() {
+        let oauth_connectors: Vec<&ConnectorDef> = catalog()
+            .entries()
+            .iter()
+            .filter(|d| d.oauth.is_some())
+            .collect();
+        assert!(oauth_connectors.len() >= 7);
+        for def in oauth_connectors {
+            let scopes = asked(&def.id, None);
+            for stream in &def.streams {
+                assert!(
+                    !stream.scopes.is_empty(),
+                    "{}/{} names its scopes",
+                    def.id,
+                    stream.name
+                );
+                for scope in &stream.scopes {
+                    assert!(
+                        scopes.contains(scope),
+                        "{}'s sign-in does not ask for {scope}, which stream {} needs: {scopes:?}",
+                        def.id,
+                        stream.name
+                    );
+                }
+            }
+        }
+        let hubspot = asked("hubspot", None);
+        for scope in ["crm.objects.companies.read", "crm.objects.deals.read"] {
+            assert!(hubspot.contains(&scope.to_owned()), "{hubspot:?}");
+        }
+        assert!(asked("square", None).contains(&"CUSTOMERS_READ".to_owned()));
+        assert_eq!(
+            asked("shopify", None),
+            ["read_orders", "read_products", "read_customers"]
+        );
+        // The operator's own list is sent as it is.
+        assert_eq!(
+            asked("hubspot", Some("crm.objects.contacts.read")),
+            ["crm.objects.contacts.read"]
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@ use super::access::{fill, Access};
 use super::values::format_time;
 use crate::catalog::{EventsDef, FeedDef, Incremental, Paging, SearchDef, StreamDef, TimeFormat};
 use crate::checks::http::{Http, Reply};
-use crate::checks::status_failure;
 use crate::checks::str_at;
+use crate::checks::{missing_scope, status_failure};
 use crate::error::{Error, ErrorCode};
 use crate::secret::SecretConfig;
 use reqwest::Url;
@@ -381,6 +381,19 @@ impl StreamReader<'_> {
     /// A successful answer's JSON body.
     fn json_of(&self, reply: &Reply) -> Result<Value, Error> {
         if !(200..300).contains(&reply.status) {
+            // A permission the sign-in did not get: named, so the person knows what to grant.
+            if !self.stream.scopes.is_empty() && (reply.status == 403 || missing_scope(reply)) {
+                return Err(Error::new(
+                    ErrorCode::InsufficientPermissions,
+                    format!(
+                        "{} does not allow this connection to read {}: it needs the {} permission. Sign in again and allow it.",
+                        self.provider,
+                        self.stream.name,
+                        self.stream.scopes.join(", ")
+                    ),
+                )
+                .with_field(self.credential_field));
+            }
             return Err(status_failure(reply, self.provider, self.credential_field));
         }
         if reply.truncated {

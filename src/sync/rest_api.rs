@@ -72,5 +72,7 @@ pub fn stream(config: &SecretConfig) -> StreamDef {
         page_size: PAGE_SIZE,
         paging,
         incremental,
+        // A tenant's own API: its key's permissions are its own business.
+        scopes: Vec::new(),
     }
 }

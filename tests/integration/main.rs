@@ -27,6 +27,7 @@ mod readme;
 mod reliability;
 mod rotation;
 mod scale_out;
+mod scopes;
 mod sync;
 mod sync_crash;
 mod sync_postgres;

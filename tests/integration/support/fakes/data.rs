@@ -276,14 +276,59 @@ async fn begin(
         _ => {}
     }
     let expired = now == Some(Trouble::Unauthorized);
-    if expired || !credential.is_some_and(|c| c.contains("good")) {
+    if expired || !credential.as_deref().is_some_and(|c| c.contains("good")) {
         return Err(json_status(
             401,
             json!({"error": {"message": "Expired or invalid token"}}),
         ));
     }
+    if let Some(refusal) = credential.as_deref().and_then(|c| scope_refusal(stream, c)) {
+        return Err(refusal);
+    }
     Ok(Call {
         items: s.streams.get(stream).cloned().unwrap_or_default(),
+    })
+}
+
+/// A token the fake authorization server issued without the scope `stream`'s list call needs
+/// is refused as the provider refuses it (HubSpot, Square, Shopify, Google, by their docs).
+/// Tokens pasted in tests (not issued by the fake) are not checked.
+fn scope_refusal(stream: &str, token: &str) -> Option<Response> {
+    let granted = super::oauth_server::granted(token)?;
+    let needed = match stream {
+        "hubspot/contacts" => "crm.objects.contacts.read",
+        "hubspot/companies" => "crm.objects.companies.read",
+        "hubspot/deals" => "crm.objects.deals.read",
+        "square/payments" => "PAYMENTS_READ",
+        "square/customers" => "CUSTOMERS_READ",
+        "square/locations" => "MERCHANT_PROFILE_READ",
+        "shopify/orders" => "read_orders",
+        "shopify/products" => "read_products",
+        "shopify/customers" => "read_customers",
+        "google/files" | "google/changes" => "https://www.googleapis.com/auth/drive.readonly",
+        _ => return None,
+    };
+    if granted.iter().any(|g| g == needed) {
+        return None;
+    }
+    let provider = stream.split('/').next().unwrap_or_default();
+    Some(match provider {
+        "hubspot" => json_status(
+            403,
+            json!({"status": "error", "message": "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.", "correlationId": "c0ffee", "errors": [{"message": "One or more of the following scopes are required.", "context": {"requiredGranularScopes": [needed]}}], "links": {"scopes": "https://developers.hubspot.com/scopes"}, "category": "MISSING_SCOPES"}),
+        ),
+        "square" => json_status(
+            403,
+            json!({"errors": [{"category": "AUTHENTICATION_ERROR", "code": "INSUFFICIENT_SCOPES", "detail": format!("The merchant has not given your application sufficient permissions to do that. The application requires the following permissions: {needed}.")}]}),
+        ),
+        "shopify" => json_status(
+            403,
+            json!({"errors": format!("[API] This action requires merchant approval for {needed} scope.")}),
+        ),
+        _ => json_status(
+            403,
+            json!({"error": {"code": 403, "message": "Request had insufficient authentication scopes.", "errors": [{"message": "Insufficient Permission", "domain": "global", "reason": "insufficientPermissions"}], "status": "PERMISSION_DENIED"}}),
+        ),
     })
 }
 

@@ -46,6 +46,38 @@ struct IssuedCode {
     provider: String,
     redirect_uri: String,
     challenge: Option<String>,
+    /// What the sign-in asked for, and the person allowed: what its tokens are granted.
+    scope: String,
+}
+
+/// The scopes each token this fake issued was granted (tokens are random, so one map serves
+/// every fake in the process). The providers' fakes refuse a call a token's scopes do not
+/// cover, with the provider's own answer.
+fn grants() -> &'static std::sync::Mutex<HashMap<String, String>> {
+    static GRANTS: std::sync::OnceLock<std::sync::Mutex<HashMap<String, String>>> =
+        std::sync::OnceLock::new();
+    GRANTS.get_or_init(Default::default)
+}
+
+fn record_grant(token: &str, scope: &str) {
+    grants()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(token.to_owned(), scope.to_owned());
+}
+
+/// The scopes `token` was granted, when this fake issued it.
+pub fn granted(token: &str) -> Option<Vec<String>> {
+    let grants = grants()
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    grants.get(token).map(|scope| {
+        scope
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
 }
 
 #[derive(Default)]
@@ -155,6 +187,7 @@ async fn oauth_decide(
                 provider: provider.clone(),
                 redirect_uri: field("redirect_uri"),
                 challenge,
+                scope: field("scope"),
             },
         );
         back.query_pairs_mut().append_pair("code", &code);
@@ -236,6 +269,7 @@ async fn token_endpoint(
     let mut s = oauth_lock(&state);
     let control = s.control.clone();
     let mut refresh = true;
+    let scope;
     match grant.as_str() {
         "authorization_code" => {
             let Some(issued) = s.codes.remove(&field("code")) else {
@@ -244,6 +278,7 @@ async fn token_endpoint(
             if issued.provider != provider || issued.redirect_uri != field("redirect_uri") {
                 return oauth_error(400, "invalid_grant");
             }
+            scope = issued.scope.clone();
             if let Some(challenge) = issued.challenge {
                 use sha2::Digest;
                 let verifier = field("code_verifier");
@@ -261,6 +296,8 @@ async fn token_endpoint(
             if s.refresh_tokens.get(&presented) != Some(&provider) {
                 return oauth_error(400, "invalid_grant");
             }
+            // A renewed token has what the sign-in was granted.
+            scope = granted(&presented).unwrap_or_default().join(" ");
             if control.omit_refresh_token {
                 refresh = false;
             } else if control.rotate {
@@ -279,9 +316,11 @@ async fn token_endpoint(
         control.marker,
         random_alnum(12)
     );
-    let mut answer = json!({"access_token": access, "token_type": "Bearer", "scope": "read"});
+    record_grant(&access, &scope);
+    let mut answer = json!({"access_token": access, "token_type": "Bearer", "scope": scope});
     if refresh {
         let rt = format!("rt{n:04}{}{}", control.marker, random_alnum(16));
+        record_grant(&rt, &scope);
         s.refresh_tokens.insert(rt.clone(), provider.clone());
         answer["refresh_token"] = json!(rt);
     }
