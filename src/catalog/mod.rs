@@ -352,7 +352,7 @@ impl ConnectorDef {
         let mut scopes: Vec<String> = Vec::new();
         let own = oauth
             .scopes
-            .split(|c: char| c == ' ' || c == ',')
+            .split([' ', ','])
             .filter(|s| !s.is_empty())
             .map(str::to_owned);
         let streams = self.streams.iter().flat_map(|s| s.scopes.iter().cloned());
