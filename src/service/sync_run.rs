@@ -90,6 +90,20 @@ pub(super) struct Running<'a> {
     pub scrub: Scrub,
 }
 
+/// What a run skipped, as one error naming each refused stream's needed permission.
+fn skipped_streams(refused: &[Error]) -> Option<Error> {
+    let first = refused.first()?;
+    let message = refused
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(Error::new(
+        first.code,
+        format!("Skipped what the connection may not read. {message}"),
+    ))
+}
+
 impl ConnectorService {
     /// Takes the next run waiting to be worked on, if any.
     pub async fn claim_sync(&self, holder: &str) -> Option<SyncRunRecord> {
@@ -110,8 +124,12 @@ impl ConnectorService {
     /// marked finished, so whoever sees the run finished also sees the connector's new last sync.
     pub async fn execute_sync(&self, run: SyncRunRecord, holder: &str) {
         let outcome = self.run_streams(&run, holder).await;
+        let mut skipped = None;
         let failure = match outcome {
-            Ok(()) => None,
+            Ok(refused) => {
+                skipped = skipped_streams(&refused);
+                None
+            }
             Err(Stop::LostLease) => {
                 tracing::warn!(run_id = %run.run_id, "sync run taken over by another process");
                 return;
@@ -139,8 +157,11 @@ impl ConnectorService {
         if let Err(e) = self.record_sync(&run, failure.as_ref(), now).await {
             tracing::warn!(run_id = %run.run_id, code = %e.code, "sync outcome not recorded on the connector");
         }
+        // A run that read what it may and skipped what the provider refused still succeeded,
+        // and says what it skipped.
         let error = failure
             .as_ref()
+            .or(skipped.as_ref())
             .map(|e| (e.code.as_str().to_owned(), e.message.clone()));
         match self
             .store
@@ -159,7 +180,10 @@ impl ConnectorService {
         self.metrics.sync_run(status.as_str());
     }
 
-    async fn run_streams(&self, run: &SyncRunRecord, holder: &str) -> Result<(), Stop> {
+    /// Reads the run's streams; returns the refusals of streams the provider would not let the
+    /// connection read (a permission the sign-in did not get), which are skipped while another
+    /// stream could be read.
+    async fn run_streams(&self, run: &SyncRunRecord, holder: &str) -> Result<Vec<Error>, Stop> {
         let Some(record) = self.store.get(&run.tenant_id, &run.connector_id).await? else {
             return Err(Stop::Failed(Error::new(
                 ErrorCode::NotFound,
@@ -186,7 +210,10 @@ impl ConnectorService {
             .stream_states(&run.tenant_id, &run.connector_id)
             .await?;
         if def.streams_from == StreamsFrom::Discovery {
-            return self.run_tables(&mut running, &states).await;
+            return self
+                .run_tables(&mut running, &states)
+                .await
+                .map(|()| Vec::new());
         }
         let streams = sync::http_streams(def, &running.config);
         for name in &run.streams {
@@ -197,14 +224,28 @@ impl ConnectorService {
                 )));
             }
         }
-        for stream in streams
+        let chosen: Vec<&StreamDef> = streams
             .iter()
             .filter(|s| run.streams.is_empty() || run.streams.contains(&s.name))
-        {
+            .collect();
+        let mut refused = Vec::new();
+        for stream in &chosen {
             let state = states.iter().find(|s| s.stream == stream.name);
-            self.sync_stream(&mut running, stream, state).await?;
+            match self.sync_stream(&mut running, stream, state).await {
+                Err(Stop::Failed(e))
+                    if e.code == ErrorCode::InsufficientPermissions
+                        && !stream.scopes.is_empty() =>
+                {
+                    refused.push(e)
+                }
+                other => other?,
+            }
         }
-        Ok(())
+        // Nothing could be read: that is the run's failure, not a skip.
+        if !refused.is_empty() && refused.len() == chosen.len() {
+            return Err(Stop::Failed(refused.swap_remove(0)));
+        }
+        Ok(refused)
     }
 
     async fn sync_stream(

@@ -53,6 +53,32 @@ async fn a_stream_whose_scope_was_not_granted_names_it() {
     .await;
     app.data.seed("hubspot/deals", 3);
     let (t, id) = signed_in_hubspot(&app).await;
+    // Every stream: what may be read is, the rest is skipped and named.
+    let run = sync(&app, &t, &id, json!({})).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["streams"]["contacts"]["added"], 1, "{run}");
+    assert_eq!(run["error_code"], "INSUFFICIENT_PERMISSIONS", "{run}");
+    let skipped = run["error_message"].as_str().unwrap_or_default();
+    for scope in ["crm.objects.companies.read", "crm.objects.deals.read"] {
+        assert!(skipped.contains(scope), "{skipped}");
+    }
+    // The data page names what is missing and offers the sign-in that grants it.
+    let cookie = app.session_cookie(&t).await;
+    let page = app
+        .http
+        .get(app.url(&format!("/sources/{id}/data")))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("data page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains(r#"data-testid="needs-permission""#), "{page}");
+    assert!(page.contains("crm.objects.deals.read"));
+    assert!(page.contains(&format!("/connect/hubspot?replace={id}")));
+
+    // Only a stream that may not be read: the run fails, saying why.
     let run = sync(&app, &t, &id, json!({"streams": ["deals"]})).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(run["error_code"], "INSUFFICIENT_PERMISSIONS", "{run}");
