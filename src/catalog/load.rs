@@ -95,6 +95,14 @@ impl Catalog {
                 if def.field("access_token").is_none() {
                     return Err(invalid("OAuth2 without an access_token field".into()));
                 }
+                if def
+                    .field(crate::secret::GRANTED_SCOPES)
+                    .is_none_or(|f| f.secret || f.ask != super::Ask::Never)
+                {
+                    return Err(invalid(
+                        "OAuth2 without a granted_scopes field filled by the sign-in".into(),
+                    ));
+                }
                 let filled = [
                     oauth.choose.as_ref().map(|c| &c.fills),
                     oauth.from_redirect.as_ref().map(|r| &r.fills),
@@ -349,12 +357,19 @@ mod tests {
                 .map(|f| f.name.as_str())
                 .collect();
             assert_eq!(names, fields, "{id}");
+            // Every OAuth connector keeps what its sign-in was granted (checked at load).
             let filled: Vec<&str> = def
                 .fields
                 .iter()
                 .filter(|f| f.ask == super::super::Ask::Never)
                 .map(|f| f.name.as_str())
+                .filter(|name| *name != crate::secret::GRANTED_SCOPES)
                 .collect();
+            assert_eq!(
+                def.field(crate::secret::GRANTED_SCOPES).is_some(),
+                def.oauth.is_some(),
+                "{id}"
+            );
             let expected_filled: &[&str] = match (id, def.oauth.is_some()) {
                 ("xero", _) => &["refresh_token", "tenant_id"],
                 // The account its webhooks name, learned by the connection check.

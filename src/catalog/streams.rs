@@ -71,6 +71,19 @@ pub struct StreamDef {
     pub scopes: Vec<String>,
 }
 
+impl StreamDef {
+    /// The scopes this stream needs that `granted` (as a provider writes a token's `scope`,
+    /// separated by spaces or commas) does not hold.
+    pub fn missing_scopes(&self, granted: &str) -> Vec<&str> {
+        let granted: Vec<&str> = granted.split([' ', ',']).collect();
+        self.scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| !granted.contains(s))
+            .collect()
+    }
+}
+
 fn id_pointer() -> String {
     "/id".into()
 }

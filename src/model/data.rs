@@ -221,6 +221,13 @@ pub struct DataSetting {
     pub value: Option<String>,
 }
 
+/// A stream the connection may not read, and the permissions (scopes) it needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamPermission {
+    pub stream: String,
+    pub scopes: Vec<String>,
+}
+
 /// What a connector's data page shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataView {
@@ -243,5 +250,8 @@ pub struct DataView {
     /// Whether Connector Hub registers the address at the provider itself (a push channel).
     #[serde(default)]
     pub webhook_registers: bool,
+    /// Streams the last sign-in was not granted a permission for, with the scopes they need.
+    #[serde(default)]
+    pub needs_permission: Vec<StreamPermission>,
     pub now_ms: i64,
 }

@@ -52,6 +52,8 @@ pub struct TokenSet {
     pub refresh_token: Option<SecretString>,
     /// Milliseconds since the epoch, when the provider says.
     pub expires_at: Option<i64>,
+    /// The scopes granted, when the provider says (the token answer's `scope`).
+    pub granted: Option<String>,
 }
 
 impl std::fmt::Debug for TokenSet {
@@ -397,6 +399,7 @@ fn parse_token_reply(reply: &Reply, def: &ConnectorDef) -> Result<TokenSet, Toke
         access_token: SecretString::new(access_token),
         refresh_token,
         expires_at,
+        granted: str_at(&json, "/scope").filter(|s| !s.trim().is_empty()),
     })
 }
 

@@ -8,8 +8,9 @@ use super::{run_view, ConnectorService, RateClass};
 use crate::auth::Principal;
 use crate::clock::now_ms;
 use crate::error::Error;
-use crate::model::data::DataView;
+use crate::model::data::{DataView, StreamPermission};
 use crate::model::{AuditAction, AuditOutcome};
+use crate::secret::GRANTED_SCOPES;
 
 /// Columns the page's table shows (the rest are in each record's JSON).
 pub const TABLE_COLUMNS: usize = 8;
@@ -89,6 +90,21 @@ impl ConnectorService {
             page,
             columns,
             settings: data_settings(def, &config),
+            needs_permission: config
+                .get(GRANTED_SCOPES)
+                .map(|granted| {
+                    def.streams
+                        .iter()
+                        .filter_map(|s| {
+                            let missing = s.missing_scopes(granted);
+                            (!missing.is_empty()).then(|| StreamPermission {
+                                stream: s.name.clone(),
+                                scopes: missing.into_iter().map(str::to_owned).collect(),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             webhook_setup: def.webhooks.as_ref().map(|w| w.setup.clone()),
             webhook_takes_secret: def
                 .webhooks

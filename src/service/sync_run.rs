@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorCode};
 use crate::model::data::{RunStatus, StreamCounts};
 use crate::model::ConnectorStatus;
 use crate::scrub::Scrub;
-use crate::secret::{SecretConfig, REFRESH_TOKEN};
+use crate::secret::{SecretConfig, GRANTED_SCOPES, REFRESH_TOKEN};
 use crate::store::{ConnectorRecord, PageCommit, PassEnd, RecordWrite, StreamState, SyncRunRecord};
 use crate::sync::pages::{Page, PageToken};
 use crate::sync::{self, values, Pass};
@@ -229,7 +229,17 @@ impl ConnectorService {
             .filter(|s| run.streams.is_empty() || run.streams.contains(&s.name))
             .collect();
         let mut refused = Vec::new();
+        let granted = running.config.get(GRANTED_SCOPES).map(str::to_owned);
         for stream in &chosen {
+            // What the sign-in was not granted is not asked for.
+            let missing = granted
+                .as_deref()
+                .map(|g| stream.missing_scopes(g))
+                .unwrap_or_default();
+            if !missing.is_empty() {
+                refused.push(sync::missing_permission(&def.name, stream, &missing));
+                continue;
+            }
             let state = states.iter().find(|s| s.stream == stream.name);
             match self.sync_stream(&mut running, stream, state).await {
                 Err(Stop::Failed(e))

@@ -7,7 +7,7 @@ use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::{AuditAction, AuditOutcome};
 use crate::oauth::TokenError;
-use crate::secret::{SecretConfig, ACCESS_TOKEN, REFRESH_TOKEN};
+use crate::secret::{SecretConfig, ACCESS_TOKEN, GRANTED_SCOPES, REFRESH_TOKEN};
 use crate::store::ConnectorRecord;
 use std::time::{Duration, Instant};
 
@@ -142,6 +142,9 @@ impl ConnectorService {
                 return Ok(next_config);
             }
             next_config.set(ACCESS_TOKEN, tokens.access_token.expose().to_owned());
+            if let Some(granted) = &tokens.granted {
+                next_config.set(GRANTED_SCOPES, granted.clone());
+            }
             if let Some(rotated) = &tokens.refresh_token {
                 next_config.set(REFRESH_TOKEN, rotated.expose().to_owned());
             }

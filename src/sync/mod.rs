@@ -95,6 +95,18 @@ pub fn unknown_stream<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> E
     .with_field("stream")
 }
 
+/// A stream the connection may not read: which permission it needs, and how to get it.
+pub fn missing_permission(provider: &str, stream: &StreamDef, scopes: &[&str]) -> Error {
+    Error::new(
+        ErrorCode::InsufficientPermissions,
+        format!(
+            "{provider} does not allow this connection to read {}: it needs the {} permission. Sign in again and allow it.",
+            stream.name,
+            scopes.join(", ")
+        ),
+    )
+}
+
 /// A record's id: the provider's, or, where a record has none, a digest of its content.
 pub fn record_id(stream: &StreamDef, record: &serde_json::Value) -> String {
     str_at(record, &stream.id).unwrap_or_else(|| {

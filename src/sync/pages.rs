@@ -383,16 +383,11 @@ impl StreamReader<'_> {
         if !(200..300).contains(&reply.status) {
             // A permission the sign-in did not get: named, so the person knows what to grant.
             if !self.stream.scopes.is_empty() && (reply.status == 403 || missing_scope(reply)) {
-                return Err(Error::new(
-                    ErrorCode::InsufficientPermissions,
-                    format!(
-                        "{} does not allow this connection to read {}: it needs the {} permission. Sign in again and allow it.",
-                        self.provider,
-                        self.stream.name,
-                        self.stream.scopes.join(", ")
-                    ),
-                )
-                .with_field(self.credential_field));
+                let scopes: Vec<&str> = self.stream.scopes.iter().map(String::as_str).collect();
+                return Err(
+                    super::missing_permission(self.provider, self.stream, &scopes)
+                        .with_field(self.credential_field),
+                );
             }
             return Err(status_failure(reply, self.provider, self.credential_field));
         }

@@ -99,7 +99,7 @@ fn DataBody(
         <section class="mt-6 rounded-xl border border-slate-200 bg-white p-5 shadow-sm" aria-labelledby="sync-heading">
             <h2 id="sync-heading" class="text-lg font-semibold">"Sync"</h2>
             <RunLine run=latest.clone() now/>
-            <Permissions run=latest.clone() connector_type=c.connector_type.clone() id=id.clone()/>
+            <Permissions run=latest.clone() needs=v.needs_permission.clone() connector_type=c.connector_type.clone() id=id.clone()/>
             <ActionForm action=sync attr:class="mt-3 flex flex-wrap items-center gap-3">
                 <input type="hidden" name="connector_id" value=id.clone()/>
                 <label class="flex items-center gap-2 text-sm text-slate-700">
@@ -139,17 +139,39 @@ fn counts_text(run: &SyncRunView) -> String {
     format!("{added} added, {updated} updated, {deleted} deleted")
 }
 
-/// Streams the last run skipped because the provider would not let the connection read them:
-/// the permission each needs, and the way to grant it (the same sign-in, keeping the connector).
+/// Streams the connection may not read — the last sign-in was not granted their permission, or
+/// the last run was refused them: what each needs, and the way to grant it (the same sign-in,
+/// keeping the connector).
 #[component]
-fn Permissions(run: Option<SyncRunView>, connector_type: String, id: String) -> impl IntoView {
-    let skipped = run.filter(|r| {
-        r.status == RunStatus::Succeeded
-            && r.error_code.as_deref() == Some("INSUFFICIENT_PERMISSIONS")
-    })?;
-    Some(view! {
+fn Permissions(
+    run: Option<SyncRunView>,
+    needs: Vec<crate::model::data::StreamPermission>,
+    connector_type: String,
+    id: String,
+) -> impl IntoView {
+    let lines: Vec<String> = if needs.is_empty() {
+        run.filter(|r| {
+            r.status == RunStatus::Succeeded
+                && r.error_code.as_deref() == Some("INSUFFICIENT_PERMISSIONS")
+        })
+        .and_then(|r| r.error_message)
+        .into_iter()
+        .collect()
+    } else {
+        needs
+            .iter()
+            .map(|n| {
+                format!(
+                    "{} needs the {} permission, which the last sign-in did not grant.",
+                    n.stream,
+                    n.scopes.join(", ")
+                )
+            })
+            .collect()
+    };
+    (!lines.is_empty()).then(|| view! {
         <div class="mt-3 rounded-lg border border-amber-200 bg-amber-50 p-3 text-sm text-amber-900" role="status" data-testid="needs-permission">
-            <p>{skipped.error_message.clone().unwrap_or_default()}</p>
+            {lines.into_iter().map(|l| view! { <p>{l}</p> }).collect_view()}
             <p class="mt-2"><a class="btn-secondary" href=format!("/connect/{connector_type}?replace={id}") data-testid="sign-in-again">"Sign in again"</a></p>
         </div>
     })

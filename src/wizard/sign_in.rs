@@ -7,7 +7,7 @@ use crate::error::{Error, ErrorCode};
 use crate::ids::{DisplayName, DraftId};
 use crate::model::wizard::WizardStep;
 use crate::oauth::TokenSet;
-use crate::secret::{ACCESS_TOKEN, REFRESH_TOKEN};
+use crate::secret::{ACCESS_TOKEN, GRANTED_SCOPES, REFRESH_TOKEN};
 use std::collections::BTreeMap;
 
 /// What came back from the provider's consent page.
@@ -106,6 +106,11 @@ impl Flow<'_> {
             self.draft
                 .answers
                 .insert(REFRESH_TOKEN.into(), refresh.expose().to_owned());
+        }
+        if let Some(granted) = &tokens.granted {
+            self.draft
+                .answers
+                .insert(GRANTED_SCOPES.into(), granted.clone());
         }
         let refreshed_at = tokens.refresh_token.is_some().then(crate::clock::now_ms);
         self.draft.tokens = Some((tokens.expires_at, refreshed_at));

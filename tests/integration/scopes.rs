@@ -53,8 +53,42 @@ async fn a_stream_whose_scope_was_not_granted_names_it() {
     .await;
     app.data.seed("hubspot/deals", 3);
     let (t, id) = signed_in_hubspot(&app).await;
-    // Every stream: what may be read is, the rest is skipped and named.
+    // What HubSpot granted is kept, and the data page says at once what it does not cover.
+    let cookie = app.session_cookie(&t).await;
+    let data_page = || async {
+        app.http
+            .get(app.url(&format!("/sources/{id}/data")))
+            .header("cookie", cookie.clone())
+            .send()
+            .await
+            .expect("data page")
+            .text()
+            .await
+            .expect("html")
+    };
+    let page = data_page().await;
+    assert!(page.contains(r#"data-testid="needs-permission""#), "{page}");
+    assert!(
+        page.contains("deals needs the crm.objects.deals.read permission"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("/connect/hubspot?replace={id}")));
+    // Every stream: what may be read is; what was not granted is not even asked for, and is
+    // named.
+    app.data.take_requests();
     let run = sync(&app, &t, &id, json!({})).await;
+    let asked: Vec<String> = app
+        .data
+        .take_requests()
+        .into_iter()
+        .map(|s| s.stream)
+        .collect();
+    assert!(
+        !asked
+            .iter()
+            .any(|s| s == "hubspot/deals" || s == "hubspot/companies"),
+        "{asked:?}"
+    );
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["streams"]["contacts"]["added"], 1, "{run}");
     assert_eq!(run["error_code"], "INSUFFICIENT_PERMISSIONS", "{run}");
@@ -62,22 +96,6 @@ async fn a_stream_whose_scope_was_not_granted_names_it() {
     for scope in ["crm.objects.companies.read", "crm.objects.deals.read"] {
         assert!(skipped.contains(scope), "{skipped}");
     }
-    // The data page names what is missing and offers the sign-in that grants it.
-    let cookie = app.session_cookie(&t).await;
-    let page = app
-        .http
-        .get(app.url(&format!("/sources/{id}/data")))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .expect("data page")
-        .text()
-        .await
-        .expect("html");
-    assert!(page.contains(r#"data-testid="needs-permission""#), "{page}");
-    assert!(page.contains("crm.objects.deals.read"));
-    assert!(page.contains(&format!("/connect/hubspot?replace={id}")));
-
     // Only a stream that may not be read: the run fails, saying why.
     let run = sync(&app, &t, &id, json!({"streams": ["deals"]})).await;
     assert_eq!(run["status"], "failed", "{run}");
