@@ -9,9 +9,7 @@ use std::fmt;
 pub const ACCESS_TOKEN: &str = "access_token";
 /// The configuration key of an OAuth2 refresh token, kept from signing in, never typed.
 pub const REFRESH_TOKEN: &str = "refresh_token";
-/// What an OAuth provider said it granted at the last sign-in or renewal (its token answer's
-/// `scope`), kept in the configuration beside the tokens; not a secret.
-pub const GRANTED_SCOPES: &str = "granted_scopes";
+pub use crate::catalog::GRANTED_SCOPES;
 
 /// A string that refuses to print itself.
 #[derive(Clone, PartialEq, Eq)]

@@ -96,7 +96,7 @@ impl Catalog {
                     return Err(invalid("OAuth2 without an access_token field".into()));
                 }
                 if def
-                    .field(crate::secret::GRANTED_SCOPES)
+                    .field(super::GRANTED_SCOPES)
                     .is_none_or(|f| f.secret || f.ask != super::Ask::Never)
                 {
                     return Err(invalid(
@@ -363,10 +363,10 @@ mod tests {
                 .iter()
                 .filter(|f| f.ask == super::super::Ask::Never)
                 .map(|f| f.name.as_str())
-                .filter(|name| *name != crate::secret::GRANTED_SCOPES)
+                .filter(|name| *name != super::super::GRANTED_SCOPES)
                 .collect();
             assert_eq!(
-                def.field(crate::secret::GRANTED_SCOPES).is_some(),
+                def.field(super::super::GRANTED_SCOPES).is_some(),
                 def.oauth.is_some(),
                 "{id}"
             );

@@ -270,6 +270,11 @@ pub struct OAuthDef {
     /// (Shopify).
     #[serde(default = "space")]
     pub scope_separator: String,
+    /// Scopes that grant what a narrower one does, by the narrower one: a token granted
+    /// Google's `drive` may read what `drive.readonly` reads (a provider answers with what it
+    /// granted, which an operator's own list may make broader).
+    #[serde(default)]
+    pub broader: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub pkce: bool,
     #[serde(default)]
@@ -341,6 +346,10 @@ pub struct ConnectorDef {
     #[serde(default)]
     pub webhooks: Option<WebhooksDef>,
 }
+
+/// The field where what an OAuth provider said it granted at the last sign-in or renewal (its
+/// token answer's `scope`) is kept, beside the tokens; not a secret. Every OAuth connector has it.
+pub const GRANTED_SCOPES: &str = "granted_scopes";
 
 impl ConnectorDef {
     /// Every scope the OAuth sign-in asks for: the sign-in's own, then each stream's, once

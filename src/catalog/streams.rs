@@ -73,13 +73,24 @@ pub struct StreamDef {
 
 impl StreamDef {
     /// The scopes this stream needs that `granted` (as a provider writes a token's `scope`,
-    /// separated by spaces or commas) does not hold.
-    pub fn missing_scopes(&self, granted: &str) -> Vec<&str> {
+    /// separated by spaces or commas) holds neither itself nor a broader scope of (`broader`,
+    /// the connector's `OAuthDef::broader`).
+    pub fn missing_scopes(
+        &self,
+        granted: &str,
+        broader: &BTreeMap<String, Vec<String>>,
+    ) -> Vec<&str> {
         let granted: Vec<&str> = granted.split([' ', ',']).collect();
+        let held = |scope: &str| {
+            granted.contains(&scope)
+                || broader
+                    .get(scope)
+                    .is_some_and(|wider| wider.iter().any(|w| granted.contains(&w.as_str())))
+        };
         self.scopes
             .iter()
             .map(String::as_str)
-            .filter(|s| !granted.contains(s))
+            .filter(|s| !held(s))
             .collect()
     }
 }

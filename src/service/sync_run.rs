@@ -230,11 +230,16 @@ impl ConnectorService {
             .collect();
         let mut refused = Vec::new();
         let granted = running.config.get(GRANTED_SCOPES).map(str::to_owned);
+        let broader = def
+            .oauth
+            .as_ref()
+            .map(|o| o.broader.clone())
+            .unwrap_or_default();
         for stream in &chosen {
             // What the sign-in was not granted is not asked for.
             let missing = granted
                 .as_deref()
-                .map(|g| stream.missing_scopes(g))
+                .map(|g| stream.missing_scopes(g, &broader))
                 .unwrap_or_default();
             if !missing.is_empty() {
                 refused.push(sync::missing_permission(&def.name, stream, &missing));
@@ -242,10 +247,7 @@ impl ConnectorService {
             }
             let state = states.iter().find(|s| s.stream == stream.name);
             match self.sync_stream(&mut running, stream, state).await {
-                Err(Stop::Failed(e))
-                    if e.code == ErrorCode::InsufficientPermissions
-                        && !stream.scopes.is_empty() =>
-                {
+                Err(Stop::Failed(e)) if e.field.as_deref() == Some(sync::PERMISSION_FIELD) => {
                     refused.push(e)
                 }
                 other => other?,

@@ -95,6 +95,10 @@ pub fn unknown_stream<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> E
     .with_field("stream")
 }
 
+/// The `field` of a `missing_permission` error: what is to be fixed is a permission, not the
+/// credential's value. A run skips the stream of such an error (and only of such an error).
+pub const PERMISSION_FIELD: &str = "scopes";
+
 /// A stream the connection may not read: which permission it needs, and how to get it.
 pub fn missing_permission(provider: &str, stream: &StreamDef, scopes: &[&str]) -> Error {
     Error::new(
@@ -105,6 +109,7 @@ pub fn missing_permission(provider: &str, stream: &StreamDef, scopes: &[&str]) -
             scopes.join(", ")
         ),
     )
+    .with_field(PERMISSION_FIELD)
 }
 
 /// A record's id: the provider's, or, where a record has none, a digest of its content.

@@ -381,13 +381,15 @@ impl StreamReader<'_> {
     /// A successful answer's JSON body.
     fn json_of(&self, reply: &Reply) -> Result<Value, Error> {
         if !(200..300).contains(&reply.status) {
-            // A permission the sign-in did not get: named, so the person knows what to grant.
-            if !self.stream.scopes.is_empty() && (reply.status == 403 || missing_scope(reply)) {
+            // A permission the sign-in did not get, as the provider says it (a bare 403 may be
+            // a rate limit or an app not approved: those keep their own mapping).
+            if !self.stream.scopes.is_empty() && missing_scope(reply) {
                 let scopes: Vec<&str> = self.stream.scopes.iter().map(String::as_str).collect();
-                return Err(
-                    super::missing_permission(self.provider, self.stream, &scopes)
-                        .with_field(self.credential_field),
-                );
+                return Err(super::missing_permission(
+                    self.provider,
+                    self.stream,
+                    &scopes,
+                ));
             }
             return Err(status_failure(reply, self.provider, self.credential_field));
         }
@@ -535,70 +537,4 @@ pub fn next_link(reply: &Reply, request: &Url) -> Option<Url> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::{HeaderMap, HeaderValue};
-
-    #[test]
-    fn search_bodies_are_filled_in_place_and_ids_become_objects() {
-        let mut body = serde_json::json!({"limit": "{page_size}", "query": {"filter": {"updated_at": {"start_at": "{since}"}}},
-            "sorts": [{"propertyName": "p", "value": "{since} is not a whole placeholder"}]});
-        fill_search(&mut body, "2026-11-29T08:00:00Z", 100);
-        assert_eq!(body["limit"], 100);
-        assert_eq!(
-            body["query"]["filter"]["updated_at"]["start_at"],
-            "2026-11-29T08:00:00Z"
-        );
-        assert_eq!(
-            body["sorts"][0]["value"],
-            "{since} is not a whole placeholder"
-        );
-        assert_eq!(
-            value_at("/id", "f1".into()),
-            serde_json::json!({"id": "f1"})
-        );
-        assert_eq!(
-            value_at("/meta/a~1b", "f1".into()),
-            serde_json::json!({"meta": {"a/b": "f1"}})
-        );
-    }
-
-    #[test]
-    fn link_headers_are_read_as_rfc_8288_says() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "link",
-            HeaderValue::from_static("<https://s.example/a?page_info=p1>; rel=\"previous\", <https://s.example/a?page_info=p3&limit=2>; rel=\"next\""),
-        );
-        let reply = Reply {
-            status: 200,
-            headers,
-            body: Vec::new(),
-            truncated: false,
-        };
-        let request = Url::parse("https://s.example/a").expect("url");
-        assert_eq!(
-            next_link(&reply, &request)
-                .map(|u| u.to_string())
-                .as_deref(),
-            Some("https://s.example/a?page_info=p3&limit=2")
-        );
-        let mut relative = HeaderMap::new();
-        relative.insert(
-            "link",
-            HeaderValue::from_static("</items?page=2>; rel=next"),
-        );
-        let reply = Reply {
-            status: 200,
-            headers: relative,
-            body: Vec::new(),
-            truncated: false,
-        };
-        assert_eq!(
-            next_link(&reply, &request)
-                .map(|u| u.to_string())
-                .as_deref(),
-            Some("https://s.example/items?page=2")
-        );
-    }
-}
+mod tests;

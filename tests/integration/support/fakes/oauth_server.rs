@@ -317,7 +317,12 @@ async fn token_endpoint(
         random_alnum(12)
     );
     record_grant(&access, &scope);
-    let mut answer = json!({"access_token": access, "token_type": "Bearer", "scope": scope});
+    let mut answer = json!({"access_token": access, "token_type": "Bearer"});
+    // Only where the provider's token answer documents `scope`: HubSpot's, Square's and
+    // Intuit's do not say what was granted.
+    if !matches!(provider.as_str(), "hubspot" | "square" | "quickbooks") {
+        answer["scope"] = json!(scope);
+    }
     if refresh {
         let rt = format!("rt{n:04}{}{}", control.marker, random_alnum(16));
         record_grant(&rt, &scope);
