@@ -352,6 +352,14 @@ pub struct ConnectorDef {
 pub const GRANTED_SCOPES: &str = "granted_scopes";
 
 impl ConnectorDef {
+    /// The scopes `stream` needs that `granted` (a token's `scope`, as the provider wrote it)
+    /// covers neither itself nor by a broader scope of this connector's sign-in.
+    pub fn ungranted_scopes<'a>(&self, stream: &'a StreamDef, granted: &str) -> Vec<&'a str> {
+        let none = BTreeMap::new();
+        let broader = self.oauth.as_ref().map_or(&none, |oauth| &oauth.broader);
+        stream.missing_scopes(granted, broader)
+    }
+
     /// Every scope the OAuth sign-in asks for: the sign-in's own, then each stream's, once
     /// each, in that order; empty without OAuth.
     pub fn sign_in_scopes(&self) -> Vec<String> {

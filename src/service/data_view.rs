@@ -96,9 +96,7 @@ impl ConnectorService {
                     def.streams
                         .iter()
                         .filter_map(|s| {
-                            let broader = def.oauth.as_ref().map(|o| &o.broader);
-                            let missing =
-                                s.missing_scopes(granted, broader.unwrap_or(&Default::default()));
+                            let missing = def.ungranted_scopes(s, granted);
                             (!missing.is_empty()).then(|| StreamPermission {
                                 stream: s.name.clone(),
                                 scopes: missing.into_iter().map(str::to_owned).collect(),

@@ -230,16 +230,11 @@ impl ConnectorService {
             .collect();
         let mut refused = Vec::new();
         let granted = running.config.get(GRANTED_SCOPES).map(str::to_owned);
-        let broader = def
-            .oauth
-            .as_ref()
-            .map(|o| o.broader.clone())
-            .unwrap_or_default();
         for stream in &chosen {
             // What the sign-in was not granted is not asked for.
             let missing = granted
                 .as_deref()
-                .map(|g| stream.missing_scopes(g, &broader))
+                .map(|g| def.ungranted_scopes(stream, g))
                 .unwrap_or_default();
             if !missing.is_empty() {
                 refused.push(sync::missing_permission(&def.name, stream, &missing));
