@@ -33,7 +33,6 @@ pub mod proxy;
 #[cfg(feature = "ssr")]
 pub mod random;
 #[cfg(feature = "ssr")]
-pub mod refusals;
 #[cfg(feature = "ssr")]
 pub mod request_id;
 #[cfg(feature = "ssr")]

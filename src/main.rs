@@ -123,7 +123,7 @@ async fn serve(settings: Settings) -> Result<(), String> {
             "development mode: created a new encryption key (mode 0600). Set CONNECTOR_ENCRYPTION_KEY in production."
         );
     }
-    tracing::info!(%addr, store = state.service.store_name(), "Connector Hub is listening");
+    tracing::info!(%addr, store = state.hub.maintenance.store_name(), "Connector Hub is listening");
     println!("Connector Hub is running at http://{addr}");
     if development_secret {
         if let Some(token) = state.auth.mint("demo", "demo@example.com", 12 * 3600) {

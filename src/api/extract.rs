@@ -5,7 +5,9 @@ use super::http_error::HttpError;
 use super::state::AppState;
 use crate::auth::{Principal, SessionCookies};
 use crate::error::{ApiError, Error, ErrorCode};
+use crate::ids::ConnectorId;
 use crate::model::AuditAction;
+use crate::service::Caller;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ConnectInfo;
@@ -62,8 +64,9 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, 
     Ok(principal)
 }
 
-/// An authenticated REST caller. Handlers that take one cannot run unauthenticated.
-pub struct Authenticated(pub Principal);
+/// An authenticated REST caller, with the address the request came from. Handlers that take one
+/// cannot run unauthenticated.
+pub struct Authenticated(pub Caller);
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = HttpError;
@@ -72,34 +75,34 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let client = client_addr(parts);
         match authenticate(state, &parts.headers) {
-            Ok(principal) => Ok(Self(principal)),
-            Err(error) => {
-                let client = client_addr(parts);
-                Err(state
-                    .service
-                    .refuse_anonymous(AuditAction::Authenticate, error, &client)
-                    .await
-                    .into())
-            }
+            Ok(principal) => Ok(Self(Caller::new(principal, client))),
+            Err(error) => Err(state
+                .hub
+                .gate
+                .refuse_anonymous(AuditAction::Authenticate, error, &client)
+                .await
+                .into()),
         }
     }
 }
 
-/// For server functions: the caller's principal, from the request the server function serves.
-pub async fn require_principal() -> Result<(AppState, Principal), ApiError> {
+/// For server functions: the caller, from the request the server function serves.
+pub async fn require_caller() -> Result<(AppState, Caller), ApiError> {
     let state = leptos::prelude::use_context::<AppState>()
         .ok_or_else(|| ApiError::from_code(ErrorCode::Internal))?;
     let parts: Parts = leptos::prelude::use_context().ok_or_else(ApiError::unauthenticated)?;
     match authenticate(&state, &parts.headers) {
-        Ok(principal) => Ok((state, principal)),
+        Ok(principal) => Ok((state, Caller::new(principal, client_addr(&parts)))),
         // A page viewed without signing in asks for what it would show a signed-in user (the
         // marketplace asks for the sources list): that is no refusal worth recording.
         Err(error) if !has_credential(&state, &parts.headers) => Err(error.into()),
         Err(error) => {
             let client = client_addr(&parts);
             Err(state
-                .service
+                .hub
+                .gate
                 .refuse_anonymous(AuditAction::Authenticate, error, &client)
                 .await
                 .into())
@@ -130,7 +133,8 @@ pub async fn origin_guard(State(state): State<AppState>, request: Request, next:
     // Summarised like any refusal nobody signed in for: a cross-site page can send these
     // without limit, and each must not cost a durable write.
     let error = state
-        .service
+        .hub
+        .gate
         .refuse_anonymous(AuditAction::OriginCheck, error, &client)
         .await;
     HttpError::from(error).into_response()
@@ -165,6 +169,12 @@ pub fn same_origin_evidence(headers: &HeaderMap, public_url: &str) -> bool {
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"))
         .is_some_and(|rest| !host.is_empty() && rest == host)
+}
+
+/// A connector id from outside (a server function's argument): one that is not an id names no
+/// connector, and is answered like a connector that is not the caller's.
+pub fn connector_id(text: &str) -> Result<ConnectorId, Error> {
+    ConnectorId::parse(text).ok_or_else(Error::not_found)
 }
 
 /// The peer address of the connection (proxies' headers are not trusted).

@@ -19,14 +19,6 @@ pub struct Sources {
     pub owner: String,
 }
 
-/// The caller's address, for the audit log, inside a server function.
-#[cfg(feature = "ssr")]
-pub(crate) fn client() -> String {
-    use_context::<http::request::Parts>()
-        .map(|p| crate::api::extract::client_addr(&p))
-        .unwrap_or_else(|| "unknown".into())
-}
-
 #[server(endpoint = "catalog_entries")]
 pub async fn catalog_entries() -> Result<Vec<CatalogCard>, ApiError> {
     Ok(crate::catalog::catalog()
@@ -53,7 +45,7 @@ pub async fn current_session() -> Result<Option<SessionInfo>, ApiError> {
 
 #[server(endpoint = "list_sources")]
 pub async fn list_sources(status: Option<String>) -> Result<Sources, ApiError> {
-    let (state, p) = crate::api::extract::require_principal().await?;
+    let (state, caller) = crate::api::extract::require_caller().await?;
     let status = status
         .as_deref()
         .filter(|s| !s.is_empty())
@@ -63,13 +55,13 @@ pub async fn list_sources(status: Option<String>) -> Result<Sources, ApiError> {
     // The sources page shows everything; pages of the maximum size keep each query bounded.
     loop {
         let page = state
-            .service
+            .hub
+            .connectors
             .list(
-                &p,
+                &caller,
                 status,
                 Some(crate::service::MAX_PAGE),
                 cursor.as_deref(),
-                &client(),
             )
             .await?;
         connectors.extend(page.connectors);
@@ -81,16 +73,18 @@ pub async fn list_sources(status: Option<String>) -> Result<Sources, ApiError> {
     Ok(Sources {
         connectors,
         now_ms: crate::clock::now_ms(),
-        owner: crate::auth::principal_tag(&p),
+        owner: crate::auth::principal_tag(&caller.principal),
     })
 }
 
 #[server(endpoint = "test_source")]
 pub async fn test_source(connector_id: String) -> Result<CheckResult, ApiError> {
-    let (state, p) = crate::api::extract::require_principal().await?;
+    let (state, caller) = crate::api::extract::require_caller().await?;
+    let connector_id = crate::api::extract::connector_id(&connector_id)?;
     Ok(state
-        .service
-        .test_saved(&p, &connector_id, &client())
+        .hub
+        .connectors
+        .test_saved(&caller, &connector_id)
         .await?)
 }
 
@@ -100,7 +94,8 @@ pub async fn update_source(
     display_name: Option<String>,
     sync_frequency: Option<String>,
 ) -> Result<ConnectorView, ApiError> {
-    let (state, p) = crate::api::extract::require_principal().await?;
+    let (state, caller) = crate::api::extract::require_caller().await?;
+    let connector_id = crate::api::extract::connector_id(&connector_id)?;
     let sync_frequency = match sync_frequency.filter(|s| !s.is_empty()) {
         Some(f) => Some(crate::model::SyncFrequency::parse(&f).ok_or_else(|| {
             ApiError::new(
@@ -121,23 +116,27 @@ pub async fn update_source(
         ..Default::default()
     };
     Ok(state
-        .service
-        .update(&p, &connector_id, changes, &client())
+        .hub
+        .connectors
+        .update(&caller, &connector_id, changes)
         .await?)
 }
 
 #[server(endpoint = "delete_source")]
 pub async fn delete_source(connector_id: String) -> Result<(), ApiError> {
-    let (state, p) = crate::api::extract::require_principal().await?;
-    Ok(state.service.delete(&p, &connector_id, &client()).await?)
+    let (state, caller) = crate::api::extract::require_caller().await?;
+    let connector_id = crate::api::extract::connector_id(&connector_id)?;
+    Ok(state.hub.connectors.delete(&caller, &connector_id).await?)
 }
 
 #[server(endpoint = "clear_source_error")]
 pub async fn clear_source_error(connector_id: String) -> Result<ConnectorView, ApiError> {
-    let (state, p) = crate::api::extract::require_principal().await?;
+    let (state, caller) = crate::api::extract::require_caller().await?;
+    let connector_id = crate::api::extract::connector_id(&connector_id)?;
     Ok(state
-        .service
-        .clear_error(&p, &connector_id, &client())
+        .hub
+        .connectors
+        .clear_error(&caller, &connector_id)
         .await?)
 }
 
@@ -149,7 +148,7 @@ pub async fn list_audit(
     outcome: Option<String>,
     before: Option<i64>,
 ) -> Result<AuditPage, ApiError> {
-    let (state, p) = crate::api::extract::require_principal().await?;
+    let (state, caller) = crate::api::extract::require_caller().await?;
     let query = crate::service::audit_query(
         connector_id.as_deref(),
         action.as_deref(),
@@ -157,7 +156,7 @@ pub async fn list_audit(
         before,
         50,
     )?;
-    let (entries, next_before) = state.service.audit_log(&p, &query, &client()).await?;
+    let (entries, next_before) = state.hub.gate.audit_log(&caller, &query).await?;
     Ok(AuditPage {
         entries: entries.into_iter().map(Into::into).collect(),
         next_before,

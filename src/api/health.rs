@@ -17,8 +17,9 @@ pub fn router() -> Router<AppState> {
 
 /// Ready when the store answers.
 async fn ready(State(state): State<AppState>) -> Response {
-    if state.service.store_reachable().await {
-        let body = serde_json::json!({"status": "ready", "store": state.service.store_name()});
+    if state.hub.maintenance.store_reachable().await {
+        let body =
+            serde_json::json!({"status": "ready", "store": state.hub.maintenance.store_name()});
         (StatusCode::OK, Json(body)).into_response()
     } else {
         HttpError::from(Error::new(

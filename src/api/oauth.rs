@@ -14,6 +14,7 @@ use crate::api::extract::client_addr;
 use crate::api::extract::{body_error, query_map};
 use crate::api::http_error::HttpError;
 use crate::api::state::AppState;
+use crate::service::Caller;
 use crate::service::ProviderAnswer;
 use crate::wizard::{Flow, SignIn};
 use axum::body::Bytes;
@@ -55,8 +56,8 @@ async fn start(
         .map(String::as_str)
         .unwrap_or_default();
     let draft = form.get("draft").map(String::as_str);
-    let client = client_addr(&parts);
-    let opened = Flow::open(&state.service, &p, &client, connector_type, draft, None).await;
+    let caller = Caller::new(p, client_addr(&parts));
+    let opened = Flow::open(&state.hub, &caller, connector_type, draft, None).await;
     let mut flow = match opened {
         Ok(flow) => flow,
         Err(error) => return HttpError::from(error).into_response(),
@@ -117,8 +118,8 @@ async fn finish(State(state): State<AppState>, parts: Parts, RawQuery(q): RawQue
         code: param("code"),
         error: param("error"),
     };
-    let client = client_addr(&parts);
-    let answer = state.service.oauth_finish(&p, answer, &client).await;
+    let caller = Caller::new(p, client_addr(&parts));
+    let answer = state.hub.sign_in.oauth_finish(&caller, answer).await;
     let outcome = match answer.tokens {
         Ok(tokens) => SignIn::Tokens {
             tokens,
@@ -130,15 +131,7 @@ async fn finish(State(state): State<AppState>, parts: Parts, RawQuery(q): RawQue
         Err(error) => SignIn::Refused(error),
     };
     let (connector_type, draft) = (answer.connector_type, answer.draft_id);
-    let opened = Flow::open(
-        &state.service,
-        &p,
-        &client,
-        &connector_type,
-        draft.as_deref(),
-        None,
-    )
-    .await;
+    let opened = Flow::open(&state.hub, &caller, &connector_type, draft.as_deref(), None).await;
     let mut flow = match opened {
         Ok(flow) => flow,
         Err(_) => return Redirect::to("/").into_response(),

@@ -32,7 +32,11 @@ async fn receive(
         Ok(request) => request,
         Err(refused) => return refused,
     };
-    let received = state.service.receive_webhook(&token, request).await;
+    let received = state
+        .hub
+        .provider_webhooks
+        .receive_webhook(&token, request)
+        .await;
     answer(&state, &client, received).await
 }
 
@@ -47,7 +51,8 @@ async fn receive_app(
         Err(refused) => return refused,
     };
     let received = state
-        .service
+        .hub
+        .provider_webhooks
         .receive_app_webhook(&connector_type, request)
         .await;
     answer(&state, &client, received).await
@@ -60,7 +65,7 @@ async fn admitted(
     client: &str,
     request: Request,
 ) -> Result<WebhookRequest, Response> {
-    if let Err(limited) = state.service.admit_anonymous(client) {
+    if let Err(limited) = state.hub.gate.admit_anonymous(client) {
         return Err(HttpError::from(limited).into_response());
     }
     let (parts, body) = request.into_parts();
@@ -97,7 +102,8 @@ async fn answer(
         .into_response(),
         Err(e) if matches!(e.code, ErrorCode::InvalidSignature | ErrorCode::NotFound) => {
             let refused = state
-                .service
+                .hub
+                .gate
                 .refuse_anonymous(AuditAction::Authenticate, e, client)
                 .await;
             HttpError::from(refused).into_response()

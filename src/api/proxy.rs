@@ -9,7 +9,7 @@ use super::state::AppState;
 use crate::error::{Error, ErrorCode};
 use crate::model::AuditAction;
 use crate::proxy::{caller_tokens, forwarded, ScrubbedStream, MAX_RETRIES, RETRY_HEADER};
-use crate::service::{ProxyAnswer, ProxyCall};
+use crate::service::{Caller, ProxyAnswer, ProxyCall};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
@@ -36,13 +36,14 @@ async fn call(state: &AppState, request: Request) -> Result<ProxyAnswer, Error> 
     let client = client_addr(&parts);
     let presented = caller_tokens(&parts.headers);
     let principal = presented.iter().find_map(|token| state.auth.verify(token));
-    let Some(principal) = principal else {
+    let Some(caller) = principal.map(|p| Caller::new(p, client.clone())) else {
         let error = Error::new(
             ErrorCode::Unauthenticated,
             "Send your Connector Hub token where the provider's SDK sends its API key (Authorization: Bearer, X-Shopify-Access-Token, or either half of HTTP Basic).",
         );
         return Err(state
-            .service
+            .hub
+            .gate
             .refuse_anonymous(AuditAction::Authenticate, error, &client)
             .await);
     };
@@ -65,8 +66,9 @@ async fn call(state: &AppState, request: Request) -> Result<ProxyAnswer, Error> 
     };
     // Rate, connector and a slot before the body: a refused call costs no upload.
     let target = state
-        .service
-        .admit_proxy(&principal, connector_id, &client)
+        .hub
+        .proxy
+        .admit_proxy(&caller, &crate::api::extract::connector_id(connector_id)?)
         .await?;
     let path_and_query = match parts
         .uri
@@ -94,7 +96,7 @@ async fn call(state: &AppState, request: Request) -> Result<ProxyAnswer, Error> 
         body,
         retries,
     };
-    state.service.proxy(&principal, target, call, &client).await
+    state.hub.proxy.proxy(&caller, target, call).await
 }
 
 /// The query string without any parameter whose value is a hub token — the one the caller

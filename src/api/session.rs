@@ -68,7 +68,8 @@ async fn sign_in(
 
 async fn refused(state: &AppState, parts: &Parts) -> Response {
     let error = state
-        .service
+        .hub
+        .gate
         .refuse_anonymous(
             AuditAction::SignIn,
             Error::unauthenticated(),

@@ -15,16 +15,17 @@ pub async fn source_data(
     stream: Option<String>,
     cursor: Option<String>,
 ) -> Result<DataView, ApiError> {
-    let (state, p) = crate::api::extract::require_principal().await?;
+    let (state, caller) = crate::api::extract::require_caller().await?;
+    let connector_id = crate::api::extract::connector_id(&connector_id)?;
     Ok(state
-        .service
+        .hub
+        .syncs
         .data_view(
-            &p,
+            &caller,
             &connector_id,
             stream.as_deref(),
             cursor.as_deref().filter(|c| !c.is_empty()),
             TABLE_ROWS,
-            &super::functions::client(),
         )
         .await?)
 }
@@ -34,15 +35,12 @@ pub async fn source_preview(
     connector_id: String,
     stream: Option<String>,
 ) -> Result<Preview, ApiError> {
-    let (state, p) = crate::api::extract::require_principal().await?;
+    let (state, caller) = crate::api::extract::require_caller().await?;
+    let connector_id = crate::api::extract::connector_id(&connector_id)?;
     Ok(state
-        .service
-        .preview_saved(
-            &p,
-            &connector_id,
-            stream.as_deref(),
-            &super::functions::client(),
-        )
+        .hub
+        .syncs
+        .preview_saved(&caller, &connector_id, stream.as_deref())
         .await?)
 }
 
@@ -51,14 +49,16 @@ pub async fn sync_source(
     connector_id: String,
     full_refresh: Option<String>,
 ) -> Result<SyncQueued, ApiError> {
-    let (state, p) = crate::api::extract::require_principal().await?;
+    let (state, caller) = crate::api::extract::require_caller().await?;
+    let connector_id = crate::api::extract::connector_id(&connector_id)?;
     let request = crate::service::SyncRequest {
         streams: Vec::new(),
         full_refresh: full_refresh.is_some_and(|v| v == "on" || v == "true"),
     };
     Ok(state
-        .service
-        .request_sync(&p, &connector_id, request, &super::functions::client())
+        .hub
+        .syncs
+        .request_sync(&caller, &connector_id, request)
         .await?)
 }
 
@@ -79,7 +79,8 @@ mod rest_settings {
         updated_field: Option<String>,
         since_param: Option<String>,
     ) -> Result<ConnectorView, ApiError> {
-        let (state, p) = crate::api::extract::require_principal().await?;
+        let (state, caller) = crate::api::extract::require_caller().await?;
+        let connector_id = crate::api::extract::connector_id(&connector_id)?;
         let settings: std::collections::BTreeMap<String, String> = [
             ("records_path", records_path),
             ("records_pointer", records_pointer),
@@ -93,13 +94,9 @@ mod rest_settings {
         .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v)))
         .collect();
         Ok(state
-            .service
-            .change_data_settings(
-                &p,
-                &connector_id,
-                &settings,
-                &crate::api::functions::client(),
-            )
+            .hub
+            .syncs
+            .change_data_settings(&caller, &connector_id, &settings)
             .await?)
     }
 }
@@ -107,9 +104,11 @@ pub use rest_settings::*;
 
 #[server(endpoint = "source_tables")]
 pub async fn source_tables(connector_id: String) -> Result<Vec<TableChoice>, ApiError> {
-    let (state, p) = crate::api::extract::require_principal().await?;
+    let (state, caller) = crate::api::extract::require_caller().await?;
+    let connector_id = crate::api::extract::connector_id(&connector_id)?;
     Ok(state
-        .service
-        .table_choices(&p, &connector_id, &super::functions::client())
+        .hub
+        .syncs
+        .table_choices(&caller, &connector_id)
         .await?)
 }

@@ -1,10 +1,10 @@
-//! What every request handler and server function may reach: the service, the authenticator, the
+//! What every request handler and server function may reach: the services, the authenticator, the
 //! settings and the metrics. Built once by the server's start-up; cheap to clone.
 
 use crate::auth::Authenticator;
 use crate::config::Settings;
 use crate::metrics::Metrics;
-use crate::service::ConnectorService;
+use crate::service::Hub;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use std::sync::Arc;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub auth: Arc<Authenticator>,
-    pub service: Arc<ConnectorService>,
+    pub hub: Arc<Hub>,
     pub metrics: Metrics,
     pub leptos_options: LeptosOptions,
 }

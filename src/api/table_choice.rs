@@ -3,7 +3,7 @@
 //! each sync) or `schema.table:column` (changes by that column): a plain form, so it works without
 //! JavaScript, answered with a redirect back to the page.
 
-use super::extract::{body_error, client_addr, form_fields, Authenticated};
+use super::extract::{body_error, form_fields, Authenticated};
 use super::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -11,7 +11,6 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::Router;
-use http::request::Parts;
 use std::collections::BTreeMap;
 
 pub fn router() -> Router<AppState> {
@@ -20,9 +19,8 @@ pub fn router() -> Router<AppState> {
 
 async fn choose_tables(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-    parts: Parts,
     form: Result<Bytes, BytesRejection>,
 ) -> Response {
     let form = match form {
@@ -34,28 +32,22 @@ async fn choose_tables(
         .filter(|(k, v)| k == "table" && !v.trim().is_empty())
         .map(|(_, v)| v.trim().to_owned())
         .collect();
-    let page = format!("/sources/{}/data", urlencoding(&id));
+    let Some(id) = crate::ids::ConnectorId::parse(&id) else {
+        return Redirect::to("/sources").into_response();
+    };
+    let page = format!("/sources/{id}/data");
     // Choosing nothing would mean "every table": refuse it rather than guess.
     if chosen.is_empty() {
         return Redirect::to(&format!("{page}?tables_error=EMPTY")).into_response();
     }
     let settings = BTreeMap::from([("tables".to_owned(), chosen.join(", "))]);
     match state
-        .service
-        .change_data_settings(&p, &id, &settings, &client_addr(&parts))
+        .hub
+        .syncs
+        .change_data_settings(&caller, &id, &settings)
         .await
     {
         Ok(_) => Redirect::to(&format!("{page}?saved=tables")).into_response(),
         Err(e) => Redirect::to(&format!("{page}?tables_error={}", e.code.as_str())).into_response(),
     }
-}
-
-/// Connector ids are letters, digits and dashes; anything else is percent-encoded.
-fn urlencoding(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }

@@ -3,7 +3,7 @@
 //! a page that shows the new signing secret this once (never in an address, never cached); the
 //! others go back to the page, with the outcome in its query string.
 
-use super::extract::{body_error, client_addr, form_fields, Authenticated};
+use super::extract::{body_error, form_fields, Authenticated};
 use super::html::escape;
 use super::state::AppState;
 use crate::model::webhooks::EndpointView;
@@ -14,7 +14,6 @@ use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::Router;
-use http::request::Parts;
 use http::{header, HeaderValue};
 
 pub fn router() -> Router<AppState> {
@@ -33,9 +32,8 @@ pub fn router() -> Router<AppState> {
 /// address, saved like any secret (sealed, never shown back).
 async fn save_signing_secret(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-    parts: Parts,
     form: Result<Bytes, BytesRejection>,
 ) -> Response {
     let form = match form {
@@ -62,11 +60,7 @@ async fn save_signing_secret(
         )])),
         ..Default::default()
     };
-    match state
-        .service
-        .update(&p, id.as_str(), changes, &client_addr(&parts))
-        .await
-    {
+    match state.hub.connectors.update(&caller, &id, changes).await {
         Ok(_) => Redirect::to(&format!("{page}?saved=webhook_secret")).into_response(),
         Err(e) => {
             Redirect::to(&format!("{page}?webhook_error={}", e.code.as_str())).into_response()
@@ -76,8 +70,7 @@ async fn save_signing_secret(
 
 async fn add(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    parts: Parts,
+    Authenticated(caller): Authenticated,
     form: Result<Bytes, BytesRejection>,
 ) -> Response {
     let form = match form {
@@ -98,11 +91,7 @@ async fn add(
         events: Some(events),
         enabled: Some(true),
     };
-    match state
-        .service
-        .create_endpoint(&p, changes, &client_addr(&parts))
-        .await
-    {
+    match state.hub.events.create_endpoint(&caller, changes).await {
         Ok(view) => secret_page(&view, "Endpoint added"),
         Err(e) => back(&format!("error={}", e.code.as_str())),
     }
@@ -110,15 +99,13 @@ async fn add(
 
 async fn act(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
+    Authenticated(caller): Authenticated,
     Path((id, action)): Path<(String, String)>,
-    parts: Parts,
 ) -> Response {
-    let client = client_addr(&parts);
-    let service = &state.service;
+    let events = &state.hub.events;
     let outcome = match action.as_str() {
         "rotate" => {
-            return match service.rotate_endpoint_secret(&p, &id, &client).await {
+            return match events.rotate_endpoint_secret(&caller, &id).await {
                 Ok(view) => secret_page(&view, "Secret rotated"),
                 Err(e) => back(&format!("error={}", e.code.as_str())),
             }
@@ -128,12 +115,12 @@ async fn act(
                 enabled: Some(action == "enable"),
                 ..EndpointChanges::default()
             };
-            service
-                .change_endpoint(&p, &id, changes, &client)
+            events
+                .change_endpoint(&caller, &id, changes)
                 .await
                 .map(|_| ())
         }
-        "delete" => service.delete_endpoint(&p, &id, &client).await,
+        "delete" => events.delete_endpoint(&caller, &id).await,
         _ => return back("error=NOT_FOUND"),
     };
     match outcome {
@@ -144,13 +131,13 @@ async fn act(
 
 async fn replay(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
+    Authenticated(caller): Authenticated,
     Path((id, delivery_id)): Path<(String, String)>,
-    parts: Parts,
 ) -> Response {
     match state
-        .service
-        .replay_delivery(&p, &id, &delivery_id, &client_addr(&parts))
+        .hub
+        .events
+        .replay_delivery(&caller, &id, &delivery_id)
         .await
     {
         Ok(()) => back("done=replay"),
@@ -187,17 +174,17 @@ fn secret_page(view: &EndpointView, title: &str) -> Response {
 /// The data page's "Register with the provider" button (a push channel, for Google Drive).
 async fn register_channel(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-    parts: Parts,
 ) -> Response {
     let Some(id) = crate::ids::ConnectorId::parse(&id) else {
         return Redirect::to("/sources").into_response();
     };
     let page = format!("/sources/{}/data", id.as_str());
     match state
-        .service
-        .register_webhook_channel(&p, id.as_str(), &client_addr(&parts))
+        .hub
+        .provider_webhooks
+        .register_webhook_channel(&caller, &id)
         .await
     {
         Ok(_) => Redirect::to(&format!("{page}?saved=webhook_channel")).into_response(),

@@ -11,14 +11,14 @@ pub const SHOWN_DELIVERIES: usize = 10;
 #[server(endpoint = "webhooks_overview")]
 pub async fn webhooks_overview() -> Result<WebhooksView, ApiError> {
     use crate::model::webhooks::EndpointActivity;
-    let (state, p) = crate::api::extract::require_principal().await?;
-    let client = super::functions::client();
-    let listed = state.service.list_endpoints(&p, &client).await?;
+    let (state, caller) = crate::api::extract::require_caller().await?;
+    let listed = state.hub.events.list_endpoints(&caller).await?;
     let mut endpoints = Vec::with_capacity(listed.endpoints.len());
     for endpoint in listed.endpoints {
         let mut deliveries = state
-            .service
-            .endpoint_deliveries(&p, &endpoint.endpoint_id, &client)
+            .hub
+            .events
+            .endpoint_deliveries(&caller, &endpoint.endpoint_id)
             .await?
             .deliveries;
         deliveries.truncate(SHOWN_DELIVERIES);

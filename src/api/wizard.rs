@@ -13,12 +13,10 @@ pub async fn load_wizard(
     draft: Option<String>,
     replace: Option<String>,
 ) -> Result<WizardView, ApiError> {
-    let (state, p) = crate::api::extract::require_principal().await?;
-    let client = crate::api::functions::client();
+    let (state, caller) = crate::api::extract::require_caller().await?;
     let flow = crate::wizard::Flow::open(
-        &state.service,
-        &p,
-        &client,
+        &state.hub,
+        &caller,
         &connector_type,
         draft.as_deref(),
         replace.as_deref(),
@@ -38,7 +36,7 @@ pub async fn advance_wizard(
     display_name: Option<String>,
     sync_frequency: Option<String>,
 ) -> Result<String, ApiError> {
-    let (state, p) = crate::api::extract::require_principal().await?;
+    let (state, caller) = crate::api::extract::require_caller().await?;
     let action = crate::model::wizard::WizardAction::parse(&action).ok_or_else(|| {
         ApiError::new(
             crate::error::ErrorCode::InvalidRequest,
@@ -46,11 +44,9 @@ pub async fn advance_wizard(
         )
         .with_field("action")
     })?;
-    let client = crate::api::functions::client();
     let mut flow = crate::wizard::Flow::open(
-        &state.service,
-        &p,
-        &client,
+        &state.hub,
+        &caller,
         &connector_type,
         draft.as_deref(),
         replace.as_deref(),

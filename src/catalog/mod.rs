@@ -381,6 +381,16 @@ impl ConnectorDef {
         scopes
     }
 
+    /// The secret field a provider's refusal blames: the one the connector's calls carry.
+    pub fn credential_field(&self) -> &str {
+        let access = self.access.as_ref();
+        access
+            .and_then(|a| a.bearer.as_deref())
+            .or_else(|| access.and_then(|a| a.header.as_ref().map(|h| h.field.as_str())))
+            .or_else(|| access.and_then(|a| a.basic.as_ref().map(|[_, secret]| secret.as_str())))
+            .unwrap_or("api_key")
+    }
+
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
         self.fields.iter().find(|f| f.name == name)
     }

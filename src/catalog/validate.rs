@@ -2,10 +2,29 @@
 //! from outside becomes a configuration (server only).
 
 use super::{Catalog, ConnectorDef, FieldKind, ValidConfig};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use std::collections::BTreeMap;
 
 impl Catalog {
+    /// The definition of `connector_type`, or the error naming the types there are.
+    pub fn definition(&self, connector_type: &str) -> Result<&ConnectorDef, Error> {
+        self.get(connector_type).ok_or_else(|| {
+            Error::new(
+                ErrorCode::UnknownConnectorType,
+                format!(
+                    "There is no connector type “{}”. Known types: {}.",
+                    connector_type.chars().take(40).collect::<String>(),
+                    self.entries()
+                        .iter()
+                        .map(|d| d.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+            .with_field("connector_type")
+        })
+    }
+
     /// Checks a submitted configuration against the connector's fields and returns it normalised:
     /// defaults filled in, fields that do not apply dropped. Errors name the field to blame and
     /// never repeat the submitted value (it may be a secret).

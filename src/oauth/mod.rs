@@ -2,7 +2,7 @@
 //! where the provider supports it), the code exchange, and token refresh.
 //!
 //! Nothing here keeps state: the `state` and PKCE verifier live in the store (see
-//! `ConnectorService::oauth_start`), so any server process can finish a flow another one began.
+//! `SignIn::oauth_start`), so any server process can finish a flow another one began.
 
 use crate::catalog::{ClientAuth, ConnectorDef, OAuthDef, TokenBody};
 use crate::checks::http::{Body, Destination, Http, Probe, Reply};

@@ -4,22 +4,28 @@ use super::startup::{load_vault, open_store};
 use crate::auth::Authenticator;
 use crate::checks::Checker;
 use crate::config::Settings;
-use crate::service::ConnectorService;
+use crate::metrics::Metrics;
+use crate::oauth::OAuth;
+use crate::service::{Hub, HubSettings};
 use std::sync::Arc;
 
 pub async fn rotate_keys(settings: &Settings) -> Result<(), String> {
     let (vault, _) = load_vault(settings).map_err(|e| e.to_string())?;
     let store = open_store(settings).await.map_err(|e| e.to_string())?;
-    let service = ConnectorService::new(
+    let hub = Hub::new(
         store,
         Arc::new(vault),
         Checker::new(&settings.checks, &settings.providers),
+        OAuth::default(),
+        Metrics::default(),
+        HubSettings::default(),
     );
     println!(
         "Re-encrypting credentials, then synced records, queued events and endpoint secrets, under key {} …",
-        service.encrypting_key_id()
+        hub.maintenance.encrypting_key_id()
     );
-    let stats = service
+    let stats = hub
+        .maintenance
         .rotate_keys(|p| {
             println!(
                 "  connectors: seen {:>7}  rotated {:>7}  already current {:>7}   sealed values: seen {:>9}  rotated {:>9}",

@@ -9,7 +9,7 @@
 //! for a tenant below its share, whose event then goes out at once.
 
 use crate::auth::TenantId;
-use crate::service::ConnectorService;
+use crate::service::Events;
 use crate::store::ClaimShare;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -57,9 +57,9 @@ impl Drop for Started {
     }
 }
 
-pub async fn run(service: Arc<ConnectorService>, holder: String) {
-    let settings = service.delivery_settings();
-    let due = service.deliveries_due();
+pub async fn run(events: Arc<Events>, holder: String) {
+    let settings = events.delivery_settings();
+    let due = events.deliveries_due();
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     let in_flight = InFlight::default();
     loop {
@@ -72,11 +72,11 @@ pub async fn run(service: Arc<ConnectorService>, holder: String) {
             per_tenant: Some(settings.per_tenant),
             in_flight: in_flight.snapshot(),
         };
-        let mut jobs = service.claim_deliveries(&holder, room, &share).await;
+        let mut jobs = events.claim_deliveries(&holder, room, &share).await;
         if jobs.is_empty() && room > 1 && !share.full().is_empty() {
             // Only tenants at their share have work: nobody waits, so they may use the slots,
             // all but the one kept for whoever comes next.
-            jobs = service
+            jobs = events
                 .claim_deliveries(&holder, room - 1, &ClaimShare::default())
                 .await;
         }
@@ -97,10 +97,10 @@ pub async fn run(service: Arc<ConnectorService>, holder: String) {
                     Err(_) => return,
                 },
             };
-            let (service, holder) = (service.clone(), holder.clone());
+            let (events, holder) = (events.clone(), holder.clone());
             let started = in_flight.start(&job.delivery.tenant_id);
             tokio::spawn(async move {
-                service.deliver(job, &holder).await;
+                events.deliver(job, &holder).await;
                 drop((permit, started));
             });
         }

@@ -6,7 +6,7 @@
 //! over by another process once it lapses. `connector_hub_monitor_leader` says who holds it.
 
 use crate::config::MonitorSettings;
-use crate::service::ConnectorService;
+use crate::service::Hub;
 use futures_util::StreamExt;
 use rand::Rng;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use std::time::Duration;
 
 const BATCH: usize = 100;
 
-pub async fn run(service: Arc<ConnectorService>, settings: MonitorSettings, holder: String) {
+pub async fn run(hub: Arc<Hub>, settings: MonitorSettings, holder: String) {
     let interval_ms = i64::try_from(settings.interval.as_millis()).unwrap_or(i64::MAX / 4);
     // A short first wait, so a fresh process (or a replica taking over) gets going quickly.
     let mut wait = settings.interval / 10;
@@ -22,33 +22,34 @@ pub async fn run(service: Arc<ConnectorService>, settings: MonitorSettings, hold
         tokio::time::sleep(wait).await;
         let jitter = rand::rng().random_range(0.9..1.1);
         wait = settings.interval.mul_f64(jitter);
-        if service
+        if hub
+            .maintenance
             .hold_monitor_lease(&holder, interval_ms.saturating_mul(3))
             .await
         {
-            tick(&service, settings.concurrency).await;
+            tick(&hub, settings.concurrency).await;
         }
     }
 }
 
-async fn tick(service: &Arc<ConnectorService>, concurrency: usize) {
-    service.prune_history().await;
-    let queued = service.queue_scheduled_syncs(BATCH).await;
+async fn tick(hub: &Arc<Hub>, concurrency: usize) {
+    hub.events.prune_history().await;
+    let queued = hub.syncs.queue_scheduled_syncs(BATCH).await;
     if queued > 0 {
         tracing::info!(count = queued, "health monitor: queued scheduled syncs");
     }
-    let renewed = service.renew_webhook_channels(BATCH).await;
+    let renewed = hub.provider_webhooks.renew_webhook_channels(BATCH).await;
     if renewed > 0 {
         tracing::info!(count = renewed, "health monitor: renewed push channels");
     }
-    let due = service.due_for_test(BATCH).await;
+    let due = hub.maintenance.due_for_test(BATCH).await;
     if due.is_empty() {
         return;
     }
     tracing::info!(count = due.len(), "health monitor: re-testing connectors");
     futures_util::stream::iter(due)
         .for_each_concurrent(concurrency, |record| async move {
-            if let Err(e) = service.monitor_test(&record).await {
+            if let Err(e) = hub.connectors.monitor_test(&record).await {
                 tracing::warn!(connector_id = %record.connector_id, code = %e.code, "health monitor: test could not run");
             }
             // Spread the load a little, even at full concurrency.

@@ -9,7 +9,7 @@ use crate::checks::Checker;
 use crate::config::Settings;
 use crate::metrics::{self, Metrics};
 use crate::oauth::OAuth;
-use crate::service::ConnectorService;
+use crate::service::{Hub, HubSettings};
 use crate::store::{MeteredStore, MongoStore, SqliteStore, Store, StoreError};
 use crate::vault::{Vault, VaultError};
 use axum::extract::DefaultBodyLimit;
@@ -72,6 +72,8 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     pub state: AppState,
+    /// The store, for the watch that wakes this process's workers when another queues work.
+    store: Arc<dyn Store>,
     /// Whether a development encryption key was created on this start.
     pub created_dev_key: bool,
     /// Identifies this process as a holder of store leases.
@@ -113,13 +115,21 @@ impl Application {
             settings.public_url = format!("http://{local}");
         }
         let checker = Checker::new(&settings.checks, &settings.providers);
-        let service = ConnectorService::new(store, Arc::new(vault), checker)
-            .with_limits(settings.limits, metrics.clone())
-            .with_page_cache(settings.page_cache)
-            .with_oauth(OAuth::new(&settings.oauth, &settings.public_url))
-            .with_sync(settings.sync)
-            .with_deliveries(settings.deliveries.clone())
-            .with_webhooks(&settings.public_url, settings.webhook_secrets.clone());
+        let hub = Hub::new(
+            store.clone(),
+            Arc::new(vault),
+            checker,
+            OAuth::new(&settings.oauth, &settings.public_url),
+            metrics.clone(),
+            HubSettings {
+                limits: settings.limits,
+                page_cache: settings.page_cache,
+                sync: settings.sync,
+                deliveries: settings.deliveries.clone(),
+                public_url: settings.public_url.clone(),
+                webhook_secrets: settings.webhook_secrets.clone(),
+            },
+        );
 
         let env = match std::env::var("LEPTOS_ENV").ok().as_deref() {
             Some("PROD") | Some("prod") | Some("production") => Env::PROD,
@@ -143,7 +153,7 @@ impl Application {
         let state = AppState {
             settings: Arc::new(settings),
             auth: Arc::new(auth),
-            service: Arc::new(service),
+            hub: Arc::new(hub),
             metrics,
             leptos_options: leptos_options.clone(),
         };
@@ -152,6 +162,7 @@ impl Application {
             listener,
             router,
             state,
+            store,
             created_dev_key,
             instance_id: crate::random::random_hex(8),
         })
@@ -172,39 +183,41 @@ impl Application {
         let monitor = self.state.settings.monitor;
         let background = monitor.enabled.then(|| {
             tokio::spawn(super::monitor::run(
-                self.state.service.clone(),
+                self.state.hub.clone(),
                 monitor,
                 self.instance_id.clone(),
             ))
         });
         let syncs = tokio::spawn(super::sync_worker::run(
-            self.state.service.clone(),
+            self.state.hub.syncs.clone(),
             self.instance_id.clone(),
         ));
         let deliveries = tokio::spawn(super::delivery_worker::run(
-            self.state.service.clone(),
+            self.state.hub.events.clone(),
             self.instance_id.clone(),
         ));
-        let webhook_syncs = tokio::spawn(super::webhook_syncs::run(self.state.service.clone()));
+        let webhook_syncs = tokio::spawn(super::webhook_syncs::run(
+            self.state.hub.provider_webhooks.clone(),
+        ));
         // Other processes' queued work wakes this one's workers where the store can tell.
-        let service = self.state.service.clone();
-        let watcher = tokio::spawn(async move { service.watch_queued_work().await });
+        let (store, wake) = (self.store.clone(), self.state.hub.wake.clone());
+        let watcher = tokio::spawn(async move { store.watch_queued_work(&wake).await });
         // Connectors saved before webhooks were routed by account get their lookup value once.
-        let service = self.state.service.clone();
+        let webhooks = self.state.hub.provider_webhooks.clone();
         tokio::spawn(async move {
-            match service.fill_account_keys().await {
+            match webhooks.fill_account_keys().await {
                 Ok(0) => {}
                 Ok(filled) => tracing::info!(filled, "webhook account lookups filled in"),
                 Err(e) => tracing::warn!(code = %e.code, "webhook account lookups not filled in"),
             }
         });
         // Summaries of refused anonymous requests are written once their minute has ended.
-        let service = self.state.service.clone();
+        let gate = self.state.hub.gate.clone();
         let refusals = tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
             loop {
                 tick.tick().await;
-                service.flush_refusals(false).await;
+                gate.flush_refusals(false).await;
             }
         });
         // Without TCP_NODELAY a streamed body's last segment waits for the client's delayed ACK
@@ -232,8 +245,8 @@ impl Application {
         deliveries.abort();
         webhook_syncs.abort();
         watcher.abort();
-        self.state.service.flush_refusals(true).await;
-        self.state.service.flush_store().await;
+        self.state.hub.gate.flush_refusals(true).await;
+        self.state.hub.maintenance.flush_store().await;
         served
     }
 }

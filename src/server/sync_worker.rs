@@ -3,23 +3,23 @@
 //! run is queued here or the poll interval passes (runs queued by other processes are found by
 //! polling).
 
-use crate::service::ConnectorService;
+use crate::service::Syncs;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
-pub async fn run(service: Arc<ConnectorService>, holder: String) {
-    let settings = service.sync_settings();
-    let queued = service.sync_queued();
+pub async fn run(syncs: Arc<Syncs>, holder: String) {
+    let settings = syncs.sync_settings();
+    let queued = syncs.sync_queued();
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        match service.claim_sync(&holder).await {
+        match syncs.claim_sync(&holder).await {
             Some(run) => {
-                let (service, holder) = (service.clone(), holder.clone());
+                let (syncs, holder) = (syncs.clone(), holder.clone());
                 tokio::spawn(async move {
-                    service.execute_sync(run, &holder).await;
+                    syncs.execute_sync(run, &holder).await;
                     drop(slot);
                 });
             }

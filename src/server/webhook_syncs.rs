@@ -4,7 +4,7 @@
 //! waits and asks again, so no change is left unread. A process that dies loses only the wish:
 //! the events are recorded, and the next scheduled sync reads what they changed.
 
-use crate::service::{ConnectorService, WantedSync};
+use crate::service::{ProviderWebhooks, WantedSync};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +16,8 @@ const DEBOUNCE: Duration = Duration::from_secs(2);
 const RETRY: Duration = Duration::from_secs(5);
 const GIVE_UP: Duration = Duration::from_secs(3600);
 
-pub async fn run(service: Arc<ConnectorService>) {
-    let Some(mut wanted) = service.take_wanted_syncs() else {
+pub async fn run(webhooks: Arc<ProviderWebhooks>) {
+    let Some(mut wanted) = webhooks.take_wanted_syncs() else {
         return;
     };
     // Per connector: the streams asked for, when to queue them, and since when it waits.
@@ -46,7 +46,7 @@ pub async fn run(service: Arc<ConnectorService>) {
             let Some((w, _, since)) = pending.remove(&key) else {
                 continue;
             };
-            match service.queue_webhook_sync(&w).await {
+            match webhooks.queue_webhook_sync(&w).await {
                 Ok(true) => {}
                 Ok(false) if now.duration_since(since) < GIVE_UP => {
                     pending.insert(key, (w, now + RETRY, since));

@@ -1,113 +1,182 @@
-//! `ConnectorService`: the one place connector operations happen. REST handlers and server
-//! functions are thin adapters over it. Every method takes the authenticated principal, and every
-//! operation is audited before it takes effect (fail closed) — except a proxied call, whose entry
-//! is written beside the provider's answer, the call having happened.
+//! The hub's use cases, one service per capability, each holding only what it needs. REST
+//! handlers, server functions and the workers are thin adapters over them; a [`Caller`] (the
+//! verified principal and the client's address) is built once at the edge and handed in.
 //!
-//! One file per capability, each an `impl ConnectorService` block:
-//! `connectors` (create, read, change, delete), `listing`, `views`, `testing` (connection tests),
-//! `drafts` (the wizard's), `sign_in` (OAuth2), `tokens` (refresh under a lease), `audit`,
-//! `preview` (a stream's first page), `proxy` (a caller's call sent on with the credential),
-//! `syncs` (asking for runs, reading records), `sync_run` and `sync_tables` (running them: HTTP
-//! streams, PostgreSQL tables) with `sync_pass` (where each stream's pass starts),
-//! `events` (the outbox: events built with the change they report), `webhook_endpoints` and
-//! `deliveries` (events to tenants' endpoints), `webhooks_in` (providers' webhooks),
-//! `rate` (per-tenant limits), `maintenance` (key rotation, the monitor's and operator's needs),
-//! and `stored_secrets`, the one rule for secrets a request leaves out.
+//! Every use case passes the [`Gate`] first (the tenant's rate limit, its connector found within
+//! its tenant, the audit entry — written before the change takes effect, fail closed, except a
+//! proxied call's, written beside the provider's answer). Credentials are opened, sealed and kept
+//! fresh in one part ([`Credentials`]); events to tenants are built with the change they report
+//! ([`Outbox`]); how a connector is shown is [`Views`].
+//!
+//! The services: [`Connectors`] (create, read, change, delete, list, test, the wizard's drafts),
+//! [`SignIn`] (OAuth2), [`Syncs`] (previews, runs, records, data settings), [`Proxy`] (a caller's
+//! call sent on with the credential), [`Events`] (tenants' endpoints and the deliveries to them),
+//! [`ProviderWebhooks`] (providers' webhooks in, and the push channels they need) and
+//! [`Maintenance`] (key rotation, the monitor's and the operator's needs). [`Hub`] assembles
+//! them.
 
-use crate::catalog::{catalog, Catalog, ConnectorDef};
+mod caller;
+mod connectors;
+mod credentials;
+mod events;
+mod gate;
+mod maintenance;
+mod outbox;
+mod provider_webhooks;
+mod proxy;
+mod sign_in;
+mod syncs;
+mod views;
+
+pub use caller::Caller;
+pub use connectors::{ConnectorChanges, Connectors, NewConnector, StoredSettings, TokenTimes};
+pub use connectors::{DEFAULT_PAGE, MAX_PAGE};
+pub use credentials::Credentials;
+pub use events::{DeliverySettings, EndpointChanges, Events};
+pub use gate::{audit_query, Gate, LimitSettings, RateClass};
+pub use maintenance::{Maintenance, RotationProgress};
+pub use outbox::Outbox;
+pub use provider_webhooks::{ProviderWebhooks, Received, WantedSync, WebhookRequest};
+pub use proxy::{Proxy, ProxyAnswer, ProxyCall, ProxyTarget};
+pub use sign_in::{ProviderAnswer, SignIn, SignInAnswer};
+pub use syncs::{run_view, SyncRequest, SyncSettings, Syncs, DEFAULT_RECORDS, MAX_RECORDS};
+pub use views::Views;
+
 use crate::checks::Checker;
 use crate::error::{Error, ErrorCode};
 use crate::metrics::Metrics;
 use crate::oauth::OAuth;
-use crate::page_cache::PageCache;
-use crate::refusals::RefusalGate;
-use crate::secret::SecretConfig;
-use crate::store::{ConnectorRecord, Store, StoreError};
-use crate::vault::{AuditKey, DecryptionFailed, Vault};
+use crate::secret::SecretString;
+use crate::store::{Store, StoreError, WorkWakes};
+use crate::vault::Vault;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-mod audit;
-mod audit_beside;
-mod connectors;
-mod data_settings;
-mod data_view;
-mod deliveries;
-mod drafts;
-mod events;
-mod key_rotation;
-mod listing;
-mod maintenance;
-mod preview;
-mod proxy;
-mod proxy_slots;
-mod rate;
-mod rate_counter;
-mod sign_in;
-mod stored_secrets;
-mod sync_pass;
-mod sync_run;
-mod sync_tables;
-mod syncs;
-mod testing;
-mod tokens;
-mod views;
-mod webhook_channels;
-mod webhook_endpoints;
-mod webhooks_app;
-mod webhooks_in;
+/// The operator's settings the services are built with.
+pub struct HubSettings {
+    pub limits: LimitSettings,
+    /// Whether encoded listing pages are reused while the store reports no change.
+    pub page_cache: bool,
+    pub sync: SyncSettings,
+    pub deliveries: DeliverySettings,
+    /// Where the hub is reached (provider-webhook addresses are on it).
+    pub public_url: String,
+    /// Signing secrets of providers' webhooks that are the operator's, by connector type.
+    pub webhook_secrets: BTreeMap<String, SecretString>,
+}
 
-pub use audit::audit_query;
-pub use connectors::{ConnectorChanges, NewConnector, TokenTimes};
-pub use deliveries::DeliverySettings;
-pub use drafts::StoredSettings;
-pub use key_rotation::RotationProgress;
-pub use listing::{DEFAULT_PAGE, MAX_PAGE};
-pub use proxy::{ProxyAnswer, ProxyCall, ProxyTarget};
-pub use rate::{LimitSettings, RateClass};
-pub use sign_in::{ProviderAnswer, SignInAnswer};
-pub use sync_run::SyncSettings;
-pub use syncs::{run_view, SyncRequest, DEFAULT_RECORDS, MAX_RECORDS};
-pub use webhook_endpoints::EndpointChanges;
-pub use webhooks_in::{Received, WantedSync, WebhookRequest};
+impl Default for HubSettings {
+    fn default() -> Self {
+        Self {
+            limits: LimitSettings::UNLIMITED,
+            page_cache: true,
+            sync: SyncSettings::default(),
+            deliveries: DeliverySettings::default(),
+            public_url: String::new(),
+            webhook_secrets: BTreeMap::new(),
+        }
+    }
+}
 
-use listing::PageKey;
-use rate_counter::RateCounter;
-
-pub struct ConnectorService {
-    store: Arc<dyn Store>,
-    vault: Arc<Vault>,
-    checker: Checker,
-    oauth: OAuth,
-    catalog: &'static Catalog,
-    limits: LimitSettings,
-    metrics: Metrics,
-    rates: RateCounter,
-    /// `None` when the operator turned page reuse off.
-    pages: Option<PageCache<PageKey>>,
-    audit_key: AuditKey,
-    /// Entries of proxied calls, written in groups beside their answers.
-    audit_beside: audit_beside::AuditBeside,
-    refusals: RefusalGate,
-    /// Proxied calls each tenant has in flight in this process.
-    proxy_slots: proxy_slots::TenantSlots,
-    sync: SyncSettings,
-    deliveries: DeliverySettings,
+/// Every service, assembled once over one store, vault and provider client.
+pub struct Hub {
+    pub gate: Arc<Gate>,
+    pub credentials: Arc<Credentials>,
+    pub views: Arc<Views>,
+    pub connectors: Arc<Connectors>,
+    pub sign_in: SignIn,
+    pub syncs: Arc<Syncs>,
+    pub proxy: Proxy,
+    pub events: Arc<Events>,
+    pub provider_webhooks: Arc<ProviderWebhooks>,
+    pub maintenance: Maintenance,
     /// The workers' wake-ups: pulled when this process queues a sync or a delivery may be due
     /// at once, and by the store when another process queues work (where it can tell).
-    wake: crate::store::WorkWakes,
-    /// When this service last forgot old events (the monitor asks every tick; it runs hourly).
-    pruned_at: std::sync::atomic::AtomicI64,
-    /// The hub's public address (provider-webhook addresses are on it).
-    public_url: String,
-    /// Signing secrets of providers' webhooks that are the operator's, by connector type.
-    webhook_secrets: std::collections::BTreeMap<String, crate::secret::SecretString>,
-    /// Syncs provider webhooks ask for, to the worker that debounces them.
-    wanted_syncs: tokio::sync::mpsc::UnboundedSender<WantedSync>,
-    wanted_syncs_rx: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<WantedSync>>>,
+    pub wake: WorkWakes,
+}
+
+impl Hub {
+    pub fn new(
+        store: Arc<dyn Store>,
+        vault: Arc<Vault>,
+        checker: Checker,
+        oauth: OAuth,
+        metrics: Metrics,
+        settings: HubSettings,
+    ) -> Self {
+        let checker = Arc::new(checker);
+        let oauth = Arc::new(oauth);
+        let wake = WorkWakes::default();
+        let gate = Arc::new(Gate::new(
+            store.clone(),
+            vault.audit_key(),
+            settings.limits,
+            metrics.clone(),
+        ));
+        let credentials = Arc::new(Credentials::new(
+            store.clone(),
+            vault.clone(),
+            oauth.clone(),
+            checker.clone(),
+            gate.clone(),
+            metrics.clone(),
+        ));
+        let views = Arc::new(Views::new(vault.clone(), &settings.public_url));
+        let outbox = Arc::new(Outbox::new(
+            store.clone(),
+            vault.clone(),
+            views.clone(),
+            wake.clone(),
+        ));
+        let parts = Parts {
+            store,
+            vault,
+            checker,
+            metrics,
+            gate: gate.clone(),
+            credentials: credentials.clone(),
+            views: views.clone(),
+            outbox,
+            wake: wake.clone(),
+        };
+        let syncs = Arc::new(Syncs::new(&parts, settings.sync));
+        let connectors = Arc::new(Connectors::new(&parts, settings.page_cache));
+        Self {
+            sign_in: SignIn::new(&parts, oauth),
+            proxy: Proxy::new(&parts),
+            events: Arc::new(Events::new(&parts, settings.deliveries)),
+            provider_webhooks: Arc::new(ProviderWebhooks::new(
+                &parts,
+                connectors.clone(),
+                syncs.clone(),
+                settings.webhook_secrets,
+            )),
+            maintenance: Maintenance::new(&parts),
+            connectors,
+            syncs,
+            gate,
+            credentials,
+            views,
+            wake,
+        }
+    }
+}
+
+/// What the services are built from: each takes the parts it needs.
+struct Parts {
+    store: Arc<dyn Store>,
+    vault: Arc<Vault>,
+    checker: Arc<Checker>,
+    metrics: Metrics,
+    gate: Arc<Gate>,
+    credentials: Arc<Credentials>,
+    views: Arc<Views>,
+    outbox: Arc<Outbox>,
+    wake: WorkWakes,
 }
 
 /// What a user may be told about a store failure, where it is their operator's to fix.
-fn store_cause(e: &StoreError) -> Option<&'static str> {
+pub(crate) fn store_cause(e: &StoreError) -> Option<&'static str> {
     match e {
         StoreError::Full => Some("the server's disk is full"),
         StoreError::ReadOnly => Some("its data directory is read-only"),
@@ -130,136 +199,5 @@ impl From<StoreError> for Error {
             }
         };
         Error::new(ErrorCode::StorageUnavailable, message)
-    }
-}
-
-impl ConnectorService {
-    pub fn new(store: Arc<dyn Store>, vault: Arc<Vault>, checker: Checker) -> Self {
-        let (wanted_syncs, wanted_syncs_rx) = tokio::sync::mpsc::unbounded_channel();
-        Self {
-            store,
-            audit_key: vault.audit_key(),
-            vault,
-            checker,
-            oauth: OAuth::default(),
-            catalog: catalog(),
-            limits: LimitSettings::UNLIMITED,
-            metrics: Metrics::default(),
-            rates: RateCounter::default(),
-            pages: Some(PageCache::default()),
-            refusals: RefusalGate::default(),
-            proxy_slots: Default::default(),
-            sync: SyncSettings::default(),
-            deliveries: DeliverySettings::default(),
-            wake: Default::default(),
-            pruned_at: std::sync::atomic::AtomicI64::new(0),
-            public_url: String::new(),
-            webhook_secrets: Default::default(),
-            wanted_syncs,
-            wanted_syncs_rx: std::sync::Mutex::new(Some(wanted_syncs_rx)),
-            audit_beside: Default::default(),
-        }
-    }
-
-    /// Where the hub is reached, and the operator's webhook signing secrets.
-    pub fn with_webhooks(
-        mut self,
-        public_url: &str,
-        secrets: std::collections::BTreeMap<String, crate::secret::SecretString>,
-    ) -> Self {
-        self.public_url = public_url.to_owned();
-        self.webhook_secrets = secrets;
-        self
-    }
-
-    pub fn with_deliveries(mut self, settings: DeliverySettings) -> Self {
-        self.deliveries = settings;
-        self
-    }
-
-    pub fn with_sync(mut self, settings: SyncSettings) -> Self {
-        self.sync = settings;
-        self
-    }
-
-    pub fn with_oauth(mut self, oauth: OAuth) -> Self {
-        self.oauth = oauth;
-        self
-    }
-
-    /// Whether encoded listing pages are reused while the store reports no change.
-    pub fn with_page_cache(mut self, enabled: bool) -> Self {
-        self.pages = enabled.then(PageCache::default);
-        self
-    }
-
-    pub fn with_limits(mut self, limits: LimitSettings, metrics: Metrics) -> Self {
-        self.limits = limits;
-        self.proxy_slots = proxy_slots::TenantSlots::new(limits.proxy_in_flight);
-        self.metrics = metrics;
-        self
-    }
-
-    /// Opens a connector's configuration: sealed to its tenant and connector, so a ciphertext
-    /// copied to another row does not open.
-    fn open_config(&self, r: &ConnectorRecord) -> Result<SecretConfig, DecryptionFailed> {
-        self.vault
-            .decrypt(&r.encrypted_config, r.tenant_id.as_str(), &r.connector_id)
-    }
-
-    /// Encrypts `config` into `r`, sealed to its tenant and connector. Every change of a
-    /// connector's settings comes through here, so the account lookup value written beside them
-    /// (`account_key`) never outlives them: settings naming another account than the one proven
-    /// leave the connector with none until a check proves the new one (`testing`). A tenant
-    /// could otherwise name any shop, realm or organisation and receive its webhooks.
-    fn seal_config(&self, r: &mut ConnectorRecord, config: &SecretConfig) {
-        let (token, key_id) = self
-            .vault
-            .encrypt(config, r.tenant_id.as_str(), &r.connector_id);
-        r.encrypted_config = token;
-        r.key_id = key_id;
-        if self.account_of(&r.connector_type, config) != r.account_key {
-            r.account_key = None;
-        }
-    }
-
-    /// The lookup value of the account `settings` name for provider webhooks (unproven).
-    pub fn account_named(
-        &self,
-        connector_type: &str,
-        settings: &std::collections::BTreeMap<String, String>,
-    ) -> Option<String> {
-        self.account_of(connector_type, &SecretConfig::decrypted(settings.clone()))
-    }
-
-    /// The lookup value of the account a connector's provider webhooks name, from its settings.
-    fn account_of(&self, connector_type: &str, config: &SecretConfig) -> Option<String> {
-        let field = self
-            .catalog
-            .get(connector_type)?
-            .webhooks
-            .as_ref()?
-            .account_field
-            .as_deref()?;
-        crate::store::account_key(connector_type, config.get(field)?)
-    }
-
-    fn definition(&self, connector_type: &str) -> Result<&'static ConnectorDef, Error> {
-        self.catalog.get(connector_type).ok_or_else(|| {
-            Error::new(
-                ErrorCode::UnknownConnectorType,
-                format!(
-                    "There is no connector type “{}”. Known types: {}.",
-                    connector_type.chars().take(40).collect::<String>(),
-                    self.catalog
-                        .entries()
-                        .iter()
-                        .map(|d| d.id.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-            .with_field("connector_type")
-        })
     }
 }

@@ -1,15 +1,18 @@
 //! Signing in at a provider (OAuth2): the single-use `state` bound to a user and draft, the code
 //! exchange, and the organisations or businesses a new token can reach.
 
-use super::{ConnectorService, RateClass};
-use crate::auth::Principal;
-use crate::catalog::ConnectorDef;
+use super::{Caller, Gate, Parts, RateClass};
+use crate::catalog::{Catalog, ConnectorDef};
+use crate::checks::Checker;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::{AuditAction, AuditOutcome};
+use crate::oauth::OAuth;
 use crate::oauth::{state_hash, Pkce, TokenError, TokenSet, STATE_TTL_MS};
 use crate::random::random_token;
-use crate::store::OAuthStateRecord;
+use crate::store::{OAuthStateRecord, Store};
+use crate::vault::Vault;
+use std::sync::Arc;
 
 /// A started sign-in, read back from its `state`.
 pub(super) struct PendingAuthorization {
@@ -42,7 +45,28 @@ pub struct ProviderAnswer<'a> {
     pub error: Option<&'a str>,
 }
 
-impl ConnectorService {
+pub struct SignIn {
+    store: Arc<dyn Store>,
+    vault: Arc<Vault>,
+    catalog: &'static Catalog,
+    gate: Arc<Gate>,
+    oauth: Arc<OAuth>,
+    /// The provider client the code exchange goes through.
+    checker: Arc<Checker>,
+}
+
+impl SignIn {
+    pub(super) fn new(parts: &Parts, oauth: Arc<OAuth>) -> Self {
+        Self {
+            store: parts.store.clone(),
+            vault: parts.vault.clone(),
+            catalog: crate::catalog::catalog(),
+            gate: parts.gate.clone(),
+            oauth,
+            checker: parts.checker.clone(),
+        }
+    }
+
     /// Whether the operator registered an OAuth2 client for this connector type.
     pub fn oauth_configured(&self, def: &ConnectorDef) -> bool {
         self.oauth.is_configured(def)
@@ -51,18 +75,13 @@ impl ConnectorService {
     /// Finishes a sign-in from the provider's answer: the `state` is taken (it works once) and
     /// checked, a declined consent is audited, and an approval code traded for tokens. Every
     /// outcome names the wizard to return to, so even a refusal lands there with a message.
-    pub async fn oauth_finish(
-        &self,
-        p: &Principal,
-        answer: ProviderAnswer<'_>,
-        client: &str,
-    ) -> SignInAnswer {
+    pub async fn oauth_finish(&self, caller: &Caller, answer: ProviderAnswer<'_>) -> SignInAnswer {
         // `<connector type>.<draft id>.<random>`: the first two only route the answer to a
         // wizard; the store decides whether the state is genuine.
         let mut hint = answer.state.splitn(3, '.');
         let hinted_type = hint.next().unwrap_or_default().to_owned();
         let hinted_draft = hint.next().map(str::to_owned);
-        let pending = match self.oauth_take_state(p, answer.state).await {
+        let pending = match self.oauth_take_state(caller, answer.state).await {
             Ok(pending) => pending,
             Err(error) => {
                 return SignInAnswer {
@@ -81,18 +100,18 @@ impl ConnectorService {
             (Some(error), _) => {
                 let refused = provider_refusal(&name, error);
                 let _ = self
+                    .gate
                     .audit(
-                        p,
+                        caller,
                         AuditAction::OAuthConnect,
                         None,
                         AuditOutcome::Denied,
                         Some(refused.code),
-                        client,
                     )
                     .await;
                 Err(refused)
             }
-            (None, Some(code)) => self.oauth_exchange(p, &pending, code, client).await,
+            (None, Some(code)) => self.oauth_exchange(caller, &pending, code).await,
             (None, None) => Err(Error::new(
                 ErrorCode::UnexpectedResponse,
                 format!("{name} sent you back without an approval code. Try again."),
@@ -109,14 +128,13 @@ impl ConnectorService {
     /// wizard draft, with its PKCE verifier, and returns the provider's consent page address.
     pub async fn oauth_start(
         &self,
-        p: &Principal,
+        caller: &Caller,
         connector_type: &str,
         draft_id: &str,
         shop: Option<&str>,
-        client: &str,
     ) -> Result<String, Error> {
-        self.limit(p, RateClass::Writes, client).await?;
-        let def = self.definition(connector_type)?;
+        self.gate.limit(caller, RateClass::Writes).await?;
+        let def = self.catalog.definition(connector_type)?;
         let pkce = def.oauth.as_ref().is_some_and(|o| o.pkce).then(Pkce::new);
         // The draft id rides along so that a refused callback can still land in its wizard;
         // the random part is what proves the callback.
@@ -128,19 +146,19 @@ impl ConnectorService {
         };
         let sealed =
             serde_json::to_vec(&pending).map_err(|_| Error::from_code(ErrorCode::Internal))?;
-        self.audit(
-            p,
-            AuditAction::OAuthStart,
-            None,
-            AuditOutcome::Ok,
-            None,
-            client,
-        )
-        .await?;
+        self.gate
+            .audit(
+                caller,
+                AuditAction::OAuthStart,
+                None,
+                AuditOutcome::Ok,
+                None,
+            )
+            .await?;
         let record = OAuthStateRecord {
             state_hash: state_hash(&state),
-            tenant_id: p.tenant.clone(),
-            user_id: p.user.clone(),
+            tenant_id: caller.tenant().clone(),
+            user_id: caller.user().to_owned(),
             connector_type: def.id.clone(),
             draft_id: draft_id.to_owned(),
             sealed: self.vault.seal(&sealed),
@@ -154,7 +172,7 @@ impl ConnectorService {
     /// still fresh.
     pub(super) async fn oauth_take_state(
         &self,
-        p: &Principal,
+        caller: &Caller,
         state: &str,
     ) -> Result<PendingAuthorization, Error> {
         let refused =
@@ -165,7 +183,7 @@ impl ConnectorService {
                 "This sign-in answer was already used, or was never asked for here. Start the sign-in again.",
             ));
         };
-        if record.tenant_id != p.tenant || record.user_id != p.user {
+        if &record.tenant_id != caller.tenant() || record.user_id != caller.user() {
             return Err(refused(
                 "This sign-in was started by someone else, so it cannot finish in your session. Start the sign-in again.",
             ));
@@ -192,13 +210,12 @@ impl ConnectorService {
     /// Trades the authorization code for tokens.
     pub(super) async fn oauth_exchange(
         &self,
-        p: &Principal,
+        caller: &Caller,
         pending: &PendingAuthorization,
         code: &str,
-        client: &str,
     ) -> Result<TokenSet, Error> {
-        let def = self.definition(&pending.connector_type)?;
-        self.limit(p, RateClass::Tests, client).await?;
+        let def = self.catalog.definition(&pending.connector_type)?;
+        self.gate.limit(caller, RateClass::Tests).await?;
         let exchanged = self
             .oauth
             .exchange_code(
@@ -211,7 +228,7 @@ impl ConnectorService {
             .await;
         let error = match exchanged {
             Ok(tokens) => {
-                self.audit(p, AuditAction::OAuthConnect, None, AuditOutcome::Ok, None, client)
+                self.gate.audit(caller, AuditAction::OAuthConnect, None, AuditOutcome::Ok, None)
                     .await?;
                 return Ok(tokens);
             }
@@ -224,16 +241,16 @@ impl ConnectorService {
             ),
             Err(TokenError::Failed(f)) => f,
         };
-        tracing::info!(tenant = %p.tenant, connector_type = %def.id, code = %error.code, "OAuth2 code exchange failed");
-        self.audit(
-            p,
-            AuditAction::OAuthConnect,
-            None,
-            AuditOutcome::Error,
-            Some(error.code),
-            client,
-        )
-        .await?;
+        tracing::info!(tenant = %caller.tenant(), connector_type = %def.id, code = %error.code, "OAuth2 code exchange failed");
+        self.gate
+            .audit(
+                caller,
+                AuditAction::OAuthConnect,
+                None,
+                AuditOutcome::Error,
+                Some(error.code),
+            )
+            .await?;
         Err(error)
     }
 
@@ -243,7 +260,7 @@ impl ConnectorService {
         connector_type: &str,
         access_token: &str,
     ) -> Result<Vec<(String, String)>, Error> {
-        let def = self.definition(connector_type)?;
+        let def = self.catalog.definition(connector_type)?;
         self.oauth
             .choices(
                 self.checker.http(),

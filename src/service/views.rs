@@ -1,13 +1,30 @@
 //! How a stored connector is shown: its view (metadata only, never a credential) and the warnings
 //! about sign-ins that will stop working unless someone acts.
 
-use super::ConnectorService;
+use crate::catalog::Catalog;
 use crate::clock::{day, now_ms, rfc3339};
 use crate::error::ErrorCode;
 use crate::model::{ConnectorStatus, ConnectorView};
 use crate::store::ConnectorRecord;
+use crate::vault::Vault;
+use std::sync::Arc;
 
-impl ConnectorService {
+pub struct Views {
+    vault: Arc<Vault>,
+    catalog: &'static Catalog,
+    /// The hub's public address (provider-webhook addresses are on it).
+    public_url: String,
+}
+
+impl Views {
+    pub(crate) fn new(vault: Arc<Vault>, public_url: &str) -> Self {
+        Self {
+            vault,
+            catalog: crate::catalog::catalog(),
+            public_url: public_url.to_owned(),
+        }
+    }
+
     pub fn view(&self, r: &ConnectorRecord) -> ConnectorView {
         let undecryptable = !self.vault.has_key(&r.key_id);
         ConnectorView {
@@ -85,5 +102,37 @@ impl ConnectorService {
             _ => {}
         }
         warnings
+    }
+
+    /// The absolute address a connector's provider sends its webhooks to: the app's address
+    /// for providers that post every account's events to one, else the connector's own.
+    pub fn webhook_url(&self, record: &ConnectorRecord) -> String {
+        let per_app = self
+            .catalog
+            .get(&record.connector_type)
+            .and_then(|d| d.webhooks.as_ref())
+            .is_some_and(|h| h.per_app);
+        if per_app {
+            self.app_webhook_url(&record.connector_type)
+        } else {
+            self.connector_webhook_url(record)
+        }
+    }
+
+    /// The connector's own address, `/webhooks/{token}`.
+    pub fn connector_webhook_url(&self, record: &ConnectorRecord) -> String {
+        format!(
+            "{}/webhooks/{}",
+            self.public_url.trim_end_matches('/'),
+            record.hook_token
+        )
+    }
+
+    /// The operator's address for one provider app's webhooks, `/webhooks/app/{type}`.
+    pub fn app_webhook_url(&self, connector_type: &str) -> String {
+        format!(
+            "{}/webhooks/app/{connector_type}",
+            self.public_url.trim_end_matches('/')
+        )
     }
 }

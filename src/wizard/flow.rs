@@ -2,32 +2,29 @@
 //! with each other and with how the user signs in.
 
 use super::draft::Draft;
-use crate::auth::Principal;
 use crate::catalog::{catalog, Ask, AuthMode, ConnectorDef, FieldDef};
 use crate::error::{ApiError, Error, ErrorCode};
-use crate::ids::{DisplayName, DraftId};
+use crate::ids::{ConnectorId, DisplayName, DraftId};
 use crate::model::wizard::{WizardAction, WizardStep};
 use crate::model::SyncFrequency;
 use crate::secret::ACCESS_TOKEN;
-use crate::service::ConnectorService;
+use crate::service::{Caller, Hub};
 
 /// One wizard, opened for one request: the draft as stored, and what it needs to move on.
 pub struct Flow<'a> {
-    pub(super) service: &'a ConnectorService,
-    pub(super) p: &'a Principal,
-    /// The caller's address, for rate limits and the audit log.
-    pub(super) client: &'a str,
+    pub(super) hub: &'a Hub,
+    pub(super) caller: &'a Caller,
     pub(super) def: &'static ConnectorDef,
     pub(super) id: Option<DraftId>,
-    pub(super) replace: Option<String>,
+    /// The connector whose credentials this wizard replaces.
+    pub(super) replace: Option<ConnectorId>,
     pub(super) draft: Draft,
 }
 
 impl<'a> Flow<'a> {
     pub async fn open(
-        service: &'a ConnectorService,
-        p: &'a Principal,
-        client: &'a str,
+        hub: &'a Hub,
+        caller: &'a Caller,
         connector_type: &str,
         draft_id: Option<&str>,
         replace: Option<&str>,
@@ -41,7 +38,7 @@ impl<'a> Flow<'a> {
         })?;
         let draft_id = draft_id.and_then(DraftId::parse);
         let stored = match &draft_id {
-            Some(id) => service.load_draft(p, id).await?,
+            Some(id) => hub.connectors.load_draft(caller, id).await?,
             None => None,
         };
         let expired = draft_id.is_some() && stored.is_none();
@@ -55,11 +52,12 @@ impl<'a> Flow<'a> {
             ));
         }
         let id = if expired { None } else { draft_id };
-        let replace = replace.map(str::to_owned).or_else(|| draft.replace.clone());
+        let replace = replace
+            .or(draft.replace.as_deref())
+            .and_then(ConnectorId::parse);
         Ok(Flow {
-            service,
-            p,
-            client,
+            hub,
+            caller,
             def,
             id,
             replace,
@@ -88,7 +86,7 @@ impl Flow<'_> {
     }
 
     pub(super) fn oauth_available(&self) -> bool {
-        self.service.oauth_configured(self.def)
+        self.hub.sign_in.oauth_configured(self.def)
     }
 
     pub(super) fn current_field(&self) -> Option<&'static FieldDef> {
@@ -145,7 +143,11 @@ impl Flow<'_> {
 
     pub(super) async fn start_replacing(&mut self) -> Result<(), Error> {
         if let Some(id) = self.replace.clone() {
-            let stored = self.service.stored_settings(self.p, &id).await?;
+            let stored = self
+                .hub
+                .connectors
+                .stored_settings(self.caller, &id)
+                .await?;
             if stored.record.connector_type != self.def.id {
                 return Err(Error::not_found());
             }
@@ -223,7 +225,7 @@ impl Flow<'_> {
             WizardAction::SaveAnyway => self.save(None).await?,
             WizardAction::Restart => {
                 if let Some(id) = &self.id {
-                    self.service.drop_draft(self.p, id).await?;
+                    self.hub.connectors.drop_draft(self.caller, id).await?;
                 }
                 return Ok(format!("/connect/{}", self.def.id));
             }
@@ -323,12 +325,13 @@ impl Flow<'_> {
 impl Flow<'_> {
     pub(super) async fn persist(&mut self) -> Result<(), Error> {
         self.draft.revision += 1;
-        self.draft.replace.clone_from(&self.replace);
+        self.draft.replace = self.replace.as_ref().map(ToString::to_string);
         let id = self.id.get_or_insert_with(DraftId::generate).clone();
         let bytes =
             serde_json::to_vec(&self.draft).map_err(|_| Error::from_code(ErrorCode::Internal))?;
-        self.service
-            .save_draft(self.p, &id, &bytes, self.client)
+        self.hub
+            .connectors
+            .save_draft(self.caller, &id, &bytes)
             .await
     }
 

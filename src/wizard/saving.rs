@@ -10,13 +10,13 @@ use crate::service::{ConnectorChanges, NewConnector, TokenTimes};
 impl Flow<'_> {
     pub(super) async fn test_and_save(&mut self) -> Result<(), Error> {
         let result = self
-            .service
+            .hub
+            .connectors
             .test_unsaved(
-                self.p,
+                self.caller,
                 &self.def.id,
                 &self.draft.answers,
-                self.replace.as_deref(),
-                self.client,
+                self.replace.as_ref(),
             )
             .await?;
         self.draft.result = Some(result.clone());
@@ -49,7 +49,7 @@ impl Flow<'_> {
     pub(super) async fn save(&mut self, result: Option<CheckResult>) -> Result<(), Error> {
         let answers = std::mem::take(&mut self.draft.answers);
         // The wizard checked exactly these answers: a success proves the account they name.
-        let tested_account = self.service.account_named(&self.def.id, &answers);
+        let tested_account = self.hub.credentials.account_named(&self.def.id, &answers);
         let tokens = self
             .draft
             .tokens
@@ -66,8 +66,9 @@ impl Flow<'_> {
                     tokens,
                     ..ConnectorChanges::default()
                 };
-                self.service
-                    .update(self.p, id, changes, self.client)
+                self.hub
+                    .connectors
+                    .update(self.caller, id, changes)
                     .await?
                     .connector_id
             }
@@ -79,15 +80,17 @@ impl Flow<'_> {
                     sync_frequency: Some(self.draft.sync_frequency),
                     tokens,
                 };
-                self.service
-                    .create(self.p, input, self.client)
+                self.hub
+                    .connectors
+                    .create(self.caller, input)
                     .await?
                     .connector_id
             }
         };
         if let Some(result) = &result {
-            self.service
-                .record_test(self.p, &id, result, tested_account)
+            self.hub
+                .connectors
+                .record_test(self.caller, &id, result, tested_account)
                 .await?;
         }
         self.draft.saved = Some(id);

@@ -62,8 +62,9 @@ impl Flow<'_> {
         self.persist().await?;
         let draft_id = self.id.as_ref().map(DraftId::as_str).unwrap_or_default();
         let shop = self.draft.answers.get("shop_domain").cloned();
-        self.service
-            .oauth_start(self.p, &self.def.id, draft_id, shop.as_deref(), self.client)
+        self.hub
+            .sign_in
+            .oauth_start(self.caller, &self.def.id, draft_id, shop.as_deref())
             .await
     }
 
@@ -136,7 +137,11 @@ impl Flow<'_> {
             self.draft.answers.insert(from.fills.clone(), value);
         }
         if self.choice().is_some() {
-            let choices = self.service.oauth_choices(&self.def.id, &access).await?;
+            let choices = self
+                .hub
+                .sign_in
+                .oauth_choices(&self.def.id, &access)
+                .await?;
             let only = match choices.as_slice() {
                 [] => {
                     return Err(Error::new(

@@ -46,7 +46,7 @@ impl Flow<'_> {
             def: ConnectorBrief::from(self.def),
             draft_id: self.id.as_ref().map(ToString::to_string),
             revision: self.draft.revision,
-            replace: self.replace.clone(),
+            replace: self.replace.as_ref().map(ToString::to_string),
             step,
             field: current.cloned(),
             prefill,

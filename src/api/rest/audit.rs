@@ -1,7 +1,7 @@
 //! `/v1/audit`: the tenant's audit log, newest first, filtered and paged.
 
 use super::{ApiResult, ErrorBody};
-use crate::api::extract::{Authenticated, ClientAddr, QueryParams};
+use crate::api::extract::{Authenticated, QueryParams};
 use crate::api::state::AppState;
 use crate::model::{AuditAction, AuditOutcome};
 use crate::service::audit_query;
@@ -35,8 +35,7 @@ pub struct AuditLogPage {
     ))]
 pub async fn audit(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     q: QueryParams,
 ) -> ApiResult<Json<AuditLogPage>> {
     let limit: i64 = q.parse("limit", "limit must be a number.")?.unwrap_or(50);
@@ -47,7 +46,7 @@ pub async fn audit(
         q.parse("before", "before must be a number.")?,
         usize::try_from(limit.clamp(1, 200)).unwrap_or(50),
     )?;
-    let (entries, next_before) = state.service.audit_log(&p, &query, &client).await?;
+    let (entries, next_before) = state.hub.gate.audit_log(&caller, &query).await?;
     Ok(Json(AuditLogPage {
         entries,
         next_before,

@@ -1,11 +1,11 @@
 //! `/v1/connectors`: create, list, read, change, delete and test a tenant's connectors.
 
 use super::{ApiResult, ErrorBody};
-use crate::api::extract::{Authenticated, ClientAddr, JsonBody, QueryParams};
+use crate::api::extract::{Authenticated, JsonBody, QueryParams};
 use crate::api::http_error::HttpError;
 use crate::api::state::AppState;
 use crate::error::{Error, ErrorCode};
-use crate::ids::DisplayName;
+use crate::ids::{ConnectorId, DisplayName};
 use crate::model::{CheckResult, ConnectorPage, ConnectorStatus, ConnectorView, SyncFrequency};
 use crate::service::{ConnectorChanges, NewConnector};
 use axum::extract::{FromRequestParts, Path, State};
@@ -18,17 +18,17 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
-/// The `{id}` of a connector path. An id that does not decode (`%FF`) is answered in our error
-/// shape, not axum's plain-text rejection.
-pub struct ConnectorIdPath(pub String);
+/// The `{id}` of a connector path, parsed once here. An id that does not decode (`%FF`) is
+/// answered in our error shape, not axum's plain-text rejection; text that is not a connector id
+/// names no connector, and is answered like one that is not the caller's (404).
+pub struct ConnectorIdPath(pub ConnectorId);
 
 impl<S: Send + Sync> FromRequestParts<S> for ConnectorIdPath {
     type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Path::<String>::from_request_parts(parts, state)
+        let Path(text) = Path::<String>::from_request_parts(parts, state)
             .await
-            .map(|Path(id)| Self(id))
             .map_err(|_| {
                 HttpError::from(
                     Error::new(
@@ -37,7 +37,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ConnectorIdPath {
                     )
                     .with_field("id"),
                 )
-            })
+            })?;
+        Ok(Self(crate::api::extract::connector_id(&text)?))
     }
 }
 
@@ -101,8 +102,7 @@ pub struct CreateBody {
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     JsonBody(body): JsonBody<CreateBody>,
 ) -> ApiResult<Response> {
     let input = NewConnector {
@@ -116,7 +116,7 @@ pub async fn create(
         sync_frequency: frequency(body.sync_frequency)?,
         tokens: None,
     };
-    let view = state.service.create(&p, input, &client).await?;
+    let view = state.hub.connectors.create(&caller, input).await?;
     let location = format!("/v1/connectors/{}", view.connector_id);
     let mut response = (StatusCode::CREATED, Json(view)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -138,8 +138,7 @@ pub async fn create(
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     q: QueryParams,
 ) -> ApiResult<Response> {
     let status = match q.get("status").filter(|s| !s.is_empty()) {
@@ -157,8 +156,9 @@ pub async fn list(
     let limit = q.parse::<usize>("limit", "limit must be a whole number from 1 to 200.")?;
     let cursor = q.get("cursor");
     let page = state
-        .service
-        .list_json(&p, status, limit, cursor, &client)
+        .hub
+        .connectors
+        .list_json(&caller, status, limit, cursor)
         .await?;
     let json = HeaderValue::from_static("application/json");
     Ok(([(header::CONTENT_TYPE, json)], page).into_response())
@@ -173,11 +173,10 @@ pub async fn list(
     ))]
 pub async fn read(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
 ) -> ApiResult<Json<ConnectorView>> {
-    Ok(Json(state.service.get(&p, &id, &client).await?))
+    Ok(Json(state.hub.connectors.get(&caller, &id).await?))
 }
 
 /// Changes to a connector; what is left out stays. A secret left out of `config` keeps its stored
@@ -203,8 +202,7 @@ pub struct UpdateBody {
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> ApiResult<Json<ConnectorView>> {
@@ -218,7 +216,9 @@ pub async fn update(
         config: body.config.map(config_map).transpose()?,
         ..ConnectorChanges::default()
     };
-    Ok(Json(state.service.update(&p, &id, changes, &client).await?))
+    Ok(Json(
+        state.hub.connectors.update(&caller, &id, changes).await?,
+    ))
 }
 
 /// Deletes a connector and its credentials; answers once they are gone.
@@ -230,11 +230,10 @@ pub async fn update(
     ))]
 pub async fn remove(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
 ) -> ApiResult<StatusCode> {
-    state.service.delete(&p, &id, &client).await?;
+    state.hub.connectors.delete(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -258,14 +257,14 @@ pub struct TestBody {
     ))]
 pub async fn test_unsaved(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     JsonBody(body): JsonBody<TestBody>,
 ) -> ApiResult<Json<CheckResult>> {
     let config = config_map(body.config)?;
     let result = state
-        .service
-        .test_unsaved(&p, &body.connector_type, &config, None, &client)
+        .hub
+        .connectors
+        .test_unsaved(&caller, &body.connector_type, &config, None)
         .await?;
     Ok(Json(result))
 }
@@ -279,11 +278,10 @@ pub async fn test_unsaved(
     ))]
 pub async fn test_saved(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
 ) -> ApiResult<Json<CheckResult>> {
-    Ok(Json(state.service.test_saved(&p, &id, &client).await?))
+    Ok(Json(state.hub.connectors.test_saved(&caller, &id).await?))
 }
 
 /// Clears a connector's error state without testing it again.
@@ -295,9 +293,8 @@ pub async fn test_saved(
     ))]
 pub async fn clear_error(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
 ) -> ApiResult<Json<ConnectorView>> {
-    Ok(Json(state.service.clear_error(&p, &id, &client).await?))
+    Ok(Json(state.hub.connectors.clear_error(&caller, &id).await?))
 }

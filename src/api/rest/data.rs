@@ -2,7 +2,7 @@
 
 use super::connectors::{config_map, ConnectorIdPath};
 use super::{ApiResult, ErrorBody};
-use crate::api::extract::{Authenticated, ClientAddr, JsonBody, OptionalJsonBody, QueryParams};
+use crate::api::extract::{Authenticated, JsonBody, OptionalJsonBody, QueryParams};
 use crate::api::http_error::HttpError;
 use crate::api::state::AppState;
 use crate::error::{Error, ErrorCode};
@@ -32,14 +32,14 @@ use utoipa::ToSchema;
     ))]
 pub async fn preview_saved(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
     query: QueryParams,
 ) -> ApiResult<Json<Preview>> {
     let preview = state
-        .service
-        .preview_saved(&p, &id, query.get("stream"), &client)
+        .hub
+        .syncs
+        .preview_saved(&caller, &id, query.get("stream"))
         .await?;
     Ok(Json(preview))
 }
@@ -66,19 +66,18 @@ pub struct PreviewBody {
     ))]
 pub async fn preview_unsaved(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     JsonBody(body): JsonBody<PreviewBody>,
 ) -> ApiResult<Json<Preview>> {
     let config = config_map(body.config)?;
     let preview = state
-        .service
+        .hub
+        .syncs
         .preview_unsaved(
-            &p,
+            &caller,
             &body.connector_type,
             &config,
             body.stream.as_deref(),
-            &client,
         )
         .await?;
     Ok(Json(preview))
@@ -109,8 +108,7 @@ pub struct SyncBody {
     ))]
 pub async fn request_sync(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
     OptionalJsonBody(body): OptionalJsonBody<SyncBody>,
 ) -> ApiResult<Response> {
@@ -118,10 +116,7 @@ pub async fn request_sync(
         streams: body.streams,
         full_refresh: body.full_refresh,
     };
-    let queued = state
-        .service
-        .request_sync(&p, &id, request, &client)
-        .await?;
+    let queued = state.hub.syncs.request_sync(&caller, &id, request).await?;
     Ok((StatusCode::ACCEPTED, Json(queued)).into_response())
 }
 
@@ -134,11 +129,10 @@ pub async fn request_sync(
     ))]
 pub async fn sync_runs(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
 ) -> ApiResult<Json<SyncRunList>> {
-    Ok(Json(state.service.sync_runs(&p, &id, &client).await?))
+    Ok(Json(state.hub.syncs.sync_runs(&caller, &id).await?))
 }
 
 /// One sync run.
@@ -153,8 +147,7 @@ pub async fn sync_runs(
     ))]
 pub async fn sync_run(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
 ) -> ApiResult<Json<SyncRunView>> {
     let Ok(Path((id, run_id))) = path else {
@@ -164,7 +157,11 @@ pub async fn sync_run(
         )));
     };
     Ok(Json(
-        state.service.sync_run(&p, &id, &run_id, &client).await?,
+        state
+            .hub
+            .syncs
+            .sync_run(&caller, &crate::api::extract::connector_id(&id)?, &run_id)
+            .await?,
     ))
 }
 
@@ -177,11 +174,10 @@ pub async fn sync_run(
     ))]
 pub async fn streams(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
 ) -> ApiResult<Json<StreamList>> {
-    Ok(Json(state.service.streams(&p, &id, &client).await?))
+    Ok(Json(state.hub.syncs.streams(&caller, &id).await?))
 }
 
 /// A stream's records in the order their latest change was stored. Keep `next_cursor` and call
@@ -200,8 +196,7 @@ pub async fn streams(
     ))]
 pub async fn records(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
     query: QueryParams,
 ) -> ApiResult<Json<RecordPage>> {
@@ -230,8 +225,9 @@ pub async fn records(
         ));
     }
     let page = state
-        .service
-        .records(&p, &id, stream, limit, query.get("cursor"), &client)
+        .hub
+        .syncs
+        .records(&caller, &id, stream, limit, query.get("cursor"))
         .await?;
     Ok(Json(page))
 }
@@ -249,14 +245,14 @@ pub async fn records(
     ))]
 pub async fn register_webhook_channel(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
 ) -> ApiResult<Json<crate::model::ConnectorView>> {
     Ok(Json(
         state
-            .service
-            .register_webhook_channel(&p, &id, &client)
+            .hub
+            .provider_webhooks
+            .register_webhook_channel(&caller, &id)
             .await?,
     ))
 }

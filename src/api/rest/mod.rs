@@ -1,4 +1,4 @@
-//! The `/v1` REST API: thin adapters over `ConnectorService`, each described for the OpenAPI
+//! The `/v1` REST API: thin adapters over the services (`service::Hub`), each described for the OpenAPI
 //! document served at `/v1/openapi.json` (generated from these handlers, so it cannot drift).
 
 mod audit;

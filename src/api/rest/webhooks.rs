@@ -1,7 +1,7 @@
 //! `/v1/webhook-endpoints`: where a tenant's events go, and what became of them.
 
 use super::{ApiResult, ErrorBody};
-use crate::api::extract::{Authenticated, ClientAddr, JsonBody};
+use crate::api::extract::{Authenticated, JsonBody};
 use crate::api::state::AppState;
 use crate::model::webhooks::{DeliveryList, EndpointList, EndpointView};
 use crate::service::EndpointChanges;
@@ -20,11 +20,10 @@ use http::StatusCode;
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     JsonBody(body): JsonBody<EndpointChanges>,
 ) -> ApiResult<(StatusCode, Json<EndpointView>)> {
-    let view = state.service.create_endpoint(&p, body, &client).await?;
+    let view = state.hub.events.create_endpoint(&caller, body).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -33,10 +32,9 @@ pub async fn create(
     responses((status = 200, description = "The endpoints", body = EndpointList)))]
 pub async fn list(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
 ) -> ApiResult<Json<EndpointList>> {
-    Ok(Json(state.service.list_endpoints(&p, &client).await?))
+    Ok(Json(state.hub.events.list_endpoints(&caller).await?))
 }
 
 /// One endpoint.
@@ -48,11 +46,10 @@ pub async fn list(
     ))]
 pub async fn read(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EndpointView>> {
-    Ok(Json(state.service.get_endpoint(&p, &id, &client).await?))
+    Ok(Json(state.hub.events.get_endpoint(&caller, &id).await?))
 }
 
 /// Changes an endpoint's `url`, `events` or `enabled` (turning it on again after a `410 Gone`).
@@ -66,16 +63,12 @@ pub async fn read(
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<EndpointChanges>,
 ) -> ApiResult<Json<EndpointView>> {
     Ok(Json(
-        state
-            .service
-            .change_endpoint(&p, &id, body, &client)
-            .await?,
+        state.hub.events.change_endpoint(&caller, &id, body).await?,
     ))
 }
 
@@ -88,11 +81,10 @@ pub async fn update(
     ))]
 pub async fn remove(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.service.delete_endpoint(&p, &id, &client).await?;
+    state.hub.events.delete_endpoint(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -106,14 +98,14 @@ pub async fn remove(
     ))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EndpointView>> {
     Ok(Json(
         state
-            .service
-            .rotate_endpoint_secret(&p, &id, &client)
+            .hub
+            .events
+            .rotate_endpoint_secret(&caller, &id)
             .await?,
     ))
 }
@@ -127,12 +119,11 @@ pub async fn rotate_secret(
     ))]
 pub async fn deliveries(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryList>> {
     Ok(Json(
-        state.service.endpoint_deliveries(&p, &id, &client).await?,
+        state.hub.events.endpoint_deliveries(&caller, &id).await?,
     ))
 }
 
@@ -148,13 +139,13 @@ pub async fn deliveries(
     ))]
 pub async fn replay(
     State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-    ClientAddr(client): ClientAddr,
+    Authenticated(caller): Authenticated,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state
-        .service
-        .replay_delivery(&p, &id, &delivery_id, &client)
+        .hub
+        .events
+        .replay_delivery(&caller, &id, &delivery_id)
         .await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -3,7 +3,7 @@
 //! too); the answer decides what follows — done, tried again later on the schedule (honouring
 //! `Retry-After`), given up, or the endpoint turned off on `410 Gone`.
 
-use super::ConnectorService;
+use super::Events;
 use crate::checks::http::{retry_after, Destination, Forward, Probe};
 use crate::clock::now_ms;
 use crate::store::{AttemptOutcome, AttemptRecord, ClaimShare, DeliveryJob};
@@ -47,7 +47,7 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-impl ConnectorService {
+impl Events {
     /// Deliveries due now, claimed for `holder`, within `share`.
     pub async fn claim_deliveries(
         &self,
@@ -138,7 +138,8 @@ impl ConnectorService {
     ) -> Result<(u16, Option<Duration>), crate::error::Error> {
         use crate::error::{Error, ErrorCode};
         let body = self
-            .open_event(&job.delivery.tenant_id, &job.event)
+            .outbox
+            .open(&job.delivery.tenant_id, &job.event)
             .ok_or_else(|| Error::from_code(ErrorCode::DecryptionFailed))?;
         let secrets = self.endpoint_secrets(&job.endpoint, now);
         let timestamp = now / 1000;
@@ -217,11 +218,5 @@ impl ConnectorService {
     /// worker looks now.
     pub fn deliveries_due(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.wake.deliveries.clone()
-    }
-
-    /// Wakes this process's workers when any process queues work, for as long as it runs (see
-    /// `Store::watch_queued_work`; returns at once on a store that cannot watch).
-    pub async fn watch_queued_work(&self) {
-        self.store.watch_queued_work(&self.wake).await
     }
 }

@@ -1,10 +1,10 @@
 //! Listing a tenant's connectors, page by page, with the encoded-page cache.
 
-use super::{ConnectorService, RateClass};
-use crate::auth::Principal;
+use super::Connectors;
 use crate::error::{Error, ErrorCode};
 use crate::ids::ConnectorId;
 use crate::model::{ConnectorPage, ConnectorStatus};
+use crate::service::{Caller, RateClass};
 use crate::store::{ConnectorRecord, ListQuery};
 use base64::Engine;
 use std::time::Instant;
@@ -21,17 +21,16 @@ pub(super) struct PageKey {
     cursor: Option<String>,
 }
 
-impl ConnectorService {
+impl Connectors {
     pub async fn list(
         &self,
-        p: &Principal,
+        caller: &Caller,
         status: Option<ConnectorStatus>,
         limit: Option<usize>,
         cursor: Option<&str>,
-        client: &str,
     ) -> Result<ConnectorPage, Error> {
-        self.limit(p, RateClass::Reads, client).await?;
-        self.page(p, status, page_size(limit), cursor).await
+        self.gate.limit(caller, RateClass::Reads).await?;
+        self.page(caller, status, page_size(limit), cursor).await
     }
 
     /// A listing page as the JSON the REST API answers with. While the store reports no change
@@ -39,20 +38,19 @@ impl ConnectorService {
     /// read, the views and the encoding.
     pub async fn list_json(
         &self,
-        p: &Principal,
+        caller: &Caller,
         status: Option<ConnectorStatus>,
         limit: Option<usize>,
         cursor: Option<&str>,
-        client: &str,
     ) -> Result<bytes::Bytes, Error> {
-        self.limit(p, RateClass::Reads, client).await?;
+        self.gate.limit(caller, RateClass::Reads).await?;
         let limit = page_size(limit);
         // The marker is taken before the read, so a change landing in between only makes the page
         // look stale.
         let cache = self.pages.as_ref().and_then(|pages| {
             let marker = self.store.change_marker()?;
             let key = PageKey {
-                tenant: p.tenant.as_str().to_owned(),
+                tenant: caller.tenant().as_str().to_owned(),
                 status,
                 limit,
                 cursor: cursor.map(str::to_owned),
@@ -67,7 +65,7 @@ impl ConnectorService {
             self.metrics.page_cache(true);
             return Ok(body);
         }
-        let page = self.page(p, status, limit, cursor).await?;
+        let page = self.page(caller, status, limit, cursor).await?;
         let body = bytes::Bytes::from(serde_json::to_vec(&page).map_err(|e| {
             tracing::error!(error = %e, "could not encode a listing page");
             Error::from_code(ErrorCode::Internal)
@@ -82,7 +80,7 @@ impl ConnectorService {
     /// One page of `limit` (from `page_size`) connectors.
     pub(super) async fn page(
         &self,
-        p: &Principal,
+        caller: &Caller,
         status: Option<ConnectorStatus>,
         limit: usize,
         cursor: Option<&str>,
@@ -91,7 +89,7 @@ impl ConnectorService {
         let records = self
             .store
             .list(
-                &p.tenant,
+                caller.tenant(),
                 &ListQuery {
                     status,
                     limit: limit + 1,
@@ -103,7 +101,7 @@ impl ConnectorService {
         let page: Vec<_> = records.into_iter().take(limit).collect();
         let next_cursor = more.then(|| page.last().map(encode_cursor)).flatten();
         Ok(ConnectorPage {
-            connectors: page.iter().map(|r| self.view(r)).collect(),
+            connectors: page.iter().map(|r| self.views.view(r)).collect(),
             next_cursor,
         })
     }

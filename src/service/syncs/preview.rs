@@ -1,65 +1,61 @@
 //! Previews: the first page of a stream, read from the provider with a saved connector's
 //! credential or with a configuration not saved yet, shown and never stored.
 
-use super::{ConnectorService, RateClass};
-use crate::auth::Principal;
+use super::Syncs;
 use crate::catalog::{ConnectorDef, StreamDef, StreamsFrom};
 use crate::error::Error;
+use crate::ids::ConnectorId;
 use crate::model::data::{Column, Preview};
 use crate::model::{AuditAction, AuditOutcome};
 use crate::scrub::Scrub;
 use crate::secret::SecretConfig;
+use crate::service::{Caller, RateClass};
 use crate::sync::access::Access;
 use crate::sync::pages::{Page, PageToken, StreamReader};
 use crate::sync::{self, values, PREVIEW_RECORDS};
 use std::collections::BTreeMap;
 
-impl ConnectorService {
+impl Syncs {
     /// The first records of `stream` (the connector's main stream when `None`).
     pub async fn preview_saved(
         &self,
-        p: &Principal,
-        id: &str,
+        caller: &Caller,
+        id: &ConnectorId,
         stream: Option<&str>,
-        client: &str,
     ) -> Result<Preview, Error> {
-        self.limit(p, RateClass::Tests, client).await?;
-        let record = self.record(p, id, AuditAction::Preview, client).await?;
-        let def = self.definition(&record.connector_type)?;
-        self.audit(
-            p,
-            AuditAction::Preview,
-            Some(id),
-            AuditOutcome::Ok,
-            None,
-            client,
-        )
-        .await?;
-        let config = self.fresh_config(p, &record, false, client).await?;
+        self.gate.limit(caller, RateClass::Tests).await?;
+        let record = self
+            .gate
+            .connector(caller, id, AuditAction::Preview)
+            .await?;
+        let def = self.catalog.definition(&record.connector_type)?;
+        self.gate
+            .audit(
+                caller,
+                AuditAction::Preview,
+                Some(id.as_str()),
+                AuditOutcome::Ok,
+                None,
+            )
+            .await?;
+        let config = self.credentials.fresh(caller, &record, false).await?;
         self.preview(def, &config, stream).await
     }
 
     /// The first records a configuration not saved yet would read.
     pub async fn preview_unsaved(
         &self,
-        p: &Principal,
+        caller: &Caller,
         connector_type: &str,
         config: &BTreeMap<String, String>,
         stream: Option<&str>,
-        client: &str,
     ) -> Result<Preview, Error> {
-        let def = self.definition(connector_type)?;
+        let def = self.catalog.definition(connector_type)?;
         let valid = self.catalog.validate(def, config)?;
-        self.limit(p, RateClass::Tests, client).await?;
-        self.audit(
-            p,
-            AuditAction::Preview,
-            None,
-            AuditOutcome::Ok,
-            None,
-            client,
-        )
-        .await?;
+        self.gate.limit(caller, RateClass::Tests).await?;
+        self.gate
+            .audit(caller, AuditAction::Preview, None, AuditOutcome::Ok, None)
+            .await?;
         self.preview(def, &SecretConfig::from(valid), stream).await
     }
 
@@ -96,7 +92,7 @@ impl ConnectorService {
     }
 }
 
-impl ConnectorService {
+impl Syncs {
     /// One page of `stream` of a connector, read with `config`: the call placed and authorised
     /// as the connector's access says, a refusal blamed on the field that carries the credential.
     pub(super) async fn read_stream(
@@ -114,7 +110,7 @@ impl ConnectorService {
             stream,
             config,
             provider: &def.name,
-            credential_field: credential_field(def),
+            credential_field: def.credential_field(),
         };
         reader.read(token, since).await
     }
@@ -125,14 +121,4 @@ pub(super) fn columns(records: &[serde_json::Value]) -> Vec<Column> {
         .into_iter()
         .map(|(name, column_type)| Column { name, column_type })
         .collect()
-}
-
-/// The secret field a provider's refusal blames: the one the connector's calls carry.
-pub(super) fn credential_field(def: &ConnectorDef) -> &str {
-    let access = def.access.as_ref();
-    access
-        .and_then(|a| a.bearer.as_deref())
-        .or_else(|| access.and_then(|a| a.header.as_ref().map(|h| h.field.as_str())))
-        .or_else(|| access.and_then(|a| a.basic.as_ref().map(|[_, secret]| secret.as_str())))
-        .unwrap_or("api_key")
 }

@@ -1,14 +1,14 @@
 //! Running a sync of PostgreSQL tables: the same passes, pages and commits as an HTTP stream,
 //! with keyset pages read from the database instead of a provider's list calls.
 
-use super::sync_pass::{start_pass, Increments};
-use super::sync_run::{PageWrites, Running, Stop};
-use super::ConnectorService;
+use super::pass::{start_pass, Increments};
+use super::run::{PageWrites, Running, Stop};
+use super::Syncs;
 use crate::error::{Error, ErrorCode};
 use crate::store::StreamState;
 use crate::sync::postgres::{self, PagesAhead, RowPage, TableRead};
 
-impl ConnectorService {
+impl Syncs {
     pub(super) async fn run_tables(
         &self,
         running: &mut Running<'_>,

@@ -1,15 +1,43 @@
 //! The operator's maintenance: what the health monitor and the server's start-up and shutdown
-//! ask of the store.
+//! ask of the store, and key rotation (`key_rotation`).
 
-use super::ConnectorService;
+mod key_rotation;
+
+pub use key_rotation::RotationProgress;
+
+use super::{Credentials, Gate, Parts};
+use crate::catalog::Catalog;
 use crate::clock::now_ms;
-use crate::store::ConnectorRecord;
+use crate::metrics::Metrics;
+use crate::store::{ConnectorRecord, Store};
+use crate::vault::Vault;
+use std::sync::Arc;
 
 /// The health monitor's lease in the store: whoever holds it runs the monitor.
 const MONITOR_LEASE: &str = "health-monitor";
 const DAY_MS: i64 = 86_400_000;
 
-impl ConnectorService {
+pub struct Maintenance {
+    store: Arc<dyn Store>,
+    vault: Arc<Vault>,
+    catalog: &'static Catalog,
+    gate: Arc<Gate>,
+    credentials: Arc<Credentials>,
+    metrics: Metrics,
+}
+
+impl Maintenance {
+    pub(super) fn new(parts: &Parts) -> Self {
+        Self {
+            store: parts.store.clone(),
+            vault: parts.vault.clone(),
+            catalog: crate::catalog::catalog(),
+            gate: parts.gate.clone(),
+            credentials: parts.credentials.clone(),
+            metrics: parts.metrics.clone(),
+        }
+    }
+
     /// Which store this is (`sqlite`, `mongodb`), for logs and `/readyz`.
     pub fn store_name(&self) -> &'static str {
         self.store.name()
@@ -23,7 +51,7 @@ impl ConnectorService {
     /// Writes the audit entries waiting beside their calls, then everything the store buffers,
     /// to disk (at shutdown).
     pub async fn flush_store(&self) {
-        self.audit_beside.flush().await;
+        self.gate.flush_beside().await;
         if let Err(e) = self.store.flush().await {
             tracing::warn!(error = %e, "could not checkpoint the store");
         }

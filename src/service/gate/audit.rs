@@ -2,23 +2,25 @@
 //! transaction as the change where there is one), refusals of signed-in callers, and the
 //! per-minute summaries of refusals nobody signed in for.
 
-use super::{store_cause, ConnectorService, RateClass};
+use super::{Gate, RateClass};
 use crate::auth::{Principal, TenantId};
 use crate::clock::now_ms;
 use crate::clock::rfc3339;
 use crate::error::{Error, ErrorCode};
 use crate::model::{AuditAction, AuditEntryView, AuditOutcome};
+use crate::service::{store_cause, Caller};
 use crate::store::{AuditQuery, AuditRecord, AuditWrite};
 
-impl ConnectorService {
-    pub(super) fn audit_entry(
-        p: &Principal,
+impl Gate {
+    /// An entry about `caller`'s `action`, to be written.
+    pub(crate) fn entry(
+        caller: &Caller,
         action: AuditAction,
         connector_id: Option<&str>,
         outcome: AuditOutcome,
         error_code: Option<ErrorCode>,
-        client: &str,
     ) -> AuditRecord {
+        let (p, client) = (&caller.principal, caller.client.as_str());
         AuditRecord {
             seq: 0,
             tenant_id: p.tenant.as_str().to_owned(),
@@ -36,34 +38,27 @@ impl ConnectorService {
     }
 
     /// An `ok` entry to write in the same transaction as the change it records.
-    pub(super) fn audited(
-        &self,
-        p: &Principal,
-        action: AuditAction,
-        id: &str,
-        client: &str,
-    ) -> AuditWrite<'_> {
+    pub(crate) fn audited(&self, caller: &Caller, action: AuditAction, id: &str) -> AuditWrite<'_> {
         AuditWrite {
-            entry: Self::audit_entry(p, action, Some(id), AuditOutcome::Ok, None, client),
+            entry: Self::entry(caller, action, Some(id), AuditOutcome::Ok, None),
             key: &self.audit_key,
         }
     }
 
     /// Writes an audit entry; when that fails the caller must not go on.
-    pub(super) async fn audit(
+    pub(crate) async fn audit(
         &self,
-        p: &Principal,
+        caller: &Caller,
         action: AuditAction,
         connector_id: Option<&str>,
         outcome: AuditOutcome,
         error_code: Option<ErrorCode>,
-        client: &str,
     ) -> Result<(), Error> {
-        let entry = Self::audit_entry(p, action, connector_id, outcome, error_code, client);
+        let entry = Self::entry(caller, action, connector_id, outcome, error_code);
         self.append(entry).await
     }
 
-    pub(super) async fn append(&self, entry: AuditRecord) -> Result<(), Error> {
+    pub(crate) async fn append(&self, entry: AuditRecord) -> Result<(), Error> {
         let action = entry.action.clone();
         let write = AuditWrite {
             entry,
@@ -82,28 +77,21 @@ impl ConnectorService {
     /// Writes an entry for something already done (a proxied call, whose answer is on its way)
     /// beside it rather than before it: the caller does not wait for the durable write, and a
     /// failure to write is logged (the call cannot be undone by refusing its answer).
-    pub(super) fn append_beside(&self, entry: AuditRecord) {
+    pub(crate) fn append_beside(&self, entry: AuditRecord) {
         self.audit_beside.push(&self.store, &self.audit_key, entry);
     }
 
     /// Records a refused request of a signed-in caller (404 across tenants). Best effort: the
     /// request is refused whether or not this is written.
-    pub async fn audit_refusal(
-        &self,
-        p: &Principal,
-        action: AuditAction,
-        error: &Error,
-        client: &str,
-    ) {
-        tracing::info!(tenant = %p.tenant, %action, code = %error.code, "request refused");
+    pub async fn audit_refusal(&self, caller: &Caller, action: AuditAction, error: &Error) {
+        tracing::info!(tenant = %caller.tenant(), %action, code = %error.code, "request refused");
         let _ = self
             .audit(
-                p,
+                caller,
                 action,
                 None,
                 AuditOutcome::Refused,
                 Some(error.code),
-                client,
             )
             .await;
     }
@@ -156,22 +144,24 @@ impl ConnectorService {
         let summaries = self.refusals.take_closed(now_ms(), everything);
         let mut unwritten = Vec::new();
         for summary in summaries {
-            let who = Principal {
-                tenant: summary
-                    .tenant
-                    .clone()
-                    .unwrap_or_else(TenantId::unauthenticated),
-                user: summary.user.clone(),
-                via_cookie: false,
-                expires_at: 0,
-            };
-            let mut entry = Self::audit_entry(
+            let who = Caller::new(
+                Principal {
+                    tenant: summary
+                        .tenant
+                        .clone()
+                        .unwrap_or_else(TenantId::unauthenticated),
+                    user: summary.user.clone(),
+                    via_cookie: false,
+                    expires_at: 0,
+                },
+                summary.client.clone(),
+            );
+            let mut entry = Self::entry(
                 &who,
                 summary.action,
                 None,
                 AuditOutcome::Refused,
                 ErrorCode::parse(&summary.error_code),
-                &summary.client,
             );
             entry.at = summary.minute;
             entry.detail = Some(format!(
@@ -191,12 +181,11 @@ impl ConnectorService {
     /// A page of the tenant's audit log, and where the next one starts (see `Store::list_audit`).
     pub async fn audit_log(
         &self,
-        p: &Principal,
+        caller: &Caller,
         query: &AuditQuery,
-        client: &str,
     ) -> Result<(Vec<AuditRecord>, Option<i64>), Error> {
-        self.limit(p, RateClass::Reads, client).await?;
-        Ok(self.store.list_audit(&p.tenant, query).await?)
+        self.limit(caller, RateClass::Reads).await?;
+        Ok(self.store.list_audit(caller.tenant(), query).await?)
     }
 }
 

@@ -2,18 +2,23 @@
 //! attached as its check attaches it, and answered with the provider's response. The caller never
 //! holds the credential, and never sees it: it is taken out of the answer as it streams.
 
-use super::{ConnectorService, RateClass};
-use crate::auth::Principal;
-use crate::catalog::{ConnectorDef, StreamsFrom};
+mod slots;
+
+use super::{Caller, Credentials, Gate, Parts, RateClass};
+use crate::catalog::{Catalog, ConnectorDef, StreamsFrom};
 use crate::checks::http::{retry_after, Forward};
+use crate::checks::Checker;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
+use crate::ids::ConnectorId;
 use crate::model::{AuditAction, AuditOutcome};
 use crate::proxy::idempotent;
 use crate::scrub::Scrub;
 use crate::secret::REFRESH_TOKEN;
-use crate::store::ConnectorRecord;
+use crate::store::{ConnectorRecord, Store};
 use crate::sync::access::Access;
+use slots::TenantSlots;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -56,20 +61,41 @@ pub struct ProxyAnswer {
     pub slot: OwnedSemaphorePermit,
 }
 
-impl ConnectorService {
+pub struct Proxy {
+    store: Arc<dyn Store>,
+    catalog: &'static Catalog,
+    gate: Arc<Gate>,
+    credentials: Arc<Credentials>,
+    checker: Arc<Checker>,
+    /// Proxied calls each tenant has in flight in this process.
+    slots: TenantSlots,
+}
+
+impl Proxy {
+    pub(super) fn new(parts: &Parts) -> Self {
+        Self {
+            store: parts.store.clone(),
+            catalog: crate::catalog::catalog(),
+            gate: parts.gate.clone(),
+            credentials: parts.credentials.clone(),
+            checker: parts.checker.clone(),
+            slots: TenantSlots::new(parts.gate.limits().proxy_in_flight),
+        }
+    }
+
     /// Everything decided before the caller's body is read, so a refused call (over the rate,
     /// a connector that is not the caller's, no slot free) costs no upload.
     pub async fn admit_proxy(
         &self,
-        p: &Principal,
-        connector_id: &str,
-        client: &str,
+        caller: &Caller,
+        connector_id: &ConnectorId,
     ) -> Result<ProxyTarget, Error> {
-        self.limit(p, RateClass::Proxy, client).await?;
+        self.gate.limit(caller, RateClass::Proxy).await?;
         let record = self
-            .record(p, connector_id, AuditAction::Proxy, client)
+            .gate
+            .connector(caller, connector_id, AuditAction::Proxy)
             .await?;
-        let def = self.definition(&record.connector_type)?;
+        let def = self.catalog.definition(&record.connector_type)?;
         let refused = if def.streams_from == StreamsFrom::Discovery {
             Some(Error::new(
                 ErrorCode::NoHttpApi,
@@ -83,12 +109,12 @@ impl ConnectorService {
         };
         let slot = match refused {
             Some(error) => Err(error),
-            None => self.proxy_slots.try_take(&p.tenant).ok_or_else(|| {
+            None => self.slots.try_take(caller.tenant()).ok_or_else(|| {
                 let mut error = Error::new(
                     ErrorCode::RateLimited,
                     format!(
                         "You already have {} calls through the proxy under way; wait for one to finish.",
-                        self.proxy_slots.per_tenant()
+                        self.slots.per_tenant()
                     ),
                 );
                 error.retry_after = Some(1);
@@ -98,7 +124,8 @@ impl ConnectorService {
         match slot {
             Ok(slot) => Ok(ProxyTarget { record, def, slot }),
             Err(error) => {
-                self.audit_refusal(p, AuditAction::Proxy, &error, client)
+                self.gate
+                    .audit_refusal(caller, AuditAction::Proxy, &error)
                     .await;
                 Err(error)
             }
@@ -107,14 +134,13 @@ impl ConnectorService {
 
     pub async fn proxy(
         &self,
-        p: &Principal,
+        caller: &Caller,
         target: ProxyTarget,
         call: ProxyCall,
-        client: &str,
     ) -> Result<ProxyAnswer, Error> {
         let ProxyTarget { record, def, slot } = target;
         let id = record.connector_id.clone();
-        let mut config = self.fresh_config(p, &record, false, client).await?;
+        let mut config = self.credentials.fresh(caller, &record, false).await?;
         // Built before anything is sent (a secret too short to find in the answer is refused
         // then), and again with a renewed token: always from the configuration the call went
         // out with.
@@ -151,7 +177,7 @@ impl ConnectorService {
                     renewed = true;
                     // A lease never released: whoever takes it renews, in any process, and
                     // nobody else until it lapses.
-                    let pause = format!("renew-on-401:{}:{id}", p.tenant);
+                    let pause = format!("renew-on-401:{}:{id}", caller.tenant());
                     let holder = crate::random::random_hex(8);
                     if self
                         .store
@@ -160,10 +186,10 @@ impl ConnectorService {
                     {
                         let latest = self
                             .store
-                            .get(&p.tenant, &id)
+                            .get(caller.tenant(), &id)
                             .await?
                             .ok_or_else(Error::not_found)?;
-                        config = self.fresh_config(p, &latest, true, client).await?;
+                        config = self.credentials.fresh(caller, &latest, true).await?;
                         scrub = Scrub::new(def, &config)?;
                         continue;
                     }
@@ -214,17 +240,16 @@ impl ConnectorService {
         match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
-                let mut entry = Self::audit_entry(
-                    p,
+                let mut entry = Gate::entry(
+                    caller,
                     AuditAction::Proxy,
                     Some(&id),
                     AuditOutcome::Ok,
                     None,
-                    client,
                 );
                 entry.detail = Some(detail(&status.to_string(), started, attempts));
                 // The provider has answered: the entry is written beside the answer.
-                self.append_beside(entry);
+                self.gate.append_beside(entry);
                 Ok(ProxyAnswer {
                     status,
                     headers: crate::proxy::returned(response.headers(), &scrub),
@@ -245,16 +270,15 @@ impl ConnectorService {
                     ),
                     _ => error,
                 };
-                let mut entry = Self::audit_entry(
-                    p,
+                let mut entry = Gate::entry(
+                    caller,
                     AuditAction::Proxy,
                     Some(&id),
                     AuditOutcome::Error,
                     Some(error.code),
-                    client,
                 );
                 entry.detail = Some(detail(error.code.as_str(), started, attempts));
-                self.append(entry).await?;
+                self.gate.append(entry).await?;
                 Err(error)
             }
         }

@@ -3,54 +3,57 @@
 //! (a page that follows a running sync asks every second).
 
 use super::data_settings::data_settings;
-use super::syncs::{parse_cursor, RUN_HISTORY};
-use super::{run_view, ConnectorService, RateClass};
-use crate::auth::Principal;
+use super::{parse_cursor, RUN_HISTORY};
+use super::{run_view, Syncs};
 use crate::clock::now_ms;
 use crate::error::Error;
+use crate::ids::ConnectorId;
 use crate::model::data::{DataView, StreamPermission};
 use crate::model::{AuditAction, AuditOutcome};
 use crate::secret::GRANTED_SCOPES;
+use crate::service::{Caller, RateClass};
 
 /// Columns the page's table shows (the rest are in each record's JSON).
 pub const TABLE_COLUMNS: usize = 8;
 
-impl ConnectorService {
+impl Syncs {
     /// `stream` (default: the first with records, else the first) from `cursor`, `rows` a page.
     pub async fn data_view(
         &self,
-        p: &Principal,
-        id: &str,
+        caller: &Caller,
+        id: &ConnectorId,
         stream: Option<&str>,
         cursor: Option<&str>,
         rows: usize,
-        client: &str,
     ) -> Result<DataView, Error> {
-        self.limit(p, RateClass::Reads, client).await?;
+        self.gate.limit(caller, RateClass::Reads).await?;
         let after = cursor.map(parse_cursor).transpose()?.unwrap_or(0);
-        let record = self.record(p, id, AuditAction::ReadRecords, client).await?;
-        self.audit(
-            p,
-            AuditAction::ReadRecords,
-            Some(id),
-            AuditOutcome::Ok,
-            None,
-            client,
-        )
-        .await?;
-        let config = self.decrypt_for_check(&record)?;
-        let def = self.definition(&record.connector_type)?;
+        let record = self
+            .gate
+            .connector(caller, id, AuditAction::ReadRecords)
+            .await?;
+        self.gate
+            .audit(
+                caller,
+                AuditAction::ReadRecords,
+                Some(id.as_str()),
+                AuditOutcome::Ok,
+                None,
+            )
+            .await?;
+        let config = self.credentials.open_for_use(&record)?;
+        let def = self.catalog.definition(&record.connector_type)?;
         let streams = self.stream_views(&record, &config).await?;
         let runs = self
             .store
-            .list_runs(&p.tenant, &record.connector_id, None, RUN_HISTORY)
+            .list_runs(caller.tenant(), &record.connector_id, None, RUN_HISTORY)
             .await?;
         // The connector as it is after the runs were read: a run's outcome is put on the
         // connector before the run is marked finished, so a run shown finished shows its last
         // sync too (read before them, a run finishing in between left "never" on a done page).
         let shown = self
             .store
-            .get(&p.tenant, &record.connector_id)
+            .get(caller.tenant(), &record.connector_id)
             .await?
             .unwrap_or_else(|| record.clone());
         let stream = stream
@@ -83,7 +86,7 @@ impl ConnectorService {
         }
         columns.truncate(TABLE_COLUMNS);
         Ok(DataView {
-            connector: self.view(&shown),
+            connector: self.views.view(&shown),
             streams,
             runs: runs.into_iter().map(run_view).collect(),
             stream,

@@ -1,32 +1,31 @@
 //! Keeping OAuth2 access fresh: a token due for renewal is refreshed under a store lease, so
 //! exactly one process spends a refresh token, and the new pair is saved before it is used.
 
-use super::ConnectorService;
-use crate::auth::Principal;
+use super::Credentials;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::{AuditAction, AuditOutcome};
 use crate::oauth::TokenError;
 use crate::secret::{SecretConfig, ACCESS_TOKEN, GRANTED_SCOPES, REFRESH_TOKEN};
+use crate::service::Caller;
 use crate::store::ConnectorRecord;
 use std::time::{Duration, Instant};
 
 /// What a refresh lease adds to the provider call it covers: reading and saving around it.
 const REFRESH_LEASE_MARGIN: Duration = Duration::from_secs(10);
 
-impl ConnectorService {
+impl Credentials {
     /// The configuration a check should use: when the access token expires within the margin
     /// (or `force`), it is renewed first. Exactly one process renews a connector at a time (a
     /// store lease); the others wait for its result. The new pair is saved with a
     /// compare-and-swap before it is used, keeping the old refresh token when none comes back.
-    pub(super) async fn fresh_config(
+    pub(crate) async fn fresh(
         &self,
-        p: &Principal,
+        caller: &Caller,
         record: &ConnectorRecord,
         force: bool,
-        client: &str,
     ) -> Result<SecretConfig, Error> {
-        let config = self.decrypt_for_check(record)?;
+        let config = self.open_for_use(record)?;
         let due = self.oauth.due(record.token_expires_at, now_ms());
         if config.get(REFRESH_TOKEN).is_none() || !(force || due) {
             return Ok(config);
@@ -45,7 +44,7 @@ impl ConnectorService {
                 .lease(&lease, &holder, now_ms(), lease_ms)
                 .await?
             {
-                let outcome = self.refresh_locked(p, record, force, client).await;
+                let outcome = self.refresh_locked(caller, record, force).await;
                 let _ = self.store.release_lease(&lease, &holder, now_ms()).await;
                 return outcome;
             }
@@ -53,11 +52,11 @@ impl ConnectorService {
             tokio::time::sleep(Duration::from_millis(50)).await;
             let latest = self
                 .store
-                .get(&p.tenant, &record.connector_id)
+                .get(caller.tenant(), &record.connector_id)
                 .await?
                 .ok_or_else(|| Error::new(ErrorCode::NotFound, "This connector was deleted."))?;
             if latest.token_refreshed_at != record.token_refreshed_at {
-                return self.decrypt_for_check(&latest);
+                return self.open_for_use(&latest);
             }
             if Instant::now() > deadline {
                 return Err(Error::new(
@@ -68,32 +67,23 @@ impl ConnectorService {
         }
     }
 
-    pub(super) fn decrypt_for_check(&self, r: &ConnectorRecord) -> Result<SecretConfig, Error> {
-        self.open_config(r).map_err(|_| {
-            Error::new(
-                ErrorCode::DecryptionFailed,
-                ErrorCode::DecryptionFailed.message(),
-            )
-        })
-    }
-
-    pub(super) async fn refresh_locked(
+    async fn refresh_locked(
         &self,
-        p: &Principal,
+        caller: &Caller,
         seen: &ConnectorRecord,
         force: bool,
-        client: &str,
     ) -> Result<SecretConfig, Error> {
+        let tenant = caller.tenant();
         let id = seen.connector_id.as_str();
         let gone = || Error::new(ErrorCode::NotFound, "This connector was deleted.");
         // Read again under the lease: another process may have renewed it just before.
-        let mut current = self.store.get(&p.tenant, id).await?.ok_or_else(gone)?;
-        let config = self.decrypt_for_check(&current)?;
+        let mut current = self.store.get(tenant, id).await?.ok_or_else(gone)?;
+        let config = self.open_for_use(&current)?;
         let renewed_meanwhile = current.token_refreshed_at != seen.token_refreshed_at;
         if renewed_meanwhile || !(force || self.oauth.due(current.token_expires_at, now_ms())) {
             return Ok(config);
         }
-        let def = self.definition(&current.connector_type)?;
+        let def = self.catalog.definition(&current.connector_type)?;
         let used = config.get(REFRESH_TOKEN).unwrap_or_default().to_owned();
         let call = self
             .oauth
@@ -121,22 +111,22 @@ impl ConnectorService {
                     TokenError::Failed(f) => f,
                 };
                 self.metrics.refresh(failure.code.as_str());
-                self.audit(
-                    p,
-                    AuditAction::Refresh,
-                    Some(id),
-                    AuditOutcome::Error,
-                    Some(failure.code),
-                    client,
-                )
-                .await?;
+                self.gate
+                    .audit(
+                        caller,
+                        AuditAction::Refresh,
+                        Some(id),
+                        AuditOutcome::Error,
+                        Some(failure.code),
+                    )
+                    .await?;
                 return Err(failure);
             }
         };
         let issued_at = now_ms();
         // Save before use: a rotated refresh token that is not stored is a dead connection.
         for _attempt in 0..5 {
-            let mut next_config = self.decrypt_for_check(&current)?;
+            let mut next_config = self.open_for_use(&current)?;
             if next_config.get(REFRESH_TOKEN) != Some(used.as_str()) {
                 // The credentials were replaced meanwhile; theirs win.
                 return Ok(next_config);
@@ -149,22 +139,22 @@ impl ConnectorService {
                 next_config.set(REFRESH_TOKEN, rotated.expose().to_owned());
             }
             let mut next = current.clone();
-            self.seal_config(&mut next, &next_config);
+            self.seal(&mut next, &next_config);
             next.token_expires_at = tokens.expires_at;
             next.token_refreshed_at = Some(issued_at);
             next.version = current.version + 1;
             // Saved and audited together: an entry says `ok` only for tokens that were stored.
-            let audit = self.audited(p, AuditAction::Refresh, id, client);
+            let audit = self.gate.audited(caller, AuditAction::Refresh, id);
             if self
                 .store
-                .update(&p.tenant, &next, current.version, Some(&audit), &[])
+                .update(tenant, &next, current.version, Some(&audit), &[])
                 .await?
             {
                 self.metrics.refresh("ok");
-                tracing::info!(tenant = %p.tenant, connector_id = %id, rotated = tokens.refresh_token.is_some(), "OAuth2 tokens renewed");
+                tracing::info!(%tenant, connector_id = %id, rotated = tokens.refresh_token.is_some(), "OAuth2 tokens renewed");
                 return Ok(next_config);
             }
-            current = self.store.get(&p.tenant, id).await?.ok_or_else(gone)?;
+            current = self.store.get(tenant, id).await?.ok_or_else(gone)?;
         }
         Err(Error::new(
             ErrorCode::Conflict,

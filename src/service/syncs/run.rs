@@ -4,9 +4,8 @@
 //! backoff; an OAuth token the provider refuses is renewed once. The run's outcome lands on the
 //! connector like a test's.
 
-use super::sync_pass::{start_pass, Increments};
-use super::ConnectorService;
-use crate::auth::Principal;
+use super::pass::{start_pass, Increments};
+use super::Syncs;
 use crate::catalog::{ConnectorDef, StreamDef, StreamsFrom};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
@@ -14,6 +13,7 @@ use crate::model::data::{RunStatus, StreamCounts};
 use crate::model::ConnectorStatus;
 use crate::scrub::Scrub;
 use crate::secret::{SecretConfig, GRANTED_SCOPES, REFRESH_TOKEN};
+use crate::service::Caller;
 use crate::store::{ConnectorRecord, PageCommit, PassEnd, RecordWrite, StreamState, SyncRunRecord};
 use crate::sync::pages::{Page, PageToken};
 use crate::sync::{self, values, Pass};
@@ -85,7 +85,7 @@ pub(super) struct Running<'a> {
     pub holder: &'a str,
     pub record: ConnectorRecord,
     pub def: &'static ConnectorDef,
-    pub principal: Principal,
+    pub caller: Caller,
     pub config: SecretConfig,
     pub scrub: Scrub,
 }
@@ -104,7 +104,7 @@ fn skipped_streams(refused: &[Error]) -> Option<Error> {
     ))
 }
 
-impl ConnectorService {
+impl Syncs {
     /// Takes the next run waiting to be worked on, if any.
     pub async fn claim_sync(&self, holder: &str) -> Option<SyncRunRecord> {
         match self
@@ -190,18 +190,16 @@ impl ConnectorService {
                 "This connector was deleted.",
             )));
         };
-        let def = self.definition(&record.connector_type)?;
-        let principal = Principal::system(run.tenant_id.clone(), "sync");
-        let config = self
-            .fresh_config(&principal, &record, false, "sync")
-            .await?;
+        let def = self.catalog.definition(&record.connector_type)?;
+        let caller = Caller::system(run.tenant_id.clone(), "sync");
+        let config = self.credentials.fresh(&caller, &record, false).await?;
         let scrub = Scrub::new(def, &config)?;
         let mut running = Running {
             run,
             holder,
             record,
             def,
-            principal,
+            caller,
             config,
             scrub,
         };
@@ -407,7 +405,8 @@ impl ConnectorService {
                             Error::new(ErrorCode::NotFound, "This connector was deleted.")
                         })?;
                     running.config = self
-                        .fresh_config(&running.principal, &latest, true, "sync")
+                        .credentials
+                        .fresh(&running.caller, &latest, true)
                         .await?;
                     // Pages read from now on may echo the renewed token: take it out too.
                     running.scrub = Scrub::new(running.def, &running.config)?;
@@ -525,7 +524,7 @@ impl ConnectorService {
         now: i64,
     ) -> Result<(), Error> {
         // The run's event is the same whichever attempt below writes it.
-        let finished = self.sync_event(run, failure, now).await;
+        let finished = self.outbox.sync_event(run, failure, now).await;
         for _attempt in 0..5 {
             let Some(current) = self.store.get(&run.tenant_id, &run.connector_id).await? else {
                 return Ok(());
@@ -549,14 +548,14 @@ impl ConnectorService {
                 }
             }
             next.version += 1;
-            let mut events = self.status_events(&current, &next);
+            let mut events = self.outbox.status_events(&current, &next);
             events.push(finished.clone());
             if self
                 .store
                 .update(&run.tenant_id, &next, current.version, None, &events)
                 .await?
             {
-                self.events_queued();
+                self.outbox.queued();
                 return Ok(());
             }
         }

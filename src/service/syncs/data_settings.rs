@@ -2,30 +2,30 @@
 //! location and paging, PostgreSQL's table choice. They are the catalog's `ask = "later"` fields;
 //! changing them keeps the credentials and the connector's status.
 
-use super::{ConnectorService, RateClass};
-use crate::auth::Principal;
+use super::Syncs;
 use crate::catalog::{Ask, ConnectorDef, StreamsFrom};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
+use crate::ids::ConnectorId;
 use crate::model::data::TableChoice;
 use crate::model::{AuditAction, ConnectorView};
 use crate::secret::SecretConfig;
+use crate::service::{Caller, RateClass};
 use crate::sync::postgres;
 use std::collections::BTreeMap;
 
-impl ConnectorService {
+impl Syncs {
     /// Sets the given data settings (an empty value clears one); other fields are kept.
     pub async fn change_data_settings(
         &self,
-        p: &Principal,
-        id: &str,
+        caller: &Caller,
+        id: &ConnectorId,
         settings: &BTreeMap<String, String>,
-        client: &str,
     ) -> Result<ConnectorView, Error> {
-        self.limit(p, RateClass::Writes, client).await?;
+        self.gate.limit(caller, RateClass::Writes).await?;
         for _attempt in 0..3 {
-            let current = self.record(p, id, AuditAction::Update, client).await?;
-            let def = self.definition(&current.connector_type)?;
+            let current = self.gate.connector(caller, id, AuditAction::Update).await?;
+            let def = self.catalog.definition(&current.connector_type)?;
             if let Some(name) = settings
                 .keys()
                 .find(|name| def.field(name).is_none_or(|f| f.ask != Ask::Later))
@@ -40,7 +40,7 @@ impl ConnectorService {
                 )
                 .with_field(name.as_str()));
             }
-            let stored = self.decrypt_for_check(&current)?;
+            let stored = self.credentials.open_for_use(&current)?;
             let mut merged: BTreeMap<String, String> = stored.expose().clone();
             for (name, value) in settings {
                 if value.trim().is_empty() {
@@ -51,20 +51,27 @@ impl ConnectorService {
             }
             let valid = self.catalog.validate(def, &merged)?;
             let mut next = current.clone();
-            self.seal_config(&mut next, &SecretConfig::from(valid));
+            self.credentials.seal(&mut next, &SecretConfig::from(valid));
             next.updated_at = now_ms();
-            next.updated_by = p.user.clone();
+            next.updated_by = caller.user().to_owned();
             next.version = current.version + 1;
-            let audit = self.audited(p, AuditAction::Update, id, client);
-            let updated =
-                self.connector_event(crate::model::webhooks::EventType::ConnectorUpdated, &next);
+            let audit = self.gate.audited(caller, AuditAction::Update, id.as_str());
+            let updated = self
+                .outbox
+                .connector_event(crate::model::webhooks::EventType::ConnectorUpdated, &next);
             if self
                 .store
-                .update(&p.tenant, &next, current.version, Some(&audit), &[updated])
+                .update(
+                    caller.tenant(),
+                    &next,
+                    current.version,
+                    Some(&audit),
+                    &[updated],
+                )
                 .await?
             {
-                self.events_queued();
-                return Ok(self.view(&next));
+                self.outbox.queued();
+                return Ok(self.views.view(&next));
             }
         }
         Err(Error::from_code(ErrorCode::Conflict))
@@ -74,29 +81,36 @@ impl ConnectorService {
     /// chosen now.
     pub async fn table_choices(
         &self,
-        p: &Principal,
-        id: &str,
-        client: &str,
+        caller: &Caller,
+        id: &ConnectorId,
     ) -> Result<Vec<TableChoice>, Error> {
-        self.limit(p, RateClass::Tests, client).await?;
-        let record = self.record(p, id, AuditAction::Preview, client).await?;
-        if self.definition(&record.connector_type)?.streams_from != StreamsFrom::Discovery {
+        self.gate.limit(caller, RateClass::Tests).await?;
+        let record = self
+            .gate
+            .connector(caller, id, AuditAction::Preview)
+            .await?;
+        if self
+            .catalog
+            .definition(&record.connector_type)?
+            .streams_from
+            != StreamsFrom::Discovery
+        {
             return Err(Error::new(
                 ErrorCode::InvalidRequest,
                 "Only a PostgreSQL connector has tables to choose.",
             )
             .with_field("connector_id"));
         }
-        self.audit(
-            p,
-            AuditAction::Preview,
-            Some(id),
-            crate::model::AuditOutcome::Ok,
-            None,
-            client,
-        )
-        .await?;
-        let config = self.fresh_config(p, &record, false, client).await?;
+        self.gate
+            .audit(
+                caller,
+                AuditAction::Preview,
+                Some(id.as_str()),
+                crate::model::AuditOutcome::Ok,
+                None,
+            )
+            .await?;
+        let config = self.credentials.fresh(caller, &record, false).await?;
         let ctx = self.checker.ctx(&config);
         let tables = crate::checks::postgresql::within_timeout(&ctx, async {
             let client = postgres::open(&self.checker, &config).await?;

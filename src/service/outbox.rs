@@ -2,34 +2,52 @@
 //! vault, and handed to the store with the change it reports, so that it is queued in the same
 //! transaction — none is lost, and none is sent for a change that did not happen.
 
-use super::ConnectorService;
+use super::Views;
 use crate::auth::TenantId;
 use crate::clock::{now_ms, rfc3339};
 use crate::model::webhooks::EventType;
 use crate::model::ConnectorStatus;
-use crate::store::{ConnectorRecord, OutboxEvent};
+use crate::store::{ConnectorRecord, OutboxEvent, Store, WorkWakes};
+use crate::vault::Vault;
 use serde_json::{json, Value};
+use std::sync::Arc;
 
 /// The owner line a sealed event body opens with: a body copied to another tenant does not open.
 fn event_owner(tenant: &str, event_id: &str) -> String {
     format!("{tenant}/event/{event_id}")
 }
 
-impl ConnectorService {
+pub struct Outbox {
+    store: Arc<dyn Store>,
+    vault: Arc<Vault>,
+    views: Arc<Views>,
+    wake: WorkWakes,
+}
+
+impl Outbox {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        vault: Arc<Vault>,
+        views: Arc<Views>,
+        wake: WorkWakes,
+    ) -> Self {
+        Self {
+            store,
+            vault,
+            views,
+            wake,
+        }
+    }
+
     /// After a change was committed with its events: this process's delivery worker looks at
     /// once (another process's when the store tells it, or at its next poll).
-    pub(super) fn events_queued(&self) {
+    pub(crate) fn queued(&self) {
         self.wake.deliveries.notify_one();
     }
 
     /// An event with `data`, as Standard Webhooks consumers expect its body:
     /// `{"type", "timestamp", "data"}`.
-    pub(super) fn outbox_event(
-        &self,
-        tenant: &TenantId,
-        kind: EventType,
-        data: Value,
-    ) -> OutboxEvent {
+    pub(crate) fn event(&self, tenant: &TenantId, kind: EventType, data: Value) -> OutboxEvent {
         let event_id = format!("msg_{}", crate::random::random_hex(16));
         let at = now_ms();
         let body = json!({"type": kind.as_str(), "timestamp": rfc3339(at), "data": data});
@@ -46,13 +64,13 @@ impl ConnectorService {
     }
 
     /// An event about a connector, carrying its view (never its configuration).
-    pub(super) fn connector_event(&self, kind: EventType, record: &ConnectorRecord) -> OutboxEvent {
-        let view = serde_json::to_value(self.view(record)).unwrap_or(Value::Null);
-        self.outbox_event(&record.tenant_id, kind, json!({"connector": view}))
+    pub(crate) fn connector_event(&self, kind: EventType, record: &ConnectorRecord) -> OutboxEvent {
+        let view = serde_json::to_value(self.views.view(record)).unwrap_or(Value::Null);
+        self.event(&record.tenant_id, kind, json!({"connector": view}))
     }
 
     /// What a connector's new state says that its old one did not: it needs signing in again.
-    pub(super) fn status_events(
+    pub(crate) fn status_events(
         &self,
         before: &ConnectorRecord,
         after: &ConnectorRecord,
@@ -66,7 +84,7 @@ impl ConnectorService {
     }
 
     /// `sync.succeeded` or `sync.failed`, with the run as `GET …/syncs/{run_id}` shows it.
-    pub(super) async fn sync_event(
+    pub(crate) async fn sync_event(
         &self,
         run: &crate::store::SyncRunRecord,
         failure: Option<&crate::error::Error>,
@@ -94,7 +112,7 @@ impl ConnectorService {
             EventType::SyncSucceeded
         };
         let view = serde_json::to_value(super::run_view(latest)).unwrap_or(Value::Null);
-        self.outbox_event(
+        self.event(
             &run.tenant_id,
             kind,
             json!({"connector_id": run.connector_id, "run": view}),
@@ -102,7 +120,7 @@ impl ConnectorService {
     }
 
     /// A sealed event body, opened: `None` when it does not open as this tenant's event.
-    pub(super) fn open_event(&self, tenant: &TenantId, event: &OutboxEvent) -> Option<Vec<u8>> {
+    pub(crate) fn open(&self, tenant: &TenantId, event: &OutboxEvent) -> Option<Vec<u8>> {
         self.vault.open_for(
             &event_owner(tenant.as_str(), &event.event_id),
             &event.sealed,

@@ -1,7 +1,7 @@
 //! The one rule for secrets a request leaves out: they are taken from the stored configuration,
 //! unless a field that decides where or how they are sent has changed.
 
-use super::ConnectorService;
+use super::Credentials;
 use crate::catalog::{ConnectorDef, ValidConfig};
 use crate::error::Error;
 use crate::secret::{SecretConfig, ACCESS_TOKEN};
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 /// Whether `submitted` brings an access token other than the stored one (signing in again, or a
 /// token pasted by hand): the refresh token stored beside the old one is then dropped with it.
-pub(super) fn replaces_access_token(
+pub(crate) fn replaces_access_token(
     submitted: &BTreeMap<String, String>,
     stored: Option<&SecretConfig>,
 ) -> bool {
@@ -18,13 +18,13 @@ pub(super) fn replaces_access_token(
     })
 }
 
-impl ConnectorService {
+impl Credentials {
     /// The submitted configuration, validated, with each secret it leaves out taken from the
     /// stored one: a form never needs to hold a secret. One rule makes that safe, and every path
     /// that changes a connector (PATCH, the wizard, a test of a replacement) goes through here:
     /// a stored secret never follows a changed destination. When a field that decides where or
     /// how secrets are sent (`binds_secrets`) changes, every secret must be given again.
-    pub(super) fn with_stored_secrets(
+    pub(crate) fn with_stored_secrets(
         &self,
         def: &ConnectorDef,
         stored: Option<&SecretConfig>,

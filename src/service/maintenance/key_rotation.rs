@@ -5,16 +5,17 @@
 //! encrypting key too, so it is recomputed with it: the next sync sees no change that did not
 //! happen. Safe to interrupt and run again.
 
-use super::ConnectorService;
+use super::Maintenance;
 use crate::auth::Principal;
 use crate::error::Error;
 use crate::model::AuditAction;
+use crate::service::Caller;
 use crate::store::{Reseal, SealedKind};
 use crate::vault::Resealed;
 
 const BATCH: usize = 500;
 
-impl ConnectorService {
+impl Maintenance {
     pub async fn rotate_keys(
         &self,
         mut progress: impl FnMut(RotationProgress),
@@ -35,18 +36,19 @@ impl ConnectorService {
                     stats.already_current += 1;
                     continue;
                 }
-                let Ok(config) = self.open_config(&record) else {
+                let Ok(config) = self.credentials.open(&record) else {
                     stats.undecryptable += 1;
                     continue;
                 };
                 let tenant = record.tenant_id.clone();
                 let mut next = record.clone();
-                self.seal_config(&mut next, &config);
+                self.credentials.seal(&mut next, &config);
                 next.version += 1;
-                let system = Principal::system(tenant.clone(), "rotate-keys");
+                let system = Caller::new(Principal::system(tenant.clone(), "rotate-keys"), "cli");
                 // Re-encrypted and audited together; an audit failure stops the rotation.
                 let audit =
-                    self.audited(&system, AuditAction::RotateKey, &record.connector_id, "cli");
+                    self.gate
+                        .audited(&system, AuditAction::RotateKey, &record.connector_id);
                 if self
                     .store
                     .update(&tenant, &next, record.version, Some(&audit), &[])
@@ -93,7 +95,7 @@ impl ConnectorService {
                                 .strip_prefix(owner.as_bytes())?
                                 .strip_prefix(b"\n")?;
                             let text = std::str::from_utf8(text).ok()?;
-                            Some(self.audit_key.short_mac(&["record", text]))
+                            Some(self.vault.audit_key().short_mac(&["record", text]))
                         });
                         changes.push(Reseal {
                             value,

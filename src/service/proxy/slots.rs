@@ -10,7 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Tenants remembered before idle ones (every slot free) are forgotten.
 const REMEMBERED: usize = 1024;
 
-pub struct TenantSlots {
+pub(super) struct TenantSlots {
     per_tenant: usize,
     tenants: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
 }

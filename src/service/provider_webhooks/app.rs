@@ -6,8 +6,8 @@
 //! connected is acknowledged and dropped: the provider is right to send it, and has no one else
 //! to send it to.
 
-use super::webhooks_in::{not_found, Received, WebhookRequest};
-use super::ConnectorService;
+use super::ProviderWebhooks;
+use super::{not_found, Received, WebhookRequest};
 use crate::catalog::ConnectorDef;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 /// organisation; more than this is a misconfiguration, reported in the log).
 const MAX_HOLDERS: usize = 100;
 
-impl ConnectorService {
+impl ProviderWebhooks {
     /// A request to `/webhooks/app/{connector_type}`.
     pub async fn receive_app_webhook(
         &self,
@@ -31,7 +31,7 @@ impl ConnectorService {
             .get(connector_type)
             .filter(|d| d.webhooks.as_ref().is_some_and(|h| h.per_app))
             .ok_or_else(not_found)?;
-        let url = self.app_webhook_url(&def.id);
+        let url = self.views.app_webhook_url(&def.id);
         self.receive_for_app(def, &url, &request).await
     }
 
@@ -80,7 +80,7 @@ impl ConnectorService {
             }
             let mut delivered = false;
             for record in holders {
-                let Ok(config) = self.decrypt_for_check(&record) else {
+                let Ok(config) = self.credentials.open_for_use(&record) else {
                     tracing::warn!(connector_id = %record.connector_id, connector_type = %def.id,
                         "provider events not passed to a connector whose settings cannot be read");
                     continue;
@@ -145,10 +145,10 @@ impl ConnectorService {
             for record in batch.into_iter().filter(|r| {
                 r.account_key.is_none() && r.status == crate::model::ConnectorStatus::Active
             }) {
-                let Ok(config) = self.open_config(&record) else {
+                let Ok(config) = self.credentials.open(&record) else {
                     continue;
                 };
-                let Some(key) = self.account_of(&record.connector_type, &config) else {
+                let Some(key) = self.credentials.account_of(&record.connector_type, &config) else {
                     continue;
                 };
                 let next = crate::store::ConnectorRecord {

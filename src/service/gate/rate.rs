@@ -1,11 +1,11 @@
 //! Per-tenant rate limits by route class, counted in the store (see `rate_counter`).
 
 use super::rate_counter::Verdict;
-use super::ConnectorService;
-use crate::auth::Principal;
+use super::Gate;
 use crate::clock::{minute_of, now_ms};
 use crate::error::{Error, ErrorCode};
 use crate::model::AuditAction;
+use crate::service::Caller;
 
 /// Per-tenant requests per minute, by route class. Connection tests reach external providers and
 /// are limited separately, more tightly.
@@ -63,12 +63,12 @@ impl RateClass {
     }
 }
 
-impl ConnectorService {
+impl Gate {
     /// Counts the request against the tenant's limit for its class; 429 past it. The count is
     /// shared by every process on the store; far below the limit hits are taken from it in
     /// batches (see `rate`). If the counters cannot be reached the request is allowed (and
     /// logged): a rate limiter must not take the whole service down with it.
-    pub async fn limit(&self, p: &Principal, class: RateClass, client: &str) -> Result<(), Error> {
+    pub async fn limit(&self, caller: &Caller, class: RateClass) -> Result<(), Error> {
         let max = match class {
             RateClass::Reads => self.limits.reads_per_min,
             RateClass::Writes => self.limits.writes_per_min,
@@ -80,7 +80,7 @@ impl ConnectorService {
         }
         let now = now_ms();
         let window = minute_of(now);
-        let key = format!("{}:{}", p.tenant, class.as_str());
+        let key = format!("{}:{}", caller.tenant(), class.as_str());
         let hits = match self.rates.count(&key, window, max) {
             Verdict::Admit => return Ok(()),
             Verdict::Take(hits) => hits,
@@ -97,8 +97,13 @@ impl ConnectorService {
                 );
                 error.retry_after = u64::try_from((window + 60_000 - now) / 1000 + 1).ok();
                 // A caller can repeat a refused request at will: summarised, never a write each.
-                self.refusals
-                    .refused(Some(p), client, class.refusal(), error.code.as_str(), now);
+                self.refusals.refused(
+                    Some(&caller.principal),
+                    &caller.client,
+                    class.refusal(),
+                    error.code.as_str(),
+                    now,
+                );
                 Err(error)
             }
             Ok(_) => Ok(()),

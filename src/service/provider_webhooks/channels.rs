@@ -5,13 +5,14 @@
 //! health monitor opens the next one, with the same token, a day before the current one lapses.
 //! For a while both send notices; each starts the same debounced sync.
 
-use super::{ConnectorChanges, ConnectorService, RateClass};
-use crate::auth::Principal;
+use super::ProviderWebhooks;
 use crate::catalog::{ChannelDef, ConnectorDef};
 use crate::checks::{status_failure, str_at};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
+use crate::ids::ConnectorId;
 use crate::model::{AuditAction, ConnectorStatus, ConnectorView};
+use crate::service::{Caller, ConnectorChanges, Gate, RateClass};
 use crate::store::ConnectorRecord;
 use crate::sync::access::Access;
 use serde_json::{json, Value};
@@ -23,19 +24,18 @@ const RENEW_AHEAD_MS: i64 = 86_400_000;
 /// saying it has one (its owner registers again), and the monitor stops trying.
 const GIVE_UP_AFTER_MS: i64 = 86_400_000;
 
-impl ConnectorService {
+impl ProviderWebhooks {
     /// Opens a push channel from the provider to the connector's webhook address with a new
     /// token, and saves both; the channel lasts what the provider grants (the catalog's
     /// `lifetime_days` at most) and the monitor renews it.
     pub async fn register_webhook_channel(
         &self,
-        p: &Principal,
-        id: &str,
-        client: &str,
+        caller: &Caller,
+        id: &ConnectorId,
     ) -> Result<ConnectorView, Error> {
-        self.limit(p, RateClass::Tests, client).await?;
-        let record = self.record(p, id, AuditAction::Update, client).await?;
-        let def = self.definition(&record.connector_type)?;
+        self.gate.limit(caller, RateClass::Tests).await?;
+        let record = self.gate.connector(caller, id, AuditAction::Update).await?;
+        let def = self.catalog.definition(&record.connector_type)?;
         let Some((channel, field)) = channel_of(def) else {
             return Err(Error::new(
                 ErrorCode::InvalidRequest,
@@ -47,15 +47,15 @@ impl ConnectorService {
         };
         let token = crate::random::random_hex(24);
         let expires_at = self
-            .open_channel(p, &record, def, channel, &token, client)
+            .open_channel(caller, &record, def, channel, &token)
             .await?;
-        tracing::info!(tenant = %p.tenant, connector_id = %id, "push channel registered");
+        tracing::info!(tenant = %caller.tenant(), connector_id = %id, "push channel registered");
         let changes = ConnectorChanges {
             config: Some(BTreeMap::from([(field.to_owned(), token)])),
             channel_expires_at: Some(expires_at),
             ..ConnectorChanges::default()
         };
-        self.update(p, id, changes, client).await
+        self.connectors.update(caller, id, changes).await
     }
 
     /// Replaces the push channels that lapse within a day (at most `batch`); how many were
@@ -98,9 +98,9 @@ impl ConnectorService {
     }
 
     async fn renew_channel(&self, record: &ConnectorRecord) -> Result<(), Error> {
-        let system = Principal::system(record.tenant_id.clone(), "monitor");
-        let def = self.definition(&record.connector_type)?;
-        let config = self.decrypt_for_check(record)?;
+        let system = Caller::system(record.tenant_id.clone(), "monitor");
+        let def = self.catalog.definition(&record.connector_type)?;
+        let config = self.credentials.open_for_use(record)?;
         let Some((channel, token)) = channel_of(def)
             .and_then(|(channel, field)| Some((channel, config.get(field)?.to_owned())))
         else {
@@ -110,14 +110,11 @@ impl ConnectorService {
             ));
         };
         let expires_at = self
-            .open_channel(&system, record, def, channel, &token, "monitor")
+            .open_channel(&system, record, def, channel, &token)
             .await?;
-        let audit = self.audited(
-            &system,
-            AuditAction::WebhookChannel,
-            &record.connector_id,
-            "monitor",
-        );
+        let audit = self
+            .gate
+            .audited(&system, AuditAction::WebhookChannel, &record.connector_id);
         // Only the channel's lapse changes, on the newest version of the connector.
         for _attempt in 0..3 {
             let Some(current) = self
@@ -144,15 +141,14 @@ impl ConnectorService {
 
     /// Forgets a channel that lapsed and could not be replaced, with an audit entry saying why.
     async fn give_up_channel(&self, record: &ConnectorRecord, why: &Error) -> Result<(), Error> {
-        let system = Principal::system(record.tenant_id.clone(), "monitor");
+        let system = Caller::system(record.tenant_id.clone(), "monitor");
         let audit = crate::store::AuditWrite {
-            entry: Self::audit_entry(
+            entry: Gate::entry(
                 &system,
                 AuditAction::WebhookChannel,
                 Some(&record.connector_id),
                 crate::model::AuditOutcome::Error,
                 Some(why.code),
-                "monitor",
             ),
             key: &self.audit_key,
         };
@@ -170,16 +166,15 @@ impl ConnectorService {
     /// carrying `token`; when the provider says the channel lapses.
     async fn open_channel(
         &self,
-        p: &Principal,
+        caller: &Caller,
         record: &ConnectorRecord,
         def: &ConnectorDef,
         channel: &ChannelDef,
         token: &str,
-        client: &str,
     ) -> Result<i64, Error> {
-        let config = self.fresh_config(p, record, false, client).await?;
+        let config = self.credentials.fresh(caller, record, false).await?;
         let access = Access::resolve(def, &config, self.checker.providers())?;
-        let credential = super::preview::credential_field(def);
+        let credential = def.credential_field();
         let http = self.checker.http();
         let started = http.send(access.get(access.url(&channel.start)?)?).await?;
         if !(200..300).contains(&started.status) {
@@ -200,7 +195,7 @@ impl ConnectorService {
         let body = json!({
             "id": format!("ch_{}", crate::random::random_hex(12)),
             "type": "web_hook",
-            "address": self.webhook_url(record),
+            "address": self.views.webhook_url(record),
             "token": token,
             "expiration": asked.to_string(),
         });

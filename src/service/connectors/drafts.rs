@@ -1,12 +1,12 @@
 //! The setup wizard's drafts: sealed (they may hold secrets), per user, expiring; and what a
 //! "replace credentials" draft starts from.
 
-use super::{ConnectorService, RateClass};
-use crate::auth::Principal;
+use super::Connectors;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
-use crate::ids::DraftId;
+use crate::ids::{ConnectorId, DraftId};
 use crate::model::AuditAction;
+use crate::service::{Caller, RateClass};
 use crate::store::{ConnectorRecord, DraftRecord};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,15 +20,20 @@ pub struct StoredSettings {
     pub secrets: BTreeSet<String>,
 }
 
-impl ConnectorService {
+impl Connectors {
     /// What the wizard's "replace credentials" starts from: the connector's non-secret settings
     /// and the names of the secrets it has stored. The secrets themselves stay in the vault; a
     /// test or update of the replacement takes them from there, under `with_stored_secrets`.
-    pub async fn stored_settings(&self, p: &Principal, id: &str) -> Result<StoredSettings, Error> {
-        let record = self.record(p, id, AuditAction::Read, "server").await?;
-        let def = self.definition(&record.connector_type)?;
+    pub async fn stored_settings(
+        &self,
+        caller: &Caller,
+        id: &ConnectorId,
+    ) -> Result<StoredSettings, Error> {
+        let record = self.gate.connector(caller, id, AuditAction::Read).await?;
+        let def = self.catalog.definition(&record.connector_type)?;
         let config = self
-            .open_config(&record)
+            .credentials
+            .open(&record)
             .map_err(|_| Error::from_code(ErrorCode::DecryptionFailed))?;
         let mut settings = BTreeMap::new();
         let mut secrets = BTreeSet::new();
@@ -53,38 +58,37 @@ impl ConnectorService {
     /// Seals a wizard draft (it may hold secrets) and stores it for this user, expiring.
     pub async fn save_draft(
         &self,
-        p: &Principal,
+        caller: &Caller,
         draft_id: &DraftId,
         plaintext: &[u8],
-        client: &str,
     ) -> Result<(), Error> {
-        self.limit(p, RateClass::Writes, client).await?;
+        self.gate.limit(caller, RateClass::Writes).await?;
         let record = DraftRecord {
-            tenant_id: p.tenant.clone(),
-            user_id: p.user.clone(),
+            tenant_id: caller.tenant().clone(),
+            user_id: caller.user().to_owned(),
             draft_id: draft_id.to_string(),
             sealed: self.vault.seal(plaintext),
             expires_at: now_ms() + DRAFT_TTL_MS,
         };
-        Ok(self.store.put_draft(&p.tenant, &record).await?)
+        Ok(self.store.put_draft(caller.tenant(), &record).await?)
     }
 
     pub async fn load_draft(
         &self,
-        p: &Principal,
+        caller: &Caller,
         draft_id: &DraftId,
     ) -> Result<Option<Vec<u8>>, Error> {
         let found = self
             .store
-            .get_draft(&p.tenant, &p.user, draft_id.as_str(), now_ms())
+            .get_draft(caller.tenant(), caller.user(), draft_id.as_str(), now_ms())
             .await?;
         Ok(found.and_then(|d| self.vault.open(&d.sealed).ok()))
     }
 
-    pub async fn drop_draft(&self, p: &Principal, draft_id: &DraftId) -> Result<(), Error> {
+    pub async fn drop_draft(&self, caller: &Caller, draft_id: &DraftId) -> Result<(), Error> {
         Ok(self
             .store
-            .delete_draft(&p.tenant, &p.user, draft_id.as_str())
+            .delete_draft(caller.tenant(), caller.user(), draft_id.as_str())
             .await?)
     }
 }

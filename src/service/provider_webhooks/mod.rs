@@ -4,20 +4,31 @@
 //! rest accepted once and forwarded to the tenant as `provider.event` (in the same transaction),
 //! and the streams they changed handed to the webhook sync worker, which turns a burst of events
 //! into one incremental sync. Providers that post one app's webhooks for every account to one
-//! address are in `webhooks_app`.
+//! address are in `app`; push channels the hub registers itself in `channels`.
 
-use super::ConnectorService;
+mod app;
+mod channels;
+
+use super::{Connectors, Credentials, Gate, Outbox, Parts, Syncs, Views};
 use crate::auth::TenantId;
-use crate::catalog::{ConnectorDef, WebhooksDef};
+use crate::catalog::{Catalog, ConnectorDef, WebhooksDef};
+use crate::checks::Checker;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
+use crate::metrics::Metrics;
 use crate::model::webhooks::EventType;
 use crate::scrub::Scrub;
 use crate::secret::SecretConfig;
+use crate::secret::SecretString;
 use crate::store::{account_key, ConnectorRecord};
+use crate::store::{Store, WorkWakes};
+use crate::vault::AuditKey;
 use crate::webhooks::inbound::{self, Incoming, ProviderEvent};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
 
 /// A request to a webhook address, as it arrived.
 pub struct WebhookRequest {
@@ -55,7 +66,56 @@ pub(super) fn not_found() -> Error {
     Error::new(ErrorCode::NotFound, "There is no webhook address here.")
 }
 
-impl ConnectorService {
+pub struct ProviderWebhooks {
+    store: Arc<dyn Store>,
+    audit_key: AuditKey,
+    catalog: &'static Catalog,
+    gate: Arc<Gate>,
+    credentials: Arc<Credentials>,
+    outbox: Arc<Outbox>,
+    views: Arc<Views>,
+    /// The provider client push channels are registered through.
+    checker: Arc<Checker>,
+    metrics: Metrics,
+    /// A registered channel is saved as a change of the connector's settings.
+    connectors: Arc<Connectors>,
+    /// Where a burst of events' sync is queued.
+    syncs: Arc<Syncs>,
+    /// Signing secrets of providers' webhooks that are the operator's, by connector type.
+    webhook_secrets: BTreeMap<String, SecretString>,
+    wake: WorkWakes,
+    /// Syncs provider webhooks ask for, to the worker that debounces them.
+    wanted_syncs: mpsc::UnboundedSender<WantedSync>,
+    wanted_syncs_rx: Mutex<Option<mpsc::UnboundedReceiver<WantedSync>>>,
+}
+
+impl ProviderWebhooks {
+    pub(super) fn new(
+        parts: &Parts,
+        connectors: Arc<Connectors>,
+        syncs: Arc<Syncs>,
+        webhook_secrets: BTreeMap<String, SecretString>,
+    ) -> Self {
+        let (wanted_syncs, wanted_syncs_rx) = mpsc::unbounded_channel();
+        Self {
+            store: parts.store.clone(),
+            audit_key: parts.vault.audit_key(),
+            catalog: crate::catalog::catalog(),
+            gate: parts.gate.clone(),
+            credentials: parts.credentials.clone(),
+            outbox: parts.outbox.clone(),
+            views: parts.views.clone(),
+            checker: parts.checker.clone(),
+            metrics: parts.metrics.clone(),
+            connectors,
+            syncs,
+            webhook_secrets,
+            wake: parts.wake.clone(),
+            wanted_syncs,
+            wanted_syncs_rx: Mutex::new(Some(wanted_syncs_rx)),
+        }
+    }
+
     /// A request to `/webhooks/{token}`.
     pub async fn receive_webhook(
         &self,
@@ -67,15 +127,15 @@ impl ConnectorService {
             .find_by_hook(token)
             .await?
             .ok_or_else(not_found)?;
-        let def = self.definition(&record.connector_type)?;
+        let def = self.catalog.definition(&record.connector_type)?;
         let hooks = def.webhooks.as_ref().ok_or_else(not_found)?;
-        let url = self.connector_webhook_url(&record);
+        let url = self.views.connector_webhook_url(&record);
         if hooks.per_app {
             // An app-wide provider posting to an address given out before routing by account:
             // routed the same way, so this connector's token earns it no other account's events.
             return self.receive_for_app(def, &url, &request).await;
         }
-        let config = self.decrypt_for_check(&record)?;
+        let config = self.credentials.open_for_use(&record)?;
         let secret = match &hooks.secret_field {
             Some(field) => config.get(field).map(str::to_owned),
             None => self
@@ -169,7 +229,7 @@ impl ConnectorService {
             } else {
                 serde_json::Value::Null
             };
-            let forward = self.outbox_event(
+            let forward = self.outbox.event(
                 &record.tenant_id,
                 EventType::ProviderEvent,
                 scrub.clean_value(json!({
@@ -217,11 +277,12 @@ impl ConnectorService {
         let Some(record) = self.store.get(&wanted.tenant, &wanted.connector_id).await? else {
             return Ok(true); // deleted meanwhile: nothing to sync
         };
-        let request = super::SyncRequest {
+        let request = crate::service::SyncRequest {
             streams: wanted.streams.iter().cloned().collect(),
             full_refresh: false,
         };
         match self
+            .syncs
             .queue_sync(&record, crate::model::data::RunTrigger::Webhook, request)
             .await
         {
@@ -231,40 +292,8 @@ impl ConnectorService {
         }
     }
 
-    /// The absolute address a connector's provider sends its webhooks to: the app's address
-    /// for providers that post every account's events to one, else the connector's own.
-    pub fn webhook_url(&self, record: &ConnectorRecord) -> String {
-        let per_app = self
-            .catalog
-            .get(&record.connector_type)
-            .and_then(|d| d.webhooks.as_ref())
-            .is_some_and(|h| h.per_app);
-        if per_app {
-            self.app_webhook_url(&record.connector_type)
-        } else {
-            self.connector_webhook_url(record)
-        }
-    }
-
-    /// The connector's own address, `/webhooks/{token}`.
-    pub fn connector_webhook_url(&self, record: &ConnectorRecord) -> String {
-        format!(
-            "{}/webhooks/{}",
-            self.public_url.trim_end_matches('/'),
-            record.hook_token
-        )
-    }
-
-    /// The operator's address for one provider app's webhooks, `/webhooks/app/{type}`.
-    pub fn app_webhook_url(&self, connector_type: &str) -> String {
-        format!(
-            "{}/webhooks/app/{connector_type}",
-            self.public_url.trim_end_matches('/')
-        )
-    }
-
     /// The provider syncs webhooks asked for, for the worker that queues them (taken once).
-    pub fn take_wanted_syncs(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<WantedSync>> {
+    pub fn take_wanted_syncs(&self) -> Option<mpsc::UnboundedReceiver<WantedSync>> {
         self.wanted_syncs_rx
             .lock()
             .ok()

@@ -22,7 +22,7 @@ enum Message {
 
 /// The queue; its writer task starts with the first entry (inside the runtime).
 #[derive(Default)]
-pub(super) struct AuditBeside {
+pub(crate) struct AuditBeside {
     sender: std::sync::OnceLock<mpsc::UnboundedSender<Message>>,
 }
 

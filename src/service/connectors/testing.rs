@@ -1,56 +1,63 @@
 //! Connection tests: of a configuration not saved yet, of a saved connector (by a user or the
 //! health monitor), and recording the outcome on the connector.
 
-use super::{ConnectorService, RateClass};
-use crate::auth::Principal;
+use super::Connectors;
 use crate::clock::{now_ms, rfc3339};
 use crate::error::{Error, ErrorCode};
+use crate::ids::ConnectorId;
 use crate::model::{AuditAction, AuditOutcome, CheckResult, ConnectorStatus};
 use crate::secret::{SecretConfig, REFRESH_TOKEN};
+use crate::service::{Caller, RateClass};
 use crate::store::ConnectorRecord;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-impl ConnectorService {
+impl Connectors {
     /// Tests a configuration that is not saved. With `replacing`, it is a replacement for that
     /// connector's configuration: secrets it leaves out are taken from the stored one, under the
     /// same rule as an update (see `with_stored_secrets`).
     pub async fn test_unsaved(
         &self,
-        p: &Principal,
+        caller: &Caller,
         connector_type: &str,
         config: &BTreeMap<String, String>,
-        replacing: Option<&str>,
-        client: &str,
+        replacing: Option<&ConnectorId>,
     ) -> Result<CheckResult, Error> {
-        let def = self.definition(connector_type)?;
+        let def = self.catalog.definition(connector_type)?;
         let stored = match replacing {
             Some(id) => {
-                let record = self.record(p, id, AuditAction::TestUnsaved, client).await?;
+                let record = self
+                    .gate
+                    .connector(caller, id, AuditAction::TestUnsaved)
+                    .await?;
                 if record.connector_type != def.id {
                     return Err(Error::not_found());
                 }
                 Some(
-                    self.open_config(&record)
+                    self.credentials
+                        .open(&record)
                         .map_err(|_| Error::from_code(ErrorCode::DecryptionFailed))?,
                 )
             }
             None => None,
         };
         let started = Instant::now();
-        let outcome = match self.with_stored_secrets(def, stored.as_ref(), config) {
+        let outcome = match self
+            .credentials
+            .with_stored_secrets(def, stored.as_ref(), config)
+        {
             Ok(valid) => {
                 // Only a check that reaches a provider counts against the tighter test limit.
-                self.limit(p, RateClass::Tests, client).await?;
-                self.audit(
-                    p,
-                    AuditAction::TestUnsaved,
-                    None,
-                    AuditOutcome::Ok,
-                    None,
-                    client,
-                )
-                .await?;
+                self.gate.limit(caller, RateClass::Tests).await?;
+                self.gate
+                    .audit(
+                        caller,
+                        AuditAction::TestUnsaved,
+                        None,
+                        AuditOutcome::Ok,
+                        None,
+                    )
+                    .await?;
                 self.checker
                     .check(&def.id, &SecretConfig::from(valid))
                     .await
@@ -72,51 +79,44 @@ impl ConnectorService {
     /// Tests a saved connector and records the outcome on it.
     pub async fn test_saved(
         &self,
-        p: &Principal,
-        id: &str,
-        client: &str,
+        caller: &Caller,
+        id: &ConnectorId,
     ) -> Result<CheckResult, Error> {
-        self.limit(p, RateClass::Tests, client).await?;
-        let record = self.record(p, id, AuditAction::Test, client).await?;
-        self.run_saved_test(p, &record, client).await
+        self.gate.limit(caller, RateClass::Tests).await?;
+        let record = self.gate.connector(caller, id, AuditAction::Test).await?;
+        self.run_saved_test(caller, &record).await
     }
 
     /// The health monitor's re-test: recorded like a manual one, by a system user, outside the
     /// tenant's rate limit.
     pub async fn monitor_test(&self, record: &ConnectorRecord) -> Result<CheckResult, Error> {
-        let system = Principal::system(record.tenant_id.clone(), "monitor");
-        self.run_saved_test(&system, record, "monitor").await
+        let system = Caller::system(record.tenant_id.clone(), "monitor");
+        self.run_saved_test(&system, record).await
     }
 
     pub(super) async fn run_saved_test(
         &self,
-        p: &Principal,
+        caller: &Caller,
         record: &ConnectorRecord,
-        client: &str,
     ) -> Result<CheckResult, Error> {
         let id = record.connector_id.as_str();
-        self.audit(
-            p,
-            AuditAction::Test,
-            Some(id),
-            AuditOutcome::Ok,
-            None,
-            client,
-        )
-        .await?;
+        self.gate
+            .audit(caller, AuditAction::Test, Some(id), AuditOutcome::Ok, None)
+            .await?;
         // The account the settings under test name: a success proves the credential reaches it.
         let tested_account = self
-            .open_config(record)
+            .credentials
+            .open(record)
             .ok()
-            .and_then(|c| self.account_of(&record.connector_type, &c));
+            .and_then(|c| self.credentials.account_of(&record.connector_type, &c));
         let started = Instant::now();
-        let mut outcome = match self.fresh_config(p, record, false, client).await {
+        let mut outcome = match self.credentials.fresh(caller, record, false).await {
             Ok(config) => self.checker.check(&record.connector_type, &config).await,
             Err(failure) => Err(failure),
         };
         // A token that died before its announced expiry: renew once and check again.
         if matches!(&outcome, Err(f) if f.code == ErrorCode::ExpiredCredentials) {
-            match self.fresh_config(p, record, true, client).await {
+            match self.credentials.fresh(caller, record, true).await {
                 Ok(config) if config.get(REFRESH_TOKEN).is_some() => {
                     outcome = self.checker.check(&record.connector_type, &config).await;
                 }
@@ -126,8 +126,9 @@ impl ConnectorService {
         }
         let result = result(outcome, started);
         self.count_check(&record.connector_type, &result);
-        self.record_test(p, id, &result, tested_account).await?;
-        tracing::info!(tenant = %p.tenant, connector_id = %id, success = result.success, code = ?result.error_code, "connector tested");
+        self.record_test(caller, id, &result, tested_account)
+            .await?;
+        tracing::info!(tenant = %caller.tenant(), connector_id = %id, success = result.success, code = ?result.error_code, "connector tested");
         Ok(result)
     }
 
@@ -136,13 +137,13 @@ impl ConnectorService {
     /// reaches it, and only then do the provider's app webhooks for it reach this connector.
     pub async fn record_test(
         &self,
-        p: &Principal,
+        caller: &Caller,
         id: &str,
         result: &CheckResult,
         tested_account: Option<String>,
     ) -> Result<(), Error> {
         for _attempt in 0..5 {
-            let Some(current) = self.store.get(&p.tenant, id).await? else {
+            let Some(current) = self.store.get(caller.tenant(), id).await? else {
                 return Ok(()); // deleted while testing
             };
             let mut next = current.clone();
@@ -171,11 +172,11 @@ impl ConnectorService {
                 // The credential no longer reaches the account: neither do its webhooks.
                 next.account_key = None;
             }
-            let mut events = self.status_events(&current, &next);
+            let mut events = self.outbox.status_events(&current, &next);
             // A failure is news once: not again while the connector keeps failing the same way.
             let news = current.error_code != next.error_code;
             if !result.success && news && next.status != ConnectorStatus::AuthorizationRequired {
-                events.push(self.connector_event(
+                events.push(self.outbox.connector_event(
                     crate::model::webhooks::EventType::ConnectorTestFailed,
                     &next,
                 ));
@@ -183,11 +184,11 @@ impl ConnectorService {
             // The test itself was audited before it ran; its outcome is metadata.
             if self
                 .store
-                .update(&p.tenant, &next, current.version, None, &events)
+                .update(caller.tenant(), &next, current.version, None, &events)
                 .await?
             {
                 if !events.is_empty() {
-                    self.events_queued();
+                    self.outbox.queued();
                 }
                 return Ok(());
             }
@@ -196,7 +197,7 @@ impl ConnectorService {
     }
 }
 
-impl ConnectorService {
+impl Connectors {
     /// Keeps the account a successful check read from the provider (HubSpot's portal, Square's
     /// merchant) as the connector's webhook account, when the catalog names a setting for it
     /// and the stored one differs: the provider said it, over the connector's own credentials.
@@ -219,7 +220,7 @@ impl ConnectorService {
         let Ok(value) = self.catalog.validate_field(def, field, reported) else {
             return false;
         };
-        let Ok(mut config) = self.open_config(next) else {
+        let Ok(mut config) = self.credentials.open(next) else {
             return false;
         };
         if value.is_empty() {
@@ -227,7 +228,7 @@ impl ConnectorService {
         }
         if config.get(&field.name) != Some(value.as_str()) {
             config.set(&field.name, value);
-            self.seal_config(next, &config);
+            self.credentials.seal(next, &config);
         }
         true
     }
@@ -237,9 +238,10 @@ impl ConnectorService {
     /// (the settings changed while the check ran) it stays unproven.
     fn prove_account(&self, next: &mut ConnectorRecord, tested: Option<&str>, learned: bool) {
         let named = self
-            .open_config(next)
+            .credentials
+            .open(next)
             .ok()
-            .and_then(|c| self.account_of(&next.connector_type, &c));
+            .and_then(|c| self.credentials.account_of(&next.connector_type, &c));
         next.account_key = match named {
             Some(named) if learned || tested == Some(named.as_str()) => Some(named),
             _ => None,

@@ -1,12 +1,26 @@
-//! Asking for syncs and reading what they stored: queue a run (one at a time per connector), the
-//! run history, each stream's state, and the records in the order of their latest change.
+//! A connector's data: previews of a stream's first page (`preview`), asking for syncs and
+//! reading what they stored — queue a run (one at a time per connector), the run history, each
+//! stream's state, and the records in the order of their latest change — running them (`run`,
+//! HTTP streams; `tables`, PostgreSQL tables; `pass`, where each stream's pass starts), and the
+//! data page and its settings (`data_view`, `data_settings`).
 
-use super::sync_run::record_owner;
-use super::{ConnectorService, RateClass};
-use crate::auth::Principal;
+mod data_settings;
+mod data_view;
+mod pass;
+mod preview;
+mod run;
+mod tables;
+
+pub use run::SyncSettings;
+
+use super::{Caller, Credentials, Gate, Outbox, Parts, RateClass, Views};
+use crate::catalog::Catalog;
 use crate::catalog::StreamsFrom;
+use crate::checks::Checker;
 use crate::clock::{now_ms, rfc3339};
 use crate::error::{Error, ErrorCode};
+use crate::ids::ConnectorId;
+use crate::metrics::Metrics;
 use crate::model::data::{
     RecordPage, RecordView, RunStatus, RunTrigger, StreamList, StreamView, SyncQueued, SyncRunList,
     SyncRunView,
@@ -14,8 +28,12 @@ use crate::model::data::{
 use crate::model::{AuditAction, AuditOutcome};
 use crate::secret::SecretConfig;
 use crate::store::{ConnectorRecord, Queued, SyncRunRecord};
+use crate::store::{Store, WorkWakes};
 use crate::sync;
+use crate::vault::{AuditKey, Vault};
+use run::record_owner;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Records per page when the caller does not say, and at most.
 pub const DEFAULT_RECORDS: usize = 100;
@@ -30,28 +48,62 @@ pub struct SyncRequest {
     pub full_refresh: bool,
 }
 
-impl ConnectorService {
+pub struct Syncs {
+    store: Arc<dyn Store>,
+    /// Seals synced records to their tenant, connector and stream.
+    vault: Arc<Vault>,
+    /// Keys the digests that tell a record's versions apart without opening them.
+    audit_key: AuditKey,
+    catalog: &'static Catalog,
+    gate: Arc<Gate>,
+    credentials: Arc<Credentials>,
+    outbox: Arc<Outbox>,
+    views: Arc<Views>,
+    checker: Arc<Checker>,
+    metrics: Metrics,
+    sync: SyncSettings,
+    /// Pulled when this process queues a run, so its sync worker looks at once.
+    wake: WorkWakes,
+}
+
+impl Syncs {
+    pub(super) fn new(parts: &Parts, settings: SyncSettings) -> Self {
+        Self {
+            store: parts.store.clone(),
+            vault: parts.vault.clone(),
+            audit_key: parts.vault.audit_key(),
+            catalog: crate::catalog::catalog(),
+            gate: parts.gate.clone(),
+            credentials: parts.credentials.clone(),
+            outbox: parts.outbox.clone(),
+            views: parts.views.clone(),
+            checker: parts.checker.clone(),
+            metrics: parts.metrics.clone(),
+            sync: settings,
+            wake: parts.wake.clone(),
+        }
+    }
+
     /// Queues a sync of the connector: 409 `SYNC_IN_PROGRESS` (with the run's id) while one is
     /// queued or running.
     pub async fn request_sync(
         &self,
-        p: &Principal,
-        id: &str,
+        caller: &Caller,
+        id: &ConnectorId,
         request: SyncRequest,
-        client: &str,
     ) -> Result<SyncQueued, Error> {
-        self.limit(p, RateClass::Writes, client).await?;
-        let record = self.record(p, id, AuditAction::Sync, client).await?;
+        self.gate.limit(caller, RateClass::Writes).await?;
+        let record = self.gate.connector(caller, id, AuditAction::Sync).await?;
         self.check_streams(&record, &request.streams)?;
-        self.audit(
-            p,
-            AuditAction::Sync,
-            Some(id),
-            AuditOutcome::Ok,
-            None,
-            client,
-        )
-        .await?;
+        self.gate
+            .audit(
+                caller,
+                AuditAction::Sync,
+                Some(id.as_str()),
+                AuditOutcome::Ok,
+                None,
+            )
+            .await?;
         self.queue_sync(&record, RunTrigger::Manual, request).await
     }
 
@@ -104,7 +156,7 @@ impl ConnectorService {
     /// Stream names a request may use: the catalog's (or the REST API's one); PostgreSQL's are
     /// its tables, checked when the run reads them.
     fn check_streams(&self, record: &ConnectorRecord, names: &[String]) -> Result<(), Error> {
-        let def = self.definition(&record.connector_type)?;
+        let def = self.catalog.definition(&record.connector_type)?;
         let Some(known) = sync::known_streams(def) else {
             return Ok(()); // PostgreSQL: checked against discovery when the run starts.
         };
@@ -121,7 +173,7 @@ impl ConnectorService {
         record: &ConnectorRecord,
         stream: &str,
     ) -> Result<(), Error> {
-        let def = self.definition(&record.connector_type)?;
+        let def = self.catalog.definition(&record.connector_type)?;
         let known = sync::known_streams(def).unwrap_or_default();
         if known.contains(&stream) {
             return Ok(());
@@ -141,17 +193,12 @@ impl ConnectorService {
         Err(sync::unknown_stream(stream, names.into_iter()))
     }
 
-    pub async fn sync_runs(
-        &self,
-        p: &Principal,
-        id: &str,
-        client: &str,
-    ) -> Result<SyncRunList, Error> {
-        self.limit(p, RateClass::Reads, client).await?;
-        let record = self.record(p, id, AuditAction::Read, client).await?;
+    pub async fn sync_runs(&self, caller: &Caller, id: &ConnectorId) -> Result<SyncRunList, Error> {
+        self.gate.limit(caller, RateClass::Reads).await?;
+        let record = self.gate.connector(caller, id, AuditAction::Read).await?;
         let runs = self
             .store
-            .list_runs(&p.tenant, &record.connector_id, None, RUN_HISTORY)
+            .list_runs(caller.tenant(), &record.connector_id, None, RUN_HISTORY)
             .await?;
         Ok(SyncRunList {
             runs: runs.into_iter().map(run_view).collect(),
@@ -160,16 +207,15 @@ impl ConnectorService {
 
     pub async fn sync_run(
         &self,
-        p: &Principal,
-        id: &str,
+        caller: &Caller,
+        id: &ConnectorId,
         run_id: &str,
-        client: &str,
     ) -> Result<SyncRunView, Error> {
-        self.limit(p, RateClass::Reads, client).await?;
-        let record = self.record(p, id, AuditAction::Read, client).await?;
+        self.gate.limit(caller, RateClass::Reads).await?;
+        let record = self.gate.connector(caller, id, AuditAction::Read).await?;
         let run = self
             .store
-            .get_run(&p.tenant, &record.connector_id, run_id)
+            .get_run(caller.tenant(), &record.connector_id, run_id)
             .await?
             .ok_or_else(|| {
                 Error::new(
@@ -181,17 +227,12 @@ impl ConnectorService {
     }
 
     /// The connector's streams: what it offers, with what has been stored of each.
-    pub async fn streams(
-        &self,
-        p: &Principal,
-        id: &str,
-        client: &str,
-    ) -> Result<StreamList, Error> {
-        self.limit(p, RateClass::Reads, client).await?;
-        let record = self.record(p, id, AuditAction::Read, client).await?;
+    pub async fn streams(&self, caller: &Caller, id: &ConnectorId) -> Result<StreamList, Error> {
+        self.gate.limit(caller, RateClass::Reads).await?;
+        let record = self.gate.connector(caller, id, AuditAction::Read).await?;
         Ok(StreamList {
             streams: self
-                .stream_views(&record, &self.decrypt_for_check(&record)?)
+                .stream_views(&record, &self.credentials.open_for_use(&record)?)
                 .await?,
         })
     }
@@ -202,7 +243,7 @@ impl ConnectorService {
         record: &ConnectorRecord,
         config: &SecretConfig,
     ) -> Result<Vec<StreamView>, Error> {
-        let def = self.definition(&record.connector_type)?;
+        let def = self.catalog.definition(&record.connector_type)?;
         let states = self
             .store
             .stream_states(&record.tenant_id, &record.connector_id)
@@ -246,30 +287,32 @@ impl ConnectorService {
     /// is the `next_cursor` of the page before (none: from the start).
     pub async fn records(
         &self,
-        p: &Principal,
-        id: &str,
+        caller: &Caller,
+        id: &ConnectorId,
         stream: &str,
         limit: usize,
         cursor: Option<&str>,
-        client: &str,
     ) -> Result<RecordPage, Error> {
-        self.limit(p, RateClass::Reads, client).await?;
+        self.gate.limit(caller, RateClass::Reads).await?;
         let after = match cursor {
             None => 0,
             Some(text) => parse_cursor(text)?,
         };
-        let record = self.record(p, id, AuditAction::ReadRecords, client).await?;
+        let record = self
+            .gate
+            .connector(caller, id, AuditAction::ReadRecords)
+            .await?;
         self.check_stream_name(&record, stream).await?;
         let limit = limit.clamp(1, MAX_RECORDS);
-        self.audit(
-            p,
-            AuditAction::ReadRecords,
-            Some(id),
-            AuditOutcome::Ok,
-            None,
-            client,
-        )
-        .await?;
+        self.gate
+            .audit(
+                caller,
+                AuditAction::ReadRecords,
+                Some(id.as_str()),
+                AuditOutcome::Ok,
+                None,
+            )
+            .await?;
         self.record_page(&record, stream, limit, after).await
     }
 
@@ -354,7 +397,7 @@ pub fn run_view(r: SyncRunRecord) -> SyncRunView {
     }
 }
 
-impl ConnectorService {
+impl Syncs {
     /// The health monitor's part: queues a run for every connector whose scheduled sync is due,
     /// and sets its next one an interval (plus up to a tenth of it, at random) later, so
     /// connectors created together do not stay in step. Returns how many it queued.

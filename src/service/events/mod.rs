@@ -1,18 +1,30 @@
-//! A tenant's webhook endpoints: where its events go. The signing secret is made by the hub and
+//! Events to a tenant's own systems: its webhook endpoints, where its events go, and the
+//! deliveries to them (`deliveries`).
+//!
+//! An endpoint's signing secret The signing secret is made by the hub and
 //! shown once, in the answer that creates (or rotates) it; a rotation keeps the previous secret
 //! signing beside the new one for a day, so consumers can switch without losing a message.
 
-use super::{ConnectorService, RateClass};
-use crate::auth::Principal;
+mod deliveries;
+
+pub use deliveries::DeliverySettings;
+
+use super::{Caller, Gate, Outbox, Parts, RateClass};
+use crate::checks::Checker;
 use crate::clock::{now_ms, rfc3339};
 use crate::error::{Error, ErrorCode};
+use crate::metrics::Metrics;
 use crate::model::webhooks::{
     AttemptView, DeliveryList, DeliveryView, EndpointList, EndpointView, EventType,
 };
 use crate::model::{AuditAction, AuditOutcome};
 use crate::store::{DeliveryStatus, EndpointRecord};
+use crate::store::{Store, WorkWakes};
+use crate::vault::Vault;
 use crate::webhooks::standard;
 use reqwest::Url;
+use std::sync::atomic::AtomicI64;
+use std::sync::Arc;
 
 /// Endpoints a tenant may have.
 const MAX_ENDPOINTS: usize = 20;
@@ -35,20 +47,48 @@ fn secret_owner(tenant: &str, endpoint_id: &str) -> String {
     format!("{tenant}/endpoint/{endpoint_id}")
 }
 
-impl ConnectorService {
+pub struct Events {
+    store: Arc<dyn Store>,
+    /// Seals endpoints' signing secrets.
+    vault: Arc<Vault>,
+    gate: Arc<Gate>,
+    outbox: Arc<Outbox>,
+    /// The client deliveries are posted through (the egress policy holds for them too).
+    checker: Arc<Checker>,
+    metrics: Metrics,
+    deliveries: DeliverySettings,
+    wake: WorkWakes,
+    /// When this process last forgot old events (the monitor asks every tick; it runs hourly).
+    pruned_at: AtomicI64,
+}
+
+impl Events {
+    pub(super) fn new(parts: &Parts, deliveries: DeliverySettings) -> Self {
+        Self {
+            store: parts.store.clone(),
+            vault: parts.vault.clone(),
+            gate: parts.gate.clone(),
+            outbox: parts.outbox.clone(),
+            checker: parts.checker.clone(),
+            metrics: parts.metrics.clone(),
+            deliveries,
+            wake: parts.wake.clone(),
+            pruned_at: AtomicI64::new(0),
+        }
+    }
+
     pub async fn create_endpoint(
         &self,
-        p: &Principal,
+        caller: &Caller,
         input: EndpointChanges,
-        client: &str,
     ) -> Result<EndpointView, Error> {
-        self.limit(p, RateClass::Writes, client).await?;
+        self.gate.limit(caller, RateClass::Writes).await?;
         let url = input.url.as_deref().ok_or_else(|| {
             Error::new(ErrorCode::InvalidRequest, "Give the endpoint's url.").with_field("url")
         })?;
         let url = self.endpoint_url(url).await?;
         let events = parse_events(input.events.unwrap_or_default())?;
-        if self.store.list_endpoints(&p.tenant).await?.len() >= MAX_ENDPOINTS {
+        if self.store.list_endpoints(caller.tenant()).await?.len() >= MAX_ENDPOINTS {
             return Err(Error::new(
                 ErrorCode::InvalidRequest,
                 format!("An organisation can have up to {MAX_ENDPOINTS} webhook endpoints."),
@@ -58,8 +98,8 @@ impl ConnectorService {
         let secret = standard::new_secret();
         let now = now_ms();
         let record = EndpointRecord {
-            tenant_id: p.tenant.clone(),
-            secret: self.seal_endpoint_secret(p, &endpoint_id, &secret),
+            tenant_id: caller.tenant().clone(),
+            secret: self.seal_endpoint_secret(caller, &endpoint_id, &secret),
             endpoint_id,
             url: url.to_string(),
             events,
@@ -70,40 +110,34 @@ impl ConnectorService {
             created_at: now,
             updated_at: now,
         };
-        self.audit_endpoint(p, &record, "created", client).await?;
+        self.audit_endpoint(caller, &record, "created").await?;
         self.store.put_endpoint(&record).await?;
         let mut view = endpoint_view(&record);
         view.secret = Some(secret);
         Ok(view)
     }
 
-    pub async fn list_endpoints(&self, p: &Principal, client: &str) -> Result<EndpointList, Error> {
-        self.limit(p, RateClass::Reads, client).await?;
-        let endpoints = self.store.list_endpoints(&p.tenant).await?;
+    pub async fn list_endpoints(&self, caller: &Caller) -> Result<EndpointList, Error> {
+        self.gate.limit(caller, RateClass::Reads).await?;
+        let endpoints = self.store.list_endpoints(caller.tenant()).await?;
         Ok(EndpointList {
             endpoints: endpoints.iter().map(endpoint_view).collect(),
         })
     }
 
-    pub async fn get_endpoint(
-        &self,
-        p: &Principal,
-        id: &str,
-        client: &str,
-    ) -> Result<EndpointView, Error> {
-        self.limit(p, RateClass::Reads, client).await?;
-        Ok(endpoint_view(&self.endpoint(p, id, client).await?))
+    pub async fn get_endpoint(&self, caller: &Caller, id: &str) -> Result<EndpointView, Error> {
+        self.gate.limit(caller, RateClass::Reads).await?;
+        Ok(endpoint_view(&self.endpoint(caller, id).await?))
     }
 
     pub async fn change_endpoint(
         &self,
-        p: &Principal,
+        caller: &Caller,
         id: &str,
         changes: EndpointChanges,
-        client: &str,
     ) -> Result<EndpointView, Error> {
-        self.limit(p, RateClass::Writes, client).await?;
-        let mut record = self.endpoint(p, id, client).await?;
+        self.gate.limit(caller, RateClass::Writes).await?;
+        let mut record = self.endpoint(caller, id).await?;
         if let Some(url) = &changes.url {
             record.url = self.endpoint_url(url).await?.to_string();
         }
@@ -117,7 +151,7 @@ impl ConnectorService {
             }
         }
         record.updated_at = now_ms();
-        self.audit_endpoint(p, &record, "changed", client).await?;
+        self.audit_endpoint(caller, &record, "changed").await?;
         self.store.put_endpoint(&record).await?;
         Ok(endpoint_view(&record))
     }
@@ -125,21 +159,20 @@ impl ConnectorService {
     /// A new signing secret, shown once; the previous one keeps signing for a day.
     pub async fn rotate_endpoint_secret(
         &self,
-        p: &Principal,
+        caller: &Caller,
         id: &str,
-        client: &str,
     ) -> Result<EndpointView, Error> {
-        self.limit(p, RateClass::Writes, client).await?;
-        let mut record = self.endpoint(p, id, client).await?;
+        self.gate.limit(caller, RateClass::Writes).await?;
+        let mut record = self.endpoint(caller, id).await?;
         let secret = standard::new_secret();
         let now = now_ms();
         record.previous_secret = Some(std::mem::replace(
             &mut record.secret,
-            self.seal_endpoint_secret(p, id, &secret),
+            self.seal_endpoint_secret(caller, id, &secret),
         ));
         record.previous_until = Some(now + ROTATION_OVERLAP_MS);
         record.updated_at = now;
-        self.audit_endpoint(p, &record, "secret rotated", client)
+        self.audit_endpoint(caller, &record, "secret rotated")
             .await?;
         self.store.put_endpoint(&record).await?;
         let mut view = endpoint_view(&record);
@@ -147,30 +180,24 @@ impl ConnectorService {
         Ok(view)
     }
 
-    pub async fn delete_endpoint(
-        &self,
-        p: &Principal,
-        id: &str,
-        client: &str,
-    ) -> Result<(), Error> {
-        self.limit(p, RateClass::Writes, client).await?;
-        let record = self.endpoint(p, id, client).await?;
-        self.audit_endpoint(p, &record, "deleted", client).await?;
-        self.store.delete_endpoint(&p.tenant, id).await?;
+    pub async fn delete_endpoint(&self, caller: &Caller, id: &str) -> Result<(), Error> {
+        self.gate.limit(caller, RateClass::Writes).await?;
+        let record = self.endpoint(caller, id).await?;
+        self.audit_endpoint(caller, &record, "deleted").await?;
+        self.store.delete_endpoint(caller.tenant(), id).await?;
         Ok(())
     }
 
     pub async fn endpoint_deliveries(
         &self,
-        p: &Principal,
+        caller: &Caller,
         id: &str,
-        client: &str,
     ) -> Result<DeliveryList, Error> {
-        self.limit(p, RateClass::Reads, client).await?;
-        self.endpoint(p, id, client).await?;
+        self.gate.limit(caller, RateClass::Reads).await?;
+        self.endpoint(caller, id).await?;
         let deliveries = self
             .store
-            .list_deliveries(&p.tenant, id, DELIVERIES_SHOWN)
+            .list_deliveries(caller.tenant(), id, DELIVERIES_SHOWN)
             .await?;
         Ok(DeliveryList {
             deliveries: deliveries
@@ -201,19 +228,18 @@ impl ConnectorService {
     /// tell), as a new delivery due now.
     pub async fn replay_delivery(
         &self,
-        p: &Principal,
+        caller: &Caller,
         endpoint_id: &str,
         delivery_id: &str,
-        client: &str,
     ) -> Result<(), Error> {
-        self.limit(p, RateClass::Writes, client).await?;
-        let record = self.endpoint(p, endpoint_id, client).await?;
-        self.audit_endpoint(p, &record, "delivery replayed", client)
+        self.gate.limit(caller, RateClass::Writes).await?;
+        let record = self.endpoint(caller, endpoint_id).await?;
+        self.audit_endpoint(caller, &record, "delivery replayed")
             .await?;
         let new_id = format!("{delivery_id}.r{}", crate::random::random_hex(4));
         if !self
             .store
-            .replay_delivery(&p.tenant, endpoint_id, delivery_id, &new_id, now_ms())
+            .replay_delivery(caller.tenant(), endpoint_id, delivery_id, &new_id, now_ms())
             .await?
         {
             return Err(Error::not_found());
@@ -222,17 +248,13 @@ impl ConnectorService {
         Ok(())
     }
 
-    async fn endpoint(
-        &self,
-        p: &Principal,
-        id: &str,
-        client: &str,
-    ) -> Result<EndpointRecord, Error> {
-        match self.store.get_endpoint(&p.tenant, id).await? {
+    async fn endpoint(&self, caller: &Caller, id: &str) -> Result<EndpointRecord, Error> {
+        match self.store.get_endpoint(caller.tenant(), id).await? {
             Some(record) => Ok(record),
             None => {
                 let error = Error::not_found();
-                self.audit_refusal(p, AuditAction::WebhookEndpoint, &error, client)
+                self.gate
+                    .audit_refusal(caller, AuditAction::WebhookEndpoint, &error)
                     .await;
                 Err(error)
             }
@@ -278,9 +300,9 @@ impl ConnectorService {
         Ok(url)
     }
 
-    fn seal_endpoint_secret(&self, p: &Principal, endpoint_id: &str, secret: &str) -> String {
+    fn seal_endpoint_secret(&self, caller: &Caller, endpoint_id: &str, secret: &str) -> String {
         self.vault.seal_for(
-            &secret_owner(p.tenant.as_str(), endpoint_id),
+            &secret_owner(caller.tenant().as_str(), endpoint_id),
             secret.as_bytes(),
         )
     }
@@ -301,24 +323,22 @@ impl ConnectorService {
     /// or query can carry a token of the tenant's).
     async fn audit_endpoint(
         &self,
-        p: &Principal,
+        caller: &Caller,
         record: &EndpointRecord,
         what: &str,
-        client: &str,
     ) -> Result<(), Error> {
         let origin = Url::parse(&record.url)
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default();
-        let mut entry = Self::audit_entry(
-            p,
+        let mut entry = Gate::entry(
+            caller,
             AuditAction::WebhookEndpoint,
             None,
             AuditOutcome::Ok,
             None,
-            client,
         );
         entry.detail = Some(format!("{} {what} ({origin})", record.endpoint_id));
-        self.append(entry).await
+        self.gate.append(entry).await
     }
 }
 
