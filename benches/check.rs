@@ -10,8 +10,8 @@
 mod fakes;
 
 use connector_hub::catalog::catalog;
-use connector_hub::checks::Checker;
 use connector_hub::config::Settings;
+use connector_hub::outbound::Outbound;
 use connector_hub::secret::SecretConfig;
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::collections::BTreeMap;
@@ -27,7 +27,7 @@ fn bench(c: &mut Criterion) {
     let base = format!("http://{addr}");
     let env: BTreeMap<String, String> = fakes::provider_env(&base).into_iter().collect();
     let settings = Settings::load(None, &|name| env.get(name).cloned()).expect("settings");
-    let checker = Checker::new(&settings.checks, &settings.providers);
+    let outbound = Outbound::new(&settings.checks, &settings.providers);
     let stripe = catalog().get("stripe").expect("stripe in the catalog");
     let submitted = BTreeMap::from([("api_key".to_owned(), KEY.to_owned())]);
     let config = SecretConfig::from(catalog().validate(stripe, &submitted).expect("valid"));
@@ -40,8 +40,7 @@ fn bench(c: &mut Criterion) {
         .expect("client runtime");
     // Both clients open their keep-alive connection before the clock starts.
     rt.block_on(async {
-        checker
-            .check("stripe", &config)
+        connector_hub::checks::check(&outbound, "stripe", &config)
             .await
             .expect("check passes");
         bare.get(&url)
@@ -69,7 +68,7 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("connection check", |b| {
         b.iter(|| {
-            rt.block_on(checker.check("stripe", &config))
+            rt.block_on(connector_hub::checks::check(&outbound, "stripe", &config))
                 .expect("check passes")
         })
     });

@@ -1,6 +1,6 @@
 //! `ANY /proxy/{connector_id}/{*path}`: a tenant's call to its provider's API, made with the
 //! connector's stored credential. The caller authenticates with its hub token where its SDK puts
-//! an API key (see `crate::proxy::caller_tokens`), so a provider's official SDK works unchanged
+//! an API key (see `crate::service::proxy::rules::caller_tokens`), so a provider's official SDK works unchanged
 //! with the hub's address as its API base. The answer streams back, capped and scrubbed.
 
 use super::extract::client_addr;
@@ -8,7 +8,8 @@ use super::http_error::HttpError;
 use super::state::AppState;
 use crate::error::{Error, ErrorCode};
 use crate::model::AuditAction;
-use crate::proxy::{caller_tokens, forwarded, ScrubbedStream, MAX_RETRIES, RETRY_HEADER};
+use crate::service::proxy::rules::{caller_tokens, forwarded, MAX_RETRIES, RETRY_HEADER};
+use crate::service::proxy::ScrubbedStream;
 use crate::service::{Caller, ProxyAnswer, ProxyCall};
 use axum::body::Body;
 use axum::extract::{Request, State};

@@ -397,7 +397,7 @@ impl ConnectorDef {
 
     /// The fields whose values the connector sends as HTTP Basic's user and password, when it
     /// sends Basic (`auth_type` is the REST API connector's own choice): what the hub attaches
-    /// (`sync::access`) and so what it must find again in an answer (`scrub`).
+    /// (`outbound::access`) and so what it must find again in an answer (`scrub`).
     pub fn basic_fields(&self, auth_type: Option<&str>) -> Option<(&str, &str)> {
         if self.streams_from == StreamsFrom::Settings {
             return (auth_type == Some("basic")).then_some(("username", "password"));

@@ -115,7 +115,7 @@ impl Catalog {
 }
 
 /// The shortest secret the hub accepts: anything shorter would match ordinary data, and could
-/// not be taken out of what a provider sends back (`crate::scrub`) without mangling it — or be
+/// not be taken out of what a provider sends back (`outbound::scrub`) without mangling it — or be
 /// left in without leaking it.
 pub const MIN_SECRET_LEN: usize = 8;
 

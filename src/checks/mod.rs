@@ -1,9 +1,6 @@
 //! Connection checks: one small module per provider, each calling that provider's cheapest
-//! authenticated endpoint and mapping its documented answers onto the shared error vocabulary.
-
-pub mod egress;
-pub mod http;
-mod pinned;
+//! authenticated endpoint (through the one way out, `outbound`) and mapping its documented
+//! answers onto the shared error vocabulary, with the mapping every provider shares here.
 
 mod google_drive;
 mod hubspot;
@@ -18,66 +15,16 @@ mod woocommerce;
 mod xero;
 
 use crate::error::{Error, ErrorCode};
+use crate::outbound::http::{Destination, Http, Probe, Reply};
+use crate::outbound::{CheckSettings, Outbound, ProviderUrls};
 use crate::secret::SecretConfig;
-use http::{Destination, Http, Probe, Reply};
-use ipnet::IpNet;
 use reqwest::Url;
 use std::collections::BTreeMap;
-use std::time::Duration;
-
-/// How checks (and every other call to a provider) reach out: timeouts, the largest answer read,
-/// and the private networks the operator allows.
-#[derive(Debug, Clone)]
-pub struct CheckSettings {
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
-    /// Total time a call through the proxy may take, its answer streamed back included (a
-    /// download takes longer than a connection test).
-    pub proxy_timeout: Duration,
-    pub max_response_bytes: usize,
-    pub egress_allow: Vec<IpNet>,
-}
-
-/// Base URLs of the providers' APIs, by key (`stripe`, `square_sandbox`, …).
-#[derive(Debug, Clone, Default)]
-pub struct ProviderUrls(pub BTreeMap<String, String>);
-
-impl ProviderUrls {
-    pub fn get(&self, key: &str) -> &str {
-        self.0.get(key).map(String::as_str).unwrap_or_default()
-    }
-
-    /// `path` on the provider's API; `label` names the provider if the configured base is not a
-    /// valid address.
-    pub fn url(&self, key: &str, path: &str, label: &str) -> Result<Url, Error> {
-        Url::parse(&format!("{}{path}", self.get(key))).map_err(|_| {
-            Error::new(
-                ErrorCode::InvalidConfig,
-                format!("The configured {label} address is not a valid URL."),
-            )
-        })
-    }
-
-    /// Whether the operator pointed this provider somewhere other than its public default, e.g. a
-    /// local fake or a sandbox. Operator-chosen destinations are trusted by the egress policy.
-    pub fn is_overridden(&self, key: &str) -> bool {
-        crate::catalog::catalog()
-            .api_bases()
-            .find(|(k, _)| k == key)
-            .is_some_and(|(_, default)| self.get(key) != default)
-    }
-}
 
 /// Non-secret facts a successful check learned.
 pub type Details = BTreeMap<String, String>;
 
 pub type Outcome = Result<Details, Error>;
-
-pub struct Checker {
-    http: Http,
-    providers: ProviderUrls,
-    settings: CheckSettings,
-}
 
 /// What a provider module gets to work with.
 pub struct Ctx<'a> {
@@ -87,7 +34,17 @@ pub struct Ctx<'a> {
     pub config: &'a SecretConfig,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// What a provider module (or a reader of the provider's data) works with.
+    pub fn new(outbound: &'a Outbound, config: &'a SecretConfig) -> Self {
+        Self {
+            http: outbound.http(),
+            providers: outbound.providers(),
+            settings: outbound.settings(),
+            config,
+        }
+    }
+
     /// A field the catalog validation guarantees is present.
     pub fn field(&self, name: &str) -> Result<&str, Error> {
         self.config
@@ -115,171 +72,26 @@ impl Ctx<'_> {
     }
 }
 
-impl Checker {
-    pub fn new(settings: &CheckSettings, providers: &ProviderUrls) -> Self {
-        Self {
-            http: Http::new(settings),
-            providers: providers.clone(),
-            settings: settings.clone(),
-        }
+/// Runs the check for `connector_type` with an already validated configuration.
+pub async fn check(outbound: &Outbound, connector_type: &str, config: &SecretConfig) -> Outcome {
+    let ctx = Ctx::new(outbound, config);
+    match connector_type {
+        "stripe" => stripe::check(&ctx).await,
+        "shopify" => shopify::check(&ctx).await,
+        "square" => square::check(&ctx).await,
+        "xero" => xero::check(&ctx).await,
+        "quickbooks" => quickbooks::check(&ctx).await,
+        "sage" => sage::check(&ctx).await,
+        "woocommerce" => woocommerce::check(&ctx).await,
+        "hubspot" => hubspot::check(&ctx).await,
+        "google_drive" => google_drive::check(&ctx).await,
+        "rest_api" => rest_api::check(&ctx).await,
+        "postgresql" => postgresql::check(&ctx).await,
+        other => Err(Error::new(
+            ErrorCode::UnknownConnectorType,
+            format!("No check exists for “{other}”."),
+        )),
     }
-
-    pub fn http(&self) -> &Http {
-        &self.http
-    }
-
-    pub fn providers(&self) -> &ProviderUrls {
-        &self.providers
-    }
-
-    /// The longest one provider call may take (the HTTP client's whole-request timeout).
-    pub fn call_timeout(&self) -> std::time::Duration {
-        self.settings.timeout
-    }
-
-    /// What a provider module (or a reader of the provider's data) works with.
-    pub fn ctx<'a>(&'a self, config: &'a SecretConfig) -> Ctx<'a> {
-        Ctx {
-            http: &self.http,
-            providers: &self.providers,
-            settings: &self.settings,
-            config,
-        }
-    }
-
-    /// Runs the check for `connector_type` with an already validated configuration.
-    pub async fn check(&self, connector_type: &str, config: &SecretConfig) -> Outcome {
-        let ctx = self.ctx(config);
-        match connector_type {
-            "stripe" => stripe::check(&ctx).await,
-            "shopify" => shopify::check(&ctx).await,
-            "square" => square::check(&ctx).await,
-            "xero" => xero::check(&ctx).await,
-            "quickbooks" => quickbooks::check(&ctx).await,
-            "sage" => sage::check(&ctx).await,
-            "woocommerce" => woocommerce::check(&ctx).await,
-            "hubspot" => hubspot::check(&ctx).await,
-            "google_drive" => google_drive::check(&ctx).await,
-            "rest_api" => rest_api::check(&ctx).await,
-            "postgresql" => postgresql::check(&ctx).await,
-            other => Err(Error::new(
-                ErrorCode::UnknownConnectorType,
-                format!("No check exists for “{other}”."),
-            )),
-        }
-    }
-}
-
-/// Whether `reply` is a provider's own way of saying the token was not granted a scope the call
-/// needs: RFC 6750's `insufficient_scope` (Xero and other standard servers), HubSpot's
-/// `MISSING_SCOPES`, Square's `INSUFFICIENT_SCOPES`, Google's `insufficientPermissions` /
-/// `ACCESS_TOKEN_SCOPE_INSUFFICIENT`, Shopify's "requires merchant approval for … scope".
-pub fn missing_scope(reply: &Reply) -> bool {
-    if reply
-        .header("www-authenticate")
-        .is_some_and(|h| h.contains("insufficient_scope"))
-    {
-        return true;
-    }
-    if !matches!(reply.status, 401 | 403) {
-        return false;
-    }
-    let Some(body) = reply.json() else {
-        return false;
-    };
-    let text = |pointer: &str| str_at(&body, pointer).unwrap_or_default();
-    let any_in = |list: &str, pointer: &str, wanted: &[&str]| {
-        body.pointer(list)
-            .and_then(|v| v.as_array())
-            .is_some_and(|items| {
-                items.iter().any(|item| {
-                    item.pointer(pointer)
-                        .and_then(|v| v.as_str())
-                        .is_some_and(|v| wanted.contains(&v))
-                })
-            })
-    };
-    text("/category") == "MISSING_SCOPES"
-        || any_in("/errors", "/code", &["INSUFFICIENT_SCOPES"])
-        || any_in("/error/errors", "/reason", &["insufficientPermissions"])
-        || any_in(
-            "/error/details",
-            "/reason",
-            &["ACCESS_TOKEN_SCOPE_INSUFFICIENT"],
-        )
-        || (text("/errors").contains("requires merchant approval")
-            && text("/errors").contains("scope"))
-}
-
-/// The mapping every HTTP provider shares; provider modules refine it where their answers say
-/// more (expired tokens, missing scopes).
-pub fn status_failure(reply: &Reply, provider: &str, credential_field: &str) -> Error {
-    match reply.status {
-        401 => Error::new(
-            ErrorCode::InvalidCredentials,
-            format!("{provider} did not accept this credential."),
-        )
-        .with_field(credential_field),
-        403 => Error::new(
-            ErrorCode::InsufficientPermissions,
-            format!("{provider} accepted the credential but does not allow it to read this data."),
-        )
-        .with_field(credential_field),
-        404 => Error::new(
-            ErrorCode::NotFound,
-            format!("{provider} says this account or address does not exist."),
-        ),
-        429 => Error {
-            retry_after: reply.retry_after(),
-            ..Error::new(
-                ErrorCode::RateLimited,
-                format!("{provider} is limiting requests right now."),
-            )
-        },
-        500..=599 => Error::new(
-            ErrorCode::ProviderError,
-            format!(
-                "{provider} is having problems (HTTP {}). Try again in a few minutes.",
-                reply.status
-            ),
-        ),
-        300..=399 => Error::new(
-            ErrorCode::UnexpectedResponse,
-            format!(
-                "{provider} answered with a redirect (HTTP {}) instead of data.",
-                reply.status
-            ),
-        ),
-        status => Error::new(
-            ErrorCode::UnexpectedResponse,
-            format!("{provider} answered with HTTP {status}."),
-        ),
-    }
-}
-
-/// A 2xx whose body is not the JSON the API documents.
-pub fn unexpected(provider: &str) -> Error {
-    Error::new(
-        ErrorCode::UnexpectedResponse,
-        format!("The address answered, but not like the {provider} API (the response was not the expected JSON)."),
-    )
-}
-
-/// Parses a successful JSON reply or explains why it is not one.
-pub fn success_json(
-    reply: &Reply,
-    provider: &str,
-    credential_field: &str,
-) -> Result<serde_json::Value, Error> {
-    if !(200..300).contains(&reply.status) {
-        return Err(status_failure(reply, provider, credential_field));
-    }
-    reply.json().ok_or_else(|| unexpected(provider))
-}
-
-/// Lower-cased text of a reply, for matching documented error markers.
-pub fn lower_text(reply: &Reply) -> String {
-    String::from_utf8_lossy(&reply.body).to_lowercase()
 }
 
 pub fn details<const N: usize>(pairs: [(&str, Option<String>); N]) -> Details {
@@ -287,88 +99,4 @@ pub fn details<const N: usize>(pairs: [(&str, Option<String>); N]) -> Details {
         .into_iter()
         .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k.to_owned(), v)))
         .collect()
-}
-
-pub fn str_at(value: &serde_json::Value, pointer: &str) -> Option<String> {
-    value.pointer(pointer).and_then(|v| match v {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        serde_json::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn reply(status: u16, body: serde_json::Value, www_authenticate: Option<&str>) -> Reply {
-        let mut headers = reqwest::header::HeaderMap::new();
-        if let Some(value) = www_authenticate {
-            if let Ok(value) = value.parse() {
-                headers.insert("www-authenticate", value);
-            }
-        }
-        Reply {
-            status,
-            headers,
-            body: serde_json::to_vec(&body).unwrap_or_default(),
-            truncated: false,
-        }
-    }
-
-    /// Each provider's own answer for a scope the token lacks, as its documentation shows it,
-    /// is told apart from other refusals.
-    #[test]
-    fn each_providers_missing_scope_answer_is_recognised() {
-        use serde_json::json;
-        let missing = [
-            reply(
-                403,
-                json!({"status": "error", "message": "This app hasn't been granted all required scopes to make this call.", "errors": [{"message": "One or more of the following scopes are required.", "context": {"requiredGranularScopes": ["crm.objects.deals.read"]}}], "category": "MISSING_SCOPES"}),
-                None,
-            ),
-            reply(
-                403,
-                json!({"errors": [{"category": "AUTHENTICATION_ERROR", "code": "INSUFFICIENT_SCOPES", "detail": "The merchant has not given your application sufficient permissions to do that."}]}),
-                None,
-            ),
-            reply(
-                403,
-                json!({"error": {"code": 403, "message": "Request had insufficient authentication scopes.", "errors": [{"message": "Insufficient Permission", "domain": "global", "reason": "insufficientPermissions"}], "status": "PERMISSION_DENIED"}}),
-                None,
-            ),
-            reply(
-                403,
-                json!({"error": {"code": 403, "status": "PERMISSION_DENIED", "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "ACCESS_TOKEN_SCOPE_INSUFFICIENT"}]}}),
-                None,
-            ),
-            reply(
-                403,
-                json!({"errors": "[API] This action requires merchant approval for read_customers scope."}),
-                None,
-            ),
-            reply(
-                403,
-                json!({}),
-                Some(r#"Bearer error="insufficient_scope", scope="accounting.contacts.read""#),
-            ),
-        ];
-        for r in &missing {
-            assert!(missing_scope(r), "{}", String::from_utf8_lossy(&r.body));
-        }
-        let other = [
-            reply(
-                401,
-                json!({"status": "error", "category": "EXPIRED_AUTHENTICATION"}),
-                None,
-            ),
-            reply(403, json!({"errors": [{"code": "FORBIDDEN"}]}), None),
-            reply(500, json!({"category": "MISSING_SCOPES"}), None),
-            reply(401, json!({}), Some(r#"Bearer error="invalid_token""#)),
-        ];
-        for r in &other {
-            assert!(!missing_scope(r), "{}", String::from_utf8_lossy(&r.body));
-        }
-    }
 }

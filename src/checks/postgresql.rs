@@ -178,7 +178,7 @@ pub fn classify(e: &tokio_postgres::Error, sslmode: &str) -> Error {
 }
 
 fn verifying_tls() -> tokio_postgres_rustls::MakeRustlsConnect {
-    tokio_postgres_rustls::MakeRustlsConnect::new((*http::tls_config()).clone())
+    tokio_postgres_rustls::MakeRustlsConnect::new((*crate::outbound::http::tls_config()).clone())
 }
 
 /// libpq's `require`: encrypt, but do not verify the certificate. Built once.

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::error::Error;
+use crate::outbound::answers::*;
 use crate::secret::ACCESS_TOKEN;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::error::Error;
+use crate::outbound::answers::*;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let base = ctx.field("base_url")?.trim_end_matches('/');

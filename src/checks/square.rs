@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::error::Error;
+use crate::outbound::answers::*;
 use crate::secret::ACCESS_TOKEN;
 
 const SQUARE_VERSION: &str = "2025-07-16";

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::error::Error;
+use crate::outbound::answers::*;
 
 pub async fn check(ctx: &Ctx<'_>) -> Outcome {
     let store = ctx.field("store_url")?.trim_end_matches('/');

@@ -9,8 +9,8 @@ mod source;
 pub use source::SettingsError;
 
 use crate::auth::AuthSettings;
-use crate::checks::{CheckSettings, ProviderUrls};
 use crate::oauth::OAuthSettings;
+use crate::outbound::{CheckSettings, ProviderUrls};
 use crate::secret::SecretString;
 use crate::service::{DeliverySettings, LimitSettings, SyncSettings};
 use ipnet::IpNet;

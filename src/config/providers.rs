@@ -2,8 +2,8 @@
 //! operator's override) and the OAuth2 client registrations.
 
 use super::source::{invalid, SettingsError, Source};
-use crate::checks::ProviderUrls;
 use crate::oauth::OAuthClient;
+use crate::outbound::ProviderUrls;
 use crate::secret::SecretString;
 use std::collections::BTreeMap;
 

@@ -5,11 +5,11 @@
 //! `SignIn::oauth_start`), so any server process can finish a flow another one began.
 
 use crate::catalog::{ClientAuth, ConnectorDef, OAuthDef, TokenBody};
-use crate::checks::http::{Body, Destination, Http, Probe, Reply};
-use crate::checks::ProviderUrls;
-use crate::checks::{status_failure, str_at};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
+use crate::outbound::answers::{status_failure, str_at};
+use crate::outbound::http::{Body, Destination, Http, Probe, Reply};
+use crate::outbound::ProviderUrls;
 use crate::secret::{SecretString, ACCESS_TOKEN};
 use base64::Engine;
 use reqwest::Url;
@@ -325,10 +325,10 @@ impl OAuth {
         probe.bearer = Some(access_token.to_owned());
         probe.headers.push(("accept", "application/json".into()));
         let reply = http.send(probe).await?;
-        let json = crate::checks::success_json(&reply, &def.name, ACCESS_TOKEN)?;
+        let json = crate::outbound::answers::success_json(&reply, &def.name, ACCESS_TOKEN)?;
         let items = json
             .as_array()
-            .ok_or_else(|| crate::checks::unexpected(&def.name))?;
+            .ok_or_else(|| crate::outbound::answers::unexpected(&def.name))?;
         Ok(items
             .iter()
             .filter_map(|item| {
@@ -372,12 +372,12 @@ fn parse_token_reply(reply: &Reply, def: &ConnectorDef) -> Result<TokenSet, Toke
             _ => TokenError::Failed(status_failure(reply, &def.name, ACCESS_TOKEN)),
         });
     }
-    let json = json.ok_or_else(|| crate::checks::unexpected(&def.name))?;
+    let json = json.ok_or_else(|| crate::outbound::answers::unexpected(&def.name))?;
     let access_token = json
         .get("access_token")
         .and_then(|v| v.as_str())
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| crate::checks::unexpected(&def.name))?;
+        .ok_or_else(|| crate::outbound::answers::unexpected(&def.name))?;
     let refresh_token = json
         .get("refresh_token")
         .and_then(|v| v.as_str())

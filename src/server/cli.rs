@@ -2,10 +2,10 @@
 
 use super::startup::{load_vault, open_store};
 use crate::auth::Authenticator;
-use crate::checks::Checker;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::oauth::OAuth;
+use crate::outbound::Outbound;
 use crate::service::{Hub, HubSettings};
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ pub async fn rotate_keys(settings: &Settings) -> Result<(), String> {
     let hub = Hub::new(
         store,
         Arc::new(vault),
-        Checker::new(&settings.checks, &settings.providers),
+        Outbound::new(&settings.checks, &settings.providers),
         OAuth::default(),
         Metrics::default(),
         HubSettings::default(),

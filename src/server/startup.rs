@@ -5,10 +5,10 @@ use crate::api::rest;
 use crate::api::state::AppState;
 use crate::app::{shell, App};
 use crate::auth::{AuthSetupError, Authenticator};
-use crate::checks::Checker;
 use crate::config::Settings;
 use crate::metrics::{self, Metrics};
 use crate::oauth::OAuth;
+use crate::outbound::Outbound;
 use crate::service::{Hub, HubSettings};
 use crate::store::{MeteredStore, MongoStore, SqliteStore, Store, StoreError};
 use crate::vault::{Vault, VaultError};
@@ -114,11 +114,11 @@ impl Application {
         if settings.public_url == format!("http://{}", settings.site_addr) {
             settings.public_url = format!("http://{local}");
         }
-        let checker = Checker::new(&settings.checks, &settings.providers);
+        let outbound = Outbound::new(&settings.checks, &settings.providers);
         let hub = Hub::new(
             store.clone(),
             Arc::new(vault),
-            checker,
+            outbound,
             OAuth::new(&settings.oauth, &settings.public_url),
             metrics.clone(),
             HubSettings {

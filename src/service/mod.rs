@@ -23,7 +23,7 @@ mod gate;
 mod maintenance;
 mod outbox;
 mod provider_webhooks;
-mod proxy;
+pub mod proxy;
 mod sign_in;
 mod syncs;
 mod views;
@@ -42,10 +42,10 @@ pub use sign_in::{ProviderAnswer, SignIn, SignInAnswer};
 pub use syncs::{run_view, SyncRequest, SyncSettings, Syncs, DEFAULT_RECORDS, MAX_RECORDS};
 pub use views::Views;
 
-use crate::checks::Checker;
 use crate::error::{Error, ErrorCode};
 use crate::metrics::Metrics;
 use crate::oauth::OAuth;
+use crate::outbound::Outbound;
 use crate::secret::SecretString;
 use crate::store::{Store, StoreError, WorkWakes};
 use crate::vault::Vault;
@@ -99,12 +99,12 @@ impl Hub {
     pub fn new(
         store: Arc<dyn Store>,
         vault: Arc<Vault>,
-        checker: Checker,
+        outbound: Outbound,
         oauth: OAuth,
         metrics: Metrics,
         settings: HubSettings,
     ) -> Self {
-        let checker = Arc::new(checker);
+        let outbound = Arc::new(outbound);
         let oauth = Arc::new(oauth);
         let wake = WorkWakes::default();
         let gate = Arc::new(Gate::new(
@@ -117,7 +117,7 @@ impl Hub {
             store.clone(),
             vault.clone(),
             oauth.clone(),
-            checker.clone(),
+            outbound.clone(),
             gate.clone(),
             metrics.clone(),
         ));
@@ -131,7 +131,7 @@ impl Hub {
         let parts = Parts {
             store,
             vault,
-            checker,
+            outbound,
             metrics,
             gate: gate.clone(),
             credentials: credentials.clone(),
@@ -166,7 +166,7 @@ impl Hub {
 struct Parts {
     store: Arc<dyn Store>,
     vault: Arc<Vault>,
-    checker: Arc<Checker>,
+    outbound: Arc<Outbound>,
     metrics: Metrics,
     gate: Arc<Gate>,
     credentials: Arc<Credentials>,

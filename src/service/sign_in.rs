@@ -3,12 +3,12 @@
 
 use super::{Caller, Gate, Parts, RateClass};
 use crate::catalog::{Catalog, ConnectorDef};
-use crate::checks::Checker;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::{AuditAction, AuditOutcome};
 use crate::oauth::OAuth;
 use crate::oauth::{state_hash, Pkce, TokenError, TokenSet, STATE_TTL_MS};
+use crate::outbound::Outbound;
 use crate::random::random_token;
 use crate::store::{OAuthStateRecord, Store};
 use crate::vault::Vault;
@@ -52,7 +52,7 @@ pub struct SignIn {
     gate: Arc<Gate>,
     oauth: Arc<OAuth>,
     /// The provider client the code exchange goes through.
-    checker: Arc<Checker>,
+    outbound: Arc<Outbound>,
 }
 
 impl SignIn {
@@ -63,7 +63,7 @@ impl SignIn {
             catalog: crate::catalog::catalog(),
             gate: parts.gate.clone(),
             oauth,
-            checker: parts.checker.clone(),
+            outbound: parts.outbound.clone(),
         }
     }
 
@@ -219,7 +219,7 @@ impl SignIn {
         let exchanged = self
             .oauth
             .exchange_code(
-                self.checker.http(),
+                self.outbound.http(),
                 def,
                 code,
                 pending.verifier.as_deref(),
@@ -263,8 +263,8 @@ impl SignIn {
         let def = self.catalog.definition(connector_type)?;
         self.oauth
             .choices(
-                self.checker.http(),
-                self.checker.providers(),
+                self.outbound.http(),
+                self.outbound.providers(),
                 def,
                 access_token,
             )

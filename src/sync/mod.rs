@@ -4,15 +4,14 @@
 //! (`postgres`), and what a pass through a stream has reached (`Pass`). The service runs syncs
 //! and previews with these; nothing here touches the store.
 
-pub mod access;
 pub mod pages;
 pub mod postgres;
 pub mod rest_api;
 pub mod values;
 
 use crate::catalog::{ConnectorDef, StreamDef, StreamsFrom};
-use crate::checks::str_at;
 use crate::error::{Error, ErrorCode};
+use crate::outbound::answers::str_at;
 use crate::secret::SecretConfig;
 use pages::PageToken;
 use serde::{Deserialize, Serialize};

@@ -2,13 +2,13 @@
 //! position and the increment's lower bound filled in, and the answer parsed into records and
 //! where the next page is.
 
-use super::access::{fill, Access};
 use super::values::format_time;
 use crate::catalog::{EventsDef, FeedDef, Incremental, Paging, SearchDef, StreamDef, TimeFormat};
-use crate::checks::http::{Http, Reply};
-use crate::checks::str_at;
-use crate::checks::{missing_scope, status_failure};
 use crate::error::{Error, ErrorCode};
+use crate::outbound::access::{fill, Access};
+use crate::outbound::answers::str_at;
+use crate::outbound::answers::{missing_scope, status_failure};
+use crate::outbound::http::{Http, Reply};
 use crate::secret::SecretConfig;
 use reqwest::Url;
 use serde::{Deserialize, Serialize};

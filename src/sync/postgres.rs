@@ -6,9 +6,9 @@
 
 use super::pages::PageToken;
 use crate::checks::postgresql::{classify, connect, within_timeout};
-use crate::checks::Checker;
 use crate::error::{Error, ErrorCode};
 use crate::model::data::Preview;
+use crate::outbound::Outbound;
 use crate::secret::SecretConfig;
 use tokio_postgres::Client;
 
@@ -120,8 +120,8 @@ fn kind(type_name: &str) -> ColumnKind {
     }
 }
 
-pub async fn open(checker: &Checker, config: &SecretConfig) -> Result<Client, Error> {
-    let ctx = checker.ctx(config);
+pub async fn open(outbound: &Outbound, config: &SecretConfig) -> Result<Client, Error> {
+    let ctx = crate::checks::Ctx::new(outbound, config);
     let client = connect(&ctx).await?;
     client
         .batch_execute("SET TIME ZONE 'UTC'; SET statement_timeout = '300s'")
@@ -505,12 +505,12 @@ fn query_error(e: &tokio_postgres::Error) -> Error {
 pub async fn preview(
     def: &crate::catalog::ConnectorDef,
     config: &SecretConfig,
-    checker: &Checker,
+    outbound: &Outbound,
     stream: Option<&str>,
 ) -> Result<Preview, Error> {
-    let ctx = checker.ctx(config);
+    let ctx = crate::checks::Ctx::new(outbound, config);
     within_timeout(&ctx, async {
-        let mut client = open(checker, config).await?;
+        let mut client = open(outbound, config).await?;
         let tables = discover(&client).await?;
         let picked = selections(config);
         let name = stream
@@ -544,7 +544,7 @@ pub async fn preview(
             read.read(&mut client, &PageToken::Start).await?
         };
         let has_more = page.rows.len() > super::PREVIEW_RECORDS;
-        let scrub = crate::scrub::Scrub::new(def, config)?;
+        let scrub = crate::outbound::scrub::Scrub::new(def, config)?;
         let records: Vec<serde_json::Value> = page
             .rows
             .iter()

@@ -12,13 +12,13 @@ pub use listing::{DEFAULT_PAGE, MAX_PAGE};
 use super::credentials::replaces_access_token;
 use super::{Caller, Credentials, Gate, Outbox, Parts, RateClass, Views};
 use crate::catalog::Catalog;
-use crate::checks::Checker;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::ids::{ConnectorId, DisplayName};
 use crate::metrics::Metrics;
 use crate::model::webhooks::EventType;
 use crate::model::{AuditAction, AuditOutcome, ConnectorStatus, ConnectorView, SyncFrequency};
+use crate::outbound::Outbound;
 use crate::page_cache::PageCache;
 use crate::secret::SecretConfig;
 use crate::store::ConnectorRecord;
@@ -66,7 +66,7 @@ pub struct Connectors {
     credentials: Arc<Credentials>,
     outbox: Arc<Outbox>,
     views: Arc<Views>,
-    checker: Arc<Checker>,
+    outbound: Arc<Outbound>,
     metrics: Metrics,
     /// `None` when the operator turned page reuse off.
     pages: Option<PageCache<PageKey>>,
@@ -82,7 +82,7 @@ impl Connectors {
             credentials: parts.credentials.clone(),
             outbox: parts.outbox.clone(),
             views: parts.views.clone(),
-            checker: parts.checker.clone(),
+            outbound: parts.outbound.clone(),
             metrics: parts.metrics.clone(),
             pages: page_cache.then(PageCache::default),
         }

@@ -6,13 +6,14 @@ mod stored_secrets;
 mod tokens;
 
 pub(crate) use stored_secrets::replaces_access_token;
+pub(crate) use tokens::Renewing;
 
 use super::Gate;
 use crate::catalog::Catalog;
-use crate::checks::Checker;
 use crate::error::{Error, ErrorCode};
 use crate::metrics::Metrics;
 use crate::oauth::OAuth;
+use crate::outbound::Outbound;
 use crate::secret::SecretConfig;
 use crate::store::{ConnectorRecord, Store};
 use crate::vault::{DecryptionFailed, Vault};
@@ -25,7 +26,7 @@ pub struct Credentials {
     catalog: &'static Catalog,
     oauth: Arc<OAuth>,
     /// The provider client token renewals go through, and how long one call may take.
-    checker: Arc<Checker>,
+    outbound: Arc<Outbound>,
     gate: Arc<Gate>,
     metrics: Metrics,
 }
@@ -35,7 +36,7 @@ impl Credentials {
         store: Arc<dyn Store>,
         vault: Arc<Vault>,
         oauth: Arc<OAuth>,
-        checker: Arc<Checker>,
+        outbound: Arc<Outbound>,
         gate: Arc<Gate>,
         metrics: Metrics,
     ) -> Self {
@@ -44,7 +45,7 @@ impl Credentials {
             vault,
             catalog: crate::catalog::catalog(),
             oauth,
-            checker,
+            outbound,
             gate,
             metrics,
         }

@@ -14,6 +14,20 @@ use std::time::{Duration, Instant};
 /// What a refresh lease adds to the provider call it covers: reading and saving around it.
 const REFRESH_LEASE_MARGIN: Duration = Duration::from_secs(10);
 
+/// How soon after a renewal a provider's refusal may renew the token again: a caller asking for
+/// a path that always answers 401 must not make the hub renew on every call. Counted per
+/// connector in the store, so it holds across processes.
+const RENEWAL_PAUSE_MS: i64 = 60_000;
+
+/// How often a provider's refusal may renew a connector's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Renewing {
+    /// Each refusal (a sync's page, a check: the hub decides how often they happen).
+    OnEachRefusal,
+    /// Once a minute per connector at most (the proxy: its callers repeat calls at will).
+    AtMostPerMinute,
+}
+
 impl Credentials {
     /// The configuration a check should use: when the access token expires within the margin
     /// (or `force`), it is renewed first. Exactly one process renews a connector at a time (a
@@ -35,7 +49,7 @@ impl Credentials {
         // The lease outlives the longest provider call it covers (the call is cut off at the
         // client's timeout): it cannot lapse while its holder still waits for new tokens, which
         // would let a second process spend the same refresh token.
-        let lease_for = refresh_lease(self.checker.call_timeout());
+        let lease_for = refresh_lease(self.outbound.call_timeout());
         let lease_ms = i64::try_from(lease_for.as_millis()).unwrap_or(i64::MAX);
         let deadline = Instant::now() + lease_for;
         loop {
@@ -67,6 +81,43 @@ impl Credentials {
         }
     }
 
+    /// After a provider refused the access token `refused` carried: the connector as stored now,
+    /// with access to send again with — another call's renewal when one happened meanwhile, else
+    /// a renewal of its own. With `Renewing::AtMostPerMinute` (calls a caller repeats at will), not
+    /// when a refusal renewed this connector a moment ago: then `None`, the refusal being the
+    /// path's, not the token's.
+    pub(crate) async fn renew_refused(
+        &self,
+        caller: &Caller,
+        record: &ConnectorRecord,
+        refused: &SecretConfig,
+        renewing: Renewing,
+    ) -> Result<Option<(ConnectorRecord, SecretConfig)>, Error> {
+        let latest = self
+            .store
+            .get(caller.tenant(), &record.connector_id)
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, "This connector was deleted."))?;
+        let current = self.open_for_use(&latest)?;
+        if current.get(ACCESS_TOKEN) != refused.get(ACCESS_TOKEN) {
+            return Ok(Some((latest, current)));
+        }
+        // A lease never released: whoever takes it renews, in any process, and nobody else
+        // until it lapses.
+        let pause = format!("renew-on-401:{}:{}", caller.tenant(), record.connector_id);
+        let holder = crate::random::random_hex(8);
+        if renewing == Renewing::AtMostPerMinute
+            && !self
+                .store
+                .lease(&pause, &holder, now_ms(), RENEWAL_PAUSE_MS)
+                .await?
+        {
+            return Ok(None);
+        }
+        let renewed = self.fresh(caller, &latest, true).await?;
+        Ok(Some((latest, renewed)))
+    }
+
     async fn refresh_locked(
         &self,
         caller: &Caller,
@@ -87,9 +138,9 @@ impl Credentials {
         let used = config.get(REFRESH_TOKEN).unwrap_or_default().to_owned();
         let call = self
             .oauth
-            .refresh(self.checker.http(), def, &used, config.get("shop_domain"));
+            .refresh(self.outbound.http(), def, &used, config.get("shop_domain"));
         // Bounded by the same timeout the lease was sized for, whatever the client does.
-        let refreshed = tokio::time::timeout(self.checker.call_timeout(), call)
+        let refreshed = tokio::time::timeout(self.outbound.call_timeout(), call)
             .await
             .unwrap_or_else(|_| {
                 Err(TokenError::Failed(Error::new(

@@ -1,11 +1,11 @@
 //! Delivering events: a claimed delivery is signed as Standard Webhooks says and posted to its
-//! endpoint through the checks' HTTP client (the egress policy and the https rule hold for it
+//! endpoint through the one way out to providers (`outbound`) (the egress policy and the https rule hold for it
 //! too); the answer decides what follows — done, tried again later on the schedule (honouring
 //! `Retry-After`), given up, or the endpoint turned off on `410 Gone`.
 
 use super::Events;
-use crate::checks::http::{retry_after, Destination, Forward, Probe};
 use crate::clock::now_ms;
+use crate::outbound::http::{retry_after, Destination, Forward, Probe};
 use crate::store::{AttemptOutcome, AttemptRecord, ClaimShare, DeliveryJob};
 use crate::webhooks::{default_schedule, next_wait, standard};
 use reqwest::Url;
@@ -178,7 +178,7 @@ impl Events {
         };
         let mut probe = Probe::get(url, Destination::Tenant);
         probe.url_field = Some("url");
-        let response = self.checker.http().forward(probe, forward).await?;
+        let response = self.outbound.http().forward(probe, forward).await?;
         Ok((
             response.status().as_u16(),
             retry_after(response.headers()).map(Duration::from_secs),

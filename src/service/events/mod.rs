@@ -10,7 +10,6 @@ mod deliveries;
 pub use deliveries::DeliverySettings;
 
 use super::{Caller, Gate, Outbox, Parts, RateClass};
-use crate::checks::Checker;
 use crate::clock::{now_ms, rfc3339};
 use crate::error::{Error, ErrorCode};
 use crate::metrics::Metrics;
@@ -18,6 +17,7 @@ use crate::model::webhooks::{
     AttemptView, DeliveryList, DeliveryView, EndpointList, EndpointView, EventType,
 };
 use crate::model::{AuditAction, AuditOutcome};
+use crate::outbound::Outbound;
 use crate::store::{DeliveryStatus, EndpointRecord};
 use crate::store::{Store, WorkWakes};
 use crate::vault::Vault;
@@ -54,7 +54,7 @@ pub struct Events {
     gate: Arc<Gate>,
     outbox: Arc<Outbox>,
     /// The client deliveries are posted through (the egress policy holds for them too).
-    checker: Arc<Checker>,
+    outbound: Arc<Outbound>,
     metrics: Metrics,
     deliveries: DeliverySettings,
     wake: WorkWakes,
@@ -69,7 +69,7 @@ impl Events {
             vault: parts.vault.clone(),
             gate: parts.gate.clone(),
             outbox: parts.outbox.clone(),
-            checker: parts.checker.clone(),
+            outbound: parts.outbound.clone(),
             metrics: parts.metrics.clone(),
             deliveries,
             wake: parts.wake.clone(),
@@ -277,7 +277,7 @@ impl Events {
                 "Put no credentials in the address: verify the hub's signature instead.",
             ));
         }
-        let http = self.checker.http();
+        let http = self.outbound.http();
         let host = url
             .host_str()
             .unwrap_or_default()

@@ -7,14 +7,17 @@
 
 use super::ProviderWebhooks;
 use crate::catalog::{ChannelDef, ConnectorDef};
-use crate::checks::{status_failure, str_at};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::ids::ConnectorId;
 use crate::model::{AuditAction, ConnectorStatus, ConnectorView};
+use crate::outbound::access::Access;
+use crate::outbound::answers::{status_failure, str_at};
+use crate::outbound::retry::{Answer, Attempts, Next, RetryPolicy};
+use crate::secret::{SecretConfig, REFRESH_TOKEN};
+use crate::service::credentials::Renewing;
 use crate::service::{Caller, ConnectorChanges, Gate, RateClass};
 use crate::store::ConnectorRecord;
-use crate::sync::access::Access;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -172,10 +175,39 @@ impl ProviderWebhooks {
         channel: &ChannelDef,
         token: &str,
     ) -> Result<i64, Error> {
-        let config = self.credentials.fresh(caller, record, false).await?;
-        let access = Access::resolve(def, &config, self.checker.providers())?;
+        let mut config = self.credentials.fresh(caller, record, false).await?;
+        // A token that died before its announced expiry is renewed once, without waiting.
+        let mut attempts = Attempts::new(RetryPolicy::NO_WAIT);
+        loop {
+            let opened = self
+                .open_channel_with(&config, record, def, channel, token)
+                .await;
+            let renewable = config.get(REFRESH_TOKEN).is_some();
+            if attempts.after(Answer::of_result(&opened), renewable) != Next::Renew {
+                return opened;
+            }
+            let renewed = self
+                .credentials
+                .renew_refused(caller, record, &config, Renewing::OnEachRefusal)
+                .await?;
+            match renewed {
+                Some((_, renewed)) => config = renewed,
+                None => return opened,
+            }
+        }
+    }
+
+    async fn open_channel_with(
+        &self,
+        config: &SecretConfig,
+        record: &ConnectorRecord,
+        def: &ConnectorDef,
+        channel: &ChannelDef,
+        token: &str,
+    ) -> Result<i64, Error> {
+        let access = Access::resolve(def, config, self.outbound.providers())?;
         let credential = def.credential_field();
-        let http = self.checker.http();
+        let http = self.outbound.http();
         let started = http.send(access.get(access.url(&channel.start)?)?).await?;
         if !(200..300).contains(&started.status) {
             return Err(status_failure(&started, &def.name, credential));

@@ -12,12 +12,12 @@ mod channels;
 use super::{Connectors, Credentials, Gate, Outbox, Parts, Syncs, Views};
 use crate::auth::TenantId;
 use crate::catalog::{Catalog, ConnectorDef, WebhooksDef};
-use crate::checks::Checker;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::metrics::Metrics;
 use crate::model::webhooks::EventType;
-use crate::scrub::Scrub;
+use crate::outbound::scrub::Scrub;
+use crate::outbound::Outbound;
 use crate::secret::SecretConfig;
 use crate::secret::SecretString;
 use crate::store::{account_key, ConnectorRecord};
@@ -75,7 +75,7 @@ pub struct ProviderWebhooks {
     outbox: Arc<Outbox>,
     views: Arc<Views>,
     /// The provider client push channels are registered through.
-    checker: Arc<Checker>,
+    outbound: Arc<Outbound>,
     metrics: Metrics,
     /// A registered channel is saved as a change of the connector's settings.
     connectors: Arc<Connectors>,
@@ -105,7 +105,7 @@ impl ProviderWebhooks {
             credentials: parts.credentials.clone(),
             outbox: parts.outbox.clone(),
             views: parts.views.clone(),
-            checker: parts.checker.clone(),
+            outbound: parts.outbound.clone(),
             metrics: parts.metrics.clone(),
             connectors,
             syncs,

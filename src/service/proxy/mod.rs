@@ -2,33 +2,30 @@
 //! attached as its check attaches it, and answered with the provider's response. The caller never
 //! holds the credential, and never sees it: it is taken out of the answer as it streams.
 
+pub mod rules;
 mod slots;
+mod stream;
+
+pub use stream::ScrubbedStream;
 
 use super::{Caller, Credentials, Gate, Parts, RateClass};
 use crate::catalog::{Catalog, ConnectorDef, StreamsFrom};
-use crate::checks::http::{retry_after, Forward};
-use crate::checks::Checker;
-use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::ids::ConnectorId;
 use crate::model::{AuditAction, AuditOutcome};
-use crate::proxy::idempotent;
-use crate::scrub::Scrub;
+use crate::outbound::access::Access;
+use crate::outbound::http::Forward;
+use crate::outbound::retry::{Answer, Attempts, Next, RetryPolicy};
+use crate::outbound::scrub::Scrub;
+use crate::outbound::Outbound;
 use crate::secret::REFRESH_TOKEN;
-use crate::store::{ConnectorRecord, Store};
-use crate::sync::access::Access;
+use crate::service::credentials::Renewing;
+use crate::store::ConnectorRecord;
+use rules::idempotent;
 use slots::TenantSlots;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::OwnedSemaphorePermit;
-
-/// The longest `Retry-After` a retried call waits out; a longer one is the caller's to handle.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
-
-/// How soon after a renewal a provider's 401 may renew the token again: a caller asking for a
-/// path that always answers 401 must not make the hub renew on every call. Counted per
-/// connector in the store, so it holds across processes.
-const RENEWAL_PAUSE_MS: i64 = 60_000;
 
 /// A call admitted before its body is read: the tenant is within its rate, the connector is its
 /// own and has an HTTP API, and one of the tenant's in-flight slots is held for it.
@@ -62,11 +59,10 @@ pub struct ProxyAnswer {
 }
 
 pub struct Proxy {
-    store: Arc<dyn Store>,
     catalog: &'static Catalog,
     gate: Arc<Gate>,
     credentials: Arc<Credentials>,
-    checker: Arc<Checker>,
+    outbound: Arc<Outbound>,
     /// Proxied calls each tenant has in flight in this process.
     slots: TenantSlots,
 }
@@ -74,11 +70,10 @@ pub struct Proxy {
 impl Proxy {
     pub(super) fn new(parts: &Parts) -> Self {
         Self {
-            store: parts.store.clone(),
             catalog: crate::catalog::catalog(),
             gate: parts.gate.clone(),
             credentials: parts.credentials.clone(),
-            checker: parts.checker.clone(),
+            outbound: parts.outbound.clone(),
             slots: TenantSlots::new(parts.gate.limits().proxy_in_flight),
         }
     }
@@ -150,67 +145,53 @@ impl Proxy {
             .split_once('?')
             .map_or(call.path_and_query.as_str(), |(path, _)| path);
         let started = Instant::now();
-        let mut attempts = 0;
-        let mut renewed = false;
+        // Retried only when the caller asked, and only where sending twice is harmless.
+        let retries = if idempotent(&call.method) {
+            call.retries.min(rules::MAX_RETRIES)
+        } else {
+            0
+        };
+        let mut attempts = Attempts::new(RetryPolicy::with_retries(retries));
         let sent = async {
-            let retries = if idempotent(&call.method) {
-                call.retries.min(crate::proxy::MAX_RETRIES)
-            } else {
-                0
-            };
             loop {
-                let access = Access::resolve(def, &config, self.checker.providers())?;
+                let access = Access::resolve(def, &config, self.outbound.providers())?;
                 let url = access.url(&with_settings(&call.path_and_query, def, &config))?;
-                attempts += 1;
                 let forward = Forward {
                     method: call.method.clone(),
                     headers: call.headers.clone(),
                     body: call.body.clone(),
                     timeout: None,
                 };
-                let outcome = self.checker.http().forward(access.get(url)?, forward).await;
-                // A token the provider refused before its announced expiry is renewed once and
-                // the call sent again (a 401 means the provider did nothing with it) — unless it
-                // was renewed a moment ago, when the refusal is the path's, not the token's.
-                let refused = matches!(&outcome, Ok(r) if r.status().as_u16() == 401);
-                if refused && !renewed && config.get(REFRESH_TOKEN).is_some() {
-                    renewed = true;
-                    // A lease never released: whoever takes it renews, in any process, and
-                    // nobody else until it lapses.
-                    let pause = format!("renew-on-401:{}:{id}", caller.tenant());
-                    let holder = crate::random::random_hex(8);
-                    if self
-                        .store
-                        .lease(&pause, &holder, now_ms(), RENEWAL_PAUSE_MS)
-                        .await?
-                    {
-                        let latest = self
-                            .store
-                            .get(caller.tenant(), &id)
-                            .await?
-                            .ok_or_else(Error::not_found)?;
-                        config = self.credentials.fresh(caller, &latest, true).await?;
-                        scrub = Scrub::new(def, &config)?;
-                        continue;
-                    }
-                }
-                let wait = match &outcome {
-                    _ if attempts > retries => None,
-                    Ok(r) if r.status().as_u16() == 429 => retry_after(r.headers())
-                        .map(Duration::from_secs)
-                        .or(Some(backoff(attempts)))
-                        .filter(|w| *w <= MAX_RETRY_WAIT),
-                    Ok(r) if matches!(r.status().as_u16(), 502..=504) => Some(backoff(attempts)),
-                    Err(e) if unreachable(e.code) => Some(backoff(attempts)),
-                    _ => None,
+                let outcome = self
+                    .outbound
+                    .http()
+                    .forward(access.get(url)?, forward)
+                    .await;
+                let answer = match &outcome {
+                    Ok(r) => Answer::of_status(r.status().as_u16(), r.headers()),
+                    Err(e) => Answer::of_failed_send(e),
                 };
-                match wait {
-                    Some(wait) => tokio::time::sleep(wait).await,
-                    None => return outcome,
+                // A refused token is renewed once and the call sent again (a 401 means the
+                // provider did nothing with it) — unless a refusal renewed it a moment ago.
+                match attempts.after(answer, config.get(REFRESH_TOKEN).is_some()) {
+                    Next::Renew => {
+                        let renewed = self
+                            .credentials
+                            .renew_refused(caller, &record, &config, Renewing::AtMostPerMinute)
+                            .await?;
+                        let Some((_, renewed)) = renewed else {
+                            return outcome;
+                        };
+                        config = renewed;
+                        scrub = Scrub::new(def, &config)?;
+                    }
+                    Next::Wait(wait) => tokio::time::sleep(wait).await,
+                    Next::Return => return outcome,
                 }
             }
         }
         .await;
+        let attempts = attempts.sent();
         let detail = |outcome: &str, started: Instant, attempts: u32| {
             let retried = if attempts > 1 {
                 format!(", {attempts} attempts")
@@ -252,7 +233,7 @@ impl Proxy {
                 self.gate.append_beside(entry);
                 Ok(ProxyAnswer {
                     status,
-                    headers: crate::proxy::returned(response.headers(), &scrub),
+                    headers: rules::returned(response.headers(), &scrub),
                     response,
                     scrub,
                     slot,
@@ -339,7 +320,7 @@ fn with_settings(
     }
 }
 
-/// A transport failure (as `checks::http` classifies them), as opposed to a refusal by policy.
+/// A transport failure (as `outbound::http` classifies them), as opposed to a refusal by policy.
 fn unreachable(code: ErrorCode) -> bool {
     matches!(
         code,
@@ -348,8 +329,4 @@ fn unreachable(code: ErrorCode) -> bool {
             | ErrorCode::TlsError
             | ErrorCode::UnexpectedResponse
     )
-}
-
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(250 * 2u64.pow(attempt.saturating_sub(1).min(6)))
 }

@@ -111,9 +111,9 @@ impl Syncs {
             )
             .await?;
         let config = self.credentials.fresh(caller, &record, false).await?;
-        let ctx = self.checker.ctx(&config);
+        let ctx = crate::checks::Ctx::new(&self.outbound, &config);
         let tables = crate::checks::postgresql::within_timeout(&ctx, async {
-            let client = postgres::open(&self.checker, &config).await?;
+            let client = postgres::open(&self.outbound, &config).await?;
             postgres::discover(&client).await
         })
         .await?;

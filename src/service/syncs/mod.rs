@@ -16,7 +16,6 @@ pub use run::SyncSettings;
 use super::{Caller, Credentials, Gate, Outbox, Parts, RateClass, Views};
 use crate::catalog::Catalog;
 use crate::catalog::StreamsFrom;
-use crate::checks::Checker;
 use crate::clock::{now_ms, rfc3339};
 use crate::error::{Error, ErrorCode};
 use crate::ids::ConnectorId;
@@ -26,6 +25,7 @@ use crate::model::data::{
     SyncRunView,
 };
 use crate::model::{AuditAction, AuditOutcome};
+use crate::outbound::Outbound;
 use crate::secret::SecretConfig;
 use crate::store::{ConnectorRecord, Queued, SyncRunRecord};
 use crate::store::{Store, WorkWakes};
@@ -59,7 +59,7 @@ pub struct Syncs {
     credentials: Arc<Credentials>,
     outbox: Arc<Outbox>,
     views: Arc<Views>,
-    checker: Arc<Checker>,
+    outbound: Arc<Outbound>,
     metrics: Metrics,
     sync: SyncSettings,
     /// Pulled when this process queues a run, so its sync worker looks at once.
@@ -77,7 +77,7 @@ impl Syncs {
             credentials: parts.credentials.clone(),
             outbox: parts.outbox.clone(),
             views: parts.views.clone(),
-            checker: parts.checker.clone(),
+            outbound: parts.outbound.clone(),
             metrics: parts.metrics.clone(),
             sync: settings,
             wake: parts.wake.clone(),

@@ -7,10 +7,12 @@ use crate::error::Error;
 use crate::ids::ConnectorId;
 use crate::model::data::{Column, Preview};
 use crate::model::{AuditAction, AuditOutcome};
-use crate::scrub::Scrub;
-use crate::secret::SecretConfig;
+use crate::outbound::access::Access;
+use crate::outbound::retry::{Answer, Attempts, Next, RetryPolicy};
+use crate::outbound::scrub::Scrub;
+use crate::secret::{SecretConfig, REFRESH_TOKEN};
+use crate::service::credentials::Renewing;
 use crate::service::{Caller, RateClass};
-use crate::sync::access::Access;
 use crate::sync::pages::{Page, PageToken, StreamReader};
 use crate::sync::{self, values, PREVIEW_RECORDS};
 use std::collections::BTreeMap;
@@ -38,8 +40,25 @@ impl Syncs {
                 None,
             )
             .await?;
-        let config = self.credentials.fresh(caller, &record, false).await?;
-        self.preview(def, &config, stream).await
+        let mut config = self.credentials.fresh(caller, &record, false).await?;
+        // A token that died before its announced expiry is renewed once (a preview reports what
+        // it sees, without waiting).
+        let mut attempts = Attempts::new(RetryPolicy::NO_WAIT);
+        loop {
+            let preview = self.preview(def, &config, stream).await;
+            let renewable = config.get(REFRESH_TOKEN).is_some();
+            if attempts.after(Answer::of_result(&preview), renewable) != Next::Renew {
+                return preview;
+            }
+            let renewed = self
+                .credentials
+                .renew_refused(caller, &record, &config, Renewing::AtMostPerMinute)
+                .await?;
+            match renewed {
+                Some((_, renewed)) => config = renewed,
+                None => return preview,
+            }
+        }
     }
 
     /// The first records a configuration not saved yet would read.
@@ -66,7 +85,7 @@ impl Syncs {
         stream: Option<&str>,
     ) -> Result<Preview, Error> {
         if def.streams_from == StreamsFrom::Discovery {
-            return sync::postgres::preview(def, config, &self.checker, stream).await;
+            return sync::postgres::preview(def, config, &self.outbound, stream).await;
         }
         let streams = sync::http_streams(def, config);
         let chosen = sync::choose(&streams, stream)?;
@@ -103,9 +122,9 @@ impl Syncs {
         token: &PageToken,
         since: Option<i64>,
     ) -> Result<Page, Error> {
-        let access = Access::resolve(def, config, self.checker.providers())?;
+        let access = Access::resolve(def, config, self.outbound.providers())?;
         let reader = StreamReader {
-            http: self.checker.http(),
+            http: self.outbound.http(),
             access: &access,
             stream,
             config,

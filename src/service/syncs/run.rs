@@ -11,8 +11,10 @@ use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::data::{RunStatus, StreamCounts};
 use crate::model::ConnectorStatus;
-use crate::scrub::Scrub;
+use crate::outbound::retry::{Answer, Attempts, Next, RetryPolicy};
+use crate::outbound::scrub::Scrub;
 use crate::secret::{SecretConfig, GRANTED_SCOPES, REFRESH_TOKEN};
+use crate::service::credentials::Renewing;
 use crate::service::Caller;
 use crate::store::{ConnectorRecord, PageCommit, PassEnd, RecordWrite, StreamState, SyncRunRecord};
 use crate::sync::pages::{Page, PageToken};
@@ -46,8 +48,8 @@ impl Default for SyncSettings {
     }
 }
 
-/// Attempts at one page after a 5xx, a timeout or a rate limit, before the run fails.
-const PAGE_ATTEMPTS: u32 = 4;
+/// Waits for one page (after a 5xx, a timeout or a rate limit) before the run fails.
+const PAGE_RETRIES: u32 = 3;
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -373,17 +375,20 @@ impl Syncs {
         Ok(counts)
     }
 
-    /// One page, retried as the provider's answer allows.
+    /// One page, retried as the one retry policy says: a refused token renewed once, a rate
+    /// limit or an outage waited out while the run's lease is held.
     async fn read_page(
         &self,
         running: &mut Running<'_>,
         stream: &StreamDef,
         pass: &Pass,
     ) -> Result<Page, Stop> {
-        let mut refreshed = false;
-        let mut attempt = 0;
+        let mut attempts = Attempts::new(RetryPolicy {
+            retries: PAGE_RETRIES,
+            backoff: self.sync.backoff,
+            max_wait: self.sync.max_retry_wait,
+        });
         loop {
-            attempt += 1;
             let error = match self
                 .read_stream(running.def, &running.config, stream, &pass.next, pass.since)
                 .await
@@ -391,52 +396,41 @@ impl Syncs {
                 Ok(page) => return Ok(page),
                 Err(e) => e,
             };
-            let wait = match error.code {
-                ErrorCode::InvalidCredentials | ErrorCode::ExpiredCredentials
-                    if !refreshed && running.config.get(REFRESH_TOKEN).is_some() =>
-                {
-                    // The token died before its announced expiry: renew once.
-                    refreshed = true;
-                    let latest = self
-                        .store
-                        .get(&running.run.tenant_id, &running.run.connector_id)
-                        .await?
-                        .ok_or_else(|| {
-                            Error::new(ErrorCode::NotFound, "This connector was deleted.")
-                        })?;
-                    running.config = self
+            let answer = Answer::of_error(&error);
+            let renewable = running.config.get(REFRESH_TOKEN).is_some();
+            match attempts.after(answer, renewable) {
+                Next::Renew => {
+                    let renewed = self
                         .credentials
-                        .fresh(&running.caller, &latest, true)
+                        .renew_refused(
+                            &running.caller,
+                            &running.record,
+                            &running.config,
+                            Renewing::OnEachRefusal,
+                        )
                         .await?;
+                    let Some((latest, config)) = renewed else {
+                        return Err(Stop::Failed(error));
+                    };
+                    running.config = config;
                     // Pages read from now on may echo the renewed token: take it out too.
                     running.scrub = Scrub::new(running.def, &running.config)?;
                     running.record = latest;
-                    continue;
                 }
-                ErrorCode::InvalidCredentials | ErrorCode::ExpiredCredentials if refreshed => {
+                Next::Wait(wait) => {
+                    tracing::info!(run_id = %running.run.run_id, stream = %stream.name, code = %error.code,
+                        wait_ms = wait.as_millis() as u64, "sync: provider asked to wait; retrying");
+                    self.wait_holding_lease(running, wait).await?;
+                }
+                Next::Return if answer == Answer::Refused && attempts.renewed() => {
                     // Refused again with a token renewed a moment ago: only the person can fix it.
                     return Err(Stop::Failed(Error::new(
                         ErrorCode::AuthorizationRequired,
                         format!("{} refused the renewed access token. Reconnect to authorise Connector Hub again.", running.def.name),
                     )));
                 }
-                ErrorCode::RateLimited if attempt < PAGE_ATTEMPTS => {
-                    let asked = Duration::from_secs(error.retry_after.unwrap_or(1));
-                    if asked > self.sync.max_retry_wait {
-                        return Err(Stop::Failed(error));
-                    }
-                    asked
-                }
-                ErrorCode::ProviderError | ErrorCode::Timeout | ErrorCode::HostUnreachable
-                    if attempt < PAGE_ATTEMPTS =>
-                {
-                    self.sync.backoff * 2u32.pow(attempt - 1)
-                }
-                _ => return Err(Stop::Failed(error)),
-            };
-            tracing::info!(run_id = %running.run.run_id, stream = %stream.name, code = %error.code,
-                wait_ms = wait.as_millis() as u64, "sync: provider asked to wait; retrying");
-            self.wait_holding_lease(running, wait).await?;
+                Next::Return => return Err(Stop::Failed(error)),
+            }
         }
     }
 

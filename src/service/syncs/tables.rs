@@ -14,7 +14,7 @@ impl Syncs {
         running: &mut Running<'_>,
         states: &[StreamState],
     ) -> Result<(), Stop> {
-        let mut client = postgres::open(&self.checker, &running.config).await?;
+        let mut client = postgres::open(&self.outbound, &running.config).await?;
         let tables = postgres::discover(&client).await?;
         let chosen = postgres::chosen(&tables, &postgres::selections(&running.config))?;
         for name in &running.run.streams {

@@ -3,9 +3,9 @@
 //! applied to every call the same way. A URL on another origin never gets the credential.
 
 use crate::catalog::{AccessDef, ConnectorDef, StreamsFrom};
-use crate::checks::http::{Destination, Probe};
-use crate::checks::ProviderUrls;
 use crate::error::{Error, ErrorCode};
+use crate::outbound::http::{Destination, Probe};
+use crate::outbound::ProviderUrls;
 use crate::secret::SecretConfig;
 use reqwest::Url;
 
@@ -221,7 +221,7 @@ impl Access {
     /// A POST of `body` as JSON to `url`, carrying the credential as `get` does.
     pub fn post_json(&self, url: Url, body: serde_json::Value) -> Result<Probe, Error> {
         let mut probe = self.get(url)?;
-        probe.body = Some(crate::checks::http::Body::Json(body));
+        probe.body = Some(crate::outbound::http::Body::Json(body));
         Ok(probe)
     }
 
