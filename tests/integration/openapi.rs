@@ -119,6 +119,29 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), Str
     Ok(())
 }
 
+/// Every `$ref` in `value` that names nothing in `doc` (JSON pointers, `~1` and `~0` escaped).
+fn dangling_refs(doc: &Value, value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields {
+                match (key.as_str(), field.as_str()) {
+                    ("$ref", Some(reference)) => {
+                        let pointer = reference
+                            .strip_prefix('#')
+                            .map(|p| p.replace("~1", "/").replace("~0", "~"));
+                        if pointer.and_then(|p| doc.pointer(&p)).is_none() {
+                            out.insert(reference.to_owned());
+                        }
+                    }
+                    _ => dangling_refs(doc, field, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| dangling_refs(doc, v, out)),
+        _ => {}
+    }
+}
+
 /// The schema the document gives for `method path` answering `status` with JSON.
 fn response_schema<'a>(doc: &'a Value, method: &str, path: &str, status: u16) -> &'a Value {
     let schema = &doc["paths"][path][method]["responses"][status.to_string()]["content"]
@@ -160,6 +183,28 @@ async fn the_document_lists_every_route_and_matches_real_answers() {
         documented.difference(&listed).collect::<Vec<_>>(),
         listed.difference(&documented).collect::<Vec<_>>()
     );
+
+    // Every reference resolves (the audit log's filters once named schemas nobody defined),
+    // and every operation has an id of its own.
+    let mut dangling = BTreeSet::new();
+    dangling_refs(&doc, &doc, &mut dangling);
+    assert!(dangling.is_empty(), "references to nothing: {dangling:?}");
+    let mut broken = doc.clone();
+    broken["paths"]["/v1/audit"]["get"]["parameters"][0]["schema"] =
+        json!({"$ref": "#/components/schemas/Nothing"});
+    dangling_refs(&broken, &broken, &mut dangling);
+    assert_eq!(dangling.len(), 1, "the check itself finds one");
+    let mut operation_ids = BTreeSet::new();
+    for (method, path) in &documented {
+        let id = doc["paths"][path][method.to_lowercase()]["operationId"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(!id.is_empty(), "{method} {path} has no operation id");
+        assert!(
+            operation_ids.insert(id.to_owned()),
+            "{method} {path}: operation id {id:?} twice"
+        );
+    }
 
     // Real answers, checked against their documented schemas.
     let token = app.token("acme", "ana@acme.test");

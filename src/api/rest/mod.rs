@@ -10,6 +10,7 @@ mod webhooks;
 use crate::api::http_error::HttpError;
 use crate::api::state::AppState;
 use crate::error::ApiError;
+use crate::model::{AuditAction, AuditOutcome};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http::{header, HeaderValue};
@@ -34,6 +35,8 @@ pub struct ErrorBody {
         title = "Connector Hub",
         description = "Connect a business's data sources; credentials are encrypted and never returned. Every call is made as one tenant, named by the verified JWT.",
     ),
+    // Types only query parameters name: utoipa gathers the schemas bodies use, not these.
+    components(schemas(AuditAction, AuditOutcome)),
     modifiers(&Authentication),
     security(("bearer" = []), ("session" = [])),
     tags(
