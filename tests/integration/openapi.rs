@@ -1,11 +1,19 @@
-//! The OpenAPI document (`/v1/openapi.json`) is the REST API: every `/v1` route the README lists
-//! is in it and nothing else, and real answers of the running server match the schemas it gives.
+//! The OpenAPI document (`/v1/openapi.json`) is the contract: every route the README lists for a
+//! tenant's backend or its providers to call (`/v1`, the proxy, the providers' webhooks) is in it
+//! and nothing else, every reference in it resolves, and real answers of the running server match
+//! the schemas it gives.
 
-use crate::support::spawn_app;
+use crate::support::spawn_app_with;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-/// `(METHOD, /v1/path)` pairs named in the README's REST table, query strings dropped.
+/// What the document's path items may hold, and so what `ANY` (the proxy) means there.
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "patch", "delete", "head", "options", "trace",
+];
+
+/// `(METHOD, path)` pairs named in the README's REST table for `/v1`, the proxy and the
+/// providers' webhooks, query strings dropped; `ANY` is every method.
 fn readme_routes() -> BTreeSet<(String, String)> {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
@@ -18,7 +26,17 @@ fn readme_routes() -> BTreeSet<(String, String)> {
             continue;
         };
         let path = path.split('?').next().unwrap_or_default();
-        if path.starts_with("/v1/") {
+        if !["/v1/", "/proxy/", "/webhooks/"]
+            .iter()
+            .any(|p| path.starts_with(p))
+        {
+            continue;
+        }
+        if method == "ANY" {
+            for method in METHODS {
+                routes.insert((method.to_uppercase(), path.to_owned()));
+            }
+        } else {
             routes.insert((method.to_owned(), path.to_owned()));
         }
     }
@@ -28,7 +46,7 @@ fn readme_routes() -> BTreeSet<(String, String)> {
 fn document_routes(doc: &Value) -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
-        for method in ["get", "post", "put", "patch", "delete"] {
+        for method in METHODS {
             if item.get(method).is_some() {
                 routes.insert((method.to_uppercase(), path.clone()));
             }
@@ -155,7 +173,8 @@ fn response_schema<'a>(doc: &'a Value, method: &str, path: &str, status: u16) ->
 
 #[tokio::test]
 async fn the_document_lists_every_route_and_matches_real_answers() {
-    let app = spawn_app().await;
+    // The proxy's calls reach the fake providers on this machine.
+    let app = spawn_app_with(crate::proxy::ENV).await;
     let response = app
         .http
         .get(app.url("/v1/openapi.json"))
@@ -361,6 +380,69 @@ async fn the_document_lists_every_route_and_matches_real_answers() {
         422,
         &invalid.json().await.expect("json"),
     );
+
+    // The pass-through routes answer in the documented error shape, for every method the
+    // document names: the proxy without a hub token, webhook addresses that name nothing.
+    let proxy = "/proxy/{connector_id}/{path}";
+    for method in METHODS {
+        assert!(!doc["paths"][proxy][method].is_null(), "{method} {proxy}");
+        let refused = app
+            .http
+            .request(
+                method.to_uppercase().parse().expect("method"),
+                app.url(&format!("/proxy/{id}/v1/customers")),
+            )
+            .send()
+            .await
+            .expect("proxy call");
+        assert_eq!(refused.status(), 401, "{method}");
+        if method != "head" {
+            conform(method, proxy, 401, &refused.json().await.expect("json"));
+        }
+    }
+    let missing = app
+        .get("/proxy/conn-00000000000000000000/v1/customers", &token)
+        .await;
+    assert_eq!(missing.status(), 404);
+    conform("get", proxy, 404, &missing.json().await.expect("json"));
+    // With a token, the provider's own answer, as its API gives it.
+    let proxied = app
+        .get(&format!("/proxy/{id}/v1/customers?limit=1"), &token)
+        .await;
+    assert_eq!(proxied.status(), 200);
+    let proxied: Value = proxied.json().await.expect("json");
+    assert_eq!(proxied["object"], "list", "{proxied}");
+    let provider_answer =
+        &doc["paths"][proxy]["get"]["responses"]["2XX"]["content"]["application/json"]["schema"];
+    assert_eq!(
+        *provider_answer,
+        json!({}),
+        "the 2xx body is the provider's, any JSON"
+    );
+    for (path, template, status) in [
+        ("/webhooks/not-a-hook", "/webhooks/{token}", 404),
+        (
+            "/webhooks/app/stripe",
+            "/webhooks/app/{connector_type}",
+            404,
+        ),
+        ("/webhooks/app/xero", "/webhooks/app/{connector_type}", 401),
+    ] {
+        let answer = app
+            .http
+            .post(app.url(path))
+            .json(&json!({"events": []}))
+            .send()
+            .await
+            .expect("webhook");
+        assert_eq!(answer.status(), status, "{path}");
+        conform(
+            "post",
+            template,
+            status,
+            &answer.json().await.expect("json"),
+        );
+    }
 
     // The API page's tried calls: signed in only, this API's own paths only.
     let tried = |token: Option<&str>, path: &str| {
