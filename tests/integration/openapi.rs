@@ -1,7 +1,7 @@
 //! The OpenAPI document (`/v1/openapi.json`) is the contract: every route the README lists for a
 //! tenant's backend or its providers to call (`/v1`, the proxy, the providers' webhooks) is in it
 //! and nothing else, every reference in it resolves, and real answers of the running server match
-//! the schemas it gives.
+//! the schemas it gives. `openapi_tools` reads it with independent tools.
 
 use crate::support::spawn_app_with;
 use serde_json::{json, Value};
