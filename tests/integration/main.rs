@@ -18,6 +18,7 @@ mod fuzz;
 mod jwt_keys;
 mod oauth;
 mod openapi;
+mod openapi_tools;
 mod operations;
 mod provider_webhook_routing;
 mod provider_webhooks;

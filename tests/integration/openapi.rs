@@ -1,11 +1,19 @@
-//! The OpenAPI document (`/v1/openapi.json`) is the REST API: every `/v1` route the README lists
-//! is in it and nothing else, and real answers of the running server match the schemas it gives.
+//! The OpenAPI document (`/v1/openapi.json`) is the contract: every route the README lists for a
+//! tenant's backend or its providers to call (`/v1`, the proxy, the providers' webhooks) is in it
+//! and nothing else, every reference in it resolves, and real answers of the running server match
+//! the schemas it gives. `openapi_tools` reads it with independent tools.
 
-use crate::support::spawn_app;
+use crate::support::spawn_app_with;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-/// `(METHOD, /v1/path)` pairs named in the README's REST table, query strings dropped.
+/// What the document's path items may hold, and so what `ANY` (the proxy) means there.
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "patch", "delete", "head", "options", "trace",
+];
+
+/// `(METHOD, path)` pairs named in the README's REST table for `/v1`, the proxy and the
+/// providers' webhooks, query strings dropped; `ANY` is every method.
 fn readme_routes() -> BTreeSet<(String, String)> {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
@@ -18,7 +26,17 @@ fn readme_routes() -> BTreeSet<(String, String)> {
             continue;
         };
         let path = path.split('?').next().unwrap_or_default();
-        if path.starts_with("/v1/") {
+        if !["/v1/", "/proxy/", "/webhooks/"]
+            .iter()
+            .any(|p| path.starts_with(p))
+        {
+            continue;
+        }
+        if method == "ANY" {
+            for method in METHODS {
+                routes.insert((method.to_uppercase(), path.to_owned()));
+            }
+        } else {
             routes.insert((method.to_owned(), path.to_owned()));
         }
     }
@@ -28,7 +46,7 @@ fn readme_routes() -> BTreeSet<(String, String)> {
 fn document_routes(doc: &Value) -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
-        for method in ["get", "post", "put", "patch", "delete"] {
+        for method in METHODS {
             if item.get(method).is_some() {
                 routes.insert((method.to_uppercase(), path.clone()));
             }
@@ -119,6 +137,29 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), Str
     Ok(())
 }
 
+/// Every `$ref` in `value` that names nothing in `doc` (JSON pointers, `~1` and `~0` escaped).
+fn dangling_refs(doc: &Value, value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields {
+                match (key.as_str(), field.as_str()) {
+                    ("$ref", Some(reference)) => {
+                        let pointer = reference
+                            .strip_prefix('#')
+                            .map(|p| p.replace("~1", "/").replace("~0", "~"));
+                        if pointer.and_then(|p| doc.pointer(&p)).is_none() {
+                            out.insert(reference.to_owned());
+                        }
+                    }
+                    _ => dangling_refs(doc, field, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| dangling_refs(doc, v, out)),
+        _ => {}
+    }
+}
+
 /// The schema the document gives for `method path` answering `status` with JSON.
 fn response_schema<'a>(doc: &'a Value, method: &str, path: &str, status: u16) -> &'a Value {
     let schema = &doc["paths"][path][method]["responses"][status.to_string()]["content"]
@@ -132,7 +173,8 @@ fn response_schema<'a>(doc: &'a Value, method: &str, path: &str, status: u16) ->
 
 #[tokio::test]
 async fn the_document_lists_every_route_and_matches_real_answers() {
-    let app = spawn_app().await;
+    // The proxy's calls reach the fake providers on this machine.
+    let app = spawn_app_with(crate::proxy::ENV).await;
     let response = app
         .http
         .get(app.url("/v1/openapi.json"))
@@ -160,6 +202,28 @@ async fn the_document_lists_every_route_and_matches_real_answers() {
         documented.difference(&listed).collect::<Vec<_>>(),
         listed.difference(&documented).collect::<Vec<_>>()
     );
+
+    // Every reference resolves (the audit log's filters once named schemas nobody defined),
+    // and every operation has an id of its own.
+    let mut dangling = BTreeSet::new();
+    dangling_refs(&doc, &doc, &mut dangling);
+    assert!(dangling.is_empty(), "references to nothing: {dangling:?}");
+    let mut broken = doc.clone();
+    broken["paths"]["/v1/audit"]["get"]["parameters"][0]["schema"] =
+        json!({"$ref": "#/components/schemas/Nothing"});
+    dangling_refs(&broken, &broken, &mut dangling);
+    assert_eq!(dangling.len(), 1, "the check itself finds one");
+    let mut operation_ids = BTreeSet::new();
+    for (method, path) in &documented {
+        let id = doc["paths"][path][method.to_lowercase()]["operationId"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(!id.is_empty(), "{method} {path} has no operation id");
+        assert!(
+            operation_ids.insert(id.to_owned()),
+            "{method} {path}: operation id {id:?} twice"
+        );
+    }
 
     // Real answers, checked against their documented schemas.
     let token = app.token("acme", "ana@acme.test");
@@ -316,6 +380,69 @@ async fn the_document_lists_every_route_and_matches_real_answers() {
         422,
         &invalid.json().await.expect("json"),
     );
+
+    // The pass-through routes answer in the documented error shape, for every method the
+    // document names: the proxy without a hub token, webhook addresses that name nothing.
+    let proxy = "/proxy/{connector_id}/{path}";
+    for method in METHODS {
+        assert!(!doc["paths"][proxy][method].is_null(), "{method} {proxy}");
+        let refused = app
+            .http
+            .request(
+                method.to_uppercase().parse().expect("method"),
+                app.url(&format!("/proxy/{id}/v1/customers")),
+            )
+            .send()
+            .await
+            .expect("proxy call");
+        assert_eq!(refused.status(), 401, "{method}");
+        if method != "head" {
+            conform(method, proxy, 401, &refused.json().await.expect("json"));
+        }
+    }
+    let missing = app
+        .get("/proxy/conn-00000000000000000000/v1/customers", &token)
+        .await;
+    assert_eq!(missing.status(), 404);
+    conform("get", proxy, 404, &missing.json().await.expect("json"));
+    // With a token, the provider's own answer, as its API gives it.
+    let proxied = app
+        .get(&format!("/proxy/{id}/v1/customers?limit=1"), &token)
+        .await;
+    assert_eq!(proxied.status(), 200);
+    let proxied: Value = proxied.json().await.expect("json");
+    assert_eq!(proxied["object"], "list", "{proxied}");
+    let provider_answer =
+        &doc["paths"][proxy]["get"]["responses"]["2XX"]["content"]["application/json"]["schema"];
+    assert_eq!(
+        *provider_answer,
+        json!({}),
+        "the 2xx body is the provider's, any JSON"
+    );
+    for (path, template, status) in [
+        ("/webhooks/not-a-hook", "/webhooks/{token}", 404),
+        (
+            "/webhooks/app/stripe",
+            "/webhooks/app/{connector_type}",
+            404,
+        ),
+        ("/webhooks/app/xero", "/webhooks/app/{connector_type}", 401),
+    ] {
+        let answer = app
+            .http
+            .post(app.url(path))
+            .json(&json!({"events": []}))
+            .send()
+            .await
+            .expect("webhook");
+        assert_eq!(answer.status(), status, "{path}");
+        conform(
+            "post",
+            template,
+            status,
+            &answer.json().await.expect("json"),
+        );
+    }
 
     // The API page's tried calls: signed in only, this API's own paths only.
     let tried = |token: Option<&str>, path: &str| {

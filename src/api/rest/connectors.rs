@@ -93,7 +93,7 @@ pub struct CreateBody {
 }
 
 /// Creates a connector. Its credentials are encrypted at once and never returned.
-#[utoipa::path(post, path = "/v1/connectors", tag = "connectors",
+#[utoipa::path(post, path = "/v1/connectors", tag = "connectors", operation_id = "create_connector",
     request_body = CreateBody,
     responses(
         (status = 201, description = "Created; `Location` names it", body = ConnectorView),
@@ -126,7 +126,7 @@ pub async fn create(
 }
 
 /// Lists the tenant's connectors, newest first, a page at a time.
-#[utoipa::path(get, path = "/v1/connectors", tag = "connectors",
+#[utoipa::path(get, path = "/v1/connectors", tag = "connectors", operation_id = "list_connectors",
     params(
         ("status" = Option<ConnectorStatus>, Query, description = "Only connectors in this state"),
         ("limit" = Option<usize>, Query, description = "Page size, 1–200 (default 50)"),
@@ -165,7 +165,7 @@ pub async fn list(
 }
 
 /// One connector's metadata (never its credentials).
-#[utoipa::path(get, path = "/v1/connectors/{id}", tag = "connectors",
+#[utoipa::path(get, path = "/v1/connectors/{id}", tag = "connectors", operation_id = "read_connector",
     params(("id" = String, Path, description = "The connector id, `conn-…`")),
     responses(
         (status = 200, description = "The connector", body = ConnectorView),
@@ -191,7 +191,7 @@ pub struct UpdateBody {
 }
 
 /// Renames a connector, changes its schedule or replaces its credentials.
-#[utoipa::path(patch, path = "/v1/connectors/{id}", tag = "connectors",
+#[utoipa::path(patch, path = "/v1/connectors/{id}", tag = "connectors", operation_id = "update_connector",
     params(("id" = String, Path, description = "The connector id")),
     request_body = UpdateBody,
     responses(
@@ -222,7 +222,7 @@ pub async fn update(
 }
 
 /// Deletes a connector and its credentials; answers once they are gone.
-#[utoipa::path(delete, path = "/v1/connectors/{id}", tag = "connectors",
+#[utoipa::path(delete, path = "/v1/connectors/{id}", tag = "connectors", operation_id = "delete_connector",
     params(("id" = String, Path, description = "The connector id")),
     responses(
         (status = 204, description = "Deleted"),

@@ -8,8 +8,10 @@ mod data;
 mod webhooks;
 
 use crate::api::http_error::HttpError;
+use crate::api::proxy::ProxyOperations;
 use crate::api::state::AppState;
 use crate::error::ApiError;
+use crate::model::{AuditAction, AuditOutcome};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http::{header, HeaderValue};
@@ -34,7 +36,15 @@ pub struct ErrorBody {
         title = "Connector Hub",
         description = "Connect a business's data sources; credentials are encrypted and never returned. Every call is made as one tenant, named by the verified JWT.",
     ),
-    modifiers(&Authentication),
+    // Types only query parameters name: utoipa gathers the schemas bodies use, not these.
+    components(schemas(AuditAction, AuditOutcome)),
+    // The pass-through routes a tenant's backend or its providers call, served by their own
+    // routers (`api::provider_webhooks`, `api::proxy`): described here, routed there.
+    paths(
+        crate::api::provider_webhooks::receive,
+        crate::api::provider_webhooks::receive_app
+    ),
+    modifiers(&Authentication, &ProxyOperations),
     security(("bearer" = []), ("session" = [])),
     tags(
         (name = "connectors", description = "A tenant's connected sources"),
@@ -42,6 +52,8 @@ pub struct ErrorBody {
         (name = "catalog", description = "The connector types"),
         (name = "audit", description = "Who did what, chained by keyed hashes"),
         (name = "webhooks", description = "Events to your endpoints, signed as Standard Webhooks"),
+        (name = "proxy", description = "Your provider's own API, called with the connector's stored credential: a pass-through whose answers are the provider's"),
+        (name = "provider-webhooks", description = "Where providers post their webhooks, verified by each provider's own signature"),
     )
 )]
 struct ApiDoc;
@@ -64,6 +76,25 @@ impl Modify for Authentication {
         components.add_security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("ch_session"))),
+        );
+        // The proxy also takes the hub token where other providers' SDKs put their key.
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "The proxy only: the hub token as either half (WooCommerce's SDK)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "shopify_access_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Shopify-Access-Token",
+                "The proxy only: the hub token where Shopify's Admin API takes its token",
+            ))),
         );
     }
 }

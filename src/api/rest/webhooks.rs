@@ -11,7 +11,7 @@ use http::StatusCode;
 
 /// Creates an endpoint. The answer carries its signing secret (`whsec_…`), the one secret
 /// Connector Hub ever returns, and only this once: keep it to verify the events' signatures.
-#[utoipa::path(post, path = "/v1/webhook-endpoints", tag = "webhooks",
+#[utoipa::path(post, path = "/v1/webhook-endpoints", tag = "webhooks", operation_id = "create_webhook_endpoint",
     request_body = EndpointChanges,
     responses(
         (status = 201, description = "Created; `secret` is shown this once", body = EndpointView),
@@ -28,7 +28,7 @@ pub async fn create(
 }
 
 /// The tenant's endpoints (never their secrets).
-#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks", operation_id = "list_webhook_endpoints",
     responses((status = 200, description = "The endpoints", body = EndpointList)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -38,7 +38,7 @@ pub async fn list(
 }
 
 /// One endpoint.
-#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks",
+#[utoipa::path(get, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", operation_id = "read_webhook_endpoint",
     params(("id" = String, Path, description = "The endpoint id")),
     responses(
         (status = 200, description = "The endpoint", body = EndpointView),
@@ -53,7 +53,7 @@ pub async fn read(
 }
 
 /// Changes an endpoint's `url`, `events` or `enabled` (turning it on again after a `410 Gone`).
-#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = "webhooks",
+#[utoipa::path(patch, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", operation_id = "update_webhook_endpoint",
     params(("id" = String, Path, description = "The endpoint id")),
     request_body = EndpointChanges,
     responses(
@@ -73,7 +73,7 @@ pub async fn update(
 }
 
 /// Deletes an endpoint and its deliveries.
-#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/v1/webhook-endpoints/{id}", tag = "webhooks", operation_id = "delete_webhook_endpoint",
     params(("id" = String, Path, description = "The endpoint id")),
     responses(
         (status = 204, description = "Deleted"),
