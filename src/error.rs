@@ -223,8 +223,12 @@ pub struct Error {
     pub hint: Option<String>,
     /// Seconds to wait before trying again (rate limits).
     pub retry_after: Option<u64>,
-    /// The sync run a `SYNC_IN_PROGRESS` refers to.
-    pub run_id: Option<String>,
+    /// The sync run a `SYNC_IN_PROGRESS` refers to (boxed: every `Result` carries an `Error`).
+    pub run_id: Option<Box<str>>,
+    /// What went wrong underneath (a store's own failure), kept for the log where the error is
+    /// handled and for `source()`; never part of an answer.
+    #[source]
+    pub cause: Option<Cause>,
 }
 
 impl Error {
@@ -236,7 +240,14 @@ impl Error {
             hint: None,
             retry_after: None,
             run_id: None,
+            cause: None,
         }
+    }
+
+    /// This error, caused by `cause`.
+    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Cause(std::sync::Arc::new(Box::new(cause))));
+        self
     }
 
     pub fn from_code(code: ErrorCode) -> Self {
@@ -271,15 +282,52 @@ impl Error {
     }
 }
 
+/// The underlying failure of an [`Error`]. Errors compare by what the caller is told, so two
+/// errors are equal whatever their causes. One pointer wide: every `Result` carries an `Error`.
+#[derive(Clone)]
+pub struct Cause(std::sync::Arc<Box<dyn std::error::Error + Send + Sync>>);
+
+impl PartialEq for Cause {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for Cause {}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// An error as a client is told it. Its cause, if any, is logged here, the one place every
+/// answer passes, so an internal failure is logged once with what really happened.
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
+        #[cfg(feature = "ssr")]
+        if let Some(cause) = &e.cause {
+            tracing::error!(code = %e.code, cause = %cause, "request failed");
+        }
         Self {
             code: e.code,
             hint: e.hint.or_else(|| e.code.hint().map(str::to_owned)),
             message: e.message,
             field: e.field,
             retry_after: e.retry_after,
-            run_id: e.run_id,
+            run_id: e.run_id.map(String::from),
             request_id: current_request_id(),
         }
     }

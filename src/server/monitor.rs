@@ -50,7 +50,7 @@ async fn tick(hub: &Arc<Hub>, concurrency: usize) {
     futures_util::stream::iter(due)
         .for_each_concurrent(concurrency, |record| async move {
             if let Err(e) = hub.connectors.monitor_test(&record).await {
-                tracing::warn!(connector_id = %record.connector_id, code = %e.code, "health monitor: test could not run");
+                tracing::warn!(connector_id = %record.connector_id, code = %e.code, cause = ?e.cause, "health monitor: test could not run");
             }
             // Spread the load a little, even at full concurrency.
             let pause = Duration::from_millis(rand::rng().random_range(0..50));

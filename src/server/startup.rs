@@ -208,7 +208,9 @@ impl Application {
             match webhooks.fill_account_keys().await {
                 Ok(0) => {}
                 Ok(filled) => tracing::info!(filled, "webhook account lookups filled in"),
-                Err(e) => tracing::warn!(code = %e.code, "webhook account lookups not filled in"),
+                Err(e) => {
+                    tracing::warn!(code = %e.code, cause = ?e.cause, "webhook account lookups not filled in")
+                }
             }
         });
         // Summaries of refused anonymous requests are written once their minute has ended.

@@ -55,7 +55,7 @@ pub async fn run(webhooks: Arc<ProviderWebhooks>) {
                     tracing::warn!(connector_id = %w.connector_id, "provider webhook sync given up: the connector stayed busy; the next scheduled sync reads the changes");
                 }
                 Err(e) => {
-                    tracing::warn!(connector_id = %w.connector_id, code = %e.code, "provider webhook sync not queued");
+                    tracing::warn!(connector_id = %w.connector_id, code = %e.code, cause = ?e.cause, "provider webhook sync not queued");
                 }
             }
         }

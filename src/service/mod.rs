@@ -185,10 +185,10 @@ pub(crate) fn store_cause(e: &StoreError) -> Option<&'static str> {
 }
 
 /// A store failure as the caller hears of it: what the operator must fix when it is theirs to fix
-/// (a full disk), "unavailable" otherwise. Logged here, once, with the store's own words.
+/// (a full disk), "unavailable" otherwise. The store's own words stay with it as its cause, for
+/// the log where it is handled.
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "store operation failed");
         let message = match (&e, store_cause(&e)) {
             (_, Some(cause)) => {
                 format!("Connector Hub cannot save changes: {cause}. Nothing was changed.")
@@ -198,6 +198,6 @@ impl From<StoreError> for Error {
                 "Connector Hub's storage is unavailable right now. Nothing was changed.".to_owned()
             }
         };
-        Error::new(ErrorCode::StorageUnavailable, message)
+        Error::new(ErrorCode::StorageUnavailable, message).caused_by(e)
     }
 }

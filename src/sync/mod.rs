@@ -1,52 +1,27 @@
-//! Reading a connector's data: where its API is and how calls carry the credential (`access`),
-//! one page of a stream (`pages`), values in providers' formats and column types (`values`),
-//! the REST API connector's stream from its configuration (`rest_api`), PostgreSQL tables
-//! (`postgres`), and what a pass through a stream has reached (`Pass`). The service runs syncs
-//! and previews with these; nothing here touches the store.
+//! Reading a connector's data: one page of a stream (`pages`, through the one way out to
+//! providers, `outbound`), values in providers' formats and column types (`values`), the REST API
+//! connector's stream from its configuration (`rest_api`), PostgreSQL tables (`postgres`), where a
+//! pass through a stream starts and what it has reached (`pass`), and the engine that runs a pass
+//! page by page (`engine`; `tables` for PostgreSQL's). The service runs syncs and previews with
+//! these, giving the engine its reads, its seals and its commits; nothing here touches the store.
 
+pub mod engine;
 pub mod pages;
+pub mod pass;
 pub mod postgres;
 pub mod rest_api;
+pub mod tables;
 pub mod values;
+
+pub use pass::Pass;
 
 use crate::catalog::{ConnectorDef, StreamDef, StreamsFrom};
 use crate::error::{Error, ErrorCode};
 use crate::outbound::answers::str_at;
 use crate::secret::SecretConfig;
-use pages::PageToken;
-use serde::{Deserialize, Serialize};
 
 /// Records a preview shows.
 pub const PREVIEW_RECORDS: usize = 10;
-
-/// A pass through a stream under way: saved with every page committed, so a run stopped at any
-/// point goes on from the next page, with the same lower bound and the same pass id (which marks
-/// the records it has seen, for telling deletions at the end of a full read).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Pass {
-    pub id: String,
-    /// A full read: at its end, records it did not see are deletions.
-    pub full: bool,
-    /// Changes since this time only (unix ms), for an incremental pass.
-    pub since: Option<i64>,
-    pub next: PageToken,
-    /// The newest change time seen so far: the stream's cursor once the pass ends.
-    pub high_water: Option<i64>,
-    /// Where the stream's change feed goes on once this pass ends (taken before a full read, or
-    /// given by the feed's last page).
-    #[serde(default)]
-    pub feed: Option<String>,
-}
-
-impl Pass {
-    pub fn encode(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-
-    pub fn decode(text: &str) -> Option<Self> {
-        serde_json::from_str(text).ok()
-    }
-}
 
 /// The HTTP streams a connector offers: the catalog's, or the REST API connector's one.
 pub fn http_streams(def: &ConnectorDef, config: &SecretConfig) -> Vec<StreamDef> {

@@ -84,15 +84,15 @@ impl ProviderWebhooks {
                 Ok(()) => renewed += 1,
                 Err(e) if gives_up(record.channel_expires_at, now_ms()) => {
                     tracing::warn!(
-                        tenant = %record.tenant_id, connector_id = %record.connector_id, code = %e.code,
+                        tenant = %record.tenant_id, connector_id = %record.connector_id, code = %e.code, cause = ?e.cause,
                         "health monitor: a push channel lapsed a day ago and still cannot be renewed; giving it up"
                     );
                     if let Err(e) = self.give_up_channel(&record, &e).await {
-                        tracing::warn!(connector_id = %record.connector_id, code = %e.code, "health monitor: could not give a push channel up");
+                        tracing::warn!(connector_id = %record.connector_id, code = %e.code, cause = ?e.cause, "health monitor: could not give a push channel up");
                     }
                 }
                 Err(e) => tracing::warn!(
-                    tenant = %record.tenant_id, connector_id = %record.connector_id, code = %e.code,
+                    tenant = %record.tenant_id, connector_id = %record.connector_id, code = %e.code, cause = ?e.cause,
                     "health monitor: a push channel could not be renewed; trying again next round"
                 ),
             }

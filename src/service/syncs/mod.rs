@@ -6,7 +6,6 @@
 
 mod data_settings;
 mod data_view;
-mod pass;
 mod preview;
 mod run;
 mod tables;
@@ -144,7 +143,7 @@ impl Syncs {
                     "Follow run {run_id} at /v1/connectors/{}/syncs/{run_id}.",
                     record.connector_id
                 )),
-                run_id: Some(run_id.clone()),
+                run_id: Some(run_id.as_str().into()),
                 ..Error::new(
                     ErrorCode::SyncInProgress,
                     format!("A sync of this connector is already under way (run {run_id})."),
@@ -435,7 +434,7 @@ impl Syncs {
                 Ok(_) => queued += 1,
                 Err(e) if e.code == ErrorCode::SyncInProgress => {}
                 Err(e) => {
-                    tracing::warn!(connector_id = %record.connector_id, code = %e.code, "scheduled syncs: could not queue")
+                    tracing::warn!(connector_id = %record.connector_id, code = %e.code, cause = ?e.cause, "scheduled syncs: could not queue")
                 }
             }
         }

@@ -4,12 +4,11 @@
 //! backoff; an OAuth token the provider refuses is renewed once. The run's outcome lands on the
 //! connector like a test's.
 
-use super::pass::{start_pass, Increments};
 use super::Syncs;
 use crate::catalog::{ConnectorDef, StreamDef, StreamsFrom};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
-use crate::model::data::{RunStatus, StreamCounts};
+use crate::model::data::RunStatus;
 use crate::model::ConnectorStatus;
 use crate::outbound::retry::{Answer, Attempts, Next, RetryPolicy};
 use crate::outbound::scrub::Scrub;
@@ -17,8 +16,10 @@ use crate::secret::{SecretConfig, GRANTED_SCOPES, REFRESH_TOKEN};
 use crate::service::credentials::Renewing;
 use crate::service::Caller;
 use crate::store::{ConnectorRecord, PageCommit, PassEnd, RecordWrite, StreamState, SyncRunRecord};
-use crate::sync::pages::{Page, PageToken};
-use crate::sync::{self, values, Pass};
+use crate::sync::engine::{self, Committed, Position, RunIo, Stop};
+use crate::sync::pages::Page;
+use crate::sync::pass::{start_pass, Increments, Saved};
+use crate::sync::{self, Pass};
 use std::time::Duration;
 
 /// How syncs run: the lease a run holds (renewed on every page), how many run at once in one
@@ -53,27 +54,6 @@ const PAGE_RETRIES: u32 = 3;
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// A page ready to commit: its sealed records, where the pass goes on (`None`: it ended), and
-/// whether it lists changes newest first.
-pub(super) struct PageWrites {
-    pub records: Vec<RecordWrite>,
-    pub next: Option<PageToken>,
-    pub newest_first: bool,
-}
-
-/// What stops a run.
-pub(super) enum Stop {
-    Failed(Error),
-    /// Another process took the run over (this one was too slow to renew its lease).
-    LostLease,
-}
-
-impl From<Error> for Stop {
-    fn from(e: Error) -> Self {
-        Self::Failed(e)
-    }
 }
 
 impl From<crate::store::StoreError> for Stop {
@@ -136,7 +116,12 @@ impl Syncs {
                 tracing::warn!(run_id = %run.run_id, "sync run taken over by another process");
                 return;
             }
-            Err(Stop::Failed(e)) => Some(e),
+            Err(Stop::Failed(e)) => {
+                if let Some(cause) = &e.cause {
+                    tracing::error!(run_id = %run.run_id, code = %e.code, %cause, "sync run failed");
+                }
+                Some(e)
+            }
         };
         let status = if failure.is_some() {
             RunStatus::Failed
@@ -157,7 +142,7 @@ impl Syncs {
             }
         }
         if let Err(e) = self.record_sync(&run, failure.as_ref(), now).await {
-            tracing::warn!(run_id = %run.run_id, code = %e.code, "sync outcome not recorded on the connector");
+            tracing::warn!(run_id = %run.run_id, code = %e.code, cause = ?e.cause, "sync outcome not recorded on the connector");
         }
         // A run that read what it may and skipped what the provider refused still succeeded,
         // and says what it skipped.
@@ -262,95 +247,42 @@ impl Syncs {
         state: Option<&StreamState>,
     ) -> Result<(), Stop> {
         let increments = Increments::of(stream.incremental.as_ref());
-        let mut pass = start_pass(running.run, &stream.name, state, increments);
-        loop {
-            let mut page = self.read_page(running, stream, &pass).await?;
-            if let Some(position) = page.feed.take() {
-                pass.feed = Some(position);
-            }
-            let mut writes = Vec::with_capacity(page.records.len());
-            let mut written = std::collections::HashSet::new();
-            if let Some(at) = page.newest {
-                pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
-            }
-            for (index, data) in page.records.iter().enumerate() {
-                if page.newest.is_none() {
-                    if let Some(at) = stream
-                        .updated
-                        .as_deref()
-                        .and_then(|p| data.pointer(p))
-                        .and_then(values::time_ms)
-                    {
-                        pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
-                    }
-                }
-                let deleted = match page.deleted.get(index) {
-                    Some(deleted) => *deleted,
-                    None => stream
-                        .deleted_flag
-                        .as_deref()
-                        .and_then(|p| data.pointer(p))
-                        .and_then(serde_json::Value::as_bool)
-                        .unwrap_or(false),
-                };
-                let id = sync::record_id(stream, data);
-                // Newest first: a record's first appearance is its newest state.
-                if page.newest_first && !written.insert(id.clone()) {
-                    continue;
-                }
-                writes.push(self.seal_record(running, &stream.name, id, data, deleted));
-            }
-            if page.next.as_ref() == Some(&pass.next) {
-                return Err(Stop::Failed(Error::new(
-                    ErrorCode::UnexpectedResponse,
-                    format!(
-                        "{} sent the same page again; the sync stopped rather than loop.",
-                        running.def.name
-                    ),
-                )));
-            }
-            let ended = page.next.is_none();
-            let writes = PageWrites {
-                records: writes,
-                next: page.next,
-                newest_first: page.newest_first,
-            };
-            self.commit(running, &stream.name, &mut pass, writes)
-                .await?;
-            if ended {
-                return Ok(());
-            }
-        }
+        let pass = start_pass(
+            &running.run.run_id,
+            running.run.full_refresh,
+            &stream.name,
+            saved(state),
+            increments,
+        );
+        let provider = running.def.name.clone();
+        let mut io = RunPages {
+            syncs: self,
+            running,
+        };
+        engine::run_stream(&mut io, stream, pass, &provider).await
     }
 
-    /// Commits a page; `next` is where the pass goes on (`None`: it ended, and `pass.next` is
-    /// reset to `Start`).
+    /// Commits a page with where its pass stands, renewing the run's lease.
     pub(super) async fn commit(
         &self,
         running: &Running<'_>,
         stream: &str,
-        pass: &mut Pass,
-        page: PageWrites,
-    ) -> Result<StreamCounts, Stop> {
-        let PageWrites {
-            records,
-            next,
-            newest_first,
-        } = page;
-        let end = next.is_none().then(|| PassEnd {
-            cursor: pass.high_water,
-            feed: pass.feed.clone(),
-            full_read: pass.full,
-        });
-        let pass_id = pass.id.clone();
-        pass.next = match next {
-            // A search that reached its cap goes on as a new search from a later time.
-            Some(PageToken::Restart(at)) => {
-                pass.since = Some(at);
-                PageToken::Start
-            }
-            Some(next) => next,
-            None => PageToken::Start,
+        page: Committed<RecordWrite>,
+    ) -> Result<(), Stop> {
+        let (pass, end) = match page.position {
+            Position::Going(pass) => (Some(pass), None),
+            Position::Ended {
+                cursor,
+                feed,
+                full_read,
+            } => (
+                None,
+                Some(PassEnd {
+                    cursor,
+                    feed,
+                    full_read,
+                }),
+            ),
         };
         let commit = PageCommit {
             tenant_id: running.run.tenant_id.clone(),
@@ -360,19 +292,18 @@ impl Syncs {
             now: now_ms(),
             lease_ms: ms(self.sync.lease),
             stream: stream.to_owned(),
-            pass_id,
-            records,
-            pass: end.is_none().then(|| pass.encode()),
+            pass_id: page.pass_id,
+            records: page.records,
+            pass,
             end,
-            newest_first,
+            newest_first: page.newest_first,
         };
-        let counts = self
-            .store
+        self.store
             .commit_page(&commit)
             .await?
             .ok_or(Stop::LostLease)?;
         self.metrics.records_synced(commit.records.len() as u64);
-        Ok(counts)
+        Ok(())
     }
 
     /// One page, retried as the one retry policy says: a refused token renewed once, a rate
@@ -565,4 +496,47 @@ pub(super) fn record_owner(
     record_id: &str,
 ) -> String {
     format!("{tenant}/{connector_id}/{stream}/{record_id}")
+}
+
+/// What a sync run gives the engine: pages read from the provider under the retry policy,
+/// records sealed for their place, and pages committed to the store under the run's lease.
+pub(super) struct RunPages<'s, 'r> {
+    pub syncs: &'s Syncs,
+    pub running: &'s mut Running<'r>,
+}
+
+impl RunIo for RunPages<'_, '_> {
+    type Record = RecordWrite;
+
+    async fn read(&mut self, stream: &StreamDef, pass: &Pass) -> Result<Page, Stop> {
+        self.syncs.read_page(self.running, stream, pass).await
+    }
+
+    fn seal(
+        &self,
+        stream: &str,
+        id: String,
+        data: &serde_json::Value,
+        deleted: bool,
+    ) -> RecordWrite {
+        self.syncs
+            .seal_record(self.running, stream, id, data, deleted)
+    }
+
+    fn seal_text(&self, stream: &str, id: String, text: &str) -> RecordWrite {
+        self.syncs.seal_text(self.running, stream, id, text)
+    }
+
+    async fn commit(&self, stream: &str, page: Committed<RecordWrite>) -> Result<(), Stop> {
+        self.syncs.commit(self.running, stream, page).await
+    }
+}
+
+/// What a stream kept from its last passes, as the engine reads it.
+pub(super) fn saved(state: Option<&StreamState>) -> Saved<'_> {
+    Saved {
+        pass: state.and_then(|s| s.pass.as_deref()),
+        cursor: state.and_then(|s| s.cursor),
+        feed: state.and_then(|s| s.feed.as_deref()),
+    }
 }

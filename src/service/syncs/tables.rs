@@ -1,12 +1,13 @@
-//! Running a sync of PostgreSQL tables: the same passes, pages and commits as an HTTP stream,
-//! with keyset pages read from the database instead of a provider's list calls.
+//! Running a sync of PostgreSQL tables: the tables chosen, each read by the engine's table pass
+//! (`sync::tables`) with the run's seals and commits.
 
-use super::pass::{start_pass, Increments};
-use super::run::{PageWrites, Running, Stop};
+use super::run::{saved, RunPages, Running};
 use super::Syncs;
-use crate::error::{Error, ErrorCode};
 use crate::store::StreamState;
-use crate::sync::postgres::{self, PagesAhead, RowPage, TableRead};
+use crate::sync::engine::Stop;
+use crate::sync::pass::{start_pass, Increments};
+use crate::sync::postgres::{self, TableRead};
+use crate::sync::tables::run_table;
 
 impl Syncs {
     pub(super) async fn run_tables(
@@ -42,54 +43,24 @@ impl Syncs {
                 },
                 None => Increments::Never,
             };
-            let mut pass = start_pass(running.run, &stream, state, increments);
+            let pass = start_pass(
+                &running.run.run_id,
+                running.run.full_refresh,
+                &stream,
+                saved(state),
+                increments,
+            );
             let read = TableRead {
                 table: table.clone(),
                 cursor: cursor_column.cloned(),
                 since: pass.since,
                 limit: postgres::PAGE_ROWS,
             };
-            // Three things work side by side: the database builds the page after next (read
-            // ahead by a task of its own), this task seals the next, and the store's writer
-            // commits this one.
-            let mut pages = PagesAhead::start(read, client, pass.next.clone());
-            let seal = |page: RowPage| {
-                let newest = page.rows.iter().filter_map(|r| r.cursor).max();
-                let records = page
-                    .rows
-                    .into_iter()
-                    .map(|row| self.seal_text(running, &stream, row.id, &row.json))
-                    .collect();
-                (records, page.next, newest)
+            let io = RunPages {
+                syncs: self,
+                running,
             };
-            let mut ready = seal(pages.next().await?);
-            loop {
-                let (records, next, newest) = ready;
-                if let Some(at) = newest {
-                    pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
-                }
-                if next.as_ref() == Some(&pass.next) {
-                    return Err(Stop::Failed(Error::new(
-                        ErrorCode::Internal,
-                        "A table page repeated itself.",
-                    )));
-                }
-                let page = PageWrites {
-                    records,
-                    next: next.clone(),
-                    newest_first: false,
-                };
-                if next.is_none() {
-                    self.commit(running, &stream, &mut pass, page).await?;
-                    break;
-                }
-                let commit = self.commit(running, &stream, &mut pass, page);
-                let upcoming = async { Ok::<_, Error>(seal(pages.next().await?)) };
-                let (committed, upcoming) = tokio::join!(commit, upcoming);
-                committed?;
-                ready = upcoming?;
-            }
-            client = pages.finish().await?;
+            client = run_table(&io, client, &stream, read, pass).await?;
         }
         Ok(())
     }

@@ -1,15 +1,52 @@
 //! Where a pass through a stream starts: the one a stopped run left (it goes on from its last
 //! committed page), or a new one, full or incremental from the stream's cursor or feed position.
 
+use super::pages::PageToken;
 use crate::catalog::Incremental;
 use crate::clock::now_ms;
-use crate::store::{StreamState, SyncRunRecord};
-use crate::sync::pages::PageToken;
-use crate::sync::Pass;
+use serde::{Deserialize, Serialize};
+
+/// A pass through a stream under way: saved with every page committed, so a run stopped at any
+/// point goes on from the next page, with the same lower bound and the same pass id (which marks
+/// the records it has seen, for telling deletions at the end of a full read).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pass {
+    pub id: String,
+    /// A full read: at its end, records it did not see are deletions.
+    pub full: bool,
+    /// Changes since this time only (unix ms), for an incremental pass.
+    pub since: Option<i64>,
+    pub next: PageToken,
+    /// The newest change time seen so far: the stream's cursor once the pass ends.
+    pub high_water: Option<i64>,
+    /// Where the stream's change feed goes on once this pass ends (taken before a full read, or
+    /// given by the feed's last page).
+    #[serde(default)]
+    pub feed: Option<String>,
+}
+
+impl Pass {
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// What a stream kept from its last passes: a pass stopped in the middle (encoded), its cursor
+/// (the newest change read), and its change feed's position.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Saved<'a> {
+    pub pass: Option<&'a str>,
+    pub cursor: Option<i64>,
+    pub feed: Option<&'a str>,
+}
 
 /// How a stream's later passes read only what changed.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum Increments {
+pub enum Increments {
     /// Every pass is a full read.
     Never,
     /// Changes since the cursor, a time, started `overlap_ms` earlier; a cursor older than the
@@ -38,17 +75,19 @@ impl Increments {
 /// The pass a run goes on with (one stopped in the middle), or a new one: incremental from the
 /// stream's cursor (or its change feed's position) when it has one and the run did not ask for a
 /// full refresh.
-pub(super) fn start_pass(
-    run: &SyncRunRecord,
+/// The pass of run `run_id` is named after it; `full_refresh`: the run asked for a full read.
+pub fn start_pass(
+    run_id: &str,
+    full_refresh: bool,
     stream: &str,
-    state: Option<&StreamState>,
+    saved: Saved<'_>,
     increments: Increments,
 ) -> Pass {
-    if let Some(pass) = state.and_then(|s| s.pass.as_deref()).and_then(Pass::decode) {
+    if let Some(pass) = saved.pass.and_then(Pass::decode) {
         return pass;
     }
-    let id = format!("{}:{stream}", run.run_id);
-    let cursor = state.and_then(|s| s.cursor);
+    let id = format!("{run_id}:{stream}");
+    let cursor = saved.cursor;
     let (overlap_ms, retention_days) = match increments {
         Increments::Never => (0, None),
         Increments::Since {
@@ -56,13 +95,12 @@ pub(super) fn start_pass(
             retention_days,
         } => (overlap_ms, retention_days),
         Increments::Feed => {
-            let position = state.and_then(|s| s.feed.clone());
-            return match position.filter(|_| !run.full_refresh) {
+            return match saved.feed.filter(|_| !full_refresh) {
                 Some(position) => Pass {
                     id,
                     full: false,
                     since: None,
-                    next: PageToken::Feed(position),
+                    next: PageToken::Feed(position.to_owned()),
                     high_water: cursor,
                     feed: None,
                 },
@@ -84,7 +122,7 @@ pub(super) fn start_pass(
         retention_days.is_none_or(|days| cursor > now_ms() - i64::from(days) * 86_400_000)
     };
     let cursor = cursor.filter(|c| retained(*c));
-    let full = run.full_refresh || increments == Increments::Never || cursor.is_none();
+    let full = full_refresh || increments == Increments::Never || cursor.is_none();
     Pass {
         id,
         full,
