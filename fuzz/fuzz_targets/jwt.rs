@@ -3,7 +3,7 @@
 
 use connector_hub::auth::Authenticator;
 use connector_hub::secret::SecretString;
-use connector_hub::server::config::Settings;
+use connector_hub::config::Settings;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
