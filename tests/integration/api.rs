@@ -103,7 +103,7 @@ async fn replacing_credentials_keeps_secrets_left_out() {
         "base_url": format!("{}/rest", app.fakes), "auth_type": "api_key_header", "header_name": "X-API-Key", "test_path": "/v2"}})).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     let store = crate::support::store::open_store(&app.data_dir).await;
-    let tenant = connector_hub::auth::TenantId::parse("acme").expect("tenant");
+    let tenant = connector_hub::ids::TenantId::parse("acme").expect("tenant");
     let record = store.get(&tenant, &id).await.expect("get").expect("exists");
     let vault = connector_hub::vault::Vault::from_key_list(
         &connector_hub::secret::SecretString::new(app.encryption_key.clone()),

@@ -4,7 +4,7 @@
 
 use crate::support::store::open_store;
 use crate::support::{expect_error, raw, spawn_app, spawn_app_with};
-use connector_hub::auth::TenantId;
+use connector_hub::ids::TenantId;
 use connector_hub::store::AuditQuery;
 use serde_json::{json, Value};
 use std::time::Duration;
