@@ -37,3 +37,4 @@ clippy:
 
 fmt:
 	cargo fmt --check
+	cargo fmt --check --manifest-path fuzz/Cargo.toml
