@@ -28,9 +28,13 @@ release:
 	@scripts/setup.sh
 	cargo leptos build --release
 
+# The fuzz targets are their own crate (fuzz/, its own Cargo.lock); checked here on stable so they
+# keep compiling. Running them needs nightly and cargo-fuzz: `cd fuzz && cargo +nightly fuzz run jwt`.
 clippy:
 	cargo clippy --features ssr --all-targets -- -D warnings
 	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 
 fmt:
 	cargo fmt --check
+	cargo fmt --check --manifest-path fuzz/Cargo.toml

@@ -1,6 +1,6 @@
-//! Identifiers the hub hands out — connector ids, wizard draft ids — and the names people give
-//! connectors, parsed once at the edge so nothing below has to wonder whether a string is one; and
-//! the randomness that makes ids.
+//! Identifiers — the tenant a verified token names, and those the hub hands out (connector ids,
+//! wizard draft ids) — and the names people give connectors, parsed once at the edge so nothing
+//! below has to wonder whether a string is one; and the randomness that makes ids.
 
 use crate::error::{Error, ErrorCode};
 use crate::random::random_hex;
@@ -10,6 +10,38 @@ fn lower_hex(s: &str, len: usize) -> bool {
     s.len() == len
         && s.bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+/// A tenant id taken from a verified token: 1–128 characters of `[A-Za-z0-9._:-]`, not starting
+/// with `_` (reserved for the server's own records, such as refusals of anonymous requests).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub fn parse(value: &str) -> Option<Self> {
+        let ok = !value.is_empty()
+            && !value.starts_with('_')
+            && value.len() <= 128
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
+        ok.then(|| Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Where refusals of requests without a valid token are recorded.
+    pub fn unauthenticated() -> Self {
+        Self("_unauthenticated".to_owned())
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// A connector's id: `conn-` and 20 lower-case hex digits. Anything else cannot name one, so a

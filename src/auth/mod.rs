@@ -1,9 +1,9 @@
 //! Who is asking: JWT verification for API clients (Bearer) and browsers (HttpOnly cookie).
 
+use crate::ids::TenantId;
 use crate::secret::SecretString;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// How tokens are verified: an HS256 secret or an RS256/ES256 public key, and the claims
@@ -56,38 +56,6 @@ pub fn principal_tag(p: &Principal) -> String {
     h.update([0]);
     h.update(p.user.as_bytes());
     hex::encode(&h.finalize()[..16])
-}
-
-/// A tenant id taken from a verified token: 1–128 characters of `[A-Za-z0-9._:-]`, not starting
-/// with `_` (reserved for the server's own records, such as refusals of anonymous requests).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TenantId(String);
-
-impl TenantId {
-    pub fn parse(value: &str) -> Option<Self> {
-        let ok = !value.is_empty()
-            && !value.starts_with('_')
-            && value.len() <= 128
-            && value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'));
-        ok.then(|| Self(value.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Where refusals of requests without a valid token are recorded.
-    pub fn unauthenticated() -> Self {
-        Self("_unauthenticated".to_owned())
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 /// The authenticated caller: a tenant and a user within it.

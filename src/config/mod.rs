@@ -4,6 +4,7 @@
 //! is expected. Secret values are never repeated in those messages.
 
 mod providers;
+mod sections;
 mod source;
 
 pub use source::SettingsError;
@@ -13,8 +14,7 @@ use crate::oauth::OAuthSettings;
 use crate::outbound::{CheckSettings, ProviderUrls};
 use crate::secret::SecretString;
 use crate::service::{DeliverySettings, LimitSettings, SyncSettings};
-use ipnet::IpNet;
-use source::{invalid, Source};
+use source::Source;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -77,319 +77,39 @@ impl Settings {
         Self::load(path.as_deref(), &env)
     }
 
+    /// Reads every section in a fixed order; the first wrong value stops it, named with its key
+    /// and variable.
     pub fn load(
         path: Option<&Path>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, SettingsError> {
-        let file = match path {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| SettingsError::Syntax {
-                        path: path.to_owned(),
-                        message: e.message().to_owned(),
-                    })?
-            }
-            None => toml::Table::new(),
+        let src = Source {
+            file: source::read_file(path)?,
+            env,
         };
-        let src = Source { file, env };
-
         let site_addr: SocketAddr = src.parse(
             "server.site_addr",
             "LEPTOS_SITE_ADDR",
             "127.0.0.1:3000",
             "an address and port such as 127.0.0.1:3000",
         )?;
-        let public_url = match src.optional("server.public_url", "CONNECTOR_HUB_PUBLIC_URL") {
-            Some(url) => {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    return Err(invalid(
-                        "server.public_url",
-                        "CONNECTOR_HUB_PUBLIC_URL",
-                        &format!("an http:// or https:// URL, got {url:?}"),
-                    ));
-                }
-                url.trim_end_matches('/').to_owned()
-            }
-            None => format!("http://{site_addr}"),
-        };
-        let environment = match src
-            .text("server.environment", "CONNECTOR_HUB_ENV", "development")
-            .as_str()
-        {
-            "development" | "dev" => Environment::Development,
-            "production" | "prod" => Environment::Production,
-            other => {
-                return Err(invalid(
-                    "server.environment",
-                    "CONNECTOR_HUB_ENV",
-                    &format!("development or production, got {other:?}"),
-                ))
-            }
-        };
-        let log_format = match src
-            .text("server.log_format", "CONNECTOR_HUB_LOG_FORMAT", "text")
-            .as_str()
-        {
-            "text" => LogFormat::Text,
-            "json" => LogFormat::Json,
-            other => {
-                return Err(invalid(
-                    "server.log_format",
-                    "CONNECTOR_HUB_LOG_FORMAT",
-                    &format!("text or json, got {other:?}"),
-                ))
-            }
-        };
+        let public_url = sections::public_url(&src, site_addr)?;
+        let environment = sections::environment(&src)?;
+        let log_format = sections::log_format(&src)?;
         let max_body_bytes: usize = src.parse(
             "server.max_body_bytes",
             "CONNECTOR_HUB_MAX_BODY_BYTES",
             "65536",
             "a size in bytes",
         )?;
-
-        let jwt_public_key_file = src
-            .optional("auth.jwt_public_key_file", "JWT_PUBLIC_KEY_FILE")
-            .map(PathBuf::from);
-        let auth = AuthSettings {
-            jwt_secret: src
-                .optional("auth.jwt_secret", "JWT_SECRET")
-                .map(SecretString::new),
-            jwt_public_key_file,
-            jwt_issuer: src.optional("auth.jwt_issuer", "JWT_ISSUER"),
-            jwt_audience: src.optional("auth.jwt_audience", "JWT_AUDIENCE"),
-            session_hours: src.parse(
-                "auth.session_hours",
-                "CONNECTOR_HUB_SESSION_HOURS",
-                "12",
-                "a whole number of hours",
-            )?,
-        };
-        if let Some(secret) = &auth.jwt_secret {
-            if secret.expose().len() < 32 {
-                return Err(invalid(
-                    "auth.jwt_secret",
-                    "JWT_SECRET",
-                    "at least 32 characters for HS256",
-                ));
-            }
-        }
-
-        let millis = |key: &str, env: &str, default: &str| -> Result<Duration, SettingsError> {
-            let ms: u64 = src.parse(key, env, default, "a whole number of milliseconds")?;
-            if ms == 0 {
-                return Err(invalid(key, env, "a number of milliseconds above zero"));
-            }
-            Ok(Duration::from_millis(ms))
-        };
-        let egress_allow = src
-            .text("checks.egress_allow", "CONNECTOR_HUB_EGRESS_ALLOW", "")
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|cidr| {
-                cidr.parse::<IpNet>()
-                    .or_else(|_| cidr.parse::<std::net::IpAddr>().map(IpNet::from))
-                    .map_err(|_| {
-                        invalid(
-                            "checks.egress_allow",
-                            "CONNECTOR_HUB_EGRESS_ALLOW",
-                            &format!("comma-separated CIDRs such as 10.0.0.0/8, got {cidr:?}"),
-                        )
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let checks = CheckSettings {
-            connect_timeout: millis(
-                "checks.connect_timeout_ms",
-                "CONNECTOR_HUB_CHECK_CONNECT_TIMEOUT_MS",
-                "3000",
-            )?,
-            timeout: millis(
-                "checks.timeout_ms",
-                "CONNECTOR_HUB_CHECK_TIMEOUT_MS",
-                "10000",
-            )?,
-            proxy_timeout: millis(
-                "checks.proxy_timeout_ms",
-                "CONNECTOR_HUB_PROXY_TIMEOUT_MS",
-                "60000",
-            )?,
-            max_response_bytes: src.parse(
-                "checks.max_response_bytes",
-                "CONNECTOR_HUB_CHECK_MAX_RESPONSE_BYTES",
-                "1048576",
-                "a size in bytes",
-            )?,
-            egress_allow,
-        };
-
+        let auth = sections::auth(&src)?;
+        let checks = sections::checks(&src)?;
         let providers = providers::provider_urls(&src)?;
-
-        let per_min = |key: &str, env: &str, default: &str| -> Result<u64, SettingsError> {
-            let n: u64 = src.parse(key, env, default, "a whole number of requests per minute")?;
-            if n == 0 {
-                return Err(invalid(
-                    key,
-                    env,
-                    "a number of requests per minute above zero",
-                ));
-            }
-            Ok(n)
-        };
-        let limits = LimitSettings {
-            reads_per_min: per_min(
-                "limits.reads_per_min",
-                "CONNECTOR_HUB_RATE_READS_PER_MIN",
-                "600",
-            )?,
-            writes_per_min: per_min(
-                "limits.writes_per_min",
-                "CONNECTOR_HUB_RATE_WRITES_PER_MIN",
-                "120",
-            )?,
-            tests_per_min: per_min(
-                "limits.tests_per_min",
-                "CONNECTOR_HUB_RATE_TESTS_PER_MIN",
-                "20",
-            )?,
-            proxy_per_min: per_min(
-                "limits.proxy_per_min",
-                "CONNECTOR_HUB_RATE_PROXY_PER_MIN",
-                "600",
-            )?,
-            proxy_in_flight: match src.parse::<u64>(
-                "limits.proxy_in_flight",
-                "CONNECTOR_HUB_PROXY_IN_FLIGHT_PER_TENANT",
-                "32",
-                "a whole number of calls",
-            )? {
-                0 => {
-                    return Err(invalid(
-                        "limits.proxy_in_flight",
-                        "CONNECTOR_HUB_PROXY_IN_FLIGHT_PER_TENANT",
-                        "a number of calls above zero",
-                    ))
-                }
-                n => n,
-            },
-            anonymous_per_min: per_min(
-                "limits.anonymous_per_min",
-                "CONNECTOR_HUB_RATE_ANONYMOUS_PER_MIN",
-                "60",
-            )?,
-        };
-        let monitor = MonitorSettings {
-            enabled: src.flag("monitor.enabled", "CONNECTOR_HUB_MONITOR", "true")?,
-            interval: millis(
-                "monitor.interval_ms",
-                "CONNECTOR_HUB_MONITOR_INTERVAL_MS",
-                "60000",
-            )?,
-            concurrency: src
-                .parse::<usize>(
-                    "monitor.concurrency",
-                    "CONNECTOR_HUB_MONITOR_CONCURRENCY",
-                    "4",
-                    "a whole number of parallel tests",
-                )?
-                .max(1),
-        };
-
-        let sync = SyncSettings {
-            lease: millis("sync.lease_ms", "CONNECTOR_HUB_SYNC_LEASE_MS", "30000")?,
-            concurrency: src
-                .parse::<usize>(
-                    "sync.concurrency",
-                    "CONNECTOR_HUB_SYNC_CONCURRENCY",
-                    "4",
-                    "a whole number of parallel sync runs",
-                )?
-                .max(1),
-            max_retry_wait: millis(
-                "sync.max_retry_wait_ms",
-                "CONNECTOR_HUB_SYNC_MAX_RETRY_WAIT_MS",
-                "60000",
-            )?,
-            backoff: millis("sync.backoff_ms", "CONNECTOR_HUB_SYNC_BACKOFF_MS", "1000")?,
-            poll: millis("sync.poll_ms", "CONNECTOR_HUB_SYNC_POLL_MS", "2000")?,
-        };
-
-        let schedule_text: String = src.parse(
-            "deliveries.schedule_ms",
-            "CONNECTOR_HUB_DELIVERY_SCHEDULE_MS",
-            "5000,300000,1800000,7200000,18000000,36000000,36000000",
-            "milliseconds between attempts, separated by commas",
-        )?;
-        let schedule = schedule_text
-            .split(',')
-            .map(|ms| ms.trim().parse::<u64>().map(Duration::from_millis))
-            .collect::<Result<Vec<_>, _>>()
-            .ok()
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                invalid(
-                    "deliveries.schedule_ms",
-                    "CONNECTOR_HUB_DELIVERY_SCHEDULE_MS",
-                    "milliseconds between attempts, separated by commas",
-                )
-            })?;
-        let deliveries = DeliverySettings {
-            schedule,
-            lease: millis(
-                "deliveries.lease_ms",
-                "CONNECTOR_HUB_DELIVERY_LEASE_MS",
-                "60000",
-            )?,
-            timeout: millis(
-                "deliveries.timeout_ms",
-                "CONNECTOR_HUB_DELIVERY_TIMEOUT_MS",
-                "15000",
-            )?,
-            concurrency: src
-                .parse::<usize>(
-                    "deliveries.concurrency",
-                    "CONNECTOR_HUB_DELIVERY_CONCURRENCY",
-                    "8",
-                    "a whole number of deliveries sent at once",
-                )?
-                .max(1),
-            per_tenant: src
-                .parse::<usize>(
-                    "deliveries.per_tenant",
-                    "CONNECTOR_HUB_DELIVERY_PER_TENANT",
-                    "4",
-                    "a whole number of one tenant's deliveries sent at once",
-                )?
-                .max(1),
-            poll: millis(
-                "deliveries.poll_ms",
-                "CONNECTOR_HUB_DELIVERY_POLL_MS",
-                "1000",
-            )?,
-        };
-
-        // An attempt that outlived its lease could be claimed and sent again by another process.
-        if deliveries.timeout >= deliveries.lease {
-            return Err(invalid(
-                "deliveries.lease_ms",
-                "CONNECTOR_HUB_DELIVERY_LEASE_MS",
-                "milliseconds longer than CONNECTOR_HUB_DELIVERY_TIMEOUT_MS, so no attempt outlives its lease",
-            ));
-        }
-
-        let oauth = OAuthSettings {
-            clients: providers::oauth_clients(&src)?,
-            refresh_margin: Duration::from_secs(src.parse(
-                "oauth.refresh_margin_secs",
-                "CONNECTOR_HUB_OAUTH_REFRESH_MARGIN_SECS",
-                "300",
-                "a whole number of seconds",
-            )?),
-        };
+        let limits = sections::limits(&src)?;
+        let monitor = sections::monitor(&src)?;
+        let sync = sections::sync(&src)?;
+        let deliveries = sections::deliveries(&src)?;
+        let oauth = sections::oauth(&src)?;
         let webhook_secrets = providers::webhook_secrets(&src, &oauth.clients);
 
         Ok(Self {

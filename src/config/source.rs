@@ -1,7 +1,8 @@
 //! Where a setting's raw text comes from (the environment first, then the settings file), and the
 //! error that names a bad one.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -18,6 +19,22 @@ pub enum SettingsError {
         env: String,
         expected: String,
     },
+}
+
+/// The settings file's table; empty when there is no file.
+pub(super) fn read_file(path: Option<&Path>) -> Result<toml::Table, SettingsError> {
+    let Some(path) = path else {
+        return Ok(toml::Table::new());
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    text.parse::<toml::Table>()
+        .map_err(|e| SettingsError::Syntax {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })
 }
 
 /// Where a setting's raw text comes from: the environment first, then the file.
@@ -61,6 +78,38 @@ impl Source<'_> {
         text.trim()
             .parse()
             .map_err(|_| invalid(key, env, &format!("{expected}, got {text:?}")))
+    }
+
+    /// A duration given in whole milliseconds, above zero.
+    pub(super) fn millis(
+        &self,
+        key: &str,
+        env: &str,
+        default: &str,
+    ) -> Result<Duration, SettingsError> {
+        let ms: u64 = self.parse(key, env, default, "a whole number of milliseconds")?;
+        if ms == 0 {
+            return Err(invalid(key, env, "a number of milliseconds above zero"));
+        }
+        Ok(Duration::from_millis(ms))
+    }
+
+    /// A rate limit: a whole number of requests per minute, above zero.
+    pub(super) fn per_minute(
+        &self,
+        key: &str,
+        env: &str,
+        default: &str,
+    ) -> Result<u64, SettingsError> {
+        let n: u64 = self.parse(key, env, default, "a whole number of requests per minute")?;
+        if n == 0 {
+            return Err(invalid(
+                key,
+                env,
+                "a number of requests per minute above zero",
+            ));
+        }
+        Ok(n)
     }
 
     pub(super) fn flag(&self, key: &str, env: &str, default: &str) -> Result<bool, SettingsError> {

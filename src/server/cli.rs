@@ -73,7 +73,7 @@ pub fn mint_token(settings: &Settings, tenant: &str, user: &str, ttl: u64) -> Re
     }
     let auth = Authenticator::from_settings(&settings.auth, settings.development_data_dir())
         .map_err(|e| e.to_string())?;
-    if crate::auth::TenantId::parse(tenant).is_none() {
+    if crate::ids::TenantId::parse(tenant).is_none() {
         return Err(
             "--tenant must be 1-128 characters of letters, digits, '.', '_', ':' or '-'.".into(),
         );

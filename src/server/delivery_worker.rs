@@ -8,7 +8,7 @@
 //! alone has work may use all but one (the claim falls back to no cap): the last free slot waits
 //! for a tenant below its share, whose event then goes out at once.
 
-use crate::auth::TenantId;
+use crate::ids::TenantId;
 use crate::service::Events;
 use crate::store::ClaimShare;
 use std::collections::HashMap;

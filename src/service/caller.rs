@@ -2,7 +2,8 @@
 //! the edge (a REST extractor, a server function, a worker acting for a tenant) and handed to
 //! every use case, which rate-limits and audits by it.
 
-use crate::auth::{Principal, TenantId};
+use crate::auth::Principal;
+use crate::ids::TenantId;
 
 #[derive(Debug, Clone)]
 pub struct Caller {

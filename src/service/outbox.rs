@@ -3,8 +3,8 @@
 //! transaction — none is lost, and none is sent for a change that did not happen.
 
 use super::Views;
-use crate::auth::TenantId;
 use crate::clock::{now_ms, rfc3339};
+use crate::ids::TenantId;
 use crate::model::webhooks::EventType;
 use crate::model::ConnectorStatus;
 use crate::store::{ConnectorRecord, OutboxEvent, Store, WorkWakes};

@@ -6,7 +6,7 @@
 //! to be claimed again.
 
 use super::{ConnectorRecord, StoreError};
-use crate::auth::TenantId;
+use crate::ids::TenantId;
 use async_trait::async_trait;
 
 /// An event to send: its id (the `webhook-id` every attempt carries), type, time, and the JSON

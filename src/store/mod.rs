@@ -26,7 +26,7 @@ pub use sync::{
 };
 pub use verify::{verify_audit, AuditVerified};
 
-use crate::auth::TenantId;
+use crate::ids::TenantId;
 use crate::model::{AuditAction, AuditOutcome, ConnectorStatus, SyncFrequency};
 use crate::vault::AuditKey;
 use async_trait::async_trait;

@@ -4,7 +4,7 @@
 //! killed at any point goes on from its last committed page and stores nothing twice.
 
 use super::{ConnectorRecord, StoreError};
-use crate::auth::TenantId;
+use crate::ids::TenantId;
 use crate::model::data::{RunStatus, RunTrigger, StreamCounts};
 use async_trait::async_trait;
 use std::collections::BTreeMap;

@@ -188,7 +188,7 @@ async fn kill_9_loses_nothing_acknowledged() {
         "K",
     )
     .expect("vault");
-    let tenant = connector_hub::auth::TenantId::parse("crash").expect("tenant");
+    let tenant = connector_hub::ids::TenantId::parse("crash").expect("tenant");
     for id in &created {
         let record = store
             .get(&tenant, id)
@@ -404,7 +404,7 @@ async fn full_disk_and_read_only_data_directory() {
         "ok",
         "nothing corrupted"
     );
-    let tenant = connector_hub::auth::TenantId::parse("crash").expect("tenant");
+    let tenant = connector_hub::ids::TenantId::parse("crash").expect("tenant");
     use connector_hub::store::Store;
     for id in &ok {
         assert!(store.get(&tenant, id).await.expect("get").is_some());

@@ -5,7 +5,7 @@
 use crate::support::process::{server_env, spawn_server, token, ServerProcess};
 use crate::support::receiver::Receiver;
 use crate::support::store::{on_mongo, open_store};
-use connector_hub::auth::TenantId;
+use connector_hub::ids::TenantId;
 use connector_hub::model::data::{RunStatus, RunTrigger};
 use connector_hub::store::{OutboxEvent, Queued, SyncRunRecord};
 use serde_json::{json, Value};

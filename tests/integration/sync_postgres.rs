@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 #[tokio::test]
 async fn postgresql_tables_sync_incrementally_and_notice_deletions() {
-    let Some((port, user, password, db)) = crate::checks::postgres() else {
+    let Some((port, user, password, db)) = crate::checks_postgres::postgres() else {
         return;
     };
     let (client, connection) = tokio_postgres::connect(

@@ -3,10 +3,11 @@
 //! per-minute summaries of refusals nobody signed in for.
 
 use super::{Gate, RateClass};
-use crate::auth::{Principal, TenantId};
+use crate::auth::Principal;
 use crate::clock::now_ms;
 use crate::clock::rfc3339;
 use crate::error::{Error, ErrorCode};
+use crate::ids::TenantId;
 use crate::model::{AuditAction, AuditEntryView, AuditOutcome};
 use crate::service::{store_cause, Caller};
 use crate::store::{AuditQuery, AuditRecord, AuditWrite};

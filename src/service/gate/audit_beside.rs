@@ -129,7 +129,7 @@ mod tests {
             beside.push(&store, &vault.audit_key(), entry(n));
         }
         beside.flush().await;
-        let tenant = crate::auth::TenantId::parse("acme").expect("tenant");
+        let tenant = crate::ids::TenantId::parse("acme").expect("tenant");
         let query = AuditQuery {
             limit: 100,
             ..Default::default()

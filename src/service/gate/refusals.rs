@@ -3,8 +3,9 @@
 //! per tenant, address and minute, with the count, so none of them costs a durable write of its
 //! own. Requests nobody signed in for are also limited per address here.
 
-use crate::auth::{Principal, TenantId};
+use crate::auth::Principal;
 use crate::clock::minute_of;
+use crate::ids::TenantId;
 use crate::model::AuditAction;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};

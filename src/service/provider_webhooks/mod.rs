@@ -10,10 +10,10 @@ mod app;
 mod channels;
 
 use super::{Connectors, Credentials, Gate, Outbox, Parts, Syncs, Views};
-use crate::auth::TenantId;
 use crate::catalog::{Catalog, ConnectorDef, WebhooksDef};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
+use crate::ids::TenantId;
 use crate::metrics::Metrics;
 use crate::model::webhooks::EventType;
 use crate::outbound::scrub::Scrub;

@@ -2,7 +2,7 @@
 //! provider is slow (or who calls slow paths on purpose) holds its own slots, not every
 //! connection the hub has. A slot is held until the answer has streamed back.
 
-use crate::auth::TenantId;
+use crate::ids::TenantId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};

@@ -6,7 +6,7 @@ use super::super::events::*;
 use super::documents::*;
 use super::transactions::TxFuture;
 use super::MongoStore;
-use crate::auth::TenantId;
+use crate::ids::TenantId;
 use crate::store::StoreError;
 use async_trait::async_trait;
 use futures_util::TryStreamExt;

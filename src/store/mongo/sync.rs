@@ -5,7 +5,7 @@ use super::super::sync::*;
 use super::documents::*;
 use super::transactions::TxFuture;
 use super::MongoStore;
-use crate::auth::TenantId;
+use crate::ids::TenantId;
 use crate::model::data::{RunStatus, RunTrigger, StreamCounts};
 use crate::store::{ConnectorRecord, StoreError};
 use async_trait::async_trait;
