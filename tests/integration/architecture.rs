@@ -308,3 +308,66 @@ fn the_layers_below_reach_nothing_above_them() {
             == ["auth".to_owned(), "ids".to_owned()].into()
     );
 }
+
+/// Most methods one type may have: past it, it holds more than one capability.
+const MAX_METHODS: usize = 40;
+
+/// The methods of each type, over all its inherent `impl` blocks in `text` (trait impls are the
+/// trait's shape, not the type's).
+fn methods_by_type(text: &str, counts: &mut BTreeMap<String, usize>) {
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("impl") {
+            let head = rest.split('{').next().unwrap_or_default();
+            current = (!head.contains(" for ")).then(|| {
+                let head = head.trim_start_matches(|c| c != ' ').trim();
+                head.split(['<', ' ']).next().unwrap_or_default().to_owned()
+            });
+            continue;
+        }
+        if line.starts_with('}') {
+            current = None;
+            continue;
+        }
+        let Some(name) = &current else { continue };
+        let item = line.trim_start();
+        let indent = line.len() - item.len();
+        let item = item
+            .trim_start_matches("pub(crate) ")
+            .trim_start_matches("pub(super) ")
+            .trim_start_matches("pub ")
+            .trim_start_matches("async ");
+        if indent == 4 && item.starts_with("fn ") {
+            *counts.entry(name.clone()).or_default() += 1;
+        }
+    }
+}
+
+#[test]
+fn no_type_holds_more_than_forty_methods() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    let mut counts = BTreeMap::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("read source");
+        methods_by_type(&text, &mut counts);
+    }
+    let large: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| **n > MAX_METHODS)
+        .map(|(name, n)| format!("{name}: {n} methods"))
+        .collect();
+    assert!(
+        large.is_empty(),
+        "split these by capability (at most {MAX_METHODS} methods a type): {large:?}"
+    );
+    // The counter sees what it must: the services are there, with their methods.
+    assert!(counts.get("Syncs").is_some_and(|n| *n > 10), "{counts:?}");
+    let mut sample = BTreeMap::new();
+    methods_by_type(
+        "impl<T> Big<T> {\n    pub async fn a(&self) {}\n    fn b() {}\n}\nimpl Display for Big {\n    fn fmt() {}\n}\n",
+        &mut sample,
+    );
+    assert_eq!(sample.get("Big"), Some(&2), "{sample:?}");
+}
