@@ -27,15 +27,18 @@ pub use sync::{
 pub use verify::{verify_audit, AuditVerified};
 
 use crate::auth::TenantId;
+use crate::ids::ConnectorId;
 use crate::model::{AuditAction, AuditOutcome, ConnectorStatus, SyncFrequency};
 use crate::vault::AuditKey;
 use async_trait::async_trait;
 
-/// A connector as stored: metadata plus the Fernet token of its configuration.
+/// A connector as stored: metadata plus the Fernet token of its configuration. Its tenant and
+/// connector ids are stored as their text and parsed again when read: a row whose id is not one
+/// is corrupt, and its read fails with `StoreError::Unavailable` rather than hand it on.
 #[derive(Clone, PartialEq)]
 pub struct ConnectorRecord {
     pub tenant_id: TenantId,
-    pub connector_id: String,
+    pub connector_id: ConnectorId,
     pub connector_type: String,
     pub display_name: String,
     pub status: ConnectorStatus,
@@ -99,7 +102,7 @@ impl std::fmt::Debug for ConnectorRecord {
 pub struct ListQuery {
     pub status: Option<ConnectorStatus>,
     pub limit: usize,
-    pub before: Option<(i64, String)>,
+    pub before: Option<(i64, ConnectorId)>,
 }
 
 /// A setup-wizard draft: answers so far, sealed by the vault, tied to one user and expiring.
@@ -234,7 +237,7 @@ pub trait Store: SyncStore + EventStore + SealedStore + Send + Sync + 'static {
     async fn get(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
     ) -> Result<Option<ConnectorRecord>, StoreError>;
     /// A page of the tenant's connectors, metadata only: `encrypted_config` is left empty
     /// (a listing never needs it, and it is most of a row's bytes).
@@ -259,7 +262,7 @@ pub trait Store: SyncStore + EventStore + SealedStore + Send + Sync + 'static {
     async fn delete(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         audit: &AuditWrite<'_>,
         events: &[OutboxEvent],
     ) -> Result<bool, StoreError>;
@@ -358,7 +361,7 @@ pub trait Store: SyncStore + EventStore + SealedStore + Send + Sync + 'static {
     /// in (tenant, id) order after `after`.
     async fn scan_all(
         &self,
-        after: Option<(String, String)>,
+        after: Option<(TenantId, ConnectorId)>,
         limit: usize,
     ) -> Result<Vec<ConnectorRecord>, StoreError>;
     /// Operator maintenance: one tenant's whole audit chain in order, or every tenant's.

@@ -66,11 +66,8 @@ impl Flow<'_> {
                     tokens,
                     ..ConnectorChanges::default()
                 };
-                self.hub
-                    .connectors
-                    .update(self.caller, id, changes)
-                    .await?
-                    .connector_id
+                self.hub.connectors.update(self.caller, id, changes).await?;
+                id.clone()
             }
             None => {
                 let input = NewConnector {
@@ -82,7 +79,7 @@ impl Flow<'_> {
                 };
                 self.hub
                     .connectors
-                    .create(self.caller, input)
+                    .create_record(self.caller, input)
                     .await?
                     .connector_id
             }
@@ -93,7 +90,7 @@ impl Flow<'_> {
                 .record_test(self.caller, &id, result, tested_account)
                 .await?;
         }
-        self.draft.saved = Some(id);
+        self.draft.saved = Some(id.to_string());
         self.draft.step = Some(WizardStep::Done);
         self.draft.field = None;
         Ok(())

@@ -93,6 +93,16 @@ impl Connectors {
         caller: &Caller,
         input: NewConnector,
     ) -> Result<ConnectorView, Error> {
+        let record = self.create_record(caller, input).await?;
+        Ok(self.views.view(&record))
+    }
+
+    /// Creates a connector and answers with its record (the wizard goes on with its id).
+    pub(crate) async fn create_record(
+        &self,
+        caller: &Caller,
+        input: NewConnector,
+    ) -> Result<ConnectorRecord, Error> {
         self.gate.limit(caller, RateClass::Writes).await?;
         let def = self.catalog.definition(&input.connector_type)?;
         let config = self.catalog.validate(def, &input.config)?;
@@ -103,7 +113,7 @@ impl Connectors {
         let now = now_ms();
         let mut record = ConnectorRecord {
             tenant_id: caller.tenant().clone(),
-            connector_id: ConnectorId::generate().to_string(),
+            connector_id: ConnectorId::generate(),
             connector_type: def.id.clone(),
             display_name: display_name.into(),
             status: ConnectorStatus::Pending,
@@ -129,7 +139,7 @@ impl Connectors {
             .seal(&mut record, &SecretConfig::from(config));
         let audit = self
             .gate
-            .audited(caller, AuditAction::Create, &record.connector_id);
+            .audited(caller, AuditAction::Create, record.connector_id.as_str());
         let created = self
             .outbox
             .connector_event(EventType::ConnectorCreated, &record);
@@ -138,7 +148,7 @@ impl Connectors {
             .await?;
         self.outbox.queued();
         tracing::info!(tenant = %caller.tenant(), connector_id = %record.connector_id, connector_type = %record.connector_type, "connector created");
-        Ok(self.views.view(&record))
+        Ok(record)
     }
 
     pub async fn get(&self, caller: &Caller, id: &ConnectorId) -> Result<ConnectorView, Error> {
@@ -226,8 +236,8 @@ impl Connectors {
     pub async fn delete(&self, caller: &Caller, id: &ConnectorId) -> Result<(), Error> {
         self.gate.limit(caller, RateClass::Writes).await?;
         let record = self.gate.connector(caller, id, AuditAction::Delete).await?;
-        let id = record.connector_id.as_str();
-        let audit = self.gate.audited(caller, AuditAction::Delete, id);
+        let id = &record.connector_id;
+        let audit = self.gate.audited(caller, AuditAction::Delete, id.as_str());
         let deleted = self.outbox.event(
             caller.tenant(),
             EventType::ConnectorDeleted,

@@ -99,9 +99,15 @@ impl Connectors {
         caller: &Caller,
         record: &ConnectorRecord,
     ) -> Result<CheckResult, Error> {
-        let id = record.connector_id.as_str();
+        let id = &record.connector_id;
         self.gate
-            .audit(caller, AuditAction::Test, Some(id), AuditOutcome::Ok, None)
+            .audit(
+                caller,
+                AuditAction::Test,
+                Some(id.as_str()),
+                AuditOutcome::Ok,
+                None,
+            )
             .await?;
         // The account the settings under test name: a success proves the credential reaches it.
         let tested_account = self
@@ -138,7 +144,7 @@ impl Connectors {
     pub async fn record_test(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ConnectorId,
         result: &CheckResult,
         tested_account: Option<String>,
     ) -> Result<(), Error> {

@@ -74,7 +74,7 @@ impl Credentials {
         force: bool,
     ) -> Result<SecretConfig, Error> {
         let tenant = caller.tenant();
-        let id = seen.connector_id.as_str();
+        let id = &seen.connector_id;
         let gone = || Error::new(ErrorCode::NotFound, "This connector was deleted.");
         // Read again under the lease: another process may have renewed it just before.
         let mut current = self.store.get(tenant, id).await?.ok_or_else(gone)?;
@@ -115,7 +115,7 @@ impl Credentials {
                     .audit(
                         caller,
                         AuditAction::Refresh,
-                        Some(id),
+                        Some(id.as_str()),
                         AuditOutcome::Error,
                         Some(failure.code),
                     )
@@ -144,7 +144,7 @@ impl Credentials {
             next.token_refreshed_at = Some(issued_at);
             next.version = current.version + 1;
             // Saved and audited together: an entry says `ok` only for tokens that were stored.
-            let audit = self.gate.audited(caller, AuditAction::Refresh, id);
+            let audit = self.gate.audited(caller, AuditAction::Refresh, id.as_str());
             if self
                 .store
                 .update(tenant, &next, current.version, Some(&audit), &[])

@@ -25,7 +25,7 @@ impl Maintenance {
         loop {
             let batch = self.store.scan_all(after.clone(), BATCH).await?;
             let Some(last) = batch.last() else { break };
-            after = Some((last.tenant_id.to_string(), last.connector_id.clone()));
+            after = Some((last.tenant_id.clone(), last.connector_id.clone()));
             for record in batch {
                 stats.seen += 1;
                 // Current only when under the first key *and* bound to its owner: one stored
@@ -46,9 +46,11 @@ impl Maintenance {
                 next.version += 1;
                 let system = Caller::new(Principal::system(tenant.clone(), "rotate-keys"), "cli");
                 // Re-encrypted and audited together; an audit failure stops the rotation.
-                let audit =
-                    self.gate
-                        .audited(&system, AuditAction::RotateKey, &record.connector_id);
+                let audit = self.gate.audited(
+                    &system,
+                    AuditAction::RotateKey,
+                    record.connector_id.as_str(),
+                );
                 if self
                     .store
                     .update(&tenant, &next, record.version, Some(&audit), &[])

@@ -15,6 +15,7 @@ use crate::catalog::{Catalog, ConnectorDef, WebhooksDef};
 use crate::checks::Checker;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
+use crate::ids::ConnectorId;
 use crate::metrics::Metrics;
 use crate::model::webhooks::EventType;
 use crate::scrub::Scrub;
@@ -41,7 +42,7 @@ pub struct WebhookRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WantedSync {
     pub tenant: TenantId,
-    pub connector_id: String,
+    pub connector_id: ConnectorId,
     pub streams: BTreeSet<String>,
 }
 

@@ -243,7 +243,7 @@ impl Proxy {
                 let mut entry = Gate::entry(
                     caller,
                     AuditAction::Proxy,
-                    Some(&id),
+                    Some(id.as_str()),
                     AuditOutcome::Ok,
                     None,
                 );
@@ -273,7 +273,7 @@ impl Proxy {
                 let mut entry = Gate::entry(
                     caller,
                     AuditAction::Proxy,
-                    Some(&id),
+                    Some(id.as_str()),
                     AuditOutcome::Error,
                     Some(error.code),
                 );
