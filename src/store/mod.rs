@@ -136,6 +136,8 @@ pub struct AuditRecord {
     pub at: i64,
     pub user_id: String,
     pub action: String,
+    /// The connector the entry is about; kept, as written into the chain, after the connector
+    /// is deleted.
     pub connector_id: Option<String>,
     pub outcome: String,
     pub error_code: Option<String>,

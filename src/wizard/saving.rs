@@ -90,7 +90,7 @@ impl Flow<'_> {
                 .record_test(self.caller, &id, result, tested_account)
                 .await?;
         }
-        self.draft.saved = Some(id.to_string());
+        self.draft.saved = Some(id);
         self.draft.step = Some(WizardStep::Done);
         self.draft.field = None;
         Ok(())

@@ -139,7 +139,7 @@ impl Connectors {
             .seal(&mut record, &SecretConfig::from(config));
         let audit = self
             .gate
-            .audited(caller, AuditAction::Create, record.connector_id.as_str());
+            .audited(caller, AuditAction::Create, &record.connector_id);
         let created = self
             .outbox
             .connector_event(EventType::ConnectorCreated, &record);
@@ -155,13 +155,7 @@ impl Connectors {
         self.gate.limit(caller, RateClass::Reads).await?;
         let record = self.gate.connector(caller, id, AuditAction::Read).await?;
         self.gate
-            .audit(
-                caller,
-                AuditAction::Read,
-                Some(id.as_str()),
-                AuditOutcome::Ok,
-                None,
-            )
+            .audit(caller, AuditAction::Read, Some(id), AuditOutcome::Ok, None)
             .await?;
         Ok(self.views.view(&record))
     }
@@ -211,7 +205,7 @@ impl Connectors {
             } else {
                 AuditAction::Update
             };
-            let audit = self.gate.audited(caller, action, id.as_str());
+            let audit = self.gate.audited(caller, action, id);
             let updated = self
                 .outbox
                 .connector_event(EventType::ConnectorUpdated, &next);
@@ -237,7 +231,7 @@ impl Connectors {
         self.gate.limit(caller, RateClass::Writes).await?;
         let record = self.gate.connector(caller, id, AuditAction::Delete).await?;
         let id = &record.connector_id;
-        let audit = self.gate.audited(caller, AuditAction::Delete, id.as_str());
+        let audit = self.gate.audited(caller, AuditAction::Delete, id);
         let deleted = self.outbox.event(
             caller.tenant(),
             EventType::ConnectorDeleted,
@@ -281,9 +275,7 @@ impl Connectors {
         next.version += 1;
         next.updated_at = now_ms();
         next.updated_by = caller.user().to_owned();
-        let audit = self
-            .gate
-            .audited(caller, AuditAction::ClearError, id.as_str());
+        let audit = self.gate.audited(caller, AuditAction::ClearError, id);
         let updated = self
             .outbox
             .connector_event(EventType::ConnectorUpdated, &next);

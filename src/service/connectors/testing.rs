@@ -101,13 +101,7 @@ impl Connectors {
     ) -> Result<CheckResult, Error> {
         let id = &record.connector_id;
         self.gate
-            .audit(
-                caller,
-                AuditAction::Test,
-                Some(id.as_str()),
-                AuditOutcome::Ok,
-                None,
-            )
+            .audit(caller, AuditAction::Test, Some(id), AuditOutcome::Ok, None)
             .await?;
         // The account the settings under test name: a success proves the credential reaches it.
         let tested_account = self

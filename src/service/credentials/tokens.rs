@@ -115,7 +115,7 @@ impl Credentials {
                     .audit(
                         caller,
                         AuditAction::Refresh,
-                        Some(id.as_str()),
+                        Some(id),
                         AuditOutcome::Error,
                         Some(failure.code),
                     )
@@ -144,7 +144,7 @@ impl Credentials {
             next.token_refreshed_at = Some(issued_at);
             next.version = current.version + 1;
             // Saved and audited together: an entry says `ok` only for tokens that were stored.
-            let audit = self.gate.audited(caller, AuditAction::Refresh, id.as_str());
+            let audit = self.gate.audited(caller, AuditAction::Refresh, id);
             if self
                 .store
                 .update(tenant, &next, current.version, Some(&audit), &[])

@@ -7,6 +7,7 @@ use crate::auth::{Principal, TenantId};
 use crate::clock::now_ms;
 use crate::clock::rfc3339;
 use crate::error::{Error, ErrorCode};
+use crate::ids::ConnectorId;
 use crate::model::{AuditAction, AuditEntryView, AuditOutcome};
 use crate::service::{store_cause, Caller};
 use crate::store::{AuditQuery, AuditRecord, AuditWrite};
@@ -16,7 +17,7 @@ impl Gate {
     pub(crate) fn entry(
         caller: &Caller,
         action: AuditAction,
-        connector_id: Option<&str>,
+        connector_id: Option<&ConnectorId>,
         outcome: AuditOutcome,
         error_code: Option<ErrorCode>,
     ) -> AuditRecord {
@@ -27,7 +28,7 @@ impl Gate {
             at: now_ms(),
             user_id: p.user.clone(),
             action: action.as_str().to_owned(),
-            connector_id: connector_id.map(str::to_owned),
+            connector_id: connector_id.map(ConnectorId::to_string),
             outcome: outcome.as_str().to_owned(),
             error_code: error_code.map(|c| c.as_str().to_owned()),
             client: client.to_owned(),
@@ -38,7 +39,12 @@ impl Gate {
     }
 
     /// An `ok` entry to write in the same transaction as the change it records.
-    pub(crate) fn audited(&self, caller: &Caller, action: AuditAction, id: &str) -> AuditWrite<'_> {
+    pub(crate) fn audited(
+        &self,
+        caller: &Caller,
+        action: AuditAction,
+        id: &ConnectorId,
+    ) -> AuditWrite<'_> {
         AuditWrite {
             entry: Self::entry(caller, action, Some(id), AuditOutcome::Ok, None),
             key: &self.audit_key,
@@ -50,7 +56,7 @@ impl Gate {
         &self,
         caller: &Caller,
         action: AuditAction,
-        connector_id: Option<&str>,
+        connector_id: Option<&ConnectorId>,
         outcome: AuditOutcome,
         error_code: Option<ErrorCode>,
     ) -> Result<(), Error> {

@@ -46,11 +46,9 @@ impl Maintenance {
                 next.version += 1;
                 let system = Caller::new(Principal::system(tenant.clone(), "rotate-keys"), "cli");
                 // Re-encrypted and audited together; an audit failure stops the rotation.
-                let audit = self.gate.audited(
-                    &system,
-                    AuditAction::RotateKey,
-                    record.connector_id.as_str(),
-                );
+                let audit =
+                    self.gate
+                        .audited(&system, AuditAction::RotateKey, &record.connector_id);
                 if self
                     .store
                     .update(&tenant, &next, record.version, Some(&audit), &[])

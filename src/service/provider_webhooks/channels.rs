@@ -112,11 +112,9 @@ impl ProviderWebhooks {
         let expires_at = self
             .open_channel(&system, record, def, channel, &token)
             .await?;
-        let audit = self.gate.audited(
-            &system,
-            AuditAction::WebhookChannel,
-            record.connector_id.as_str(),
-        );
+        let audit = self
+            .gate
+            .audited(&system, AuditAction::WebhookChannel, &record.connector_id);
         // Only the channel's lapse changes, on the newest version of the connector.
         for _attempt in 0..3 {
             let Some(current) = self
@@ -148,7 +146,7 @@ impl ProviderWebhooks {
             entry: Gate::entry(
                 &system,
                 AuditAction::WebhookChannel,
-                Some(record.connector_id.as_str()),
+                Some(&record.connector_id),
                 crate::model::AuditOutcome::Error,
                 Some(why.code),
             ),

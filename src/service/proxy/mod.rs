@@ -243,7 +243,7 @@ impl Proxy {
                 let mut entry = Gate::entry(
                     caller,
                     AuditAction::Proxy,
-                    Some(id.as_str()),
+                    Some(&id),
                     AuditOutcome::Ok,
                     None,
                 );
@@ -273,7 +273,7 @@ impl Proxy {
                 let mut entry = Gate::entry(
                     caller,
                     AuditAction::Proxy,
-                    Some(id.as_str()),
+                    Some(&id),
                     AuditOutcome::Error,
                     Some(error.code),
                 );
