@@ -385,7 +385,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     assert_eq!((first.seq, first.prev_hash.as_str()), (1, AUDIT_GENESIS));
     let q = AuditQuery {
         action: Some(AuditAction::Read),
-        connector_id: Some(cid("conn-2").to_string()),
+        connector_id: Some(cid("conn-2")),
         limit: 10,
         ..Default::default()
     };

@@ -200,7 +200,7 @@ pub fn audit_next_before(rows: &[AuditRecord], limit: usize, floor: i64) -> Opti
 
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
-    pub connector_id: Option<String>,
+    pub connector_id: Option<ConnectorId>,
     pub action: Option<AuditAction>,
     pub outcome: Option<AuditOutcome>,
     pub before_seq: Option<i64>,

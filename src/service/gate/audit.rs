@@ -234,8 +234,20 @@ pub fn audit_query(
         })?),
         None => None,
     };
+    // Every id the log records is a connector's id: anything else is a mistake, like an
+    // unknown action.
+    let connector_id = match given(connector_id) {
+        Some(id) => Some(ConnectorId::parse(id).ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidRequest,
+                "The connector_id filter is not a connector id.",
+            )
+            .with_field("connector_id")
+        })?),
+        None => None,
+    };
     Ok(AuditQuery {
-        connector_id: given(connector_id).map(str::to_owned),
+        connector_id,
         action,
         outcome,
         before_seq,
@@ -256,5 +268,25 @@ impl From<AuditRecord> for AuditEntryView {
             detail: e.detail,
             client: e.client,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connector_filter_is_a_connector_id_or_refused() {
+        let id = ConnectorId::generate();
+        let query = audit_query(Some(id.as_str()), None, None, None, 10).expect("an id");
+        assert_eq!(query.connector_id, Some(id));
+        let blank = audit_query(Some("  "), None, None, None, 10).expect("blank");
+        assert_eq!(blank.connector_id, None, "a blank field filters nothing");
+        let error =
+            audit_query(Some("conn-1' OR 1=1"), None, None, None, 10).expect_err("not an id");
+        assert_eq!(
+            (error.code, error.field.as_deref()),
+            (ErrorCode::InvalidRequest, Some("connector_id"))
+        );
     }
 }
