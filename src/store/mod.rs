@@ -387,6 +387,8 @@ pub fn retest_interval_ms(frequency: SyncFrequency) -> Option<i64> {
 #[cfg(test)]
 pub mod contract;
 #[cfg(test)]
+mod contract_corrupt;
+#[cfg(test)]
 mod contract_events;
 #[cfg(test)]
 mod contract_sealed;
