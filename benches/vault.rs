@@ -1,6 +1,7 @@
 //! Fernet encrypt + decrypt of a typical connector configuration.
 
 use connector_hub::catalog::catalog;
+use connector_hub::ids::ConnectorId;
 use connector_hub::secret::{SecretConfig, SecretString};
 use connector_hub::vault::{generate_key, Vault};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -31,23 +32,18 @@ fn typical_config() -> SecretConfig {
 fn bench(c: &mut Criterion) {
     let vault = Vault::from_key_list(&SecretString::new(generate_key()), "K").expect("key");
     let config = typical_config();
+    let id = ConnectorId::generate();
     let mut group = c.benchmark_group("vault");
     group.throughput(Throughput::Elements(1));
     group.bench_function("encrypt+decrypt", |b| {
         b.iter(|| {
-            let (token, _) = vault.encrypt(&config, "bench", "conn-bench");
-            vault
-                .decrypt(&token, "bench", "conn-bench")
-                .expect("decrypts")
+            let (token, _) = vault.encrypt(&config, "bench", &id);
+            vault.decrypt(&token, "bench", &id).expect("decrypts")
         })
     });
-    let (token, _) = vault.encrypt(&config, "bench", "conn-bench");
+    let (token, _) = vault.encrypt(&config, "bench", &id);
     group.bench_function("decrypt", |b| {
-        b.iter(|| {
-            vault
-                .decrypt(&token, "bench", "conn-bench")
-                .expect("decrypts")
-        })
+        b.iter(|| vault.decrypt(&token, "bench", &id).expect("decrypts"))
     });
     group.finish();
 }

@@ -69,12 +69,13 @@ async fn main() -> Result<(), String> {
             } else {
                 format!("other-{}", i % 997)
             };
-            let id = format!("conn-{i:020x}");
+            let id = connector_hub::ids::ConnectorId::parse(&format!("conn-{i:020x}"))
+                .ok_or("a seeded id is not a connector id")?;
             let (token, key_id) = vault.encrypt(&config, &owner, &id);
             insert
                 .execute(rusqlite::params![
                     owner,
-                    id,
+                    id.as_str(),
                     format!("Stripe {i}"),
                     token,
                     key_id,

@@ -45,8 +45,12 @@ impl fmt::Display for TenantId {
 }
 
 /// A connector's id: `conn-` and 20 lower-case hex digits. Anything else cannot name one, so a
-/// malformed id is answered like a missing one without asking the store.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// malformed id is answered like a missing one without asking the store. Stored and serialized as
+/// its text (the format stores have always held), and parsed again on the way back in.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct ConnectorId(String);
 
 impl ConnectorId {
@@ -55,13 +59,39 @@ impl ConnectorId {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
+        Self::well_formed(s).then(|| Self(s.to_owned()))
+    }
+
+    fn well_formed(s: &str) -> bool {
         s.strip_prefix("conn-")
             .is_some_and(|rest| lower_hex(rest, 20))
-            .then(|| Self(s.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Why a text is not a connector id (where the text came from a store or a document).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a connector id")]
+pub struct NotAConnectorId;
+
+impl TryFrom<String> for ConnectorId {
+    type Error = NotAConnectorId;
+
+    fn try_from(text: String) -> Result<Self, NotAConnectorId> {
+        if Self::well_formed(&text) {
+            Ok(Self(text))
+        } else {
+            Err(NotAConnectorId)
+        }
+    }
+}
+
+impl From<ConnectorId> for String {
+    fn from(id: ConnectorId) -> Self {
+        id.0
     }
 }
 
@@ -176,6 +206,17 @@ mod tests {
         assert_eq!(DraftId::parse(draft.as_str()), Some(draft));
         assert_eq!(DraftId::parse("0123456789abcdef0123456789ABCDEF"), None);
         assert_eq!(DraftId::parse("../../etc"), None);
+    }
+
+    #[test]
+    fn ids_serialize_as_their_text_and_only_ids_deserialize() {
+        let id = ConnectorId::generate();
+        let json = serde_json::to_string(&id).expect("serialize");
+        assert_eq!(json, format!("\"{id}\""));
+        assert_eq!(serde_json::from_str::<ConnectorId>(&json).ok(), Some(id));
+        for bad in ["\"\"", "\"conn-1\"", "\"conn-0123456789ABCDEF0123\"", "7"] {
+            assert!(serde_json::from_str::<ConnectorId>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! waits and asks again, so no change is left unread. A process that dies loses only the wish:
 //! the events are recorded, and the next scheduled sync reads what they changed.
 
+use crate::ids::{ConnectorId, TenantId};
 use crate::service::{ProviderWebhooks, WantedSync};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,13 +22,14 @@ pub async fn run(webhooks: Arc<ProviderWebhooks>) {
         return;
     };
     // Per connector: the streams asked for, when to queue them, and since when it waits.
-    let mut pending: HashMap<(String, String), (WantedSync, Instant, Instant)> = HashMap::new();
+    let mut pending: HashMap<(TenantId, ConnectorId), (WantedSync, Instant, Instant)> =
+        HashMap::new();
     loop {
         let next = pending.values().map(|(_, due, _)| *due).min();
         tokio::select! {
             message = wanted.recv() => {
                 let Some(w) = message else { return };
-                let key = (w.tenant.as_str().to_owned(), w.connector_id.clone());
+                let key = (w.tenant.clone(), w.connector_id.clone());
                 let now = Instant::now();
                 pending
                     .entry(key)
@@ -37,7 +39,7 @@ pub async fn run(webhooks: Arc<ProviderWebhooks>) {
             () = tokio::time::sleep_until(next.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))) => {}
         }
         let now = Instant::now();
-        let due: Vec<(String, String)> = pending
+        let due: Vec<(TenantId, ConnectorId)> = pending
             .iter()
             .filter(|(_, (_, at, _))| *at <= now)
             .map(|(k, _)| k.clone())

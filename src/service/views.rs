@@ -28,7 +28,7 @@ impl Views {
     pub fn view(&self, r: &ConnectorRecord) -> ConnectorView {
         let undecryptable = !self.vault.has_key(&r.key_id);
         ConnectorView {
-            connector_id: r.connector_id.clone(),
+            connector_id: r.connector_id.to_string(),
             connector_type: r.connector_type.clone(),
             display_name: r.display_name.clone(),
             status: if undecryptable {

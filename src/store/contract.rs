@@ -4,10 +4,17 @@
 use super::*;
 use std::sync::Arc;
 
+/// The connector id a test calls `label` (at most 10 bytes): the label's bytes in hex, padded,
+/// so ids sort as their labels do.
+pub(super) fn cid(label: &str) -> ConnectorId {
+    assert!(label.len() <= 10, "{label:?} is too long to make an id of");
+    ConnectorId::parse(&format!("conn-{:0<20}", hex::encode(label))).expect("an id")
+}
+
 pub(super) fn record(tenant: &str, id: &str, created_at: i64) -> ConnectorRecord {
     ConnectorRecord {
         tenant_id: TenantId::parse(tenant).expect("tenant"),
-        connector_id: id.into(),
+        connector_id: cid(id),
         connector_type: "stripe".into(),
         display_name: format!("Stripe {id}"),
         status: ConnectorStatus::Pending,
@@ -42,7 +49,7 @@ pub(super) fn audit_entry(t: &TenantId, action: &str, id: &str) -> AuditRecord {
         at: 1,
         user_id: "u".into(),
         action: action.into(),
-        connector_id: Some(id.into()),
+        connector_id: Some(cid(id).to_string()),
         outcome: "ok".into(),
         error_code: None,
         client: "127.0.0.1".into(),
@@ -77,16 +84,14 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
 
     // Insert, get, tenant isolation.
     let one = record(a.as_str(), "conn-1", 1_000);
+    let id1 = one.connector_id.clone();
     store
         .insert(&a, &one, &w(&a, "create", "conn-1"), &[])
         .await
         .expect("insert");
-    assert_eq!(
-        store.get(&a, "conn-1").await.expect("get").as_ref(),
-        Some(&one)
-    );
+    assert_eq!(store.get(&a, &id1).await.expect("get").as_ref(), Some(&one));
     assert!(
-        store.get(&b, "conn-1").await.expect("get b").is_none(),
+        store.get(&b, &id1).await.expect("get b").is_none(),
         "tenant B sees nothing"
     );
     assert!(matches!(
@@ -123,12 +128,12 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         before,
     };
     let first = store.list(&a, &page(None)).await.expect("list");
-    let ids: Vec<_> = first.iter().map(|r| r.connector_id.as_str()).collect();
-    assert_eq!(ids, ["conn-4", "conn-3"]);
+    let ids: Vec<_> = first.iter().map(|r| r.connector_id.clone()).collect();
+    assert_eq!(ids, [cid("conn-4"), cid("conn-3")]);
     let last = first.last().map(|r| (r.created_at, r.connector_id.clone()));
     let second = store.list(&a, &page(last)).await.expect("list 2");
-    let ids: Vec<_> = second.iter().map(|r| r.connector_id.as_str()).collect();
-    assert_eq!(ids, ["conn-2", "conn-1"]);
+    let ids: Vec<_> = second.iter().map(|r| r.connector_id.clone()).collect();
+    assert_eq!(ids, [cid("conn-2"), cid("conn-1")]);
 
     // Compare-and-swap updates.
     let mut changed = one.clone();
@@ -170,7 +175,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         "metadata round-trips; listings carry no ciphertext"
     );
     assert_eq!(
-        store.get(&a, "conn-1").await.expect("get").as_ref(),
+        store.get(&a, &id1).await.expect("get").as_ref(),
         Some(&changed),
         "every field, ciphertext and token times included, round-trips"
     );
@@ -227,7 +232,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
             .await
             .expect("insert");
     }
-    let idle: Vec<String> = store
+    let idle: Vec<ConnectorId> = store
         .idle_sign_ins("xero", 5_000, 10)
         .await
         .expect("idle")
@@ -235,7 +240,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .filter(|r| r.tenant_id == d)
         .map(|r| r.connector_id)
         .collect();
-    assert_eq!(idle, ["older", "old"]);
+    assert_eq!(idle, [cid("older"), cid("old")]);
     assert!(store
         .idle_sign_ins("sage", 5_000, 10)
         .await
@@ -273,18 +278,18 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     // Delete.
     assert!(
         !store
-            .delete(&b, "conn-1", &w(&b, "delete", "conn-1"), &[])
+            .delete(&b, &id1, &w(&b, "delete", "conn-1"), &[])
             .await
             .expect("b delete"),
         "tenant B cannot delete"
     );
     assert!(store
-        .delete(&a, "conn-1", &w(&a, "delete", "conn-1"), &[])
+        .delete(&a, &id1, &w(&a, "delete", "conn-1"), &[])
         .await
         .expect("delete"));
-    assert!(store.get(&a, "conn-1").await.expect("gone").is_none());
+    assert!(store.get(&a, &id1).await.expect("gone").is_none());
     assert!(!store
-        .delete(&a, "conn-1", &w(&a, "delete", "conn-1"), &[])
+        .delete(&a, &id1, &w(&a, "delete", "conn-1"), &[])
         .await
         .expect("twice"));
 
@@ -356,14 +361,14 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     let conn1: Vec<String> = chain(&store, &a)
         .await
         .into_iter()
-        .filter(|e| e.connector_id.as_deref() == Some("conn-1"))
+        .filter(|e| e.connector_id.as_deref() == Some(id1.as_str()))
         .map(|e| e.action)
         .collect();
     assert_eq!(conn1, vec!["delete", "update", "create"], "newest first");
     assert!(chain(&store, &b)
         .await
         .iter()
-        .all(|e| e.connector_id.as_deref() != Some("conn-1")));
+        .all(|e| e.connector_id.as_deref() != Some(id1.as_str())));
     let before = chain(&store, &a).await.len() as i64;
     let e1 = store
         .append_audit(&w(&a, "test", "conn-2"))
@@ -380,7 +385,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     assert_eq!((first.seq, first.prev_hash.as_str()), (1, AUDIT_GENESIS));
     let q = AuditQuery {
         action: Some(AuditAction::Read),
-        connector_id: Some("conn-2".into()),
+        connector_id: Some(cid("conn-2")),
         limit: 10,
         ..Default::default()
     };
@@ -470,7 +475,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
             Err(StoreError::Duplicate) if i % 8 == 0 => {}
             Ok(()) if i % 8 != 0 => {
                 assert!(store
-                    .get(&c, &format!("burst-{i}"))
+                    .get(&c, &cid(&format!("burst-{i}")))
                     .await
                     .expect("get")
                     .is_some());
@@ -519,7 +524,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         let inserted = store.change_marker().expect("marker");
         assert_ne!(inserted, before, "an insert moves the marker");
         assert!(store
-            .delete(&a, "marker", &w(&a, "delete", "marker"), &[])
+            .delete(&a, &cid("marker"), &w(&a, "delete", "marker"), &[])
             .await
             .expect("delete"));
         assert_ne!(

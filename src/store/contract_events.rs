@@ -2,7 +2,7 @@
 //! reports, deliveries under a lease, attempts), run with the rest of the contract against SQLite
 //! always and MongoDB when `TEST_MONGO_URI` is set.
 
-use super::contract::{audit_entry, record, tenant};
+use super::contract::{audit_entry, cid, record, tenant};
 use super::*;
 use std::sync::Arc;
 
@@ -77,9 +77,9 @@ async fn account_lookup(store: &Arc<dyn Store>, prefix: &str, key: &crate::vault
     let (ta, tb) = (a.as_str(), b.as_str());
     assert_eq!(
         found(org1.clone()).await,
-        [format!("{ta}/x1"), format!("{tb}/x2")]
+        [format!("{ta}/{}", cid("x1")), format!("{tb}/{}", cid("x2"))]
     );
-    assert_eq!(found(org2.clone()).await, [format!("{tb}/x3")]);
+    assert_eq!(found(org2.clone()).await, [format!("{tb}/{}", cid("x3"))]);
     assert!(found(account_key("xero", "org-3").expect("key"))
         .await
         .is_empty());
@@ -92,7 +92,11 @@ async fn account_lookup(store: &Arc<dyn Store>, prefix: &str, key: &crate::vault
         1,
         "at most the limit"
     );
-    let x2 = store.get(&b, "x2").await.expect("get").expect("there");
+    let x2 = store
+        .get(&b, &cid("x2"))
+        .await
+        .expect("get")
+        .expect("there");
     let assert_account = x2.account_key.clone();
     assert_eq!(assert_account.as_deref(), Some(org1.as_str()), "read back");
     // An update moves the connector to its new account, or out of every lookup.
@@ -105,10 +109,10 @@ async fn account_lookup(store: &Arc<dyn Store>, prefix: &str, key: &crate::vault
         .update(&b, &moved, 1, None, &[])
         .await
         .expect("update"));
-    assert_eq!(found(org1.clone()).await, [format!("{ta}/x1")]);
+    assert_eq!(found(org1.clone()).await, [format!("{ta}/{}", cid("x1"))]);
     assert_eq!(
         found(org2.clone()).await,
-        [format!("{tb}/x2"), format!("{tb}/x3")]
+        [format!("{tb}/{}", cid("x2")), format!("{tb}/{}", cid("x3"))]
     );
     let cleared = ConnectorRecord {
         account_key: None,
@@ -119,7 +123,7 @@ async fn account_lookup(store: &Arc<dyn Store>, prefix: &str, key: &crate::vault
         .update(&b, &cleared, 2, None, &[])
         .await
         .expect("update"));
-    assert_eq!(found(org2).await, [format!("{tb}/x3")]);
+    assert_eq!(found(org2).await, [format!("{tb}/{}", cid("x3"))]);
 }
 
 pub async fn run(store: Arc<dyn Store>, prefix: &str) {
@@ -170,7 +174,8 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
 
     // An event is queued with the change it reports: one delivery per enabled endpoint that
     // wants it.
-    let c = "conn-events";
+    let c = "events";
+    let conn = &cid(c);
     store
         .insert(
             &t,
@@ -419,7 +424,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .expect("the connector");
     assert_eq!(
         (found.tenant_id.as_str(), found.connector_id.as_str()),
-        (t.as_str(), c)
+        (t.as_str(), conn.as_str())
     );
     assert!(store
         .find_by_hook("hook-unknown")
@@ -432,14 +437,14 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .expect("put");
     let forward = event("msg_p1", "provider.event", 9_000);
     assert!(store
-        .record_provider_event(&t, c, "evt_1", "customer.updated", 9_000, &forward)
+        .record_provider_event(&t, conn, "evt_1", "customer.updated", 9_000, &forward)
         .await
         .expect("record"));
     assert!(
         !store
             .record_provider_event(
                 &t,
-                c,
+                conn,
                 "evt_1",
                 "customer.updated",
                 9_001,
@@ -461,7 +466,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     );
     // Deleted with the connector: the same id from a connector of that id later is new.
     assert!(store
-        .delete(&t, c, &w("delete", c), &[])
+        .delete(&t, conn, &w("delete", c), &[])
         .await
         .expect("delete"));
     store
@@ -471,7 +476,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     assert!(store
         .record_provider_event(
             &t,
-            c,
+            conn,
             "evt_1",
             "customer.updated",
             9_002,

@@ -2,7 +2,7 @@
 //! lapsing, and the sealed values key rotation re-seals (endpoint secrets, queued events; records
 //! are in `contract_sync`).
 
-use super::contract::{audit_entry, record, tenant};
+use super::contract::{audit_entry, cid, record, tenant};
 use super::*;
 use std::sync::Arc;
 
@@ -63,16 +63,23 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(lapsing(5_000).await, ["sooner", "soon"]);
-    let mut renewed = store.get(&g, "sooner").await.expect("get").expect("there");
+    assert_eq!(lapsing(5_000).await, [cid("sooner"), cid("soon")]);
+    let mut renewed = store
+        .get(&g, &cid("sooner"))
+        .await
+        .expect("get")
+        .expect("there");
     renewed.channel_expires_at = Some(95_000);
     renewed.version += 1;
     assert!(store
         .update(&g, &renewed, 1, None, &[])
         .await
         .expect("update"));
-    assert_eq!(lapsing(5_000).await, ["soon"]);
-    assert_eq!(lapsing(100_000).await, ["soon", "later", "sooner"]);
+    assert_eq!(lapsing(5_000).await, [cid("soon")]);
+    assert_eq!(
+        lapsing(100_000).await,
+        [cid("soon"), cid("later"), cid("sooner")]
+    );
 
     // Endpoint secrets (current and previous) and queued events, read and re-sealed where
     // they are still as read. (Tokens carry the prefix: a MongoDB database is shared by runs.)

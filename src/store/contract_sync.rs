@@ -1,16 +1,22 @@
 //! The store contract for data flows (runs, the run lease, stream positions, records), run with
 //! the rest of the contract against SQLite always and MongoDB when `TEST_MONGO_URI` is set.
 
+use super::contract::cid;
 use super::*;
 use crate::model::data::{RunStatus, RunTrigger, StreamCounts};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-fn run_record(tenant: &TenantId, connector: &str, run_id: &str, created_at: i64) -> SyncRunRecord {
+fn run_record(
+    tenant: &TenantId,
+    connector: &ConnectorId,
+    run_id: &str,
+    created_at: i64,
+) -> SyncRunRecord {
     SyncRunRecord {
         run_id: run_id.into(),
         tenant_id: tenant.clone(),
-        connector_id: connector.into(),
+        connector_id: connector.clone(),
         status: RunStatus::Queued,
         trigger: RunTrigger::Manual,
         streams: vec!["customers".into()],
@@ -37,7 +43,7 @@ fn write(id: &str, digest: &str, deleted: bool) -> RecordWrite {
 
 fn page(
     t: &TenantId,
-    connector: &str,
+    connector: &ConnectorId,
     run: &str,
     holder: &str,
     records: Vec<RecordWrite>,
@@ -45,7 +51,7 @@ fn page(
 ) -> PageCommit {
     PageCommit {
         tenant_id: t.clone(),
-        connector_id: connector.into(),
+        connector_id: connector.clone(),
         run_id: run.into(),
         holder: holder.into(),
         now: 1_000,
@@ -70,7 +76,8 @@ fn counts(added: u64, updated: u64, deleted: u64) -> Option<StreamCounts> {
 pub async fn run(store: Arc<dyn Store>, prefix: &str) {
     let t = TenantId::parse(&format!("{prefix}-sync")).expect("tenant");
     let other = TenantId::parse(&format!("{prefix}-sync-other")).expect("tenant");
-    let c = "conn-sync";
+    let label = "conn-sync";
+    let c = &cid(label);
 
     // One active run per connector; another connector (or tenant) is independent.
     assert_eq!(
@@ -429,7 +436,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
             at: 1,
             user_id: "u".into(),
             action: action.into(),
-            connector_id: Some(c.into()),
+            connector_id: Some(c.to_string()),
             outcome: "ok".into(),
             error_code: None,
             client: "-".into(),
@@ -439,7 +446,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         },
         key: &key,
     };
-    let mut connector = super::contract::record(t.as_str(), c, 1);
+    let mut connector = super::contract::record(t.as_str(), label, 1);
     connector.sync_frequency = SyncFrequency::Hourly;
     store
         .insert(&t, &connector, &audit("create"), &[])
@@ -457,10 +464,10 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
                 .collect::<Vec<_>>()
         }
     };
-    assert!(due(10_000).await.contains(&c.to_owned()));
+    assert!(due(10_000).await.contains(c));
     store.schedule_sync(&t, c, 50_000).await.expect("schedule");
-    assert!(!due(10_000).await.contains(&c.to_owned()));
-    assert!(due(50_000).await.contains(&c.to_owned()));
+    assert!(!due(10_000).await.contains(c));
+    assert!(due(50_000).await.contains(c));
 
     // Key rotation reads the records' tokens (with whose each is) and rewrites them, with their
     // digests, where they are still as read.
@@ -529,7 +536,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         .await
         .expect("runs")
         .is_empty());
-    assert!(!due(60_000).await.contains(&c.to_owned()));
+    assert!(!due(60_000).await.contains(c));
 }
 
 /// Retention of sync runs: finished runs older than the cut go, except each connector's latest
@@ -537,7 +544,7 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
 pub async fn run_retention(store: Arc<dyn Store>, prefix: &str) {
     let t = TenantId::parse(&format!("{prefix}-retention")).expect("tenant");
     let finished = |connector: &str, run_id: &str, at: i64, status: RunStatus| {
-        let mut run = run_record(&t, connector, run_id, at);
+        let mut run = run_record(&t, &cid(connector), run_id, at);
         run.status = status;
         run.finished_at = Some(at + 1);
         run
@@ -545,7 +552,7 @@ pub async fn run_retention(store: Arc<dyn Store>, prefix: &str) {
     for run in [
         finished("conn-a", "run-a1", 100, RunStatus::Succeeded),
         finished("conn-a", "run-a2", 300, RunStatus::Failed),
-        run_record(&t, "conn-a", "run-a3", 500),
+        run_record(&t, &cid("conn-a"), "run-a3", 500),
         finished("conn-b", "run-b1", 100, RunStatus::Succeeded),
         finished("conn-c", "run-c1", 100, RunStatus::Succeeded),
         finished("conn-c", "run-c2", 5_000, RunStatus::Succeeded),
@@ -558,7 +565,7 @@ pub async fn run_retention(store: Arc<dyn Store>, prefix: &str) {
         let (store, t) = (store.clone(), t.clone());
         async move {
             store
-                .list_runs(&t, connector, None, 10)
+                .list_runs(&t, &cid(connector), None, 10)
                 .await
                 .expect("runs")
                 .into_iter()

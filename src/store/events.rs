@@ -6,7 +6,7 @@
 //! to be claimed again.
 
 use super::{ConnectorRecord, StoreError};
-use crate::ids::TenantId;
+use crate::ids::{ConnectorId, TenantId};
 use async_trait::async_trait;
 
 /// An event to send: its id (the `webhook-id` every attempt carries), type, time, and the JSON
@@ -160,7 +160,7 @@ pub trait EventStore: Send + Sync {
     async fn record_provider_event(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         event_id: &str,
         kind: &str,
         received_at: i64,

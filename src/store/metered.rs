@@ -45,7 +45,11 @@ impl Store for MeteredStore {
     ) -> Result<(), StoreError> {
         timed!(self, "insert", self.inner.insert(t, r, a, e))
     }
-    async fn get(&self, t: &TenantId, id: &str) -> Result<Option<ConnectorRecord>, StoreError> {
+    async fn get(
+        &self,
+        t: &TenantId,
+        id: &ConnectorId,
+    ) -> Result<Option<ConnectorRecord>, StoreError> {
         timed!(self, "get", self.inner.get(t, id))
     }
     async fn list(&self, t: &TenantId, q: &ListQuery) -> Result<Vec<ConnectorRecord>, StoreError> {
@@ -64,7 +68,7 @@ impl Store for MeteredStore {
     async fn delete(
         &self,
         t: &TenantId,
-        id: &str,
+        id: &ConnectorId,
         a: &AuditWrite<'_>,
         e: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
@@ -155,7 +159,7 @@ impl Store for MeteredStore {
     }
     async fn scan_all(
         &self,
-        after: Option<(String, String)>,
+        after: Option<(TenantId, ConnectorId)>,
         limit: usize,
     ) -> Result<Vec<ConnectorRecord>, StoreError> {
         timed!(self, "scan_all", self.inner.scan_all(after, limit))
@@ -216,7 +220,7 @@ impl SyncStore for MeteredStore {
     async fn get_run(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         run_id: &str,
     ) -> Result<Option<SyncRunRecord>, StoreError> {
         timed!(
@@ -228,7 +232,7 @@ impl SyncStore for MeteredStore {
     async fn list_runs(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         before: Option<(i64, String)>,
         limit: usize,
     ) -> Result<Vec<SyncRunRecord>, StoreError> {
@@ -244,7 +248,7 @@ impl SyncStore for MeteredStore {
     async fn stream_states(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
     ) -> Result<Vec<StreamState>, StoreError> {
         timed!(
             self,
@@ -261,7 +265,7 @@ impl SyncStore for MeteredStore {
     async fn list_records(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         stream: &str,
         after_seq: i64,
         limit: usize,
@@ -276,7 +280,7 @@ impl SyncStore for MeteredStore {
     async fn count_records(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
     ) -> Result<u64, StoreError> {
         timed!(
             self,
@@ -294,7 +298,7 @@ impl SyncStore for MeteredStore {
     async fn schedule_sync(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         next_at: i64,
     ) -> Result<(), StoreError> {
         timed!(
@@ -326,7 +330,7 @@ impl EventStore for MeteredStore {
     async fn record_provider_event(
         &self,
         t: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         event_id: &str,
         kind: &str,
         at: i64,

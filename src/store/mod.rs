@@ -26,16 +26,18 @@ pub use sync::{
 };
 pub use verify::{verify_audit, AuditVerified};
 
-use crate::ids::TenantId;
+use crate::ids::{ConnectorId, TenantId};
 use crate::model::{AuditAction, AuditOutcome, ConnectorStatus, SyncFrequency};
 use crate::vault::AuditKey;
 use async_trait::async_trait;
 
-/// A connector as stored: metadata plus the Fernet token of its configuration.
+/// A connector as stored: metadata plus the Fernet token of its configuration. Its tenant and
+/// connector ids are stored as their text and parsed again when read: a row whose id is not one
+/// is corrupt, and its read fails with `StoreError::Unavailable` rather than hand it on.
 #[derive(Clone, PartialEq)]
 pub struct ConnectorRecord {
     pub tenant_id: TenantId,
-    pub connector_id: String,
+    pub connector_id: ConnectorId,
     pub connector_type: String,
     pub display_name: String,
     pub status: ConnectorStatus,
@@ -99,7 +101,7 @@ impl std::fmt::Debug for ConnectorRecord {
 pub struct ListQuery {
     pub status: Option<ConnectorStatus>,
     pub limit: usize,
-    pub before: Option<(i64, String)>,
+    pub before: Option<(i64, ConnectorId)>,
 }
 
 /// A setup-wizard draft: answers so far, sealed by the vault, tied to one user and expiring.
@@ -133,6 +135,8 @@ pub struct AuditRecord {
     pub at: i64,
     pub user_id: String,
     pub action: String,
+    /// The connector the entry is about; kept, as written into the chain, after the connector
+    /// is deleted.
     pub connector_id: Option<String>,
     pub outcome: String,
     pub error_code: Option<String>,
@@ -195,7 +199,7 @@ pub fn audit_next_before(rows: &[AuditRecord], limit: usize, floor: i64) -> Opti
 
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
-    pub connector_id: Option<String>,
+    pub connector_id: Option<ConnectorId>,
     pub action: Option<AuditAction>,
     pub outcome: Option<AuditOutcome>,
     pub before_seq: Option<i64>,
@@ -234,7 +238,7 @@ pub trait Store: SyncStore + EventStore + SealedStore + Send + Sync + 'static {
     async fn get(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
     ) -> Result<Option<ConnectorRecord>, StoreError>;
     /// A page of the tenant's connectors, metadata only: `encrypted_config` is left empty
     /// (a listing never needs it, and it is most of a row's bytes).
@@ -259,7 +263,7 @@ pub trait Store: SyncStore + EventStore + SealedStore + Send + Sync + 'static {
     async fn delete(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         audit: &AuditWrite<'_>,
         events: &[OutboxEvent],
     ) -> Result<bool, StoreError>;
@@ -358,7 +362,7 @@ pub trait Store: SyncStore + EventStore + SealedStore + Send + Sync + 'static {
     /// in (tenant, id) order after `after`.
     async fn scan_all(
         &self,
-        after: Option<(String, String)>,
+        after: Option<(TenantId, ConnectorId)>,
         limit: usize,
     ) -> Result<Vec<ConnectorRecord>, StoreError>;
     /// Operator maintenance: one tenant's whole audit chain in order, or every tenant's.
@@ -381,6 +385,8 @@ pub fn retest_interval_ms(frequency: SyncFrequency) -> Option<i64> {
 
 #[cfg(test)]
 pub mod contract;
+#[cfg(test)]
+mod contract_corrupt;
 #[cfg(test)]
 mod contract_events;
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! killed at any point goes on from its last committed page and stores nothing twice.
 
 use super::{ConnectorRecord, StoreError};
-use crate::ids::TenantId;
+use crate::ids::{ConnectorId, TenantId};
 use crate::model::data::{RunStatus, RunTrigger, StreamCounts};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 pub struct SyncRunRecord {
     pub run_id: String,
     pub tenant_id: TenantId,
-    pub connector_id: String,
+    pub connector_id: ConnectorId,
     pub status: RunStatus,
     pub trigger: RunTrigger,
     /// The streams asked for; empty means all of them.
@@ -70,7 +70,7 @@ pub struct StoredRecord {
 #[derive(Debug, Clone)]
 pub struct PageCommit {
     pub tenant_id: TenantId,
-    pub connector_id: String,
+    pub connector_id: ConnectorId,
     pub run_id: String,
     pub holder: String,
     pub now: i64,
@@ -138,14 +138,14 @@ pub trait SyncStore: Send + Sync {
     async fn get_run(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         run_id: &str,
     ) -> Result<Option<SyncRunRecord>, StoreError>;
     /// Newest first, below `before` (created_at, run_id).
     async fn list_runs(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         before: Option<(i64, String)>,
         limit: usize,
     ) -> Result<Vec<SyncRunRecord>, StoreError>;
@@ -157,7 +157,7 @@ pub trait SyncStore: Send + Sync {
     async fn stream_states(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
     ) -> Result<Vec<StreamState>, StoreError>;
     /// Writes the page's records, the stream's pass state and the run's counts, and renews the
     /// lease, in one transaction; `None` (and nothing written) when `holder` lost the run.
@@ -166,14 +166,17 @@ pub trait SyncStore: Send + Sync {
     async fn list_records(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         stream: &str,
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<StoredRecord>, StoreError>;
     /// Counts every stored record of a connector, deleted ones included (to check a delete).
-    async fn count_records(&self, tenant: &TenantId, connector_id: &str)
-        -> Result<u64, StoreError>;
+    async fn count_records(
+        &self,
+        tenant: &TenantId,
+        connector_id: &ConnectorId,
+    ) -> Result<u64, StoreError>;
 
     /// Background monitor: connectors on a schedule whose next sync is due, across tenants.
     async fn due_for_sync(
@@ -185,7 +188,7 @@ pub trait SyncStore: Send + Sync {
     async fn schedule_sync(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         next_at: i64,
     ) -> Result<(), StoreError>;
 }

@@ -7,6 +7,7 @@
 
 mod sealer;
 
+use crate::ids::ConnectorId;
 use crate::secret::{SecretConfig, SecretString};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -34,7 +35,7 @@ struct Sealed {
     config: BTreeMap<String, String>,
 }
 
-fn owner(tenant: &str, connector_id: &str) -> String {
+fn owner(tenant: &str, connector_id: &ConnectorId) -> String {
     format!("{tenant}/{connector_id}")
 }
 
@@ -193,7 +194,7 @@ impl Vault {
         &self,
         config: &SecretConfig,
         tenant: &str,
-        connector_id: &str,
+        connector_id: &ConnectorId,
     ) -> (String, String) {
         let sealed = Sealed {
             owner: owner(tenant, connector_id),
@@ -212,7 +213,7 @@ impl Vault {
         &self,
         token: &str,
         tenant: &str,
-        connector_id: &str,
+        connector_id: &ConnectorId,
     ) -> Result<SecretConfig, DecryptionFailed> {
         let plaintext = self.open(token)?;
         if let Ok(sealed) = serde_json::from_slice::<Sealed>(&plaintext) {
@@ -346,6 +347,10 @@ pub fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    fn conn(n: u8) -> ConnectorId {
+        ConnectorId::parse(&format!("conn-{n:020x}")).expect("id")
+    }
+
     fn config() -> SecretConfig {
         SecretConfig::decrypted(BTreeMap::from([(
             "api_key".into(),
@@ -356,11 +361,11 @@ mod tests {
     #[test]
     fn round_trip_and_ciphertext_hides_the_secret() {
         let vault = Vault::from_key_list(&SecretString::new(generate_key()), "K").expect("key");
-        let (token, id) = vault.encrypt(&config(), "acme", "conn-1");
+        let (token, id) = vault.encrypt(&config(), "acme", &conn(1));
         assert!(!token.contains("CANARY"));
         assert_eq!(id, vault.encrypting_key_id());
         assert_eq!(
-            vault.decrypt(&token, "acme", "conn-1").expect("decrypts"),
+            vault.decrypt(&token, "acme", &conn(1)).expect("decrypts"),
             config()
         );
     }
@@ -386,16 +391,16 @@ mod tests {
     #[test]
     fn a_ciphertext_opens_only_for_its_owner() {
         let vault = Vault::from_key_list(&SecretString::new(generate_key()), "K").expect("key");
-        let (token, _) = vault.encrypt(&config(), "acme", "conn-1");
+        let (token, _) = vault.encrypt(&config(), "acme", &conn(1));
         assert!(
-            vault.decrypt(&token, "globex", "conn-1").is_err(),
+            vault.decrypt(&token, "globex", &conn(1)).is_err(),
             "another tenant"
         );
         assert!(
-            vault.decrypt(&token, "acme", "conn-2").is_err(),
+            vault.decrypt(&token, "acme", &conn(2)).is_err(),
             "another connector"
         );
-        assert!(vault.decrypt(&token, "acme", "conn-1").is_ok());
+        assert!(vault.decrypt(&token, "acme", &conn(1)).is_ok());
     }
 
     #[test]
@@ -421,14 +426,14 @@ mod tests {
     fn first_key_encrypts_every_key_decrypts() {
         let (k1, k2) = (generate_key(), generate_key());
         let old = Vault::from_key_list(&SecretString::new(k1.clone()), "K").expect("k1");
-        let (token, old_id) = old.encrypt(&config(), "t", "c");
+        let (token, old_id) = old.encrypt(&config(), "t", &conn(3));
         let both =
             Vault::from_key_list(&SecretString::new(format!("{k2}, {k1}")), "K").expect("k2,k1");
-        assert!(both.decrypt(&token, "t", "c").is_ok());
+        assert!(both.decrypt(&token, "t", &conn(3)).is_ok());
         assert!(both.has_key(&old_id));
         assert_ne!(both.encrypting_key_id(), old_id);
         let only_new = Vault::from_key_list(&SecretString::new(k2), "K").expect("k2");
-        assert!(only_new.decrypt(&token, "t", "c").is_err());
+        assert!(only_new.decrypt(&token, "t", &conn(3)).is_err());
         assert!(!only_new.has_key(&old_id));
     }
 

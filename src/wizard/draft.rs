@@ -3,7 +3,7 @@
 
 use crate::catalog::AuthMode;
 use crate::error::ApiError;
-use crate::ids::DisplayName;
+use crate::ids::{ConnectorId, DisplayName};
 use crate::model::wizard::WizardStep;
 use crate::model::{CheckResult, SyncFrequency};
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ pub(super) struct Draft {
     #[serde(default)]
     pub(super) mode: AuthMode,
     #[serde(default)]
-    pub(super) replace: Option<String>,
+    pub(super) replace: Option<ConnectorId>,
     /// After signing in: when the access token expires, when the refresh token was issued.
     #[serde(default)]
     pub(super) tokens: Option<(Option<i64>, Option<i64>)>,
@@ -35,6 +35,6 @@ pub(super) struct Draft {
     pub(super) sync_frequency: SyncFrequency,
     pub(super) error: Option<ApiError>,
     pub(super) result: Option<CheckResult>,
-    pub(super) saved: Option<String>,
+    pub(super) saved: Option<ConnectorId>,
     pub(super) revision: u32,
 }

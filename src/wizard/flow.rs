@@ -52,9 +52,10 @@ impl<'a> Flow<'a> {
             ));
         }
         let id = if expired { None } else { draft_id };
-        let replace = replace
-            .or(draft.replace.as_deref())
-            .and_then(ConnectorId::parse);
+        let replace = match replace {
+            Some(given) => ConnectorId::parse(given),
+            None => draft.replace.clone(),
+        };
         Ok(Flow {
             hub,
             caller,
@@ -325,7 +326,7 @@ impl Flow<'_> {
 impl Flow<'_> {
     pub(super) async fn persist(&mut self) -> Result<(), Error> {
         self.draft.revision += 1;
-        self.draft.replace = self.replace.as_ref().map(ToString::to_string);
+        self.draft.replace = self.replace.clone();
         let id = self.id.get_or_insert_with(DraftId::generate).clone();
         let bytes =
             serde_json::to_vec(&self.draft).map_err(|_| Error::from_code(ErrorCode::Internal))?;

@@ -66,11 +66,8 @@ impl Flow<'_> {
                     tokens,
                     ..ConnectorChanges::default()
                 };
-                self.hub
-                    .connectors
-                    .update(self.caller, id, changes)
-                    .await?
-                    .connector_id
+                self.hub.connectors.update(self.caller, id, changes).await?;
+                id.clone()
             }
             None => {
                 let input = NewConnector {
@@ -82,7 +79,7 @@ impl Flow<'_> {
                 };
                 self.hub
                     .connectors
-                    .create(self.caller, input)
+                    .create_record(self.caller, input)
                     .await?
                     .connector_id
             }

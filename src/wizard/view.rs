@@ -54,7 +54,7 @@ impl Flow<'_> {
             answered,
             error: self.draft.error.clone(),
             result: self.draft.result.clone(),
-            saved_connector: self.draft.saved.clone(),
+            saved_connector: self.draft.saved.as_ref().map(ToString::to_string),
             display_name: self
                 .draft
                 .display_name

@@ -106,7 +106,11 @@ async fn replacing_credentials_keeps_secrets_left_out() {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
     let store = crate::support::store::open_store(&app.data_dir).await;
     let tenant = connector_hub::ids::TenantId::parse("acme").expect("tenant");
-    let record = store.get(&tenant, &id).await.expect("get").expect("exists");
+    let record = store
+        .get(&tenant, &crate::support::store::connector_id(&id))
+        .await
+        .expect("get")
+        .expect("exists");
     let vault = connector_hub::vault::Vault::from_key_list(
         &connector_hub::secret::SecretString::new(app.encryption_key.clone()),
         "K",

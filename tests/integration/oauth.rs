@@ -22,7 +22,11 @@ pub(crate) async fn stored(app: &TestApp, id: &str) -> (Value, Option<i64>, Opti
     let vault =
         Vault::from_key_list(&SecretString::new(app.encryption_key.clone()), "KEY").expect("key");
     let config = vault
-        .decrypt(&row.encrypted_config, &row.tenant_id, id)
+        .decrypt(
+            &row.encrypted_config,
+            &row.tenant_id,
+            &crate::support::store::connector_id(id),
+        )
         .expect("decrypts");
     (
         serde_json::to_value(config.expose()).expect("json"),

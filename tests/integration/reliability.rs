@@ -191,7 +191,7 @@ async fn kill_9_loses_nothing_acknowledged() {
     let tenant = connector_hub::ids::TenantId::parse("crash").expect("tenant");
     for id in &created {
         let record = store
-            .get(&tenant, id)
+            .get(&tenant, &crate::support::store::connector_id(id))
             .await
             .expect("get")
             .unwrap_or_else(|| panic!("acknowledged create {id} survived"));
@@ -407,6 +407,7 @@ async fn full_disk_and_read_only_data_directory() {
     let tenant = connector_hub::ids::TenantId::parse("crash").expect("tenant");
     use connector_hub::store::Store;
     for id in &ok {
-        assert!(store.get(&tenant, id).await.expect("get").is_some());
+        let id = crate::support::store::connector_id(id);
+        assert!(store.get(&tenant, &id).await.expect("get").is_some());
     }
 }

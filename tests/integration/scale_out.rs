@@ -4,7 +4,7 @@
 
 use crate::support::process::{server_env, spawn_server, token, ServerProcess};
 use crate::support::receiver::Receiver;
-use crate::support::store::{on_mongo, open_store};
+use crate::support::store::{connector_id, on_mongo, open_store};
 use connector_hub::ids::TenantId;
 use connector_hub::model::data::{RunStatus, RunTrigger};
 use connector_hub::store::{OutboxEvent, Queued, SyncRunRecord};
@@ -162,7 +162,7 @@ async fn work_queued_by_another_process_wakes_the_workers_at_once() {
         .queue_run(&SyncRunRecord {
             run_id: run_id.clone(),
             tenant_id: tenant.clone(),
-            connector_id: id.clone(),
+            connector_id: connector_id(&id),
             status: RunStatus::Queued,
             trigger: RunTrigger::Manual,
             streams: Vec::new(),

@@ -31,7 +31,7 @@ pub struct AuditLogPage {
     ),
     responses(
         (status = 200, description = "A page of entries", body = AuditLogPage),
-        (status = 400, description = "An unknown action or outcome, or a bad number", body = ErrorBody),
+        (status = 400, description = "An unknown action or outcome, a connector_id that is not a connector id, or a bad number", body = ErrorBody),
     ))]
 pub async fn audit(
     State(state): State<AppState>,

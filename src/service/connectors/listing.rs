@@ -117,7 +117,7 @@ fn encode_cursor(r: &ConnectorRecord) -> String {
         .encode(format!("{}:{}", r.created_at, r.connector_id))
 }
 
-fn decode_cursor(cursor: &str) -> Result<(i64, String), Error> {
+fn decode_cursor(cursor: &str) -> Result<(i64, ConnectorId), Error> {
     let bad = || {
         Error::new(
             ErrorCode::InvalidRequest,
@@ -132,5 +132,5 @@ fn decode_cursor(cursor: &str) -> Result<(i64, String), Error> {
     let (at, id) = text.split_once(':').ok_or_else(bad)?;
     let at = at.parse().map_err(|_| bad())?;
     let id = ConnectorId::parse(id).ok_or_else(bad)?;
-    Ok((at, id.to_string()))
+    Ok((at, id))
 }

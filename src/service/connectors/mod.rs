@@ -93,6 +93,16 @@ impl Connectors {
         caller: &Caller,
         input: NewConnector,
     ) -> Result<ConnectorView, Error> {
+        let record = self.create_record(caller, input).await?;
+        Ok(self.views.view(&record))
+    }
+
+    /// Creates a connector and answers with its record (the wizard goes on with its id).
+    pub(crate) async fn create_record(
+        &self,
+        caller: &Caller,
+        input: NewConnector,
+    ) -> Result<ConnectorRecord, Error> {
         self.gate.limit(caller, RateClass::Writes).await?;
         let def = self.catalog.definition(&input.connector_type)?;
         let config = self.catalog.validate(def, &input.config)?;
@@ -103,7 +113,7 @@ impl Connectors {
         let now = now_ms();
         let mut record = ConnectorRecord {
             tenant_id: caller.tenant().clone(),
-            connector_id: ConnectorId::generate().to_string(),
+            connector_id: ConnectorId::generate(),
             connector_type: def.id.clone(),
             display_name: display_name.into(),
             status: ConnectorStatus::Pending,
@@ -138,20 +148,14 @@ impl Connectors {
             .await?;
         self.outbox.queued();
         tracing::info!(tenant = %caller.tenant(), connector_id = %record.connector_id, connector_type = %record.connector_type, "connector created");
-        Ok(self.views.view(&record))
+        Ok(record)
     }
 
     pub async fn get(&self, caller: &Caller, id: &ConnectorId) -> Result<ConnectorView, Error> {
         self.gate.limit(caller, RateClass::Reads).await?;
         let record = self.gate.connector(caller, id, AuditAction::Read).await?;
         self.gate
-            .audit(
-                caller,
-                AuditAction::Read,
-                Some(id.as_str()),
-                AuditOutcome::Ok,
-                None,
-            )
+            .audit(caller, AuditAction::Read, Some(id), AuditOutcome::Ok, None)
             .await?;
         Ok(self.views.view(&record))
     }
@@ -201,7 +205,7 @@ impl Connectors {
             } else {
                 AuditAction::Update
             };
-            let audit = self.gate.audited(caller, action, id.as_str());
+            let audit = self.gate.audited(caller, action, id);
             let updated = self
                 .outbox
                 .connector_event(EventType::ConnectorUpdated, &next);
@@ -226,7 +230,7 @@ impl Connectors {
     pub async fn delete(&self, caller: &Caller, id: &ConnectorId) -> Result<(), Error> {
         self.gate.limit(caller, RateClass::Writes).await?;
         let record = self.gate.connector(caller, id, AuditAction::Delete).await?;
-        let id = record.connector_id.as_str();
+        let id = &record.connector_id;
         let audit = self.gate.audited(caller, AuditAction::Delete, id);
         let deleted = self.outbox.event(
             caller.tenant(),
@@ -271,9 +275,7 @@ impl Connectors {
         next.version += 1;
         next.updated_at = now_ms();
         next.updated_by = caller.user().to_owned();
-        let audit = self
-            .gate
-            .audited(caller, AuditAction::ClearError, id.as_str());
+        let audit = self.gate.audited(caller, AuditAction::ClearError, id);
         let updated = self
             .outbox
             .connector_event(EventType::ConnectorUpdated, &next);

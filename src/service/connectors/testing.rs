@@ -100,7 +100,7 @@ impl Connectors {
         caller: &Caller,
         record: &ConnectorRecord,
     ) -> Result<CheckResult, Error> {
-        let id = record.connector_id.as_str();
+        let id = &record.connector_id;
         self.gate
             .audit(caller, AuditAction::Test, Some(id), AuditOutcome::Ok, None)
             .await?;
@@ -162,7 +162,7 @@ impl Connectors {
     pub async fn record_test(
         &self,
         caller: &Caller,
-        id: &str,
+        id: &ConnectorId,
         result: &CheckResult,
         tested_account: Option<String>,
     ) -> Result<(), Error> {

@@ -125,7 +125,7 @@ impl Credentials {
         force: bool,
     ) -> Result<SecretConfig, Error> {
         let tenant = caller.tenant();
-        let id = seen.connector_id.as_str();
+        let id = &seen.connector_id;
         let gone = || Error::new(ErrorCode::NotFound, "This connector was deleted.");
         // Read again under the lease: another process may have renewed it just before.
         let mut current = self.store.get(tenant, id).await?.ok_or_else(gone)?;

@@ -7,7 +7,7 @@ use crate::auth::Principal;
 use crate::clock::now_ms;
 use crate::clock::rfc3339;
 use crate::error::{Error, ErrorCode};
-use crate::ids::TenantId;
+use crate::ids::{ConnectorId, TenantId};
 use crate::model::{AuditAction, AuditEntryView, AuditOutcome};
 use crate::service::{store_cause, Caller};
 use crate::store::{AuditQuery, AuditRecord, AuditWrite};
@@ -17,7 +17,7 @@ impl Gate {
     pub(crate) fn entry(
         caller: &Caller,
         action: AuditAction,
-        connector_id: Option<&str>,
+        connector_id: Option<&ConnectorId>,
         outcome: AuditOutcome,
         error_code: Option<ErrorCode>,
     ) -> AuditRecord {
@@ -28,7 +28,7 @@ impl Gate {
             at: now_ms(),
             user_id: p.user.clone(),
             action: action.as_str().to_owned(),
-            connector_id: connector_id.map(str::to_owned),
+            connector_id: connector_id.map(ConnectorId::to_string),
             outcome: outcome.as_str().to_owned(),
             error_code: error_code.map(|c| c.as_str().to_owned()),
             client: client.to_owned(),
@@ -39,7 +39,12 @@ impl Gate {
     }
 
     /// An `ok` entry to write in the same transaction as the change it records.
-    pub(crate) fn audited(&self, caller: &Caller, action: AuditAction, id: &str) -> AuditWrite<'_> {
+    pub(crate) fn audited(
+        &self,
+        caller: &Caller,
+        action: AuditAction,
+        id: &ConnectorId,
+    ) -> AuditWrite<'_> {
         AuditWrite {
             entry: Self::entry(caller, action, Some(id), AuditOutcome::Ok, None),
             key: &self.audit_key,
@@ -51,7 +56,7 @@ impl Gate {
         &self,
         caller: &Caller,
         action: AuditAction,
-        connector_id: Option<&str>,
+        connector_id: Option<&ConnectorId>,
         outcome: AuditOutcome,
         error_code: Option<ErrorCode>,
     ) -> Result<(), Error> {
@@ -229,8 +234,20 @@ pub fn audit_query(
         })?),
         None => None,
     };
+    // Every id the log records is a connector's id: anything else is a mistake, like an
+    // unknown action.
+    let connector_id = match given(connector_id) {
+        Some(id) => Some(ConnectorId::parse(id).ok_or_else(|| {
+            Error::new(
+                ErrorCode::InvalidRequest,
+                "The connector_id filter is not a connector id.",
+            )
+            .with_field("connector_id")
+        })?),
+        None => None,
+    };
     Ok(AuditQuery {
-        connector_id: given(connector_id).map(str::to_owned),
+        connector_id,
         action,
         outcome,
         before_seq,
@@ -251,5 +268,25 @@ impl From<AuditRecord> for AuditEntryView {
             detail: e.detail,
             client: e.client,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connector_filter_is_a_connector_id_or_refused() {
+        let id = ConnectorId::generate();
+        let query = audit_query(Some(id.as_str()), None, None, None, 10).expect("an id");
+        assert_eq!(query.connector_id, Some(id));
+        let blank = audit_query(Some("  "), None, None, None, 10).expect("blank");
+        assert_eq!(blank.connector_id, None, "a blank field filters nothing");
+        let error =
+            audit_query(Some("conn-1' OR 1=1"), None, None, None, 10).expect_err("not an id");
+        assert_eq!(
+            (error.code, error.field.as_deref()),
+            (ErrorCode::InvalidRequest, Some("connector_id"))
+        );
     }
 }

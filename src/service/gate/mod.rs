@@ -64,7 +64,7 @@ impl Gate {
         id: &ConnectorId,
         action: AuditAction,
     ) -> Result<ConnectorRecord, Error> {
-        match self.store.get(caller.tenant(), id.as_str()).await? {
+        match self.store.get(caller.tenant(), id).await? {
             Some(record) => Ok(record),
             None => {
                 let error = Error::not_found();

@@ -25,7 +25,7 @@ impl Maintenance {
         loop {
             let batch = self.store.scan_all(after.clone(), BATCH).await?;
             let Some(last) = batch.last() else { break };
-            after = Some((last.tenant_id.to_string(), last.connector_id.clone()));
+            after = Some((last.tenant_id.clone(), last.connector_id.clone()));
             for record in batch {
                 stats.seen += 1;
                 // Current only when under the first key *and* bound to its owner: one stored

@@ -140,7 +140,7 @@ impl ProviderWebhooks {
             let Some(last) = batch.last() else {
                 return Ok(filled);
             };
-            after = Some((last.tenant_id.to_string(), last.connector_id.clone()));
+            after = Some((last.tenant_id.clone(), last.connector_id.clone()));
             // Only where the last check succeeded: the account is then the one it reached.
             for record in batch.into_iter().filter(|r| {
                 r.account_key.is_none() && r.status == crate::model::ConnectorStatus::Active

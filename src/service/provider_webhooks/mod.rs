@@ -13,7 +13,7 @@ use super::{Connectors, Credentials, Gate, Outbox, Parts, Syncs, Views};
 use crate::catalog::{Catalog, ConnectorDef, WebhooksDef};
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
-use crate::ids::TenantId;
+use crate::ids::{ConnectorId, TenantId};
 use crate::metrics::Metrics;
 use crate::model::webhooks::EventType;
 use crate::outbound::scrub::Scrub;
@@ -41,7 +41,7 @@ pub struct WebhookRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WantedSync {
     pub tenant: TenantId,
-    pub connector_id: String,
+    pub connector_id: ConnectorId,
     pub streams: BTreeSet<String>,
 }
 

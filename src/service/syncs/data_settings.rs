@@ -55,7 +55,7 @@ impl Syncs {
             next.updated_at = now_ms();
             next.updated_by = caller.user().to_owned();
             next.version = current.version + 1;
-            let audit = self.gate.audited(caller, AuditAction::Update, id.as_str());
+            let audit = self.gate.audited(caller, AuditAction::Update, id);
             let updated = self
                 .outbox
                 .connector_event(crate::model::webhooks::EventType::ConnectorUpdated, &next);
@@ -105,7 +105,7 @@ impl Syncs {
             .audit(
                 caller,
                 AuditAction::Preview,
-                Some(id.as_str()),
+                Some(id),
                 crate::model::AuditOutcome::Ok,
                 None,
             )

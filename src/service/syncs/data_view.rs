@@ -36,7 +36,7 @@ impl Syncs {
             .audit(
                 caller,
                 AuditAction::ReadRecords,
-                Some(id.as_str()),
+                Some(id),
                 AuditOutcome::Ok,
                 None,
             )

@@ -95,13 +95,7 @@ impl Syncs {
         let record = self.gate.connector(caller, id, AuditAction::Sync).await?;
         self.check_streams(&record, &request.streams)?;
         self.gate
-            .audit(
-                caller,
-                AuditAction::Sync,
-                Some(id.as_str()),
-                AuditOutcome::Ok,
-                None,
-            )
+            .audit(caller, AuditAction::Sync, Some(id), AuditOutcome::Ok, None)
             .await?;
         self.queue_sync(&record, RunTrigger::Manual, request).await
     }
@@ -307,7 +301,7 @@ impl Syncs {
             .audit(
                 caller,
                 AuditAction::ReadRecords,
-                Some(id.as_str()),
+                Some(id),
                 AuditOutcome::Ok,
                 None,
             )

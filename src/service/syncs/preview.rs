@@ -35,7 +35,7 @@ impl Syncs {
             .audit(
                 caller,
                 AuditAction::Preview,
-                Some(id.as_str()),
+                Some(id),
                 AuditOutcome::Ok,
                 None,
             )

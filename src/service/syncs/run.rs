@@ -491,7 +491,7 @@ impl Syncs {
 /// The owner line a sealed record opens with: a record copied to another place does not open.
 pub(super) fn record_owner(
     tenant: &str,
-    connector_id: &str,
+    connector_id: &crate::ids::ConnectorId,
     stream: &str,
     record_id: &str,
 ) -> String {

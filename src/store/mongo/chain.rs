@@ -37,7 +37,8 @@ pub(super) enum ChainOp {
         filter: Document,
         set: Document,
     },
-    /// The connector `filter` finds, with its sync data and provider events.
+    /// The connector `filter` (its `tenant_id` and `connector_id`) finds, with its sync data and
+    /// provider events.
     Delete(Document),
 }
 
@@ -247,11 +248,9 @@ impl MongoStore {
                     .deleted_count
                     == 1;
                 if gone {
-                    let tenant = filter.get_str("tenant_id").unwrap_or_default();
-                    let id = filter.get_str("connector_id").unwrap_or_default();
-                    self.delete_sync_data(s, tenant, id).await?;
+                    self.delete_sync_data(s, filter).await?;
                     self.provider_events
-                        .delete_many(doc! {"tenant_id": tenant, "connector_id": id})
+                        .delete_many(filter.clone())
                         .session(&mut *s)
                         .await?;
                 }

@@ -40,6 +40,21 @@ pub(super) fn tenant_of(d: &Document) -> Result<TenantId, StoreError> {
         .ok_or_else(|| StoreError::Unavailable("a stored document names no valid tenant".into()))
 }
 
+/// Connector ids are stored as their text, as they always were.
+impl From<ConnectorId> for Bson {
+    fn from(id: ConnectorId) -> Self {
+        Bson::String(id.into())
+    }
+}
+
+/// A stored connector id, parsed again: a document whose id is not one is refused.
+pub(super) fn connector_of(d: &Document) -> Result<ConnectorId, StoreError> {
+    d.get_str("connector_id")
+        .ok()
+        .and_then(ConnectorId::parse)
+        .ok_or_else(|| StoreError::Unavailable("a stored document names no valid connector".into()))
+}
+
 pub(super) fn to_doc(r: &ConnectorRecord) -> Document {
     doc! {
         "tenant_id": &r.tenant_id,
@@ -76,7 +91,7 @@ pub(super) fn from_doc(d: &Document) -> Result<ConnectorRecord, StoreError> {
     let os = |field: &str| d.get_str(field).ok().map(str::to_owned);
     Ok(ConnectorRecord {
         tenant_id: tenant_of(d)?,
-        connector_id: s("connector_id")?,
+        connector_id: connector_of(d)?,
         connector_type: s("connector_type")?,
         display_name: s("display_name")?,
         status: ConnectorStatus::parse(&s("status")?).ok_or_else(|| bad("status"))?,

@@ -6,7 +6,7 @@ use super::super::events::*;
 use super::documents::*;
 use super::transactions::TxFuture;
 use super::MongoStore;
-use crate::ids::TenantId;
+use crate::ids::{ConnectorId, TenantId};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use futures_util::TryStreamExt;
@@ -210,7 +210,7 @@ impl EventStore for MongoStore {
     async fn record_provider_event(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         event_id: &str,
         kind: &str,
         received_at: i64,

@@ -113,7 +113,7 @@ impl Store for MongoStore {
     async fn get(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &ConnectorId,
     ) -> Result<Option<ConnectorRecord>, StoreError> {
         let found = self
             .connectors
@@ -217,7 +217,7 @@ impl Store for MongoStore {
     async fn delete(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &ConnectorId,
         audit: &AuditWrite<'_>,
         events: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
@@ -526,7 +526,7 @@ impl Store for MongoStore {
 
     async fn scan_all(
         &self,
-        after: Option<(String, String)>,
+        after: Option<(TenantId, ConnectorId)>,
         n: usize,
     ) -> Result<Vec<ConnectorRecord>, StoreError> {
         let filter = match after {

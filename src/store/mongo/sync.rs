@@ -5,7 +5,7 @@ use super::super::sync::*;
 use super::documents::*;
 use super::transactions::TxFuture;
 use super::MongoStore;
-use crate::ids::TenantId;
+use crate::ids::{ConnectorId, TenantId};
 use crate::model::data::{RunStatus, RunTrigger, StreamCounts};
 use crate::store::{ConnectorRecord, StoreError};
 use async_trait::async_trait;
@@ -42,7 +42,7 @@ fn run_from(d: &Document) -> Result<SyncRunRecord, StoreError> {
     Ok(SyncRunRecord {
         run_id: s("run_id")?,
         tenant_id: tenant_of(d)?,
-        connector_id: s("connector_id")?,
+        connector_id: connector_of(d)?,
         status: RunStatus::parse(&s("status")?).ok_or_else(|| bad("status"))?,
         trigger: RunTrigger::parse(&s("trigger")?).ok_or_else(|| bad("trigger"))?,
         streams: d
@@ -79,13 +79,12 @@ pub(super) fn stream_key(p: &PageCommit) -> Document {
 }
 
 impl MongoStore {
+    /// Deletes the sync data of the connector `filter` (its tenant and id) finds.
     pub(super) async fn delete_sync_data(
         &self,
         s: &mut ClientSession,
-        tenant: &str,
-        connector_id: &str,
+        filter: &Document,
     ) -> mongodb::error::Result<()> {
-        let filter = doc! {"tenant_id": tenant, "connector_id": connector_id};
         for collection in [
             &self.sync_records,
             &self.sync_streams,
@@ -193,7 +192,7 @@ impl SyncStore for MongoStore {
     async fn get_run(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         run_id: &str,
     ) -> Result<Option<SyncRunRecord>, StoreError> {
         self.sync_runs
@@ -210,7 +209,7 @@ impl SyncStore for MongoStore {
     async fn list_runs(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         before: Option<(i64, String)>,
         limit: usize,
     ) -> Result<Vec<SyncRunRecord>, StoreError> {
@@ -262,7 +261,7 @@ impl SyncStore for MongoStore {
     async fn stream_states(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
     ) -> Result<Vec<StreamState>, StoreError> {
         let docs = all(self
             .sync_streams
@@ -294,7 +293,7 @@ impl SyncStore for MongoStore {
     async fn list_records(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         stream: &str,
         after_seq: i64,
         limit: usize,
@@ -321,7 +320,7 @@ impl SyncStore for MongoStore {
     async fn count_records(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
     ) -> Result<u64, StoreError> {
         self.sync_records
             .count_documents(doc! {"tenant_id": tenant.as_str(), "connector_id": connector_id})
@@ -352,7 +351,7 @@ impl SyncStore for MongoStore {
     async fn schedule_sync(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         next_at: i64,
     ) -> Result<(), StoreError> {
         self.sync_schedule

@@ -131,7 +131,7 @@ impl EventStore for SqliteStore {
     async fn record_provider_event(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         event_id: &str,
         kind: &str,
         received_at: i64,
@@ -139,7 +139,7 @@ impl EventStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (tenant, connector_id, event_id, kind, forward) = (
             tenant.as_str().to_owned(),
-            connector_id.to_owned(),
+            connector_id.clone(),
             event_id.to_owned(),
             kind.to_owned(),
             forward.clone(),

@@ -149,9 +149,9 @@ impl Store for SqliteStore {
     async fn get(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &ConnectorId,
     ) -> Result<Option<ConnectorRecord>, StoreError> {
-        let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
+        let (tenant, id) = (tenant.as_str().to_owned(), id.clone());
         self.read(move |c| {
             c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM connectors WHERE tenant_id = ?1 AND connector_id = ?2"
@@ -225,11 +225,11 @@ impl Store for SqliteStore {
     async fn delete(
         &self,
         tenant: &TenantId,
-        id: &str,
+        id: &ConnectorId,
         audit: &AuditWrite<'_>,
         events: &[OutboxEvent],
     ) -> Result<bool, StoreError> {
-        let (tenant, id) = (tenant.as_str().to_owned(), id.to_owned());
+        let (tenant, id) = (tenant.as_str().to_owned(), id.clone());
         let (mut entry, key) = (audit.entry.clone(), audit.key.clone());
         let events = events.to_vec();
         self.write(move |c| {
@@ -535,11 +535,13 @@ impl Store for SqliteStore {
 
     async fn scan_all(
         &self,
-        after: Option<(String, String)>,
+        after: Option<(TenantId, ConnectorId)>,
         limit: usize,
     ) -> Result<Vec<ConnectorRecord>, StoreError> {
         self.read(move |c| {
-            let (t, i) = after.unwrap_or_default();
+            let (t, i) = after
+                .as_ref()
+                .map_or(("", ""), |(t, i)| (t.as_str(), i.as_str()));
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM connectors WHERE (tenant_id, connector_id) > (?1, ?2)

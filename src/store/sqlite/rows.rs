@@ -21,6 +21,20 @@ impl FromSql for TenantId {
     }
 }
 
+/// Connector ids likewise: stored as their text, and a row whose id is not one is refused.
+impl ToSql for ConnectorId {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for ConnectorId {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        ConnectorId::parse(value.as_str()?)
+            .ok_or_else(|| FromSqlError::Other("a stored row names no valid connector".into()))
+    }
+}
+
 /// A page of a tenant's connectors, metadata only (never the ciphertext). Parameters: tenant,
 /// status, cursor time, cursor id, limit; the ones a page does not use are bound as NULL. The
 /// four shapes are built once: a listing only looks its statement up.

@@ -344,11 +344,11 @@ impl SyncStore for SqliteStore {
     async fn get_run(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         run_id: &str,
     ) -> Result<Option<SyncRunRecord>, StoreError> {
         let (tenant, connector_id, run_id) =
-            (tenant.clone(), connector_id.to_owned(), run_id.to_owned());
+            (tenant.clone(), connector_id.clone(), run_id.to_owned());
         self.read(move |c| {
             c.prepare_cached(&format!(
                 "SELECT {RUN_COLUMNS} FROM sync_runs WHERE run_id = ?1 AND tenant_id = ?2 AND connector_id = ?3"
@@ -362,11 +362,11 @@ impl SyncStore for SqliteStore {
     async fn list_runs(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         before: Option<(i64, String)>,
         limit: usize,
     ) -> Result<Vec<SyncRunRecord>, StoreError> {
-        let (tenant, connector_id) = (tenant.clone(), connector_id.to_owned());
+        let (tenant, connector_id) = (tenant.clone(), connector_id.clone());
         let (at, id) = before.unwrap_or((i64::MAX, String::new()));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |c| {
@@ -402,9 +402,9 @@ impl SyncStore for SqliteStore {
     async fn stream_states(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
     ) -> Result<Vec<StreamState>, StoreError> {
-        let (tenant, connector_id) = (tenant.clone(), connector_id.to_owned());
+        let (tenant, connector_id) = (tenant.clone(), connector_id.clone());
         self.read(move |c| {
             c.prepare_cached(
                 "SELECT stream, cursor, pass, record_count, last_synced_at, feed FROM sync_streams
@@ -433,13 +433,13 @@ impl SyncStore for SqliteStore {
     async fn list_records(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         stream: &str,
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<StoredRecord>, StoreError> {
         let (tenant, connector_id, stream) =
-            (tenant.clone(), connector_id.to_owned(), stream.to_owned());
+            (tenant.clone(), connector_id.clone(), stream.to_owned());
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |c| {
             c.prepare_cached(
@@ -468,9 +468,9 @@ impl SyncStore for SqliteStore {
     async fn count_records(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
     ) -> Result<u64, StoreError> {
-        let (tenant, connector_id) = (tenant.clone(), connector_id.to_owned());
+        let (tenant, connector_id) = (tenant.clone(), connector_id.clone());
         self.read(move |c| {
             c.prepare_cached(
                 "SELECT COUNT(*) FROM sync_streams AS s JOIN sync_records AS r ON r.stream_key = s.stream_key
@@ -510,10 +510,10 @@ impl SyncStore for SqliteStore {
     async fn schedule_sync(
         &self,
         tenant: &TenantId,
-        connector_id: &str,
+        connector_id: &ConnectorId,
         next_at: i64,
     ) -> Result<(), StoreError> {
-        let (tenant, connector_id) = (tenant.clone(), connector_id.to_owned());
+        let (tenant, connector_id) = (tenant.clone(), connector_id.clone());
         self.write(move |c| {
             c.prepare_cached(
                 "INSERT INTO sync_schedule (tenant_id, connector_id, next_at) VALUES (?1, ?2, ?3)
@@ -530,7 +530,7 @@ impl SyncStore for SqliteStore {
 pub(super) fn delete_sync_data(
     c: &Connection,
     tenant: &str,
-    connector_id: &str,
+    connector_id: &ConnectorId,
 ) -> rusqlite::Result<()> {
     c.prepare_cached(
         "DELETE FROM sync_records WHERE stream_key IN

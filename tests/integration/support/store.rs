@@ -4,6 +4,7 @@
 //! a second time so). Each data directory gets a database of its own, named from its path, so
 //! servers that share a data directory share a database, as they would share a SQLite file.
 
+use connector_hub::ids::ConnectorId;
 use connector_hub::store::{MongoStore, SqliteStore, Store};
 use std::path::Path;
 use std::sync::Arc;
@@ -56,6 +57,11 @@ pub async fn open_store(data_dir: &Path) -> Arc<dyn Store> {
     } else {
         Arc::new(SqliteStore::open(data_dir).await.expect("sqlite store"))
     }
+}
+
+/// The id of a connector the API answered with, as the store's methods take it.
+pub fn connector_id(text: &str) -> ConnectorId {
+    ConnectorId::parse(text).unwrap_or_else(|| panic!("{text:?} is not a connector id"))
 }
 
 /// For a test of something only the SQLite store has (its file, its WAL, its disk): says so and
