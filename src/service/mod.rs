@@ -82,7 +82,6 @@ impl Default for HubSettings {
 pub struct Hub {
     pub gate: Arc<Gate>,
     pub credentials: Arc<Credentials>,
-    pub views: Arc<Views>,
     pub connectors: Arc<Connectors>,
     pub sign_in: SignIn,
     pub syncs: Arc<Syncs>,
@@ -156,7 +155,6 @@ impl Hub {
             syncs,
             gate,
             credentials,
-            views,
             wake,
         }
     }

@@ -371,3 +371,46 @@ fn no_type_holds_more_than_forty_methods() {
     );
     assert_eq!(sample.get("Big"), Some(&2), "{sample:?}");
 }
+
+/// Where a connector id may still be bare text: server functions' arguments (they cross the wire
+/// from the browser build, which has no `ids`, and are parsed on entry), the audit filter's raw
+/// text (parsed by `audit_query`), and the audit log's own record of it (its text is hashed into
+/// the chain and outlives the connector).
+const BARE_CONNECTOR_IDS: &[&str] = &[
+    "api/functions.rs",
+    "api/source_data.rs",
+    "service/gate/audit.rs",
+    "store/mod.rs",
+];
+
+#[test]
+fn connector_ids_are_parsed_once_at_the_edge() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    let bare = |line: &str| {
+        ["&str", "String", "Option<String>", "Option<&str>"]
+            .iter()
+            .any(|ty| line.contains(&format!("connector_id: {ty}")))
+    };
+    let mut found = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&root).expect("under src");
+        let name = relative.to_string_lossy().replace('\\', "/");
+        // The browser build's types carry ids as text: they have no `ids` to parse with.
+        if name.starts_with("ui/") || name.starts_with("model/") {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).expect("read source");
+        for (n, line) in text.lines().enumerate() {
+            if bare(line) && !BARE_CONNECTOR_IDS.contains(&name.as_str()) {
+                found.push(format!("{name}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "a connector id is a `ConnectorId` past the edge: {found:#?}"
+    );
+    assert!(bare("    pub connector_id: String,") && !bare("connector_id: &ConnectorId"));
+}
