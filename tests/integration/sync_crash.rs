@@ -145,15 +145,19 @@ async fn kill_9_mid_run_resumes_exactly_once_and_one_process_runs_it() {
         after.len(),
         "no page read twice after the restart (one process ran it): {after:?}"
     );
-    let logs: Vec<String> = ["b.log", "c.log"]
-        .iter()
-        .map(|f| std::fs::read_to_string(dir.path().join(f)).unwrap_or_default())
-        .collect();
-    let finishers = logs
-        .iter()
-        .filter(|l| l.contains("sync run finished"))
-        .count();
-    assert_eq!(finishers, 1, "exactly one process ran the run to its end");
+    // The finisher logs once the run is marked finished, which the poll above may see first.
+    let finishers = || {
+        ["b.log", "c.log"]
+            .iter()
+            .map(|f| std::fs::read_to_string(dir.path().join(f)).unwrap_or_default())
+            .filter(|l| l.contains("sync run finished"))
+            .count()
+    };
+    let logged = Instant::now();
+    while finishers() == 0 && logged.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(finishers(), 1, "exactly one process ran the run to its end");
 
     // Every record exactly once.
     let mut ids = HashSet::new();
