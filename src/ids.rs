@@ -50,17 +50,17 @@ impl fmt::Display for TenantId {
 pub struct ConnectorId(String);
 
 impl ConnectorId {
-    pub fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         Self(format!("conn-{}", random_hex(10)))
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         s.strip_prefix("conn-")
             .is_some_and(|rest| lower_hex(rest, 20))
             .then(|| Self(s.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -82,15 +82,15 @@ impl AsRef<str> for ConnectorId {
 pub struct DraftId(String);
 
 impl DraftId {
-    pub fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         Self(random_hex(16))
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         lower_hex(s, 32).then(|| Self(s.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -109,9 +109,9 @@ impl fmt::Display for DraftId {
 pub struct DisplayName(String);
 
 impl DisplayName {
-    pub const MAX_CHARS: usize = 100;
+    pub(crate) const MAX_CHARS: usize = 100;
 
-    pub fn parse(name: &str) -> Result<Self, Error> {
+    pub(crate) fn parse(name: &str) -> Result<Self, Error> {
         let name = name.trim();
         if name.is_empty()
             || name.chars().count() > Self::MAX_CHARS
@@ -127,10 +127,6 @@ impl DisplayName {
             .with_field("display_name"));
         }
         Ok(Self(name.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
