@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
-pub(crate) async fn check(ctx: &Ctx<'_>) -> Outcome {
+pub(super) async fn check(ctx: &Ctx<'_>) -> Outcome {
     let database = ctx.field("database")?.to_owned();
     let attempt = async {
         let client = connect(ctx).await?;

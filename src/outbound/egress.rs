@@ -10,7 +10,7 @@ pub(crate) struct EgressPolicy {
 }
 
 impl EgressPolicy {
-    pub(crate) fn new(allow: Vec<IpNet>) -> Self {
+    pub(super) fn new(allow: Vec<IpNet>) -> Self {
         Self { allow }
     }
 
@@ -20,7 +20,7 @@ impl EgressPolicy {
         self.allow.iter().any(|net| net.contains(&ip))
     }
 
-    pub(crate) fn allows(&self, ip: IpAddr) -> bool {
+    pub(super) fn allows(&self, ip: IpAddr) -> bool {
         self.explicitly_allowed(ip) || is_public(canonical(ip))
     }
 }

@@ -28,15 +28,15 @@ pub(crate) enum Destination {
 }
 
 pub(crate) struct Probe {
-    pub(crate) url: Url,
+    pub(super) url: Url,
     pub(crate) headers: Vec<(&'static str, String)>,
     /// Headers named at run time (a tenant's API-key header, a provider's account header).
     pub(crate) custom_headers: Vec<(String, String)>,
     pub(crate) basic: Option<(String, String)>,
     pub(crate) bearer: Option<String>,
     /// A POST body instead of a GET (OAuth2 token requests): form fields, or JSON.
-    pub(crate) body: Option<Body>,
-    pub(crate) destination: Destination,
+    pub(super) body: Option<Body>,
+    pub(super) destination: Destination,
     /// The field to blame when the address itself is wrong.
     pub(crate) url_field: Option<&'static str>,
     /// The largest answer read, when not the checks' setting (a page of records is larger).
@@ -150,7 +150,7 @@ fn build_tls_config() -> Arc<rustls::ClientConfig> {
 }
 
 impl Http {
-    pub(crate) fn new(settings: &CheckSettings) -> Self {
+    pub(super) fn new(settings: &CheckSettings) -> Self {
         let tls = tls_config();
         let trusted = Self::builder(settings, &tls).build().unwrap_or_default();
         Self {

@@ -160,13 +160,13 @@ fn page_records<R>(
 }
 
 /// Raises the pass's high-water mark to `at`.
-pub(crate) fn raise(pass: &mut Pass, at: i64) {
+pub(super) fn raise(pass: &mut Pass, at: i64) {
     pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
 }
 
 /// Moves the pass past a page whose next page is `next` (`None`: the page ended the pass, which
 /// starts from the beginning next time); where the pass stands, to commit with the page.
-pub(crate) fn advance(pass: &mut Pass, next: Option<PageToken>) -> Position {
+pub(super) fn advance(pass: &mut Pass, next: Option<PageToken>) -> Position {
     let ended = next.is_none();
     pass.next = match next {
         // A search that reached its cap goes on as a new search from a later time.

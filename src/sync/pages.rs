@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The largest page read: big enough for 250 Shopify orders, small enough to bound memory.
-pub(crate) const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
+pub(super) const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Where a pass through a stream stands: what to ask for next. Saved with every committed page,
 /// so a run killed in the middle goes on from there. Never holds a credential.
@@ -40,14 +40,14 @@ pub(crate) struct Page {
     pub(crate) next: Option<PageToken>,
     /// Which records are deletions, where the answer says so beside them (an event log); empty
     /// when a record says it itself (the stream's `deleted_flag`).
-    pub(crate) deleted: Vec<bool>,
+    pub(super) deleted: Vec<bool>,
     /// The newest change on the page, where the records do not carry it (an event's time).
-    pub(crate) newest: Option<i64>,
+    pub(super) newest: Option<i64>,
     /// The page lists changes newest first: a record already written by this pass has a newer
     /// state than this one.
-    pub(crate) newest_first: bool,
+    pub(super) newest_first: bool,
     /// Where the stream's change feed is to be read from next, once this pass ends.
-    pub(crate) feed: Option<String>,
+    pub(super) feed: Option<String>,
 }
 
 impl Page {
@@ -77,7 +77,7 @@ pub(crate) struct StreamReader<'a> {
 
 impl StreamReader<'_> {
     /// The request for the page at `token`, changes since `since` (unix ms) only.
-    pub(crate) fn page_url(&self, token: &PageToken, since: Option<i64>) -> Result<Url, Error> {
+    pub(super) fn page_url(&self, token: &PageToken, since: Option<i64>) -> Result<Url, Error> {
         if let PageToken::Url(next) = token {
             return Url::parse(next).map_err(|_| {
                 Error::new(
@@ -518,7 +518,7 @@ fn fill_search(value: &mut Value, since: &str, page_size: u32) {
 }
 
 /// The `rel="next"` target of an RFC 8288 `Link` header, resolved against the request.
-pub(crate) fn next_link(reply: &Reply, request: &Url) -> Option<Url> {
+pub(super) fn next_link(reply: &Reply, request: &Url) -> Option<Url> {
     reply
         .headers
         .get_all("link")

@@ -11,26 +11,26 @@ use serde::{Deserialize, Serialize};
 /// the records it has seen, for telling deletions at the end of a full read).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Pass {
-    pub(crate) id: String,
+    pub(super) id: String,
     /// A full read: at its end, records it did not see are deletions.
-    pub(crate) full: bool,
+    pub(super) full: bool,
     /// Changes since this time only (unix ms), for an incremental pass.
     pub(crate) since: Option<i64>,
     pub(crate) next: PageToken,
     /// The newest change time seen so far: the stream's cursor once the pass ends.
-    pub(crate) high_water: Option<i64>,
+    pub(super) high_water: Option<i64>,
     /// Where the stream's change feed goes on once this pass ends (taken before a full read, or
     /// given by the feed's last page).
     #[serde(default)]
-    pub(crate) feed: Option<String>,
+    pub(super) feed: Option<String>,
 }
 
 impl Pass {
-    pub(crate) fn encode(&self) -> String {
+    pub(super) fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    pub(crate) fn decode(text: &str) -> Option<Self> {
+    pub(super) fn decode(text: &str) -> Option<Self> {
         serde_json::from_str(text).ok()
     }
 }

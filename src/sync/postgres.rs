@@ -20,12 +20,12 @@ pub(crate) const PAGE_ROWS: i64 = 5000;
 pub(crate) struct ColumnDef {
     pub(crate) name: String,
     /// `format_type` of the column: exact enough to cast a parameter to it.
-    pub(crate) sql_type: String,
-    pub(crate) kind: ColumnKind,
+    pub(super) sql_type: String,
+    pub(super) kind: ColumnKind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ColumnKind {
+pub(super) enum ColumnKind {
     Integer,
     Timestamp,
     TimestampWithoutZone,
@@ -36,8 +36,8 @@ pub(crate) enum ColumnKind {
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Table {
-    pub(crate) schema: String,
-    pub(crate) name: String,
+    pub(super) schema: String,
+    pub(super) name: String,
     pub(crate) columns: Vec<ColumnDef>,
     /// Primary key columns, in key order (empty for views and tables without one).
     pub(crate) key: Vec<String>,
@@ -231,16 +231,16 @@ pub(crate) fn chosen(
 }
 
 /// One page of rows: each row's JSON text, its key (the record id), and its cursor value.
-pub(crate) struct RowPage {
-    pub(crate) rows: Vec<Row>,
-    pub(crate) next: Option<PageToken>,
+pub(super) struct RowPage {
+    pub(super) rows: Vec<Row>,
+    pub(super) next: Option<PageToken>,
 }
 
-pub(crate) struct Row {
-    pub(crate) id: String,
-    pub(crate) json: String,
+pub(super) struct Row {
+    pub(super) id: String,
+    pub(super) json: String,
     /// The cursor column's value: unix ms for a timestamp, the number for an integer.
-    pub(crate) cursor: Option<i64>,
+    pub(super) cursor: Option<i64>,
 }
 
 /// How a pass reads a table: all of it by key, or what changed since a cursor value, `limit`
@@ -300,7 +300,7 @@ impl TableRead {
         order
     }
 
-    pub(crate) fn sql(&self, after: bool) -> String {
+    pub(super) fn sql(&self, after: bool) -> String {
         let order = self.order();
         let mut conditions = Vec::new();
         let mut param = 1;
@@ -349,7 +349,7 @@ impl TableRead {
     }
 
     /// Reads the page at `token` inside a read-only, repeatable-read transaction.
-    pub(crate) async fn read(
+    pub(super) async fn read(
         &self,
         client: &mut Client,
         token: &PageToken,
@@ -415,13 +415,13 @@ impl TableRead {
 /// A table's pages from `from` on, read by a task of its own that stays one page ahead of the
 /// caller: the database builds the next page while the caller seals and commits this one. The
 /// task stops after the last page or the first error (both delivered), and when dropped.
-pub(crate) struct PagesAhead {
+pub(super) struct PagesAhead {
     pages: tokio::sync::mpsc::Receiver<Result<RowPage, Error>>,
     task: Option<tokio::task::JoinHandle<Client>>,
 }
 
 impl PagesAhead {
-    pub(crate) fn start(read: TableRead, mut client: Client, from: PageToken) -> Self {
+    pub(super) fn start(read: TableRead, mut client: Client, from: PageToken) -> Self {
         let (sender, pages) = tokio::sync::mpsc::channel(1);
         let task = tokio::spawn(async move {
             let mut token = from;
@@ -444,7 +444,7 @@ impl PagesAhead {
     }
 
     /// The next page, or the error that stopped the reader.
-    pub(crate) async fn next(&mut self) -> Result<RowPage, Error> {
+    pub(super) async fn next(&mut self) -> Result<RowPage, Error> {
         self.pages.recv().await.unwrap_or_else(|| {
             Err(Error::new(
                 ErrorCode::Internal,
@@ -454,7 +454,7 @@ impl PagesAhead {
     }
 
     /// The connection back, once the last page has been taken.
-    pub(crate) async fn finish(mut self) -> Result<Client, Error> {
+    pub(super) async fn finish(mut self) -> Result<Client, Error> {
         let task = self.task.take();
         match task {
             Some(task) => task

@@ -11,20 +11,20 @@ use leptos_router::NavigateOptions;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Filters {
-    pub(crate) q: String,
-    pub(crate) category: Option<Category>,
-    pub(crate) region: Option<Region>,
+pub(super) struct Filters {
+    pub(super) q: String,
+    pub(super) category: Option<Category>,
+    pub(super) region: Option<Region>,
 }
 
 impl Filters {
-    pub(crate) fn keep(&self, def: &CatalogCard) -> bool {
+    pub(super) fn keep(&self, def: &CatalogCard) -> bool {
         def.matches(&self.q)
             && self.category.is_none_or(|c| def.category == c)
             && self.region.is_none_or(|r| def.regions.contains(&r))
     }
 
-    pub(crate) fn to_query(&self) -> String {
+    pub(super) fn to_query(&self) -> String {
         let mut parts = Vec::new();
         if !self.q.is_empty() {
             parts.push(format!("q={}", urlencode(&self.q)));
@@ -43,7 +43,7 @@ impl Filters {
     }
 }
 
-pub(crate) fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -17,7 +17,7 @@ pub(crate) fn new_secret() -> String {
 }
 
 /// The `webhook-signature` value for one secret; `None` for a secret that is not `whsec_…`.
-pub(crate) fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
+pub(super) fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
     let key = STANDARD.decode(secret.strip_prefix(PREFIX)?).ok()?;
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
     mac.update(id.as_bytes());
