@@ -7,11 +7,14 @@ use crate::ui::{
     wizard::Wizard, NotFound,
 };
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+#[cfg(feature = "ssr")]
+use leptos_meta::MetaTags;
+use leptos_meta::{provide_meta_context, Link, Meta, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+#[cfg(feature = "ssr")]
+pub(crate) fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en" class="h-full">
@@ -32,7 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 #[component]
-pub fn App() -> impl IntoView {
+pub(crate) fn App() -> impl IntoView {
     provide_meta_context();
     let session: SessionResource = Resource::new(|| (), |_| current_session());
     provide_context(session);

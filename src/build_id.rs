@@ -15,17 +15,17 @@ pub const BUILD_ID: &str = concat!(
     ":erased"
 );
 #[cfg(not(erase_components))]
-pub const BUILD_ID: &str = concat!(
+pub(crate) const BUILD_ID: &str = concat!(
     "connector-hub-build:",
     env!("CONNECTOR_HUB_SOURCE_DIGEST"),
     ":typed"
 );
 
 /// The `<meta name=…>` each page carries the server's id in.
-pub const META_NAME: &str = "connector-hub-build";
+pub(crate) const META_NAME: &str = "connector-hub-build";
 
 #[cfg(feature = "ssr")]
-pub use bundle::{check_bundle, BundleCheck, BundleMismatch};
+pub(crate) use bundle::{check_bundle, BundleCheck, BundleMismatch};
 
 #[cfg(feature = "ssr")]
 mod bundle {
@@ -34,7 +34,7 @@ mod bundle {
 
     /// What the server found where its bundle should be.
     #[derive(Debug, PartialEq, Eq)]
-    pub enum BundleCheck {
+    pub(crate) enum BundleCheck {
         /// The bundle was built with this server.
         Matches,
         /// No bundle there: the API serves, the pages render without hydrating.
@@ -50,15 +50,15 @@ mod bundle {
         found.as_deref().unwrap_or("unknown")
     )]
     pub struct BundleMismatch {
-        pub path: PathBuf,
+        pub(crate) path: PathBuf,
         /// The id the bundle carries, when it carries one.
-        pub found: Option<String>,
+        pub(crate) found: Option<String>,
     }
 
     /// Looks for this server's id in the bundle under `site_root` (`pkg/<output>.wasm`). The id is
     /// a string constant the bundle compares with each page's, so its bytes are in the bundle's
     /// data, unchanged by wasm-opt.
-    pub fn check_bundle(
+    pub(crate) fn check_bundle(
         site_root: &Path,
         output_name: &str,
     ) -> Result<BundleCheck, BundleMismatch> {

@@ -50,7 +50,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 29] = [
+    pub(crate) const ALL: [ErrorCode; 29] = [
         Self::InvalidConfig,
         Self::InvalidCredentials,
         Self::ExpiredCredentials,
@@ -82,7 +82,7 @@ impl ErrorCode {
         Self::Internal,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::InvalidConfig => "INVALID_CONFIG",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
@@ -116,12 +116,12 @@ impl ErrorCode {
         }
     }
 
-    pub fn parse(code: &str) -> Option<Self> {
+    pub(crate) fn parse(code: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == code)
     }
 
     /// What went wrong, in words a non-engineer understands.
-    pub fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
             Self::InvalidConfig => {
                 "Some of the connection details are missing or not in the expected format."
@@ -170,7 +170,7 @@ impl ErrorCode {
     }
 
     /// What the user can do about it.
-    pub fn hint(self) -> Option<&'static str> {
+    pub(crate) fn hint(self) -> Option<&'static str> {
         Some(match self {
             Self::InvalidConfig => "Check the highlighted field against the example.",
             Self::InvalidCredentials => "Copy the credential again from the provider's dashboard; make sure nothing was cut off.",
@@ -215,24 +215,24 @@ impl fmt::Display for ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct Error {
-    pub code: ErrorCode,
+    pub(crate) code: ErrorCode,
     pub message: String,
     /// The request or configuration field to blame.
-    pub field: Option<String>,
+    pub(crate) field: Option<String>,
     /// A hint other than the code's own.
-    pub hint: Option<String>,
+    pub(crate) hint: Option<String>,
     /// Seconds to wait before trying again (rate limits).
-    pub retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u64>,
     /// The sync run a `SYNC_IN_PROGRESS` refers to (boxed: every `Result` carries an `Error`).
-    pub run_id: Option<Box<str>>,
+    pub(crate) run_id: Option<Box<str>>,
     /// What went wrong underneath (a store's own failure), kept for the log where the error is
     /// handled and for `source()`; never part of an answer.
     #[source]
-    pub cause: Option<Cause>,
+    pub(crate) cause: Option<Cause>,
 }
 
 impl Error {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -245,39 +245,48 @@ impl Error {
     }
 
     /// This error, caused by `cause`.
-    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn caused_by(
+        mut self,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
         self.cause = Some(Cause(std::sync::Arc::new(Box::new(cause))));
         self
     }
 
-    pub fn from_code(code: ErrorCode) -> Self {
+    pub(crate) fn from_code(code: ErrorCode) -> Self {
         Self::new(code, code.message())
     }
 
-    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
     }
 
     /// Blames `field` when there is one to blame.
-    pub fn with_field_opt(mut self, field: Option<&str>) -> Self {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn with_field_opt(mut self, field: Option<&str>) -> Self {
         self.field = field.map(str::to_owned);
         self
     }
 
-    pub fn invalid_config(field: &str, message: impl Into<String>) -> Self {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn invalid_config(field: &str, message: impl Into<String>) -> Self {
         Self::new(ErrorCode::InvalidConfig, message).with_field(field)
     }
 
     /// A connector that does not exist, or belongs to another tenant (they look the same).
-    pub fn not_found() -> Self {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn not_found() -> Self {
         let mut error = Self::new(ErrorCode::NotFound, "No connector with that id.");
         error.hint =
             Some("Check the connector id; the connector may have been deleted.".to_owned());
         error
     }
 
-    pub fn unauthenticated() -> Self {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn unauthenticated() -> Self {
         Self::from_code(ErrorCode::Unauthenticated)
     }
 }
@@ -285,7 +294,7 @@ impl Error {
 /// The underlying failure of an [`Error`]. Errors compare by what the caller is told, so two
 /// errors are equal whatever their causes. One pointer wide: every `Result` carries an `Error`.
 #[derive(Clone)]
-pub struct Cause(std::sync::Arc<Box<dyn std::error::Error + Send + Sync>>);
+pub(crate) struct Cause(std::sync::Arc<Box<dyn std::error::Error + Send + Sync>>);
 
 impl PartialEq for Cause {
     fn eq(&self, _: &Self) -> bool {
@@ -339,36 +348,38 @@ impl From<Error> for ApiError {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[error("{code}: {message}")]
 pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: String,
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
     #[serde(default)]
-    pub field: Option<String>,
+    pub(crate) field: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
+    pub(crate) hint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<u64>,
+    pub(crate) retry_after: Option<u64>,
     /// The sync run a `SYNC_IN_PROGRESS` refers to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_id: Option<String>,
+    pub(crate) run_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
+    pub(crate) request_id: Option<String>,
 }
 
 impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Error::new(code, message).into()
     }
 
-    pub fn from_code(code: ErrorCode) -> Self {
+    pub(crate) fn from_code(code: ErrorCode) -> Self {
         Error::from_code(code).into()
     }
 
-    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
     }
 
-    pub fn unauthenticated() -> Self {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn unauthenticated() -> Self {
         Error::unauthenticated().into()
     }
 }

@@ -112,15 +112,15 @@ impl AsRef<str> for ConnectorId {
 pub struct DraftId(String);
 
 impl DraftId {
-    pub fn generate() -> Self {
+    pub(crate) fn generate() -> Self {
         Self(random_hex(16))
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         lower_hex(s, 32).then(|| Self(s.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -139,9 +139,9 @@ impl fmt::Display for DraftId {
 pub struct DisplayName(String);
 
 impl DisplayName {
-    pub const MAX_CHARS: usize = 100;
+    pub(crate) const MAX_CHARS: usize = 100;
 
-    pub fn parse(name: &str) -> Result<Self, Error> {
+    pub(crate) fn parse(name: &str) -> Result<Self, Error> {
         let name = name.trim();
         if name.is_empty()
             || name.chars().count() > Self::MAX_CHARS
@@ -157,10 +157,6 @@ impl DisplayName {
             .with_field("display_name"));
         }
         Ok(Self(name.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 

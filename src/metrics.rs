@@ -272,21 +272,21 @@ impl Metrics {
         self.0.refreshes.get_or_create(&labels).inc();
     }
 
-    pub fn sync_run(&self, outcome: &str) {
+    pub(crate) fn sync_run(&self, outcome: &str) {
         let labels = OutcomeLabel {
             outcome: outcome.to_owned(),
         };
         self.0.sync_runs.get_or_create(&labels).inc();
     }
 
-    pub fn delivery(&self, outcome: &str) {
+    pub(crate) fn delivery(&self, outcome: &str) {
         let labels = OutcomeLabel {
             outcome: outcome.to_owned(),
         };
         self.0.deliveries.get_or_create(&labels).inc();
     }
 
-    pub fn webhook(&self, provider: &str, outcome: &str) {
+    pub(crate) fn webhook(&self, provider: &str, outcome: &str) {
         let labels = WebhookLabel {
             provider: provider.to_owned(),
             outcome: outcome.to_owned(),
@@ -294,7 +294,7 @@ impl Metrics {
         self.0.webhooks.get_or_create(&labels).inc();
     }
 
-    pub fn records_synced(&self, count: u64) {
+    pub(crate) fn records_synced(&self, count: u64) {
         self.0.records_synced.inc_by(count);
     }
 
@@ -310,7 +310,11 @@ impl Metrics {
 
 /// Times every request under its route template (never the raw path: ids would explode the
 /// label set).
-pub async fn middleware(State(metrics): State<Metrics>, request: Request, next: Next) -> Response {
+pub(crate) async fn middleware(
+    State(metrics): State<Metrics>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -345,7 +349,7 @@ fn method_label(method: &http::Method) -> &'static str {
     }
 }
 
-pub async fn handler(State(metrics): State<Metrics>) -> impl IntoResponse {
+pub(crate) async fn handler(State(metrics): State<Metrics>) -> impl IntoResponse {
     (
         [(
             http::header::CONTENT_TYPE,

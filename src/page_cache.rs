@@ -11,7 +11,7 @@ use std::hash::Hash;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-pub const FRESH_FOR: Duration = Duration::from_secs(1);
+pub(crate) const FRESH_FOR: Duration = Duration::from_secs(1);
 
 /// Bytes of pages kept at most; past it, everything is dropped and the cache fills again.
 const BUDGET: usize = 16 << 20;
@@ -22,7 +22,7 @@ struct Entry {
     body: Bytes,
 }
 
-pub struct PageCache<K> {
+pub(crate) struct PageCache<K> {
     inner: Mutex<Inner<K>>,
 }
 
@@ -44,7 +44,7 @@ impl<K: Hash + Eq> Default for PageCache<K> {
 
 impl<K: Hash + Eq> PageCache<K> {
     /// The page stored for `key` under `marker`, if it is still fresh at `now`.
-    pub fn get(&self, key: &K, marker: u64, now: Instant) -> Option<Bytes> {
+    pub(crate) fn get(&self, key: &K, marker: u64, now: Instant) -> Option<Bytes> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner
             .entries
@@ -54,7 +54,7 @@ impl<K: Hash + Eq> PageCache<K> {
     }
 
     /// Keeps `body`, read from the store under `marker` at `made`.
-    pub fn put(&self, key: K, marker: u64, made: Instant, body: Bytes) {
+    pub(crate) fn put(&self, key: K, marker: u64, made: Instant, body: Bytes) {
         if body.len() > BUDGET / 64 {
             return;
         }

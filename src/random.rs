@@ -3,7 +3,7 @@
 use rand::RngCore;
 
 /// `bytes` random bytes as URL-safe base64.
-pub fn random_token(bytes: usize) -> String {
+pub(crate) fn random_token(bytes: usize) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes(bytes))
 }

@@ -12,7 +12,7 @@ tokio::task_local! {
 }
 
 /// The id of the request being served, if any.
-pub fn current() -> Option<String> {
+pub(crate) fn current() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
@@ -23,7 +23,7 @@ fn acceptable(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-pub async fn middleware(request: Request, next: Next) -> Response {
+pub(crate) async fn middleware(request: Request, next: Next) -> Response {
     let id = request
         .headers()
         .get("x-request-id")

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// The configuration key of an OAuth2 access token (every OAuth2 connector has one).
-pub const ACCESS_TOKEN: &str = "access_token";
+pub(crate) const ACCESS_TOKEN: &str = "access_token";
 /// The configuration key of an OAuth2 refresh token, kept from signing in, never typed.
-pub const REFRESH_TOKEN: &str = "refresh_token";
-pub use crate::catalog::GRANTED_SCOPES;
+pub(crate) const REFRESH_TOKEN: &str = "refresh_token";
+pub(crate) use crate::catalog::GRANTED_SCOPES;
 
 /// A string that refuses to print itself.
 #[derive(Clone, PartialEq, Eq)]
@@ -21,7 +21,7 @@ impl SecretString {
     }
 
     /// The plaintext, for the one place that has to use it.
-    pub fn expose(&self) -> &str {
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -60,19 +60,15 @@ impl SecretConfig {
         self.0.get(field).map(String::as_str)
     }
 
-    pub fn field_names(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
-    }
-
     pub fn expose(&self) -> &BTreeMap<String, String> {
         &self.0
     }
 
-    pub fn into_inner(self) -> BTreeMap<String, String> {
+    pub(crate) fn into_inner(self) -> BTreeMap<String, String> {
         self.0
     }
 
-    pub fn set(&mut self, field: &str, value: String) {
+    pub(crate) fn set(&mut self, field: &str, value: String) {
         self.0.insert(field.to_owned(), value);
     }
 }

@@ -12,26 +12,26 @@ use std::path::{Path, PathBuf};
 pub struct AuthSettings {
     pub jwt_secret: Option<SecretString>,
     pub jwt_public_key_file: Option<PathBuf>,
-    pub jwt_issuer: Option<String>,
-    pub jwt_audience: Option<String>,
-    pub session_hours: u64,
+    pub(crate) jwt_issuer: Option<String>,
+    pub(crate) jwt_audience: Option<String>,
+    pub(crate) session_hours: u64,
 }
 
 /// A session's browser cookies, named for where the hub is served. Over https they carry the
 /// `__Host-` prefix, so no sibling domain can set or shadow them, and the `Secure` attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionCookies {
+pub(crate) struct SessionCookies {
     /// The HttpOnly cookie holding the JWT.
-    pub session: &'static str,
+    pub(crate) session: &'static str,
     /// A cookie scripts may read, naming who is signed in by `principal_tag` (no credential):
     /// the browser keeps its offline copy of the sources list per principal, shown only to them.
-    pub principal: &'static str,
+    pub(crate) principal: &'static str,
     /// `"; Secure"` over https, else nothing: the attribute to append.
-    pub secure: &'static str,
+    pub(crate) secure: &'static str,
 }
 
 impl SessionCookies {
-    pub fn for_public_url(public_url: &str) -> Self {
+    pub(crate) fn for_public_url(public_url: &str) -> Self {
         if public_url.starts_with("https://") {
             Self {
                 session: "__Host-ch_session",
@@ -49,7 +49,7 @@ impl SessionCookies {
 }
 
 /// An opaque, stable tag for a tenant and user: the first 16 bytes of SHA-256 over both, hex.
-pub fn principal_tag(p: &Principal) -> String {
+pub(crate) fn principal_tag(p: &Principal) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(p.tenant.as_str().as_bytes());
@@ -62,17 +62,17 @@ pub fn principal_tag(p: &Principal) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub tenant: TenantId,
-    pub user: String,
+    pub(crate) user: String,
     /// Whether the credential came from the session cookie (and so needs the origin check).
-    pub via_cookie: bool,
+    pub(crate) via_cookie: bool,
     /// Seconds since the epoch at which the token expires.
-    pub expires_at: u64,
+    pub(crate) expires_at: u64,
 }
 
 impl Principal {
     /// The hub acting on its own for `tenant` (the monitor, a sync, key rotation): audited as
     /// `system:<role>`, never through a cookie, with no token to expire.
-    pub fn system(tenant: TenantId, role: &str) -> Self {
+    pub(crate) fn system(tenant: TenantId, role: &str) -> Self {
         Self {
             tenant,
             user: format!("system:{role}"),

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 const CATALOG_TOML: &str = include_str!("connectors.toml");
 
 #[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
+pub(crate) enum CatalogError {
     #[error("the connector catalog is not valid TOML: {0}")]
     Parse(#[from] toml::de::Error),
     #[error("the connector catalog is inconsistent: {0}")]
@@ -32,7 +32,7 @@ impl std::fmt::Debug for ValidConfig {
 }
 
 impl ValidConfig {
-    pub fn into_inner(self) -> BTreeMap<String, String> {
+    pub(crate) fn into_inner(self) -> BTreeMap<String, String> {
         self.0
     }
 }
@@ -66,7 +66,7 @@ pub fn catalog() -> &'static Catalog {
 }
 
 impl Catalog {
-    pub fn parse(text: &str) -> Result<Self, CatalogError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, CatalogError> {
         let file: CatalogFile = toml::from_str(text)?;
         let mut ids = HashSet::new();
         let mut patterns = HashMap::new();
@@ -247,7 +247,7 @@ impl Catalog {
 
     /// Every provider API's public address, by key: the connector's id, and `<id>_sandbox` for a
     /// sandbox. These are the defaults an operator may override.
-    pub fn api_bases(&self) -> impl Iterator<Item = (String, &str)> {
+    pub(crate) fn api_bases(&self) -> impl Iterator<Item = (String, &str)> {
         self.entries.iter().flat_map(|def| {
             let main = def.api_base.as_deref().map(|url| (def.id.clone(), url));
             let sandbox = def
@@ -259,7 +259,7 @@ impl Catalog {
     }
 
     /// The extra query parameters providers add to their sign-in redirect (see `FromRedirect`).
-    pub fn redirect_params(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn redirect_params(&self) -> impl Iterator<Item = &str> {
         self.entries
             .iter()
             .filter_map(|def| def.oauth.as_ref()?.from_redirect.as_ref())

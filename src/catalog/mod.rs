@@ -13,17 +13,18 @@ mod streams;
 mod validate;
 
 #[cfg(feature = "ssr")]
-pub use load::{catalog, Catalog, CatalogError, ValidConfig};
-pub use streams::{
-    AccessDef, ChannelDef, EventsDef, FeedDef, HeaderFromField, Incremental, Paging, SearchDef,
-    StreamDef, StreamsFrom, TimeFormat, WebhookScheme, WebhooksDef,
+pub use load::{catalog, Catalog, ValidConfig};
+pub(crate) use streams::{AccessDef, StreamDef, StreamsFrom, WebhooksDef};
+#[cfg(feature = "ssr")]
+pub(crate) use streams::{
+    ChannelDef, EventsDef, FeedDef, Incremental, Paging, SearchDef, TimeFormat, WebhookScheme,
 };
 #[cfg(feature = "ssr")]
-pub use validate::{check_secret_length, MIN_SECRET_LEN};
+pub(crate) use validate::check_secret_length;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub enum Category {
+pub(crate) enum Category {
     Storage,
     Finance,
     #[serde(rename = "E-commerce")]
@@ -37,7 +38,7 @@ pub enum Category {
 }
 
 impl Category {
-    pub const ALL: [Category; 7] = [
+    pub(crate) const ALL: [Category; 7] = [
         Self::Storage,
         Self::Finance,
         Self::Ecommerce,
@@ -47,7 +48,7 @@ impl Category {
         Self::Database,
     ];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Storage => "Storage",
             Self::Finance => "Finance",
@@ -59,7 +60,7 @@ impl Category {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|c| c.label().eq_ignore_ascii_case(s))
@@ -68,7 +69,7 @@ impl Category {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub enum Region {
+pub(crate) enum Region {
     #[serde(rename = "UK")]
     Uk,
     #[serde(rename = "US")]
@@ -77,9 +78,9 @@ pub enum Region {
 }
 
 impl Region {
-    pub const ALL: [Region; 3] = [Self::Uk, Self::Us, Self::Global];
+    pub(crate) const ALL: [Region; 3] = [Self::Uk, Self::Us, Self::Global];
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Uk => "UK",
             Self::Us => "US",
@@ -87,7 +88,7 @@ impl Region {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
             .find(|r| r.label().eq_ignore_ascii_case(s))
@@ -97,7 +98,7 @@ impl Region {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum AuthKind {
+pub(crate) enum AuthKind {
     #[serde(rename = "oauth2")]
     OAuth2,
     ApiKey,
@@ -106,7 +107,7 @@ pub enum AuthKind {
 }
 
 impl AuthKind {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::OAuth2 => "OAuth2",
             Self::ApiKey => "API key",
@@ -119,7 +120,7 @@ impl AuthKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum FieldKind {
+pub(crate) enum FieldKind {
     #[default]
     Text,
     Url,
@@ -131,42 +132,42 @@ pub enum FieldKind {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FieldDef {
-    pub name: String,
-    pub label: String,
-    pub help: String,
+    pub(crate) name: String,
+    pub(crate) label: String,
+    pub(crate) help: String,
     #[serde(default)]
-    pub secret: bool,
+    pub(crate) secret: bool,
     #[serde(default = "yes")]
-    pub required: bool,
+    pub(crate) required: bool,
     #[serde(default)]
-    pub kind: FieldKind,
+    pub(crate) kind: FieldKind,
     #[serde(default)]
-    pub pattern: Option<String>,
+    pub(crate) pattern: Option<String>,
     #[serde(default)]
-    pub example: Option<String>,
+    pub(crate) example: Option<String>,
     #[serde(default)]
-    pub options: Vec<String>,
+    pub(crate) options: Vec<String>,
     #[serde(default)]
-    pub default: Option<String>,
+    pub(crate) default: Option<String>,
     /// The field only applies when another field has one of `when_in`'s values.
     #[serde(default)]
-    pub when_field: Option<String>,
+    pub(crate) when_field: Option<String>,
     #[serde(default)]
-    pub when_in: Vec<String>,
+    pub(crate) when_in: Vec<String>,
     /// When the wizard asks for this field.
     #[serde(default)]
-    pub ask: Ask,
+    pub(crate) ask: Ask,
     /// Decides where or how the connector's secrets are sent (a host, a port, an auth scheme).
     /// Changing it requires every secret again: a stored secret never follows a new destination.
     #[serde(default)]
-    pub binds_secrets: bool,
+    pub(crate) binds_secrets: bool,
 }
 
 /// When the setup wizard asks for a field of an OAuth2 connector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum Ask {
+pub(crate) enum Ask {
     /// Always (a shop domain, an environment).
     #[default]
     Always,
@@ -183,7 +184,7 @@ pub enum Ask {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum AuthMode {
+pub(crate) enum AuthMode {
     /// The user types or pastes every credential.
     #[default]
     Manual,
@@ -192,7 +193,7 @@ pub enum AuthMode {
 }
 
 impl Ask {
-    pub fn asked_in(self, mode: AuthMode) -> bool {
+    pub(crate) fn asked_in(self, mode: AuthMode) -> bool {
         match self {
             Self::Always => true,
             Self::Manual => mode == AuthMode::Manual,
@@ -205,7 +206,7 @@ impl Ask {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum ClientAuth {
+pub(crate) enum ClientAuth {
     /// `client_id` and `client_secret` in the request body.
     #[default]
     Body,
@@ -217,7 +218,7 @@ pub enum ClientAuth {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum TokenBody {
+pub(crate) enum TokenBody {
     #[default]
     Form,
     Json,
@@ -228,17 +229,17 @@ pub enum TokenBody {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct ChooseAfterSignIn {
+pub(crate) struct ChooseAfterSignIn {
     /// The call, on the provider's API base, that lists them (a JSON array), with the new token.
-    pub list: String,
+    pub(crate) list: String,
     /// JSON pointer to each item's id.
-    pub id: String,
+    pub(crate) id: String,
     /// JSON pointers to each item's name, the first present wins (the id when none is).
-    pub name: Vec<String>,
+    pub(crate) name: Vec<String>,
     /// The field the chosen id fills.
-    pub fills: String,
+    pub(crate) fills: String,
     /// What one of them is called: "Which organisation should we connect?"
-    pub called: String,
+    pub(crate) called: String,
 }
 
 /// A value the provider adds to its redirect back and the connection needs (QuickBooks' company
@@ -246,13 +247,13 @@ pub struct ChooseAfterSignIn {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct FromRedirect {
+pub(crate) struct FromRedirect {
     /// The redirect's query parameter.
-    pub param: String,
+    pub(crate) param: String,
     /// The field it fills.
-    pub fills: String,
+    pub(crate) fills: String,
     /// What it is, for the message when it is missing.
-    pub called: String,
+    pub(crate) called: String,
 }
 
 /// A provider's OAuth2 endpoints and habits. The URLs are defaults the operator can override;
@@ -260,36 +261,36 @@ pub struct FromRedirect {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct OAuthDef {
-    pub authorize_url: String,
-    pub token_url: String,
+pub(crate) struct OAuthDef {
+    pub(crate) authorize_url: String,
+    pub(crate) token_url: String,
     /// What the sign-in needs besides what the streams need (offline access, the connection
     /// check's own call), in the provider's notation.
-    pub scopes: String,
+    pub(crate) scopes: String,
     /// How the provider separates scopes in the authorize URL: a space (RFC 6749), or a comma
     /// (Shopify).
     #[serde(default = "space")]
-    pub scope_separator: String,
+    pub(crate) scope_separator: String,
     /// Scopes that grant what a narrower one does, by the narrower one: a token granted
     /// Google's `drive` may read what `drive.readonly` reads (a provider answers with what it
     /// granted, which an operator's own list may make broader).
     #[serde(default)]
-    pub broader: BTreeMap<String, Vec<String>>,
+    pub(crate) broader: BTreeMap<String, Vec<String>>,
     #[serde(default)]
-    pub pkce: bool,
+    pub(crate) pkce: bool,
     #[serde(default)]
-    pub client_auth: ClientAuth,
+    pub(crate) client_auth: ClientAuth,
     #[serde(default)]
-    pub token_body: TokenBody,
+    pub(crate) token_body: TokenBody,
     #[serde(default)]
-    pub extra_params: BTreeMap<String, String>,
+    pub(crate) extra_params: BTreeMap<String, String>,
     #[serde(default)]
-    pub choose: Option<ChooseAfterSignIn>,
+    pub(crate) choose: Option<ChooseAfterSignIn>,
     #[serde(default)]
-    pub from_redirect: Option<FromRedirect>,
+    pub(crate) from_redirect: Option<FromRedirect>,
     /// Days a refresh token survives without being used, where the provider documents it.
     #[serde(default)]
-    pub refresh_idle_days: Option<u32>,
+    pub(crate) refresh_idle_days: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -302,7 +303,8 @@ fn space() -> String {
 
 impl FieldDef {
     /// Whether this field is asked for, given the answers so far.
-    pub fn applies(&self, answers: &BTreeMap<String, String>) -> bool {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn applies(&self, answers: &BTreeMap<String, String>) -> bool {
         match &self.when_field {
             None => true,
             Some(other) => answers
@@ -316,45 +318,51 @@ impl FieldDef {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConnectorDef {
-    pub id: String,
-    pub name: String,
-    pub category: Category,
-    pub regions: Vec<Region>,
-    pub auth: AuthKind,
-    pub description: String,
-    pub docs_url: String,
-    pub auth_help: String,
-    pub check_label: String,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) category: Category,
+    pub(crate) regions: Vec<Region>,
+    pub(crate) auth: AuthKind,
+    pub(crate) description: String,
+    pub(crate) docs_url: String,
+    pub(crate) auth_help: String,
+    pub(crate) check_label: String,
     /// Where the provider's API lives, for providers with one fixed public API.
     #[serde(default)]
-    pub api_base: Option<String>,
+    pub(crate) api_base: Option<String>,
     /// The provider's sandbox API, chosen by the connector's `environment` field.
     #[serde(default)]
-    pub sandbox_api_base: Option<String>,
+    pub(crate) sandbox_api_base: Option<String>,
     #[serde(default)]
-    pub oauth: Option<OAuthDef>,
-    pub fields: Vec<FieldDef>,
+    pub(crate) oauth: Option<OAuthDef>,
+    pub(crate) fields: Vec<FieldDef>,
     /// How calls to the provider's API carry the credential (none for a database).
     #[serde(default)]
-    pub access: Option<AccessDef>,
+    pub(crate) access: Option<AccessDef>,
     /// What the connector offers to read, when `streams_from` is the catalog.
     #[serde(default)]
-    pub streams: Vec<StreamDef>,
+    pub(crate) streams: Vec<StreamDef>,
     #[serde(default)]
-    pub streams_from: StreamsFrom,
+    pub(crate) streams_from: StreamsFrom,
     /// The provider's webhooks, where it sends them.
     #[serde(default)]
-    pub webhooks: Option<WebhooksDef>,
+    pub(crate) webhooks: Option<WebhooksDef>,
 }
 
 /// The field where what an OAuth provider said it granted at the last sign-in or renewal (its
 /// token answer's `scope`) is kept, beside the tokens; not a secret. Every OAuth connector has it.
-pub const GRANTED_SCOPES: &str = "granted_scopes";
+#[cfg(feature = "ssr")]
+pub(crate) const GRANTED_SCOPES: &str = "granted_scopes";
 
 impl ConnectorDef {
     /// The scopes `stream` needs that `granted` (a token's `scope`, as the provider wrote it)
     /// covers neither itself nor by a broader scope of this connector's sign-in.
-    pub fn ungranted_scopes<'a>(&self, stream: &'a StreamDef, granted: &str) -> Vec<&'a str> {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn ungranted_scopes<'a>(
+        &self,
+        stream: &'a StreamDef,
+        granted: &str,
+    ) -> Vec<&'a str> {
         let none = BTreeMap::new();
         let broader = self.oauth.as_ref().map_or(&none, |oauth| &oauth.broader);
         stream.missing_scopes(granted, broader)
@@ -362,7 +370,8 @@ impl ConnectorDef {
 
     /// Every scope the OAuth sign-in asks for: the sign-in's own, then each stream's, once
     /// each, in that order; empty without OAuth.
-    pub fn sign_in_scopes(&self) -> Vec<String> {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn sign_in_scopes(&self) -> Vec<String> {
         let Some(oauth) = &self.oauth else {
             return Vec::new();
         };
@@ -382,7 +391,8 @@ impl ConnectorDef {
     }
 
     /// The secret field a provider's refusal blames: the one the connector's calls carry.
-    pub fn credential_field(&self) -> &str {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn credential_field(&self) -> &str {
         let access = self.access.as_ref();
         access
             .and_then(|a| a.bearer.as_deref())
@@ -391,6 +401,7 @@ impl ConnectorDef {
             .unwrap_or("api_key")
     }
 
+    #[cfg(feature = "ssr")]
     pub fn field(&self, name: &str) -> Option<&FieldDef> {
         self.fields.iter().find(|f| f.name == name)
     }
@@ -398,7 +409,8 @@ impl ConnectorDef {
     /// The fields whose values the connector sends as HTTP Basic's user and password, when it
     /// sends Basic (`auth_type` is the REST API connector's own choice): what the hub attaches
     /// (`outbound::access`) and so what it must find again in an answer (`scrub`).
-    pub fn basic_fields(&self, auth_type: Option<&str>) -> Option<(&str, &str)> {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn basic_fields(&self, auth_type: Option<&str>) -> Option<(&str, &str)> {
         if self.streams_from == StreamsFrom::Settings {
             return (auth_type == Some("basic")).then_some(("username", "password"));
         }
@@ -407,7 +419,7 @@ impl ConnectorDef {
     }
 
     /// A short "you will need" line for the marketplace card.
-    pub fn needs(&self) -> String {
+    pub(crate) fn needs(&self) -> String {
         let labels: Vec<&str> = self
             .fields
             .iter()
@@ -429,14 +441,14 @@ impl ConnectorDef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CatalogCard {
-    pub id: String,
-    pub name: String,
-    pub category: Category,
-    pub regions: Vec<Region>,
-    pub auth: AuthKind,
-    pub description: String,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) category: Category,
+    pub(crate) regions: Vec<Region>,
+    pub(crate) auth: AuthKind,
+    pub(crate) description: String,
     /// The "you will need" line.
-    pub needs: String,
+    pub(crate) needs: String,
 }
 
 impl From<&ConnectorDef> for CatalogCard {
@@ -455,7 +467,7 @@ impl From<&ConnectorDef> for CatalogCard {
 
 impl CatalogCard {
     /// Whether the card matches a free-text search over name, id and category.
-    pub fn matches(&self, query: &str) -> bool {
+    pub(crate) fn matches(&self, query: &str) -> bool {
         let query = query.trim().to_ascii_lowercase();
         query.is_empty()
             || self.name.to_ascii_lowercase().contains(&query)

@@ -9,73 +9,74 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct AccessDef {
+pub(crate) struct AccessDef {
     /// Where calls go when it is not the catalog's `api_base`: a field holding the base URL the
     /// tenant entered (a WooCommerce store, any REST API).
     #[serde(default)]
-    pub base_field: Option<String>,
+    pub(crate) base_field: Option<String>,
     /// `Authorization: Bearer <field>`.
     #[serde(default)]
-    pub bearer: Option<String>,
+    pub(crate) bearer: Option<String>,
     /// HTTP Basic with these two fields.
     #[serde(default)]
-    pub basic: Option<[String; 2]>,
+    pub(crate) basic: Option<[String; 2]>,
     /// A header carrying a field: `{ name = "x-shopify-access-token", field = "access_token" }`.
     #[serde(default)]
-    pub header: Option<HeaderFromField>,
+    pub(crate) header: Option<HeaderFromField>,
     /// Headers every call sends; `{field}` is a configuration value (Xero's organisation).
     #[serde(default)]
-    pub headers: BTreeMap<String, String>,
+    pub(crate) headers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct HeaderFromField {
-    pub name: String,
-    pub field: String,
+pub(crate) struct HeaderFromField {
+    pub(crate) name: String,
+    pub(crate) field: String,
 }
 
 /// One kind of record a connector offers, and how to list it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct StreamDef {
-    pub name: String,
+pub(crate) struct StreamDef {
+    pub(crate) name: String,
     /// The list call, a path on the API base; `{field}` is a configuration value.
-    pub path: String,
+    pub(crate) path: String,
     /// Query parameters sent on every page; `{page}` (from 1), `{position}` (from 1, by the page
     /// size) and `{page_size}` are filled in per page, `{since}` with the increment's `clause`.
     #[serde(default)]
-    pub query: BTreeMap<String, String>,
+    pub(crate) query: BTreeMap<String, String>,
     /// JSON pointer to the page's array of records; empty when the page is the array.
     #[serde(default)]
-    pub records: String,
+    pub(crate) records: String,
     /// JSON pointer, inside a record, to its id.
     #[serde(default = "id_pointer")]
-    pub id: String,
+    pub(crate) id: String,
     /// JSON pointer, inside a record, to the field that orders its changes.
     #[serde(default)]
-    pub updated: Option<String>,
+    pub(crate) updated: Option<String>,
     /// A record whose value at this pointer is `true` is a deletion (Drive's `trashed`).
     #[serde(default)]
-    pub deleted_flag: Option<String>,
-    pub page_size: u32,
-    pub paging: Paging,
+    pub(crate) deleted_flag: Option<String>,
+    pub(crate) page_size: u32,
+    pub(crate) paging: Paging,
     /// Without one, every run is a full read, and what it no longer finds is marked deleted.
     #[serde(default)]
-    pub incremental: Option<Incremental>,
+    pub(crate) incremental: Option<Incremental>,
     /// The OAuth scopes the list call needs (an OAuth connector's streams each name theirs,
     /// and the sign-in asks for all of them: `ConnectorDef::sign_in_scopes`).
     #[serde(default)]
-    pub scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
 }
 
 impl StreamDef {
     /// The scopes this stream needs that `granted` (as a provider writes a token's `scope`,
     /// separated by spaces or commas) holds neither itself nor a broader scope of (`broader`,
     /// the connector's `OAuthDef::broader`).
-    pub fn missing_scopes(
+    #[cfg(feature = "ssr")]
+    pub(crate) fn missing_scopes(
         &self,
         granted: &str,
         broader: &BTreeMap<String, Vec<String>>,
@@ -103,7 +104,7 @@ fn id_pointer() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Paging {
+pub(crate) enum Paging {
     /// The last record's id in `param` (Stripe's `starting_after`), while `more` is true.
     AfterLastId { param: String, more: String },
     /// A token from the page (`from`, a JSON pointer) sent back in `param`; none means the end.
@@ -120,34 +121,34 @@ pub enum Paging {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct Incremental {
+pub(crate) struct Incremental {
     /// A query parameter carrying the cursor (on the first page when paging by link).
     #[serde(default)]
-    pub param: Option<String>,
+    pub(crate) param: Option<String>,
     /// A header carrying it instead (Xero's `If-Modified-Since`).
     #[serde(default)]
-    pub header: Option<String>,
+    pub(crate) header: Option<String>,
     /// Or a clause put where a query value says `{since}`, the time at its own `{time}`
     /// (QuickBooks' ` where Metadata.LastUpdatedTime >= '{time}'`); `{since}` is empty on a full read.
     #[serde(default)]
-    pub clause: Option<String>,
+    pub(crate) clause: Option<String>,
     /// Or a search call instead of the list call (HubSpot's CRM search, a POST).
     #[serde(default)]
-    pub search: Option<SearchDef>,
+    pub(crate) search: Option<SearchDef>,
     /// Or the provider's event log instead of the list call (Stripe's events).
     #[serde(default)]
-    pub events: Option<EventsDef>,
+    pub(crate) events: Option<EventsDef>,
     /// Or a change feed read from a position the provider hands out (Drive's changes): the
     /// stream's cursor is that position, not a time.
     #[serde(default)]
-    pub feed: Option<FeedDef>,
+    pub(crate) feed: Option<FeedDef>,
     #[serde(default)]
-    pub format: TimeFormat,
+    pub(crate) format: TimeFormat,
     /// Seconds before the cursor an increment starts from, for providers whose lists or searches
     /// show a change only some time after it happened (Square: "several seconds", a search up to a
     /// minute). Records seen again unchanged cost nothing.
     #[serde(default)]
-    pub overlap_seconds: u32,
+    pub(crate) overlap_seconds: u32,
 }
 
 /// An event log listing changes newest first, each event carrying the object's new state:
@@ -157,10 +158,10 @@ pub struct Incremental {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct EventsDef {
-    pub path: String,
-    pub types: Vec<String>,
-    pub retention_days: u32,
+pub(crate) struct EventsDef {
+    pub(crate) path: String,
+    pub(crate) types: Vec<String>,
+    pub(crate) retention_days: u32,
 }
 
 /// A search that lists what changed since a time: `POST {path}` with `body`, in which the string
@@ -171,12 +172,12 @@ pub struct EventsDef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct SearchDef {
-    pub path: String,
+pub(crate) struct SearchDef {
+    pub(crate) path: String,
     #[cfg_attr(feature = "ssr", schema(value_type = Object))]
-    pub body: serde_json::Value,
+    pub(crate) body: serde_json::Value,
     #[serde(default)]
-    pub cap: Option<u32>,
+    pub(crate) cap: Option<u32>,
 }
 
 /// A change feed: `GET {start}` answers the feed's current position (at `start_token`), taken
@@ -187,25 +188,25 @@ pub struct SearchDef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct FeedDef {
-    pub start: String,
-    pub start_token: String,
-    pub path: String,
+pub(crate) struct FeedDef {
+    pub(crate) start: String,
+    pub(crate) start_token: String,
+    pub(crate) path: String,
     #[serde(default)]
-    pub query: BTreeMap<String, String>,
-    pub token_param: String,
-    pub next: String,
-    pub new_start: String,
-    pub changes: String,
-    pub object: String,
-    pub removed: String,
-    pub id: String,
+    pub(crate) query: BTreeMap<String, String>,
+    pub(crate) token_param: String,
+    pub(crate) next: String,
+    pub(crate) new_start: String,
+    pub(crate) changes: String,
+    pub(crate) object: String,
+    pub(crate) removed: String,
+    pub(crate) id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum TimeFormat {
+pub(crate) enum TimeFormat {
     /// `2026-11-29T08:00:00Z`.
     #[default]
     Rfc3339,
@@ -221,7 +222,7 @@ pub enum TimeFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum StreamsFrom {
+pub(crate) enum StreamsFrom {
     /// The catalog's `streams`, read over HTTP with the catalog's `access`.
     #[default]
     Catalog,
@@ -236,7 +237,7 @@ pub enum StreamsFrom {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum WebhookScheme {
+pub(crate) enum WebhookScheme {
     Stripe,
     Shopify,
     Square,
@@ -256,7 +257,8 @@ impl WebhookScheme {
     /// names the shop in a header it does not sign, so a body signed for one shop could be
     /// replayed as another's: its payload is not forwarded (the event still starts a sync, which
     /// reads the shop's data with the connector's own credential).
-    pub fn signs_the_account(self) -> bool {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn signs_the_account(self) -> bool {
         !matches!(self, Self::Shopify)
     }
 }
@@ -265,32 +267,32 @@ impl WebhookScheme {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct WebhooksDef {
-    pub scheme: WebhookScheme,
+pub(crate) struct WebhooksDef {
+    pub(crate) scheme: WebhookScheme,
     /// The secret field holding the signing secret, where each endpoint has its own (Stripe's
     /// `whsec_…`); without one the secret is the operator's, for the whole app
     /// (`CONNECTOR_HUB_WEBHOOK_SECRET_<TYPE>`, or the OAuth client secret).
     #[serde(default)]
-    pub secret_field: Option<String>,
+    pub(crate) secret_field: Option<String>,
     /// Which stream an event changes, by the start of its type (`"customer." = "customers"`).
     #[serde(default)]
-    pub streams: BTreeMap<String, String>,
+    pub(crate) streams: BTreeMap<String, String>,
     /// Whether the provider posts every connected account's events to one address for the whole
     /// app (`/webhooks/app/{type}`, signed with the operator's secret) rather than one per
     /// connector: each event is then routed by the account it names.
     #[serde(default)]
-    pub per_app: bool,
+    pub(crate) per_app: bool,
     /// The non-secret setting holding the account the provider's events name (a shop domain,
     /// a HubSpot portal, a QuickBooks realm, a Xero organisation, a Square merchant): an event
     /// naming another account is never accepted for this connector. A successful connection
     /// check that reports a detail of this name fills it in.
     #[serde(default)]
-    pub account_field: Option<String>,
+    pub(crate) account_field: Option<String>,
     /// How to register the address at the provider, shown on the connector's page.
-    pub setup: String,
+    pub(crate) setup: String,
     /// A push channel the hub registers itself (Drive's `changes.watch`), instead of the person.
     #[serde(default)]
-    pub channel: Option<ChannelDef>,
+    pub(crate) channel: Option<ChannelDef>,
 }
 
 /// A push channel on the stream's changes: `GET {start}` gives the position (at `start_token`)
@@ -299,16 +301,17 @@ pub struct WebhooksDef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct ChannelDef {
-    pub start: String,
-    pub start_token: String,
-    pub watch: String,
-    pub lifetime_days: u32,
+pub(crate) struct ChannelDef {
+    pub(crate) start: String,
+    pub(crate) start_token: String,
+    pub(crate) watch: String,
+    pub(crate) lifetime_days: u32,
 }
 
 impl WebhooksDef {
     /// Whether the fields it names are `def`'s, of the right kind (checked when the catalog loads).
-    pub fn check(&self, def: &super::ConnectorDef) -> Result<(), String> {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn check(&self, def: &super::ConnectorDef) -> Result<(), String> {
         if let Some(name) = &self.secret_field {
             if !def.field(name).is_some_and(|f| f.secret && !f.required) {
                 return Err(format!(
@@ -340,7 +343,8 @@ impl WebhooksDef {
     }
 
     /// The stream an event of `kind` changes, if the catalog says.
-    pub fn stream_of(&self, kind: &str) -> Option<&str> {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn stream_of(&self, kind: &str) -> Option<&str> {
         self.streams
             .iter()
             .find(|(prefix, _)| kind.starts_with(prefix.as_str()))

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 impl Catalog {
     /// The definition of `connector_type`, or the error naming the types there are.
-    pub fn definition(&self, connector_type: &str) -> Result<&ConnectorDef, Error> {
+    pub(crate) fn definition(&self, connector_type: &str) -> Result<&ConnectorDef, Error> {
         self.get(connector_type).ok_or_else(|| {
             Error::new(
                 ErrorCode::UnknownConnectorType,
@@ -61,7 +61,7 @@ impl Catalog {
     }
 
     /// Checks one answer of the setup wizard against its field, before the whole config exists.
-    pub fn validate_field(
+    pub(crate) fn validate_field(
         &self,
         def: &ConnectorDef,
         field: &super::FieldDef,
@@ -117,10 +117,10 @@ impl Catalog {
 /// The shortest secret the hub accepts: anything shorter would match ordinary data, and could
 /// not be taken out of what a provider sends back (`outbound::scrub`) without mangling it — or be
 /// left in without leaking it.
-pub const MIN_SECRET_LEN: usize = 8;
+pub(crate) const MIN_SECRET_LEN: usize = 8;
 
 /// Refuses a secret field's value too short to keep safe, naming the field.
-pub fn check_secret_length(field: &str, label: &str, value: &str) -> Result<(), Error> {
+pub(crate) fn check_secret_length(field: &str, label: &str, value: &str) -> Result<(), Error> {
     if value.chars().count() < MIN_SECRET_LEN {
         return Err(Error::invalid_config(
             field,

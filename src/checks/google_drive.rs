@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::outbound::answers::*;
 use crate::secret::ACCESS_TOKEN;
 
-pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+pub(super) async fn check(ctx: &Ctx<'_>) -> Outcome {
     let reply = ctx
         .bearer_get("google_drive", "/drive/v3/about?fields=user", ACCESS_TOKEN)
         .await?;

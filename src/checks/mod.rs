@@ -4,7 +4,7 @@
 
 mod google_drive;
 mod hubspot;
-pub mod postgresql;
+pub(crate) mod postgresql;
 mod quickbooks;
 mod rest_api;
 mod sage;
@@ -22,21 +22,21 @@ use reqwest::Url;
 use std::collections::BTreeMap;
 
 /// Non-secret facts a successful check learned.
-pub type Details = BTreeMap<String, String>;
+pub(crate) type Details = BTreeMap<String, String>;
 
-pub type Outcome = Result<Details, Error>;
+pub(crate) type Outcome = Result<Details, Error>;
 
 /// What a provider module gets to work with.
-pub struct Ctx<'a> {
-    pub http: &'a Http,
-    pub providers: &'a ProviderUrls,
-    pub settings: &'a CheckSettings,
-    pub config: &'a SecretConfig,
+pub(crate) struct Ctx<'a> {
+    pub(crate) http: &'a Http,
+    pub(crate) providers: &'a ProviderUrls,
+    pub(crate) settings: &'a CheckSettings,
+    pub(crate) config: &'a SecretConfig,
 }
 
 impl<'a> Ctx<'a> {
     /// What a provider module (or a reader of the provider's data) works with.
-    pub fn new(outbound: &'a Outbound, config: &'a SecretConfig) -> Self {
+    pub(crate) fn new(outbound: &'a Outbound, config: &'a SecretConfig) -> Self {
         Self {
             http: outbound.http(),
             providers: outbound.providers(),
@@ -46,7 +46,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// A field the catalog validation guarantees is present.
-    pub fn field(&self, name: &str) -> Result<&str, Error> {
+    pub(crate) fn field(&self, name: &str) -> Result<&str, Error> {
         self.config
             .get(name)
             .filter(|v| !v.is_empty())
@@ -54,12 +54,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// The operator-configured base URL of a provider plus a path.
-    pub fn provider_url(&self, provider: &str, path: &str) -> Result<Url, Error> {
+    pub(crate) fn provider_url(&self, provider: &str, path: &str) -> Result<Url, Error> {
         self.providers.url(provider, path, provider)
     }
 
     /// A GET to an operator-configured provider with a bearer token.
-    pub async fn bearer_get(
+    pub(crate) async fn bearer_get(
         &self,
         provider: &str,
         path: &str,
@@ -94,7 +94,7 @@ pub async fn check(outbound: &Outbound, connector_type: &str, config: &SecretCon
     }
 }
 
-pub fn details<const N: usize>(pairs: [(&str, Option<String>); N]) -> Details {
+pub(crate) fn details<const N: usize>(pairs: [(&str, Option<String>); N]) -> Details {
     pairs
         .into_iter()
         .filter_map(|(k, v)| v.filter(|v| !v.is_empty()).map(|v| (k.to_owned(), v)))

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::error::SqlState;
 
-pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+pub(super) async fn check(ctx: &Ctx<'_>) -> Outcome {
     let database = ctx.field("database")?.to_owned();
     let attempt = async {
         let client = connect(ctx).await?;
@@ -28,7 +28,7 @@ pub async fn check(ctx: &Ctx<'_>) -> Outcome {
 }
 
 /// `work` cut off at the checks' timeout, as a timeout blaming the host.
-pub async fn within_timeout<T>(
+pub(crate) async fn within_timeout<T>(
     ctx: &Ctx<'_>,
     work: impl std::future::Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
@@ -44,7 +44,7 @@ pub async fn within_timeout<T>(
 
 /// A connection to the configured database, with TLS as `sslmode` asks, to an address the egress
 /// policy checked (the connection goes to that exact address).
-pub async fn connect(ctx: &Ctx<'_>) -> Result<tokio_postgres::Client, Error> {
+pub(crate) async fn connect(ctx: &Ctx<'_>) -> Result<tokio_postgres::Client, Error> {
     let host = ctx.field("host")?.trim_matches(['[', ']']).to_owned();
     let port: u16 = ctx
         .config
@@ -118,7 +118,7 @@ pub async fn connect(ctx: &Ctx<'_>) -> Result<tokio_postgres::Client, Error> {
 }
 
 /// A PostgreSQL error in the check vocabulary (matched on, never quoted).
-pub fn classify(e: &tokio_postgres::Error, sslmode: &str) -> Error {
+pub(crate) fn classify(e: &tokio_postgres::Error, sslmode: &str) -> Error {
     if let Some(code) = e.code() {
         return match code {
             c if *c == SqlState::INVALID_PASSWORD => {

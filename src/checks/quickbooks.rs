@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::outbound::answers::*;
 use crate::secret::ACCESS_TOKEN;
 
-pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+pub(super) async fn check(ctx: &Ctx<'_>) -> Outcome {
     let realm = ctx.field("realm_id")?;
     if !realm.chars().all(|c| c.is_ascii_digit()) {
         return Err(Error::invalid_config(

@@ -5,7 +5,7 @@ use super::*;
 use crate::error::Error;
 use crate::outbound::answers::*;
 
-pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+pub(super) async fn check(ctx: &Ctx<'_>) -> Outcome {
     let base = ctx.field("base_url")?.trim_end_matches('/');
     let path = ctx.config.get("test_path").unwrap_or("/");
     let mut url = Url::parse(&format!("{base}{path}"))

@@ -7,7 +7,7 @@ use crate::secret::ACCESS_TOKEN;
 
 const API_VERSION: &str = "2025-07";
 
-pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+pub(super) async fn check(ctx: &Ctx<'_>) -> Outcome {
     let shop = ctx.field("shop_domain")?.to_ascii_lowercase();
     let shop_name = shop.strip_suffix(".myshopify.com").unwrap_or_default();
     if shop_name.is_empty()

@@ -7,7 +7,7 @@ use crate::secret::ACCESS_TOKEN;
 
 const SQUARE_VERSION: &str = "2025-07-16";
 
-pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+pub(super) async fn check(ctx: &Ctx<'_>) -> Outcome {
     let provider = match ctx.config.get("environment") {
         Some("sandbox") => "square_sandbox",
         _ => "square",

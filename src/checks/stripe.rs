@@ -4,7 +4,7 @@ use super::*;
 use crate::error::Error;
 use crate::outbound::answers::*;
 
-pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+pub(super) async fn check(ctx: &Ctx<'_>) -> Outcome {
     let key = ctx.field("api_key")?;
     if !(key.starts_with("sk_") || key.starts_with("rk_")) {
         return Err(Error::invalid_config(

@@ -4,7 +4,7 @@ use super::*;
 use crate::error::Error;
 use crate::outbound::answers::*;
 
-pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+pub(super) async fn check(ctx: &Ctx<'_>) -> Outcome {
     let store = ctx.field("store_url")?.trim_end_matches('/');
     let url = Url::parse(&format!("{store}/wp-json/wc/v3/products?per_page=1"))
         .map_err(|_| Error::invalid_config("store_url", "The store address is not a valid URL."))?;

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::outbound::answers::*;
 use crate::secret::ACCESS_TOKEN;
 
-pub async fn check(ctx: &Ctx<'_>) -> Outcome {
+pub(super) async fn check(ctx: &Ctx<'_>) -> Outcome {
     let reply = ctx.bearer_get("xero", "/connections", ACCESS_TOKEN).await?;
     if reply.status == 401 {
         let expired = lower_text(&reply).contains("tokenexpired")

@@ -7,7 +7,7 @@ mod providers;
 mod sections;
 mod source;
 
-pub use source::SettingsError;
+pub(crate) use source::SettingsError;
 
 use crate::auth::AuthSettings;
 use crate::oauth::OAuthSettings;
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Environment {
+pub(crate) enum Environment {
     Development,
     Production,
 }
@@ -33,36 +33,36 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub site_addr: SocketAddr,
-    pub site_root: PathBuf,
-    pub public_url: String,
-    pub environment: Environment,
+    pub(crate) site_addr: SocketAddr,
+    pub(crate) site_root: PathBuf,
+    pub(crate) public_url: String,
+    pub(crate) environment: Environment,
     pub data_dir: PathBuf,
     pub log_format: LogFormat,
-    pub max_body_bytes: usize,
-    pub mongo_uri: Option<SecretString>,
-    pub mongo_db: String,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) mongo_uri: Option<SecretString>,
+    pub(crate) mongo_db: String,
     pub auth: AuthSettings,
-    pub encryption_key: Option<SecretString>,
-    pub encryption_key_file: Option<PathBuf>,
+    pub(crate) encryption_key: Option<SecretString>,
+    pub(crate) encryption_key_file: Option<PathBuf>,
     pub checks: CheckSettings,
     pub providers: ProviderUrls,
-    pub limits: LimitSettings,
+    pub(crate) limits: LimitSettings,
     /// Whether encoded listing pages are reused while the store reports no change.
-    pub page_cache: bool,
-    pub monitor: MonitorSettings,
-    pub oauth: OAuthSettings,
-    pub sync: SyncSettings,
-    pub deliveries: DeliverySettings,
+    pub(crate) page_cache: bool,
+    pub(crate) monitor: MonitorSettings,
+    pub(crate) oauth: OAuthSettings,
+    pub(crate) sync: SyncSettings,
+    pub(crate) deliveries: DeliverySettings,
     /// Signing secrets of providers' webhooks that are the operator's, by connector type.
-    pub webhook_secrets: std::collections::BTreeMap<String, crate::secret::SecretString>,
+    pub(crate) webhook_secrets: std::collections::BTreeMap<String, crate::secret::SecretString>,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct MonitorSettings {
-    pub enabled: bool,
-    pub interval: Duration,
-    pub concurrency: usize,
+    pub(crate) enabled: bool,
+    pub(crate) interval: Duration,
+    pub(crate) concurrency: usize,
 }
 
 impl Settings {

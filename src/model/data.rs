@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
-pub enum ColumnType {
+pub(crate) enum ColumnType {
     String,
     Integer,
     Number,
@@ -17,7 +17,7 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::String => "string",
             Self::Integer => "integer",
@@ -32,24 +32,24 @@ impl ColumnType {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct Column {
-    pub name: String,
+pub(crate) struct Column {
+    pub(crate) name: String,
     #[serde(rename = "type")]
-    pub column_type: ColumnType,
+    pub(crate) column_type: ColumnType,
 }
 
 /// The first page of a stream, read from the provider and not stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Preview {
-    pub stream: String,
+    pub(crate) stream: String,
     /// Every stream the connector offers (for PostgreSQL, the tables found).
-    pub streams: Vec<String>,
-    pub columns: Vec<Column>,
+    pub(crate) streams: Vec<String>,
+    pub(crate) columns: Vec<Column>,
     /// Up to ten records.
     #[cfg_attr(feature = "ssr", schema(value_type = Vec<Object>))]
-    pub records: Vec<serde_json::Value>,
-    pub has_more: bool,
+    pub(crate) records: Vec<serde_json::Value>,
+    pub(crate) has_more: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,9 +63,11 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    pub const ALL: [RunStatus; 4] = [Self::Queued, Self::Running, Self::Succeeded, Self::Failed];
+    #[cfg(feature = "ssr")]
+    pub(crate) const ALL: [RunStatus; 4] =
+        [Self::Queued, Self::Running, Self::Succeeded, Self::Failed];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
             Self::Running => "running",
@@ -74,11 +76,12 @@ impl RunStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
-    pub fn is_active(self) -> bool {
+    pub(crate) fn is_active(self) -> bool {
         matches!(self, Self::Queued | Self::Running)
     }
 }
@@ -94,7 +97,8 @@ pub enum RunTrigger {
 }
 
 impl RunTrigger {
-    pub fn as_str(self) -> &'static str {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Manual => "manual",
             Self::Schedule => "schedule",
@@ -102,7 +106,8 @@ impl RunTrigger {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [Self::Manual, Self::Schedule, Self::Webhook]
             .into_iter()
             .find(|v| v.as_str() == s)
@@ -113,13 +118,14 @@ impl RunTrigger {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StreamCounts {
-    pub added: u64,
-    pub updated: u64,
-    pub deleted: u64,
+    pub(crate) added: u64,
+    pub(crate) updated: u64,
+    pub(crate) deleted: u64,
 }
 
 impl StreamCounts {
-    pub fn add(&mut self, other: StreamCounts) {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn add(&mut self, other: StreamCounts) {
         self.added += other.added;
         self.updated += other.updated;
         self.deleted += other.deleted;
@@ -129,70 +135,70 @@ impl StreamCounts {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SyncRunView {
-    pub run_id: String,
-    pub status: RunStatus,
-    pub trigger: RunTrigger,
+    pub(crate) run_id: String,
+    pub(crate) status: RunStatus,
+    pub(crate) trigger: RunTrigger,
     /// When it was asked for (RFC 3339).
-    pub queued_at: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    pub full_refresh: bool,
-    pub streams: BTreeMap<String, StreamCounts>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
+    pub(crate) queued_at: String,
+    pub(crate) started_at: Option<String>,
+    pub(crate) finished_at: Option<String>,
+    pub(crate) full_refresh: bool,
+    pub(crate) streams: BTreeMap<String, StreamCounts>,
+    pub(crate) error_code: Option<String>,
+    pub(crate) error_message: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SyncRunList {
-    pub runs: Vec<SyncRunView>,
+    pub(crate) runs: Vec<SyncRunView>,
 }
 
 /// 202 to a sync request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SyncQueued {
-    pub run_id: String,
-    pub status: RunStatus,
+    pub(crate) run_id: String,
+    pub(crate) status: RunStatus,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct StreamView {
-    pub name: String,
-    pub record_count: i64,
-    pub last_synced_at: Option<String>,
+pub(crate) struct StreamView {
+    pub(crate) name: String,
+    pub(crate) record_count: i64,
+    pub(crate) last_synced_at: Option<String>,
     /// The field whose change times drive incremental reads, when the stream has one.
-    pub cursor_field: Option<String>,
+    pub(crate) cursor_field: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StreamList {
-    pub streams: Vec<StreamView>,
+    pub(crate) streams: Vec<StreamView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct RecordView {
+pub(crate) struct RecordView {
     /// The provider's id.
-    pub id: String,
+    pub(crate) id: String,
     /// The record as the provider last sent it (for a deletion, as last seen).
     #[cfg_attr(feature = "ssr", schema(value_type = Object))]
-    pub data: serde_json::Value,
+    pub(crate) data: serde_json::Value,
     /// When the hub stored this state (RFC 3339).
-    pub updated_at: String,
-    pub deleted: bool,
+    pub(crate) updated_at: String,
+    pub(crate) deleted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RecordPage {
-    pub records: Vec<RecordView>,
+    pub(crate) records: Vec<RecordView>,
     /// Where to go on from: present on every page, the last one included.
-    pub next_cursor: String,
+    pub(crate) next_cursor: String,
     /// Whether more records are waiting now.
-    pub has_more: bool,
+    pub(crate) has_more: bool,
 }
 
 /// A PostgreSQL table as the table choice shows it.
@@ -200,58 +206,58 @@ pub struct RecordPage {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TableChoice {
     /// `schema.table`.
-    pub name: String,
+    pub(crate) name: String,
     /// Timestamp and integer columns that can mark changes.
-    pub cursor_candidates: Vec<String>,
+    pub(crate) cursor_candidates: Vec<String>,
     /// Without a primary key, rows cannot be told apart between syncs: not offered.
-    pub has_key: bool,
-    pub chosen: bool,
-    pub cursor: Option<String>,
+    pub(crate) has_key: bool,
+    pub(crate) chosen: bool,
+    pub(crate) cursor: Option<String>,
 }
 
 /// A setting for reading data, with its current value (never a secret: the catalog refuses a
 /// secret field set later).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DataSetting {
-    pub name: String,
-    pub label: String,
-    pub help: String,
-    pub options: Vec<String>,
-    pub example: Option<String>,
-    pub value: Option<String>,
+pub(crate) struct DataSetting {
+    pub(crate) name: String,
+    pub(crate) label: String,
+    pub(crate) help: String,
+    pub(crate) options: Vec<String>,
+    pub(crate) example: Option<String>,
+    pub(crate) value: Option<String>,
 }
 
 /// A stream the connection may not read, and the permissions (scopes) it needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StreamPermission {
-    pub stream: String,
-    pub scopes: Vec<String>,
+pub(crate) struct StreamPermission {
+    pub(crate) stream: String,
+    pub(crate) scopes: Vec<String>,
 }
 
 /// What a connector's data page shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataView {
-    pub connector: crate::model::ConnectorView,
-    pub streams: Vec<StreamView>,
-    pub runs: Vec<SyncRunView>,
+    pub(crate) connector: crate::model::ConnectorView,
+    pub(crate) streams: Vec<StreamView>,
+    pub(crate) runs: Vec<SyncRunView>,
     /// The stream whose records are shown.
-    pub stream: Option<String>,
-    pub page: Option<RecordPage>,
+    pub(crate) stream: Option<String>,
+    pub(crate) page: Option<RecordPage>,
     /// The records' top-level fields, the id first.
-    pub columns: Vec<String>,
-    pub settings: Vec<DataSetting>,
+    pub(crate) columns: Vec<String>,
+    pub(crate) settings: Vec<DataSetting>,
     /// How to register `connector.webhook_url` at the provider, for providers that send
     /// webhooks.
     #[serde(default)]
-    pub webhook_setup: Option<String>,
+    pub(crate) webhook_setup: Option<String>,
     /// Whether the webhooks' signing secret is entered per connector (else it is the operator's).
     #[serde(default)]
-    pub webhook_takes_secret: bool,
+    pub(crate) webhook_takes_secret: bool,
     /// Whether Connector Hub registers the address at the provider itself (a push channel).
     #[serde(default)]
-    pub webhook_registers: bool,
+    pub(crate) webhook_registers: bool,
     /// Streams the last sign-in was not granted a permission for, with the scopes they need.
     #[serde(default)]
-    pub needs_permission: Vec<StreamPermission>,
-    pub now_ms: i64,
+    pub(crate) needs_permission: Vec<StreamPermission>,
+    pub(crate) now_ms: i64,
 }

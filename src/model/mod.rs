@@ -4,8 +4,8 @@
 //! cannot hold.
 
 pub mod data;
-pub mod webhooks;
-pub mod wizard;
+pub(crate) mod webhooks;
+pub(crate) mod wizard;
 
 use crate::error::ErrorCode;
 use serde::{Deserialize, Serialize};
@@ -23,14 +23,14 @@ pub enum ConnectorStatus {
 }
 
 impl ConnectorStatus {
-    pub const ALL: [ConnectorStatus; 4] = [
+    pub(crate) const ALL: [ConnectorStatus; 4] = [
         Self::Pending,
         Self::Active,
         Self::Error,
         Self::AuthorizationRequired,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
             Self::Active => "active",
@@ -39,11 +39,11 @@ impl ConnectorStatus {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Pending => "Not tested",
             Self::Active => "Connected",
@@ -71,9 +71,10 @@ pub enum SyncFrequency {
 }
 
 impl SyncFrequency {
-    pub const ALL: [SyncFrequency; 4] = [Self::Manual, Self::Hourly, Self::Daily, Self::Weekly];
+    pub(crate) const ALL: [SyncFrequency; 4] =
+        [Self::Manual, Self::Hourly, Self::Daily, Self::Weekly];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Manual => "manual",
             Self::Hourly => "hourly",
@@ -82,11 +83,12 @@ impl SyncFrequency {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Manual => "Manually",
             Self::Hourly => "Every hour",
@@ -100,42 +102,42 @@ impl SyncFrequency {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConnectorView {
-    pub connector_id: String,
-    pub connector_type: String,
-    pub display_name: String,
-    pub status: ConnectorStatus,
-    pub sync_frequency: SyncFrequency,
-    pub created_at: String,
-    pub updated_at: String,
-    pub created_by: String,
-    pub updated_by: String,
-    pub last_tested_at: Option<String>,
-    pub last_sync_at: Option<String>,
-    pub error_code: Option<ErrorCode>,
-    pub error_message: Option<String>,
+    pub(crate) connector_id: String,
+    pub(crate) connector_type: String,
+    pub(crate) display_name: String,
+    pub(crate) status: ConnectorStatus,
+    pub(crate) sync_frequency: SyncFrequency,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
+    pub(crate) created_by: String,
+    pub(crate) updated_by: String,
+    pub(crate) last_tested_at: Option<String>,
+    pub(crate) last_sync_at: Option<String>,
+    pub(crate) error_code: Option<ErrorCode>,
+    pub(crate) error_message: Option<String>,
     /// When the OAuth2 access token expires (renewed automatically when it can be).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_expires_at: Option<String>,
+    pub(crate) token_expires_at: Option<String>,
     /// Things that will break soon unless someone acts: a sign-in about to be revoked for
     /// disuse, a token that expires and cannot be renewed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// Where the provider sends its webhooks for this connector, for providers that send them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_url: Option<String>,
+    pub(crate) webhook_url: Option<String>,
     /// When the push channel the hub opened to `webhook_url` lapses (Google Drive); the hub
     /// opens the next one a day before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook_channel_expires_at: Option<String>,
+    pub(crate) webhook_channel_expires_at: Option<String>,
 }
 
 /// One page of a tenant's connectors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConnectorPage {
-    pub connectors: Vec<ConnectorView>,
+    pub(crate) connectors: Vec<ConnectorView>,
     /// Pass as `cursor` to fetch the next page; absent on the last page.
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
 /// The outcome of a connection test. `details` carries non-secret facts the check learned
@@ -143,25 +145,25 @@ pub struct ConnectorPage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CheckResult {
-    pub success: bool,
-    pub error_code: Option<ErrorCode>,
-    pub message: String,
-    pub hint: Option<String>,
-    pub field: Option<String>,
+    pub(crate) success: bool,
+    pub(crate) error_code: Option<ErrorCode>,
+    pub(crate) message: String,
+    pub(crate) hint: Option<String>,
+    pub(crate) field: Option<String>,
     #[serde(default)]
-    pub details: BTreeMap<String, String>,
+    pub(crate) details: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<u64>,
-    pub tested_at: String,
-    pub duration_ms: u64,
+    pub(crate) retry_after: Option<u64>,
+    pub(crate) tested_at: String,
+    pub(crate) duration_ms: u64,
 }
 
 /// Who is signed in, as far as the UI needs to know.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SessionInfo {
-    pub tenant_id: String,
-    pub user_id: String,
+    pub(crate) tenant_id: String,
+    pub(crate) user_id: String,
 }
 
 /// What an audit entry records. Stored and sent as its `as_str` name.
@@ -230,7 +232,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub(crate) const ALL: [AuditAction; 25] = [
         Self::Create,
         Self::Read,
         Self::Update,
@@ -258,7 +260,7 @@ impl AuditAction {
         Self::WebhookChannel,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Create => "create",
             Self::Read => "read",
@@ -288,12 +290,12 @@ impl AuditAction {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
     /// How the audit page names it.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Create => "create",
             Self::Read => "read",
@@ -346,9 +348,9 @@ pub enum AuditOutcome {
 }
 
 impl AuditOutcome {
-    pub const ALL: [AuditOutcome; 4] = [Self::Ok, Self::Refused, Self::Denied, Self::Error];
+    pub(crate) const ALL: [AuditOutcome; 4] = [Self::Ok, Self::Refused, Self::Denied, Self::Error];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
             Self::Refused => "refused",
@@ -357,7 +359,7 @@ impl AuditOutcome {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
@@ -371,25 +373,25 @@ impl fmt::Display for AuditOutcome {
 /// One audit log entry as the tenant sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct AuditEntryView {
-    pub seq: i64,
-    pub at: String,
-    pub user_id: String,
-    pub action: String,
-    pub connector_id: Option<String>,
-    pub outcome: String,
-    pub error_code: Option<String>,
+pub(crate) struct AuditEntryView {
+    pub(crate) seq: i64,
+    pub(crate) at: String,
+    pub(crate) user_id: String,
+    pub(crate) action: String,
+    pub(crate) connector_id: Option<String>,
+    pub(crate) outcome: String,
+    pub(crate) error_code: Option<String>,
     /// What else there is to say (how many refusals a per-minute summary stands for).
     #[serde(default)]
-    pub detail: Option<String>,
-    pub client: String,
+    pub(crate) detail: Option<String>,
+    pub(crate) client: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditPage {
-    pub entries: Vec<AuditEntryView>,
+    pub(crate) entries: Vec<AuditEntryView>,
     /// Pass as `before` for older entries; absent on the last page.
-    pub next_before: Option<i64>,
-    pub now_ms: i64,
+    pub(crate) next_before: Option<i64>,
+    pub(crate) now_ms: i64,
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// What the hub tells a tenant's endpoints about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub enum EventType {
+pub(crate) enum EventType {
     #[serde(rename = "connector.created")]
     ConnectorCreated,
     #[serde(rename = "connector.updated")]
@@ -26,7 +26,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub(crate) const ALL: [EventType; 8] = [
         Self::ConnectorCreated,
         Self::ConnectorUpdated,
         Self::ConnectorDeleted,
@@ -37,7 +37,7 @@ impl EventType {
         Self::ProviderEvent,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::ConnectorCreated => "connector.created",
             Self::ConnectorUpdated => "connector.updated",
@@ -50,7 +50,8 @@ impl EventType {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Self> {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn parse(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == text)
     }
 }
@@ -59,70 +60,72 @@ impl EventType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EndpointView {
-    pub endpoint_id: String,
-    pub url: String,
+    pub(crate) endpoint_id: String,
+    pub(crate) url: String,
     /// Event types sent; empty means all.
-    pub events: Vec<EventType>,
-    pub enabled: bool,
+    pub(crate) events: Vec<EventType>,
+    pub(crate) enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled_reason: Option<String>,
-    pub created_at: String,
+    pub(crate) disabled_reason: Option<String>,
+    pub(crate) created_at: String,
     /// The signing secret (`whsec_…`): only in the answer to creating the endpoint or rotating
     /// its secret, never again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
+    pub(crate) secret: Option<String>,
     /// Until when the previous secret also signs, during a rotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub previous_secret_until: Option<String>,
+    pub(crate) previous_secret_until: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct AttemptView {
-    pub at: String,
+pub(crate) struct AttemptView {
+    pub(crate) at: String,
     /// The endpoint's HTTP status; absent when it could not be reached.
-    pub status: Option<u16>,
-    pub duration_ms: i64,
+    pub(crate) status: Option<u16>,
+    pub(crate) duration_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct DeliveryView {
-    pub delivery_id: String,
+pub(crate) struct DeliveryView {
+    pub(crate) delivery_id: String,
     /// The `webhook-id` every attempt carried.
-    pub event_id: String,
-    pub event_type: String,
+    pub(crate) event_id: String,
+    pub(crate) event_type: String,
     /// `pending`, `succeeded` or `failed`.
-    pub status: String,
-    pub created_at: String,
+    pub(crate) status: String,
+    pub(crate) created_at: String,
     /// When the next attempt is due, while pending.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_attempt_at: Option<String>,
-    pub attempts: Vec<AttemptView>,
+    pub(crate) next_attempt_at: Option<String>,
+    pub(crate) attempts: Vec<AttemptView>,
 }
 
+#[cfg(feature = "ssr")]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EndpointList {
-    pub endpoints: Vec<EndpointView>,
+    pub(crate) endpoints: Vec<EndpointView>,
 }
 
+#[cfg(feature = "ssr")]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeliveryList {
-    pub deliveries: Vec<DeliveryView>,
+    pub(crate) deliveries: Vec<DeliveryView>,
 }
 
 /// The Webhooks page: each endpoint with its latest deliveries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebhooksView {
-    pub endpoints: Vec<EndpointActivity>,
+    pub(crate) endpoints: Vec<EndpointActivity>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EndpointActivity {
-    pub endpoint: EndpointView,
-    pub deliveries: Vec<DeliveryView>,
+pub(crate) struct EndpointActivity {
+    pub(crate) endpoint: EndpointView,
+    pub(crate) deliveries: Vec<DeliveryView>,
 }

@@ -8,7 +8,7 @@ use crate::model::{CheckResult, SyncFrequency};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum WizardStep {
+pub(crate) enum WizardStep {
     Intro,
     Auth,
     Field,
@@ -23,30 +23,30 @@ pub enum WizardStep {
 
 /// An answer as the conversation shows it: secrets are masked, always the same width.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ShownAnswer {
-    pub field: String,
-    pub label: String,
-    pub question: String,
-    pub shown: String,
+pub(crate) struct ShownAnswer {
+    pub(crate) field: String,
+    pub(crate) label: String,
+    pub(crate) question: String,
+    pub(crate) shown: String,
 }
 
 /// What the wizard shows of the connector: the definition's fields and OAuth settings stay on the
 /// server (the current field travels on its own).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConnectorBrief {
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub auth: AuthKind,
-    pub auth_help: String,
-    pub docs_url: String,
-    pub check_label: String,
+pub(crate) struct ConnectorBrief {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) auth: AuthKind,
+    pub(crate) auth_help: String,
+    pub(crate) docs_url: String,
+    pub(crate) check_label: String,
     /// The "you will need" line.
-    pub needs: String,
+    pub(crate) needs: String,
     /// Whether the provider offers signing in with OAuth2.
-    pub oauth: bool,
+    pub(crate) oauth: bool,
     /// What a sign-in's reach is chosen among, where it is ("organisation", "business").
-    pub choice_called: Option<String>,
+    pub(crate) choice_called: Option<String>,
 }
 
 impl From<&ConnectorDef> for ConnectorBrief {
@@ -73,37 +73,38 @@ impl From<&ConnectorDef> for ConnectorBrief {
 /// Everything the wizard page renders. It holds no secret: it is serialized into the page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WizardView {
-    pub def: ConnectorBrief,
-    pub draft_id: Option<String>,
-    pub revision: u32,
-    pub replace: Option<String>,
-    pub step: WizardStep,
-    pub field: Option<FieldDef>,
+    pub(crate) def: ConnectorBrief,
+    pub(crate) draft_id: Option<String>,
+    pub(crate) revision: u32,
+    pub(crate) replace: Option<String>,
+    pub(crate) step: WizardStep,
+    pub(crate) field: Option<FieldDef>,
     /// The current non-secret answer, when going back to a field.
-    pub prefill: Option<String>,
+    pub(crate) prefill: Option<String>,
     /// The current field is a secret that already has an answer (leave empty to keep it).
-    pub has_secret_answer: bool,
-    pub answered: Vec<ShownAnswer>,
-    pub error: Option<ApiError>,
-    pub result: Option<CheckResult>,
-    pub saved_connector: Option<String>,
-    pub display_name: String,
-    pub sync_frequency: SyncFrequency,
-    pub mode: AuthMode,
+    pub(crate) has_secret_answer: bool,
+    pub(crate) answered: Vec<ShownAnswer>,
+    pub(crate) error: Option<ApiError>,
+    pub(crate) result: Option<CheckResult>,
+    pub(crate) saved_connector: Option<String>,
+    pub(crate) display_name: String,
+    pub(crate) sync_frequency: SyncFrequency,
+    pub(crate) mode: AuthMode,
     /// Whether the operator registered an OAuth2 client for this provider.
-    pub oauth_available: bool,
+    pub(crate) oauth_available: bool,
     /// Signed in at the provider; the name of what was chosen there, if anything.
-    pub signed_in: Option<String>,
+    pub(crate) signed_in: Option<String>,
     /// The organisations or businesses to choose from, as (id, name).
-    pub choices: Vec<(String, String)>,
+    pub(crate) choices: Vec<(String, String)>,
 }
 
-pub const SECRET_MASK: &str = "•••••••• (hidden)";
+#[cfg(feature = "ssr")]
+pub(crate) const SECRET_MASK: &str = "•••••••• (hidden)";
 
 /// What a wizard form asks for: the `action` its submit button sends. Forms post these as text
 /// (so they work without JavaScript); both sides spell them through this type.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WizardAction {
+pub(crate) enum WizardAction {
     /// Leave the introduction.
     Start,
     /// Type or paste the credentials.
@@ -122,7 +123,9 @@ pub enum WizardAction {
     Retry,
     /// Save although the test failed.
     SaveAnyway,
-    /// Drop this setup and begin again.
+    /// Drop this setup and begin again. No page sends it (so the browser's build has no use for
+    /// it); the server still honours a form that does.
+    #[cfg(feature = "ssr")]
     Restart,
     /// Go back to one answered field.
     Edit(String),
@@ -132,7 +135,7 @@ impl WizardAction {
     const EDIT: &'static str = "edit:";
 
     /// The text the form sends.
-    pub fn value(&self) -> String {
+    pub(crate) fn value(&self) -> String {
         match self {
             Self::Start => "start".into(),
             Self::EnterByHand => "continue".into(),
@@ -143,12 +146,14 @@ impl WizardAction {
             Self::Name => "name".into(),
             Self::Retry => "retry".into(),
             Self::SaveAnyway => "save_anyway".into(),
+            #[cfg(feature = "ssr")]
             Self::Restart => "restart".into(),
             Self::Edit(field) => format!("{}{field}", Self::EDIT),
         }
     }
 
-    pub fn parse(value: &str) -> Option<Self> {
+    #[cfg(feature = "ssr")]
+    pub(crate) fn parse(value: &str) -> Option<Self> {
         Some(match value {
             "start" => Self::Start,
             "continue" => Self::EnterByHand,

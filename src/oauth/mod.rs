@@ -20,24 +20,24 @@ use std::time::Duration;
 /// OAuth2 client registrations, by connector type. A provider without one offers only the
 /// hand-entered token path.
 #[derive(Debug, Clone)]
-pub struct OAuthSettings {
-    pub clients: BTreeMap<String, OAuthClient>,
+pub(crate) struct OAuthSettings {
+    pub(crate) clients: BTreeMap<String, OAuthClient>,
     /// Tokens that expire sooner than this are renewed before use.
-    pub refresh_margin: Duration,
+    pub(crate) refresh_margin: Duration,
 }
 
 #[derive(Debug, Clone)]
-pub struct OAuthClient {
-    pub client_id: String,
-    pub client_secret: SecretString,
+pub(crate) struct OAuthClient {
+    pub(crate) client_id: String,
+    pub(crate) client_secret: SecretString,
     /// Overrides of the catalog's defaults.
-    pub scopes: Option<String>,
-    pub authorize_url: Option<String>,
-    pub token_url: Option<String>,
+    pub(crate) scopes: Option<String>,
+    pub(crate) authorize_url: Option<String>,
+    pub(crate) token_url: Option<String>,
 }
 
 /// How long a started authorization may take before its `state` is refused.
-pub const STATE_TTL_MS: i64 = 10 * 60 * 1000;
+pub(crate) const STATE_TTL_MS: i64 = 10 * 60 * 1000;
 
 /// The operator's OAuth2 client registrations, with the public callback address.
 pub struct OAuth {
@@ -48,12 +48,12 @@ pub struct OAuth {
 
 /// A token response. The tokens are secrets: Debug never prints them.
 pub struct TokenSet {
-    pub access_token: SecretString,
-    pub refresh_token: Option<SecretString>,
+    pub(crate) access_token: SecretString,
+    pub(crate) refresh_token: Option<SecretString>,
     /// Milliseconds since the epoch, when the provider says.
-    pub expires_at: Option<i64>,
+    pub(crate) expires_at: Option<i64>,
     /// The scopes granted, when the provider says (the token answer's `scope`).
-    pub granted: Option<String>,
+    pub(crate) granted: Option<String>,
 }
 
 impl std::fmt::Debug for TokenSet {
@@ -66,7 +66,7 @@ impl std::fmt::Debug for TokenSet {
 }
 
 #[derive(Debug)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// The provider refused the grant (`invalid_grant`): the code was used or expired, or the
     /// refresh token was revoked or unused too long. Only signing in again helps.
     InvalidGrant,
@@ -80,13 +80,13 @@ impl From<Error> for TokenError {
 }
 
 /// A PKCE pair: the verifier stays on the server, the S256 challenge goes to the provider.
-pub struct Pkce {
-    pub verifier: String,
-    pub challenge: String,
+pub(crate) struct Pkce {
+    pub(crate) verifier: String,
+    pub(crate) challenge: String,
 }
 
 impl Pkce {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         // 32 random bytes give a 43-character verifier, within RFC 7636's 43..=128.
         let verifier = crate::random::random_token(32);
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -105,7 +105,7 @@ impl Default for Pkce {
 }
 
 /// States are stored by hash: a leaked store row cannot be replayed as a callback.
-pub fn state_hash(state: &str) -> String {
+pub(crate) fn state_hash(state: &str) -> String {
     hex::encode(Sha256::digest(state.as_bytes()))
 }
 
@@ -123,7 +123,7 @@ impl Default for OAuth {
 }
 
 impl OAuth {
-    pub fn new(settings: &OAuthSettings, public_url: &str) -> Self {
+    pub(crate) fn new(settings: &OAuthSettings, public_url: &str) -> Self {
         Self {
             clients: settings.clients.clone(),
             refresh_margin_ms: i64::try_from(settings.refresh_margin.as_millis())
@@ -133,12 +133,12 @@ impl OAuth {
     }
 
     /// Whether "Connect with …" can be offered for this connector type.
-    pub fn is_configured(&self, def: &ConnectorDef) -> bool {
+    pub(crate) fn is_configured(&self, def: &ConnectorDef) -> bool {
         def.oauth.is_some() && self.clients.contains_key(&def.id)
     }
 
     /// Whether a token expiring at `expires_at` should be renewed before use.
-    pub fn due(&self, expires_at: Option<i64>, now: i64) -> bool {
+    pub(crate) fn due(&self, expires_at: Option<i64>, now: i64) -> bool {
         expires_at.is_some_and(|at| at - self.refresh_margin_ms <= now)
     }
 
@@ -196,7 +196,7 @@ impl OAuth {
     }
 
     /// The provider's consent page address for this `state`.
-    pub fn authorize_url(
+    pub(crate) fn authorize_url(
         &self,
         def: &ConnectorDef,
         state: &str,
@@ -236,7 +236,7 @@ impl OAuth {
     }
 
     /// Trades an authorization code for tokens.
-    pub async fn exchange_code(
+    pub(crate) async fn exchange_code(
         &self,
         http: &Http,
         def: &ConnectorDef,
@@ -256,7 +256,7 @@ impl OAuth {
     }
 
     /// Renews an access token. A response without a refresh token means "keep the old one".
-    pub async fn refresh(
+    pub(crate) async fn refresh(
         &self,
         http: &Http,
         def: &ConnectorDef,
@@ -310,7 +310,7 @@ impl OAuth {
 
     /// The organisations (Xero) or businesses (Sage) a new token can reach, as (id, name), for
     /// the wizard's choice after signing in.
-    pub async fn choices(
+    pub(crate) async fn choices(
         &self,
         http: &Http,
         providers: &ProviderUrls,

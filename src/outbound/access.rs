@@ -19,7 +19,7 @@ enum Credential {
 }
 
 /// A connector's API, ready to call: its base, its credential, and who chose the destination.
-pub struct Access {
+pub(crate) struct Access {
     base: Url,
     credential: Credential,
     headers: Vec<(String, String)>,
@@ -44,7 +44,7 @@ fn field<'a>(config: &'a SecretConfig, name: &str) -> Result<&'a str, Error> {
 }
 
 /// `{field}` placeholders filled from the configuration.
-pub fn fill(template: &str, config: &SecretConfig) -> Result<String, Error> {
+pub(crate) fn fill(template: &str, config: &SecretConfig) -> Result<String, Error> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -61,7 +61,7 @@ pub fn fill(template: &str, config: &SecretConfig) -> Result<String, Error> {
 }
 
 impl Access {
-    pub fn resolve(
+    pub(crate) fn resolve(
         def: &ConnectorDef,
         config: &SecretConfig,
         providers: &ProviderUrls,
@@ -170,7 +170,7 @@ impl Access {
     }
 
     /// `path` (with its query) under the API base.
-    pub fn url(&self, path_and_query: &str) -> Result<Url, Error> {
+    pub(crate) fn url(&self, path_and_query: &str) -> Result<Url, Error> {
         let base = self.base.as_str().trim_end_matches('/');
         Url::parse(&format!("{base}{path_and_query}")).map_err(|_| {
             Error::new(
@@ -182,12 +182,12 @@ impl Access {
     }
 
     /// Whether `url` is on the API's own origin: the only place the credential may go.
-    pub fn same_origin(&self, url: &Url) -> bool {
+    pub(crate) fn same_origin(&self, url: &Url) -> bool {
         url.origin() == self.base.origin()
     }
 
     /// A GET of `url` carrying the credential; `url` must be on the API's origin.
-    pub fn get(&self, mut url: Url) -> Result<Probe, Error> {
+    pub(crate) fn get(&self, mut url: Url) -> Result<Probe, Error> {
         if !self.same_origin(&url) {
             return Err(Error::new(
                 ErrorCode::UnexpectedResponse,
@@ -219,14 +219,14 @@ impl Access {
     }
 
     /// A POST of `body` as JSON to `url`, carrying the credential as `get` does.
-    pub fn post_json(&self, url: Url, body: serde_json::Value) -> Result<Probe, Error> {
+    pub(crate) fn post_json(&self, url: Url, body: serde_json::Value) -> Result<Probe, Error> {
         let mut probe = self.get(url)?;
         probe.body = Some(crate::outbound::http::Body::Json(body));
         Ok(probe)
     }
 
     /// A URL as it may be stored or shown: the REST API connector's query-string key removed.
-    pub fn without_credential(&self, url: &Url) -> String {
+    pub(crate) fn without_credential(&self, url: &Url) -> String {
         let Credential::Query(name, _) = &self.credential else {
             return url.to_string();
         };

@@ -9,7 +9,7 @@ use crate::error::{Error, ErrorCode};
 /// needs: RFC 6750's `insufficient_scope` (Xero and other standard servers), HubSpot's
 /// `MISSING_SCOPES`, Square's `INSUFFICIENT_SCOPES`, Google's `insufficientPermissions` /
 /// `ACCESS_TOKEN_SCOPE_INSUFFICIENT`, Shopify's "requires merchant approval for … scope".
-pub fn missing_scope(reply: &Reply) -> bool {
+pub(crate) fn missing_scope(reply: &Reply) -> bool {
     if reply
         .header("www-authenticate")
         .is_some_and(|h| h.contains("insufficient_scope"))
@@ -48,7 +48,7 @@ pub fn missing_scope(reply: &Reply) -> bool {
 
 /// The mapping every HTTP provider shares; provider modules refine it where their answers say
 /// more (expired tokens, missing scopes).
-pub fn status_failure(reply: &Reply, provider: &str, credential_field: &str) -> Error {
+pub(crate) fn status_failure(reply: &Reply, provider: &str, credential_field: &str) -> Error {
     match reply.status {
         401 => Error::new(
             ErrorCode::InvalidCredentials,
@@ -93,7 +93,7 @@ pub fn status_failure(reply: &Reply, provider: &str, credential_field: &str) -> 
 }
 
 /// A 2xx whose body is not the JSON the API documents.
-pub fn unexpected(provider: &str) -> Error {
+pub(crate) fn unexpected(provider: &str) -> Error {
     Error::new(
         ErrorCode::UnexpectedResponse,
         format!("The address answered, but not like the {provider} API (the response was not the expected JSON)."),
@@ -101,7 +101,7 @@ pub fn unexpected(provider: &str) -> Error {
 }
 
 /// Parses a successful JSON reply or explains why it is not one.
-pub fn success_json(
+pub(crate) fn success_json(
     reply: &Reply,
     provider: &str,
     credential_field: &str,
@@ -113,11 +113,11 @@ pub fn success_json(
 }
 
 /// Lower-cased text of a reply, for matching documented error markers.
-pub fn lower_text(reply: &Reply) -> String {
+pub(crate) fn lower_text(reply: &Reply) -> String {
     String::from_utf8_lossy(&reply.body).to_lowercase()
 }
 
-pub fn str_at(value: &serde_json::Value, pointer: &str) -> Option<String> {
+pub(crate) fn str_at(value: &serde_json::Value, pointer: &str) -> Option<String> {
     value.pointer(pointer).and_then(|v| match v {
         serde_json::Value::String(s) => Some(s.clone()),
         serde_json::Value::Number(n) => Some(n.to_string()),

@@ -5,22 +5,22 @@ use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 #[derive(Debug, Clone, Default)]
-pub struct EgressPolicy {
+pub(crate) struct EgressPolicy {
     allow: Vec<IpNet>,
 }
 
 impl EgressPolicy {
-    pub fn new(allow: Vec<IpNet>) -> Self {
+    pub(super) fn new(allow: Vec<IpNet>) -> Self {
         Self { allow }
     }
 
     /// Whether the operator listed this address in `CONNECTOR_HUB_EGRESS_ALLOW`.
-    pub fn explicitly_allowed(&self, ip: IpAddr) -> bool {
+    pub(crate) fn explicitly_allowed(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
         self.allow.iter().any(|net| net.contains(&ip))
     }
 
-    pub fn allows(&self, ip: IpAddr) -> bool {
+    pub(super) fn allows(&self, ip: IpAddr) -> bool {
         self.explicitly_allowed(ip) || is_public(canonical(ip))
     }
 }

@@ -10,56 +10,56 @@ use reqwest::{Client, Url};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-pub struct Http {
+pub(crate) struct Http {
     trusted: Client,
     /// Clients for tenant-chosen hosts, pinned to checked addresses, kept for reuse.
     pinned: super::pinned::PinnedClients,
     tls: Arc<rustls::ClientConfig>,
     settings: CheckSettings,
-    pub egress: EgressPolicy,
+    pub(crate) egress: EgressPolicy,
 }
 
 /// Who chose the destination: the operator (provider base URLs) or a tenant (REST API base URL,
 /// WooCommerce store, Shopify shop).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Destination {
+pub(crate) enum Destination {
     Operator,
     Tenant,
 }
 
-pub struct Probe {
-    pub url: Url,
-    pub headers: Vec<(&'static str, String)>,
+pub(crate) struct Probe {
+    pub(super) url: Url,
+    pub(crate) headers: Vec<(&'static str, String)>,
     /// Headers named at run time (a tenant's API-key header, a provider's account header).
-    pub custom_headers: Vec<(String, String)>,
-    pub basic: Option<(String, String)>,
-    pub bearer: Option<String>,
+    pub(crate) custom_headers: Vec<(String, String)>,
+    pub(crate) basic: Option<(String, String)>,
+    pub(crate) bearer: Option<String>,
     /// A POST body instead of a GET (OAuth2 token requests): form fields, or JSON.
-    pub body: Option<Body>,
-    pub destination: Destination,
+    pub(super) body: Option<Body>,
+    pub(super) destination: Destination,
     /// The field to blame when the address itself is wrong.
-    pub url_field: Option<&'static str>,
+    pub(crate) url_field: Option<&'static str>,
     /// The largest answer read, when not the checks' setting (a page of records is larger).
-    pub max_bytes: Option<usize>,
+    pub(crate) max_bytes: Option<usize>,
 }
 
 /// What a caller of the proxy sends on: its method, its headers (already stripped of its own
 /// credentials and of hop-by-hop headers) and its body.
-pub struct Forward {
-    pub method: reqwest::Method,
-    pub headers: HeaderMap,
-    pub body: bytes::Bytes,
+pub(crate) struct Forward {
+    pub(crate) method: reqwest::Method,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: bytes::Bytes,
     /// How long the whole exchange may take, answer included (the proxy's limit otherwise).
-    pub timeout: Option<std::time::Duration>,
+    pub(crate) timeout: Option<std::time::Duration>,
 }
 
-pub enum Body {
+pub(crate) enum Body {
     Form(Vec<(&'static str, String)>),
     Json(serde_json::Value),
 }
 
 impl Probe {
-    pub fn get(url: Url, destination: Destination) -> Self {
+    pub(crate) fn get(url: Url, destination: Destination) -> Self {
         Self {
             url,
             headers: Vec::new(),
@@ -73,7 +73,7 @@ impl Probe {
         }
     }
 
-    pub fn post(url: Url, destination: Destination, body: Body) -> Self {
+    pub(crate) fn post(url: Url, destination: Destination, body: Body) -> Self {
         Self {
             body: Some(body),
             ..Self::get(url, destination)
@@ -93,31 +93,31 @@ impl Probe {
     }
 }
 
-pub struct Reply {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
     /// The answer was longer than the limit and `body` is its beginning only.
-    pub truncated: bool,
+    pub(crate) truncated: bool,
 }
 
 impl Reply {
-    pub fn json(&self) -> Option<serde_json::Value> {
+    pub(crate) fn json(&self) -> Option<serde_json::Value> {
         serde_json::from_slice(&self.body).ok()
     }
 
     /// `Retry-After` in seconds, from either of its two forms.
-    pub fn retry_after(&self) -> Option<u64> {
+    pub(crate) fn retry_after(&self) -> Option<u64> {
         retry_after(&self.headers)
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
 /// `Retry-After` in seconds, from either of its two forms (seconds, or an HTTP date).
-pub fn retry_after(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<u64> {
     let value = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
@@ -132,7 +132,7 @@ pub fn retry_after(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// TLS settings shared by every client: the Mozilla root store, through ring. Built once.
-pub fn tls_config() -> Arc<rustls::ClientConfig> {
+pub(crate) fn tls_config() -> Arc<rustls::ClientConfig> {
     static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
     CONFIG.get_or_init(build_tls_config).clone()
 }
@@ -150,7 +150,7 @@ fn build_tls_config() -> Arc<rustls::ClientConfig> {
 }
 
 impl Http {
-    pub fn new(settings: &CheckSettings) -> Self {
+    pub(super) fn new(settings: &CheckSettings) -> Self {
         let tls = tls_config();
         let trusted = Self::builder(settings, &tls).build().unwrap_or_default();
         Self {
@@ -176,7 +176,7 @@ impl Http {
     }
 
     /// Sends the request and returns the reply, or the transport failure as a check failure.
-    pub async fn send(&self, probe: Probe) -> Result<Reply, Error> {
+    pub(crate) async fn send(&self, probe: Probe) -> Result<Reply, Error> {
         let client = match probe.destination {
             Destination::Operator => self.trusted.clone(),
             Destination::Tenant => self.guarded_client(&probe, probe.carries_secret()).await?,
@@ -232,7 +232,7 @@ impl Http {
     /// Sends the connector's request (`probe`: its URL and credential) with a caller's method,
     /// headers and body, and returns the response unread, to be streamed on. The credential's
     /// headers replace any the caller sent under the same names.
-    pub async fn forward(
+    pub(crate) async fn forward(
         &self,
         probe: Probe,
         forward: Forward,
@@ -322,7 +322,7 @@ impl Http {
     }
 
     /// Resolves a tenant-chosen host and keeps only the addresses the egress policy allows.
-    pub async fn resolve_checked(
+    pub(crate) async fn resolve_checked(
         &self,
         host: &str,
         port: u16,

@@ -6,13 +6,13 @@
 //! (`access`), decided on by one policy for renewing a refused token once and waiting out limits
 //! and outages (`retry`), and read back with the connector's secrets taken out (`scrub`).
 
-pub mod access;
-pub mod answers;
-pub mod egress;
-pub mod http;
+pub(crate) mod access;
+pub(crate) mod answers;
+pub(crate) mod egress;
+pub(crate) mod http;
 mod pinned;
-pub mod retry;
-pub mod scrub;
+pub(crate) mod retry;
+pub(crate) mod scrub;
 
 use crate::error::{Error, ErrorCode};
 use http::Http;
@@ -25,27 +25,27 @@ use std::time::Duration;
 /// and the private networks the operator allows.
 #[derive(Debug, Clone)]
 pub struct CheckSettings {
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Total time a call through the proxy may take, its answer streamed back included (a
     /// download takes longer than a connection test).
-    pub proxy_timeout: Duration,
-    pub max_response_bytes: usize,
-    pub egress_allow: Vec<IpNet>,
+    pub(crate) proxy_timeout: Duration,
+    pub(crate) max_response_bytes: usize,
+    pub(crate) egress_allow: Vec<IpNet>,
 }
 
 /// Base URLs of the providers' APIs, by key (`stripe`, `square_sandbox`, …).
 #[derive(Debug, Clone, Default)]
-pub struct ProviderUrls(pub BTreeMap<String, String>);
+pub struct ProviderUrls(pub(crate) BTreeMap<String, String>);
 
 impl ProviderUrls {
-    pub fn get(&self, key: &str) -> &str {
+    pub(crate) fn get(&self, key: &str) -> &str {
         self.0.get(key).map(String::as_str).unwrap_or_default()
     }
 
     /// `path` on the provider's API; `label` names the provider if the configured base is not a
     /// valid address.
-    pub fn url(&self, key: &str, path: &str, label: &str) -> Result<Url, Error> {
+    pub(crate) fn url(&self, key: &str, path: &str, label: &str) -> Result<Url, Error> {
         Url::parse(&format!("{}{path}", self.get(key))).map_err(|_| {
             Error::new(
                 ErrorCode::InvalidConfig,
@@ -56,7 +56,7 @@ impl ProviderUrls {
 
     /// Whether the operator pointed this provider somewhere other than its public default, e.g. a
     /// local fake or a sandbox. Operator-chosen destinations are trusted by the egress policy.
-    pub fn is_overridden(&self, key: &str) -> bool {
+    pub(crate) fn is_overridden(&self, key: &str) -> bool {
         crate::catalog::catalog()
             .api_bases()
             .find(|(k, _)| k == key)
@@ -80,20 +80,20 @@ impl Outbound {
         }
     }
 
-    pub fn http(&self) -> &Http {
+    pub(crate) fn http(&self) -> &Http {
         &self.http
     }
 
-    pub fn providers(&self) -> &ProviderUrls {
+    pub(crate) fn providers(&self) -> &ProviderUrls {
         &self.providers
     }
 
-    pub fn settings(&self) -> &CheckSettings {
+    pub(crate) fn settings(&self) -> &CheckSettings {
         &self.settings
     }
 
     /// The longest one provider call may take (the HTTP client's whole-request timeout).
-    pub fn call_timeout(&self) -> Duration {
+    pub(crate) fn call_timeout(&self) -> Duration {
         self.settings.timeout
     }
 }

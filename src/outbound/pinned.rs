@@ -23,7 +23,7 @@ pub(super) struct PinnedClients {
 
 impl PinnedClients {
     /// The client for `host` pinned to exactly `addrs`, built by `build` if there is none.
-    pub fn get_or_build(
+    pub(super) fn get_or_build(
         &self,
         host: &str,
         addrs: &[SocketAddr],

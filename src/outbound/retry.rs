@@ -13,19 +13,19 @@ use std::time::Duration;
 /// How many waits a call may make, from which first backoff, and the longest wait a provider may
 /// ask for before its answer stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
+pub(crate) struct RetryPolicy {
     /// Waits (rate limits, outages) before the answer stands; renewing a token is not one.
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// The first wait after an outage or a rate limit that names none; it doubles each time.
-    pub backoff: Duration,
+    pub(crate) backoff: Duration,
     /// A provider asking for a longer wait than this has its answer returned instead.
-    pub max_wait: Duration,
+    pub(crate) max_wait: Duration,
 }
 
 impl RetryPolicy {
     /// No waiting: the answer stands, though a refused credential is still renewed once (a
     /// connection test, a preview, a registration).
-    pub const NO_WAIT: Self = Self {
+    pub(crate) const NO_WAIT: Self = Self {
         retries: 0,
         backoff: Duration::from_millis(250),
         max_wait: Duration::ZERO,
@@ -33,7 +33,7 @@ impl RetryPolicy {
 
     /// `retries` waits from a quarter-second backoff, waiting out at most 30 s a time (what a
     /// caller asking the proxy for retries gets).
-    pub fn with_retries(retries: u32) -> Self {
+    pub(crate) fn with_retries(retries: u32) -> Self {
         Self {
             retries,
             backoff: Duration::from_millis(250),
@@ -49,7 +49,7 @@ impl RetryPolicy {
 
 /// A provider's answer, as the policy sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// Done: a success, or a failure no retry mends.
     Final,
     /// The credential was refused (401; an invalid or expired token).
@@ -62,7 +62,7 @@ pub enum Answer {
 
 impl Answer {
     /// A raw HTTP answer (the proxy's, which is passed on as it is).
-    pub fn of_status(status: u16, headers: &HeaderMap) -> Self {
+    pub(crate) fn of_status(status: u16, headers: &HeaderMap) -> Self {
         match status {
             401 => Self::Refused,
             429 => Self::Limited(super::http::retry_after(headers).map(Duration::from_secs)),
@@ -72,7 +72,7 @@ impl Answer {
     }
 
     /// An answer already read as an error (a sync page, a check).
-    pub fn of_error(error: &Error) -> Self {
+    pub(crate) fn of_error(error: &Error) -> Self {
         match error.code {
             ErrorCode::InvalidCredentials | ErrorCode::ExpiredCredentials => Self::Refused,
             ErrorCode::RateLimited => Self::Limited(error.retry_after.map(Duration::from_secs)),
@@ -86,13 +86,13 @@ impl Answer {
     }
 
     /// A result read as an error when it is one.
-    pub fn of_result<T>(result: &Result<T, Error>) -> Self {
+    pub(crate) fn of_result<T>(result: &Result<T, Error>) -> Self {
         result.as_ref().err().map_or(Self::Final, Self::of_error)
     }
 
     /// A call that got no answer (as `http` classifies the transport's failures): worth another
     /// try, unlike a refusal by the egress policy.
-    pub fn of_failed_send(error: &Error) -> Self {
+    pub(crate) fn of_failed_send(error: &Error) -> Self {
         match error.code {
             ErrorCode::HostUnreachable
             | ErrorCode::Timeout
@@ -106,7 +106,7 @@ impl Answer {
 
 /// What to do after an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// The answer stands.
     Return,
     /// Renew the credential and send again.
@@ -117,7 +117,7 @@ pub enum Next {
 
 /// One call's attempts under a policy.
 #[derive(Debug, Clone)]
-pub struct Attempts {
+pub(crate) struct Attempts {
     policy: RetryPolicy,
     sent: u32,
     waits: u32,
@@ -125,7 +125,7 @@ pub struct Attempts {
 }
 
 impl Attempts {
-    pub fn new(policy: RetryPolicy) -> Self {
+    pub(crate) fn new(policy: RetryPolicy) -> Self {
         Self {
             policy,
             sent: 0,
@@ -135,7 +135,7 @@ impl Attempts {
     }
 
     /// After each answer: what to do next. `can_renew`: the connection holds a refresh token.
-    pub fn after(&mut self, answer: Answer, can_renew: bool) -> Next {
+    pub(crate) fn after(&mut self, answer: Answer, can_renew: bool) -> Next {
         self.sent += 1;
         let wait = match answer {
             Answer::Final => return Next::Return,
@@ -155,12 +155,12 @@ impl Attempts {
 
     /// Whether the credential was renewed for this call (a refusal after that is the person's
     /// to fix).
-    pub fn renewed(&self) -> bool {
+    pub(crate) fn renewed(&self) -> bool {
         self.renewed
     }
 
     /// How many times the call was sent so far.
-    pub fn sent(&self) -> u32 {
+    pub(crate) fn sent(&self) -> u32 {
         self.sent
     }
 }

@@ -32,7 +32,7 @@ impl Scrub {
     /// The secrets of `config` and the Basic credential made of them; refuses a configuration
     /// whose secret is too short to be found safely (stored before the hub required
     /// `catalog::MIN_SECRET_LEN`), naming the field.
-    pub fn new(def: &ConnectorDef, config: &SecretConfig) -> Result<Self, Error> {
+    pub(crate) fn new(def: &ConnectorDef, config: &SecretConfig) -> Result<Self, Error> {
         let mut secrets = Vec::new();
         for field in def.fields.iter().filter(|f| f.secret) {
             let Some(value) = config.get(&field.name).filter(|v| !v.is_empty()) else {
@@ -54,7 +54,7 @@ impl Scrub {
     }
 
     /// Takes out exactly `secrets` (and their encodings).
-    pub fn of(secrets: impl IntoIterator<Item = String>) -> Self {
+    pub(crate) fn of(secrets: impl IntoIterator<Item = String>) -> Self {
         let mut secrets: Vec<Vec<u8>> = secrets
             .into_iter()
             .filter(|s| !s.is_empty())
@@ -68,12 +68,12 @@ impl Scrub {
     }
 
     /// How many bytes an encoded secret may span: a stream holds back one less than this.
-    pub fn longest_encoded(&self) -> usize {
+    pub(crate) fn longest_encoded(&self) -> usize {
         self.secrets.first().map_or(0, |s| s.len() * MAX_EXPANSION)
     }
 
     /// `text` with every secret, in any of its forms, replaced by `[redacted]`.
-    pub fn clean<'a>(&self, text: &'a str) -> Cow<'a, str> {
+    pub(crate) fn clean<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let ranges = self.find(text.as_bytes());
         if ranges.is_empty() {
             return Cow::Borrowed(text);
@@ -85,7 +85,7 @@ impl Scrub {
     }
 
     /// `bytes` cleaned the same way, in place.
-    pub fn clean_bytes(&self, bytes: &mut Vec<u8>) {
+    pub(crate) fn clean_bytes(&self, bytes: &mut Vec<u8>) {
         let ranges = self.find(bytes);
         if !ranges.is_empty() {
             *bytes = replaced(bytes, &ranges);
@@ -93,7 +93,7 @@ impl Scrub {
     }
 
     /// A JSON value cleaned the same way (parsed again only when something was replaced).
-    pub fn clean_value(&self, value: serde_json::Value) -> serde_json::Value {
+    pub(crate) fn clean_value(&self, value: serde_json::Value) -> serde_json::Value {
         let text = value.to_string();
         match self.clean(&text) {
             Cow::Borrowed(_) => value,

@@ -23,7 +23,7 @@ use std::future::Future;
 
 /// What stops a run.
 #[derive(Debug)]
-pub enum Stop {
+pub(crate) enum Stop {
     Failed(Error),
     /// Another process took the run over (this one was too slow to renew its lease).
     LostLease,
@@ -37,7 +37,7 @@ impl From<Error> for Stop {
 
 /// Where a pass stands after a committed page.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Position {
+pub(crate) enum Position {
     /// Going on: the pass's state, encoded, for a run stopped here to go on from.
     Going(String),
     /// Ended with this page: the stream's new cursor and change-feed position, and whether it was
@@ -51,17 +51,17 @@ pub enum Position {
 
 /// A page ready to commit.
 #[derive(Debug)]
-pub struct Committed<R> {
+pub(crate) struct Committed<R> {
     /// The pass this page belongs to: records seen in it are marked with it.
-    pub pass_id: String,
-    pub records: Vec<R>,
-    pub position: Position,
+    pub(crate) pass_id: String,
+    pub(crate) records: Vec<R>,
+    pub(crate) position: Position,
     /// The page lists changes newest first: a record this pass already wrote is newer.
-    pub newest_first: bool,
+    pub(crate) newest_first: bool,
 }
 
 /// What the engine needs from the run it works for.
-pub trait RunIo {
+pub(crate) trait RunIo {
     /// A record sealed for its place, ready to store.
     type Record;
 
@@ -87,7 +87,7 @@ pub trait RunIo {
 }
 
 /// Reads `stream` from where `pass` stands to the pass's end, committing every page.
-pub async fn run_stream<I: RunIo>(
+pub(crate) async fn run_stream<I: RunIo>(
     io: &mut I,
     stream: &StreamDef,
     mut pass: Pass,
@@ -160,13 +160,13 @@ fn page_records<R>(
 }
 
 /// Raises the pass's high-water mark to `at`.
-pub fn raise(pass: &mut Pass, at: i64) {
+pub(super) fn raise(pass: &mut Pass, at: i64) {
     pass.high_water = Some(pass.high_water.map_or(at, |h| h.max(at)));
 }
 
 /// Moves the pass past a page whose next page is `next` (`None`: the page ended the pass, which
 /// starts from the beginning next time); where the pass stands, to commit with the page.
-pub fn advance(pass: &mut Pass, next: Option<PageToken>) -> Position {
+pub(super) fn advance(pass: &mut Pass, next: Option<PageToken>) -> Position {
     let ended = next.is_none();
     pass.next = match next {
         // A search that reached its cap goes on as a new search from a later time.

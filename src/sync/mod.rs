@@ -5,15 +5,15 @@
 //! page by page (`engine`; `tables` for PostgreSQL's). The service runs syncs and previews with
 //! these, giving the engine its reads, its seals and its commits; nothing here touches the store.
 
-pub mod engine;
-pub mod pages;
-pub mod pass;
-pub mod postgres;
-pub mod rest_api;
-pub mod tables;
-pub mod values;
+pub(crate) mod engine;
+pub(crate) mod pages;
+pub(crate) mod pass;
+pub(crate) mod postgres;
+pub(crate) mod rest_api;
+pub(crate) mod tables;
+pub(crate) mod values;
 
-pub use pass::Pass;
+pub(crate) use pass::Pass;
 
 use crate::catalog::{ConnectorDef, StreamDef, StreamsFrom};
 use crate::error::{Error, ErrorCode};
@@ -21,10 +21,10 @@ use crate::outbound::answers::str_at;
 use crate::secret::SecretConfig;
 
 /// Records a preview shows.
-pub const PREVIEW_RECORDS: usize = 10;
+pub(crate) const PREVIEW_RECORDS: usize = 10;
 
 /// The HTTP streams a connector offers: the catalog's, or the REST API connector's one.
-pub fn http_streams(def: &ConnectorDef, config: &SecretConfig) -> Vec<StreamDef> {
+pub(crate) fn http_streams(def: &ConnectorDef, config: &SecretConfig) -> Vec<StreamDef> {
     if def.streams_from == StreamsFrom::Settings {
         return vec![rest_api::stream(config)];
     }
@@ -33,7 +33,7 @@ pub fn http_streams(def: &ConnectorDef, config: &SecretConfig) -> Vec<StreamDef>
 
 /// The names of the streams a connector offers, known without reaching it: the catalog's, or the
 /// REST API connector's one; `None` for PostgreSQL, whose tables are known once it is reached.
-pub fn known_streams(def: &ConnectorDef) -> Option<Vec<&str>> {
+pub(crate) fn known_streams(def: &ConnectorDef) -> Option<Vec<&str>> {
     match def.streams_from {
         StreamsFrom::Discovery => None,
         StreamsFrom::Settings => Some(vec![rest_api::STREAM]),
@@ -42,7 +42,10 @@ pub fn known_streams(def: &ConnectorDef) -> Option<Vec<&str>> {
 }
 
 /// The stream called `name` among `streams`, or the first when no name is given.
-pub fn choose<'a>(streams: &'a [StreamDef], name: Option<&str>) -> Result<&'a StreamDef, Error> {
+pub(crate) fn choose<'a>(
+    streams: &'a [StreamDef],
+    name: Option<&str>,
+) -> Result<&'a StreamDef, Error> {
     match name.filter(|n| !n.is_empty()) {
         None => streams.first().ok_or_else(|| {
             Error::new(
@@ -57,7 +60,7 @@ pub fn choose<'a>(streams: &'a [StreamDef], name: Option<&str>) -> Result<&'a St
     }
 }
 
-pub fn unknown_stream<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Error {
+pub(crate) fn unknown_stream<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Error {
     Error::new(
         ErrorCode::InvalidRequest,
         format!(
@@ -71,10 +74,10 @@ pub fn unknown_stream<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> E
 
 /// The `field` of a `missing_permission` error: what is to be fixed is a permission, not the
 /// credential's value. A run skips the stream of such an error (and only of such an error).
-pub const PERMISSION_FIELD: &str = "scopes";
+pub(crate) const PERMISSION_FIELD: &str = "scopes";
 
 /// A stream the connection may not read: which permission it needs, and how to get it.
-pub fn missing_permission(provider: &str, stream: &StreamDef, scopes: &[&str]) -> Error {
+pub(crate) fn missing_permission(provider: &str, stream: &StreamDef, scopes: &[&str]) -> Error {
     Error::new(
         ErrorCode::InsufficientPermissions,
         format!(
@@ -87,7 +90,7 @@ pub fn missing_permission(provider: &str, stream: &StreamDef, scopes: &[&str]) -
 }
 
 /// A record's id: the provider's, or, where a record has none, a digest of its content.
-pub fn record_id(stream: &StreamDef, record: &serde_json::Value) -> String {
+pub(crate) fn record_id(stream: &StreamDef, record: &serde_json::Value) -> String {
     str_at(record, &stream.id).unwrap_or_else(|| {
         use sha2::{Digest, Sha256};
         let text = serde_json::to_string(record).unwrap_or_default();

@@ -15,13 +15,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The largest page read: big enough for 250 Shopify orders, small enough to bound memory.
-pub const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
+pub(super) const MAX_PAGE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Where a pass through a stream stands: what to ask for next. Saved with every committed page,
 /// so a run killed in the middle goes on from there. Never holds a credential.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "at", content = "value", rename_all = "snake_case")]
-pub enum PageToken {
+pub(crate) enum PageToken {
     Start,
     AfterId(String),
     Cursor(String),
@@ -35,19 +35,19 @@ pub enum PageToken {
     Feed(String),
 }
 
-pub struct Page {
-    pub records: Vec<Value>,
-    pub next: Option<PageToken>,
+pub(crate) struct Page {
+    pub(crate) records: Vec<Value>,
+    pub(crate) next: Option<PageToken>,
     /// Which records are deletions, where the answer says so beside them (an event log); empty
     /// when a record says it itself (the stream's `deleted_flag`).
-    pub deleted: Vec<bool>,
+    pub(super) deleted: Vec<bool>,
     /// The newest change on the page, where the records do not carry it (an event's time).
-    pub newest: Option<i64>,
+    pub(super) newest: Option<i64>,
     /// The page lists changes newest first: a record already written by this pass has a newer
     /// state than this one.
-    pub newest_first: bool,
+    pub(super) newest_first: bool,
     /// Where the stream's change feed is to be read from next, once this pass ends.
-    pub feed: Option<String>,
+    pub(super) feed: Option<String>,
 }
 
 impl Page {
@@ -64,20 +64,20 @@ impl Page {
 }
 
 /// One stream of one connector, ready to read.
-pub struct StreamReader<'a> {
-    pub http: &'a Http,
-    pub access: &'a Access,
-    pub stream: &'a StreamDef,
-    pub config: &'a SecretConfig,
+pub(crate) struct StreamReader<'a> {
+    pub(crate) http: &'a Http,
+    pub(crate) access: &'a Access,
+    pub(crate) stream: &'a StreamDef,
+    pub(crate) config: &'a SecretConfig,
     /// The provider's name, for messages.
-    pub provider: &'a str,
+    pub(crate) provider: &'a str,
     /// The field to blame when the provider refuses the credential.
-    pub credential_field: &'a str,
+    pub(crate) credential_field: &'a str,
 }
 
 impl StreamReader<'_> {
     /// The request for the page at `token`, changes since `since` (unix ms) only.
-    pub fn page_url(&self, token: &PageToken, since: Option<i64>) -> Result<Url, Error> {
+    pub(super) fn page_url(&self, token: &PageToken, since: Option<i64>) -> Result<Url, Error> {
         if let PageToken::Url(next) = token {
             return Url::parse(next).map_err(|_| {
                 Error::new(
@@ -138,7 +138,7 @@ impl StreamReader<'_> {
     }
 
     /// Reads the page at `token`.
-    pub async fn read(&self, token: &PageToken, since: Option<i64>) -> Result<Page, Error> {
+    pub(crate) async fn read(&self, token: &PageToken, since: Option<i64>) -> Result<Page, Error> {
         if let PageToken::FeedStart | PageToken::Feed(_) = token {
             let Some(feed) = self
                 .stream
@@ -518,7 +518,7 @@ fn fill_search(value: &mut Value, since: &str, page_size: u32) {
 }
 
 /// The `rel="next"` target of an RFC 8288 `Link` header, resolved against the request.
-pub fn next_link(reply: &Reply, request: &Url) -> Option<Url> {
+pub(super) fn next_link(reply: &Reply, request: &Url) -> Option<Url> {
     reply
         .headers
         .get_all("link")

@@ -10,27 +10,27 @@ use serde::{Deserialize, Serialize};
 /// point goes on from the next page, with the same lower bound and the same pass id (which marks
 /// the records it has seen, for telling deletions at the end of a full read).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Pass {
-    pub id: String,
+pub(crate) struct Pass {
+    pub(super) id: String,
     /// A full read: at its end, records it did not see are deletions.
-    pub full: bool,
+    pub(super) full: bool,
     /// Changes since this time only (unix ms), for an incremental pass.
-    pub since: Option<i64>,
-    pub next: PageToken,
+    pub(crate) since: Option<i64>,
+    pub(crate) next: PageToken,
     /// The newest change time seen so far: the stream's cursor once the pass ends.
-    pub high_water: Option<i64>,
+    pub(super) high_water: Option<i64>,
     /// Where the stream's change feed goes on once this pass ends (taken before a full read, or
     /// given by the feed's last page).
     #[serde(default)]
-    pub feed: Option<String>,
+    pub(super) feed: Option<String>,
 }
 
 impl Pass {
-    pub fn encode(&self) -> String {
+    pub(super) fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    pub fn decode(text: &str) -> Option<Self> {
+    pub(super) fn decode(text: &str) -> Option<Self> {
         serde_json::from_str(text).ok()
     }
 }
@@ -38,15 +38,15 @@ impl Pass {
 /// What a stream kept from its last passes: a pass stopped in the middle (encoded), its cursor
 /// (the newest change read), and its change feed's position.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Saved<'a> {
-    pub pass: Option<&'a str>,
-    pub cursor: Option<i64>,
-    pub feed: Option<&'a str>,
+pub(crate) struct Saved<'a> {
+    pub(crate) pass: Option<&'a str>,
+    pub(crate) cursor: Option<i64>,
+    pub(crate) feed: Option<&'a str>,
 }
 
 /// How a stream's later passes read only what changed.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Increments {
+pub(crate) enum Increments {
     /// Every pass is a full read.
     Never,
     /// Changes since the cursor, a time, started `overlap_ms` earlier; a cursor older than the
@@ -60,7 +60,7 @@ pub enum Increments {
 }
 
 impl Increments {
-    pub fn of(incremental: Option<&Incremental>) -> Self {
+    pub(crate) fn of(incremental: Option<&Incremental>) -> Self {
         match incremental {
             None => Self::Never,
             Some(i) if i.feed.is_some() => Self::Feed,
@@ -76,7 +76,7 @@ impl Increments {
 /// stream's cursor (or its change feed's position) when it has one and the run did not ask for a
 /// full refresh.
 /// The pass of run `run_id` is named after it; `full_refresh`: the run asked for a full read.
-pub fn start_pass(
+pub(crate) fn start_pass(
     run_id: &str,
     full_refresh: bool,
     stream: &str,

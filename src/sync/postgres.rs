@@ -14,18 +14,18 @@ use tokio_postgres::Client;
 
 /// Rows per page: large enough to amortise a round trip and a commit, small enough to keep memory
 /// flat (a page is a few megabytes).
-pub const PAGE_ROWS: i64 = 5000;
+pub(crate) const PAGE_ROWS: i64 = 5000;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ColumnDef {
-    pub name: String,
+pub(crate) struct ColumnDef {
+    pub(crate) name: String,
     /// `format_type` of the column: exact enough to cast a parameter to it.
-    pub sql_type: String,
-    pub kind: ColumnKind,
+    pub(super) sql_type: String,
+    pub(super) kind: ColumnKind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnKind {
+pub(super) enum ColumnKind {
     Integer,
     Timestamp,
     TimestampWithoutZone,
@@ -35,17 +35,17 @@ pub enum ColumnKind {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Table {
-    pub schema: String,
-    pub name: String,
-    pub columns: Vec<ColumnDef>,
+pub(crate) struct Table {
+    pub(super) schema: String,
+    pub(super) name: String,
+    pub(crate) columns: Vec<ColumnDef>,
     /// Primary key columns, in key order (empty for views and tables without one).
-    pub key: Vec<String>,
+    pub(crate) key: Vec<String>,
 }
 
 impl Table {
     /// The stream's name: `schema.table`.
-    pub fn stream(&self) -> String {
+    pub(crate) fn stream(&self) -> String {
         format!("{}.{}", self.schema, self.name)
     }
 
@@ -54,7 +54,7 @@ impl Table {
     }
 
     /// Columns that can order changes: timestamps and integers.
-    pub fn cursor_candidates(&self) -> impl Iterator<Item = &ColumnDef> {
+    pub(crate) fn cursor_candidates(&self) -> impl Iterator<Item = &ColumnDef> {
         self.columns.iter().filter(|c| {
             matches!(
                 c.kind,
@@ -66,14 +66,14 @@ impl Table {
 
 /// A table the user chose to sync, and the column whose growth marks its changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Selection {
-    pub stream: String,
-    pub cursor: Option<String>,
+pub(crate) struct Selection {
+    pub(crate) stream: String,
+    pub(crate) cursor: Option<String>,
 }
 
 /// The `tables` field: `schema.table` or `schema.table:cursor_column`, comma-separated; empty
 /// means every table found.
-pub fn selections(config: &SecretConfig) -> Vec<Selection> {
+pub(crate) fn selections(config: &SecretConfig) -> Vec<Selection> {
     config
         .get("tables")
         .unwrap_or_default()
@@ -93,18 +93,6 @@ pub fn selections(config: &SecretConfig) -> Vec<Selection> {
         .collect()
 }
 
-/// The `tables` field for `selections` (the inverse of `selections`).
-pub fn tables_field(selections: &[Selection]) -> String {
-    selections
-        .iter()
-        .map(|s| match &s.cursor {
-            Some(cursor) => format!("{}:{cursor}", s.stream),
-            None => s.stream.clone(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
 }
@@ -120,7 +108,7 @@ fn kind(type_name: &str) -> ColumnKind {
     }
 }
 
-pub async fn open(outbound: &Outbound, config: &SecretConfig) -> Result<Client, Error> {
+pub(crate) async fn open(outbound: &Outbound, config: &SecretConfig) -> Result<Client, Error> {
     let ctx = crate::checks::Ctx::new(outbound, config);
     let client = connect(&ctx).await?;
     client
@@ -131,7 +119,7 @@ pub async fn open(outbound: &Outbound, config: &SecretConfig) -> Result<Client, 
 }
 
 /// Every table and view the user may read, outside the system schemas.
-pub async fn discover(client: &Client) -> Result<Vec<Table>, Error> {
+pub(crate) async fn discover(client: &Client) -> Result<Vec<Table>, Error> {
     let rows = client
         .query(
             "SELECT n.nspname::text, c.relname::text, a.attname::text,
@@ -194,7 +182,7 @@ pub async fn discover(client: &Client) -> Result<Vec<Table>, Error> {
 
 /// The tables to read: the user's choice (each checked against discovery), or every table found
 /// that has a primary key.
-pub fn chosen(
+pub(crate) fn chosen(
     tables: &[Table],
     selections: &[Selection],
 ) -> Result<Vec<(Table, Option<String>)>, Error> {
@@ -243,25 +231,25 @@ pub fn chosen(
 }
 
 /// One page of rows: each row's JSON text, its key (the record id), and its cursor value.
-pub struct RowPage {
-    pub rows: Vec<Row>,
-    pub next: Option<PageToken>,
+pub(super) struct RowPage {
+    pub(super) rows: Vec<Row>,
+    pub(super) next: Option<PageToken>,
 }
 
-pub struct Row {
-    pub id: String,
-    pub json: String,
+pub(super) struct Row {
+    pub(super) id: String,
+    pub(super) json: String,
     /// The cursor column's value: unix ms for a timestamp, the number for an integer.
-    pub cursor: Option<i64>,
+    pub(super) cursor: Option<i64>,
 }
 
 /// How a pass reads a table: all of it by key, or what changed since a cursor value, `limit`
 /// rows a page.
-pub struct TableRead {
-    pub table: Table,
-    pub cursor: Option<ColumnDef>,
-    pub since: Option<i64>,
-    pub limit: i64,
+pub(crate) struct TableRead {
+    pub(crate) table: Table,
+    pub(crate) cursor: Option<ColumnDef>,
+    pub(crate) since: Option<i64>,
+    pub(crate) limit: i64,
 }
 
 impl TableRead {
@@ -312,7 +300,7 @@ impl TableRead {
         order
     }
 
-    pub fn sql(&self, after: bool) -> String {
+    pub(super) fn sql(&self, after: bool) -> String {
         let order = self.order();
         let mut conditions = Vec::new();
         let mut param = 1;
@@ -361,7 +349,11 @@ impl TableRead {
     }
 
     /// Reads the page at `token` inside a read-only, repeatable-read transaction.
-    pub async fn read(&self, client: &mut Client, token: &PageToken) -> Result<RowPage, Error> {
+    pub(super) async fn read(
+        &self,
+        client: &mut Client,
+        token: &PageToken,
+    ) -> Result<RowPage, Error> {
         let after: Option<Vec<String>> = match token {
             PageToken::Cursor(text) => Some(serde_json::from_str(text).map_err(|_| {
                 Error::new(
@@ -423,13 +415,13 @@ impl TableRead {
 /// A table's pages from `from` on, read by a task of its own that stays one page ahead of the
 /// caller: the database builds the next page while the caller seals and commits this one. The
 /// task stops after the last page or the first error (both delivered), and when dropped.
-pub struct PagesAhead {
+pub(super) struct PagesAhead {
     pages: tokio::sync::mpsc::Receiver<Result<RowPage, Error>>,
     task: Option<tokio::task::JoinHandle<Client>>,
 }
 
 impl PagesAhead {
-    pub fn start(read: TableRead, mut client: Client, from: PageToken) -> Self {
+    pub(super) fn start(read: TableRead, mut client: Client, from: PageToken) -> Self {
         let (sender, pages) = tokio::sync::mpsc::channel(1);
         let task = tokio::spawn(async move {
             let mut token = from;
@@ -452,7 +444,7 @@ impl PagesAhead {
     }
 
     /// The next page, or the error that stopped the reader.
-    pub async fn next(&mut self) -> Result<RowPage, Error> {
+    pub(super) async fn next(&mut self) -> Result<RowPage, Error> {
         self.pages.recv().await.unwrap_or_else(|| {
             Err(Error::new(
                 ErrorCode::Internal,
@@ -462,7 +454,7 @@ impl PagesAhead {
     }
 
     /// The connection back, once the last page has been taken.
-    pub async fn finish(mut self) -> Result<Client, Error> {
+    pub(super) async fn finish(mut self) -> Result<Client, Error> {
         let task = self.task.take();
         match task {
             Some(task) => task
@@ -502,7 +494,7 @@ fn query_error(e: &tokio_postgres::Error) -> Error {
 }
 
 /// The tables found and the first rows of one of them (the first chosen, or the first found).
-pub async fn preview(
+pub(crate) async fn preview(
     def: &crate::catalog::ConnectorDef,
     config: &SecretConfig,
     outbound: &Outbound,

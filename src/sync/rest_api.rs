@@ -5,11 +5,11 @@ use crate::catalog::{Incremental, Paging, StreamDef, TimeFormat};
 use crate::secret::SecretConfig;
 use std::collections::BTreeMap;
 
-pub const STREAM: &str = "records";
+pub(super) const STREAM: &str = "records";
 /// Page size assumed for numbered pages: a shorter page is the last.
 const PAGE_SIZE: u32 = 100;
 
-pub fn stream(config: &SecretConfig) -> StreamDef {
+pub(super) fn stream(config: &SecretConfig) -> StreamDef {
     let get = |name: &str| config.get(name).filter(|v| !v.is_empty());
     let path = get("records_path")
         .or_else(|| get("test_path"))

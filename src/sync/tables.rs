@@ -11,7 +11,7 @@ use tokio_postgres::Client;
 
 /// Reads the table `read` names from where `pass` stands to the pass's end as stream `stream`,
 /// committing every page; the database client back for the next table.
-pub async fn run_table<I: RunIo>(
+pub(crate) async fn run_table<I: RunIo>(
     io: &I,
     client: Client,
     stream: &str,

@@ -2,14 +2,14 @@
 //! column types a preview shows.
 
 use crate::catalog::TimeFormat;
-pub use crate::model::data::ColumnType;
+pub(super) use crate::model::data::ColumnType;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use serde_json::Value;
 
 /// A change time as unix milliseconds, from any of the forms providers use: unix seconds (or
 /// milliseconds), RFC 3339, a date-time without a zone (UTC, as WooCommerce's `_gmt` fields),
 /// or Microsoft's `/Date(1573755038314+0000)/` (Xero).
-pub fn time_ms(value: &Value) -> Option<i64> {
+pub(super) fn time_ms(value: &Value) -> Option<i64> {
     match value {
         Value::Number(n) => {
             let n = n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))?;
@@ -54,7 +54,7 @@ fn parse_time_text(s: &str) -> Option<i64> {
 }
 
 /// A cursor time (unix ms) as a provider's parameter wants it.
-pub fn format_time(ms: i64, format: TimeFormat) -> String {
+pub(super) fn format_time(ms: i64, format: TimeFormat) -> String {
     let at = Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
     match format {
         TimeFormat::Rfc3339 => at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -67,7 +67,7 @@ pub fn format_time(ms: i64, format: TimeFormat) -> String {
 /// The columns of a set of records: every top-level field in order of first appearance, typed
 /// by what its values have in common (integers and numbers make a number; anything else mixed
 /// makes a string; nulls say nothing).
-pub fn columns(records: &[Value]) -> Vec<(String, ColumnType)> {
+pub(crate) fn columns(records: &[Value]) -> Vec<(String, ColumnType)> {
     let mut found: Vec<(String, Option<ColumnType>)> = Vec::new();
     for record in records {
         let Value::Object(fields) = record else {

@@ -10,7 +10,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 #[component]
-pub fn AuditPage() -> impl IntoView {
+pub(crate) fn AuditPage() -> impl IntoView {
     let query = use_query_map();
     let param = move |name: &str| query.read().get(name).filter(|v| !v.is_empty());
     let page = Resource::new(

@@ -15,7 +15,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
-pub fn DataPage() -> impl IntoView {
+pub(crate) fn DataPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let id = move || params.read().get("id").unwrap_or_default();
@@ -365,7 +365,7 @@ fn RunHistory(runs: Vec<SyncRunView>, now: i64) -> impl IntoView {
 /// The first records read live from the provider (not stored): the wizard shows it after
 /// connecting, the data page on request.
 #[component]
-pub fn PreviewPanel(connector_id: String) -> impl IntoView {
+pub(super) fn PreviewPanel(connector_id: String) -> impl IntoView {
     let preview = Resource::new(move || connector_id.clone(), |id| source_preview(id, None));
     view! {
         <section class="mt-6 rounded-xl border border-slate-200 bg-white p-5 shadow-sm" aria-labelledby="preview-heading" data-testid="preview">

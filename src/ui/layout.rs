@@ -5,10 +5,10 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_location;
 
 /// The session as the pages see it: `Ok(None)` when nobody is signed in. Provided by the app.
-pub type SessionResource = Resource<Result<Option<SessionInfo>, crate::error::ApiError>>;
+pub(crate) type SessionResource = Resource<Result<Option<SessionInfo>, crate::error::ApiError>>;
 
 #[component]
-pub fn Header() -> impl IntoView {
+pub(crate) fn Header() -> impl IntoView {
     let session = expect_context::<SessionResource>();
     let location = use_location();
     let link = move |href: &'static str, label: &'static str| {

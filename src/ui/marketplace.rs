@@ -11,20 +11,20 @@ use leptos_router::NavigateOptions;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Filters {
-    pub q: String,
-    pub category: Option<Category>,
-    pub region: Option<Region>,
+pub(super) struct Filters {
+    pub(super) q: String,
+    pub(super) category: Option<Category>,
+    pub(super) region: Option<Region>,
 }
 
 impl Filters {
-    pub fn keep(&self, def: &CatalogCard) -> bool {
+    pub(super) fn keep(&self, def: &CatalogCard) -> bool {
         def.matches(&self.q)
             && self.category.is_none_or(|c| def.category == c)
             && self.region.is_none_or(|r| def.regions.contains(&r))
     }
 
-    pub fn to_query(&self) -> String {
+    pub(super) fn to_query(&self) -> String {
         let mut parts = Vec::new();
         if !self.q.is_empty() {
             parts.push(format!("q={}", urlencode(&self.q)));
@@ -43,7 +43,7 @@ impl Filters {
     }
 }
 
-pub fn urlencode(s: &str) -> String {
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -56,7 +56,7 @@ pub fn urlencode(s: &str) -> String {
 }
 
 #[component]
-pub fn Marketplace() -> impl IntoView {
+pub(crate) fn Marketplace() -> impl IntoView {
     let query = use_query_map();
     let filters = Memo::new(move |_| {
         let q = query.read();

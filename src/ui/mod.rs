@@ -1,14 +1,14 @@
 //! The pages people see, and the small pieces they share.
 
-pub mod audit;
-pub mod data;
-pub mod layout;
-pub mod marketplace;
-pub mod provider_webhooks;
-pub mod signin;
-pub mod sources;
-pub mod webhooks;
-pub mod wizard;
+pub(crate) mod audit;
+pub(crate) mod data;
+pub(crate) mod layout;
+pub(crate) mod marketplace;
+pub(crate) mod provider_webhooks;
+pub(crate) mod signin;
+pub(crate) mod sources;
+pub(crate) mod webhooks;
+pub(crate) mod wizard;
 
 use crate::error::ApiError;
 use crate::model::ConnectorStatus;
@@ -16,7 +16,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
-pub fn NotFound() -> impl IntoView {
+pub(crate) fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::NOT_FOUND);
@@ -33,7 +33,7 @@ pub fn NotFound() -> impl IntoView {
 
 /// An error in words: message, hint, and the code for support.
 #[component]
-pub fn ErrorNotice(error: ApiError) -> impl IntoView {
+pub(crate) fn ErrorNotice(error: ApiError) -> impl IntoView {
     let hint = error.hint.clone();
     view! {
         <div role="alert" class="rounded-lg border border-red-200 bg-red-50 p-4 text-red-900">
@@ -46,7 +46,7 @@ pub fn ErrorNotice(error: ApiError) -> impl IntoView {
 
 /// Shown on pages that need a session when there is none.
 #[component]
-pub fn SignInRequired() -> impl IntoView {
+pub(crate) fn SignInRequired() -> impl IntoView {
     view! {
         <section class="mx-auto max-w-lg rounded-xl border border-slate-200 bg-white p-8 text-center shadow-sm">
             <h1 class="text-xl font-semibold">"Please sign in"</h1>
@@ -57,7 +57,7 @@ pub fn SignInRequired() -> impl IntoView {
 }
 
 #[component]
-pub fn StatusBadge(status: ConnectorStatus) -> impl IntoView {
+pub(crate) fn StatusBadge(status: ConnectorStatus) -> impl IntoView {
     let colours = match status {
         ConnectorStatus::Active => "bg-emerald-100 text-emerald-900 ring-emerald-600/30",
         ConnectorStatus::Pending => "bg-slate-100 text-slate-800 ring-slate-500/30",
@@ -73,7 +73,7 @@ pub fn StatusBadge(status: ConnectorStatus) -> impl IntoView {
 }
 
 /// "3 minutes ago" for an RFC 3339 time, relative to `now_ms`. Pure, so server and browser agree.
-pub fn relative_time(rfc3339: &str, now_ms: i64) -> String {
+pub(crate) fn relative_time(rfc3339: &str, now_ms: i64) -> String {
     let Some(then) = parse_rfc3339_ms(rfc3339) else {
         return rfc3339.to_owned();
     };
@@ -91,7 +91,7 @@ pub fn relative_time(rfc3339: &str, now_ms: i64) -> String {
 }
 
 /// Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS(.sss)Z` (the form the server writes).
-pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+pub(crate) fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 20 || !s.ends_with('Z') {
         return None;
@@ -116,7 +116,7 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
 }
 
 /// "2026-11-24 14:03 UTC" for the title attribute.
-pub fn exact_time(rfc3339: &str) -> String {
+pub(crate) fn exact_time(rfc3339: &str) -> String {
     match (rfc3339.get(0..10), rfc3339.get(11..16)) {
         (Some(date), Some(time)) => format!("{date} {time} UTC"),
         _ => rfc3339.to_owned(),

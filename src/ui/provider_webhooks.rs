@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 #[component]
-pub fn ProviderWebhooks(
+pub(super) fn ProviderWebhooks(
     connector_id: String,
     url: String,
     setup: String,

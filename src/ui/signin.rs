@@ -5,7 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 #[component]
-pub fn SignIn() -> impl IntoView {
+pub(crate) fn SignIn() -> impl IntoView {
     let query = use_query_map();
     let error = move || query.read().get("error");
     let limited = move || error().as_deref() == Some("rate_limited");

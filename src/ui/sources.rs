@@ -25,7 +25,7 @@ struct Actions {
 }
 
 #[component]
-pub fn SourcesPage() -> impl IntoView {
+pub(crate) fn SourcesPage() -> impl IntoView {
     let query = use_query_map();
     let status = move || query.read().get("status").filter(|s| !s.is_empty());
     let actions = Actions {

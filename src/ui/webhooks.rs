@@ -12,7 +12,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
 #[component]
-pub fn WebhooksPage() -> impl IntoView {
+pub(crate) fn WebhooksPage() -> impl IntoView {
     let query = use_query_map();
     let overview = Resource::new(|| (), |_| webhooks_overview());
     let notice = move || {

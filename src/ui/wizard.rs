@@ -14,7 +14,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
-pub fn Wizard() -> impl IntoView {
+pub(crate) fn Wizard() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let key = move || {

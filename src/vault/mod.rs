@@ -44,7 +44,7 @@ fn owner(tenant: &str, connector_id: &ConnectorId) -> String {
 #[derive(Clone)]
 pub struct AuditKey {
     /// The vault key it was derived from.
-    pub id: String,
+    pub(crate) id: String,
     /// HMAC-SHA256 already keyed: each use clones it (a sync digests every record).
     keyed: hmac::Hmac<Sha256>,
 }
@@ -67,12 +67,12 @@ impl AuditKey {
     }
 
     /// HMAC-SHA256 of `parts` (each length-prefixed), hex.
-    pub fn mac(&self, parts: &[&str]) -> String {
+    pub(crate) fn mac(&self, parts: &[&str]) -> String {
         hex::encode(self.digest(parts))
     }
 
     /// The first 128 bits of `mac`, hex: enough to tell a change from a repeat.
-    pub fn short_mac(&self, parts: &[&str]) -> String {
+    pub(crate) fn short_mac(&self, parts: &[&str]) -> String {
         hex::encode(&self.digest(parts)[..16])
     }
 }
@@ -148,7 +148,7 @@ impl Vault {
     }
 
     /// Reads the key list from a file (container secrets).
-    pub fn from_key_file(path: &Path) -> Result<Self, VaultError> {
+    pub(crate) fn from_key_file(path: &Path) -> Result<Self, VaultError> {
         let text = std::fs::read_to_string(path).map_err(|e| VaultError::File {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -161,7 +161,7 @@ impl Vault {
 
     /// Development only: the key kept in the data directory, created (mode 0600) on first start.
     /// Returns the vault and whether the key was just created.
-    pub fn development_key(data_dir: &Path) -> Result<(Self, bool), VaultError> {
+    pub(crate) fn development_key(data_dir: &Path) -> Result<(Self, bool), VaultError> {
         let path = data_dir.join("encryption.key");
         let file_error = |e: std::io::Error| VaultError::File {
             path: path.display().to_string(),
@@ -175,16 +175,16 @@ impl Vault {
         Ok((Self::from_key_file(&path)?, true))
     }
 
-    pub fn encrypting_key_id(&self) -> &str {
+    pub(crate) fn encrypting_key_id(&self) -> &str {
         &self.keys[0].id
     }
 
     /// How many keys are loaded (the first encrypts, all decrypt).
-    pub fn key_count(&self) -> usize {
+    pub(crate) fn key_count(&self) -> usize {
         self.keys.len()
     }
 
-    pub fn has_key(&self, id: &str) -> bool {
+    pub(crate) fn has_key(&self, id: &str) -> bool {
         self.keys.iter().any(|k| k.id == id)
     }
 
@@ -236,12 +236,12 @@ impl Vault {
     }
 
     /// The audit chain's key: derived from the encrypting key.
-    pub fn audit_key(&self) -> AuditKey {
+    pub(crate) fn audit_key(&self) -> AuditKey {
         self.keys[0].audit.clone()
     }
 
     /// The audit key derived from the loaded key `id`, to verify entries written under it.
-    pub fn audit_key_by_id(&self, id: &str) -> Option<AuditKey> {
+    pub(crate) fn audit_key_by_id(&self, id: &str) -> Option<AuditKey> {
         self.keys
             .iter()
             .find(|k| k.id == id)
@@ -253,7 +253,7 @@ impl Vault {
         self.keys[0].sealer.seal(&[plaintext])
     }
 
-    pub fn open(&self, token: &str) -> Result<Vec<u8>, DecryptionFailed> {
+    pub(crate) fn open(&self, token: &str) -> Result<Vec<u8>, DecryptionFailed> {
         self.keys
             .iter()
             .find_map(|k| k.fernet.decrypt(token).ok())
@@ -277,7 +277,7 @@ impl Vault {
     }
 
     /// Opens what `seal_bytes_for` sealed for `owner`.
-    pub fn open_bytes_for(&self, owner: &str, token: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn open_bytes_for(&self, owner: &str, token: &[u8]) -> Option<Vec<u8>> {
         use base64::Engine;
         self.open_for(
             owner,
@@ -286,7 +286,7 @@ impl Vault {
     }
 
     /// Opens what `seal_for` sealed for `owner`; `None` when it does not open, or is another's.
-    pub fn open_for(&self, owner: &str, token: &str) -> Option<Vec<u8>> {
+    pub(crate) fn open_for(&self, owner: &str, token: &str) -> Option<Vec<u8>> {
         let opened = self.open(token).ok()?;
         let rest = opened.strip_prefix(owner.as_bytes())?.strip_prefix(b"\n")?;
         Some(rest.to_vec())
@@ -294,7 +294,7 @@ impl Vault {
 }
 
 /// What key rotation makes of a sealed value.
-pub enum Resealed {
+pub(crate) enum Resealed {
     /// Sealed under the encrypting key already.
     Current,
     /// Opened with an older key and sealed again under the encrypting key.
@@ -305,7 +305,7 @@ pub enum Resealed {
 
 impl Vault {
     /// Seals `token` again under the encrypting key if an older key sealed it.
-    pub fn reseal(&self, token: &str) -> Resealed {
+    pub(crate) fn reseal(&self, token: &str) -> Resealed {
         if self.keys[0].fernet.decrypt(token).is_ok() {
             return Resealed::Current;
         }
@@ -329,7 +329,7 @@ fn key_id(key: &str) -> String {
 }
 
 /// Writes a file readable by its owner only.
-pub fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+pub(crate) fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -23,7 +23,7 @@ pub(super) struct Sealer {
 
 impl Sealer {
     /// From a Fernet key (32 URL-safe base64 bytes: the signing half, then the encryption half).
-    pub fn new(key: &str) -> Option<Self> {
+    pub(super) fn new(key: &str) -> Option<Self> {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(key.trim_end_matches('='))
             .ok()?;
@@ -38,12 +38,12 @@ impl Sealer {
     }
 
     /// Seals the concatenation of `parts` (an owner line and a record need no copy joining them).
-    pub fn seal(&self, parts: &[&[u8]]) -> String {
+    pub(super) fn seal(&self, parts: &[&[u8]]) -> String {
         base64::engine::general_purpose::URL_SAFE.encode(self.seal_raw(parts))
     }
 
     /// The token's bytes, before its base64: a quarter smaller, for a store that keeps bytes.
-    pub fn seal_raw(&self, parts: &[&[u8]]) -> Vec<u8> {
+    pub(super) fn seal_raw(&self, parts: &[&[u8]]) -> Vec<u8> {
         let mut iv = [0_u8; BLOCK];
         rand::rng().fill_bytes(&mut iv);
         let now = std::time::SystemTime::now()

@@ -16,14 +16,14 @@ const STRIPE_TOLERANCE_MS: i64 = 300_000;
 const HUBSPOT_TOLERANCE_MS: i64 = 300_000;
 
 /// A request to a webhook address.
-pub struct Incoming<'a> {
-    pub method: &'a str,
+pub(crate) struct Incoming<'a> {
+    pub(crate) method: &'a str,
     /// The address as the provider was given it (the hub's public URL and the path): Square and
     /// HubSpot sign it.
-    pub url: &'a str,
-    pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
-    pub now_ms: i64,
+    pub(crate) url: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+    pub(crate) body: &'a [u8],
+    pub(crate) now_ms: i64,
 }
 
 impl Incoming<'_> {
@@ -34,7 +34,7 @@ impl Incoming<'_> {
 
 /// Why a request is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// No signature where the provider always sends one.
     Unsigned,
     /// A signature that does not match.
@@ -46,7 +46,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn message(self) -> &'static str {
+    pub(crate) fn message(self) -> &'static str {
         match self {
             Self::Unsigned => "The request is not signed.",
             Self::BadSignature => "The signature does not match.",
@@ -60,11 +60,11 @@ impl Refusal {
 /// HubSpot portal, a QuickBooks realm, a Xero organisation, a Square merchant, a Stripe Connect
 /// account), and what the provider said about it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ProviderEvent {
-    pub id: String,
-    pub kind: String,
-    pub account: Option<String>,
-    pub payload: Value,
+pub(crate) struct ProviderEvent {
+    pub(crate) id: String,
+    pub(crate) kind: String,
+    pub(crate) account: Option<String>,
+    pub(crate) payload: Value,
 }
 
 fn mac(secret: &[u8], parts: &[&[u8]]) -> Option<Hmac<Sha256>> {
@@ -93,7 +93,11 @@ fn base64_matches(secret: &[u8], parts: &[&[u8]], header: Option<&str>) -> Resul
 }
 
 /// Checks the request's signature as its provider signs it.
-pub fn verify(scheme: WebhookScheme, secret: &[u8], r: &Incoming<'_>) -> Result<(), Refusal> {
+pub(crate) fn verify(
+    scheme: WebhookScheme,
+    secret: &[u8],
+    r: &Incoming<'_>,
+) -> Result<(), Refusal> {
     match scheme {
         WebhookScheme::Stripe => {
             let header = r.header("stripe-signature").ok_or(Refusal::Unsigned)?;
@@ -182,7 +186,10 @@ fn array(v: &Value) -> Result<&Vec<Value>, Refusal> {
 }
 
 /// The events a verified request carries (none: Xero's intent-to-receive).
-pub fn events(scheme: WebhookScheme, r: &Incoming<'_>) -> Result<Vec<ProviderEvent>, Refusal> {
+pub(crate) fn events(
+    scheme: WebhookScheme,
+    r: &Incoming<'_>,
+) -> Result<Vec<ProviderEvent>, Refusal> {
     let from_headers = |id: &str, kind: &str, account: Option<&str>| {
         Ok::<_, Refusal>(vec![ProviderEvent {
             id: r.header(id).ok_or(Refusal::Malformed)?.to_owned(),

@@ -2,15 +2,15 @@
 //! (`inbound`), how the hub signs the events it sends (`standard`, the Standard Webhooks
 //! convention), and when it tries a delivery again.
 
-pub mod inbound;
-pub mod standard;
+pub(crate) mod inbound;
+pub(crate) mod standard;
 
 use std::time::Duration;
 
 /// When a delivery is tried again after a failure: after each of these in turn, then never. The
 /// default spans more than a day (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), as Standard Webhooks
 /// senders do.
-pub fn default_schedule() -> Vec<Duration> {
+pub(crate) fn default_schedule() -> Vec<Duration> {
     [5, 300, 1_800, 7_200, 18_000, 36_000, 36_000]
         .into_iter()
         .map(Duration::from_secs)
@@ -20,7 +20,7 @@ pub fn default_schedule() -> Vec<Duration> {
 /// The wait before attempt `attempts + 1`, with up to a tenth more at random so that many
 /// deliveries failing together do not come back together; `None` once the schedule is spent.
 /// A `Retry-After` the endpoint sent is waited out when it asks for longer.
-pub fn next_wait(
+pub(crate) fn next_wait(
     schedule: &[Duration],
     attempts: u32,
     retry_after: Option<Duration>,

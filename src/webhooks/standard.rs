@@ -11,13 +11,13 @@ use sha2::Sha256;
 const PREFIX: &str = "whsec_";
 
 /// A new secret: `whsec_` and 32 random bytes in base64.
-pub fn new_secret() -> String {
+pub(crate) fn new_secret() -> String {
     let bytes: [u8; 32] = rand::random();
     format!("{PREFIX}{}", STANDARD.encode(bytes))
 }
 
 /// The `webhook-signature` value for one secret; `None` for a secret that is not `whsec_…`.
-pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
+pub(super) fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<String> {
     let key = STANDARD.decode(secret.strip_prefix(PREFIX)?).ok()?;
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
     mac.update(id.as_bytes());
@@ -33,7 +33,7 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<Strin
 
 /// The signatures of every secret in use, space-separated (during a rotation, the new one and
 /// the previous one).
-pub fn signatures<'a>(
+pub(crate) fn signatures<'a>(
     secrets: impl IntoIterator<Item = &'a str>,
     id: &str,
     timestamp: i64,

@@ -11,7 +11,7 @@ use crate::secret::ACCESS_TOKEN;
 use crate::service::{Caller, Hub};
 
 /// One wizard, opened for one request: the draft as stored, and what it needs to move on.
-pub struct Flow<'a> {
+pub(crate) struct Flow<'a> {
     pub(super) hub: &'a Hub,
     pub(super) caller: &'a Caller,
     pub(super) def: &'static ConnectorDef,
@@ -22,7 +22,7 @@ pub struct Flow<'a> {
 }
 
 impl<'a> Flow<'a> {
-    pub async fn open(
+    pub(crate) async fn open(
         hub: &'a Hub,
         caller: &'a Caller,
         connector_type: &str,
@@ -165,7 +165,7 @@ impl Flow<'_> {
         self.draft.answers.contains_key(field) || self.draft.kept.contains(field)
     }
 
-    pub async fn apply(
+    pub(crate) async fn apply(
         &mut self,
         action: WizardAction,
         value: Option<String>,

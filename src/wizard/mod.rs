@@ -11,5 +11,5 @@ mod saving;
 mod sign_in;
 mod view;
 
-pub use flow::Flow;
-pub use sign_in::SignIn;
+pub(crate) use flow::Flow;
+pub(crate) use sign_in::SignIn;

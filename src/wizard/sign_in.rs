@@ -11,7 +11,7 @@ use crate::secret::{ACCESS_TOKEN, GRANTED_SCOPES, REFRESH_TOKEN};
 use std::collections::BTreeMap;
 
 /// What came back from the provider's consent page.
-pub enum SignIn {
+pub(crate) enum SignIn {
     /// Declined, refused or failed: the message says which.
     Refused(Error),
     Tokens {
@@ -51,7 +51,7 @@ impl Flow<'_> {
     }
 
     /// The provider's consent page for this draft (stored first, so the callback finds it).
-    pub async fn authorize(&mut self) -> Result<String, Error> {
+    pub(crate) async fn authorize(&mut self) -> Result<String, Error> {
         if self.draft.mode != AuthMode::OAuth || self.draft.saved.is_some() {
             return Err(Error::new(
                 ErrorCode::InvalidRequest,
@@ -70,7 +70,7 @@ impl Flow<'_> {
 
     /// Records the outcome of a sign-in and moves on: choose an organisation or business,
     /// or name the connection. Failures land on the sign-in step with their message.
-    pub async fn finish_sign_in(&mut self, outcome: SignIn) -> Result<String, Error> {
+    pub(crate) async fn finish_sign_in(&mut self, outcome: SignIn) -> Result<String, Error> {
         if self.draft.saved.is_some() {
             return Ok(self.url());
         }

@@ -6,7 +6,7 @@ use crate::catalog::{AuthMode, FieldDef};
 use crate::model::wizard::{ConnectorBrief, ShownAnswer, WizardStep, WizardView, SECRET_MASK};
 
 impl Flow<'_> {
-    pub fn view(&self) -> WizardView {
+    pub(crate) fn view(&self) -> WizardView {
         let step = self.step();
         let current = self.current_field();
         let fields = self.applicable();
