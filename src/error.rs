@@ -169,6 +169,16 @@ impl ErrorCode {
         }
     }
 
+    /// A failure of the hub itself (its storage, a bug, a change that kept racing another), not
+    /// an outcome of what was asked: it answers the request as an error, and is never recorded
+    /// as, say, what a connection test found out about a provider.
+    pub(crate) fn is_hub_fault(self) -> bool {
+        matches!(
+            self,
+            Self::StorageUnavailable | Self::Internal | Self::Conflict
+        )
+    }
+
     /// What the user can do about it.
     pub(crate) fn hint(self) -> Option<&'static str> {
         Some(match self {

@@ -51,6 +51,8 @@ pub mod vault;
 pub mod webhooks;
 #[cfg(feature = "ssr")]
 pub mod wizard;
+#[cfg(feature = "ssr")]
+pub mod workers;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -12,6 +12,7 @@ use crate::outbound::Outbound;
 use crate::service::{Hub, HubSettings};
 use crate::store::{MeteredStore, MongoStore, SqliteStore, Store, StoreError};
 use crate::vault::{Vault, VaultError};
+use crate::workers::Workers;
 use axum::extract::DefaultBodyLimit;
 use axum::serve::ListenerExt;
 use axum::{middleware, Router};
@@ -175,53 +176,17 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
-    /// The health monitor runs beside it when enabled, and the sync worker always.
+    /// The workers run beside it (see `workers`) and are stopped with it.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let monitor = self.state.settings.monitor;
-        let background = monitor.enabled.then(|| {
-            tokio::spawn(super::monitor::run(
-                self.state.hub.clone(),
-                monitor,
-                self.instance_id.clone(),
-            ))
-        });
-        let syncs = tokio::spawn(super::sync_worker::run(
-            self.state.hub.syncs.clone(),
-            self.instance_id.clone(),
-        ));
-        let deliveries = tokio::spawn(super::delivery_worker::run(
-            self.state.hub.events.clone(),
-            self.instance_id.clone(),
-        ));
-        let webhook_syncs = tokio::spawn(super::webhook_syncs::run(
-            self.state.hub.provider_webhooks.clone(),
-        ));
-        // Other processes' queued work wakes this one's workers where the store can tell.
-        let (store, wake) = (self.store.clone(), self.state.hub.wake.clone());
-        let watcher = tokio::spawn(async move { store.watch_queued_work(&wake).await });
-        // Connectors saved before webhooks were routed by account get their lookup value once.
-        let webhooks = self.state.hub.provider_webhooks.clone();
-        tokio::spawn(async move {
-            match webhooks.fill_account_keys().await {
-                Ok(0) => {}
-                Ok(filled) => tracing::info!(filled, "webhook account lookups filled in"),
-                Err(e) => {
-                    tracing::warn!(code = %e.code, cause = ?e.cause, "webhook account lookups not filled in")
-                }
-            }
-        });
-        // Summaries of refused anonymous requests are written once their minute has ended.
-        let gate = self.state.hub.gate.clone();
-        let refusals = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
-            loop {
-                tick.tick().await;
-                gate.flush_refusals(false).await;
-            }
-        });
+        let workers = Workers::start(
+            self.state.hub.clone(),
+            self.store.clone(),
+            self.state.settings.monitor,
+            &self.instance_id,
+        );
         // Without TCP_NODELAY a streamed body's last segment waits for the client's delayed ACK
         // (40 ms on Linux): static assets were answered at under 1,000 per second.
         let listener = self.listener.tap_io(|tcp| {
@@ -236,19 +201,7 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await;
-        if let Some(task) = background {
-            task.abort();
-        }
-        refusals.abort();
-        // A run cut off here goes on from its last committed page, in this process's next life
-        // or in another's once the lease lapses.
-        syncs.abort();
-        // A delivery cut off here is claimed again once its lease lapses.
-        deliveries.abort();
-        webhook_syncs.abort();
-        watcher.abort();
-        self.state.hub.gate.flush_refusals(true).await;
-        self.state.hub.maintenance.flush_store().await;
+        workers.stop().await;
         served
     }
 }

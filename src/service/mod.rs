@@ -16,6 +16,7 @@
 //! them.
 
 mod caller;
+mod connector_edits;
 mod connectors;
 mod credentials;
 mod events;
@@ -29,6 +30,7 @@ mod syncs;
 mod views;
 
 pub use caller::Caller;
+pub use connector_edits::ConnectorEdits;
 pub use connectors::{ConnectorChanges, Connectors, NewConnector, StoredSettings, TokenTimes};
 pub use connectors::{DEFAULT_PAGE, MAX_PAGE};
 pub use credentials::Credentials;
@@ -127,6 +129,12 @@ impl Hub {
             views.clone(),
             wake.clone(),
         ));
+        let edits = Arc::new(ConnectorEdits::new(
+            store.clone(),
+            gate.clone(),
+            outbox.clone(),
+            views.clone(),
+        ));
         let parts = Parts {
             store,
             vault,
@@ -136,6 +144,7 @@ impl Hub {
             credentials: credentials.clone(),
             views: views.clone(),
             outbox,
+            edits,
             wake: wake.clone(),
         };
         let syncs = Arc::new(Syncs::new(&parts, settings.sync));
@@ -170,6 +179,8 @@ struct Parts {
     credentials: Arc<Credentials>,
     views: Arc<Views>,
     outbox: Arc<Outbox>,
+    /// The one way a stored connector is changed.
+    edits: Arc<ConnectorEdits>,
     wake: WorkWakes,
 }
 

@@ -15,7 +15,7 @@ const NEVER_REACHES: &[(&[&str], &[&str], &str)] = &[
     (
         &["store", "catalog", "model"],
         &[
-            "auth", "service", "wizard", "config", "api", "app", "ui", "server",
+            "auth", "service", "wizard", "config", "api", "app", "ui", "server", "workers",
         ],
         "they keep and describe data below the services; a tenant is an `ids::TenantId`, whoever \
          asked and however they signed in",
@@ -24,8 +24,15 @@ const NEVER_REACHES: &[(&[&str], &[&str], &str)] = &[
         &[
             "checks", "oauth", "sync", "vault", "webhooks", "outbound", "secret", "ids",
         ],
-        &["service", "wizard", "config", "api", "app", "ui", "server"],
+        &[
+            "service", "wizard", "config", "api", "app", "ui", "server", "workers",
+        ],
         "the services drive them, never the other way",
+    ),
+    (
+        &["service"],
+        &["workers", "api", "app", "ui", "server"],
+        "the workers and the web edge drive the services, never the other way",
     ),
 ];
 

@@ -10,7 +10,7 @@ pub use drafts::StoredSettings;
 pub use listing::{DEFAULT_PAGE, MAX_PAGE};
 
 use super::credentials::replaces_access_token;
-use super::{Caller, Credentials, Gate, Outbox, Parts, RateClass, Views};
+use super::{Caller, ConnectorEdits, Credentials, Gate, Outbox, Parts, RateClass, Views};
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
@@ -66,6 +66,7 @@ pub struct Connectors {
     credentials: Arc<Credentials>,
     outbox: Arc<Outbox>,
     views: Arc<Views>,
+    edits: Arc<ConnectorEdits>,
     outbound: Arc<Outbound>,
     metrics: Metrics,
     /// `None` when the operator turned page reuse off.
@@ -82,6 +83,7 @@ impl Connectors {
             credentials: parts.credentials.clone(),
             outbox: parts.outbox.clone(),
             views: parts.views.clone(),
+            edits: parts.edits.clone(),
             outbound: parts.outbound.clone(),
             metrics: parts.metrics.clone(),
             pages: page_cache.then(PageCache::default),
@@ -167,64 +169,55 @@ impl Connectors {
         changes: ConnectorChanges,
     ) -> Result<ConnectorView, Error> {
         self.gate.limit(caller, RateClass::Writes).await?;
-        for _attempt in 0..3 {
-            let current = self.gate.connector(caller, id, AuditAction::Update).await?;
-            let mut next = current.clone();
-            if let Some(name) = &changes.display_name {
-                next.display_name = name.to_string();
-            }
-            if let Some(frequency) = changes.sync_frequency {
-                next.sync_frequency = frequency;
-            }
-            let replacing = changes.config.is_some();
-            if let Some(submitted) = &changes.config {
-                let def = self.catalog.definition(&current.connector_type)?;
-                let stored = self.credentials.open(&current).ok();
-                let new_access = replaces_access_token(submitted, stored.as_ref());
-                let config =
-                    self.credentials
-                        .with_stored_secrets(def, stored.as_ref(), submitted)?;
-                self.credentials
-                    .seal(&mut next, &SecretConfig::from(config));
-                next.status = ConnectorStatus::Pending;
-                next.error_code = None;
-                next.error_message = None;
-                if new_access || changes.tokens.is_some() {
-                    next.token_expires_at = changes.tokens.and_then(|t| t.expires_at);
-                    next.token_refreshed_at = changes.tokens.and_then(|t| t.refreshed_at);
+        let action = if changes.config.is_some() {
+            AuditAction::ReplaceCredentials
+        } else {
+            AuditAction::Update
+        };
+        self.edits
+            .edit(caller, id, action, |current, next| {
+                if let Some(name) = &changes.display_name {
+                    next.display_name = name.to_string();
                 }
-            }
-            if let Some(at) = changes.channel_expires_at {
-                next.channel_expires_at = Some(at);
-            }
-            next.updated_at = now_ms();
-            next.updated_by = caller.user().to_owned();
-            next.version = current.version + 1;
-            let action = if replacing {
-                AuditAction::ReplaceCredentials
-            } else {
-                AuditAction::Update
-            };
-            let audit = self.gate.audited(caller, action, id);
-            let updated = self
-                .outbox
-                .connector_event(EventType::ConnectorUpdated, &next);
-            if self
-                .store
-                .update(
-                    caller.tenant(),
-                    &next,
-                    current.version,
-                    Some(&audit),
-                    &[updated],
-                )
-                .await?
-            {
-                self.outbox.queued();
-                return Ok(self.views.view(&next));
-            }
+                if let Some(frequency) = changes.sync_frequency {
+                    next.sync_frequency = frequency;
+                }
+                if let Some(submitted) = &changes.config {
+                    self.replace_credentials(current, next, submitted, changes.tokens)?;
+                }
+                if let Some(at) = changes.channel_expires_at {
+                    next.channel_expires_at = Some(at);
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// New credentials on `next`: a secret left out keeps its stored value, the connector waits
+    /// for a test again, and the token's times are the new token's (unknown when the submitted
+    /// access token did not come from signing in).
+    fn replace_credentials(
+        &self,
+        current: &ConnectorRecord,
+        next: &mut ConnectorRecord,
+        submitted: &BTreeMap<String, String>,
+        tokens: Option<TokenTimes>,
+    ) -> Result<(), Error> {
+        let def = self.catalog.definition(&current.connector_type)?;
+        let stored = self.credentials.open(current).ok();
+        let new_access = replaces_access_token(submitted, stored.as_ref());
+        let config = self
+            .credentials
+            .with_stored_secrets(def, stored.as_ref(), submitted)?;
+        self.credentials.seal(next, &SecretConfig::from(config));
+        next.status = ConnectorStatus::Pending;
+        next.error_code = None;
+        next.error_message = None;
+        if new_access || tokens.is_some() {
+            next.token_expires_at = tokens.and_then(|t| t.expires_at);
+            next.token_refreshed_at = tokens.and_then(|t| t.refreshed_at);
         }
-        Err(Error::from_code(ErrorCode::Conflict))
+        Ok(())
     }
 
     pub async fn delete(&self, caller: &Caller, id: &ConnectorId) -> Result<(), Error> {
@@ -260,39 +253,16 @@ impl Connectors {
         id: &ConnectorId,
     ) -> Result<ConnectorView, Error> {
         self.gate.limit(caller, RateClass::Writes).await?;
-        let current = self
-            .gate
-            .connector(caller, id, AuditAction::ClearError)
-            .await?;
-        let mut next = current.clone();
-        next.status = if current.last_tested_at.is_some() && current.error_code.is_none() {
-            current.status
-        } else {
-            ConnectorStatus::Pending
-        };
-        next.error_code = None;
-        next.error_message = None;
-        next.version += 1;
-        next.updated_at = now_ms();
-        next.updated_by = caller.user().to_owned();
-        let audit = self.gate.audited(caller, AuditAction::ClearError, id);
-        let updated = self
-            .outbox
-            .connector_event(EventType::ConnectorUpdated, &next);
-        if !self
-            .store
-            .update(
-                caller.tenant(),
-                &next,
-                current.version,
-                Some(&audit),
-                &[updated],
-            )
-            .await?
-        {
-            return Err(Error::from_code(ErrorCode::Conflict));
-        }
-        self.outbox.queued();
-        Ok(self.views.view(&next))
+        self.edits
+            .edit(caller, id, AuditAction::ClearError, |current, next| {
+                // A connector whose last test passed is active again; any other waits for one.
+                if current.last_tested_at.is_none() || current.error_code.is_some() {
+                    next.status = ConnectorStatus::Pending;
+                }
+                next.error_code = None;
+                next.error_message = None;
+                Ok(())
+            })
+            .await
     }
 }

@@ -7,8 +7,8 @@ use crate::clock::{now_ms, rfc3339};
 use crate::error::{Error, ErrorCode};
 use crate::ids::ConnectorId;
 use crate::model::{AuditAction, AuditOutcome, CheckResult, ConnectorStatus};
-use crate::outbound::retry::{Answer, Attempts, Next, RetryPolicy};
-use crate::secret::{SecretConfig, REFRESH_TOKEN};
+use crate::outbound::retry::Answer;
+use crate::secret::SecretConfig;
 use crate::service::credentials::Renewing;
 use crate::service::{Caller, RateClass};
 use crate::store::ConnectorRecord;
@@ -65,7 +65,7 @@ impl Connectors {
             }
             Err(e) => Err(e),
         };
-        let result = result(outcome, started);
+        let result = result(outcome, started)?;
         self.count_check(&def.id, &result);
         Ok(result)
     }
@@ -115,7 +115,7 @@ impl Connectors {
             Ok(config) => self.check_renewing_once(caller, record, config).await,
             Err(failure) => Err(failure),
         };
-        let result = result(outcome, started);
+        let result = result(outcome, started)?;
         self.count_check(&record.connector_type, &result);
         self.record_test(caller, id, &result, tested_account)
             .await?;
@@ -124,36 +124,29 @@ impl Connectors {
     }
 
     /// Checks with `config`; a token that died before its announced expiry is renewed once and
-    /// checked again (under the one retry policy, without waiting: a test reports what it sees).
+    /// checked again. Only an expired token is the renewal's to mend: a credential the provider
+    /// calls invalid is reported as it is.
     async fn check_renewing_once(
         &self,
         caller: &Caller,
         record: &ConnectorRecord,
-        mut config: SecretConfig,
+        config: SecretConfig,
     ) -> crate::checks::Outcome {
-        let mut attempts = Attempts::new(RetryPolicy::NO_WAIT);
-        loop {
-            let outcome = checks::check(&self.outbound, &record.connector_type, &config).await;
-            // Only an expired token is the renewal's to mend: a credential the provider calls
-            // invalid is reported as it is.
-            let answer = match &outcome {
-                Err(f) if f.code == ErrorCode::ExpiredCredentials => Answer::Refused,
-                _ => Answer::Final,
-            };
-            let renewable = config.get(REFRESH_TOKEN).is_some();
-            if attempts.after(answer, renewable) != Next::Renew {
-                return outcome;
-            }
-            let renewed = self
-                .credentials
-                .renew_refused(caller, record, &config, Renewing::OnEachRefusal)
-                .await;
-            config = match renewed {
-                Ok(Some((_, renewed))) => renewed,
-                Err(f) if f.code == ErrorCode::AuthorizationRequired => return Err(f),
-                _ => return outcome,
-            };
-        }
+        self.credentials
+            .send_renewing_once(
+                caller,
+                record,
+                config,
+                Renewing::OnEachRefusal,
+                |outcome| match outcome {
+                    Err(f) if f.code == ErrorCode::ExpiredCredentials => Answer::Refused,
+                    _ => Answer::Final,
+                },
+                |config| async move {
+                    checks::check(&self.outbound, &record.connector_type, &config).await
+                },
+            )
+            .await
     }
 
     /// Records a check's outcome on the connector. `tested_account` is the webhook account the
@@ -273,10 +266,13 @@ impl Connectors {
     }
 }
 
-fn result(outcome: Result<crate::checks::Details, Error>, started: Instant) -> CheckResult {
+/// What a check found out, as its result; a fault of the hub's own (its storage failed while
+/// renewing a token) is no finding about the connection: the request fails with it instead.
+fn result(outcome: checks::Outcome, started: Instant) -> Result<CheckResult, Error> {
     let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let tested_at = rfc3339(now_ms());
-    match outcome {
+    Ok(match outcome {
+        Err(fault) if fault.code.is_hub_fault() => return Err(fault),
         Ok(details) => CheckResult {
             success: true,
             error_code: None,
@@ -299,5 +295,5 @@ fn result(outcome: Result<crate::checks::Details, Error>, started: Instant) -> C
             tested_at,
             duration_ms,
         },
-    }
+    })
 }

@@ -6,6 +6,7 @@ use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::model::{AuditAction, AuditOutcome};
 use crate::oauth::TokenError;
+use crate::outbound::retry::{Answer, Attempts, Next, RetryPolicy};
 use crate::secret::{SecretConfig, ACCESS_TOKEN, GRANTED_SCOPES, REFRESH_TOKEN};
 use crate::service::Caller;
 use crate::store::ConnectorRecord;
@@ -102,20 +103,57 @@ impl Credentials {
         if current.get(ACCESS_TOKEN) != refused.get(ACCESS_TOKEN) {
             return Ok(Some((latest, current)));
         }
-        // A lease never released: whoever takes it renews, in any process, and nobody else
-        // until it lapses.
-        let pause = format!("renew-on-401:{}:{}", caller.tenant(), record.connector_id);
-        let holder = crate::random::random_hex(8);
-        if renewing == Renewing::AtMostPerMinute
-            && !self
+        if renewing == Renewing::AtMostPerMinute {
+            // A lease never released: whoever takes it renews, in any process, and nobody else
+            // until it lapses.
+            let pause = format!("renew-on-401:{}:{}", caller.tenant(), record.connector_id);
+            let holder = crate::random::random_hex(8);
+            if !self
                 .store
                 .lease(&pause, &holder, now_ms(), RENEWAL_PAUSE_MS)
                 .await?
-        {
-            return Ok(None);
+            {
+                return Ok(None);
+            }
         }
         let renewed = self.fresh(caller, &latest, true).await?;
         Ok(Some((latest, renewed)))
+    }
+
+    /// Sends with `config` and, when `read` calls the answer a refusal of the token (one that
+    /// died before its announced expiry), renews it once and sends again — without waiting: a
+    /// preview, a connection test or a channel's registration reports what it sees. A renewal that
+    /// fails is the answer (signing in again is then the user's remedy).
+    pub(crate) async fn send_renewing_once<T, Sent>(
+        &self,
+        caller: &Caller,
+        record: &ConnectorRecord,
+        mut config: SecretConfig,
+        renewing: Renewing,
+        read: impl Fn(&Result<T, Error>) -> Answer,
+        send: impl Fn(SecretConfig) -> Sent,
+    ) -> Result<T, Error>
+    where
+        // A plain closure returning a future, not an async closure: the futures of the server
+        // functions that await this must be `Send` for every lifetime, which async closures'
+        // borrowed futures cannot yet promise.
+        Sent: std::future::Future<Output = Result<T, Error>>,
+    {
+        let mut attempts = Attempts::new(RetryPolicy::NO_WAIT);
+        loop {
+            let answer = send(config.clone()).await;
+            let renewable = config.get(REFRESH_TOKEN).is_some();
+            if attempts.after(read(&answer), renewable) != Next::Renew {
+                return answer;
+            }
+            match self
+                .renew_refused(caller, record, &config, renewing)
+                .await?
+            {
+                Some((_, renewed)) => config = renewed,
+                None => return answer,
+            }
+        }
     }
 
     async fn refresh_locked(

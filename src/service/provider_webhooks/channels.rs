@@ -13,8 +13,8 @@ use crate::ids::ConnectorId;
 use crate::model::{AuditAction, ConnectorStatus, ConnectorView};
 use crate::outbound::access::Access;
 use crate::outbound::answers::{status_failure, str_at};
-use crate::outbound::retry::{Answer, Attempts, Next, RetryPolicy};
-use crate::secret::{SecretConfig, REFRESH_TOKEN};
+use crate::outbound::retry::Answer;
+use crate::secret::SecretConfig;
 use crate::service::credentials::Renewing;
 use crate::service::{Caller, ConnectorChanges, Gate, RateClass};
 use crate::store::ConnectorRecord;
@@ -175,26 +175,20 @@ impl ProviderWebhooks {
         channel: &ChannelDef,
         token: &str,
     ) -> Result<i64, Error> {
-        let mut config = self.credentials.fresh(caller, record, false).await?;
-        // A token that died before its announced expiry is renewed once, without waiting.
-        let mut attempts = Attempts::new(RetryPolicy::NO_WAIT);
-        loop {
-            let opened = self
-                .open_channel_with(&config, record, def, channel, token)
-                .await;
-            let renewable = config.get(REFRESH_TOKEN).is_some();
-            if attempts.after(Answer::of_result(&opened), renewable) != Next::Renew {
-                return opened;
-            }
-            let renewed = self
-                .credentials
-                .renew_refused(caller, record, &config, Renewing::OnEachRefusal)
-                .await?;
-            match renewed {
-                Some((_, renewed)) => config = renewed,
-                None => return opened,
-            }
-        }
+        let config = self.credentials.fresh(caller, record, false).await?;
+        self.credentials
+            .send_renewing_once(
+                caller,
+                record,
+                config,
+                Renewing::OnEachRefusal,
+                Answer::of_result,
+                |config| async move {
+                    self.open_channel_with(&config, record, def, channel, token)
+                        .await
+                },
+            )
+            .await
     }
 
     async fn open_channel_with(

@@ -4,7 +4,6 @@
 
 use super::Syncs;
 use crate::catalog::{Ask, ConnectorDef, StreamsFrom};
-use crate::clock::now_ms;
 use crate::error::{Error, ErrorCode};
 use crate::ids::ConnectorId;
 use crate::model::data::TableChoice;
@@ -23,58 +22,36 @@ impl Syncs {
         settings: &BTreeMap<String, String>,
     ) -> Result<ConnectorView, Error> {
         self.gate.limit(caller, RateClass::Writes).await?;
-        for _attempt in 0..3 {
-            let current = self.gate.connector(caller, id, AuditAction::Update).await?;
-            let def = self.catalog.definition(&current.connector_type)?;
-            if let Some(name) = settings
-                .keys()
-                .find(|name| def.field(name).is_none_or(|f| f.ask != Ask::Later))
-            {
-                return Err(Error::new(
-                    ErrorCode::InvalidRequest,
-                    format!(
-                        "“{}” is not a data setting of {}.",
-                        name.chars().take(64).collect::<String>(),
-                        def.name
-                    ),
-                )
-                .with_field(name.as_str()));
-            }
-            let stored = self.credentials.open_for_use(&current)?;
-            let mut merged: BTreeMap<String, String> = stored.expose().clone();
-            for (name, value) in settings {
-                if value.trim().is_empty() {
-                    merged.remove(name);
-                } else {
-                    merged.insert(name.clone(), value.trim().to_owned());
+        self.edits
+            .edit(caller, id, AuditAction::Update, |current, next| {
+                let def = self.catalog.definition(&current.connector_type)?;
+                if let Some(name) = settings
+                    .keys()
+                    .find(|name| def.field(name).is_none_or(|f| f.ask != Ask::Later))
+                {
+                    return Err(Error::new(
+                        ErrorCode::InvalidRequest,
+                        format!(
+                            "“{}” is not a data setting of {}.",
+                            name.chars().take(64).collect::<String>(),
+                            def.name
+                        ),
+                    )
+                    .with_field(name.as_str()));
                 }
-            }
-            let valid = self.catalog.validate(def, &merged)?;
-            let mut next = current.clone();
-            self.credentials.seal(&mut next, &SecretConfig::from(valid));
-            next.updated_at = now_ms();
-            next.updated_by = caller.user().to_owned();
-            next.version = current.version + 1;
-            let audit = self.gate.audited(caller, AuditAction::Update, id);
-            let updated = self
-                .outbox
-                .connector_event(crate::model::webhooks::EventType::ConnectorUpdated, &next);
-            if self
-                .store
-                .update(
-                    caller.tenant(),
-                    &next,
-                    current.version,
-                    Some(&audit),
-                    &[updated],
-                )
-                .await?
-            {
-                self.outbox.queued();
-                return Ok(self.views.view(&next));
-            }
-        }
-        Err(Error::from_code(ErrorCode::Conflict))
+                let mut merged = self.credentials.open_for_use(current)?.expose().clone();
+                for (name, value) in settings {
+                    if value.trim().is_empty() {
+                        merged.remove(name);
+                    } else {
+                        merged.insert(name.clone(), value.trim().to_owned());
+                    }
+                }
+                let valid = self.catalog.validate(def, &merged)?;
+                self.credentials.seal(next, &SecretConfig::from(valid));
+                Ok(())
+            })
+            .await
     }
 
     /// PostgreSQL: the tables this user can read, what each could be synced by, and what is

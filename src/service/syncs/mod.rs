@@ -12,7 +12,7 @@ mod tables;
 
 pub use run::SyncSettings;
 
-use super::{Caller, Credentials, Gate, Outbox, Parts, RateClass, Views};
+use super::{Caller, ConnectorEdits, Credentials, Gate, Outbox, Parts, RateClass, Views};
 use crate::catalog::Catalog;
 use crate::catalog::StreamsFrom;
 use crate::clock::{now_ms, rfc3339};
@@ -58,6 +58,7 @@ pub struct Syncs {
     credentials: Arc<Credentials>,
     outbox: Arc<Outbox>,
     views: Arc<Views>,
+    edits: Arc<ConnectorEdits>,
     outbound: Arc<Outbound>,
     metrics: Metrics,
     sync: SyncSettings,
@@ -76,6 +77,7 @@ impl Syncs {
             credentials: parts.credentials.clone(),
             outbox: parts.outbox.clone(),
             views: parts.views.clone(),
+            edits: parts.edits.clone(),
             outbound: parts.outbound.clone(),
             metrics: parts.metrics.clone(),
             sync: settings,

@@ -8,9 +8,9 @@ use crate::ids::ConnectorId;
 use crate::model::data::{Column, Preview};
 use crate::model::{AuditAction, AuditOutcome};
 use crate::outbound::access::Access;
-use crate::outbound::retry::{Answer, Attempts, Next, RetryPolicy};
+use crate::outbound::retry::Answer;
 use crate::outbound::scrub::Scrub;
-use crate::secret::{SecretConfig, REFRESH_TOKEN};
+use crate::secret::SecretConfig;
 use crate::service::credentials::Renewing;
 use crate::service::{Caller, RateClass};
 use crate::sync::pages::{Page, PageToken, StreamReader};
@@ -40,25 +40,17 @@ impl Syncs {
                 None,
             )
             .await?;
-        let mut config = self.credentials.fresh(caller, &record, false).await?;
-        // A token that died before its announced expiry is renewed once (a preview reports what
-        // it sees, without waiting).
-        let mut attempts = Attempts::new(RetryPolicy::NO_WAIT);
-        loop {
-            let preview = self.preview(def, &config, stream).await;
-            let renewable = config.get(REFRESH_TOKEN).is_some();
-            if attempts.after(Answer::of_result(&preview), renewable) != Next::Renew {
-                return preview;
-            }
-            let renewed = self
-                .credentials
-                .renew_refused(caller, &record, &config, Renewing::AtMostPerMinute)
-                .await?;
-            match renewed {
-                Some((_, renewed)) => config = renewed,
-                None => return preview,
-            }
-        }
+        let config = self.credentials.fresh(caller, &record, false).await?;
+        self.credentials
+            .send_renewing_once(
+                caller,
+                &record,
+                config,
+                Renewing::AtMostPerMinute,
+                Answer::of_result,
+                |config| async move { self.preview(def, &config, stream).await },
+            )
+            .await
     }
 
     /// The first records a configuration not saved yet would read.
