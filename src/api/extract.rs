@@ -121,7 +121,10 @@ pub async fn origin_guard(State(state): State<AppState>, request: Request, next:
     );
     let headers = request.headers();
     let bearer = headers.contains_key(AUTHORIZATION);
-    if safe || bearer || same_origin(headers, &state.settings.public_url) {
+    // The MCP endpoint takes no cookie at all: an unauthenticated call there must meet its own
+    // 401 challenge, which tells a browser-based agent how to get a token.
+    let cookieless = request.uri().path() == super::mcp::MCP_PATH;
+    if safe || bearer || cookieless || same_origin(headers, &state.settings.public_url) {
         return next.run(request).await;
     }
     let error = Error::new(

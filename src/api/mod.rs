@@ -1,4 +1,5 @@
-//! The two API surfaces: server functions (for the UI, both builds) and the REST API (server).
+//! The API surfaces: server functions (for the UI, both builds), the REST API and the MCP server
+//! for AI agents (server).
 
 #[cfg(feature = "ssr")]
 pub mod docs;
@@ -11,6 +12,8 @@ pub mod health;
 mod html;
 #[cfg(feature = "ssr")]
 pub mod http_error;
+#[cfg(feature = "ssr")]
+pub mod mcp;
 #[cfg(feature = "ssr")]
 pub mod oauth;
 #[cfg(feature = "ssr")]

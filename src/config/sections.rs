@@ -162,6 +162,11 @@ pub(super) fn limits(src: &Source<'_>) -> Result<LimitSettings, SettingsError> {
             "CONNECTOR_HUB_RATE_PROXY_PER_MIN",
             "600",
         )?,
+        mcp_per_min: src.per_minute(
+            "limits.mcp_per_min",
+            "CONNECTOR_HUB_RATE_MCP_PER_MIN",
+            "300",
+        )?,
         proxy_in_flight: match src.parse::<u64>(
             "limits.proxy_in_flight",
             "CONNECTOR_HUB_PROXY_IN_FLIGHT_PER_TENANT",

@@ -220,6 +220,8 @@ pub enum AuditAction {
     ReadRecords,
     #[serde(rename = "rate_limit:proxy")]
     RateLimitProxy,
+    #[serde(rename = "rate_limit:mcp")]
+    RateLimitMcp,
     /// A call forwarded to the provider with the stored credential.
     #[serde(rename = "proxy")]
     Proxy,
@@ -232,7 +234,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub(crate) const ALL: [AuditAction; 25] = [
+    pub(crate) const ALL: [AuditAction; 26] = [
         Self::Create,
         Self::Read,
         Self::Update,
@@ -255,6 +257,7 @@ impl AuditAction {
         Self::Sync,
         Self::ReadRecords,
         Self::RateLimitProxy,
+        Self::RateLimitMcp,
         Self::Proxy,
         Self::WebhookEndpoint,
         Self::WebhookChannel,
@@ -284,6 +287,7 @@ impl AuditAction {
             Self::Sync => "sync",
             Self::ReadRecords => "read_records",
             Self::RateLimitProxy => "rate_limit:proxy",
+            Self::RateLimitMcp => "rate_limit:mcp",
             Self::Proxy => "proxy",
             Self::WebhookEndpoint => "webhook_endpoint",
             Self::WebhookChannel => "webhook_channel",
@@ -319,6 +323,7 @@ impl AuditAction {
             Self::Sync => "sync",
             Self::ReadRecords => "read records",
             Self::RateLimitProxy => "rate limit: proxy",
+            Self::RateLimitMcp => "rate limit: MCP",
             Self::Proxy => "proxy",
             Self::WebhookEndpoint => "webhook endpoint",
             Self::WebhookChannel => "push channel renewed",

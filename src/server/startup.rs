@@ -221,6 +221,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::proxy::router())
         .merge(crate::api::webhook_forms::router())
         .merge(crate::api::provider_webhooks::router())
+        .merge(crate::api::mcp::router(&state))
         .leptos_routes_with_context(
             &state,
             routes,

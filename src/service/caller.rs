@@ -1,6 +1,8 @@
 //! Who is asking: the verified principal and the address the request came from, built once at
 //! the edge (a REST extractor, a server function, a worker acting for a tenant) and handed to
-//! every use case, which rate-limits and audits by it.
+//! every use case, which rate-limits and audits by it. An AI agent's call through the hub's MCP
+//! server names the tool it came through: it counts against the tenant's MCP rate, whatever it
+//! does, and every audit entry it writes says which tool.
 
 use crate::auth::Principal;
 use crate::ids::TenantId;
@@ -10,6 +12,8 @@ pub struct Caller {
     pub principal: Principal,
     /// The client's address as the audit log names it (the role, for the hub's own work).
     pub client: String,
+    /// The MCP tool the call came through, if it did.
+    tool: Option<Box<str>>,
 }
 
 impl Caller {
@@ -17,7 +21,19 @@ impl Caller {
         Self {
             principal,
             client: client.into(),
+            tool: None,
         }
+    }
+
+    /// This caller acting through the hub's MCP tool `tool`.
+    pub fn through_tool(mut self, tool: &str) -> Self {
+        self.tool = Some(tool.into());
+        self
+    }
+
+    /// The MCP tool the call came through, if it did.
+    pub fn tool(&self) -> Option<&str> {
+        self.tool.as_deref()
     }
 
     /// The hub acting on its own for `tenant` (the monitor, a sync, key rotation), audited as

@@ -15,6 +15,7 @@
 //! [`Maintenance`] (key rotation, the monitor's and the operator's needs). [`Hub`] assembles
 //! them.
 
+mod agents;
 mod caller;
 mod connector_edits;
 mod connectors;
@@ -29,6 +30,7 @@ mod sign_in;
 mod syncs;
 mod views;
 
+pub use agents::{AgentConnector, AgentConnectors, Agents};
 pub use caller::Caller;
 pub use connector_edits::ConnectorEdits;
 pub use connectors::{ConnectorChanges, Connectors, NewConnector, StoredSettings, TokenTimes};
@@ -91,6 +93,8 @@ pub struct Hub {
     pub events: Arc<Events>,
     pub provider_webhooks: Arc<ProviderWebhooks>,
     pub maintenance: Maintenance,
+    /// What an AI agent sees at a glance (the MCP server's `list_connectors`).
+    pub agents: Agents,
     /// The workers' wake-ups: pulled when this process queues a sync or a delivery may be due
     /// at once, and by the store when another process queues work (where it can tell).
     pub wake: WorkWakes,
@@ -160,6 +164,7 @@ impl Hub {
                 settings.webhook_secrets,
             )),
             maintenance: Maintenance::new(&parts),
+            agents: Agents::new(&parts, connectors.clone()),
             connectors,
             syncs,
             gate,

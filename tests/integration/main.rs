@@ -20,6 +20,7 @@ mod events;
 mod failover;
 mod fuzz;
 mod jwt_keys;
+mod mcp;
 mod oauth;
 mod oauth_refresh;
 mod openapi;

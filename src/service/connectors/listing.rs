@@ -85,8 +85,23 @@ impl Connectors {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<ConnectorPage, Error> {
+        let (records, next_cursor) = self.records_page(caller, status, limit, cursor).await?;
+        Ok(ConnectorPage {
+            connectors: records.iter().map(|r| self.views.view(r)).collect(),
+            next_cursor,
+        })
+    }
+
+    /// One page of the caller's connector records (newest first), and the cursor to the next.
+    pub(crate) async fn records_page(
+        &self,
+        caller: &Caller,
+        status: Option<ConnectorStatus>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<ConnectorRecord>, Option<String>), Error> {
         let before = cursor.map(decode_cursor).transpose()?;
-        let records = self
+        let mut records = self
             .store
             .list(
                 caller.tenant(),
@@ -98,17 +113,14 @@ impl Connectors {
             )
             .await?;
         let more = records.len() > limit;
-        let page: Vec<_> = records.into_iter().take(limit).collect();
-        let next_cursor = more.then(|| page.last().map(encode_cursor)).flatten();
-        Ok(ConnectorPage {
-            connectors: page.iter().map(|r| self.views.view(r)).collect(),
-            next_cursor,
-        })
+        records.truncate(limit);
+        let next_cursor = more.then(|| records.last().map(encode_cursor)).flatten();
+        Ok((records, next_cursor))
     }
 }
 
 /// The page size a listing asked for, within bounds.
-fn page_size(limit: Option<usize>) -> usize {
+pub(crate) fn page_size(limit: Option<usize>) -> usize {
     limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
 }
 

@@ -7,6 +7,7 @@ mod listing;
 mod testing;
 
 pub use drafts::StoredSettings;
+pub(crate) use listing::page_size;
 pub use listing::{DEFAULT_PAGE, MAX_PAGE};
 
 use super::credentials::replaces_access_token;

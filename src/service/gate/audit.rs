@@ -13,7 +13,8 @@ use crate::service::{store_cause, Caller};
 use crate::store::{AuditQuery, AuditRecord, AuditWrite};
 
 impl Gate {
-    /// An entry about `caller`'s `action`, to be written.
+    /// An entry about `caller`'s `action`, to be written. A call through an MCP tool says so in
+    /// its detail (`mcp:<tool>`), before anything the operation adds (see `add_detail`).
     pub(crate) fn entry(
         caller: &Caller,
         action: AuditAction,
@@ -32,10 +33,18 @@ impl Gate {
             outcome: outcome.as_str().to_owned(),
             error_code: error_code.map(|c| c.as_str().to_owned()),
             client: client.to_owned(),
-            detail: None,
+            detail: caller.tool().map(|tool| format!("mcp:{tool}")),
             prev_hash: String::new(),
             hash: String::new(),
         }
+    }
+
+    /// Adds `text` to an entry's detail, after what is there (the MCP tool it came through).
+    pub(crate) fn add_detail(entry: &mut AuditRecord, text: String) {
+        entry.detail = Some(match entry.detail.take() {
+            Some(before) => format!("{before} {text}"),
+            None => text,
+        });
     }
 
     /// An `ok` entry to write in the same transaction as the change it records.

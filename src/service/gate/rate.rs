@@ -16,6 +16,8 @@ pub struct LimitSettings {
     pub tests_per_min: u64,
     /// Calls through the proxy to providers.
     pub proxy_per_min: u64,
+    /// Tool calls of AI agents through the hub's MCP server (each counted here only).
+    pub mcp_per_min: u64,
     /// Calls through the proxy one tenant may have in flight at once (per process).
     pub proxy_in_flight: u64,
     /// Requests without a valid credential, per client address (each process on its own).
@@ -28,6 +30,7 @@ impl LimitSettings {
         writes_per_min: u64::MAX,
         tests_per_min: u64::MAX,
         proxy_per_min: u64::MAX,
+        mcp_per_min: u64::MAX,
         proxy_in_flight: u64::MAX,
         anonymous_per_min: u64::MAX,
     };
@@ -40,6 +43,8 @@ pub enum RateClass {
     Writes,
     Tests,
     Proxy,
+    /// An AI agent's tool call through the MCP server, whatever it does.
+    Mcp,
 }
 
 impl RateClass {
@@ -50,6 +55,7 @@ impl RateClass {
             Self::Writes => AuditAction::RateLimitWrites,
             Self::Tests => AuditAction::RateLimitTests,
             Self::Proxy => AuditAction::RateLimitProxy,
+            Self::Mcp => AuditAction::RateLimitMcp,
         }
     }
 
@@ -59,6 +65,7 @@ impl RateClass {
             Self::Writes => "writes",
             Self::Tests => "tests",
             Self::Proxy => "proxy",
+            Self::Mcp => "mcp",
         }
     }
 }
@@ -69,11 +76,19 @@ impl Gate {
     /// batches (see `rate`). If the counters cannot be reached the request is allowed (and
     /// logged): a rate limiter must not take the whole service down with it.
     pub async fn limit(&self, caller: &Caller, class: RateClass) -> Result<(), Error> {
+        // An agent's tool call counts in its own class only: an agent busy with a tenant's data
+        // cannot use up the rate its people and backends work with.
+        let class = if caller.tool().is_some() {
+            RateClass::Mcp
+        } else {
+            class
+        };
         let max = match class {
             RateClass::Reads => self.limits.reads_per_min,
             RateClass::Writes => self.limits.writes_per_min,
             RateClass::Tests => self.limits.tests_per_min,
             RateClass::Proxy => self.limits.proxy_per_min,
+            RateClass::Mcp => self.limits.mcp_per_min,
         };
         if max == u64::MAX {
             return Ok(());

@@ -228,7 +228,7 @@ impl Proxy {
                     AuditOutcome::Ok,
                     None,
                 );
-                entry.detail = Some(detail(&status.to_string(), started, attempts));
+                Gate::add_detail(&mut entry, detail(&status.to_string(), started, attempts));
                 // The provider has answered: the entry is written beside the answer.
                 self.gate.append_beside(entry);
                 Ok(ProxyAnswer {
@@ -258,7 +258,7 @@ impl Proxy {
                     AuditOutcome::Error,
                     Some(error.code),
                 );
-                entry.detail = Some(detail(error.code.as_str(), started, attempts));
+                Gate::add_detail(&mut entry, detail(error.code.as_str(), started, attempts));
                 self.gate.append(entry).await?;
                 Err(error)
             }
