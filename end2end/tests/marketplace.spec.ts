@@ -2,19 +2,19 @@ import { expect, test } from './fixtures';
 import { createConnector, freshTenant, hydrated, ready, signIn } from './helpers';
 
 const ALL = ['Google Drive', 'Xero', 'Sage Business Cloud Accounting', 'Shopify', 'Square', 'QuickBooks Online',
-  'WooCommerce', 'Stripe', 'HubSpot', 'REST API', 'PostgreSQL'];
+  'WooCommerce', 'Stripe', 'HubSpot', 'REST API', 'PostgreSQL', 'MCP server'];
 
-test('the marketplace lists all eleven connectors', async ({ page }, info) => {
+test('the marketplace lists all twelve connectors', async ({ page }, info) => {
   await page.goto('/');
   await ready(page, info);
   const cards = page.getByTestId('connector-cards').locator('li[data-connector]');
-  await expect(cards).toHaveCount(11);
+  await expect(cards).toHaveCount(12);
   for (const name of ALL) {
     await expect(page.getByRole('heading', { name, exact: true })).toBeVisible();
   }
   await expect(page.locator('li[data-connector="stripe"]').getByTestId('auth-kind')).toHaveText('API key');
   await expect(page.locator('li[data-connector="xero"]').getByTestId('auth-kind')).toHaveText('OAuth2');
-  await expect(page.getByTestId('result-count')).toHaveText('Showing 11 of 11 connectors');
+  await expect(page.getByTestId('result-count')).toHaveText('Showing 12 of 12 connectors');
 });
 
 test('search and filters narrow the list and live in the URL', async ({ page }, info) => {

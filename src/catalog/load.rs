@@ -276,7 +276,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn compiled_catalog_has_the_eleven_connectors() {
+    fn compiled_catalog_has_the_twelve_connectors() {
         let ids: Vec<&str> = catalog().entries().iter().map(|d| d.id.as_str()).collect();
         let mut sorted = ids.clone();
         sorted.sort_unstable();
@@ -285,6 +285,7 @@ mod tests {
             [
                 "google_drive",
                 "hubspot",
+                "mcp_server",
                 "postgresql",
                 "quickbooks",
                 "rest_api",
@@ -345,6 +346,10 @@ mod tests {
                 vec![
                     "host", "port", "database", "username", "password", "sslmode", "tables",
                 ],
+            ),
+            (
+                "mcp_server",
+                vec!["url", "auth_type", "header_name", "token"],
             ),
         ];
         for (id, fields) in expect {

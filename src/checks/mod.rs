@@ -4,6 +4,7 @@
 
 mod google_drive;
 mod hubspot;
+mod mcp_server;
 pub(crate) mod postgresql;
 mod quickbooks;
 mod rest_api;
@@ -87,6 +88,7 @@ pub async fn check(outbound: &Outbound, connector_type: &str, config: &SecretCon
         "google_drive" => google_drive::check(&ctx).await,
         "rest_api" => rest_api::check(&ctx).await,
         "postgresql" => postgresql::check(&ctx).await,
+        "mcp_server" => mcp_server::check(&ctx).await,
         other => Err(Error::new(
             ErrorCode::UnknownConnectorType,
             format!("No check exists for “{other}”."),

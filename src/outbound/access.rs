@@ -69,6 +69,9 @@ impl Access {
         if def.streams_from == StreamsFrom::Settings {
             return Self::rest_api(def, config);
         }
+        if def.id == super::mcp::MCP_SERVER {
+            return Self::mcp_server(config);
+        }
         let Some(access) = &def.access else {
             return Err(Error::new(
                 ErrorCode::InvalidRequest,
@@ -166,6 +169,33 @@ impl Access {
             headers: Vec::new(),
             destination: Destination::Tenant,
             url_field: Some("base_url"),
+        })
+    }
+
+    /// A tenant's own MCP server: its URL, and its token as a bearer token or in the header the
+    /// tenant named.
+    fn mcp_server(config: &SecretConfig) -> Result<Self, Error> {
+        let base = parse_base(field(config, "url")?, "url")?;
+        let credential = match config.get("auth_type").unwrap_or("none") {
+            "none" => Credential::None,
+            "bearer" => Credential::Bearer(field(config, "token")?.to_owned()),
+            "header" => Credential::Header(
+                field(config, "header_name")?.to_owned(),
+                field(config, "token")?.to_owned(),
+            ),
+            _ => {
+                return Err(Error::invalid_config(
+                    "auth_type",
+                    "Unknown authentication type.",
+                ))
+            }
+        };
+        Ok(Self {
+            base,
+            credential,
+            headers: Vec::new(),
+            destination: Destination::Tenant,
+            url_field: Some("url"),
         })
     }
 

@@ -10,6 +10,7 @@ pub(crate) mod access;
 pub(crate) mod answers;
 pub(crate) mod egress;
 pub(crate) mod http;
+pub(crate) mod mcp;
 mod pinned;
 pub(crate) mod retry;
 pub(crate) mod scrub;

@@ -22,6 +22,7 @@ mod connectors;
 mod credentials;
 mod events;
 mod gate;
+mod gateway;
 mod maintenance;
 mod outbox;
 mod provider_webhooks;
@@ -38,6 +39,7 @@ pub use connectors::{DEFAULT_PAGE, MAX_PAGE};
 pub use credentials::Credentials;
 pub use events::{DeliverySettings, EndpointChanges, Events};
 pub use gate::{audit_query, Gate, LimitSettings, RateClass};
+pub use gateway::McpGateway;
 pub use maintenance::{Maintenance, RotationProgress};
 pub use outbox::Outbox;
 pub use provider_webhooks::{ProviderWebhooks, Received, WantedSync, WebhookRequest};
@@ -95,6 +97,8 @@ pub struct Hub {
     pub maintenance: Maintenance,
     /// What an AI agent sees at a glance (the MCP server's `list_connectors`).
     pub agents: Agents,
+    /// A tenant's own MCP servers behind the hub's (`mcp_server` connectors).
+    pub mcp_gateway: McpGateway,
     /// The workers' wake-ups: pulled when this process queues a sync or a delivery may be due
     /// at once, and by the store when another process queues work (where it can tell).
     pub wake: WorkWakes,
@@ -165,6 +169,7 @@ impl Hub {
             )),
             maintenance: Maintenance::new(&parts),
             agents: Agents::new(&parts, connectors.clone()),
+            mcp_gateway: McpGateway::new(&parts),
             connectors,
             syncs,
             gate,

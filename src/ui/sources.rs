@@ -156,6 +156,7 @@ fn type_name(connector_type: &str) -> String {
     match connector_type {
         "google_drive" => "Google Drive".into(),
         "rest_api" => "REST API".into(),
+        "mcp_server" => "MCP server".into(),
         "postgresql" => "PostgreSQL".into(),
         "quickbooks" => "QuickBooks Online".into(),
         "woocommerce" => "WooCommerce".into(),

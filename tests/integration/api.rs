@@ -317,7 +317,7 @@ async fn pagination_walks_every_connector_once() {
 }
 
 #[tokio::test]
-async fn catalog_lists_eleven_connectors_with_secret_fields_flagged() {
+async fn catalog_lists_twelve_connectors_with_secret_fields_flagged() {
     let app = spawn_app().await;
     let catalog: Value = app
         .http
@@ -329,7 +329,7 @@ async fn catalog_lists_eleven_connectors_with_secret_fields_flagged() {
         .await
         .expect("json");
     let entries = catalog["connectors"].as_array().expect("array");
-    assert_eq!(entries.len(), 11);
+    assert_eq!(entries.len(), 12);
     let stripe = entries
         .iter()
         .find(|e| e["id"] == "stripe")
@@ -385,7 +385,7 @@ async fn catalog_lists_eleven_connectors_with_secret_fields_flagged() {
         .await
         .expect("json");
     let cards = cards.as_array().expect("cards");
-    assert_eq!(cards.len(), 11);
+    assert_eq!(cards.len(), 12);
     let stripe = cards.iter().find(|c| c["id"] == "stripe").expect("stripe");
     assert_eq!(stripe["needs"], "Secret or restricted key");
     assert!(cards

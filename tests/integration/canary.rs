@@ -1,42 +1,15 @@
 //! A credential never appears anywhere it could leak: REST responses, SSR HTML and hydration
-//! data, server-function responses, the server's logs, or the database files in plaintext.
+//! data, server-function responses, MCP tool results, the server's logs, or the database files
+//! in plaintext.
 //! Proven with canary secrets, through the real binary.
 
+use crate::support::canary::{env, mcp_tool, text, Collector};
 use crate::support::process::{spawn_server, ServerProcess};
 use crate::support::raw;
 use crate::support::store::on_mongo;
 use serde_json::{json, Value};
 
 const CANARY: &str = "CANARYq7Zx9";
-
-fn env(fakes: &str, data: &std::path::Path, key: &str) -> Vec<(String, String)> {
-    let mut env = crate::support::process::server_env(fakes, data, key);
-    env.extend(crate::support::fakes::oauth_env(fakes));
-    for (k, v) in [
-        ("CONNECTOR_HUB_EGRESS_ALLOW", "127.0.0.0/8"),
-        ("CONNECTOR_HUB_CHECK_TIMEOUT_MS", "1500"),
-        ("CONNECTOR_HUB_LOG", "debug"),
-        ("CONNECTOR_HUB_LOG_FORMAT", "json"),
-        ("LEPTOS_SITE_ROOT", "target/site"),
-    ] {
-        env.push((k.to_owned(), v.to_owned()));
-    }
-    env
-}
-
-struct Collector {
-    seen: Vec<(String, String)>,
-}
-
-impl Collector {
-    fn add(&mut self, what: impl Into<String>, body: String) {
-        self.seen.push((what.into(), body));
-    }
-}
-
-async fn text(r: reqwest::Response) -> String {
-    r.text().await.unwrap_or_default()
-}
 
 #[tokio::test]
 async fn canary_secrets_never_leak() {
@@ -115,6 +88,7 @@ async fn canary_secrets_never_leak() {
     // Data flows: previews, sync runs, streams and records, for every connector above.
     let mut records_read = 0;
     let mut proxied_redactions = 0;
+    let mut tool_redactions = 0;
     for id in &ids {
         let get = |path: String| {
             let http = http.clone();
@@ -185,6 +159,33 @@ async fn canary_secrets_never_leak() {
             proxied_redactions += answer.matches("[redacted]").count();
             out.add("proxy", answer);
         }
+        // The MCP tools an agent uses on this connector: what the provider echoes comes back
+        // scrubbed there too.
+        let mut calls = vec![("list_streams", json!({"connector_id": id}))];
+        for (path, query) in [
+            ("/v1/customers", json!({"limit": 3})),
+            ("/restdata/items", json!({})),
+            ("/rest/me", json!({})),
+            ("/rest/moved", json!({"x": 1})),
+            ("/rest/echo", json!({"x": 1})),
+        ] {
+            calls.push((
+                "call_api",
+                json!({"connector_id": id, "method": "GET", "path": path, "query": query}),
+            ));
+        }
+        for name in &names {
+            calls.push((
+                "read_records",
+                json!({"connector_id": id, "stream": name, "limit": 1000}),
+            ));
+        }
+        calls.push(("sync_now", json!({"connector_id": id})));
+        for (tool, arguments) in calls {
+            let answer = mcp_tool(&http, &base, &token, tool, arguments).await;
+            tool_redactions += answer.matches("[redacted]").count();
+            out.add(format!("mcp {tool}"), answer);
+        }
         for name in names {
             let page = get(format!(
                 "{base}/v1/connectors/{id}/records?stream={name}&limit=1000"
@@ -194,6 +195,14 @@ async fn canary_secrets_never_leak() {
             out.add("records", page);
         }
     }
+    out.add(
+        "mcp list_connectors",
+        mcp_tool(&http, &base, &token, "list_connectors", json!({})).await,
+    );
+    assert!(
+        tool_redactions > 0,
+        "an MCP tool's answer really carried a secret to take out"
+    );
     assert!(
         records_read >= 42,
         "the records were really read: {records_read}"

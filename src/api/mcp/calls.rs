@@ -59,6 +59,34 @@ pub(super) async fn call(
     }
 }
 
+/// Forwards gateway tool `name` (a tenant's own MCP server's) for `agent`: its server's result,
+/// the credential taken out; a refusal of the hub's as a tool error.
+pub(super) async fn forward(
+    state: &AppState,
+    agent: &Agent,
+    name: &str,
+    arguments: Option<JsonObject>,
+) -> CallToolResult {
+    let caller = agent.caller.clone().through_tool(name);
+    let forwarded = state
+        .hub
+        .mcp_gateway
+        .call(
+            &caller,
+            name,
+            arguments.unwrap_or_default(),
+            agent.scopes.write,
+        )
+        .await;
+    match forwarded {
+        Ok(result) => result,
+        Err(error) => {
+            tracing::info!(tenant = %caller.tenant(), tool = name, code = %error.code, "MCP gateway call refused");
+            CallToolResult::structured_error(error_body(&error))
+        }
+    }
+}
+
 /// A refusal as a model reads it: the hub's stable code, what went wrong, and what to do.
 fn error_body(error: &Error) -> Value {
     json!({

@@ -4,6 +4,7 @@
 use super::auth::Agent;
 use super::{calls, tools};
 use crate::api::state::AppState;
+use crate::service::McpGateway;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, ListToolsResult,
     PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig,
@@ -53,9 +54,20 @@ impl ServerHandler for HubServer {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(tools::definitions()))
+        let agent = agent(&context)?;
+        let mut tools = tools::definitions();
+        // The tenant's own MCP servers' tools after the hub's; a listing that fails (the rate,
+        // the store) leaves the hub's own.
+        let caller = agent.caller.through_tool("tools/list");
+        match self.state.hub.mcp_gateway.tools(&caller).await {
+            Ok(theirs) => tools.extend(theirs),
+            Err(e) => {
+                tracing::info!(tenant = %caller.tenant(), code = %e.code, "MCP servers' tools not listed")
+            }
+        }
+        Ok(ListToolsResult::with_all_items(tools))
     }
 
     async fn call_tool(
@@ -63,24 +75,35 @@ impl ServerHandler for HubServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        // Put there by `auth::require_agent` before the SDK read the request; a request without
-        // one never gets this far.
-        let agent = context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<Agent>())
-            .cloned()
-            .ok_or_else(|| ErrorData::internal_error("the caller is unknown", None))?;
-        if !calls::is_hub_tool(&request.name) {
-            return Err(ErrorData::invalid_params(
-                format!("There is no tool named {}.", request.name),
-                None,
-            ));
+        let agent = agent(&context)?;
+        if calls::is_hub_tool(&request.name) {
+            return Ok(
+                calls::call(&self.state, &agent, &request.name, request.arguments)
+                    .await
+                    .into(),
+            );
         }
-        Ok(
-            calls::call(&self.state, &agent, &request.name, request.arguments)
-                .await
-                .into(),
-        )
+        if McpGateway::is_gateway_tool(&request.name) {
+            return Ok(
+                calls::forward(&self.state, &agent, &request.name, request.arguments)
+                    .await
+                    .into(),
+            );
+        }
+        Err(ErrorData::invalid_params(
+            format!("There is no tool named {}.", request.name),
+            None,
+        ))
     }
+}
+
+/// The agent `auth::require_agent` let in, put on the request before the SDK read it; a
+/// request without one never gets this far.
+fn agent(context: &RequestContext<RoleServer>) -> Result<Agent, ErrorData> {
+    context
+        .extensions
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Agent>())
+        .cloned()
+        .ok_or_else(|| ErrorData::internal_error("the caller is unknown", None))
 }

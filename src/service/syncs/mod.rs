@@ -152,6 +152,15 @@ impl Syncs {
     /// its tables, checked when the run reads them.
     fn check_streams(&self, record: &ConnectorRecord, names: &[String]) -> Result<(), Error> {
         let def = self.catalog.definition(&record.connector_type)?;
+        if has_nothing_to_sync(def) {
+            return Err(Error::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "{} has no data to sync: its tools are offered to your AI agents at /mcp.",
+                    def.name
+                ),
+            ));
+        }
         let Some(known) = sync::known_streams(def) else {
             return Ok(()); // PostgreSQL: checked against discovery when the run starts.
         };
@@ -410,6 +419,18 @@ impl Syncs {
             let Some(interval) = crate::store::retest_interval_ms(record.sync_frequency) else {
                 continue;
             };
+            // Nothing to read (a tenant's MCP server): scheduled never again.
+            let nothing = self
+                .catalog
+                .definition(&record.connector_type)
+                .is_ok_and(has_nothing_to_sync);
+            if nothing {
+                let _ = self
+                    .store
+                    .schedule_sync(&record.tenant_id, &record.connector_id, i64::MAX)
+                    .await;
+                continue;
+            }
             let jitter = rand::Rng::random_range(&mut rand::rng(), 0..=interval / 10);
             if let Err(e) = self
                 .store
@@ -446,4 +467,9 @@ impl Syncs {
     pub fn sync_settings(&self) -> super::SyncSettings {
         self.sync
     }
+}
+
+/// A connector with no streams at all (a tenant's MCP server offers tools, not records).
+fn has_nothing_to_sync(def: &crate::catalog::ConnectorDef) -> bool {
+    sync::known_streams(def).is_some_and(|known| known.is_empty())
 }

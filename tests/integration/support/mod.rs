@@ -2,6 +2,7 @@
 //! port, fake providers beside it) and speaks HTTP to it.
 
 pub mod attacker;
+pub mod canary;
 pub mod fakes;
 pub mod oauth_flow;
 pub mod process;
