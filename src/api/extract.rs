@@ -32,7 +32,7 @@ fn credential(headers: &HeaderMap, cookie_name: &str) -> Option<(String, bool)> 
     session_cookie(headers, cookie_name).map(|token| (token, true))
 }
 
-pub fn session_cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
+pub(crate) fn session_cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -44,7 +44,7 @@ pub fn session_cookie(headers: &HeaderMap, cookie_name: &str) -> Option<String> 
 }
 
 /// Whether the request carries any credential at all (valid or not).
-pub fn has_credential(state: &AppState, headers: &HeaderMap) -> bool {
+pub(crate) fn has_credential(state: &AppState, headers: &HeaderMap) -> bool {
     credential(
         headers,
         SessionCookies::for_public_url(&state.settings.public_url).session,
@@ -52,7 +52,7 @@ pub fn has_credential(state: &AppState, headers: &HeaderMap) -> bool {
     .is_some()
 }
 
-pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Error> {
+pub(crate) fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, Error> {
     let cookie_name = SessionCookies::for_public_url(&state.settings.public_url).session;
     let (token, via_cookie) =
         credential(headers, cookie_name).ok_or_else(Error::unauthenticated)?;
@@ -66,7 +66,7 @@ pub fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, 
 
 /// An authenticated REST caller, with the address the request came from. Handlers that take one
 /// cannot run unauthenticated.
-pub struct Authenticated(pub Caller);
+pub(crate) struct Authenticated(pub Caller);
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = HttpError;
@@ -89,7 +89,7 @@ impl FromRequestParts<AppState> for Authenticated {
 }
 
 /// For server functions: the caller, from the request the server function serves.
-pub async fn require_caller() -> Result<(AppState, Caller), ApiError> {
+pub(crate) async fn require_caller() -> Result<(AppState, Caller), ApiError> {
     let state = leptos::prelude::use_context::<AppState>()
         .ok_or_else(|| ApiError::from_code(ErrorCode::Internal))?;
     let parts: Parts = leptos::prelude::use_context().ok_or_else(ApiError::unauthenticated)?;
@@ -114,7 +114,11 @@ pub async fn require_caller() -> Result<(AppState, Caller), ApiError> {
 ///
 /// Requests with a bearer token are not at risk (a browser never adds one on its own). For the
 /// rest, `Sec-Fetch-Site` must be `same-origin`, or `Origin` must match the host we serve.
-pub async fn origin_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn origin_guard(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -154,7 +158,7 @@ fn same_origin(headers: &HeaderMap, public_url: &str) -> bool {
 
 /// Whether the browser says this request came from one of our own pages: `Sec-Fetch-Site:
 /// same-origin`, or (browsers without it) an `Origin` that is ours. No header is no evidence.
-pub fn same_origin_evidence(headers: &HeaderMap, public_url: &str) -> bool {
+pub(crate) fn same_origin_evidence(headers: &HeaderMap, public_url: &str) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return site == "same-origin";
     }
@@ -176,12 +180,12 @@ pub fn same_origin_evidence(headers: &HeaderMap, public_url: &str) -> bool {
 
 /// A connector id from outside (a server function's argument): one that is not an id names no
 /// connector, and is answered like a connector that is not the caller's.
-pub fn connector_id(text: &str) -> Result<ConnectorId, Error> {
+pub(crate) fn connector_id(text: &str) -> Result<ConnectorId, Error> {
     ConnectorId::parse(text).ok_or_else(Error::not_found)
 }
 
 /// The peer address of the connection (proxies' headers are not trusted).
-pub fn client_addr(parts: &Parts) -> String {
+pub(crate) fn client_addr(parts: &Parts) -> String {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -190,7 +194,7 @@ pub fn client_addr(parts: &Parts) -> String {
 }
 
 /// The client's address as an extractor: what rate limits and audit entries name the caller by.
-pub struct ClientAddr(pub String);
+pub(crate) struct ClientAddr(pub String);
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
@@ -202,7 +206,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 
 /// A JSON request body parsed into `T`, refused in our error shape. serde's messages can quote the
 /// offending value (which may be a secret), so only its category and position are reported.
-pub struct JsonBody<T>(pub T);
+pub(crate) struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = HttpError;
@@ -216,7 +220,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 }
 
 /// Like [`JsonBody`], for bodies that may be left out: an empty body is `T::default()`.
-pub struct OptionalJsonBody<T>(pub T);
+pub(crate) struct OptionalJsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJsonBody<T> {
     type Rejection = HttpError;
@@ -251,7 +255,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
 
 /// The fields of a posted HTML form (`application/x-www-form-urlencoded`), in order; a field
 /// may repeat (a group of checkboxes).
-pub fn form_fields(form: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn form_fields(form: &[u8]) -> Vec<(String, String)> {
     // A form body is a query string: the URL parser decodes it as browsers encode it.
     reqwest::Url::parse(&format!("http://form/?{}", String::from_utf8_lossy(form)))
         .map(|url| {
@@ -263,7 +267,7 @@ pub fn form_fields(form: &[u8]) -> Vec<(String, String)> {
 }
 
 /// A body that could not be read (too large, cut off), in our error shape.
-pub fn body_error(rejection: BytesRejection) -> HttpError {
+pub(crate) fn body_error(rejection: BytesRejection) -> HttpError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         HttpError::from(Error::new(
             ErrorCode::PayloadTooLarge,
@@ -278,7 +282,7 @@ pub fn body_error(rejection: BytesRejection) -> HttpError {
 }
 
 /// The query string's (or a form body's) parameters; a repeated name keeps its last value.
-pub fn query_map(raw: Option<String>) -> BTreeMap<String, String> {
+pub(crate) fn query_map(raw: Option<String>) -> BTreeMap<String, String> {
     let raw = raw.unwrap_or_default();
     reqwest::Url::parse(&format!("http://q/?{raw}"))
         .map(|u| u.query_pairs().into_owned().collect())
@@ -286,15 +290,15 @@ pub fn query_map(raw: Option<String>) -> BTreeMap<String, String> {
 }
 
 /// The query string's parameters as an extractor (never refuses: each handler checks its own).
-pub struct QueryParams(pub BTreeMap<String, String>);
+pub(crate) struct QueryParams(pub BTreeMap<String, String>);
 
 impl QueryParams {
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
 
     /// Parameter `name` read as a `T` (absent: `None`); otherwise a 400 blaming it with `message`.
-    pub fn parse<T: std::str::FromStr>(
+    pub(crate) fn parse<T: std::str::FromStr>(
         &self,
         name: &str,
         message: &str,

@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use http::StatusCode;
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))

@@ -2,7 +2,7 @@
 //! answer): text escaped for HTML, and the page around it.
 
 /// `s` safe inside HTML text and double-quoted attributes.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
@@ -12,7 +12,7 @@ pub fn escape(s: &str) -> String {
 
 /// A whole plain page: `title` (escaped here) and `main`, the markup of its `<main>` element
 /// (escaped by the caller), under the app's stylesheet.
-pub fn page(title: &str, main: &str) -> String {
+pub(crate) fn page(title: &str, main: &str) -> String {
     format!(
         r#"<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::{HeaderValue, StatusCode};
 
-pub fn status_of(code: ErrorCode) -> StatusCode {
+pub(crate) fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
         InvalidRequest | NoHttpApi => StatusCode::BAD_REQUEST,
@@ -37,7 +37,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 
 /// Boxed: handlers return it on every error path, and a small `Result` keeps the success path
 /// cheap.
-pub struct HttpError(pub Box<ApiError>);
+pub(crate) struct HttpError(pub Box<ApiError>);
 
 impl From<ApiError> for HttpError {
     fn from(e: ApiError) -> Self {
@@ -75,7 +75,7 @@ impl IntoResponse for HttpError {
 
 /// Server functions answer every error with 500, even a malformed argument or a missing
 /// connector. Their error bodies are `ApiError` JSON, so the status is restored from its code.
-pub async fn server_fn_status(
+pub(crate) async fn server_fn_status(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {

@@ -26,7 +26,7 @@ use axum::Router;
 use http::request::Parts;
 use http::{header, HeaderValue};
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/oauth/start", post(start))
         .route("/oauth/callback", get(callback))

@@ -21,16 +21,16 @@ use utoipa::ToSchema;
 
 /// What became of a provider's request's events.
 #[derive(Serialize, ToSchema)]
-pub struct WebhookReceipt {
+pub(crate) struct WebhookReceipt {
     /// Events accepted for the first time.
-    pub received: usize,
+    pub(crate) received: usize,
     /// Events already accepted before (the provider sent them again).
-    pub repeated: usize,
+    pub(crate) repeated: usize,
     /// Events for an account no connector holds, or another account than the connector's.
-    pub dropped: usize,
+    pub(crate) dropped: usize,
 }
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/webhooks/{token}", post(receive))
         .route("/webhooks/app/{connector_type}", post(receive_app))

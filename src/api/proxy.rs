@@ -19,9 +19,9 @@ use axum::Router;
 use http::StatusCode;
 
 /// The largest request body sent on, and the largest answer streamed back.
-pub const MAX_PROXY_BYTES: usize = 32 * 1024 * 1024;
+pub(crate) const MAX_PROXY_BYTES: usize = 32 * 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/proxy/{connector_id}/{*path}", any(forward))
 }
 
@@ -179,7 +179,7 @@ fn stream_back(answer: ProxyAnswer) -> Response {
 /// The proxy in the OpenAPI document: one operation per method it passes on (`any` sends every
 /// method to `forward`, and an operation id names one method), each a pass-through whose 2xx
 /// answer is the provider's own.
-pub struct ProxyOperations;
+pub(crate) struct ProxyOperations;
 
 /// The answers the hub gives itself, in its error shape (`ErrorBody`). A provider's own answer
 /// with any of these statuses passes through as the provider sent it.

@@ -21,7 +21,7 @@ use axum::Router;
 use http::request::Parts;
 use http::{header, HeaderName, HeaderValue};
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/session", get(sign_in_link).post(sign_in))
         .route("/session/logout", post(sign_out))

@@ -13,7 +13,7 @@ use axum::routing::post;
 use axum::Router;
 use std::collections::BTreeMap;
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/sources/{id}/tables", post(choose_tables))
 }
 

@@ -22,7 +22,7 @@ use tower::ServiceExt;
 /// Longest body a tried call sends, and longest answer shown.
 const MAX_BODY: usize = 64 * 1024;
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/api/try", post(try_call))
 }
 

@@ -16,7 +16,7 @@ use axum::routing::post;
 use axum::Router;
 use http::{header, HeaderValue};
 
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/webhooks/endpoints", post(add))
         .route("/webhooks/endpoints/{id}/{action}", post(act))

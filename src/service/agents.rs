@@ -17,26 +17,26 @@ use std::sync::Arc;
 
 /// A connector as an agent is told of it: enough to choose one and a stream to read.
 #[derive(Debug, Serialize)]
-pub struct AgentConnector {
-    pub connector_id: ConnectorId,
-    pub connector_type: String,
-    pub display_name: String,
-    pub status: ConnectorStatus,
-    pub last_sync_at: Option<String>,
+pub(crate) struct AgentConnector {
+    pub(crate) connector_id: ConnectorId,
+    pub(crate) connector_type: String,
+    pub(crate) display_name: String,
+    pub(crate) status: ConnectorStatus,
+    pub(crate) last_sync_at: Option<String>,
     /// Why the connector does not work now, when it does not (an `ErrorCode`).
-    pub error_code: Option<String>,
+    pub(crate) error_code: Option<String>,
     /// The streams `read_records` and `sync_now` take.
-    pub streams: Vec<String>,
+    pub(crate) streams: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct AgentConnectors {
-    pub connectors: Vec<AgentConnector>,
+pub(crate) struct AgentConnectors {
+    pub(crate) connectors: Vec<AgentConnector>,
     /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
-pub struct Agents {
+pub(crate) struct Agents {
     store: Arc<dyn Store>,
     catalog: &'static Catalog,
     gate: Arc<Gate>,
@@ -56,7 +56,7 @@ impl Agents {
     }
 
     /// A page of the caller's connectors with their streams, newest first.
-    pub async fn connectors(
+    pub(crate) async fn connectors(
         &self,
         caller: &Caller,
         status: Option<ConnectorStatus>,

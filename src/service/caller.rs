@@ -8,16 +8,16 @@ use crate::auth::Principal;
 use crate::ids::TenantId;
 
 #[derive(Debug, Clone)]
-pub struct Caller {
-    pub principal: Principal,
+pub(crate) struct Caller {
+    pub(crate) principal: Principal,
     /// The client's address as the audit log names it (the role, for the hub's own work).
-    pub client: String,
+    pub(crate) client: String,
     /// The MCP tool the call came through, if it did.
     tool: Option<Box<str>>,
 }
 
 impl Caller {
-    pub fn new(principal: Principal, client: impl Into<String>) -> Self {
+    pub(crate) fn new(principal: Principal, client: impl Into<String>) -> Self {
         Self {
             principal,
             client: client.into(),
@@ -26,27 +26,27 @@ impl Caller {
     }
 
     /// This caller acting through the hub's MCP tool `tool`.
-    pub fn through_tool(mut self, tool: &str) -> Self {
+    pub(crate) fn through_tool(mut self, tool: &str) -> Self {
         self.tool = Some(tool.into());
         self
     }
 
     /// The MCP tool the call came through, if it did.
-    pub fn tool(&self) -> Option<&str> {
+    pub(crate) fn tool(&self) -> Option<&str> {
         self.tool.as_deref()
     }
 
     /// The hub acting on its own for `tenant` (the monitor, a sync, key rotation), audited as
     /// user `system:<role>` from client `<role>`.
-    pub fn system(tenant: TenantId, role: &str) -> Self {
+    pub(crate) fn system(tenant: TenantId, role: &str) -> Self {
         Self::new(Principal::system(tenant, role), role)
     }
 
-    pub fn tenant(&self) -> &TenantId {
+    pub(crate) fn tenant(&self) -> &TenantId {
         &self.principal.tenant
     }
 
-    pub fn user(&self) -> &str {
+    pub(crate) fn user(&self) -> &str {
         &self.principal.user
     }
 }

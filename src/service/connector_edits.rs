@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// How often a change is made again on a newer version before the caller hears of a conflict.
 const ATTEMPTS: usize = 3;
 
-pub struct ConnectorEdits {
+pub(crate) struct ConnectorEdits {
     store: Arc<dyn Store>,
     gate: Arc<Gate>,
     outbox: Arc<Outbox>,

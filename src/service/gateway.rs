@@ -35,7 +35,7 @@ struct Listed {
     tools: Arc<Vec<Tool>>,
 }
 
-pub struct McpGateway {
+pub(crate) struct McpGateway {
     store: Arc<dyn Store>,
     catalog: &'static Catalog,
     gate: Arc<Gate>,
@@ -59,7 +59,7 @@ impl McpGateway {
     /// The tools of the caller's working MCP servers, named `<connector prefix>__<tool>` and
     /// described as coming from that connector. A server that cannot be reached now is left out
     /// (its connector's status tells why once it is tested).
-    pub async fn tools(&self, caller: &Caller) -> Result<Vec<Tool>, Error> {
+    pub(crate) async fn tools(&self, caller: &Caller) -> Result<Vec<Tool>, Error> {
         self.gate.limit(caller, RateClass::Reads).await?;
         let servers = self.servers(caller).await?;
         let listings =
@@ -93,7 +93,7 @@ impl McpGateway {
     }
 
     /// Whether `name` is a gateway tool's name (a prefix, then the server's tool).
-    pub fn is_gateway_tool(name: &str) -> bool {
+    pub(crate) fn is_gateway_tool(name: &str) -> bool {
         valid_tool_name(name)
             && name
                 .split_once(SEPARATOR)
@@ -102,7 +102,7 @@ impl McpGateway {
 
     /// Calls gateway tool `name` with `arguments`. A tool its server does not mark read-only
     /// needs `may_write`.
-    pub async fn call(
+    pub(crate) async fn call(
         &self,
         caller: &Caller,
         name: &str,

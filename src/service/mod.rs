@@ -31,22 +31,22 @@ mod sign_in;
 mod syncs;
 mod views;
 
-pub use agents::{AgentConnector, AgentConnectors, Agents};
-pub use caller::Caller;
-pub use connector_edits::ConnectorEdits;
-pub use connectors::{ConnectorChanges, Connectors, NewConnector, StoredSettings, TokenTimes};
-pub use connectors::{DEFAULT_PAGE, MAX_PAGE};
-pub use credentials::Credentials;
-pub use events::{DeliverySettings, EndpointChanges, Events};
-pub use gate::{audit_query, Gate, LimitSettings, RateClass};
-pub use gateway::McpGateway;
-pub use maintenance::{Maintenance, RotationProgress};
-pub use outbox::Outbox;
-pub use provider_webhooks::{ProviderWebhooks, Received, WantedSync, WebhookRequest};
-pub use proxy::{Proxy, ProxyAnswer, ProxyCall, ProxyTarget};
-pub use sign_in::{ProviderAnswer, SignIn, SignInAnswer};
-pub use syncs::{run_view, SyncRequest, SyncSettings, Syncs, DEFAULT_RECORDS, MAX_RECORDS};
-pub use views::Views;
+pub(crate) use agents::Agents;
+pub(crate) use caller::Caller;
+pub(crate) use connector_edits::ConnectorEdits;
+pub(crate) use connectors::MAX_PAGE;
+pub(crate) use connectors::{ConnectorChanges, Connectors, NewConnector, TokenTimes};
+pub(crate) use credentials::Credentials;
+pub(crate) use events::{DeliverySettings, EndpointChanges, Events};
+pub(crate) use gate::{audit_query, Gate, LimitSettings, RateClass};
+pub(crate) use gateway::McpGateway;
+pub use maintenance::Maintenance;
+pub(crate) use outbox::Outbox;
+pub(crate) use provider_webhooks::{ProviderWebhooks, Received, WantedSync, WebhookRequest};
+pub(crate) use proxy::{Proxy, ProxyAnswer, ProxyCall};
+pub(crate) use sign_in::{ProviderAnswer, SignIn};
+pub(crate) use syncs::{run_view, SyncRequest, SyncSettings, Syncs, DEFAULT_RECORDS, MAX_RECORDS};
+pub(crate) use views::Views;
 
 use crate::error::{Error, ErrorCode};
 use crate::metrics::Metrics;
@@ -59,16 +59,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The operator's settings the services are built with.
-pub struct HubSettings {
-    pub limits: LimitSettings,
+pub(crate) struct HubSettings {
+    pub(crate) limits: LimitSettings,
     /// Whether encoded listing pages are reused while the store reports no change.
-    pub page_cache: bool,
-    pub sync: SyncSettings,
-    pub deliveries: DeliverySettings,
+    pub(crate) page_cache: bool,
+    pub(crate) sync: SyncSettings,
+    pub(crate) deliveries: DeliverySettings,
     /// Where the hub is reached (provider-webhook addresses are on it).
-    pub public_url: String,
+    pub(crate) public_url: String,
     /// Signing secrets of providers' webhooks that are the operator's, by connector type.
-    pub webhook_secrets: BTreeMap<String, SecretString>,
+    pub(crate) webhook_secrets: BTreeMap<String, SecretString>,
 }
 
 impl Default for HubSettings {
@@ -86,26 +86,26 @@ impl Default for HubSettings {
 
 /// Every service, assembled once over one store, vault and provider client.
 pub struct Hub {
-    pub gate: Arc<Gate>,
-    pub credentials: Arc<Credentials>,
-    pub connectors: Arc<Connectors>,
-    pub sign_in: SignIn,
-    pub syncs: Arc<Syncs>,
-    pub proxy: Proxy,
-    pub events: Arc<Events>,
-    pub provider_webhooks: Arc<ProviderWebhooks>,
+    pub(crate) gate: Arc<Gate>,
+    pub(crate) credentials: Arc<Credentials>,
+    pub(crate) connectors: Arc<Connectors>,
+    pub(crate) sign_in: SignIn,
+    pub(crate) syncs: Arc<Syncs>,
+    pub(crate) proxy: Proxy,
+    pub(crate) events: Arc<Events>,
+    pub(crate) provider_webhooks: Arc<ProviderWebhooks>,
     pub maintenance: Maintenance,
     /// What an AI agent sees at a glance (the MCP server's `list_connectors`).
-    pub agents: Agents,
+    pub(crate) agents: Agents,
     /// A tenant's own MCP servers behind the hub's (`mcp_server` connectors).
-    pub mcp_gateway: McpGateway,
+    pub(crate) mcp_gateway: McpGateway,
     /// The workers' wake-ups: pulled when this process queues a sync or a delivery may be due
     /// at once, and by the store when another process queues work (where it can tell).
-    pub wake: WorkWakes,
+    pub(crate) wake: WorkWakes,
 }
 
 impl Hub {
-    pub fn new(
+    pub(crate) fn new(
         store: Arc<dyn Store>,
         vault: Arc<Vault>,
         outbound: Outbound,

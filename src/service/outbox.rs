@@ -17,7 +17,7 @@ fn event_owner(tenant: &str, event_id: &str) -> String {
     format!("{tenant}/event/{event_id}")
 }
 
-pub struct Outbox {
+pub(crate) struct Outbox {
     store: Arc<dyn Store>,
     vault: Arc<Vault>,
     views: Arc<Views>,

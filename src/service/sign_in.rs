@@ -30,22 +30,22 @@ struct PendingSecrets {
 }
 
 /// What the provider's answer to a sign-in comes to, and which wizard it belongs to.
-pub struct SignInAnswer {
-    pub connector_type: String,
+pub(crate) struct SignInAnswer {
+    pub(crate) connector_type: String,
     /// The wizard draft the sign-in was started from, when it could be told.
-    pub draft_id: Option<String>,
-    pub tokens: Result<TokenSet, Error>,
+    pub(crate) draft_id: Option<String>,
+    pub(crate) tokens: Result<TokenSet, Error>,
 }
 
 /// What the provider's redirect back carried.
-pub struct ProviderAnswer<'a> {
-    pub state: &'a str,
-    pub code: Option<&'a str>,
+pub(crate) struct ProviderAnswer<'a> {
+    pub(crate) state: &'a str,
+    pub(crate) code: Option<&'a str>,
     /// The provider's `error` parameter (the person declined, or the provider failed).
-    pub error: Option<&'a str>,
+    pub(crate) error: Option<&'a str>,
 }
 
-pub struct SignIn {
+pub(crate) struct SignIn {
     store: Arc<dyn Store>,
     vault: Arc<Vault>,
     catalog: &'static Catalog,
@@ -68,14 +68,18 @@ impl SignIn {
     }
 
     /// Whether the operator registered an OAuth2 client for this connector type.
-    pub fn oauth_configured(&self, def: &ConnectorDef) -> bool {
+    pub(crate) fn oauth_configured(&self, def: &ConnectorDef) -> bool {
         self.oauth.is_configured(def)
     }
 
     /// Finishes a sign-in from the provider's answer: the `state` is taken (it works once) and
     /// checked, a declined consent is audited, and an approval code traded for tokens. Every
     /// outcome names the wizard to return to, so even a refusal lands there with a message.
-    pub async fn oauth_finish(&self, caller: &Caller, answer: ProviderAnswer<'_>) -> SignInAnswer {
+    pub(crate) async fn oauth_finish(
+        &self,
+        caller: &Caller,
+        answer: ProviderAnswer<'_>,
+    ) -> SignInAnswer {
         // `<connector type>.<draft id>.<random>`: the first two only route the answer to a
         // wizard; the store decides whether the state is genuine.
         let mut hint = answer.state.splitn(3, '.');
@@ -126,7 +130,7 @@ impl SignIn {
 
     /// Begins signing in at the provider: stores a single-use `state`, bound to this user and
     /// wizard draft, with its PKCE verifier, and returns the provider's consent page address.
-    pub async fn oauth_start(
+    pub(crate) async fn oauth_start(
         &self,
         caller: &Caller,
         connector_type: &str,
@@ -255,7 +259,7 @@ impl SignIn {
     }
 
     /// The organisations or businesses a new token can reach (Xero, Sage), as (id, name).
-    pub async fn oauth_choices(
+    pub(crate) async fn oauth_choices(
         &self,
         connector_type: &str,
         access_token: &str,

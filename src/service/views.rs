@@ -9,7 +9,7 @@ use crate::store::ConnectorRecord;
 use crate::vault::Vault;
 use std::sync::Arc;
 
-pub struct Views {
+pub(crate) struct Views {
     vault: Arc<Vault>,
     catalog: &'static Catalog,
     /// The hub's public address (provider-webhook addresses are on it).
@@ -25,7 +25,7 @@ impl Views {
         }
     }
 
-    pub fn view(&self, r: &ConnectorRecord) -> ConnectorView {
+    pub(crate) fn view(&self, r: &ConnectorRecord) -> ConnectorView {
         let undecryptable = !self.vault.has_key(&r.key_id);
         ConnectorView {
             connector_id: r.connector_id.to_string(),
@@ -106,7 +106,7 @@ impl Views {
 
     /// The absolute address a connector's provider sends its webhooks to: the app's address
     /// for providers that post every account's events to one, else the connector's own.
-    pub fn webhook_url(&self, record: &ConnectorRecord) -> String {
+    pub(crate) fn webhook_url(&self, record: &ConnectorRecord) -> String {
         let per_app = self
             .catalog
             .get(&record.connector_type)
@@ -120,7 +120,7 @@ impl Views {
     }
 
     /// The connector's own address, `/webhooks/{token}`.
-    pub fn connector_webhook_url(&self, record: &ConnectorRecord) -> String {
+    pub(crate) fn connector_webhook_url(&self, record: &ConnectorRecord) -> String {
         format!(
             "{}/webhooks/{}",
             self.public_url.trim_end_matches('/'),
@@ -129,7 +129,7 @@ impl Views {
     }
 
     /// The operator's address for one provider app's webhooks, `/webhooks/app/{type}`.
-    pub fn app_webhook_url(&self, connector_type: &str) -> String {
+    pub(crate) fn app_webhook_url(&self, connector_type: &str) -> String {
         format!(
             "{}/webhooks/app/{connector_type}",
             self.public_url.trim_end_matches('/')

@@ -287,7 +287,12 @@ fn RowActions(
                     <button type="submit" class="btn-secondary">"Clear error"</button>
                 </ActionForm>
             })}
-            <a href=format!("/sources/{}/data", c.connector_id) class="btn-secondary" data-testid="data">"Data"</a>
+            {if c.connector_type == "mcp_server" {
+                // A tenant's MCP server has no records: its tools are what it offers.
+                view! { <span class="text-sm text-slate-600" data-testid="mcp-tools">"Its tools are offered to your AI agents at /mcp"</span> }.into_any()
+            } else {
+                view! { <a href=format!("/sources/{}/data", c.connector_id) class="btn-secondary" data-testid="data">"Data"</a> }.into_any()
+            }}
             <a href=replace_href class=if reconnect { "btn-primary" } else { "btn-secondary" } data-testid="replace">
                 {if reconnect { "Reconnect" } else { "Replace credentials" }}
             </a>

@@ -57,7 +57,7 @@ impl Drop for Started {
     }
 }
 
-pub async fn run(events: Arc<Events>, holder: String) {
+pub(crate) async fn run(events: Arc<Events>, holder: String) {
     let settings = events.delivery_settings();
     let due = events.deliveries_due();
     let slots = Arc::new(Semaphore::new(settings.concurrency));

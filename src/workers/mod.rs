@@ -25,14 +25,14 @@ use tokio::task::JoinHandle;
 const REFUSALS_EVERY: Duration = Duration::from_secs(30);
 
 /// The workers of one process, running until stopped.
-pub struct Workers {
+pub(crate) struct Workers {
     hub: Arc<Hub>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Workers {
     /// Starts every worker; `holder` names this process in the store's leases.
-    pub fn start(
+    pub(crate) fn start(
         hub: Arc<Hub>,
         store: Arc<dyn Store>,
         monitor: MonitorSettings,
@@ -79,7 +79,7 @@ impl Workers {
 
     /// Stops every worker, then writes what they left to write: the refusal summaries of the
     /// minute under way, and the store's buffered work.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         for task in &self.tasks {
             task.abort();
         }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 const BATCH: usize = 100;
 
-pub async fn run(hub: Arc<Hub>, settings: MonitorSettings, holder: String) {
+pub(crate) async fn run(hub: Arc<Hub>, settings: MonitorSettings, holder: String) {
     let interval_ms = i64::try_from(settings.interval.as_millis()).unwrap_or(i64::MAX / 4);
     // A short first wait, so a fresh process (or a replica taking over) gets going quickly.
     let mut wait = settings.interval / 10;

@@ -7,7 +7,7 @@ use crate::service::Syncs;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
-pub async fn run(syncs: Arc<Syncs>, holder: String) {
+pub(crate) async fn run(syncs: Arc<Syncs>, holder: String) {
     let settings = syncs.sync_settings();
     let queued = syncs.sync_queued();
     let slots = Arc::new(Semaphore::new(settings.concurrency));

@@ -17,7 +17,7 @@ const DEBOUNCE: Duration = Duration::from_secs(2);
 const RETRY: Duration = Duration::from_secs(5);
 const GIVE_UP: Duration = Duration::from_secs(3600);
 
-pub async fn run(webhooks: Arc<ProviderWebhooks>) {
+pub(crate) async fn run(webhooks: Arc<ProviderWebhooks>) {
     let Some(mut wanted) = webhooks.take_wanted_syncs() else {
         return;
     };

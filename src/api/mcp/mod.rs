@@ -22,12 +22,12 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use std::sync::Arc;
 
 /// Where the MCP server is served.
-pub const MCP_PATH: &str = "/mcp";
+pub(crate) const MCP_PATH: &str = "/mcp";
 
 /// The largest JSON-RPC message taken (a tool call's arguments: an API call's body at most).
 const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
-pub fn router(state: &AppState) -> Router<AppState> {
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
     let tools = server::HubServer::new(state.clone());
     // Host and Origin checks guard a local server against DNS rebinding: a page that reaches it
     // rides on the browser's ambient credentials. This endpoint has none to ride on — it takes a

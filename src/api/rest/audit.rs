@@ -12,11 +12,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 #[derive(Serialize, ToSchema)]
-pub struct AuditLogPage {
+pub(crate) struct AuditLogPage {
     /// Each with its link in the tenant's hash chain (`prev_hash`, `hash`).
-    pub entries: Vec<AuditRecord>,
+    pub(crate) entries: Vec<AuditRecord>,
     /// Pass as `before` for older entries; absent at the start of the log.
-    pub next_before: Option<i64>,
+    pub(crate) next_before: Option<i64>,
 }
 
 /// A page of the audit log. Each page scans at most 5,000 entries, so a filter that matches
@@ -33,7 +33,7 @@ pub struct AuditLogPage {
         (status = 200, description = "A page of entries", body = AuditLogPage),
         (status = 400, description = "An unknown action or outcome, a connector_id that is not a connector id, or a bad number", body = ErrorBody),
     ))]
-pub async fn audit(
+pub(crate) async fn audit(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     q: QueryParams,

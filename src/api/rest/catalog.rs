@@ -6,14 +6,14 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 #[derive(Serialize, ToSchema)]
-pub struct CatalogPage {
-    pub connectors: &'static [ConnectorDef],
+pub(crate) struct CatalogPage {
+    pub(crate) connectors: &'static [ConnectorDef],
 }
 
 /// Every connector type: its fields (which are secret, their patterns), how it signs in.
 #[utoipa::path(get, path = "/v1/catalog", tag = "catalog",
     responses((status = 200, description = "The catalog", body = CatalogPage)))]
-pub async fn get_catalog() -> Json<CatalogPage> {
+pub(crate) async fn get_catalog() -> Json<CatalogPage> {
     Json(CatalogPage {
         connectors: catalog().entries(),
     })

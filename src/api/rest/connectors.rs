@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 /// The `{id}` of a connector path, parsed once here. An id that does not decode (`%FF`) is
 /// answered in our error shape, not axum's plain-text rejection; text that is not a connector id
 /// names no connector, and is answered like one that is not the caller's (404).
-pub struct ConnectorIdPath(pub ConnectorId);
+pub(crate) struct ConnectorIdPath(pub ConnectorId);
 
 impl<S: Send + Sync> FromRequestParts<S> for ConnectorIdPath {
     type Rejection = HttpError;
@@ -81,7 +81,7 @@ fn frequency(value: Option<String>) -> ApiResult<Option<SyncFrequency>> {
 /// optionally a name and sync schedule.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateBody {
+pub(crate) struct CreateBody {
     connector_type: String,
     display_name: Option<String>,
     /// Field name → value, as the catalog describes the type's fields.
@@ -100,7 +100,7 @@ pub struct CreateBody {
         (status = 400, description = "Malformed request", body = ErrorBody),
         (status = 422, description = "Unknown type or invalid configuration", body = ErrorBody),
     ))]
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     JsonBody(body): JsonBody<CreateBody>,
@@ -136,7 +136,7 @@ pub async fn create(
         (status = 200, description = "A page", body = ConnectorPage),
         (status = 400, description = "A bad filter or cursor", body = ErrorBody),
     ))]
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     q: QueryParams,
@@ -171,7 +171,7 @@ pub async fn list(
         (status = 200, description = "The connector", body = ConnectorView),
         (status = 404, description = "No such connector for this tenant", body = ErrorBody),
     ))]
-pub async fn read(
+pub(crate) async fn read(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
@@ -183,7 +183,7 @@ pub async fn read(
 /// value, unless a field that decides where it is sent changes.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct UpdateBody {
+pub(crate) struct UpdateBody {
     display_name: Option<String>,
     sync_frequency: Option<String>,
     #[schema(value_type = Option<BTreeMap<String, String>>)]
@@ -200,7 +200,7 @@ pub struct UpdateBody {
         (status = 409, description = "Changed concurrently; retry", body = ErrorBody),
         (status = 422, description = "Invalid configuration", body = ErrorBody),
     ))]
-pub async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
@@ -228,7 +228,7 @@ pub async fn update(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such connector", body = ErrorBody),
     ))]
-pub async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
@@ -240,7 +240,7 @@ pub async fn remove(
 /// A configuration to test without saving it.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TestBody {
+pub(crate) struct TestBody {
     connector_type: String,
     #[serde(default)]
     #[schema(value_type = BTreeMap<String, String>)]
@@ -255,7 +255,7 @@ pub struct TestBody {
         (status = 200, description = "The check's outcome", body = CheckResult),
         (status = 422, description = "Unknown connector type", body = ErrorBody),
     ))]
-pub async fn test_unsaved(
+pub(crate) async fn test_unsaved(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     JsonBody(body): JsonBody<TestBody>,
@@ -276,7 +276,7 @@ pub async fn test_unsaved(
         (status = 200, description = "The check's outcome", body = CheckResult),
         (status = 404, description = "No such connector", body = ErrorBody),
     ))]
-pub async fn test_saved(
+pub(crate) async fn test_saved(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
@@ -291,7 +291,7 @@ pub async fn test_saved(
         (status = 200, description = "The connector", body = ConnectorView),
         (status = 404, description = "No such connector", body = ErrorBody),
     ))]
-pub async fn clear_error(
+pub(crate) async fn clear_error(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,

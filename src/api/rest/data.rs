@@ -30,7 +30,7 @@ use utoipa::ToSchema;
         (status = 422, description = "The provider refused or failed (check vocabulary)", body = ErrorBody),
         (status = 429, description = "Rate limited (here or at the provider)", body = ErrorBody),
     ))]
-pub async fn preview_saved(
+pub(crate) async fn preview_saved(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
@@ -47,7 +47,7 @@ pub async fn preview_saved(
 /// A configuration to preview before saving it.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PreviewBody {
+pub(crate) struct PreviewBody {
     connector_type: String,
     #[serde(default)]
     #[schema(value_type = BTreeMap<String, String>)]
@@ -64,7 +64,7 @@ pub struct PreviewBody {
         (status = 422, description = "Invalid configuration, or the provider refused or failed", body = ErrorBody),
         (status = 429, description = "Rate limited (here or at the provider)", body = ErrorBody),
     ))]
-pub async fn preview_unsaved(
+pub(crate) async fn preview_unsaved(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     JsonBody(body): JsonBody<PreviewBody>,
@@ -86,7 +86,7 @@ pub async fn preview_unsaved(
 /// What to sync; both may be left out (every stream, incrementally where it can).
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
-pub struct SyncBody {
+pub(crate) struct SyncBody {
     /// Only these streams.
     #[serde(default)]
     streams: Vec<String>,
@@ -106,7 +106,7 @@ pub struct SyncBody {
         (status = 404, description = "No such connector", body = ErrorBody),
         (status = 409, description = "A sync is already under way (`SYNC_IN_PROGRESS`, with `run_id`)", body = ErrorBody),
     ))]
-pub async fn request_sync(
+pub(crate) async fn request_sync(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
@@ -127,7 +127,7 @@ pub async fn request_sync(
         (status = 200, description = "The latest runs", body = SyncRunList),
         (status = 404, description = "No such connector", body = ErrorBody),
     ))]
-pub async fn sync_runs(
+pub(crate) async fn sync_runs(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
@@ -145,7 +145,7 @@ pub async fn sync_runs(
         (status = 200, description = "The run", body = SyncRunView),
         (status = 404, description = "No such connector or run", body = ErrorBody),
     ))]
-pub async fn sync_run(
+pub(crate) async fn sync_run(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     path: Result<Path<(String, String)>, axum::extract::rejection::PathRejection>,
@@ -172,7 +172,7 @@ pub async fn sync_run(
         (status = 200, description = "The streams", body = StreamList),
         (status = 404, description = "No such connector", body = ErrorBody),
     ))]
-pub async fn streams(
+pub(crate) async fn streams(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
@@ -194,7 +194,7 @@ pub async fn streams(
         (status = 400, description = "Missing stream, bad limit or cursor", body = ErrorBody),
         (status = 404, description = "No such connector", body = ErrorBody),
     ))]
-pub async fn records(
+pub(crate) async fn records(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,
@@ -243,7 +243,7 @@ pub async fn records(
         (status = 404, description = "No such connector", body = ErrorBody),
         (status = 422, description = "The provider refused (check vocabulary)", body = ErrorBody),
     ))]
-pub async fn register_webhook_channel(
+pub(crate) async fn register_webhook_channel(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ConnectorIdPath(id): ConnectorIdPath,

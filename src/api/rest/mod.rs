@@ -26,8 +26,8 @@ type ApiResult<T> = Result<T, HttpError>;
 
 /// Every error answer: one shape, one HTTP status per code.
 #[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ApiError,
+pub(crate) struct ErrorBody {
+    pub(crate) error: ApiError,
 }
 
 #[derive(OpenApi)]
@@ -126,7 +126,7 @@ async fn openapi_json() -> Response {
 }
 
 /// The OpenAPI document of the `/v1` API, encoded as served.
-pub fn document_json() -> bytes::Bytes {
+pub(crate) fn document_json() -> bytes::Bytes {
     v1().document.clone()
 }
 
@@ -160,6 +160,6 @@ fn v1_routes() -> OpenApiRouter<AppState> {
 }
 
 /// The `/v1` routes, described by the document they serve at `/v1/openapi.json`.
-pub fn router() -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     v1().router.clone()
 }

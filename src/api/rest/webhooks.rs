@@ -18,7 +18,7 @@ use http::StatusCode;
         (status = 400, description = "An unknown event type", body = ErrorBody),
         (status = 422, description = "Not a usable address (`INVALID_CONFIG`, `EGRESS_BLOCKED`, `HTTPS_REQUIRED`)", body = ErrorBody),
     ))]
-pub async fn create(
+pub(crate) async fn create(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     JsonBody(body): JsonBody<EndpointChanges>,
@@ -30,7 +30,7 @@ pub async fn create(
 /// The tenant's endpoints (never their secrets).
 #[utoipa::path(get, path = "/v1/webhook-endpoints", tag = "webhooks", operation_id = "list_webhook_endpoints",
     responses((status = 200, description = "The endpoints", body = EndpointList)))]
-pub async fn list(
+pub(crate) async fn list(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
 ) -> ApiResult<Json<EndpointList>> {
@@ -44,7 +44,7 @@ pub async fn list(
         (status = 200, description = "The endpoint", body = EndpointView),
         (status = 404, description = "No such endpoint", body = ErrorBody),
     ))]
-pub async fn read(
+pub(crate) async fn read(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
@@ -61,7 +61,7 @@ pub async fn read(
         (status = 404, description = "No such endpoint", body = ErrorBody),
         (status = 422, description = "Not a usable address", body = ErrorBody),
     ))]
-pub async fn update(
+pub(crate) async fn update(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
@@ -79,7 +79,7 @@ pub async fn update(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such endpoint", body = ErrorBody),
     ))]
-pub async fn remove(
+pub(crate) async fn remove(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
@@ -96,7 +96,7 @@ pub async fn remove(
         (status = 200, description = "Rotated; `secret` is the new one", body = EndpointView),
         (status = 404, description = "No such endpoint", body = ErrorBody),
     ))]
-pub async fn rotate_secret(
+pub(crate) async fn rotate_secret(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
@@ -117,7 +117,7 @@ pub async fn rotate_secret(
         (status = 200, description = "Up to 50 deliveries", body = DeliveryList),
         (status = 404, description = "No such endpoint", body = ErrorBody),
     ))]
-pub async fn deliveries(
+pub(crate) async fn deliveries(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
@@ -137,7 +137,7 @@ pub async fn deliveries(
         (status = 202, description = "Queued"),
         (status = 404, description = "No such endpoint or delivery", body = ErrorBody),
     ))]
-pub async fn replay(
+pub(crate) async fn replay(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     Path((id, delivery_id)): Path<(String, String)>,

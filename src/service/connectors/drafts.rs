@@ -13,18 +13,18 @@ use std::collections::{BTreeMap, BTreeSet};
 const DRAFT_TTL_MS: i64 = 30 * 60 * 1000;
 
 /// A stored connector's configuration without its secrets (see `stored_settings`).
-pub struct StoredSettings {
-    pub record: ConnectorRecord,
-    pub settings: BTreeMap<String, String>,
+pub(crate) struct StoredSettings {
+    pub(crate) record: ConnectorRecord,
+    pub(crate) settings: BTreeMap<String, String>,
     /// The secret fields that have a stored value.
-    pub secrets: BTreeSet<String>,
+    pub(crate) secrets: BTreeSet<String>,
 }
 
 impl Connectors {
     /// What the wizard's "replace credentials" starts from: the connector's non-secret settings
     /// and the names of the secrets it has stored. The secrets themselves stay in the vault; a
     /// test or update of the replacement takes them from there, under `with_stored_secrets`.
-    pub async fn stored_settings(
+    pub(crate) async fn stored_settings(
         &self,
         caller: &Caller,
         id: &ConnectorId,
@@ -56,7 +56,7 @@ impl Connectors {
     }
 
     /// Seals a wizard draft (it may hold secrets) and stores it for this user, expiring.
-    pub async fn save_draft(
+    pub(crate) async fn save_draft(
         &self,
         caller: &Caller,
         draft_id: &DraftId,
@@ -73,7 +73,7 @@ impl Connectors {
         Ok(self.store.put_draft(caller.tenant(), &record).await?)
     }
 
-    pub async fn load_draft(
+    pub(crate) async fn load_draft(
         &self,
         caller: &Caller,
         draft_id: &DraftId,
@@ -85,7 +85,11 @@ impl Connectors {
         Ok(found.and_then(|d| self.vault.open(&d.sealed).ok()))
     }
 
-    pub async fn drop_draft(&self, caller: &Caller, draft_id: &DraftId) -> Result<(), Error> {
+    pub(crate) async fn drop_draft(
+        &self,
+        caller: &Caller,
+        draft_id: &DraftId,
+    ) -> Result<(), Error> {
         Ok(self
             .store
             .delete_draft(caller.tenant(), caller.user(), draft_id.as_str())

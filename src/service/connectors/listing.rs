@@ -9,8 +9,8 @@ use crate::store::{ConnectorRecord, ListQuery};
 use base64::Engine;
 use std::time::Instant;
 
-pub const DEFAULT_PAGE: usize = 50;
-pub const MAX_PAGE: usize = 200;
+pub(crate) const DEFAULT_PAGE: usize = 50;
+pub(crate) const MAX_PAGE: usize = 200;
 
 /// What a listing page is cached under: the request, after validation.
 #[derive(PartialEq, Eq, Hash)]
@@ -22,7 +22,7 @@ pub(super) struct PageKey {
 }
 
 impl Connectors {
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         caller: &Caller,
         status: Option<ConnectorStatus>,
@@ -36,7 +36,7 @@ impl Connectors {
     /// A listing page as the JSON the REST API answers with. While the store reports no change
     /// the same bytes are sent again (for at most a second: see `page_cache`), which spares the
     /// read, the views and the encoding.
-    pub async fn list_json(
+    pub(crate) async fn list_json(
         &self,
         caller: &Caller,
         status: Option<ConnectorStatus>,

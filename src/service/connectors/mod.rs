@@ -6,9 +6,8 @@ mod drafts;
 mod listing;
 mod testing;
 
-pub use drafts::StoredSettings;
 pub(crate) use listing::page_size;
-pub use listing::{DEFAULT_PAGE, MAX_PAGE};
+pub(crate) use listing::MAX_PAGE;
 
 use super::credentials::replaces_access_token;
 use super::{Caller, ConnectorEdits, Credentials, Gate, Outbox, Parts, RateClass, Views};
@@ -30,35 +29,35 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 #[derive(Debug, Default)]
-pub struct NewConnector {
-    pub connector_type: String,
-    pub display_name: Option<DisplayName>,
-    pub config: BTreeMap<String, String>,
-    pub sync_frequency: Option<SyncFrequency>,
+pub(crate) struct NewConnector {
+    pub(crate) connector_type: String,
+    pub(crate) display_name: Option<DisplayName>,
+    pub(crate) config: BTreeMap<String, String>,
+    pub(crate) sync_frequency: Option<SyncFrequency>,
     /// Set when the credentials came from signing in (OAuth2), never from a client's request.
-    pub tokens: Option<TokenTimes>,
+    pub(crate) tokens: Option<TokenTimes>,
 }
 
 #[derive(Debug, Default)]
-pub struct ConnectorChanges {
-    pub display_name: Option<DisplayName>,
-    pub sync_frequency: Option<SyncFrequency>,
+pub(crate) struct ConnectorChanges {
+    pub(crate) display_name: Option<DisplayName>,
+    pub(crate) sync_frequency: Option<SyncFrequency>,
     /// New credentials; a secret field left out keeps its stored value.
-    pub config: Option<BTreeMap<String, String>>,
+    pub(crate) config: Option<BTreeMap<String, String>>,
     /// With `config`: set when the new credentials came from signing in (OAuth2).
-    pub tokens: Option<TokenTimes>,
+    pub(crate) tokens: Option<TokenTimes>,
     /// A push channel the hub just opened, and when it lapses.
-    pub channel_expires_at: Option<i64>,
+    pub(crate) channel_expires_at: Option<i64>,
 }
 
 /// When an OAuth2 access token expires, and when its refresh token (if any) was issued.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TokenTimes {
-    pub expires_at: Option<i64>,
-    pub refreshed_at: Option<i64>,
+pub(crate) struct TokenTimes {
+    pub(crate) expires_at: Option<i64>,
+    pub(crate) refreshed_at: Option<i64>,
 }
 
-pub struct Connectors {
+pub(crate) struct Connectors {
     store: Arc<dyn Store>,
     /// Seals the wizard's drafts (they may hold secrets).
     vault: Arc<Vault>,
@@ -91,7 +90,7 @@ impl Connectors {
         }
     }
 
-    pub async fn create(
+    pub(crate) async fn create(
         &self,
         caller: &Caller,
         input: NewConnector,
@@ -154,7 +153,11 @@ impl Connectors {
         Ok(record)
     }
 
-    pub async fn get(&self, caller: &Caller, id: &ConnectorId) -> Result<ConnectorView, Error> {
+    pub(crate) async fn get(
+        &self,
+        caller: &Caller,
+        id: &ConnectorId,
+    ) -> Result<ConnectorView, Error> {
         self.gate.limit(caller, RateClass::Reads).await?;
         let record = self.gate.connector(caller, id, AuditAction::Read).await?;
         self.gate
@@ -163,7 +166,7 @@ impl Connectors {
         Ok(self.views.view(&record))
     }
 
-    pub async fn update(
+    pub(crate) async fn update(
         &self,
         caller: &Caller,
         id: &ConnectorId,
@@ -221,7 +224,7 @@ impl Connectors {
         Ok(())
     }
 
-    pub async fn delete(&self, caller: &Caller, id: &ConnectorId) -> Result<(), Error> {
+    pub(crate) async fn delete(&self, caller: &Caller, id: &ConnectorId) -> Result<(), Error> {
         self.gate.limit(caller, RateClass::Writes).await?;
         let record = self.gate.connector(caller, id, AuditAction::Delete).await?;
         let id = &record.connector_id;
@@ -248,7 +251,7 @@ impl Connectors {
     }
 
     /// Clears a connector's error state without testing it again.
-    pub async fn clear_error(
+    pub(crate) async fn clear_error(
         &self,
         caller: &Caller,
         id: &ConnectorId,

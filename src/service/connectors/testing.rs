@@ -19,7 +19,7 @@ impl Connectors {
     /// Tests a configuration that is not saved. With `replacing`, it is a replacement for that
     /// connector's configuration: secrets it leaves out are taken from the stored one, under the
     /// same rule as an update (see `with_stored_secrets`).
-    pub async fn test_unsaved(
+    pub(crate) async fn test_unsaved(
         &self,
         caller: &Caller,
         connector_type: &str,
@@ -78,7 +78,7 @@ impl Connectors {
     }
 
     /// Tests a saved connector and records the outcome on it.
-    pub async fn test_saved(
+    pub(crate) async fn test_saved(
         &self,
         caller: &Caller,
         id: &ConnectorId,
@@ -90,7 +90,10 @@ impl Connectors {
 
     /// The health monitor's re-test: recorded like a manual one, by a system user, outside the
     /// tenant's rate limit.
-    pub async fn monitor_test(&self, record: &ConnectorRecord) -> Result<CheckResult, Error> {
+    pub(crate) async fn monitor_test(
+        &self,
+        record: &ConnectorRecord,
+    ) -> Result<CheckResult, Error> {
         let system = Caller::system(record.tenant_id.clone(), "monitor");
         self.run_saved_test(&system, record).await
     }
@@ -152,7 +155,7 @@ impl Connectors {
     /// Records a check's outcome on the connector. `tested_account` is the webhook account the
     /// settings that were checked named (`account_named`): a success proves the credential
     /// reaches it, and only then do the provider's app webhooks for it reach this connector.
-    pub async fn record_test(
+    pub(crate) async fn record_test(
         &self,
         caller: &Caller,
         id: &ConnectorId,

@@ -20,7 +20,7 @@ use crate::vault::{DecryptionFailed, Vault};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub struct Credentials {
+pub(crate) struct Credentials {
     store: Arc<dyn Store>,
     vault: Arc<Vault>,
     catalog: &'static Catalog,
@@ -86,7 +86,7 @@ impl Credentials {
     }
 
     /// The lookup value of the account `settings` name for provider webhooks (unproven).
-    pub fn account_named(
+    pub(crate) fn account_named(
         &self,
         connector_type: &str,
         settings: &BTreeMap<String, String>,

@@ -14,16 +14,16 @@ use std::time::{Duration, Instant};
 /// How events are delivered: the retry schedule, the lease a claimed delivery holds, how many go
 /// out at once from one process, and how often an idle worker looks for due ones.
 #[derive(Debug, Clone)]
-pub struct DeliverySettings {
-    pub schedule: Vec<Duration>,
-    pub lease: Duration,
+pub(crate) struct DeliverySettings {
+    pub(crate) schedule: Vec<Duration>,
+    pub(crate) lease: Duration,
     /// How long one attempt may take; always shorter than the lease, so an attempt still under
     /// way is never claimed (and sent) again by another process.
-    pub timeout: Duration,
-    pub concurrency: usize,
+    pub(crate) timeout: Duration,
+    pub(crate) concurrency: usize,
     /// How many of one tenant's deliveries may be under way at once while others wait.
-    pub per_tenant: usize,
-    pub poll: Duration,
+    pub(crate) per_tenant: usize,
+    pub(crate) poll: Duration,
 }
 
 impl Default for DeliverySettings {
@@ -41,7 +41,7 @@ impl Default for DeliverySettings {
 
 /// How long delivered (or given-up) events, their attempts, and the ids of provider events
 /// received are kept.
-pub const RETENTION_DAYS: u32 = 30;
+pub(crate) const RETENTION_DAYS: u32 = 30;
 
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -49,7 +49,7 @@ fn ms(d: Duration) -> i64 {
 
 impl Events {
     /// Deliveries due now, claimed for `holder`, within `share`.
-    pub async fn claim_deliveries(
+    pub(crate) async fn claim_deliveries(
         &self,
         holder: &str,
         limit: usize,
@@ -69,7 +69,7 @@ impl Events {
     }
 
     /// One attempt at a claimed delivery, recorded with what follows from it.
-    pub async fn deliver(&self, job: DeliveryJob, holder: &str) {
+    pub(crate) async fn deliver(&self, job: DeliveryJob, holder: &str) {
         let started = Instant::now();
         let at = now_ms();
         let sent = self.post_event(&job, at).await;
@@ -188,7 +188,7 @@ impl Events {
     /// The monitor's part: forgets history older than `RETENTION_DAYS` — finished deliveries
     /// and those of disabled endpoints, their events, received provider event ids, and finished
     /// sync runs but each connector's latest — at most once an hour (it scans the tables).
-    pub async fn prune_history(&self) {
+    pub(crate) async fn prune_history(&self) {
         use std::sync::atomic::Ordering;
         let now = now_ms();
         if now - self.pruned_at.load(Ordering::Relaxed) < 3_600_000 {
@@ -210,13 +210,13 @@ impl Events {
         }
     }
 
-    pub fn delivery_settings(&self) -> DeliverySettings {
+    pub(crate) fn delivery_settings(&self) -> DeliverySettings {
         self.deliveries.clone()
     }
 
     /// Notified when an event may be due at once (a change queued one, a replay), so the
     /// worker looks now.
-    pub fn deliveries_due(&self) -> std::sync::Arc<tokio::sync::Notify> {
+    pub(crate) fn deliveries_due(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.wake.deliveries.clone()
     }
 }

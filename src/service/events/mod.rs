@@ -7,7 +7,7 @@
 
 mod deliveries;
 
-pub use deliveries::DeliverySettings;
+pub(crate) use deliveries::DeliverySettings;
 
 use super::{Caller, Gate, Outbox, Parts, RateClass};
 use crate::clock::{now_ms, rfc3339};
@@ -31,23 +31,23 @@ const MAX_ENDPOINTS: usize = 20;
 /// How long the previous secret keeps signing after a rotation.
 const ROTATION_OVERLAP_MS: i64 = 24 * 3600 * 1000;
 /// Deliveries an endpoint's list shows.
-pub const DELIVERIES_SHOWN: usize = 50;
+pub(crate) const DELIVERIES_SHOWN: usize = 50;
 
 /// What a create or a change asks for; absent fields stay as they are.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct EndpointChanges {
-    pub url: Option<String>,
-    pub events: Option<Vec<String>>,
-    pub enabled: Option<bool>,
+pub(crate) struct EndpointChanges {
+    pub(crate) url: Option<String>,
+    pub(crate) events: Option<Vec<String>>,
+    pub(crate) enabled: Option<bool>,
 }
 
 fn secret_owner(tenant: &str, endpoint_id: &str) -> String {
     format!("{tenant}/endpoint/{endpoint_id}")
 }
 
-pub struct Events {
+pub(crate) struct Events {
     store: Arc<dyn Store>,
     /// Seals endpoints' signing secrets.
     vault: Arc<Vault>,
@@ -77,7 +77,7 @@ impl Events {
         }
     }
 
-    pub async fn create_endpoint(
+    pub(crate) async fn create_endpoint(
         &self,
         caller: &Caller,
         input: EndpointChanges,
@@ -117,7 +117,7 @@ impl Events {
         Ok(view)
     }
 
-    pub async fn list_endpoints(&self, caller: &Caller) -> Result<EndpointList, Error> {
+    pub(crate) async fn list_endpoints(&self, caller: &Caller) -> Result<EndpointList, Error> {
         self.gate.limit(caller, RateClass::Reads).await?;
         let endpoints = self.store.list_endpoints(caller.tenant()).await?;
         Ok(EndpointList {
@@ -125,12 +125,16 @@ impl Events {
         })
     }
 
-    pub async fn get_endpoint(&self, caller: &Caller, id: &str) -> Result<EndpointView, Error> {
+    pub(crate) async fn get_endpoint(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<EndpointView, Error> {
         self.gate.limit(caller, RateClass::Reads).await?;
         Ok(endpoint_view(&self.endpoint(caller, id).await?))
     }
 
-    pub async fn change_endpoint(
+    pub(crate) async fn change_endpoint(
         &self,
         caller: &Caller,
         id: &str,
@@ -157,7 +161,7 @@ impl Events {
     }
 
     /// A new signing secret, shown once; the previous one keeps signing for a day.
-    pub async fn rotate_endpoint_secret(
+    pub(crate) async fn rotate_endpoint_secret(
         &self,
         caller: &Caller,
         id: &str,
@@ -180,7 +184,7 @@ impl Events {
         Ok(view)
     }
 
-    pub async fn delete_endpoint(&self, caller: &Caller, id: &str) -> Result<(), Error> {
+    pub(crate) async fn delete_endpoint(&self, caller: &Caller, id: &str) -> Result<(), Error> {
         self.gate.limit(caller, RateClass::Writes).await?;
         let record = self.endpoint(caller, id).await?;
         self.audit_endpoint(caller, &record, "deleted").await?;
@@ -188,7 +192,7 @@ impl Events {
         Ok(())
     }
 
-    pub async fn endpoint_deliveries(
+    pub(crate) async fn endpoint_deliveries(
         &self,
         caller: &Caller,
         id: &str,
@@ -226,7 +230,7 @@ impl Events {
 
     /// Sends a delivery's event again (same `webhook-id`, so a consumer that has it already can
     /// tell), as a new delivery due now.
-    pub async fn replay_delivery(
+    pub(crate) async fn replay_delivery(
         &self,
         caller: &Caller,
         endpoint_id: &str,

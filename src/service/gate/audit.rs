@@ -98,7 +98,7 @@ impl Gate {
 
     /// Records a refused request of a signed-in caller (404 across tenants). Best effort: the
     /// request is refused whether or not this is written.
-    pub async fn audit_refusal(&self, caller: &Caller, action: AuditAction, error: &Error) {
+    pub(crate) async fn audit_refusal(&self, caller: &Caller, action: AuditAction, error: &Error) {
         tracing::info!(tenant = %caller.tenant(), %action, code = %error.code, "request refused");
         let _ = self
             .audit(
@@ -114,7 +114,12 @@ impl Gate {
     /// A request refused before anyone signed in (no valid token, a cross-site post): counted,
     /// and summarised into the audit log once a minute per client address (see `refusals`).
     /// Returns the error to answer with: `error`, or 429 once the address is over its limit.
-    pub async fn refuse_anonymous(&self, action: AuditAction, error: Error, client: &str) -> Error {
+    pub(crate) async fn refuse_anonymous(
+        &self,
+        action: AuditAction,
+        error: Error,
+        client: &str,
+    ) -> Error {
         let now = now_ms();
         self.metrics.refused(action.as_str());
         // Memory only: the summaries are written by the server's flush task, off this path.
@@ -131,7 +136,7 @@ impl Gate {
 
     /// Refuses at once, before any work, an address already past the limit on requests without
     /// a valid credential this minute (a provider webhook's signature is its credential).
-    pub fn admit_anonymous(&self, client: &str) -> Result<(), Error> {
+    pub(crate) fn admit_anonymous(&self, client: &str) -> Result<(), Error> {
         let now = now_ms();
         if !self
             .refusals
@@ -155,7 +160,7 @@ impl Gate {
     /// Writes the summaries of refusals of minutes that have ended (`everything`: all of them,
     /// at shutdown): one entry per tenant, address and minute, in the tenant's log, or for
     /// refusals nobody signed in for, under a tenant no token can name.
-    pub async fn flush_refusals(&self, everything: bool) {
+    pub(crate) async fn flush_refusals(&self, everything: bool) {
         let summaries = self.refusals.take_closed(now_ms(), everything);
         let mut unwritten = Vec::new();
         for summary in summaries {
@@ -194,7 +199,7 @@ impl Gate {
     }
 
     /// A page of the tenant's audit log, and where the next one starts (see `Store::list_audit`).
-    pub async fn audit_log(
+    pub(crate) async fn audit_log(
         &self,
         caller: &Caller,
         query: &AuditQuery,
@@ -211,7 +216,7 @@ fn given(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|v| !v.is_empty())
 }
 
-pub fn audit_query(
+pub(crate) fn audit_query(
     connector_id: Option<&str>,
     action: Option<&str>,
     outcome: Option<&str>,

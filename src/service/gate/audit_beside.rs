@@ -27,7 +27,7 @@ pub(crate) struct AuditBeside {
 }
 
 impl AuditBeside {
-    pub fn push(&self, store: &Arc<dyn Store>, key: &AuditKey, entry: AuditRecord) {
+    pub(crate) fn push(&self, store: &Arc<dyn Store>, key: &AuditKey, entry: AuditRecord) {
         let sender = self.sender.get_or_init(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
             tokio::spawn(write_groups(store.clone(), key.clone(), receiver));
@@ -39,7 +39,7 @@ impl AuditBeside {
     }
 
     /// Writes the entries waiting, if any; returns once they are written (or failed).
-    pub async fn flush(&self) {
+    pub(crate) async fn flush(&self) {
         let Some(sender) = self.sender.get() else {
             return;
         };

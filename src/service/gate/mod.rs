@@ -8,8 +8,8 @@ mod rate;
 mod rate_counter;
 pub(crate) mod refusals;
 
-pub use audit::audit_query;
-pub use rate::{LimitSettings, RateClass};
+pub(crate) use audit::audit_query;
+pub(crate) use rate::{LimitSettings, RateClass};
 
 use super::Caller;
 use crate::error::Error;
@@ -23,7 +23,7 @@ use rate_counter::RateCounter;
 use refusals::RefusalGate;
 use std::sync::Arc;
 
-pub struct Gate {
+pub(crate) struct Gate {
     store: Arc<dyn Store>,
     limits: LimitSettings,
     metrics: Metrics,

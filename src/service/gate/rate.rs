@@ -10,22 +10,22 @@ use crate::service::Caller;
 /// Per-tenant requests per minute, by route class. Connection tests reach external providers and
 /// are limited separately, more tightly.
 #[derive(Debug, Clone, Copy)]
-pub struct LimitSettings {
-    pub reads_per_min: u64,
-    pub writes_per_min: u64,
-    pub tests_per_min: u64,
+pub(crate) struct LimitSettings {
+    pub(crate) reads_per_min: u64,
+    pub(crate) writes_per_min: u64,
+    pub(crate) tests_per_min: u64,
     /// Calls through the proxy to providers.
-    pub proxy_per_min: u64,
+    pub(crate) proxy_per_min: u64,
     /// Tool calls of AI agents through the hub's MCP server (each counted here only).
-    pub mcp_per_min: u64,
+    pub(crate) mcp_per_min: u64,
     /// Calls through the proxy one tenant may have in flight at once (per process).
-    pub proxy_in_flight: u64,
+    pub(crate) proxy_in_flight: u64,
     /// Requests without a valid credential, per client address (each process on its own).
-    pub anonymous_per_min: u64,
+    pub(crate) anonymous_per_min: u64,
 }
 
 impl LimitSettings {
-    pub const UNLIMITED: Self = Self {
+    pub(crate) const UNLIMITED: Self = Self {
         reads_per_min: u64::MAX,
         writes_per_min: u64::MAX,
         tests_per_min: u64::MAX,
@@ -38,7 +38,7 @@ impl LimitSettings {
 
 /// What a request costs against the tenant's rate limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateClass {
+pub(crate) enum RateClass {
     Reads,
     Writes,
     Tests,
@@ -59,7 +59,7 @@ impl RateClass {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Reads => "reads",
             Self::Writes => "writes",
@@ -75,7 +75,7 @@ impl Gate {
     /// shared by every process on the store; far below the limit hits are taken from it in
     /// batches (see `rate`). If the counters cannot be reached the request is allowed (and
     /// logged): a rate limiter must not take the whole service down with it.
-    pub async fn limit(&self, caller: &Caller, class: RateClass) -> Result<(), Error> {
+    pub(crate) async fn limit(&self, caller: &Caller, class: RateClass) -> Result<(), Error> {
         // An agent's tool call counts in its own class only: an agent busy with a tenant's data
         // cannot use up the rate its people and backends work with.
         let class = if caller.tool().is_some() {

@@ -18,7 +18,7 @@ const PRUNE_AT: usize = 10_000;
 
 /// What to do with a counted hit.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// Admit it: the hit was taken from the shared count earlier.
     Admit,
     /// Take this many hits from the shared count (this one among them), then ask `taken`.
@@ -35,13 +35,13 @@ struct Window {
 }
 
 #[derive(Debug, Default)]
-pub struct RateCounter {
+pub(crate) struct RateCounter {
     windows: Mutex<HashMap<String, Window>>,
 }
 
 impl RateCounter {
     /// Counts one hit on `key` in the window starting at `window`, under a limit of `max`.
-    pub fn count(&self, key: &str, window: i64, max: u64) -> Verdict {
+    pub(crate) fn count(&self, key: &str, window: i64, max: u64) -> Verdict {
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
         if windows.len() >= PRUNE_AT && !windows.contains_key(key) {
             windows.retain(|_, w| w.start >= window);
@@ -68,7 +68,7 @@ impl RateCounter {
 
     /// Records that `hits` were taken and the shared count is now `total`; says whether the hit
     /// that asked may be admitted. Of the hits taken, those past `max` are not used.
-    pub fn taken(&self, key: &str, window: i64, hits: u64, total: u64, max: u64) -> bool {
+    pub(crate) fn taken(&self, key: &str, window: i64, hits: u64, total: u64, max: u64) -> bool {
         let within = max.saturating_sub(total.saturating_sub(hits)).min(hits);
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(w) = windows.get_mut(key).filter(|w| w.start == window) {

@@ -15,7 +15,7 @@ use std::sync::{Mutex, PoisonError};
 const MAX_ADDRESSES: usize = 256;
 
 /// Where refusals past `MAX_ADDRESSES` in a minute are summed.
-pub const OTHERS: &str = "other addresses";
+pub(crate) const OTHERS: &str = "other addresses";
 
 /// Who a request is counted against: its address, or for IPv6 its /64, which one host is
 /// typically given whole (counting each of its addresses apart would let it count as millions).
@@ -32,16 +32,16 @@ fn sender(client: &str) -> String {
 /// One minute's refusals of one tenant (`None`: nobody signed in) from one address, ready for
 /// the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefusalSummary {
-    pub minute: i64,
-    pub tenant: Option<TenantId>,
+pub(crate) struct RefusalSummary {
+    pub(crate) minute: i64,
+    pub(crate) tenant: Option<TenantId>,
     /// Who was refused first in that minute (`-` when nobody signed in).
-    pub user: String,
-    pub client: String,
+    pub(crate) user: String,
+    pub(crate) client: String,
     /// What was refused first in that minute (`authenticate`, `origin_check`, …).
-    pub action: AuditAction,
-    pub error_code: String,
-    pub count: u64,
+    pub(crate) action: AuditAction,
+    pub(crate) error_code: String,
+    pub(crate) count: u64,
 }
 
 /// What refusals are counted under: minute start, tenant, address.
@@ -63,14 +63,14 @@ struct Minutes {
 }
 
 #[derive(Debug, Default)]
-pub struct RefusalGate {
+pub(crate) struct RefusalGate {
     minutes: Mutex<Minutes>,
 }
 
 impl RefusalGate {
     /// Counts a request without a valid credential from `client`; false once that address has
     /// made more than `max_per_min` of them this minute.
-    pub fn admit(&self, client: &str, now_ms: i64, max_per_min: u64) -> bool {
+    pub(crate) fn admit(&self, client: &str, now_ms: i64, max_per_min: u64) -> bool {
         let client = &sender(client);
         let minute = minute_of(now_ms);
         let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
@@ -92,7 +92,7 @@ impl RefusalGate {
     /// (An address not counted yet this minute is not over, even while the addresses past
     /// `MAX_ADDRESSES` share one count: a flood from many addresses must not shut out a provider
     /// posting from a new one.)
-    pub fn over(&self, client: &str, now_ms: i64, max_per_min: u64) -> bool {
+    pub(crate) fn over(&self, client: &str, now_ms: i64, max_per_min: u64) -> bool {
         let minute = minute_of(now_ms);
         let m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
         m.requests
@@ -101,7 +101,7 @@ impl RefusalGate {
     }
 
     /// Counts one refusal of `who` (`None`: nobody signed in).
-    pub fn refused(
+    pub(crate) fn refused(
         &self,
         who: Option<&Principal>,
         client: &str,
@@ -131,7 +131,7 @@ impl RefusalGate {
 
     /// Takes the summaries of every minute that has ended (all of them with `everything`, at
     /// shutdown), oldest first.
-    pub fn take_closed(&self, now_ms: i64, everything: bool) -> Vec<RefusalSummary> {
+    pub(crate) fn take_closed(&self, now_ms: i64, everything: bool) -> Vec<RefusalSummary> {
         let current = minute_of(now_ms);
         let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
         let closed: Vec<Key> = m
@@ -160,7 +160,7 @@ impl RefusalGate {
     }
 
     /// Puts summaries back (their audit write failed), to be tried with the next ones.
-    pub fn restore(&self, summaries: Vec<RefusalSummary>) {
+    pub(crate) fn restore(&self, summaries: Vec<RefusalSummary>) {
         let mut m = self.minutes.lock().unwrap_or_else(PoisonError::into_inner);
         for s in summaries {
             m.refusals

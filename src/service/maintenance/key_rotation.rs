@@ -16,7 +16,7 @@ use crate::vault::Resealed;
 const BATCH: usize = 500;
 
 impl Maintenance {
-    pub async fn rotate_keys(
+    pub(crate) async fn rotate_keys(
         &self,
         mut progress: impl FnMut(RotationProgress),
     ) -> Result<RotationProgress, Error> {
@@ -114,15 +114,15 @@ impl Maintenance {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RotationProgress {
+pub(crate) struct RotationProgress {
     /// Connector configurations.
-    pub seen: u64,
-    pub rotated: u64,
-    pub already_current: u64,
-    pub undecryptable: u64,
-    pub conflicts: u64,
+    pub(crate) seen: u64,
+    pub(crate) rotated: u64,
+    pub(crate) already_current: u64,
+    pub(crate) undecryptable: u64,
+    pub(crate) conflicts: u64,
     /// Synced records, queued events and endpoint signing secrets.
-    pub values_seen: u64,
-    pub values_rotated: u64,
-    pub values_undecryptable: u64,
+    pub(crate) values_seen: u64,
+    pub(crate) values_rotated: u64,
+    pub(crate) values_undecryptable: u64,
 }

@@ -3,8 +3,6 @@
 
 mod key_rotation;
 
-pub use key_rotation::RotationProgress;
-
 use super::{Credentials, Gate, Parts};
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
@@ -44,13 +42,13 @@ impl Maintenance {
     }
 
     /// Whether the store answers.
-    pub async fn store_reachable(&self) -> bool {
+    pub(crate) async fn store_reachable(&self) -> bool {
         self.store.ping().await.is_ok()
     }
 
     /// Writes the audit entries waiting beside their calls, then everything the store buffers,
     /// to disk (at shutdown).
-    pub async fn flush_store(&self) {
+    pub(crate) async fn flush_store(&self) {
         self.gate.flush_beside().await;
         if let Err(e) = self.store.flush().await {
             tracing::warn!(error = %e, "could not checkpoint the store");
@@ -58,13 +56,13 @@ impl Maintenance {
     }
 
     /// The id of the key new ciphertexts are made with.
-    pub fn encrypting_key_id(&self) -> &str {
+    pub(crate) fn encrypting_key_id(&self) -> &str {
         self.vault.encrypting_key_id()
     }
 
     /// Takes or renews the health monitor's lease for `holder`, for `for_ms`; whether it holds it
     /// now (also shown as `connector_hub_monitor_leader`).
-    pub async fn hold_monitor_lease(&self, holder: &str, for_ms: i64) -> bool {
+    pub(crate) async fn hold_monitor_lease(&self, holder: &str, for_ms: i64) -> bool {
         let lease = self
             .store
             .lease(MONITOR_LEASE, holder, now_ms(), for_ms)
@@ -80,7 +78,7 @@ impl Maintenance {
     /// The connectors the health monitor should test now: those due by their schedule, and
     /// sign-ins halfway to their provider's idle limit whatever their schedule (the test renews
     /// the tokens, which keeps the refresh token alive). At most `batch` of each kind.
-    pub async fn due_for_test(&self, batch: usize) -> Vec<ConnectorRecord> {
+    pub(crate) async fn due_for_test(&self, batch: usize) -> Vec<ConnectorRecord> {
         let mut due = match self.store.due_for_test(now_ms(), batch).await {
             Ok(due) => due,
             Err(e) => {

@@ -21,7 +21,7 @@ const MAX_HOLDERS: usize = 100;
 
 impl ProviderWebhooks {
     /// A request to `/webhooks/app/{connector_type}`.
-    pub async fn receive_app_webhook(
+    pub(crate) async fn receive_app_webhook(
         &self,
         connector_type: &str,
         request: WebhookRequest,
@@ -132,7 +132,7 @@ impl ProviderWebhooks {
     /// version): each one whose settings name an account and whose record has no value yet,
     /// compare-and-swap on its version (a connector changed meanwhile got its value then).
     /// Returns how many were filled.
-    pub async fn fill_account_keys(&self) -> Result<usize, Error> {
+    pub(crate) async fn fill_account_keys(&self) -> Result<usize, Error> {
         let mut filled = 0;
         let mut after = None;
         loop {

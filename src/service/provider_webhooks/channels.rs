@@ -31,7 +31,7 @@ impl ProviderWebhooks {
     /// Opens a push channel from the provider to the connector's webhook address with a new
     /// token, and saves both; the channel lasts what the provider grants (the catalog's
     /// `lifetime_days` at most) and the monitor renews it.
-    pub async fn register_webhook_channel(
+    pub(crate) async fn register_webhook_channel(
         &self,
         caller: &Caller,
         id: &ConnectorId,
@@ -63,7 +63,7 @@ impl ProviderWebhooks {
 
     /// Replaces the push channels that lapse within a day (at most `batch`); how many were
     /// renewed. A connector waiting for its owner to sign in again is left until they have.
-    pub async fn renew_webhook_channels(&self, batch: usize) -> usize {
+    pub(crate) async fn renew_webhook_channels(&self, batch: usize) -> usize {
         let due = match self
             .store
             .channels_expiring(now_ms() + RENEW_AHEAD_MS, batch)

@@ -31,27 +31,27 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 /// A request to a webhook address, as it arrived.
-pub struct WebhookRequest {
-    pub method: String,
-    pub headers: http::HeaderMap,
-    pub body: bytes::Bytes,
+pub(crate) struct WebhookRequest {
+    pub(crate) method: String,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) body: bytes::Bytes,
 }
 
 /// Streams a provider said changed: the webhook sync worker queues one run for a burst.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WantedSync {
-    pub tenant: TenantId,
-    pub connector_id: ConnectorId,
-    pub streams: BTreeSet<String>,
+pub(crate) struct WantedSync {
+    pub(crate) tenant: TenantId,
+    pub(crate) connector_id: ConnectorId,
+    pub(crate) streams: BTreeSet<String>,
 }
 
 /// What a verified request carried: events accepted for the first time, seen before, and
 /// dropped because they name an account no connector here holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Received {
-    pub new: usize,
-    pub repeated: usize,
-    pub dropped: usize,
+pub(crate) struct Received {
+    pub(crate) new: usize,
+    pub(crate) repeated: usize,
+    pub(crate) dropped: usize,
 }
 
 impl Received {
@@ -66,7 +66,7 @@ pub(super) fn not_found() -> Error {
     Error::new(ErrorCode::NotFound, "There is no webhook address here.")
 }
 
-pub struct ProviderWebhooks {
+pub(crate) struct ProviderWebhooks {
     store: Arc<dyn Store>,
     audit_key: AuditKey,
     catalog: &'static Catalog,
@@ -117,7 +117,7 @@ impl ProviderWebhooks {
     }
 
     /// A request to `/webhooks/{token}`.
-    pub async fn receive_webhook(
+    pub(crate) async fn receive_webhook(
         &self,
         token: &str,
         request: WebhookRequest,
@@ -273,7 +273,7 @@ impl ProviderWebhooks {
 
     /// Queues the sync a burst of provider events asked for; `false` while another run of the
     /// connector is queued or running (ask again after it).
-    pub async fn queue_webhook_sync(&self, wanted: &WantedSync) -> Result<bool, Error> {
+    pub(crate) async fn queue_webhook_sync(&self, wanted: &WantedSync) -> Result<bool, Error> {
         let Some(record) = self.store.get(&wanted.tenant, &wanted.connector_id).await? else {
             return Ok(true); // deleted meanwhile: nothing to sync
         };
@@ -293,7 +293,7 @@ impl ProviderWebhooks {
     }
 
     /// The provider syncs webhooks asked for, for the worker that queues them (taken once).
-    pub fn take_wanted_syncs(&self) -> Option<mpsc::UnboundedReceiver<WantedSync>> {
+    pub(crate) fn take_wanted_syncs(&self) -> Option<mpsc::UnboundedReceiver<WantedSync>> {
         self.wanted_syncs_rx
             .lock()
             .ok()

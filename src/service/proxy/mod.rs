@@ -6,7 +6,7 @@ pub mod rules;
 mod slots;
 mod stream;
 
-pub use stream::ScrubbedStream;
+pub(crate) use stream::ScrubbedStream;
 
 use super::{Caller, Credentials, Gate, Parts, RateClass};
 use crate::catalog::{Catalog, ConnectorDef, StreamsFrom};
@@ -29,36 +29,36 @@ use tokio::sync::OwnedSemaphorePermit;
 
 /// A call admitted before its body is read: the tenant is within its rate, the connector is its
 /// own and has an HTTP API, and one of the tenant's in-flight slots is held for it.
-pub struct ProxyTarget {
+pub(crate) struct ProxyTarget {
     record: ConnectorRecord,
     def: &'static ConnectorDef,
     slot: OwnedSemaphorePermit,
 }
 
 /// What to send the connector's provider.
-pub struct ProxyCall {
-    pub method: http::Method,
+pub(crate) struct ProxyCall {
+    pub(crate) method: http::Method,
     /// The path under the provider's API base, with its query string, as the caller wrote it
     /// (less any hub token it carried).
-    pub path_and_query: String,
+    pub(crate) path_and_query: String,
     /// The caller's headers, already chosen (see `proxy::forwarded`).
-    pub headers: http::HeaderMap,
-    pub body: bytes::Bytes,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) body: bytes::Bytes,
     /// Retries asked for (`proxy::RETRY_HEADER`), for idempotent methods only.
-    pub retries: u32,
+    pub(crate) retries: u32,
 }
 
 /// The provider's answer, its body still to be read (and scrubbed with `scrub`); its headers
 /// already scrubbed. The tenant's slot is held until the answer has been passed on.
-pub struct ProxyAnswer {
-    pub status: u16,
-    pub headers: http::HeaderMap,
-    pub response: reqwest::Response,
-    pub scrub: Scrub,
-    pub slot: OwnedSemaphorePermit,
+pub(crate) struct ProxyAnswer {
+    pub(crate) status: u16,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) response: reqwest::Response,
+    pub(crate) scrub: Scrub,
+    pub(crate) slot: OwnedSemaphorePermit,
 }
 
-pub struct Proxy {
+pub(crate) struct Proxy {
     catalog: &'static Catalog,
     gate: Arc<Gate>,
     credentials: Arc<Credentials>,
@@ -80,7 +80,7 @@ impl Proxy {
 
     /// Everything decided before the caller's body is read, so a refused call (over the rate,
     /// a connector that is not the caller's, no slot free) costs no upload.
-    pub async fn admit_proxy(
+    pub(crate) async fn admit_proxy(
         &self,
         caller: &Caller,
         connector_id: &ConnectorId,
@@ -127,7 +127,7 @@ impl Proxy {
         }
     }
 
-    pub async fn proxy(
+    pub(crate) async fn proxy(
         &self,
         caller: &Caller,
         target: ProxyTarget,

@@ -7,14 +7,14 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// The header a caller sets to have a failed idempotent call retried: how many times (at most
 /// `MAX_RETRIES`). Without it a call is made once, as the caller sent it.
-pub const RETRY_HEADER: &str = "connector-hub-retries";
-pub const MAX_RETRIES: u32 = 3;
+pub(crate) const RETRY_HEADER: &str = "connector-hub-retries";
+pub(crate) const MAX_RETRIES: u32 = 3;
 
 /// The hub tokens a request may carry, where each provider's SDK puts its key: `Authorization:
 /// Bearer` (Stripe, Square, HubSpot, Xero, QuickBooks, Google, Sage), `X-Shopify-Access-Token`
 /// (Shopify), and either half of HTTP Basic (WooCommerce's consumer key and secret). Never the
 /// session cookie: a page on another site cannot make a browser call the proxy as its user.
-pub fn caller_tokens(headers: &HeaderMap) -> Vec<String> {
+pub(crate) fn caller_tokens(headers: &HeaderMap) -> Vec<String> {
     let mut tokens = Vec::new();
     if let Some(value) = headers
         .get(header::AUTHORIZATION)
@@ -88,7 +88,7 @@ const FORWARDED: [&str; 15] = [
 const FORWARDED_PREFIXES: [&str; 4] = ["stripe-", "x-stripe-", "square-", "x-goog-api-"];
 
 /// The caller's headers that go on to the provider.
-pub fn forwarded(headers: &HeaderMap) -> HeaderMap {
+pub(crate) fn forwarded(headers: &HeaderMap) -> HeaderMap {
     filtered(headers, |name| {
         !(FORWARDED.contains(&name) || FORWARDED_PREFIXES.iter().any(|p| name.starts_with(p)))
     })
@@ -102,7 +102,7 @@ const NOT_RETURNED: [&str; 3] = ["set-cookie", "www-authenticate", "proxy-authen
 /// secrets (a redirect's `Location` or a `Link` may carry the query the hub sent), and marked so
 /// that a browser never runs what the provider sent as the hub's own page: a proxied answer
 /// is served from the hub's origin.
-pub fn returned(headers: &HeaderMap, scrub: &Scrub) -> HeaderMap {
+pub(crate) fn returned(headers: &HeaderMap, scrub: &Scrub) -> HeaderMap {
     let mut out = filtered(headers, |name| {
         NOT_RETURNED.contains(&name)
             || name == "content-security-policy"
@@ -149,7 +149,7 @@ fn filtered(headers: &HeaderMap, dropped: impl Fn(&str) -> bool) -> HeaderMap {
 }
 
 /// Whether a method may be sent twice without doing twice what it does (RFC 9110 §9.2.2).
-pub fn idempotent(method: &http::Method) -> bool {
+pub(crate) fn idempotent(method: &http::Method) -> bool {
     use http::Method;
     [
         Method::GET,

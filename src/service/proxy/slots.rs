@@ -16,7 +16,7 @@ pub(super) struct TenantSlots {
 }
 
 impl TenantSlots {
-    pub fn new(per_tenant: u64) -> Self {
+    pub(crate) fn new(per_tenant: u64) -> Self {
         Self {
             per_tenant: usize::try_from(per_tenant)
                 .unwrap_or(usize::MAX)
@@ -26,7 +26,7 @@ impl TenantSlots {
     }
 
     /// A slot for `tenant`, or `None` when all of its slots are taken.
-    pub fn try_take(&self, tenant: &TenantId) -> Option<OwnedSemaphorePermit> {
+    pub(crate) fn try_take(&self, tenant: &TenantId) -> Option<OwnedSemaphorePermit> {
         let semaphore = {
             let mut tenants = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
             if tenants.len() >= REMEMBERED && !tenants.contains_key(tenant) {
@@ -42,7 +42,7 @@ impl TenantSlots {
         semaphore.try_acquire_owned().ok()
     }
 
-    pub fn per_tenant(&self) -> usize {
+    pub(crate) fn per_tenant(&self) -> usize {
         self.per_tenant
     }
 }

@@ -6,13 +6,13 @@ use bytes::Bytes;
 
 /// A response body on its way back, with the connector's secrets taken out. What might be the
 /// start of a secret split across two chunks is held back until the next chunk shows.
-pub struct ScrubbedStream {
+pub(crate) struct ScrubbedStream {
     scrub: Scrub,
     pending: Vec<u8>,
 }
 
 impl ScrubbedStream {
-    pub fn new(scrub: Scrub) -> Self {
+    pub(crate) fn new(scrub: Scrub) -> Self {
         Self {
             scrub,
             pending: Vec::new(),
@@ -20,7 +20,7 @@ impl ScrubbedStream {
     }
 
     /// The part of the body so far that can be sent.
-    pub fn push(&mut self, chunk: &[u8]) -> Bytes {
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Bytes {
         self.pending.extend_from_slice(chunk);
         let keep = self.scrub.longest_encoded().saturating_sub(1);
         if keep == 0 {
@@ -42,7 +42,7 @@ impl ScrubbedStream {
     }
 
     /// The rest, at the end of the body.
-    pub fn finish(&mut self) -> Bytes {
+    pub(crate) fn finish(&mut self) -> Bytes {
         self.scrub.clean_bytes(&mut self.pending);
         Bytes::from(std::mem::take(&mut self.pending))
     }

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 impl Syncs {
     /// Sets the given data settings (an empty value clears one); other fields are kept.
-    pub async fn change_data_settings(
+    pub(crate) async fn change_data_settings(
         &self,
         caller: &Caller,
         id: &ConnectorId,
@@ -56,7 +56,7 @@ impl Syncs {
 
     /// PostgreSQL: the tables this user can read, what each could be synced by, and what is
     /// chosen now.
-    pub async fn table_choices(
+    pub(crate) async fn table_choices(
         &self,
         caller: &Caller,
         id: &ConnectorId,

@@ -14,11 +14,11 @@ use crate::secret::GRANTED_SCOPES;
 use crate::service::{Caller, RateClass};
 
 /// Columns the page's table shows (the rest are in each record's JSON).
-pub const TABLE_COLUMNS: usize = 8;
+pub(crate) const TABLE_COLUMNS: usize = 8;
 
 impl Syncs {
     /// `stream` (default: the first with records, else the first) from `cursor`, `rows` a page.
-    pub async fn data_view(
+    pub(crate) async fn data_view(
         &self,
         caller: &Caller,
         id: &ConnectorId,

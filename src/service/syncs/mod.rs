@@ -10,7 +10,7 @@ mod preview;
 mod run;
 mod tables;
 
-pub use run::SyncSettings;
+pub(crate) use run::SyncSettings;
 
 use super::{Caller, ConnectorEdits, Credentials, Gate, Outbox, Parts, RateClass, Views};
 use crate::catalog::Catalog;
@@ -35,19 +35,19 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Records per page when the caller does not say, and at most.
-pub const DEFAULT_RECORDS: usize = 100;
-pub const MAX_RECORDS: usize = 1000;
+pub(crate) const DEFAULT_RECORDS: usize = 100;
+pub(crate) const MAX_RECORDS: usize = 1000;
 /// Runs the history shows.
 pub(super) const RUN_HISTORY: usize = 50;
 
 /// What a sync request asks for.
 #[derive(Debug, Clone, Default)]
-pub struct SyncRequest {
-    pub streams: Vec<String>,
-    pub full_refresh: bool,
+pub(crate) struct SyncRequest {
+    pub(crate) streams: Vec<String>,
+    pub(crate) full_refresh: bool,
 }
 
-pub struct Syncs {
+pub(crate) struct Syncs {
     store: Arc<dyn Store>,
     /// Seals synced records to their tenant, connector and stream.
     vault: Arc<Vault>,
@@ -87,7 +87,7 @@ impl Syncs {
 
     /// Queues a sync of the connector: 409 `SYNC_IN_PROGRESS` (with the run's id) while one is
     /// queued or running.
-    pub async fn request_sync(
+    pub(crate) async fn request_sync(
         &self,
         caller: &Caller,
         id: &ConnectorId,
@@ -197,7 +197,11 @@ impl Syncs {
         Err(sync::unknown_stream(stream, names.into_iter()))
     }
 
-    pub async fn sync_runs(&self, caller: &Caller, id: &ConnectorId) -> Result<SyncRunList, Error> {
+    pub(crate) async fn sync_runs(
+        &self,
+        caller: &Caller,
+        id: &ConnectorId,
+    ) -> Result<SyncRunList, Error> {
         self.gate.limit(caller, RateClass::Reads).await?;
         let record = self.gate.connector(caller, id, AuditAction::Read).await?;
         let runs = self
@@ -209,7 +213,7 @@ impl Syncs {
         })
     }
 
-    pub async fn sync_run(
+    pub(crate) async fn sync_run(
         &self,
         caller: &Caller,
         id: &ConnectorId,
@@ -231,7 +235,11 @@ impl Syncs {
     }
 
     /// The connector's streams: what it offers, with what has been stored of each.
-    pub async fn streams(&self, caller: &Caller, id: &ConnectorId) -> Result<StreamList, Error> {
+    pub(crate) async fn streams(
+        &self,
+        caller: &Caller,
+        id: &ConnectorId,
+    ) -> Result<StreamList, Error> {
         self.gate.limit(caller, RateClass::Reads).await?;
         let record = self.gate.connector(caller, id, AuditAction::Read).await?;
         Ok(StreamList {
@@ -289,7 +297,7 @@ impl Syncs {
 
     /// A page of a stream's records in the order the hub stored their latest change; `cursor`
     /// is the `next_cursor` of the page before (none: from the start).
-    pub async fn records(
+    pub(crate) async fn records(
         &self,
         caller: &Caller,
         id: &ConnectorId,
@@ -386,7 +394,7 @@ pub(super) fn parse_cursor(text: &str) -> Result<i64, Error> {
         })
 }
 
-pub fn run_view(r: SyncRunRecord) -> SyncRunView {
+pub(crate) fn run_view(r: SyncRunRecord) -> SyncRunView {
     SyncRunView {
         run_id: r.run_id,
         status: r.status,
@@ -405,7 +413,7 @@ impl Syncs {
     /// The health monitor's part: queues a run for every connector whose scheduled sync is due,
     /// and sets its next one an interval (plus up to a tenth of it, at random) later, so
     /// connectors created together do not stay in step. Returns how many it queued.
-    pub async fn queue_scheduled_syncs(&self, limit: usize) -> usize {
+    pub(crate) async fn queue_scheduled_syncs(&self, limit: usize) -> usize {
         let now = now_ms();
         let due = match self.store.due_for_sync(now, limit).await {
             Ok(due) => due,
@@ -460,11 +468,11 @@ impl Syncs {
 
     /// Wakes when a sync is queued by this process, or by another where the store can tell (the
     /// worker also polls).
-    pub fn sync_queued(&self) -> std::sync::Arc<tokio::sync::Notify> {
+    pub(crate) fn sync_queued(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.wake.syncs.clone()
     }
 
-    pub fn sync_settings(&self) -> super::SyncSettings {
+    pub(crate) fn sync_settings(&self) -> super::SyncSettings {
         self.sync
     }
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 impl Syncs {
     /// The first records of `stream` (the connector's main stream when `None`).
-    pub async fn preview_saved(
+    pub(crate) async fn preview_saved(
         &self,
         caller: &Caller,
         id: &ConnectorId,
@@ -54,7 +54,7 @@ impl Syncs {
     }
 
     /// The first records a configuration not saved yet would read.
-    pub async fn preview_unsaved(
+    pub(crate) async fn preview_unsaved(
         &self,
         caller: &Caller,
         connector_type: &str,

@@ -25,16 +25,16 @@ use std::time::Duration;
 /// How syncs run: the lease a run holds (renewed on every page), how many run at once in one
 /// process, and how long a provider's rate limit or failures are waited out.
 #[derive(Debug, Clone, Copy)]
-pub struct SyncSettings {
-    pub lease: Duration,
-    pub concurrency: usize,
+pub(crate) struct SyncSettings {
+    pub(crate) lease: Duration,
+    pub(crate) concurrency: usize,
     /// The longest single `Retry-After` waited out; a longer one stops the run (`RATE_LIMITED`),
     /// to go on at the next schedule.
-    pub max_retry_wait: Duration,
+    pub(crate) max_retry_wait: Duration,
     /// The first backoff after a 5xx or a timeout; it doubles for each of the three retries.
-    pub backoff: Duration,
+    pub(crate) backoff: Duration,
     /// How often an idle worker looks for queued runs (a sync asked for here wakes it at once).
-    pub poll: Duration,
+    pub(crate) poll: Duration,
 }
 
 impl Default for SyncSettings {
@@ -63,13 +63,13 @@ impl From<crate::store::StoreError> for Stop {
 }
 
 pub(super) struct Running<'a> {
-    pub run: &'a SyncRunRecord,
-    pub holder: &'a str,
-    pub record: ConnectorRecord,
-    pub def: &'static ConnectorDef,
-    pub caller: Caller,
-    pub config: SecretConfig,
-    pub scrub: Scrub,
+    pub(crate) run: &'a SyncRunRecord,
+    pub(crate) holder: &'a str,
+    pub(crate) record: ConnectorRecord,
+    pub(crate) def: &'static ConnectorDef,
+    pub(crate) caller: Caller,
+    pub(crate) config: SecretConfig,
+    pub(crate) scrub: Scrub,
 }
 
 /// What a run skipped, as one error naming each refused stream's needed permission.
@@ -88,7 +88,7 @@ fn skipped_streams(refused: &[Error]) -> Option<Error> {
 
 impl Syncs {
     /// Takes the next run waiting to be worked on, if any.
-    pub async fn claim_sync(&self, holder: &str) -> Option<SyncRunRecord> {
+    pub(crate) async fn claim_sync(&self, holder: &str) -> Option<SyncRunRecord> {
         match self
             .store
             .claim_run(holder, now_ms(), ms(self.sync.lease))
@@ -104,7 +104,7 @@ impl Syncs {
 
     /// Runs a claimed run to its end. The outcome is put on the connector before the run is
     /// marked finished, so whoever sees the run finished also sees the connector's new last sync.
-    pub async fn execute_sync(&self, run: SyncRunRecord, holder: &str) {
+    pub(crate) async fn execute_sync(&self, run: SyncRunRecord, holder: &str) {
         let outcome = self.run_streams(&run, holder).await;
         let mut skipped = None;
         let failure = match outcome {
@@ -501,8 +501,8 @@ pub(super) fn record_owner(
 /// What a sync run gives the engine: pages read from the provider under the retry policy,
 /// records sealed for their place, and pages committed to the store under the run's lease.
 pub(super) struct RunPages<'s, 'r> {
-    pub syncs: &'s Syncs,
-    pub running: &'s mut Running<'r>,
+    pub(crate) syncs: &'s Syncs,
+    pub(crate) running: &'s mut Running<'r>,
 }
 
 impl RunIo for RunPages<'_, '_> {
