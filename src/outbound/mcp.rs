@@ -76,30 +76,28 @@ impl<'a> McpSession<'a> {
         Ok(session)
     }
 
-    /// Every tool the server offers (following its pages, at most 20 of them).
-    pub(crate) async fn list_tools(&mut self) -> Result<Vec<Tool>, Error> {
+    /// The tools the server offers, `max` at most (following its pages, 5 at most).
+    pub(crate) async fn list_tools(&mut self, max: usize) -> Result<Vec<Tool>, Error> {
         let mut tools = Vec::new();
         let mut cursor: Option<String> = None;
-        for _page in 0..20 {
+        for _page in 0..5 {
             let params = match &cursor {
                 Some(c) => json!({"cursor": c}),
                 None => json!({}),
             };
             let (_, answer) = self.request("tools/list", params).await?;
-            let page: Value = result_of(answer)?;
-            let listed: Vec<Tool> = page
-                .get("tools")
-                .cloned()
-                .map(serde_json::from_value)
-                .transpose()
-                .map_err(|_| not_mcp("its tool list is not in MCP's form"))?
-                .unwrap_or_default();
-            tools.extend(listed);
+            let mut page: Value = result_of(answer)?;
+            let listed: Vec<Tool> = match page.get_mut("tools").map(Value::take) {
+                Some(list) => serde_json::from_value(list)
+                    .map_err(|_| not_mcp("its tool list is not in MCP's form"))?,
+                None => Vec::new(),
+            };
+            tools.extend(listed.into_iter().take(max - tools.len()));
             cursor = page
                 .get("nextCursor")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            if cursor.is_none() {
+            if cursor.is_none() || tools.len() == max {
                 break;
             }
         }

@@ -25,14 +25,37 @@ const TOOLS_FRESH_FOR: Duration = Duration::from_secs(60);
 /// Most MCP server connectors of one tenant whose tools are offered.
 const MAX_SERVERS: usize = 50;
 
+/// Most tools offered from one server, and from all of a tenant's together: a model is shown a
+/// few dozen at most, and a hostile server must not fill the hub's memory.
+const MAX_TOOLS_PER_SERVER: usize = 200;
+const MAX_TOOLS: usize = 500;
+
+/// How long listing one server's tools may take, however many pages it has.
+const LISTING_DEADLINE: Duration = Duration::from_secs(15);
+
+/// How long a server that failed to list its tools is left alone before it is asked again.
+const FAILURE_KEPT_FOR: Duration = Duration::from_secs(30);
+
 /// Between a gateway tool's prefix and the server's own tool name.
 const SEPARATOR: &str = "__";
 
-/// A server's tools as last listed, for the connector's version they were listed under.
+/// A server's tools as last listed (its tools, scrubbed, or why they could not be listed), for
+/// the connector's version they were listed under.
 struct Listed {
     version: i64,
     at: Instant,
-    tools: Arc<Vec<Tool>>,
+    tools: Result<Arc<Vec<Tool>>, (ErrorCode, String)>,
+}
+
+impl Listed {
+    fn fresh(&self, version: i64) -> bool {
+        let keep = if self.tools.is_ok() {
+            TOOLS_FRESH_FOR
+        } else {
+            FAILURE_KEPT_FOR
+        };
+        self.version == version && self.at.elapsed() < keep
+    }
 }
 
 pub(crate) struct McpGateway {
@@ -73,7 +96,7 @@ impl McpGateway {
             let prefix = prefix(record);
             for tool in tools.iter() {
                 let name = format!("{prefix}{SEPARATOR}{}", tool.name);
-                if !valid_tool_name(&name) {
+                if !valid_tool_name(&name) || offered.len() == MAX_TOOLS {
                     continue;
                 }
                 let mut offered_tool = tool.clone();
@@ -118,10 +141,13 @@ impl McpGateway {
         };
         let (wanted_prefix, tool_name) = name.split_once(SEPARATOR).ok_or_else(no_tool)?;
         let servers = self.servers(caller).await?;
-        let record = servers
-            .iter()
-            .find(|r| prefix(r) == wanted_prefix)
-            .ok_or_else(no_tool)?;
+        let Some(record) = servers.iter().find(|r| prefix(r) == wanted_prefix) else {
+            let refused = no_tool();
+            self.gate
+                .audit_refusal(caller, AuditAction::Proxy, &refused)
+                .await;
+            return Err(refused);
+        };
         let tools = self.server_tools(record).await?;
         let tool = tools
             .iter()
@@ -214,33 +240,54 @@ impl McpGateway {
     }
 
     /// A server's tools: as listed within the last minute for this version of its connector,
-    /// or asked for now.
+    /// or asked for now (within `LISTING_DEADLINE`). What the server said — its tools, or its
+    /// refusal — comes back with the connector's secrets taken out: a server that put its token
+    /// in a description, a schema or an error message hands it to nobody. A tool whose name held
+    /// a secret is left out.
     async fn server_tools(&self, record: &ConnectorRecord) -> Result<Arc<Vec<Tool>>, Error> {
         let key = (record.tenant_id.clone(), record.connector_id.clone());
         {
             let listed = self.listed.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(l) = listed.get(&key) {
-                if l.version == record.version && l.at.elapsed() < TOOLS_FRESH_FOR {
-                    return Ok(l.tools.clone());
-                }
+            if let Some(l) = listed.get(&key).filter(|l| l.fresh(record.version)) {
+                return l
+                    .tools
+                    .clone()
+                    .map_err(|(code, message)| Error::new(code, message));
             }
         }
         let (def, config) = self.opened(record)?;
-        let access = Access::resolve(def, &config, self.outbound.providers())?;
-        let mut session = McpSession::open(self.outbound.http(), &access).await?;
-        let tools = Arc::new(session.list_tools().await?);
-        self.listed
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(
-                key,
-                Listed {
-                    version: record.version,
-                    at: Instant::now(),
-                    tools: tools.clone(),
-                },
-            );
-        Ok(tools)
+        let scrub = Scrub::new(def, &config)?;
+        let listing = async {
+            let access = Access::resolve(def, &config, self.outbound.providers())?;
+            let mut session = McpSession::open(self.outbound.http(), &access).await?;
+            session.list_tools(MAX_TOOLS_PER_SERVER).await
+        };
+        let tools = match tokio::time::timeout(LISTING_DEADLINE, listing).await {
+            Ok(Ok(tools)) => Ok(Arc::new(
+                tools
+                    .into_iter()
+                    .filter_map(|tool| scrubbed(&scrub, tool))
+                    .collect(),
+            )),
+            Ok(Err(e)) => Err((e.code, scrub.clean(&e.message).into_owned())),
+            Err(_) => Err((
+                ErrorCode::ProviderTimeout,
+                "The MCP server did not list its tools in time.".to_owned(),
+            )),
+        };
+        let mut listed = self.listed.lock().unwrap_or_else(PoisonError::into_inner);
+        // Whatever is no longer fresh goes as the next listing comes in: the map holds what
+        // was listed within the last minute.
+        listed.retain(|_, l| l.at.elapsed() < TOOLS_FRESH_FOR);
+        listed.insert(
+            key,
+            Listed {
+                version: record.version,
+                at: Instant::now(),
+                tools: tools.clone(),
+            },
+        );
+        tools.map_err(|(code, message)| Error::new(code, message))
     }
 
     fn opened(
@@ -250,6 +297,15 @@ impl McpGateway {
         let def = self.catalog.definition(&record.connector_type)?;
         Ok((def, self.credentials.open_for_use(record)?))
     }
+}
+
+/// `tool` with the connector's secrets taken out of everything it says; none when its name held
+/// one (or it no longer reads as a tool once cleaned).
+fn scrubbed(scrub: &Scrub, tool: Tool) -> Option<Tool> {
+    let name = tool.name.clone();
+    let value = serde_json::to_value(tool).ok()?;
+    let clean: Tool = serde_json::from_value(scrub.clean_value(value)).ok()?;
+    (clean.name == name).then_some(clean)
 }
 
 /// A connector's prefix for its tools: its name in the characters tool names allow, and the

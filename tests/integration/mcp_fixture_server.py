@@ -3,9 +3,10 @@ Streamable HTTP (sessions and event-stream answers, the SDK's defaults).
 
 Usage: python mcp_fixture_server.py <port> <token>
 
-It refuses any request without `Authorization: Bearer <token>` (401), and offers three tools: a
-read-only `add`, a `create_note` that changes data, and a careless read-only `whoami` that echoes
-the credential it received — which the hub must take out before an agent sees it.
+It refuses any request without `Authorization: Bearer <token>` (401), and offers four tools: a
+read-only `add`, a `create_note` that changes data, a careless read-only `whoami` that echoes the
+credential it received, and a `lookup` whose description holds it — which the hub must take out
+before an agent sees either.
 """
 
 import sys
@@ -37,6 +38,11 @@ def create_note(text: str) -> str:
 def whoami() -> str:
     """Tells which credential this server was called with."""
     return f"you called me with {seen['authorization']}"
+
+
+@server.tool(description=f"Looks a customer up. (A careless server: its key is {TOKEN}.)")
+def lookup(name: str) -> str:
+    return f"{name}: found"
 
 
 app = server.streamable_http_app()

@@ -88,7 +88,7 @@ async fn a_tenants_mcp_server_is_tested_and_its_tools_are_offered_and_called_wit
         .expect("json");
     assert_eq!(tested["success"], true, "{tested}");
     assert_eq!(tested["details"]["server_name"], "fixture-crm", "{tested}");
-    assert_eq!(tested["details"]["tool_count"], "3", "{tested}");
+    assert_eq!(tested["details"]["tool_count"], "4", "{tested}");
     // A wrong token is the server's refusal; an address that is no MCP server says so.
     let refused: Value = app
         .post(
@@ -128,9 +128,22 @@ async fn a_tenants_mcp_server_is_tested_and_its_tools_are_offered_and_called_wit
         .unwrap_or_else(|| panic!("{names:?}"))
         .clone();
     let prefix = add.trim_end_matches("__add").to_owned();
-    for tool in ["whoami", "create_note"] {
+    for tool in ["whoami", "create_note", "lookup"] {
         assert!(names.contains(&format!("{prefix}__{tool}")), "{names:?}");
     }
+    // A server whose tool description holds its token: offered with the token taken out.
+    let lookup = listed["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .find(|t| t["name"] == format!("{prefix}__lookup"))
+        .expect("lookup");
+    assert!(
+        lookup["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("[redacted]")),
+        "{lookup}"
+    );
     // Calls forwarded with the stored token.
     let sum = rpc(
         &app,
@@ -165,6 +178,12 @@ async fn a_tenants_mcp_server_is_tested_and_its_tools_are_offered_and_called_wit
         "the token reached the agent: {text}"
     );
     assert!(!listed.to_string().contains("CANARYgw42"));
+
+    // Not through the proxy: a raw call would pass by the tools and their read-only marks.
+    let raw = app.get(&format!("/proxy/{id}/mcp"), &token).await;
+    assert_eq!(raw.status(), 400);
+    let refused: Value = raw.json().await.expect("json");
+    assert_eq!(refused["error"]["code"], "NO_HTTP_API", "{refused}");
 
     // Another tenant's agent sees none of it, and cannot call it by name.
     let other = app.token("globex", "gus@globex.test");

@@ -56,9 +56,11 @@ pub(super) async fn require_agent(
         .headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
+        // The scheme is case-insensitive (RFC 9110 §11.1).
         .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
+            v.split_once(' ')
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token)
         })
         .map(str::trim)
         .filter(|token| !token.is_empty());

@@ -10,7 +10,6 @@ use crate::api::state::AppState;
 use crate::error::{Error, ErrorCode};
 use crate::ids::ConnectorId;
 use crate::model::ConnectorStatus;
-use crate::service::proxy::ScrubbedStream;
 use crate::service::{Caller, ProxyAnswer, ProxyCall, SyncRequest, DEFAULT_RECORDS};
 use rmcp::model::{CallToolResult, JsonObject};
 use serde::de::DeserializeOwned;
@@ -337,8 +336,9 @@ fn path_and_query(path: &str, query: &serde_json::Map<String, Value>) -> Result<
     Ok(out)
 }
 
-/// The provider's answer, scrubbed of the credential as the proxy's is, read whole up to
-/// `MAX_ANSWER_BYTES`: JSON when it parses, text otherwise.
+/// The provider's answer, read whole up to `MAX_ANSWER_BYTES` and scrubbed of the credential as
+/// the proxy's is: the bytes as they came, and again once parsed (an encoding the provider added
+/// on top of one of the hub's is undone by the parse). JSON when it parses, text otherwise.
 async fn read_answer(answer: ProxyAnswer) -> Result<Value, Error> {
     let ProxyAnswer {
         status,
@@ -347,20 +347,17 @@ async fn read_answer(answer: ProxyAnswer) -> Result<Value, Error> {
         scrub,
         slot,
     } = answer;
-    let mut scrubbed = ScrubbedStream::new(scrub);
     let mut body = Vec::new();
-    let mut read = 0;
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                read += chunk.len();
-                if read > MAX_ANSWER_BYTES {
+                if body.len() + chunk.len() > MAX_ANSWER_BYTES {
                     return Err(Error::new(
                         ErrorCode::PayloadTooLarge,
                         "The provider's answer is over 1 MB. Ask for less: a smaller page (the provider's limit parameter) or fewer fields.",
                     ));
                 }
-                body.extend_from_slice(&scrubbed.push(&chunk));
+                body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
             Err(_) => {
@@ -371,16 +368,16 @@ async fn read_answer(answer: ProxyAnswer) -> Result<Value, Error> {
             }
         }
     }
-    body.extend_from_slice(&scrubbed.finish());
     drop(slot);
+    scrub.clean_bytes(&mut body);
     let content_type = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+        .map(|v| scrub.clean(v).into_owned());
     let body = match serde_json::from_slice::<Value>(&body) {
-        Ok(json) => json,
+        Ok(json) => scrub.clean_value(json),
         Err(_) if body.is_empty() => Value::Null,
-        Err(_) => Value::String(String::from_utf8_lossy(&body).into_owned()),
+        Err(_) => Value::String(scrub.clean(&String::from_utf8_lossy(&body)).into_owned()),
     };
     Ok(json!({"status": status, "content_type": content_type, "body": body}))
 }

@@ -91,7 +91,17 @@ impl Proxy {
             .connector(caller, connector_id, AuditAction::Proxy)
             .await?;
         let def = self.catalog.definition(&record.connector_type)?;
-        let refused = if def.streams_from == StreamsFrom::Discovery {
+        let refused = if def.id == crate::outbound::mcp::MCP_SERVER {
+            // Its tools are reached through the MCP gateway, which keeps to the tools its server
+            // lists (and their read-only marks); raw calls to its address would not.
+            Some(Error::new(
+                ErrorCode::NoHttpApi,
+                format!(
+                    "{} is reached through its tools at /mcp, not through the proxy.",
+                    def.name
+                ),
+            ))
+        } else if def.streams_from == StreamsFrom::Discovery {
             Some(Error::new(
                 ErrorCode::NoHttpApi,
                 format!(

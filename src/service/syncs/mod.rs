@@ -242,6 +242,9 @@ impl Syncs {
     ) -> Result<StreamList, Error> {
         self.gate.limit(caller, RateClass::Reads).await?;
         let record = self.gate.connector(caller, id, AuditAction::Read).await?;
+        self.gate
+            .audit(caller, AuditAction::Read, Some(id), AuditOutcome::Ok, None)
+            .await?;
         Ok(StreamList {
             streams: self
                 .stream_views(&record, &self.credentials.open_for_use(&record)?)
