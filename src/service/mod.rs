@@ -15,6 +15,7 @@
 //! [`Maintenance`] (key rotation, the monitor's and the operator's needs). [`Hub`] assembles
 //! them.
 
+mod agent_auth;
 mod agents;
 mod caller;
 mod connector_edits;
@@ -30,6 +31,10 @@ mod sign_in;
 mod syncs;
 mod views;
 
+pub use agent_auth::{
+    AgentAuth, AgentToken, AuthorizeRequest, Consent, IssuedTokens, OAuthError, Refusal,
+    Registration, ACCESS_TOKEN_SECS, REFRESH_TOKEN_SECS,
+};
 pub use agents::{AgentConnector, AgentConnectors, Agents};
 pub use caller::Caller;
 pub use connector_edits::ConnectorEdits;
@@ -95,6 +100,9 @@ pub struct Hub {
     pub maintenance: Maintenance,
     /// What an AI agent sees at a glance (the MCP server's `list_connectors`).
     pub agents: Agents,
+    /// The hub as the OAuth authorization server of its MCP server: agents' clients, grants and
+    /// tokens.
+    pub agent_auth: AgentAuth,
     /// The workers' wake-ups: pulled when this process queues a sync or a delivery may be due
     /// at once, and by the store when another process queues work (where it can tell).
     pub wake: WorkWakes,
@@ -165,6 +173,7 @@ impl Hub {
             )),
             maintenance: Maintenance::new(&parts),
             agents: Agents::new(&parts, connectors.clone()),
+            agent_auth: AgentAuth::new(&parts, &settings.public_url),
             connectors,
             syncs,
             gate,

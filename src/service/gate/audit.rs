@@ -142,6 +142,20 @@ impl Gate {
         Err(self.anonymous_limited(now))
     }
 
+    /// Counts a request that anyone may make without signing in and that costs a durable write
+    /// (an MCP client registering itself) against the address's limit on such requests; refused
+    /// once the address is over it.
+    pub fn count_anonymous(&self, client: &str) -> Result<(), Error> {
+        let now = now_ms();
+        if self
+            .refusals
+            .admit(client, now, self.limits.anonymous_per_min)
+        {
+            return Ok(());
+        }
+        Err(self.anonymous_limited(now))
+    }
+
     fn anonymous_limited(&self, now: i64) -> Error {
         self.metrics.rate_limited("anonymous");
         let mut limited = Error::new(
