@@ -33,7 +33,7 @@ mod views;
 
 pub use agent_auth::{
     AgentAuth, AgentToken, AuthorizeRequest, Consent, IssuedTokens, OAuthError, Refusal,
-    Registration, ACCESS_TOKEN_SECS, REFRESH_TOKEN_SECS,
+    Registration, ACCESS_PREFIX, ACCESS_TOKEN_SECS, REFRESH_TOKEN_SECS,
 };
 pub use agents::{AgentConnector, AgentConnectors, Agents};
 pub use caller::Caller;

@@ -4,9 +4,10 @@
 
 use super::super::extract::client_addr;
 use super::super::state::AppState;
+use crate::auth::Principal;
 use crate::error::{Error, ErrorCode};
 use crate::model::AuditAction;
-use crate::service::Caller;
+use crate::service::{Caller, ACCESS_PREFIX};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -43,7 +44,8 @@ pub(super) struct Agent {
 pub(super) const SCOPES_SUPPORTED: [&str; 2] = ["mcp:read", "mcp:write"];
 
 /// Lets a request through with its [`Agent`], or answers `401` with where to learn how to get
-/// a token. Only `Authorization: Bearer` counts: a session cookie would let any page the user
+/// a token (the hub's own authorization server, see `api::authorization`). Only
+/// `Authorization: Bearer` counts: a session cookie would let any page the user
 /// visits call tools in their name.
 pub(super) async fn require_agent(
     State(state): State<AppState>,
@@ -63,7 +65,11 @@ pub(super) async fn require_agent(
         .map(str::trim)
         .filter(|token| !token.is_empty());
     let presented = bearer.is_some();
-    let Some(principal) = bearer.and_then(|token| state.auth.verify(token)) else {
+    let agent = match bearer {
+        Some(token) => verify(&state, token).await,
+        None => None,
+    };
+    let Some((principal, scopes)) = agent else {
         let error = Error::new(
             ErrorCode::Unauthenticated,
             "Send a Connector Hub token as `Authorization: Bearer <token>`.",
@@ -78,9 +84,26 @@ pub(super) async fn require_agent(
     };
     parts.extensions.insert(Agent {
         caller: Caller::new(principal, client),
-        scopes: Scopes::ALL,
+        scopes,
     });
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// A bearer token's principal and scopes: a hub token (a tenant's own backend, which may do
+/// anything), or an access token the hub issued to an MCP client, for this resource, whose grant
+/// is still alive (looked up on every request, so a revocation holds at once).
+async fn verify(state: &AppState, token: &str) -> Option<(Principal, Scopes)> {
+    if !token.starts_with(ACCESS_PREFIX) {
+        return state.auth.verify(token).map(|p| (p, Scopes::ALL));
+    }
+    let agent = state.hub.agent_auth.verify_access(token).await?;
+    Some((
+        agent.principal,
+        Scopes {
+            read: agent.read,
+            write: agent.write,
+        },
+    ))
 }
 
 /// `401` (or `429` past the anonymous limit) with `WWW-Authenticate: Bearer

@@ -15,7 +15,7 @@ mod tokens;
 
 pub use clients::Registration;
 pub use consent::{AuthorizeRequest, Consent, Refusal};
-pub use tokens::{AgentToken, IssuedTokens};
+pub use tokens::{AgentToken, IssuedTokens, ACCESS_PREFIX};
 
 use super::{Gate, Parts};
 use crate::auth::Principal;
