@@ -21,6 +21,7 @@ mod failover;
 mod fuzz;
 mod jwt_keys;
 mod mcp;
+mod mcp_oauth;
 mod oauth;
 mod oauth_refresh;
 mod openapi;
