@@ -172,6 +172,7 @@ impl ErrorCode {
     /// A failure of the hub itself (its storage, a bug, a change that kept racing another), not
     /// an outcome of what was asked: it answers the request as an error, and is never recorded
     /// as, say, what a connection test found out about a provider.
+    #[cfg(feature = "ssr")]
     pub(crate) fn is_hub_fault(self) -> bool {
         matches!(
             self,
