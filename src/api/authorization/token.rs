@@ -39,14 +39,14 @@ fn too_many(e: &Error) -> Response {
     })
 }
 
-/// A form body's fields, or the error to answer with.
-fn form(body: Result<Bytes, BytesRejection>) -> Result<BTreeMap<String, String>, Response> {
+/// A form body's fields, or the OAuth error to answer with.
+fn form(body: Result<Bytes, BytesRejection>) -> Result<BTreeMap<String, String>, OAuthError> {
     match body {
         Ok(body) => Ok(query_map(Some(String::from_utf8_lossy(&body).into_owned()))),
-        Err(_) => Err(oauth_error(&OAuthError::new(
+        Err(_) => Err(OAuthError::new(
             "invalid_request",
             "the body could not be read",
-        ))),
+        )),
     }
 }
 
@@ -103,7 +103,7 @@ pub(super) async fn token(
     }
     let fields = match form(body) {
         Ok(fields) => fields,
-        Err(response) => return response,
+        Err(e) => return oauth_error(&e),
     };
     match state.hub.agent_auth.token(&fields, &client).await {
         Ok(issued) => {
@@ -148,7 +148,7 @@ pub(super) async fn revoke(
     }
     let fields = match form(body) {
         Ok(fields) => fields,
-        Err(response) => return response,
+        Err(e) => return oauth_error(&e),
     };
     let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
     if field("token").is_empty() {

@@ -4,6 +4,7 @@
 
 use super::super::extract::client_addr;
 use super::super::state::AppState;
+use super::tools::{CALL_API, SYNC_NOW};
 use crate::auth::Principal;
 use crate::error::{Error, ErrorCode};
 use crate::model::AuditAction;
@@ -14,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// What an agent may do with the tenant's connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,11 +83,68 @@ pub(super) async fn require_agent(
             .await;
         return challenge(&state, presented, error);
     };
+    // A token without `mcp:write` calling a tool that writes hears the MCP specification's
+    // scope challenge, so its client can ask the person for more; the tool would refuse too.
+    let body = if scopes.write {
+        body
+    } else {
+        let Ok(bytes) = axum::body::to_bytes(body, super::MAX_MESSAGE_BYTES).await else {
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        };
+        if serde_json::from_slice::<Value>(&bytes).is_ok_and(|m| wants_write(&m)) {
+            return insufficient_scope(&state);
+        }
+        axum::body::Body::from(bytes)
+    };
     parts.extensions.insert(Agent {
         caller: Caller::new(principal, client),
         scopes,
     });
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Whether a JSON-RPC message (or batch) calls a tool in a way that needs `mcp:write`: `sync_now`,
+/// or `call_api` with a method other than `GET` or `HEAD`.
+fn wants_write(message: &Value) -> bool {
+    match message {
+        Value::Array(items) => items.iter().any(wants_write),
+        Value::Object(m) if m.get("method").and_then(Value::as_str) == Some("tools/call") => {
+            let params = m.get("params");
+            let name = params.and_then(|p| p.get("name")).and_then(Value::as_str);
+            let method = params
+                .and_then(|p| p.get("arguments"))
+                .and_then(|a| a.get("method"))
+                .and_then(Value::as_str);
+            match name {
+                Some(SYNC_NOW) => true,
+                Some(CALL_API) => method.is_some_and(|m| {
+                    !m.eq_ignore_ascii_case("GET") && !m.eq_ignore_ascii_case("HEAD")
+                }),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// `403` with `WWW-Authenticate: Bearer error="insufficient_scope", scope="mcp:write", …`.
+fn insufficient_scope(state: &AppState) -> Response {
+    let metadata = format!("{}{}", state.settings.public_url, METADATA_PATH);
+    let value = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"mcp:write\", resource_metadata=\"{metadata}\""
+    );
+    let mut response = (
+        StatusCode::FORBIDDEN,
+        Json(json!({
+            "code": ErrorCode::Forbidden.as_str(),
+            "message": "This tool call changes data, which needs the mcp:write scope; this token was not granted it.",
+        })),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
+    response
 }
 
 /// A bearer token's principal and scopes: a hub token (a tenant's own backend, which may do

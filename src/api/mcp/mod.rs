@@ -25,7 +25,7 @@ use std::sync::Arc;
 pub const MCP_PATH: &str = "/mcp";
 
 /// The largest JSON-RPC message taken (a tool call's arguments: an API call's body at most).
-const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+pub(super) const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let tools = server::HubServer::new(state.clone());

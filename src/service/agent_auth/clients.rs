@@ -120,7 +120,7 @@ impl AgentAuth {
 /// https anywhere; http only to the loopback address (a native app's own listener, RFC 8252
 /// §7.3); no fragment (RFC 6749 §3.1.2), no credentials in it.
 fn check_redirect_uri(uri: &str) -> Result<(), OAuthError> {
-    let refuse = |why: &str| OAuthError::new("invalid_redirect_uri", format!("{why}"));
+    let refuse = |why: &str| OAuthError::new("invalid_redirect_uri", why);
     if uri.len() > MAX_URI_BYTES {
         return Err(refuse("A redirect_uri is too long."));
     }
