@@ -437,8 +437,8 @@ mod tests {
     #[test]
     fn pkce_matches_rfc_7636_appendix_b() {
         assert_eq!(
-            super::pkce_challenge("dBjftJeZ4CVP-mJ0kG5sC8e1Vd9f7Ox7CtvtHHLqw0Q"),
-            "E9Melhoa2OwvFrYx9IVSvzfHdjEGZ4PfNNd9G1_ULao"
+            super::pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 }
