@@ -10,6 +10,7 @@ use crate::support::{spawn_app, TestApp};
 use serde_json::{json, Value};
 use std::path::Path;
 
+mod consent;
 mod tokens;
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";

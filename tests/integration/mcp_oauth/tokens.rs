@@ -310,3 +310,51 @@ async fn a_client_revokes_its_own_token() {
     assert_eq!(rpc(&app, at, "tools/list", json!({})).await.0, 401);
     assert_eq!(revoke(client, "not-a-token".to_owned()).await, 200);
 }
+
+/// The Revoke button without JavaScript: a plain form post to the server function, answered
+/// with a redirect back to the page, and the app gone.
+#[tokio::test]
+async fn the_revoke_button_works_without_javascript() {
+    let app = spawn_app().await;
+    let hub = app.token("acme", "ana@acme.test");
+    let cookie = app.session_cookie(&hub).await;
+    let (_, issued) = tokens(&app, &cookie, "mcp:read").await;
+    let at = issued["access_token"].as_str().expect("at");
+    let page = app
+        .http
+        .get(app.url("/apps"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("apps")
+        .text()
+        .await
+        .expect("page");
+    let marker = r#"name="grant_id" value=""#;
+    let start = page.find(marker).expect("a revoke form") + marker.len();
+    let grant = &page[start..start + page[start..].find('"').expect("end")];
+    let posted = app
+        .http
+        .post(app.url("/api/revoke_connected_app"))
+        .header("cookie", &cookie)
+        .header("origin", &app.base)
+        .header("referer", app.url("/apps"))
+        .header("accept", "text/html")
+        .form(&[("grant_id", grant)])
+        .send()
+        .await
+        .expect("revoke");
+    assert!(posted.status().is_redirection(), "{}", posted.status());
+    assert_eq!(rpc(&app, at, "tools/list", json!({})).await.0, 401);
+    let after = app
+        .http
+        .get(app.url("/apps"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("apps")
+        .text()
+        .await
+        .expect("page");
+    assert!(after.contains("no-apps"), "{after}");
+}
