@@ -12,7 +12,7 @@ use super::clients::redirect_host;
 use super::{hash, parse_scopes, AgentAuth, CODE_MS, CONSENT_MS, SCOPE_WRITE};
 use crate::clock::now_ms;
 use crate::model::{AuditAction, AuditOutcome};
-use crate::service::Caller;
+use crate::service::{Caller, RateClass};
 use crate::store::{AgentGrantRecord, AgentTokenKind, AgentTokenRecord};
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +73,10 @@ impl AgentAuth {
         caller: &Caller,
         request: &AuthorizeRequest,
     ) -> Result<Consent, Refusal> {
+        // Each page shown stores its form's nonce: counted like any signed-in write.
+        if let Err(e) = self.gate.limit(caller, RateClass::Writes).await {
+            return Err(Refusal::Page(e.message));
+        }
         let client_id = request.client_id.as_deref().unwrap_or_default();
         let Some(client) = self.client(client_id).await else {
             return Err(Refusal::Page(
@@ -193,6 +197,9 @@ impl AgentAuth {
                     .to_owned(),
             )
         };
+        if let Err(e) = self.gate.limit(caller, RateClass::Writes).await {
+            return Err(Refusal::Page(e.message));
+        }
         let sealed: Sealed = self
             .vault
             .open_for(SEAL_OWNER, form_token)
