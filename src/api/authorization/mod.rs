@@ -29,12 +29,48 @@ pub fn is_cookieless(path: &str) -> bool {
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new()
+    // What a client calls itself may be called from a browser-based client on another origin.
+    let clients_calls = Router::new()
         .route("/.well-known/oauth-authorization-server", get(metadata))
         .route(REGISTER_PATH, post(token::register))
-        .route(AUTHORIZE_PATH, get(authorize::page).post(authorize::answer))
         .route(TOKEN_PATH, post(token::token))
         .route(REVOKE_PATH, post(token::revoke))
+        .layer(axum::middleware::from_fn(cors));
+    Router::new()
+        .route(AUTHORIZE_PATH, get(authorize::page).post(authorize::answer))
+        .merge(clients_calls)
+}
+
+/// Lets any origin call the endpoints a client calls itself, and answers their preflights. Safe
+/// to open to every origin: they take no cookie (`Access-Control-Allow-Credentials` is never
+/// sent, so a browser sends none with them), and what they answer is the caller's own.
+async fn cors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let preflight = request.method() == http::Method::OPTIONS;
+    let mut response = if preflight {
+        http::StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(request).await
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    if preflight {
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Content-Type, MCP-Protocol-Version"),
+        );
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    response
 }
 
 /// `GET /.well-known/oauth-authorization-server`: what a client needs to know to get a token.

@@ -78,3 +78,54 @@ async fn a_denial_is_audited_and_registrations_are_limited_per_address() {
     }
     assert!(statuses.contains(&429), "{statuses:?}");
 }
+
+/// A browser-based client on another origin may discover, register and trade its code: the
+/// endpoints it calls itself answer CORS (never with credentials), preflights included.
+#[tokio::test]
+async fn a_browser_based_client_may_call_the_endpoints_it_calls_itself() {
+    let app = spawn_app().await;
+    let preflight = app
+        .http
+        .request(reqwest::Method::OPTIONS, app.url("/oauth/token"))
+        .header("origin", "https://agent.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("preflight");
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    assert!(preflight
+        .headers()
+        .get("access-control-allow-credentials")
+        .is_none());
+    let registered = app
+        .http
+        .post(app.url("/oauth/register"))
+        .header("origin", "https://agent.example")
+        .json(&json!({"redirect_uris": ["https://agent.example/cb"]}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), 201);
+    assert_eq!(registered.headers()["access-control-allow-origin"], "*");
+    let metadata = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .header("origin", "https://agent.example")
+        .send()
+        .await
+        .expect("metadata");
+    assert_eq!(metadata.headers()["access-control-allow-origin"], "*");
+    // The consent page is a person's, in their own browser tab: no CORS there.
+    let consent = app
+        .http
+        .get(app.url("/oauth/authorize"))
+        .header("origin", "https://agent.example")
+        .send()
+        .await
+        .expect("authorize");
+    assert!(consent
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}
