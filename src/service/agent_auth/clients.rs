@@ -81,7 +81,7 @@ impl AgentAuth {
             ));
         }
         let record = AgentClientRecord {
-            // 32 random bytes: a client id is not a secret, but nobody should guess one either.
+            // 24 random bytes: a client id is not a secret, but nobody should guess one either.
             client_id: format!("mcpc_{}", crate::random::random_token(24)),
             client_name: if name.is_empty() {
                 "Unnamed client".to_owned()
