@@ -2,9 +2,9 @@
 
 use crate::api::functions::current_session;
 use crate::ui::{
-    audit::AuditPage, data::DataPage, layout::Header, layout::SessionResource,
-    marketplace::Marketplace, signin::SignIn, sources::SourcesPage, webhooks::WebhooksPage,
-    wizard::Wizard, NotFound,
+    audit::AuditPage, connected_apps::ConnectedAppsPage, data::DataPage, layout::Header,
+    layout::SessionResource, marketplace::Marketplace, signin::SignIn, sources::SourcesPage,
+    webhooks::WebhooksPage, wizard::Wizard, NotFound,
 };
 use leptos::prelude::*;
 #[cfg(feature = "ssr")]
@@ -60,6 +60,7 @@ pub(crate) fn App() -> impl IntoView {
                     <Route path=path!("/connect/:connector_type") view=Wizard ssr=SsrMode::Async/>
                     <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/webhooks") view=WebhooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/apps") view=ConnectedAppsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

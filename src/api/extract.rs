@@ -127,7 +127,10 @@ pub(crate) async fn origin_guard(
     let bearer = headers.contains_key(AUTHORIZATION);
     // The MCP endpoint takes no cookie at all: an unauthenticated call there must meet its own
     // 401 challenge, which tells a browser-based agent how to get a token.
-    let cookieless = request.uri().path() == super::mcp::MCP_PATH;
+    // So do an MCP client's own calls to the authorization server (registration, token,
+    // revocation): they take no cookie, and a browser-based client makes them cross-origin.
+    let path = request.uri().path();
+    let cookieless = path == super::mcp::MCP_PATH || super::authorization::is_cookieless(path);
     if safe || bearer || cookieless || same_origin(headers, &state.settings.public_url) {
         return next.run(request).await;
     }

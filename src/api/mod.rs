@@ -1,6 +1,9 @@
 //! The API surfaces: server functions (for the UI, both builds), the REST API and the MCP server
-//! for AI agents (server).
+//! for AI agents (server), and the OAuth authorization server agents get their tokens from.
 
+#[cfg(feature = "ssr")]
+pub mod authorization;
+pub mod connected_apps;
 #[cfg(feature = "ssr")]
 pub mod docs;
 #[cfg(feature = "ssr")]

@@ -34,14 +34,16 @@ async fn sign_in_link(
     RawQuery(q): RawQuery,
     parts: Parts,
 ) -> Response {
-    let token = query_map(q).remove("token").unwrap_or_default();
+    let mut q = query_map(q);
+    let token = q.remove("token").unwrap_or_default();
+    let next = safe_next(q.get("next").map(String::as_str));
     if same_origin_evidence(&parts.headers, &state.settings.public_url) {
-        return start_session(&state, &token, &parts).await;
+        return start_session(&state, &token, &parts, next).await;
     }
     if state.auth.verify(&token).is_none() {
         return refused(&state, &parts).await;
     }
-    let mut response = Html(continue_page(&token)).into_response();
+    let mut response = Html(continue_page(&token, next)).into_response();
     private(&mut response);
     response
 }
@@ -60,10 +62,20 @@ async fn sign_in(
     if !same_origin_evidence(&parts.headers, &state.settings.public_url) {
         return refused(&state, &parts).await;
     }
-    let token = query_map(Some(String::from_utf8_lossy(&body).into_owned()))
-        .remove("token")
-        .unwrap_or_default();
-    start_session(&state, &token, &parts).await
+    let mut form = query_map(Some(String::from_utf8_lossy(&body).into_owned()));
+    let token = form.remove("token").unwrap_or_default();
+    let next = safe_next(form.get("next").map(String::as_str));
+    start_session(&state, &token, &parts, next).await
+}
+
+/// Where to go once signed in, when asked: only back to an MCP client's pending authorization
+/// request (a path on this hub), so the parameter is no open redirect.
+pub(crate) fn safe_next(next: Option<&str>) -> Option<&str> {
+    next.filter(|n| {
+        n.strip_prefix(crate::api::authorization::AUTHORIZE_PATH)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('?'))
+            && !n.contains(['\\', '\r', '\n'])
+    })
 }
 
 async fn refused(state: &AppState, parts: &Parts) -> Response {
@@ -86,7 +98,12 @@ async fn refused(state: &AppState, parts: &Parts) -> Response {
 
 /// Verifies the token, sets the session cookie, and redirects to `/` so the token leaves the
 /// address bar and the history.
-async fn start_session(state: &AppState, token: &str, parts: &Parts) -> Response {
+async fn start_session(
+    state: &AppState,
+    token: &str,
+    parts: &Parts,
+    next: Option<&str>,
+) -> Response {
     let Some(principal) = state.auth.verify(token) else {
         return refused(state, parts).await;
     };
@@ -106,7 +123,7 @@ async fn start_session(state: &AppState, token: &str, parts: &Parts) -> Response
         names.principal,
         principal_tag(&principal)
     );
-    let mut response = Redirect::to("/").into_response();
+    let mut response = Redirect::to(next.unwrap_or("/")).into_response();
     for cookie in [cookie, who] {
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(header::SET_COOKIE, value);
@@ -128,14 +145,22 @@ fn private(response: &mut Response) {
 
 /// A plain page (it must work before any script loads, and it is never framed: the server sends
 /// `X-Frame-Options: DENY` on every response) asking the person to continue.
-fn continue_page(token: &str) -> String {
+fn continue_page(token: &str, next: Option<&str>) -> String {
     let token = super::html::escape(token);
+    let next = next
+        .map(|n| {
+            format!(
+                r#"<input type="hidden" name="next" value="{}">"#,
+                super::html::escape(n)
+            )
+        })
+        .unwrap_or_default();
     let main = format!(
         r#"<main class="mx-auto mt-24 max-w-md rounded-lg bg-white p-8 shadow">
 <h1 class="text-xl font-semibold">Continue signing in?</h1>
 <p class="mt-3 text-slate-600">You followed a sign-in link to Connector Hub. Continue only if you asked for this link yourself: anything you connect afterwards is saved to the organisation the link signs you in to.</p>
 <form method="post" action="/session" class="mt-6 flex gap-3">
-<input type="hidden" name="token" value="{token}">
+<input type="hidden" name="token" value="{token}">{next}
 <button type="submit" data-testid="continue-sign-in" class="rounded bg-indigo-600 px-4 py-2 font-medium text-white">Continue</button>
 <a href="/" class="rounded px-4 py-2 text-slate-600">Cancel</a>
 </form></main>"#

@@ -231,10 +231,22 @@ pub enum AuditAction {
     /// A provider push channel renewed by the hub before it lapsed.
     #[serde(rename = "webhook_channel")]
     WebhookChannel,
+    /// A person allowed (or denied) an MCP client to act in their name.
+    #[serde(rename = "agent_authorize")]
+    AgentAuthorize,
+    /// Tokens issued to an MCP client (for a code, or a rotated refresh token).
+    #[serde(rename = "agent_token")]
+    AgentToken,
+    /// A code or refresh token presented again: its whole grant was revoked.
+    #[serde(rename = "agent_token_reuse")]
+    AgentTokenReuse,
+    /// An MCP client's grant revoked, by its person or by the client.
+    #[serde(rename = "agent_revoke")]
+    AgentRevoke,
 }
 
 impl AuditAction {
-    pub(crate) const ALL: [AuditAction; 26] = [
+    pub(crate) const ALL: [AuditAction; 30] = [
         Self::Create,
         Self::Read,
         Self::Update,
@@ -261,6 +273,10 @@ impl AuditAction {
         Self::Proxy,
         Self::WebhookEndpoint,
         Self::WebhookChannel,
+        Self::AgentAuthorize,
+        Self::AgentToken,
+        Self::AgentTokenReuse,
+        Self::AgentRevoke,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -291,6 +307,10 @@ impl AuditAction {
             Self::Proxy => "proxy",
             Self::WebhookEndpoint => "webhook_endpoint",
             Self::WebhookChannel => "webhook_channel",
+            Self::AgentAuthorize => "agent_authorize",
+            Self::AgentToken => "agent_token",
+            Self::AgentTokenReuse => "agent_token_reuse",
+            Self::AgentRevoke => "agent_revoke",
         }
     }
 
@@ -327,6 +347,10 @@ impl AuditAction {
             Self::Proxy => "proxy",
             Self::WebhookEndpoint => "webhook endpoint",
             Self::WebhookChannel => "push channel renewed",
+            Self::AgentAuthorize => "app allowed (MCP)",
+            Self::AgentToken => "app tokens issued (MCP)",
+            Self::AgentTokenReuse => "app token reused (MCP)",
+            Self::AgentRevoke => "app revoked (MCP)",
         }
     }
 }

@@ -222,6 +222,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::webhook_forms::router())
         .merge(crate::api::provider_webhooks::router())
         .merge(crate::api::mcp::router(&state))
+        .merge(crate::api::authorization::router())
         .leptos_routes_with_context(
             &state,
             routes,

@@ -14,6 +14,8 @@ pub(crate) struct Caller {
     pub(crate) client: String,
     /// The MCP tool the call came through, if it did.
     tool: Option<Box<str>>,
+    /// The OAuth client (an MCP app a person allowed) whose token made the call, if one did.
+    app: Option<Box<str>>,
 }
 
 impl Caller {
@@ -22,7 +24,24 @@ impl Caller {
             principal,
             client: client.into(),
             tool: None,
+            app: None,
         }
+    }
+
+    /// This caller acting through the MCP client `client_id` a person allowed.
+    pub(crate) fn through_app(mut self, client_id: &str) -> Self {
+        self.app = Some(client_id.into());
+        self
+    }
+
+    /// What the audit log says of the way the call came in: the MCP tool, and the app whose
+    /// token made it (`mcp:<tool> app:<client id>`); none for a person's or backend's call.
+    pub(crate) fn via(&self) -> Option<String> {
+        let tool = self.tool.as_deref()?;
+        Some(match &self.app {
+            Some(app) => format!("mcp:{tool} app:{app}"),
+            None => format!("mcp:{tool}"),
+        })
     }
 
     /// This caller acting through the hub's MCP tool `tool`.

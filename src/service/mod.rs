@@ -15,6 +15,7 @@
 //! [`Maintenance`] (key rotation, the monitor's and the operator's needs). [`Hub`] assembles
 //! them.
 
+mod agent_auth;
 mod agents;
 mod caller;
 mod connector_edits;
@@ -31,6 +32,9 @@ mod sign_in;
 mod syncs;
 mod views;
 
+pub(crate) use agent_auth::{
+    AgentAuth, AuthorizeRequest, Consent, OAuthError, Refusal, Registration, ACCESS_PREFIX,
+};
 pub(crate) use agents::Agents;
 pub(crate) use caller::Caller;
 pub(crate) use connector_edits::ConnectorEdits;
@@ -99,6 +103,9 @@ pub struct Hub {
     pub(crate) agents: Agents,
     /// A tenant's own MCP servers behind the hub's (`mcp_server` connectors).
     pub(crate) mcp_gateway: McpGateway,
+    /// The hub as the OAuth authorization server of its MCP server: agents' clients, grants and
+    /// tokens.
+    pub(crate) agent_auth: AgentAuth,
     /// The workers' wake-ups: pulled when this process queues a sync or a delivery may be due
     /// at once, and by the store when another process queues work (where it can tell).
     pub(crate) wake: WorkWakes,
@@ -170,6 +177,7 @@ impl Hub {
             maintenance: Maintenance::new(&parts),
             agents: Agents::new(&parts, connectors.clone()),
             mcp_gateway: McpGateway::new(&parts),
+            agent_auth: AgentAuth::new(&parts, &settings.public_url),
             connectors,
             syncs,
             gate,

@@ -548,6 +548,7 @@ async fn sqlite_store_honours_the_contract() {
     super::contract_sync::run(store.clone(), "t").await;
     super::contract_events::run(store.clone(), "t").await;
     super::contract_sealed::run(store.clone(), "t").await;
+    super::contract_agent_auth::run(store.clone(), "t").await;
     super::contract_sync::run_retention(store.clone(), "t").await;
     let reopened = SqliteStore::open(dir.path())
         .await
@@ -591,5 +592,6 @@ async fn mongo_store_honours_the_contract() {
     super::contract_sync::run(store.clone(), &prefix).await;
     super::contract_events::run(store.clone(), &prefix).await;
     super::contract_sealed::run(store.clone(), &prefix).await;
+    super::contract_agent_auth::run(store.clone(), &prefix).await;
     super::contract_sync::run_retention(store, &prefix).await;
 }

@@ -439,3 +439,75 @@ impl SealedStore for MeteredStore {
         timed!(self, "reseal", self.inner.reseal(kind, changes))
     }
 }
+
+#[async_trait]
+impl AgentAuthStore for MeteredStore {
+    async fn put_agent_client(&self, c: &AgentClientRecord) -> Result<(), StoreError> {
+        timed!(self, "put_agent_client", self.inner.put_agent_client(c))
+    }
+    async fn get_agent_client(&self, id: &str) -> Result<Option<AgentClientRecord>, StoreError> {
+        timed!(self, "get_agent_client", self.inner.get_agent_client(id))
+    }
+    async fn put_agent_grant(
+        &self,
+        g: &AgentGrantRecord,
+        code: &AgentTokenRecord,
+    ) -> Result<(), StoreError> {
+        timed!(self, "put_agent_grant", self.inner.put_agent_grant(g, code))
+    }
+    async fn get_agent_grant(&self, id: &str) -> Result<Option<AgentGrantRecord>, StoreError> {
+        timed!(self, "get_agent_grant", self.inner.get_agent_grant(id))
+    }
+    async fn list_agent_grants(
+        &self,
+        t: &TenantId,
+        user: &str,
+    ) -> Result<Vec<AgentGrantRecord>, StoreError> {
+        timed!(
+            self,
+            "list_agent_grants",
+            self.inner.list_agent_grants(t, user)
+        )
+    }
+    async fn revoke_agent_grant(
+        &self,
+        t: &TenantId,
+        user: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        timed!(
+            self,
+            "revoke_agent_grant",
+            self.inner.revoke_agent_grant(t, user, id, now)
+        )
+    }
+    async fn touch_agent_grant(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        timed!(
+            self,
+            "touch_agent_grant",
+            self.inner.touch_agent_grant(id, now)
+        )
+    }
+    async fn put_agent_tokens(&self, tokens: &[AgentTokenRecord]) -> Result<(), StoreError> {
+        timed!(
+            self,
+            "put_agent_tokens",
+            self.inner.put_agent_tokens(tokens)
+        )
+    }
+    async fn get_agent_token(&self, hash: &str) -> Result<Option<AgentTokenRecord>, StoreError> {
+        timed!(self, "get_agent_token", self.inner.get_agent_token(hash))
+    }
+    async fn use_agent_token(
+        &self,
+        hash: &str,
+        now: i64,
+    ) -> Result<Option<AgentTokenRecord>, StoreError> {
+        timed!(
+            self,
+            "use_agent_token",
+            self.inner.use_agent_token(hash, now)
+        )
+    }
+}

@@ -1,6 +1,7 @@
 //! The storage port. Every method that touches a tenant's data takes the tenant: there is no way
 //! to ask for a connector without saying whose it is.
 
+pub mod agent_auth;
 mod audit_chain;
 pub mod events;
 mod metered;
@@ -10,6 +11,9 @@ mod sqlite;
 pub mod sync;
 mod verify;
 
+pub use agent_auth::{
+    AgentAuthStore, AgentClientRecord, AgentGrantRecord, AgentTokenKind, AgentTokenRecord,
+};
 pub use audit_chain::{
     audit_count_hash, chain_audit, keyed_audit_hash, legacy_audit_hash, AUDIT_GENESIS,
 };
@@ -219,7 +223,9 @@ pub enum StoreError {
 }
 
 #[async_trait]
-pub trait Store: SyncStore + EventStore + SealedStore + Send + Sync + 'static {
+pub trait Store:
+    SyncStore + EventStore + SealedStore + AgentAuthStore + Send + Sync + 'static
+{
     fn name(&self) -> &'static str;
     async fn ping(&self) -> Result<(), StoreError>;
     /// On graceful shutdown: make everything written durable in its final place.
@@ -385,6 +391,8 @@ pub fn retest_interval_ms(frequency: SyncFrequency) -> Option<i64> {
 
 #[cfg(test)]
 pub mod contract;
+#[cfg(test)]
+mod contract_agent_auth;
 #[cfg(test)]
 mod contract_corrupt;
 #[cfg(test)]

@@ -39,6 +39,7 @@ pub(crate) fn Header() -> impl IntoView {
                     {link("/", "Marketplace")}
                     {link("/sources", "Connected sources")}
                     {link("/webhooks", "Webhooks")}
+                    {link("/apps", "Connected apps")}
                     {link("/audit", "Audit log")}
                     // A page of the server's own, outside the app: a full page load.
                     <a href="/api" rel="external" class="rounded-md px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-100 hover:text-slate-900">"API"</a>

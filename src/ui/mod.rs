@@ -1,6 +1,7 @@
 //! The pages people see, and the small pieces they share.
 
 pub(crate) mod audit;
+pub(crate) mod connected_apps;
 pub(crate) mod data;
 pub(crate) mod layout;
 pub(crate) mod marketplace;

@@ -11,6 +11,14 @@ pub(crate) fn SignIn() -> impl IntoView {
     let limited = move || error().as_deref() == Some("rate_limited");
     let invalid = move || error().is_some() && !limited();
     let signed_out = move || query.read().get("signed_out").is_some();
+    // An MCP client's authorization request waiting for this person (`/oauth/authorize?…`):
+    // a link back to it once they are signed in, and how to come back there directly.
+    let waiting = move || {
+        query
+            .read()
+            .get("next")
+            .filter(|n| n.starts_with("/oauth/authorize?"))
+    };
     view! {
         <Title text="Sign in"/>
         <section class="mx-auto max-w-2xl rounded-xl border border-slate-200 bg-white p-6 shadow-sm sm:p-8">
@@ -28,6 +36,14 @@ pub(crate) fn SignIn() -> impl IntoView {
                     "Too many sign-in attempts from your address. Wait a minute, then open your link again."
                 </p>
             </Show>
+            {move || waiting().map(|next| view! {
+                <p role="status" class="mt-4 rounded-md bg-indigo-50 p-3 text-indigo-900">
+                    "An application is asking for access to Connector Hub in your name. Sign in (add "
+                    <code class="text-sm">"&next=…"</code>
+                    " to your sign-in link to come back here at once), then "
+                    <a class="underline" href=next data-testid="continue-authorization">"continue to its request"</a>"."
+                </p>
+            })}
             <p class="mt-4 text-slate-700">
                 "Connector Hub does not keep passwords. Your organisation's identity provider gives you a signed sign-in link, which looks like "
                 <code class="rounded bg-slate-100 px-1 py-0.5 text-sm">"/session?token=…"</code>

@@ -22,6 +22,7 @@ mod fuzz;
 mod jwt_keys;
 mod mcp;
 mod mcp_gateway;
+mod mcp_oauth;
 mod oauth;
 mod oauth_refresh;
 mod openapi;

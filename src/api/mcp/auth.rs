@@ -4,16 +4,18 @@
 
 use super::super::extract::client_addr;
 use super::super::state::AppState;
+use super::tools::{CALL_API, SYNC_NOW};
+use crate::auth::Principal;
 use crate::error::{Error, ErrorCode};
 use crate::model::AuditAction;
-use crate::service::Caller;
+use crate::service::{Caller, ACCESS_PREFIX};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// What an agent may do with the tenant's connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +45,8 @@ pub(super) struct Agent {
 pub(super) const SCOPES_SUPPORTED: [&str; 2] = ["mcp:read", "mcp:write"];
 
 /// Lets a request through with its [`Agent`], or answers `401` with where to learn how to get
-/// a token. Only `Authorization: Bearer` counts: a session cookie would let any page the user
+/// a token (the hub's own authorization server, see `api::authorization`). Only
+/// `Authorization: Bearer` counts: a session cookie would let any page the user
 /// visits call tools in their name.
 pub(super) async fn require_agent(
     State(state): State<AppState>,
@@ -65,7 +68,11 @@ pub(super) async fn require_agent(
         .map(str::trim)
         .filter(|token| !token.is_empty());
     let presented = bearer.is_some();
-    let Some(principal) = bearer.and_then(|token| state.auth.verify(token)) else {
+    let agent = match bearer {
+        Some(token) => verify(&state, token).await,
+        None => None,
+    };
+    let Some((principal, scopes, app)) = agent else {
         let error = Error::new(
             ErrorCode::Unauthenticated,
             "Send a Connector Hub token as `Authorization: Bearer <token>`.",
@@ -78,11 +85,88 @@ pub(super) async fn require_agent(
             .await;
         return challenge(&state, presented, error);
     };
-    parts.extensions.insert(Agent {
-        caller: Caller::new(principal, client),
-        scopes: Scopes::ALL,
-    });
+    // A token without `mcp:write` calling a tool that writes hears the MCP specification's
+    // scope challenge, so its client can ask the person for more; the tool would refuse too.
+    let body = if scopes.write {
+        body
+    } else {
+        let Ok(bytes) = axum::body::to_bytes(body, super::MAX_MESSAGE_BYTES).await else {
+            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+        };
+        if serde_json::from_slice::<Value>(&bytes).is_ok_and(|m| wants_write(&m)) {
+            return insufficient_scope(&state);
+        }
+        axum::body::Body::from(bytes)
+    };
+    let mut caller = Caller::new(principal, client);
+    if let Some(app) = app {
+        caller = caller.through_app(&app);
+    }
+    parts.extensions.insert(Agent { caller, scopes });
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Whether a JSON-RPC message (or batch) calls a tool in a way that needs `mcp:write`: `sync_now`,
+/// or `call_api` with a method other than `GET` or `HEAD`.
+fn wants_write(message: &Value) -> bool {
+    match message {
+        Value::Array(items) => items.iter().any(wants_write),
+        Value::Object(m) if m.get("method").and_then(Value::as_str) == Some("tools/call") => {
+            let params = m.get("params");
+            let name = params.and_then(|p| p.get("name")).and_then(Value::as_str);
+            let method = params
+                .and_then(|p| p.get("arguments"))
+                .and_then(|a| a.get("method"))
+                .and_then(Value::as_str);
+            match name {
+                Some(SYNC_NOW) => true,
+                Some(CALL_API) => method.is_some_and(|m| {
+                    !m.eq_ignore_ascii_case("GET") && !m.eq_ignore_ascii_case("HEAD")
+                }),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// `403` with `WWW-Authenticate: Bearer error="insufficient_scope", scope="mcp:write", …`.
+fn insufficient_scope(state: &AppState) -> Response {
+    let metadata = format!("{}{}", state.settings.public_url, METADATA_PATH);
+    let value = format!(
+        "Bearer error=\"insufficient_scope\", scope=\"mcp:write\", resource_metadata=\"{metadata}\""
+    );
+    let mut response = (
+        StatusCode::FORBIDDEN,
+        Json(json!({
+            "code": ErrorCode::Forbidden.as_str(),
+            "message": "This tool call changes data, which needs the mcp:write scope; this token was not granted it.",
+        })),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().insert(WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// A bearer token's principal, scopes and the OAuth client it was issued to (none for a hub
+/// token): a hub token (a tenant's own backend, which may do
+/// anything), or an access token the hub issued to an MCP client, for this resource, whose grant
+/// is still alive (looked up on every request, so a revocation holds at once).
+async fn verify(state: &AppState, token: &str) -> Option<(Principal, Scopes, Option<String>)> {
+    if !token.starts_with(ACCESS_PREFIX) {
+        return state.auth.verify(token).map(|p| (p, Scopes::ALL, None));
+    }
+    let agent = state.hub.agent_auth.verify_access(token).await?;
+    Some((
+        agent.principal,
+        Scopes {
+            read: agent.read,
+            write: agent.write,
+        },
+        Some(agent.client_id),
+    ))
 }
 
 /// `401` (or `429` past the anonymous limit) with `WWW-Authenticate: Bearer

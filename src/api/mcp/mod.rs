@@ -3,7 +3,9 @@
 //! answers it and nothing is kept between calls — answering in JSON.
 //!
 //! Who may call: a bearer token in `Authorization` only (never a cookie, never the query
-//! string), checked before the SDK sees the request (`auth`). Without one the answer is `401`
+//! string) — a hub token, or an access token the hub issued to an MCP client as its OAuth
+//! authorization server (`api::authorization`) — checked before the SDK sees the request
+//! (`auth`). Without one the answer is `401`
 //! with `WWW-Authenticate: Bearer resource_metadata=…`, pointing at this resource's metadata
 //! (RFC 9728), as the MCP specification's authorization asks. What it may do: the tools in
 //! `tools`, each going through the services a person's request does, as a caller that names
@@ -25,7 +27,7 @@ use std::sync::Arc;
 pub(crate) const MCP_PATH: &str = "/mcp";
 
 /// The largest JSON-RPC message taken (a tool call's arguments: an API call's body at most).
-const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+pub(super) const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
     let tools = server::HubServer::new(state.clone());

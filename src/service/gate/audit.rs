@@ -33,7 +33,7 @@ impl Gate {
             outcome: outcome.as_str().to_owned(),
             error_code: error_code.map(|c| c.as_str().to_owned()),
             client: client.to_owned(),
-            detail: caller.tool().map(|tool| format!("mcp:{tool}")),
+            detail: caller.via(),
             prev_hash: String::new(),
             hash: String::new(),
         }
@@ -141,6 +141,20 @@ impl Gate {
         if !self
             .refusals
             .over(client, now, self.limits.anonymous_per_min)
+        {
+            return Ok(());
+        }
+        Err(self.anonymous_limited(now))
+    }
+
+    /// Counts a request that anyone may make without signing in and that costs a durable write
+    /// (an MCP client registering itself) against the address's limit on such requests; refused
+    /// once the address is over it.
+    pub fn count_anonymous(&self, client: &str) -> Result<(), Error> {
+        let now = now_ms();
+        if self
+            .refusals
+            .admit(client, now, self.limits.anonymous_per_min)
         {
             return Ok(());
         }

@@ -110,6 +110,7 @@ impl MongoStore {
             .create_index(index(doc! {"state_hash": 1}, true))
             .await
             .map_err(map_error)?;
+        self.create_agent_auth_indexes().await?;
         self.create_sync_indexes().await
     }
 

@@ -2,6 +2,7 @@
 //! query is scoped by `tenant_id`, and updates are compare-and-swap on `version`, so several
 //! server processes can share one replica set.
 
+mod agent_auth;
 mod chain;
 mod documents;
 mod events;
@@ -39,6 +40,9 @@ pub struct MongoStore {
     webhook_events: Collection<Document>,
     webhook_deliveries: Collection<Document>,
     provider_events: Collection<Document>,
+    agent_clients: Collection<Document>,
+    agent_grants: Collection<Document>,
+    agent_tokens: Collection<Document>,
     /// Audited changes of this process waiting to be committed together (see `chain`).
     chains: chain::Chains,
 }
@@ -66,6 +70,9 @@ impl MongoStore {
             webhook_events: db.collection("webhook_events"),
             webhook_deliveries: db.collection("webhook_deliveries"),
             provider_events: db.collection("provider_events"),
+            agent_clients: db.collection("agent_clients"),
+            agent_grants: db.collection("agent_grants"),
+            agent_tokens: db.collection("agent_tokens"),
             chains: chain::Chains::new(),
         };
         store.create_indexes().await?;

@@ -6,6 +6,7 @@
 //! that transaction is durable. One fsync then serves many requests. Reads run on tokio's
 //! blocking pool with a small pool of their own connections, which WAL lets run beside the writer.
 
+mod agent_auth;
 mod events;
 mod rows;
 mod schema;

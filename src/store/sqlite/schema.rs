@@ -226,6 +226,41 @@ ALTER TABLE connectors ADD COLUMN account_key TEXT;
 CREATE INDEX connectors_by_account ON connectors (connector_type, account_key)
     WHERE account_key IS NOT NULL;
 "#,
+    // The hub as the authorization server for AI agents (`/mcp`): registered clients, the grants
+    // people allowed, and the codes and tokens issued under them, by their hashes only.
+    r#"
+CREATE TABLE agent_clients (
+    client_id     TEXT PRIMARY KEY,
+    client_name   TEXT NOT NULL,
+    redirect_uris TEXT NOT NULL,
+    created_at    INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE agent_grants (
+    grant_id       TEXT PRIMARY KEY,
+    tenant_id      TEXT NOT NULL,
+    user_id        TEXT NOT NULL,
+    client_id      TEXT NOT NULL,
+    client_name    TEXT NOT NULL,
+    redirect_uri   TEXT NOT NULL,
+    code_challenge TEXT NOT NULL,
+    scopes         TEXT NOT NULL,
+    resource       TEXT NOT NULL,
+    created_at     INTEGER NOT NULL,
+    last_used_at   INTEGER,
+    revoked_at     INTEGER
+) WITHOUT ROWID;
+CREATE INDEX agent_grants_by_user ON agent_grants (tenant_id, user_id, created_at DESC);
+CREATE TABLE agent_tokens (
+    token_hash TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    grant_id   TEXT NOT NULL,
+    tenant_id  TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+) WITHOUT ROWID;
+CREATE INDEX agent_tokens_by_grant ON agent_tokens (grant_id);
+CREATE INDEX agent_tokens_by_expiry ON agent_tokens (expires_at);
+"#,
 ];
 
 /// Rate-limit windows and leases: shared between processes but not worth an fsync each, so they
