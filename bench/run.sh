@@ -30,7 +30,7 @@ export CONNECTOR_HUB_ENV=production CONNECTOR_HUB_LOG=warn LEPTOS_SITE_ROOT=targ
 export JWT_SECRET="bench-secret-0123456789abcdef0123456789"
 export CONNECTOR_ENCRYPTION_KEY=$("$SERVER_BIN" keygen)
 export CONNECTOR_HUB_PROVIDER_STRIPE_URL="http://127.0.0.1:$fake_port/stripe"
-export CONNECTOR_HUB_MONITOR=false CONNECTOR_HUB_RATE_READS_PER_MIN=100000000 CONNECTOR_HUB_RATE_WRITES_PER_MIN=100000000 CONNECTOR_HUB_RATE_TESTS_PER_MIN=100000000
+export CONNECTOR_HUB_MONITOR=false CONNECTOR_HUB_RATE_MCP_PER_MIN=100000000 CONNECTOR_HUB_RATE_READS_PER_MIN=100000000 CONNECTOR_HUB_RATE_WRITES_PER_MIN=100000000 CONNECTOR_HUB_RATE_TESTS_PER_MIN=100000000
 sleep 0.5
 
 # wrk's summary → "rps p50 p99" (latencies in ms).
@@ -71,6 +71,7 @@ start_server small 100 0
 read -r rps p50 p99 < <(measure "$base/healthz"); row "GET /healthz (trivial handler, the ceiling)" "$rps" "$p50" "$p99"
 read -r rps p50 p99 < <(measure -H "Authorization: Bearer $TOKEN" "$base/v1/connectors?limit=100"); row "GET /v1/connectors, 100 connectors" "$rps" "$p50" "$p99"
 read -r rps p50 p99 < <(measure -s bench/uncached.lua "$base"); row "GET /v1/connectors, 100 connectors, a new cursor each time (never from the page cache)" "$rps" "$p50" "$p99"
+read -r rps p50 p99 < <(measure -s bench/mcp.lua "$base/mcp"); row "POST /mcp tools/call list_connectors, 100 connectors (MCP, stateless)" "$rps" "$p50" "$p99"
 read -r rps p50 p99 < <(measure "$base/pkg/connector-hub.css"); row "GET /pkg/connector-hub.css (33 KB static file)" "$rps" "$p50" "$p99"
 read -r rps p50 p99 < <(measure -s bench/post.lua "$base/v1/connectors"); row "POST /v1/connectors (validate, encrypt, durable write)" "$rps" "$p50" "$p99"
 read -r rps p50 p99 < <(measure -s bench/test.lua "$base/v1/connectors/test"); row "POST /v1/connectors/test against the fake Stripe" "$rps" "$p50" "$p99"
