@@ -3,6 +3,7 @@
 //! the transport's rules are the point — the `401` challenge and its metadata, the versions
 //! negotiated, no token from a cookie or the query string.
 
+use crate::oauth::get_json;
 use crate::support::{spawn_app, TestApp};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -184,12 +185,7 @@ async fn an_agent_lists_reads_calls_and_syncs_through_the_official_sdk() {
 
     // Every call was audited as the tenant's, naming the tool it came through; none as the
     // other tenant's.
-    let audit: Value = app
-        .get("/v1/audit?limit=200", &token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = get_json(&app, "/v1/audit?limit=200", &token).await;
     let details: Vec<&str> = audit["entries"]
         .as_array()
         .expect("entries")
@@ -204,12 +200,7 @@ async fn an_agent_lists_reads_calls_and_syncs_through_the_official_sdk() {
             "no entry names {tool}: {details:?}"
         );
     }
-    let theirs: Value = app
-        .get("/v1/audit?limit=200", &other)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let theirs: Value = get_json(&app, "/v1/audit?limit=200", &other).await;
     assert!(
         !theirs.to_string().contains("mcp:"),
         "the other tenant's log holds nothing of this agent: {theirs}"

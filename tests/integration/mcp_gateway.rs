@@ -3,6 +3,7 @@
 //! tools beside the hub's own, prefixed, and forwards calls with the stored token — which no
 //! agent sees, even from a server that echoes it.
 
+use crate::oauth::get_json;
 use crate::support::{spawn_app_with, TestApp};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -203,12 +204,7 @@ async fn a_tenants_mcp_server_is_tested_and_its_tools_are_offered_and_called_wit
     );
 
     // Audited as calls to the connector, naming the tool.
-    let audit: Value = app
-        .get("/v1/audit?limit=200", &token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = get_json(&app, "/v1/audit?limit=200", &token).await;
     let forwarded = audit["entries"]
         .as_array()
         .expect("entries")

@@ -39,14 +39,22 @@ fn too_many(e: &Error) -> Response {
     })
 }
 
-/// A form body's fields, or the OAuth error to answer with.
-fn form(body: Result<Bytes, BytesRejection>) -> Result<BTreeMap<String, String>, OAuthError> {
+/// A client's form post to the token or revocation endpoint: its address within the limit on
+/// requests without a credential, and its body's fields; otherwise the answer to give.
+fn admitted_form(
+    state: &AppState,
+    client: &str,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<BTreeMap<String, String>, Box<Response>> {
+    if let Err(e) = state.hub.gate.admit_anonymous(client) {
+        return Err(Box::new(too_many(&e)));
+    }
     match body {
         Ok(body) => Ok(query_map(Some(String::from_utf8_lossy(&body).into_owned()))),
-        Err(_) => Err(OAuthError::new(
+        Err(_) => Err(Box::new(oauth_error(&OAuthError::new(
             "invalid_request",
             "the body could not be read",
-        )),
+        )))),
     }
 }
 
@@ -98,12 +106,9 @@ pub(super) async fn token(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let client = client_addr(&parts);
-    if let Err(e) = state.hub.gate.admit_anonymous(&client) {
-        return too_many(&e);
-    }
-    let fields = match form(body) {
+    let fields = match admitted_form(&state, &client, body) {
         Ok(fields) => fields,
-        Err(e) => return oauth_error(&e),
+        Err(answer) => return *answer,
     };
     match state.hub.agent_auth.token(&fields, &client).await {
         Ok(issued) => {
@@ -143,12 +148,9 @@ pub(super) async fn revoke(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let client = client_addr(&parts);
-    if let Err(e) = state.hub.gate.admit_anonymous(&client) {
-        return too_many(&e);
-    }
-    let fields = match form(body) {
+    let fields = match admitted_form(&state, &client, body) {
         Ok(fields) => fields,
-        Err(e) => return oauth_error(&e),
+        Err(answer) => return *answer,
     };
     let field = |name: &str| fields.get(name).map(String::as_str).unwrap_or_default();
     if field("token").is_empty() {

@@ -4,7 +4,7 @@
 
 use super::super::extract::client_addr;
 use super::super::state::AppState;
-use super::tools::{CALL_API, SYNC_NOW};
+use super::tools::writes;
 use crate::auth::Principal;
 use crate::error::{Error, ErrorCode};
 use crate::model::AuditAction;
@@ -106,25 +106,17 @@ pub(super) async fn require_agent(
     next.run(Request::from_parts(parts, body)).await
 }
 
-/// Whether a JSON-RPC message (or batch) calls a tool in a way that needs `mcp:write`: `sync_now`,
-/// or `call_api` with a method other than `GET` or `HEAD`.
+/// Whether a JSON-RPC message (or batch) calls a tool in a way that needs `mcp:write`
+/// (`tools::writes`).
 fn wants_write(message: &Value) -> bool {
     match message {
         Value::Array(items) => items.iter().any(wants_write),
         Value::Object(m) if m.get("method").and_then(Value::as_str) == Some("tools/call") => {
             let params = m.get("params");
-            let name = params.and_then(|p| p.get("name")).and_then(Value::as_str);
-            let method = params
-                .and_then(|p| p.get("arguments"))
-                .and_then(|a| a.get("method"))
-                .and_then(Value::as_str);
-            match name {
-                Some(SYNC_NOW) => true,
-                Some(CALL_API) => method.is_some_and(|m| {
-                    !m.eq_ignore_ascii_case("GET") && !m.eq_ignore_ascii_case("HEAD")
-                }),
-                _ => false,
-            }
+            params
+                .and_then(|p| p.get("name"))
+                .and_then(Value::as_str)
+                .is_some_and(|name| writes(name, params.and_then(|p| p.get("arguments"))))
         }
         _ => false,
     }

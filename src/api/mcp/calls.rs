@@ -5,7 +5,7 @@
 //! own views; a refusal is a tool error with the hub's stable code, for the model to read.
 
 use super::auth::Agent;
-use super::tools::{CALL_API, LIST_CONNECTORS, LIST_STREAMS, READ_RECORDS, SYNC_NOW};
+use super::tools::{writes, CALL_API, LIST_CONNECTORS, LIST_STREAMS, READ_RECORDS, SYNC_NOW};
 use crate::api::state::AppState;
 use crate::error::{Error, ErrorCode};
 use crate::ids::ConnectorId;
@@ -42,11 +42,15 @@ pub(super) async fn call(
     let caller = agent.caller.clone().through_tool(name);
     let arguments = Value::Object(arguments.unwrap_or_default());
     let outcome = match name {
+        _ if writes(name, Some(&arguments)) && !agent.scopes.write => Err(Error::new(
+            ErrorCode::Forbidden,
+            format!("This {name} call changes data, which needs the mcp:write scope; this token was not granted it."),
+        )),
         LIST_CONNECTORS => list_connectors(state, &caller, arguments).await,
         LIST_STREAMS => list_streams(state, &caller, arguments).await,
         READ_RECORDS => read_records(state, &caller, arguments).await,
-        CALL_API => call_api(state, agent, &caller, arguments).await,
-        SYNC_NOW => sync_now(state, agent, &caller, arguments).await,
+        CALL_API => call_api(state, &caller, arguments).await,
+        SYNC_NOW => sync_now(state, &caller, arguments).await,
         _ => Err(Error::new(ErrorCode::NotFound, "No such tool.")),
     };
     match outcome {
@@ -115,17 +119,6 @@ fn to_value(value: impl serde::Serialize) -> Result<Value, Error> {
     })
 }
 
-/// The write scope, or `FORBIDDEN` saying which scope the token lacks.
-fn require_write(agent: &Agent, what: &str) -> Result<(), Error> {
-    if agent.scopes.write {
-        return Ok(());
-    }
-    Err(Error::new(
-        ErrorCode::Forbidden,
-        format!("{what} needs the mcp:write scope, which this token was not granted."),
-    ))
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListConnectors {
@@ -191,14 +184,8 @@ struct SyncNow {
     full_refresh: bool,
 }
 
-async fn sync_now(
-    state: &AppState,
-    agent: &Agent,
-    caller: &Caller,
-    args: Value,
-) -> Result<Value, Error> {
+async fn sync_now(state: &AppState, caller: &Caller, args: Value) -> Result<Value, Error> {
     let args: SyncNow = arguments(args)?;
-    require_write(agent, "Starting a sync")?;
     let queued = state
         .hub
         .syncs
@@ -226,12 +213,7 @@ struct CallApi {
     content_type: Option<String>,
 }
 
-async fn call_api(
-    state: &AppState,
-    agent: &Agent,
-    caller: &Caller,
-    args: Value,
-) -> Result<Value, Error> {
+async fn call_api(state: &AppState, caller: &Caller, args: Value) -> Result<Value, Error> {
     let args: CallApi = arguments(args)?;
     let method = match args.method.to_ascii_uppercase().as_str() {
         "GET" => http::Method::GET,
@@ -248,9 +230,6 @@ async fn call_api(
             .with_field("method"))
         }
     };
-    if !matches!(method, http::Method::GET | http::Method::HEAD) {
-        require_write(agent, "A call that changes data at the provider")?;
-    }
     let path_and_query = path_and_query(&args.path, &args.query)?;
     let (body, content_type) = match args.body {
         None | Some(Value::Null) => (bytes::Bytes::new(), None),

@@ -12,6 +12,23 @@ pub(super) const READ_RECORDS: &str = "read_records";
 pub(super) const CALL_API: &str = "call_api";
 pub(super) const SYNC_NOW: &str = "sync_now";
 
+/// Whether calling hub tool `name` with `arguments` changes data, and so needs `mcp:write`:
+/// `sync_now`, and `call_api` with a method other than `GET` or `HEAD`. The one rule both the
+/// HTTP scope challenge (`auth`) and the tool itself (`calls`) apply.
+pub(super) fn writes(name: &str, arguments: Option<&Value>) -> bool {
+    match name {
+        SYNC_NOW => true,
+        CALL_API => {
+            let method = arguments
+                .and_then(|a| a.get("method"))
+                .and_then(Value::as_str);
+            method
+                .is_some_and(|m| !m.eq_ignore_ascii_case("GET") && !m.eq_ignore_ascii_case("HEAD"))
+        }
+        _ => false,
+    }
+}
+
 /// Every tool, in the order a model would use them.
 pub(super) fn definitions() -> Vec<Tool> {
     vec![

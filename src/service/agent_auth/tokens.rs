@@ -74,6 +74,18 @@ impl AgentAuth {
         }
     }
 
+    /// A token request's `resource` (RFC 8707): this hub's MCP server, the only audience it
+    /// issues tokens for.
+    fn check_resource(&self, resource: &str) -> Result<(), OAuthError> {
+        if resource != self.resource {
+            return Err(OAuthError::new(
+                "invalid_target",
+                "resource must be this hub's /mcp",
+            ));
+        }
+        Ok(())
+    }
+
     async fn redeem_code(
         &self,
         client_id: &str,
@@ -93,12 +105,7 @@ impl AgentAuth {
         let resource = field
             .get("resource")
             .ok_or_else(|| OAuthError::new("invalid_target", "resource is required (RFC 8707)"))?;
-        if resource != self.resource {
-            return Err(OAuthError::new(
-                "invalid_target",
-                "resource must be this hub's /mcp",
-            ));
-        }
+        self.check_resource(resource)?;
         let now = now_ms();
         let used = self
             .store
@@ -151,12 +158,7 @@ impl AgentAuth {
             .get("refresh_token")
             .ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is required"))?;
         if let Some(resource) = field.get("resource") {
-            if resource != self.resource {
-                return Err(OAuthError::new(
-                    "invalid_target",
-                    "resource must be this hub's /mcp",
-                ));
-            }
+            self.check_resource(resource)?;
         }
         let token_hash = hash(token);
         // Looked at before it is marked used: a token presented by another client is refused

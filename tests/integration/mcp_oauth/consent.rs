@@ -2,6 +2,7 @@
 //! and a denial recorded; registrations limited per address.
 
 use super::*;
+use crate::oauth::get_json;
 
 /// Someone not signed in signs in with a link carrying `next` and lands back on the consent
 /// page; a `next` elsewhere is ignored (no open redirect).
@@ -54,12 +55,12 @@ async fn a_denial_is_audited_and_registrations_are_limited_per_address() {
             .status(),
         303
     );
-    let audit: Value = app
-        .get("/v1/audit?action=agent_authorize&outcome=denied", &hub)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = get_json(
+        &app,
+        "/v1/audit?action=agent_authorize&outcome=denied",
+        &hub,
+    )
+    .await;
     let entries = audit["entries"].as_array().expect("entries");
     assert_eq!(entries.len(), 1, "{audit}");
     assert!(entries[0]["detail"]

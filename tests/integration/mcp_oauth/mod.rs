@@ -6,6 +6,7 @@
 //! REST API and the proxy, revocation from the Connected apps page at once and only by its own
 //! person, the consent page escaping what a client chose to be called.
 
+use crate::oauth::get_json;
 use crate::support::{spawn_app, TestApp};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -317,12 +318,7 @@ async fn an_agent_gets_its_own_token_through_the_official_sdk_and_lists_connecto
     );
 
     // Audited, with no secret in any entry.
-    let audit: Value = app
-        .get("/v1/audit?limit=200", &hub)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = get_json(&app, "/v1/audit?limit=200", &hub).await;
     let text = audit.to_string();
     for action in ["agent_authorize", "agent_token"] {
         assert!(text.contains(action), "{action}: {text}");

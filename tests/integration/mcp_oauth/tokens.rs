@@ -3,6 +3,7 @@
 //! person (Connected apps) or the client, holding at once.
 
 use super::*;
+use crate::oauth::get_json;
 
 #[tokio::test]
 async fn codes_need_the_verifier_and_the_resource_and_a_reused_code_revokes_its_tokens() {
@@ -73,12 +74,7 @@ async fn codes_need_the_verifier_and_the_resource_and_a_reused_code_revokes_its_
     assert_eq!(rpc(&app, access, "tools/list", json!({})).await.0, 401);
     let (status, _) = refresh(&app, &client, issued["refresh_token"].as_str().expect("rt")).await;
     assert_eq!(status, 400);
-    let audit: Value = app
-        .get("/v1/audit?action=agent_token_reuse", &hub)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = get_json(&app, "/v1/audit?action=agent_token_reuse", &hub).await;
     assert_eq!(
         audit["entries"].as_array().expect("entries").len(),
         1,
@@ -254,12 +250,7 @@ async fn revoking_from_connected_apps_stops_the_tokens_at_once_and_only_its_pers
             .0,
         400
     );
-    let audit: Value = app
-        .get("/v1/audit?action=agent_revoke", &hub)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let audit: Value = get_json(&app, "/v1/audit?action=agent_revoke", &hub).await;
     assert_eq!(
         audit["entries"].as_array().expect("entries").len(),
         1,
