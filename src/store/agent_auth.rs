@@ -10,6 +10,14 @@ use super::StoreError;
 use crate::ids::TenantId;
 use async_trait::async_trait;
 
+/// How long a registered client nobody has allowed is kept. Registering needs no credential
+/// (RFC 7591), so what anonymous callers leave behind must go: each registration first removes
+/// (a batch of) clients older than this, registered that long before it, without a grant.
+pub const UNUSED_CLIENT_KEPT_MS: i64 = 24 * 3600 * 1000;
+
+/// How many unused clients one registration removes at most (the rest go with the next ones).
+pub(crate) const UNUSED_CLIENTS_PER_REGISTRATION: i64 = 100;
+
 /// A client that registered itself (RFC 7591): public, so it has no secret.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentClientRecord {

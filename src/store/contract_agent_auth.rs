@@ -193,4 +193,46 @@ pub async fn run(store: Arc<dyn Store>, prefix: &str) {
         store.list_agent_grants(&a, "ana").await.expect("list"),
         vec![newer]
     );
+
+    // A client nobody allowed goes once a registration comes a day after it; one with a grant,
+    // or younger than a day, stays.
+    let registered = |id: &str, at: i64| AgentClientRecord {
+        client_id: format!("{prefix}-{id}"),
+        created_at: at,
+        ..client.clone()
+    };
+    let day = super::agent_auth::UNUSED_CLIENT_KEPT_MS;
+    let (unused, allowed, young) = (
+        registered("unused", 100),
+        registered("allowed", 100),
+        registered("young", day),
+    );
+    for c in [&unused, &allowed, &young] {
+        store.put_agent_client(c).await.expect("client");
+    }
+    let mut kept_grant = grant(prefix, "g-kept", &a, "ana", 100);
+    kept_grant.client_id = allowed.client_id.clone();
+    store
+        .put_agent_grant(
+            &kept_grant,
+            &token(prefix, "kept-code", AgentTokenKind::Code, &kept_grant),
+        )
+        .await
+        .expect("grant");
+    store
+        .put_agent_client(&registered("later", day + 101))
+        .await
+        .expect("client");
+    let still = |c: &AgentClientRecord| {
+        let id = c.client_id.clone();
+        let store = store.clone();
+        async move { store.get_agent_client(&id).await.expect("get").is_some() }
+    };
+    assert!(!still(&unused).await, "an unused client a day old is gone");
+    assert!(still(&allowed).await, "a client someone allowed stays");
+    assert!(still(&young).await, "a client younger than a day stays");
+    assert!(
+        still(&client).await,
+        "the first client, allowed above (its grant revoked since), stays"
+    );
 }

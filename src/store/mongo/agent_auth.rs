@@ -68,6 +68,42 @@ fn token_doc(t: &AgentTokenRecord) -> Document {
 }
 
 impl MongoStore {
+    /// Removes (a batch of) clients registered before `before` that nobody allowed.
+    async fn remove_unused_clients(&self, before: i64) -> Result<(), StoreError> {
+        let mut old = self
+            .agent_clients
+            .find(doc! {"created_at": {"$lt": before}})
+            .projection(doc! {"client_id": 1})
+            .limit(UNUSED_CLIENTS_PER_REGISTRATION)
+            .await
+            .map_err(map_error)?;
+        let mut ids = Vec::new();
+        while let Some(d) = old.try_next().await.map_err(map_error)? {
+            if let Ok(id) = d.get_str("client_id") {
+                ids.push(id.to_owned());
+            }
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let allowed = self
+            .agent_grants
+            .distinct("client_id", doc! {"client_id": {"$in": &ids}})
+            .await
+            .map_err(map_error)?;
+        let unused: Vec<&String> = ids
+            .iter()
+            .filter(|id| !allowed.iter().any(|a| a.as_str() == Some(id.as_str())))
+            .collect();
+        if !unused.is_empty() {
+            self.agent_clients
+                .delete_many(doc! {"client_id": {"$in": unused}})
+                .await
+                .map_err(map_error)?;
+        }
+        Ok(())
+    }
+
     /// Clients, grants and tokens each by their id or hash; a user's grants by user.
     pub(super) async fn create_agent_auth_indexes(&self) -> Result<(), StoreError> {
         let unique = |keys: Document| {
@@ -80,9 +116,14 @@ impl MongoStore {
             .create_index(unique(doc! {"client_id": 1}))
             .await
             .map_err(map_error)?;
+        self.agent_clients
+            .create_index(IndexModel::builder().keys(doc! {"created_at": 1}).build())
+            .await
+            .map_err(map_error)?;
         self.agent_grants
             .create_indexes([
                 unique(doc! {"grant_id": 1}),
+                IndexModel::builder().keys(doc! {"client_id": 1}).build(),
                 IndexModel::builder()
                     .keys(doc! {"tenant_id": 1, "user_id": 1, "created_at": -1})
                     .build(),
@@ -104,6 +145,8 @@ impl MongoStore {
 #[async_trait]
 impl AgentAuthStore for MongoStore {
     async fn put_agent_client(&self, c: &AgentClientRecord) -> Result<(), StoreError> {
+        self.remove_unused_clients(c.created_at - UNUSED_CLIENT_KEPT_MS)
+            .await?;
         self.agent_clients
             .insert_one(doc! {
                 "client_id": &c.client_id, "client_name": &c.client_name,

@@ -70,6 +70,17 @@ impl AgentAuthStore for SqliteStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         self.write(move |c| {
             c.prepare_cached(
+                "DELETE FROM agent_clients WHERE client_id IN (
+                     SELECT a.client_id FROM agent_clients a
+                     WHERE a.created_at < ?1
+                       AND NOT EXISTS (SELECT 1 FROM agent_grants g WHERE g.client_id = a.client_id)
+                     LIMIT ?2)",
+            )?
+            .execute(params![
+                client.created_at - UNUSED_CLIENT_KEPT_MS,
+                UNUSED_CLIENTS_PER_REGISTRATION
+            ])?;
+            c.prepare_cached(
                 "INSERT INTO agent_clients (client_id, client_name, redirect_uris, created_at)
                  VALUES (?1, ?2, ?3, ?4)",
             )?

@@ -261,6 +261,11 @@ CREATE TABLE agent_tokens (
 CREATE INDEX agent_tokens_by_grant ON agent_tokens (grant_id);
 CREATE INDEX agent_tokens_by_expiry ON agent_tokens (expires_at);
 "#,
+    // Clients nobody allowed are removed as new ones register: found by their grants.
+    r#"
+CREATE INDEX agent_grants_by_client ON agent_grants (client_id);
+CREATE INDEX agent_clients_by_age ON agent_clients (created_at);
+"#,
 ];
 
 /// Rate-limit windows and leases: shared between processes but not worth an fsync each, so they
